@@ -1,0 +1,57 @@
+/*
+ * alloc: out of memory ends the process with a line on stderr. Logging is
+ * not used here on purpose: it may itself need memory.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+static void oom(size_t size)
+{
+    fprintf(stderr, "quire: out of memory allocating %zu bytes\n", size);
+    abort();
+}
+
+void *qr_malloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        oom(size);
+    return p;
+}
+
+void *qr_calloc(size_t nmemb, size_t size)
+{
+    void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+    if (!p)
+        oom(nmemb * size);
+    return p;
+}
+
+void *qr_realloc(void *ptr, size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p)
+        oom(size);
+    return p;
+}
+
+char *qr_strdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        oom(strlen(s) + 1);
+    return p;
+}
+
+char *qr_strndup(const char *s, size_t n)
+{
+    char *p = strndup(s, n);
+    if (!p)
+        oom(n + 1);
+    return p;
+}

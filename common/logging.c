@@ -1,0 +1,137 @@
+/*
+ * logging: formatting and the single write(2) per line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "logging.h"
+
+int qr_log_level = QR_LOG_LVL_INFO;
+uint32_t qr_log_debug = 0;
+static int log_broker_id = -1;
+
+static const char *const level_names[] = {
+    "EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG",
+};
+
+static const char *const dbg_names[] = {
+#define DBG_NAME(name, str) str,
+    QR_DBG_TABLE(DBG_NAME)
+#undef DBG_NAME
+};
+_Static_assert(sizeof(dbg_names) / sizeof(dbg_names[0]) == QR_DBG_BIT_COUNT,
+               "debug names and bits out of step");
+
+void qr_log_setup(int level, uint32_t debug, int broker_id)
+{
+    qr_log_level = debug ? QR_LOG_LVL_DEBUG : level;
+    qr_log_debug = debug;
+    log_broker_id = broker_id;
+}
+
+static int debug_word(const char *w, size_t n, uint32_t *maskp)
+{
+    if (n == 3 && !strncmp(w, "all", 3)) {
+        *maskp |= QR_DBG_ALL;
+        return 0;
+    }
+    for (int i = 0; i < QR_DBG_BIT_COUNT; i++)
+        if (strlen(dbg_names[i]) == n && !strncmp(w, dbg_names[i], n)) {
+            *maskp |= 1u << i;
+            return 0;
+        }
+    return -1;
+}
+
+int qr_log_debug_parse(const char *list, uint32_t *maskp, const char **bad)
+{
+    uint32_t mask = 0;
+    const char *p = list;
+
+    while (*p) {
+        size_t n;
+        while (*p == ',' || *p == ' ')
+            p++;
+        n = strcspn(p, ", ");
+        if (n && debug_word(p, n, &mask) == -1) {
+            if (bad)
+                *bad = p;
+            return -1;
+        }
+        p += n;
+    }
+    *maskp = mask;
+    return 0;
+}
+
+void qr_log_write(int level, const char *fac, const char *file, int line,
+                  const char *fmt, ...)
+{
+    char out[2048];
+    struct timeval tv;
+    struct tm tm;
+    size_t len;
+    va_list ap;
+    int n;
+
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    len = strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (level < 0 || level > QR_LOG_LVL_DEBUG)
+        level = QR_LOG_LVL_ERR;
+    if (log_broker_id >= 0)
+        n = snprintf(out + len, sizeof(out) - len, ".%03dZ %s %d %s ",
+                     (int)(tv.tv_usec / 1000), level_names[level],
+                     log_broker_id, fac);
+    else
+        n = snprintf(out + len, sizeof(out) - len, ".%03dZ %s - %s ",
+                     (int)(tv.tv_usec / 1000), level_names[level], fac);
+    len += (size_t)n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out + len, sizeof(out) - len, fmt, ap);
+    va_end(ap);
+    len = n < 0 ? len : len + (size_t)n;
+    if (len >= sizeof(out) - 1)
+        len = sizeof(out) - 2; /* truncated: keep the newline */
+
+    /* Debug lines say where they come from; the others stay short. */
+    if (level == QR_LOG_LVL_DEBUG) {
+        n = snprintf(out + len, sizeof(out) - len, " (%s:%d)", file, line);
+        if (n > 0)
+            len += (size_t)n;
+        if (len >= sizeof(out) - 1)
+            len = sizeof(out) - 2;
+    }
+    out[len++] = '\n';
+
+    int saved = errno; /* callers log errno text after us, keep it */
+    ssize_t w = write(STDERR_FILENO, out, len);
+    (void)w;
+    errno = saved;
+}
+
+int qr_ratelimit_ok(qr_ratelimit_t *rl, int64_t now_ms, uint32_t *suppressed)
+{
+    if (suppressed)
+        *suppressed = 0;
+    if (now_ms - rl->window_start_ms >= (int64_t)rl->window_ms) {
+        if (suppressed)
+            *suppressed = rl->suppressed;
+        rl->window_start_ms = now_ms;
+        rl->count = 0;
+        rl->suppressed = 0;
+    }
+    if (rl->count < rl->burst) {
+        rl->count++;
+        return 1;
+    }
+    rl->suppressed++;
+    return 0;
+}

@@ -1,0 +1,1 @@
+/* props: being written */

@@ -1,0 +1,1 @@
+/* varint: being written */

@@ -1,0 +1,69 @@
+/* check_topic: legal and illegal topic names (DESIGN.md §3). */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "topic.h"
+
+static const char *const bad_names[] = {
+    "", ".", "..", "../x", "a/b", "a b", "a\\b", "caf\xc3\xa9", "x:y", "a*",
+};
+
+START_TEST(test_bad_name)
+{
+    const char *why = NULL;
+    const char *name = bad_names[_i];
+    ck_assert_int_eq(qr_topic_name_check(name, strlen(name), &why),
+                     QUIRE_ERR_INVALID_TOPIC_EXCEPTION);
+    ck_assert_ptr_nonnull(why);
+}
+END_TEST
+
+START_TEST(test_good_names)
+{
+    static const char *const good[] = {"a", "orders", "page.views-2",
+                                       "A_b.C-9", "...", ".a"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_int_eq(qr_topic_name_check(good[i], strlen(good[i]), NULL),
+                         QUIRE_ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_lengths)
+{
+    char name[251];
+    memset(name, 'x', sizeof(name));
+    ck_assert_int_eq(qr_topic_name_check(name, 249, NULL), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_topic_name_check(name, 250, NULL),
+                     QUIRE_ERR_INVALID_TOPIC_EXCEPTION);
+    /* An embedded NUL is refused, not taken as the end. */
+    name[3] = '\0';
+    ck_assert_int_eq(qr_topic_name_check(name, 10, NULL),
+                     QUIRE_ERR_INVALID_TOPIC_EXCEPTION);
+    ck_assert_int_eq(qr_topic_name_check(NULL, 0, NULL),
+                     QUIRE_ERR_INVALID_TOPIC_EXCEPTION);
+}
+END_TEST
+
+static Suite *topic_suite(void)
+{
+    Suite *s = suite_create("topic");
+    TCase *tc = tcase_create("names");
+    tcase_add_loop_test(tc, test_bad_name, 0,
+                        (int)(sizeof(bad_names) / sizeof(bad_names[0])));
+    tcase_add_test(tc, test_good_names);
+    tcase_add_test(tc, test_lengths);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(topic_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
