@@ -332,7 +332,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static int has_base(const int64_t *bases, size_t n, int64_t base)
 {
-    return bsearch(&base, bases, n, sizeof(*bases), cmp_i64) != NULL;
+    return n > 0 && bsearch(&base, bases, n, sizeof(*bases), cmp_i64) != NULL;
 }
 
 /* Lists the .log bases (sorted), removes leftovers: *.deleted files from a
@@ -369,7 +369,8 @@ static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp,
         }
         bases[n++] = base;
     }
-    qsort(bases, n, sizeof(*bases), cmp_i64);
+    if (n > 1)
+        qsort(bases, n, sizeof(*bases), cmp_i64);
     rewinddir(d);
     while ((de = readdir(d)) != NULL) {
         if ((parse_seg_name(de->d_name, QR_SEG_SUFFIX_INDEX, &base) ||
