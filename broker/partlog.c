@@ -344,7 +344,7 @@ static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp,
     struct dirent *de;
     int64_t *bases = NULL, base;
     size_t n = 0, cap = 0;
-    char path[PATH_MAX];
+    char path[PATH_MAX + 256];
 
     if (!d) {
         snprintf(errstr, errsz, "%s: %s", part->dir, strerror(errno));
@@ -1084,13 +1084,14 @@ static quire_err_t remove_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
-    char path[PATH_MAX];
+    char path[PATH_MAX + 256];
 
     if (d) {
         while ((de = readdir(d)) != NULL) {
             if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                 continue;
-            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 1, dir,
+                     de->d_name);
             unlink(path);
         }
         closedir(d);
@@ -1107,6 +1108,7 @@ quire_err_t qr_plog_delete(qr_plog_t *part)
 {
     qr_plog_waiter_t *left;
     quire_err_t err;
+    char gone[PATH_MAX];
 
     if (!part)
         return QUIRE_ERR_NONE;
@@ -1115,10 +1117,20 @@ quire_err_t qr_plog_delete(qr_plog_t *part)
     left = sync_done_locked(part, QUIRE_ERR_STATE, 0);
     pthread_mutex_unlock(&part->flush_lock);
     complete_waiters(part, left, QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
+    /* Renamed first, as Kafka does: a crash in the middle leaves a
+     * "-delete" directory that the next start removes, never a partial
+     * partition that would be loaded. */
+    snprintf(gone, sizeof(gone), "%s.%lld-delete", part->dir,
+             (long long)qr_plog_now_ms());
+    if (rename(part->dir, gone) != 0) {
+        QR_LOG_ERR("LOG", "rename %s: %s (errno %d)", part->dir,
+                   strerror(errno), errno);
+        snprintf(gone, sizeof(gone), "%s", part->dir);
+    }
     pthread_mutex_lock(&part->lock);
-    drop_segments(part, 1);
+    drop_segments(part, 0);
     pthread_mutex_unlock(&part->lock);
-    err = remove_dir(part->dir);
+    err = remove_dir(gone);
     QR_LOG_INFO("LOG", "%s: deleted", part->name);
     qr_plog_release(part);
     return err;
