@@ -92,8 +92,7 @@ static int parse_i64(const char *s, size_t len, int64_t min, int64_t max,
     buf[len] = '\0';
     errno = 0;
     long long v = strtoll(buf, &end, 10);
-    if (errno || *end || v < min || v > max || buf[0] == ' ' ||
-        buf[0] == '+')
+    if (errno || *end || v < min || v > max || buf[0] == ' ' || buf[0] == '+')
         return -1;
     *out = v;
     return 0;
@@ -151,8 +150,7 @@ static quire_err_t parse(const char *buf, size_t size, qr_ckpt_t *ck,
     for (int64_t i = 0; i < count; i++) {
         if ((len = next_line(&p, end, &line)) < 0 ||
             parse_entry(ck, line, (size_t)len) != QUIRE_ERR_NONE) {
-            snprintf(errstr, errsz, "line %lld: bad entry",
-                     (long long)i + 3);
+            snprintf(errstr, errsz, "line %lld: bad entry", (long long)i + 3);
             return QUIRE_ERR_CORRUPT_MESSAGE;
         }
     }

@@ -22,7 +22,7 @@
 #include "err.h"
 
 #define QR_CKPT_RECOVERY_FILE "recovery-point-offset-checkpoint"
-#define QR_CKPT_CLEAN_FILE ".quire_cleanshutdown"
+#define QR_CKPT_CLEAN_FILE    ".quire_cleanshutdown"
 /** Largest checkpoint file read (bound before allocating). */
 #define QR_CKPT_MAX_BYTES (64u << 20)
 

@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 /** Length of a segment file's base name: 20 digits. */
-#define QR_SEG_NAME_DIGITS 20
-#define QR_SEG_SUFFIX_LOG ".log"
-#define QR_SEG_SUFFIX_INDEX ".index"
+#define QR_SEG_NAME_DIGITS      20
+#define QR_SEG_SUFFIX_LOG       ".log"
+#define QR_SEG_SUFFIX_INDEX     ".index"
 #define QR_SEG_SUFFIX_TIMEINDEX ".timeindex"
-#define QR_SEG_SUFFIX_DELETED ".deleted"
+#define QR_SEG_SUFFIX_DELETED   ".deleted"
 
 static inline uint32_t qr_dk_get32(const uint8_t *p)
 {
@@ -53,8 +53,7 @@ static inline void qr_dk_put64(uint8_t *p, uint64_t v)
 static inline int qr_dk_seg_path(char *out, size_t size, const char *dir,
                                  int64_t base, const char *suffix)
 {
-    int n = snprintf(out, size, "%s/%020lld%s", dir, (long long)base,
-                     suffix);
+    int n = snprintf(out, size, "%s/%020lld%s", dir, (long long)base, suffix);
     if (n < 0 || (size_t)n >= size) {
         errno = ENAMETOOLONG;
         return -1;
@@ -68,8 +67,7 @@ static inline int qr_dk_seg_path(char *out, size_t size, const char *dir,
  *          errno.
  * @locality any  @locks none
  */
-static inline ssize_t qr_dk_pread_full(int fd, void *buf, size_t len,
-                                       off_t pos)
+static inline ssize_t qr_dk_pread_full(int fd, void *buf, size_t len, off_t pos)
 {
     size_t got = 0;
     while (got < len) {

@@ -236,8 +236,8 @@ void qr_index_lookup(const qr_index_t *idx, int64_t offset, int64_t *ent_off,
     qr_index_entry(idx, lo - 1, ent_off, ent_pos);
 }
 
-void qr_index_lookup_pos(const qr_index_t *idx, uint32_t pos,
-                         int64_t *ent_off, uint32_t *ent_pos)
+void qr_index_lookup_pos(const qr_index_t *idx, uint32_t pos, int64_t *ent_off,
+                         uint32_t *ent_pos)
 {
     size_t lo = 0, hi = qr_index_entries(idx);
     while (lo < hi) {

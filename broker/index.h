@@ -150,8 +150,8 @@ void qr_index_lookup(const qr_index_t *idx, int64_t offset, int64_t *ent_off,
  * none): a batch boundary at or before @p pos.
  * @locality any  @locks none
  */
-void qr_index_lookup_pos(const qr_index_t *idx, uint32_t pos,
-                         int64_t *ent_off, uint32_t *ent_pos);
+void qr_index_lookup_pos(const qr_index_t *idx, uint32_t pos, int64_t *ent_off,
+                         uint32_t *ent_pos);
 
 /**
  * @brief Checks every entry: offsets and positions strictly increasing,

@@ -24,7 +24,7 @@
 #include "retention.h"
 #include "topic.h"
 
-#define LOGMGR_LOCK_FILE ".lock"
+#define LOGMGR_LOCK_FILE   ".lock"
 #define LOGMGR_TICK_MAX_MS 1000
 #define LOGMGR_TICK_MIN_MS 10
 
@@ -32,8 +32,8 @@ typedef struct mgr_dir {
     char *path;
     int lock_fd;
     int online;
-    int clean;    /* had the clean-shutdown marker at start */
-    qr_ckpt_t ck; /* mgr->lock: last known recovery points */
+    int clean;     /* had the clean-shutdown marker at start */
+    qr_ckpt_t ck;  /* mgr->lock: last known recovery points */
     size_t nparts; /* partition directories in it */
 } mgr_dir_t;
 
@@ -45,10 +45,10 @@ typedef struct mgr_part {
 struct qr_logmgr {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int stopping;           /* lock */
+    int stopping; /* lock */
     mgr_dir_t *dirs;
     size_t ndirs;
-    mgr_part_t *parts;      /* lock; sorted by (topic, partition) */
+    mgr_part_t *parts; /* lock; sorted by (topic, partition) */
     size_t nparts, cap;
     qr_plog_conf_t defaults;
     int64_t ckpt_interval_ms;
@@ -172,8 +172,8 @@ static int open_dir(mgr_dir_t *d, char *errstr, size_t errsz)
     }
     if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(errstr, errsz,
-                 "log dir %s is in use by another process (flock: %s)",
-                 d->path, strerror(errno));
+                 "log dir %s is in use by another process (flock: %s)", d->path,
+                 strerror(errno));
         close(d->lock_fd);
         d->lock_fd = -1;
         d->online = 0;
@@ -281,8 +281,7 @@ static void load_dir(qr_logmgr_t *mgr, size_t di)
             continue;
         }
         if (parse_part_dir(de->d_name, topic, sizeof(topic), &partition)) {
-            QR_LOG_WARN("LOG", "%s: not a partition directory, ignored",
-                        path);
+            QR_LOG_WARN("LOG", "%s: not a partition directory, ignored", path);
             continue;
         }
         qr_plog_open_opts_t o = part_opts(mgr, d, topic, partition);
@@ -296,7 +295,8 @@ static void load_dir(qr_logmgr_t *mgr, size_t di)
         }
         ssize_t at = find_part(mgr, topic, partition);
         if (at >= 0) {
-            QR_LOG_ERR("LOG", "%s-%d is in two log dirs (%s and %s); "
+            QR_LOG_ERR("LOG",
+                       "%s-%d is in two log dirs (%s and %s); "
                        "using the first",
                        topic, (int)partition,
                        mgr->dirs[mgr->parts[at].dir].path, d->path);
@@ -460,7 +460,8 @@ quire_err_t qr_logmgr_open(const qr_logmgr_conf_t *conf, qr_logmgr_t **mgrp,
         return QUIRE_ERR_KAFKA_STORAGE_ERROR;
     }
     qr_logmgr_checkpoint(mgr);
-    mgr->next_retention_ms = mono_ms() + mgr->defaults.retention_check_interval_ms;
+    mgr->next_retention_ms =
+        mono_ms() + mgr->defaults.retention_check_interval_ms;
     mgr->next_ckpt_ms = mono_ms() + mgr->ckpt_interval_ms;
     if (pthread_create(&mgr->janitor, NULL, janitor_main, mgr) != 0) {
         snprintf(errstr, errstr_size, "cannot start the log janitor thread");
@@ -611,8 +612,8 @@ quire_err_t qr_logmgr_open_part(qr_logmgr_t *mgr, const char *topic,
     err = qr_plog_open(d->path, topic, partition, conf, &o, &part, errstr,
                        errstr_size);
     if (err == QUIRE_ERR_NONE) {
-        insert_part(mgr, (size_t)(-find_part(mgr, topic, partition) - 1),
-                    part, (size_t)di);
+        insert_part(mgr, (size_t)(-find_part(mgr, topic, partition) - 1), part,
+                    (size_t)di);
         if (!existed)
             d->nparts++;
         qr_plog_keep(part);

@@ -33,8 +33,8 @@
 typedef struct qr_logmgr_conf {
     const char *const *dirs; /* log.dirs; borrowed during open (copied) */
     size_t ndirs;
-    qr_plog_conf_t defaults; /* the broker-wide log settings */
-    int flusher_threads;     /* fdatasync threads; default 2 */
+    qr_plog_conf_t defaults;        /* the broker-wide log settings */
+    int flusher_threads;            /* fdatasync threads; default 2 */
     int64_t checkpoint_interval_ms; /* log.flush.offset.checkpoint.interval
                                        .ms: 60000 */
     qr_plog_append_cb *on_append;   /* passed to every partition */

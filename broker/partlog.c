@@ -139,8 +139,7 @@ int64_t qr_plog_log_end(const qr_plog_t *part)
 
 int64_t qr_plog_high_watermark(const qr_plog_t *part)
 {
-    return atomic_load_explicit(&((qr_plog_t *)part)->hw,
-                                memory_order_acquire);
+    return atomic_load_explicit(&((qr_plog_t *)part)->hw, memory_order_acquire);
 }
 
 int64_t qr_plog_recovery_point(const qr_plog_t *part)
@@ -298,15 +297,13 @@ void qr_plog_release(qr_plog_t *part)
 {
     if (!part)
         return;
-    if (atomic_fetch_sub_explicit(&part->refcnt, 1, memory_order_acq_rel) ==
-        1)
+    if (atomic_fetch_sub_explicit(&part->refcnt, 1, memory_order_acq_rel) == 1)
         plog_free(part);
 }
 
 /* ---- open and recovery ---- */
 
-static int parse_seg_name(const char *name, const char *suffix,
-                          int64_t *base)
+static int parse_seg_name(const char *name, const char *suffix, int64_t *base)
 {
     size_t sl = strlen(suffix);
     if (strlen(name) != QR_SEG_NAME_DIGITS + sl ||
@@ -337,8 +334,8 @@ static int has_base(const int64_t *bases, size_t n, int64_t base)
 
 /* Lists the .log bases (sorted), removes leftovers: *.deleted files from a
  * delete delay cut short by a crash, and indexes without their log. */
-static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp,
-                                 size_t *np, char *errstr, size_t errsz)
+static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp, size_t *np,
+                                 char *errstr, size_t errsz)
 {
     DIR *d = opendir(part->dir);
     struct dirent *de;
@@ -377,8 +374,8 @@ static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp,
              parse_seg_name(de->d_name, QR_SEG_SUFFIX_TIMEINDEX, &base)) &&
             !has_base(bases, n, base)) {
             snprintf(path, sizeof(path), "%s/%s", part->dir, de->d_name);
-            QR_LOG_INFO("LOG", "%s: removing %s, which has no log",
-                        part->name, de->d_name);
+            QR_LOG_INFO("LOG", "%s: removing %s, which has no log", part->name,
+                        de->d_name);
             unlink(path);
         }
     }
@@ -393,8 +390,7 @@ static void drop_tail(qr_plog_t *part, size_t from)
 {
     while (part->nsegs > from) {
         qr_seg_t *seg = part->segs[--part->nsegs];
-        QR_LOG_WARN("LOG",
-                    "%s: deleting segment %020lld, after the truncation",
+        QR_LOG_WARN("LOG", "%s: deleting segment %020lld, after the truncation",
                     part->name, (long long)seg->base_offset);
         qr_seg_unlink(seg);
         qr_seg_release(seg);
@@ -485,8 +481,8 @@ static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
     idx_ok = qr_calloc(n, sizeof(*idx_ok));
     for (size_t i = 0; i < n && err == QUIRE_ERR_NONE; i++) {
         qr_seg_t *seg;
-        err = qr_seg_open(part->dir, bases[i], &so, i + 1 == n, &seg,
-                          &idx_ok[i]);
+        err =
+            qr_seg_open(part->dir, bases[i], &so, i + 1 == n, &seg, &idx_ok[i]);
         if (err == QUIRE_ERR_NONE)
             segs_push(part, seg);
         else
@@ -537,8 +533,7 @@ quire_err_t qr_plog_open(const char *log_dir, const char *topic,
         if (errno != ENOENT || !opts->create) {
             err = errno == ENOENT ? QUIRE_ERR_NOT_FOUND
                                   : QUIRE_ERR_KAFKA_STORAGE_ERROR;
-            snprintf(errstr, errstr_size, "%s: %s", part->dir,
-                     strerror(errno));
+            snprintf(errstr, errstr_size, "%s: %s", part->dir, strerror(errno));
             qr_plog_release(part);
             return err;
         }
@@ -589,8 +584,8 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
     return QUIRE_ERR_NONE;
 }
 
-static int should_roll(const qr_plog_t *part, const qr_seg_t *seg,
-                       size_t len, int64_t last, int64_t now)
+static int should_roll(const qr_plog_t *part, const qr_seg_t *seg, size_t len,
+                       int64_t last, int64_t now)
 {
     uint64_t size = qr_seg_size(seg);
     if (size == 0)
@@ -610,11 +605,10 @@ static quire_err_t walk_batches(const uint8_t *data, size_t len,
         return QUIRE_ERR_CORRUPT_MESSAGE;
     for (size_t off = 0; off < len;) {
         qr_batch_hdr_t hdr;
-        if (qr_batch_hdr_read(data + off, len - off, &hdr) !=
-                QUIRE_ERR_NONE ||
+        if (qr_batch_hdr_read(data + off, len - off, &hdr) != QUIRE_ERR_NONE ||
             hdr.length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD ||
-            qr_batch_size(&hdr) > len - off ||
-            hdr.magic != QR_BATCH_MAGIC || hdr.last_offset_delta < 0)
+            qr_batch_size(&hdr) > len - off || hdr.magic != QR_BATCH_MAGIC ||
+            hdr.last_offset_delta < 0)
             return QUIRE_ERR_CORRUPT_MESSAGE;
         if ((int64_t)qr_batch_size(&hdr) > max_batch)
             return QUIRE_ERR_MESSAGE_TOO_LARGE;
@@ -639,8 +633,7 @@ static int64_t assign_offsets(uint8_t *data, size_t len, int64_t next)
 
 /* Bytes of the leading whole batches of [data, len) that fit in `room`;
  * at least one batch when `force`. */
-static size_t fitting(const uint8_t *data, size_t len, uint64_t room,
-                      int force)
+static size_t fitting(const uint8_t *data, size_t len, uint64_t room, int force)
 {
     size_t off = 0;
     while (off < len) {
@@ -805,7 +798,8 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
             if (err == QUIRE_ERR_KAFKA_STORAGE_ERROR)
                 qr_plog_set_offline(part, "read failed");
             else
-                QR_LOG_ERR("LOG", "%s: bad batch in segment %020lld "
+                QR_LOG_ERR("LOG",
+                           "%s: bad batch in segment %020lld "
                            "below its published end",
                            part->name, (long long)seg->base_offset);
             return QUIRE_ERR_KAFKA_STORAGE_ERROR;

@@ -109,8 +109,7 @@ quire_err_t qr_plog_conf_check(const qr_plog_conf_t *conf, char *errstr,
 typedef struct qr_plog qr_plog_t;
 
 /** Called after an append is published; see the file comment. */
-typedef void(qr_plog_append_cb)(void *opaque, qr_plog_t *part,
-                                int64_t log_end);
+typedef void(qr_plog_append_cb)(void *opaque, qr_plog_t *part, int64_t log_end);
 
 /**
  * Called once per flush request, on a flusher thread (or on the thread of
@@ -208,10 +207,10 @@ quire_err_t qr_plog_append(qr_plog_t *part, uint8_t *data, size_t len,
 
 /** A range of a segment file to send: owns one segment reference. */
 typedef struct qr_plog_slice {
-    qr_seg_t *seg;      /* pinned; NULL for an empty slice */
-    int fd;             /* seg->fd: valid until qr_plog_slice_release() */
-    uint64_t pos;       /* file position of the first batch */
-    size_t len;         /* bytes of whole batches; 0 at the log end */
+    qr_seg_t *seg;       /* pinned; NULL for an empty slice */
+    int fd;              /* seg->fd: valid until qr_plog_slice_release() */
+    uint64_t pos;        /* file position of the first batch */
+    size_t len;          /* bytes of whole batches; 0 at the log end */
     int64_t base_offset; /* baseOffset of the first batch (<= offset) */
 } qr_plog_slice_t;
 
@@ -244,7 +243,7 @@ int64_t qr_plog_high_watermark(const qr_plog_t *part);
 /** @brief Offsets below this are known durable. @locality any */
 int64_t qr_plog_recovery_point(const qr_plog_t *part);
 
-#define QR_PLOG_TS_LATEST (-1)   /* Kafka ListOffsets timestamp -1 */
+#define QR_PLOG_TS_LATEST   (-1) /* Kafka ListOffsets timestamp -1 */
 #define QR_PLOG_TS_EARLIEST (-2) /* Kafka ListOffsets timestamp -2 */
 
 /**

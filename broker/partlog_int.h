@@ -25,9 +25,9 @@ struct qr_plog {
     char *name; /* topic-partition */
     char *log_dir;
 
-    pthread_mutex_t lock; /* the partition lock */
-    qr_plog_conf_t conf;  /* lock */
-    int closed;           /* lock (atomic copy below for readers) */
+    pthread_mutex_t lock;   /* the partition lock */
+    qr_plog_conf_t conf;    /* lock */
+    int closed;             /* lock (atomic copy below for readers) */
     int64_t unflushed_msgs; /* lock: records since the last flush request */
     qr_seg_t *deleted_head; /* lock: segments renamed, awaiting unlink */
 
@@ -41,7 +41,7 @@ struct qr_plog {
     _Atomic unsigned long long syncs;
 
     pthread_mutex_t flush_lock;
-    qr_plog_waiter_t *waiters; /* flush_lock */
+    qr_plog_waiter_t *waiters;       /* flush_lock */
     int flush_queued, flush_running; /* flush_lock */
     int64_t last_flush_ms;           /* flush_lock */
     qr_flush_job_t job;

@@ -61,8 +61,8 @@ static quire_err_t cut_at(qr_seg_t *seg, const char *name, uint64_t pos,
     QR_LOG_WARN("LOG",
                 "%s: segment %020lld: %s at byte %llu, truncating %llu "
                 "bytes",
-                name, (long long)seg->base_offset, why,
-                (unsigned long long)pos, (unsigned long long)(size - pos));
+                name, (long long)seg->base_offset, why, (unsigned long long)pos,
+                (unsigned long long)(size - pos));
     return qr_seg_truncate(seg, pos);
 }
 
@@ -132,8 +132,8 @@ static quire_err_t check_batch(scanbuf_t *sb, uint64_t pos, int64_t expect,
     err = scan_get(sb, pos, qr_batch_size(hdr), &p);
     if (err != QUIRE_ERR_NONE)
         return err;
-    err = qr_batch_validate(p, qr_batch_size(hdr), QR_BATCH_CHECK_CRC, hdr,
-                            why);
+    err =
+        qr_batch_validate(p, qr_batch_size(hdr), QR_BATCH_CHECK_CRC, hdr, why);
     if (err != QUIRE_ERR_NONE) {
         if (!*why)
             *why = "invalid batch";
@@ -187,8 +187,7 @@ quire_err_t qr_recovery_recover_segment(qr_seg_t *seg, const char *name,
     free(sb.buf);
     if (err != QUIRE_ERR_NONE)
         return err;
-    atomic_store(&seg->next_offset,
-                 batches ? expect : seg->base_offset);
+    atomic_store(&seg->next_offset, batches ? expect : seg->base_offset);
     QR_LOG_INFO("LOG",
                 "%s: segment %020lld: recovered %lu batches, %llu bytes, "
                 "indexes rebuilt",

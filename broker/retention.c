@@ -40,8 +40,8 @@ static size_t count_deletable(qr_plog_t *part, int64_t now, const char **why)
         uint64_t size = qr_seg_size(seg);
         int active = i + 1 == part->nsegs;
         int64_t t = seg_time(seg);
-        int by_time = c->retention_ms >= 0 && t >= 0 &&
-                      now - t > c->retention_ms;
+        int by_time =
+            c->retention_ms >= 0 && t >= 0 && now - t > c->retention_ms;
         int by_size = c->retention_bytes >= 0 && !active &&
                       total - size >= (uint64_t)c->retention_bytes;
         if (size == 0 || !(by_time || by_size))

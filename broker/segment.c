@@ -19,8 +19,7 @@
 
 /* ---- names, create, open, lifetime ---- */
 
-int qr_seg_path(const qr_seg_t *seg, const char *suffix, char *out,
-                size_t size)
+int qr_seg_path(const qr_seg_t *seg, const char *suffix, char *out, size_t size)
 {
     return qr_dk_seg_path(out, size, seg->dir, seg->base_offset, suffix);
 }
@@ -114,8 +113,8 @@ fail:
 }
 
 quire_err_t qr_seg_open(const char *dir, int64_t base_offset,
-                        const qr_seg_opts_t *opts, int active,
-                        qr_seg_t **segp, int *idx_ok)
+                        const qr_seg_opts_t *opts, int active, qr_seg_t **segp,
+                        int *idx_ok)
 {
     char path[PATH_MAX];
     struct stat st;
@@ -137,8 +136,8 @@ quire_err_t qr_seg_open(const char *dir, int64_t base_offset,
         goto fail;
     }
     atomic_store(&seg->size, (uint64_t)st.st_size);
-    seg->roll_base_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
-                        st.st_mtim.tv_nsec / 1000000;
+    seg->roll_base_ms =
+        (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     *idx_ok = 1;
     err = open_indexes(seg, 0, active);
     if (err == QUIRE_ERR_NONE &&
@@ -210,11 +209,10 @@ quire_err_t qr_seg_read_hdr(const qr_seg_t *seg, uint64_t pos, uint64_t end,
     return QUIRE_ERR_NONE;
 }
 
-void qr_seg_index_batch(qr_seg_t *seg, const qr_batch_hdr_t *hdr,
-                        uint32_t pos)
+void qr_seg_index_batch(qr_seg_t *seg, const qr_batch_hdr_t *hdr, uint32_t pos)
 {
-    if (hdr->max_timestamp > atomic_load_explicit(&seg->max_ts,
-                                                  memory_order_relaxed)) {
+    if (hdr->max_timestamp >
+        atomic_load_explicit(&seg->max_ts, memory_order_relaxed)) {
         atomic_store_explicit(&seg->max_ts, hdr->max_timestamp,
                               memory_order_relaxed);
         seg->max_ts_offset = hdr->base_offset;
@@ -222,8 +220,7 @@ void qr_seg_index_batch(qr_seg_t *seg, const qr_batch_hdr_t *hdr,
     if (seg->bytes_since_index > seg->opts.index_interval_bytes) {
         /* A full index only makes lookups scan further until the roll
          * that a full index triggers; never an error here. */
-        if (qr_index_append(&seg->idx, hdr->base_offset, pos) ==
-            QUIRE_ERR_NONE)
+        if (qr_index_append(&seg->idx, hdr->base_offset, pos) == QUIRE_ERR_NONE)
             qr_tindex_maybe_append(&seg->tidx, atomic_load(&seg->max_ts),
                                    seg->max_ts_offset);
         seg->bytes_since_index = 0;
@@ -241,8 +238,8 @@ quire_err_t qr_seg_append(qr_seg_t *seg, const uint8_t *data, size_t len,
     *sys_errno = 0;
     *cut_failed = 0;
     while (done < len) {
-        ssize_t n = pwrite(seg->fd, data + done, len - done,
-                           (off_t)(old + done));
+        ssize_t n =
+            pwrite(seg->fd, data + done, len - done, (off_t)(old + done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -255,8 +252,7 @@ quire_err_t qr_seg_append(qr_seg_t *seg, const uint8_t *data, size_t len,
         char path[PATH_MAX];
         qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
         QR_LOG_ERR("LOG", "write %s at %llu: %s (errno %d)", path,
-                   (unsigned long long)old, strerror(*sys_errno),
-                   *sys_errno);
+                   (unsigned long long)old, strerror(*sys_errno), *sys_errno);
         /* Nothing was published; cut the partial batch off the file too
          * so that neither recovery nor the next append ever sees it. */
         if (done > 0 && ftruncate(seg->fd, (off_t)old) != 0) {
@@ -315,8 +311,8 @@ quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos, uint64_t end,
     q = pos + qr_batch_size(&hdr); /* the first batch, whole, always */
     /* Skip to the last indexed boundary at or before the limit, then walk
      * the few batches between it and the limit. */
-    qr_index_lookup_pos(&seg->idx, (uint32_t)(limit > UINT32_MAX ? UINT32_MAX
-                                                                  : limit),
+    qr_index_lookup_pos(&seg->idx,
+                        (uint32_t)(limit > UINT32_MAX ? UINT32_MAX : limit),
                         &ent_off, &ent_pos);
     if (ent_pos > q && ent_pos <= limit)
         q = ent_pos;
@@ -332,8 +328,8 @@ quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos, uint64_t end,
     return QUIRE_ERR_NONE;
 }
 
-quire_err_t qr_seg_find_ts(const qr_seg_t *seg, int64_t timestamp,
-                           uint64_t end, int64_t *offset)
+quire_err_t qr_seg_find_ts(const qr_seg_t *seg, int64_t timestamp, uint64_t end,
+                           int64_t *offset)
 {
     int64_t ent_ts, ent_off, o;
     uint32_t p32 = 0;

@@ -48,9 +48,9 @@ typedef struct qr_seg {
     /* appender state: partition lock */
     int64_t max_ts_offset;      /* offset of the batch carrying max_ts */
     uint32_t bytes_since_index; /* log bytes since the last index entry */
-    int64_t roll_base_ms; /* log.roll.ms counts from here: first append */
-    int sealed;           /* rolled or closed: indexes trimmed */
-    int idx_synced;       /* sealed and indexes fsync'd */
+    int64_t roll_base_ms;       /* log.roll.ms counts from here: first append */
+    int sealed;                 /* rolled or closed: indexes trimmed */
+    int idx_synced;             /* sealed and indexes fsync'd */
     qr_seg_opts_t opts;
 
     /* retention: partition lock */
@@ -84,8 +84,8 @@ quire_err_t qr_seg_create(const char *dir, int64_t base_offset,
  * @locality any  @locks partition lock (open time)
  */
 quire_err_t qr_seg_open(const char *dir, int64_t base_offset,
-                        const qr_seg_opts_t *opts, int active,
-                        qr_seg_t **segp, int *idx_ok);
+                        const qr_seg_opts_t *opts, int active, qr_seg_t **segp,
+                        int *idx_ok);
 
 /**
  * @brief Drops and re-creates both indexes (empty, writable), for a rebuild.
@@ -143,8 +143,7 @@ quire_err_t qr_seg_append(qr_seg_t *seg, const uint8_t *data, size_t len,
  * index rebuilds.
  * @locality any  @locks partition lock
  */
-void qr_seg_index_batch(qr_seg_t *seg, const qr_batch_hdr_t *hdr,
-                        uint32_t pos);
+void qr_seg_index_batch(qr_seg_t *seg, const qr_batch_hdr_t *hdr, uint32_t pos);
 
 /**
  * @brief Finds the batch that holds @p offset in [0, @p end): the index,
@@ -177,8 +176,8 @@ quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos, uint64_t end,
  * @returns QUIRE_ERR_NONE; QUIRE_ERR_NOT_FOUND; a qr_seg_read_hdr() error.
  * @locality any  @locks none (a reference on @p seg)
  */
-quire_err_t qr_seg_find_ts(const qr_seg_t *seg, int64_t timestamp,
-                           uint64_t end, int64_t *offset);
+quire_err_t qr_seg_find_ts(const qr_seg_t *seg, int64_t timestamp, uint64_t end,
+                           int64_t *offset);
 
 /**
  * @brief Seals the segment (roll, close): a last time-index entry with the

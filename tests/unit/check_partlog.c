@@ -35,8 +35,7 @@ static void append_many(qr_plog_t *part, int nbatches, int nrec,
     uint8_t buf[8192];
     int64_t expect = first_expected;
     for (int i = 0; i < nbatches; i++) {
-        size_t n = tl_batch(buf, nrec, 1000 + 10 * (int64_t)i, 100,
-                            (uint8_t)i);
+        size_t n = tl_batch(buf, nrec, 1000 + 10 * (int64_t)i, 100, (uint8_t)i);
         int64_t base, last;
         ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
                          QUIRE_ERR_NONE);
@@ -55,8 +54,7 @@ static void read_all(qr_plog_t *part, size_t max_bytes)
     int64_t end = qr_plog_log_end(part);
     for (int64_t o = qr_plog_log_start(part); o < end; o++) {
         qr_plog_slice_t s;
-        ck_assert_int_eq(qr_plog_read(part, o, max_bytes, &s),
-                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(qr_plog_read(part, o, max_bytes, &s), QUIRE_ERR_NONE);
         size_t len = tl_check_slice(&s, o);
         /* whole batches up to max_bytes, the first one always */
         if (len > max_bytes) {
@@ -185,8 +183,8 @@ END_TEST
 
 static const struct {
     const char *what;
-    size_t cut;   /* bytes of the batch kept (0: all) */
-    int field;    /* 1 magic, 2 length small, 3 length huge, 4 delta<0 */
+    size_t cut; /* bytes of the batch kept (0: all) */
+    int field;  /* 1 magic, 2 length small, 3 length huge, 4 delta<0 */
     quire_err_t want;
 } bad_inputs[] = {
     {"empty", 1, 0, QUIRE_ERR_CORRUPT_MESSAGE},
@@ -210,10 +208,17 @@ START_TEST(test_bad_payload)
     if (bad_inputs[_i].cut == 1)
         len = 0;
     switch (bad_inputs[_i].field) {
-    case 1: buf[QR_BATCH_OFF_MAGIC] = 1; break;
-    case 2: tl_put32(buf + QR_BATCH_OFF_LENGTH, 10); break;
-    case 3: tl_put32(buf + QR_BATCH_OFF_LENGTH, 100000); break;
-    case 4: tl_put32(buf + QR_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)-2);
+    case 1:
+        buf[QR_BATCH_OFF_MAGIC] = 1;
+        break;
+    case 2:
+        tl_put32(buf + QR_BATCH_OFF_LENGTH, 10);
+        break;
+    case 3:
+        tl_put32(buf + QR_BATCH_OFF_LENGTH, 100000);
+        break;
+    case 4:
+        tl_put32(buf + QR_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)-2);
         break;
     }
     ck_assert_msg(qr_plog_append(part, buf, len, &base, &last) ==
@@ -246,23 +251,23 @@ START_TEST(test_too_large_and_names)
     static const char *const bad[] = {"..", ".", "a/b", "", "../../etc"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         part = NULL;
-        ck_assert_int_eq(qr_plog_open(dir, bad[i], 0, &conf, &o, &part,
-                                      errstr, sizeof(errstr)),
+        ck_assert_int_eq(qr_plog_open(dir, bad[i], 0, &conf, &o, &part, errstr,
+                                      sizeof(errstr)),
                          QUIRE_ERR_INVALID_TOPIC_EXCEPTION);
         ck_assert_ptr_null(part);
     }
-    ck_assert_int_eq(qr_plog_open(dir, "x", -1, &conf, &o, &part, errstr,
-                                  sizeof(errstr)),
-                     QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    ck_assert_int_eq(
+        qr_plog_open(dir, "x", -1, &conf, &o, &part, errstr, sizeof(errstr)),
+        QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     o.create = 0;
     ck_assert_int_eq(qr_plog_open(dir, "absent", 0, &conf, &o, &part, errstr,
                                   sizeof(errstr)),
                      QUIRE_ERR_NOT_FOUND);
     conf.segment_bytes = 10;
     o.create = 1;
-    ck_assert_int_eq(qr_plog_open(dir, "x", 0, &conf, &o, &part, errstr,
-                                  sizeof(errstr)),
-                     QUIRE_ERR_INVALID_CONFIG);
+    ck_assert_int_eq(
+        qr_plog_open(dir, "x", 0, &conf, &o, &part, errstr, sizeof(errstr)),
+        QUIRE_ERR_INVALID_CONFIG);
     ck_assert_ptr_nonnull(strstr(errstr, "log.segment.bytes"));
 }
 END_TEST
@@ -372,9 +377,9 @@ static void *producer_main(void *arg)
         int durable;
         ck_assert_int_eq(qr_plog_append(g->part, buf, n, &base, &last),
                          QUIRE_ERR_NONE);
-        ck_assert_int_eq(qr_plog_flush_request(g->part, last, on_flushed, g,
-                                               &durable),
-                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(
+            qr_plog_flush_request(g->part, last, on_flushed, g, &durable),
+            QUIRE_ERR_NONE);
         if (durable)
             atomic_fetch_add(&g->done, 1);
     }

@@ -63,10 +63,10 @@ static inline size_t tl_batch(uint8_t *out, int nrec, int64_t ts, size_t vlen,
     for (int i = 0; i < nrec; i++) {
         uint8_t body[32 + 16];
         size_t b = 0;
-        body[b++] = 0; /* attributes */
-        b += tl_varint(body + b, i);          /* timestamp delta */
-        b += tl_varint(body + b, i);          /* offset delta */
-        b += tl_varint(body + b, -1);         /* key: null */
+        body[b++] = 0;                /* attributes */
+        b += tl_varint(body + b, i);  /* timestamp delta */
+        b += tl_varint(body + b, i);  /* offset delta */
+        b += tl_varint(body + b, -1); /* key: null */
         b += tl_varint(body + b, (int64_t)vlen);
         size_t total = b + vlen + 1; /* + headers count */
         pos += tl_varint(out + pos, (int64_t)total);
@@ -77,7 +77,8 @@ static inline size_t tl_batch(uint8_t *out, int nrec, int64_t ts, size_t vlen,
         pos += tl_varint(out + pos, 0); /* headers */
     }
     memset(out, 0, QR_BATCH_HEADER_SIZE);
-    tl_put32(out + QR_BATCH_OFF_LENGTH, (uint32_t)(pos - QR_BATCH_LOG_OVERHEAD));
+    tl_put32(out + QR_BATCH_OFF_LENGTH,
+             (uint32_t)(pos - QR_BATCH_LOG_OVERHEAD));
     tl_put32(out + QR_BATCH_OFF_LEADER_EPOCH, 0);
     out[QR_BATCH_OFF_MAGIC] = QR_BATCH_MAGIC;
     tl_put32(out + QR_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)(nrec - 1));
@@ -88,9 +89,8 @@ static inline size_t tl_batch(uint8_t *out, int nrec, int64_t ts, size_t vlen,
     out[QR_BATCH_OFF_PRODUCER_EPOCH + 1] = 0xff;
     tl_put32(out + QR_BATCH_OFF_BASE_SEQUENCE, (uint32_t)-1);
     tl_put32(out + QR_BATCH_OFF_RECORD_COUNT, (uint32_t)nrec);
-    tl_put32(out + QR_BATCH_OFF_CRC,
-             qr_crc32c(0, out + QR_BATCH_OFF_ATTRIBUTES,
-                       pos - QR_BATCH_OFF_ATTRIBUTES));
+    tl_put32(out + QR_BATCH_OFF_CRC, qr_crc32c(0, out + QR_BATCH_OFF_ATTRIBUTES,
+                                               pos - QR_BATCH_OFF_ATTRIBUTES));
     return pos;
 }
 
@@ -117,8 +117,7 @@ static inline void tl_rmtree(const char *dir)
         struct stat st;
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 1, dir,
-                 de->d_name);
+        snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 1, dir, de->d_name);
         if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
             tl_rmtree(path);
         else
@@ -142,10 +141,8 @@ static inline qr_plog_t *tl_open(const char *dir, const char *topic,
                                  const qr_plog_conf_t *conf, int clean,
                                  int64_t rp, qr_flusher_t *fl)
 {
-    qr_plog_open_opts_t o = {.clean = clean,
-                             .recovery_point = rp,
-                             .create = 1,
-                             .flusher = fl};
+    qr_plog_open_opts_t o = {
+        .clean = clean, .recovery_point = rp, .create = 1, .flusher = fl};
     char errstr[256] = "";
     qr_plog_t *part = NULL;
     quire_err_t err =
@@ -161,8 +158,7 @@ static inline size_t tl_check_slice(const qr_plog_slice_t *s, int64_t offset)
 {
     ck_assert_int_gt(s->len, 0);
     uint8_t *buf = malloc(s->len);
-    ck_assert_int_eq(pread(s->fd, buf, s->len, (off_t)s->pos),
-                     (ssize_t)s->len);
+    ck_assert_int_eq(pread(s->fd, buf, s->len, (off_t)s->pos), (ssize_t)s->len);
     size_t off = 0;
     int first = 1;
     while (off < s->len) {
