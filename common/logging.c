@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -134,4 +135,11 @@ int qr_ratelimit_ok(qr_ratelimit_t *rl, int64_t now_ms, uint32_t *suppressed)
     }
     rl->suppressed++;
     return 0;
+}
+
+void qr_log_assert_fail(const char *expr, const char *file, int line)
+{
+    qr_log_write(QR_LOG_LVL_ERR, "ASSERT", file, line,
+                 "assertion failed: %s at %s:%d", expr, file, line);
+    abort();
 }
