@@ -2,6 +2,9 @@
  * logging: one line per event on stderr (STYLE.md §6, DESIGN.md §8):
  *   2026-11-25T15:25:23.123Z WARN 1 SEG message
  * ISO-8601 UTC timestamp, level, broker id (or "-"), facility, message.
+ * Debug lines end with " (file:line)". A line is at most 2047 bytes with its
+ * newline (longer messages are cut), and control characters inside the
+ * message become '?', so one event is always exactly one line.
  *
  * The process-wide settings (level, debug contexts, broker id) are written
  * once by main() before any thread starts, through qr_log_setup(), and only

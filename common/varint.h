@@ -229,6 +229,10 @@ quire_err_t qr_varint_get_i64(qr_rd_t *rd, int64_t *v);
  * @locality any @locks none */
 quire_err_t qr_varint_get_u32(qr_rd_t *rd, uint32_t *v);
 
+/** @brief Reads an unsigned varlong; as qr_varint_get_i32.
+ * @locality any @locks none */
+quire_err_t qr_varint_get_u64(qr_rd_t *rd, uint64_t *v);
+
 /**
  * @brief Appends @p v as a zig-zag varint to @p buf.
  * @returns as qr_buf_append (QUIRE_ERR_BUF_FULL, QUIRE_ERR_NO_MEMORY);
@@ -244,5 +248,9 @@ quire_err_t qr_varint_append_i64(qr_buf_t *buf, int64_t v);
 /** @brief Appends an unsigned varint; as qr_varint_append_i32.
  * @locality any @locks none */
 quire_err_t qr_varint_append_u32(qr_buf_t *buf, uint32_t v);
+
+/** @brief Appends an unsigned varlong; as qr_varint_append_i32.
+ * @locality any @locks none */
+quire_err_t qr_varint_append_u64(qr_buf_t *buf, uint64_t v);
 
 #endif /* QR_VARINT_H */

@@ -111,8 +111,8 @@ static const int64_t edges64[] = {
 START_TEST(test_roundtrip)
 {
     uint8_t out[QR_VARINT_MAX64];
-    int64_t v64 = edges64[_i], g64;
-    uint64_t u64 = (uint64_t)v64, gu64;
+    int64_t v64 = edges64[_i], g64 = 0;
+    uint64_t u64 = (uint64_t)v64, gu64 = 0;
     size_t n;
 
     n = qr_varint_enc_i64(out, v64);
@@ -128,8 +128,8 @@ START_TEST(test_roundtrip)
     ck_assert_uint_eq(gu64, u64);
 
     if (v64 >= INT32_MIN && v64 <= INT32_MAX) {
-        int32_t v32 = (int32_t)v64, g32;
-        uint32_t u32 = (uint32_t)v32, gu32;
+        int32_t v32 = (int32_t)v64, g32 = 0;
+        uint32_t u32 = (uint32_t)v32, gu32 = 0;
         n = qr_varint_enc_i32(out, v32);
         ck_assert_uint_le(n, QR_VARINT_MAX32);
         ck_assert_uint_eq(n, qr_varint_size_i32(v32));
@@ -151,8 +151,8 @@ START_TEST(test_roundtrip_random)
     for (int i = 0; i < 200000; i++) {
         uint8_t out[QR_VARINT_MAX64];
         uint64_t m;
-        int64_t v, g;
-        int32_t v32, g32;
+        int64_t v, g = 0;
+        int32_t v32, g32 = 0;
         size_t n;
 
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -273,6 +273,7 @@ START_TEST(test_cursor_and_buf)
     int32_t i32;
     int64_t i64;
     uint32_t u32;
+    uint64_t u64;
 
     qr_buf_init(&buf, 17);
     ck_assert_int_eq(qr_varint_append_i32(&buf, 300), QUIRE_ERR_NONE);
@@ -296,6 +297,19 @@ START_TEST(test_cursor_and_buf)
     ck_assert_uint_eq(u32, 0xffffffffu);
     ck_assert_uint_eq(qr_rd_left(&rd), 0);
     ck_assert_int_eq(qr_varint_get_i32(&rd, &i32), QUIRE_ERR_TRUNCATED);
+    qr_buf_free(&buf);
+
+    /* unsigned varlong, through the buffer and back */
+    qr_buf_init(&buf, 20);
+    ck_assert_int_eq(qr_varint_append_u64(&buf, UINT64_MAX), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_varint_append_u64(&buf, 128), QUIRE_ERR_NONE);
+    ck_assert_uint_eq(qr_buf_unread(&buf), 12);
+    qr_rd_init(&rd, qr_buf_rptr(&buf), qr_buf_unread(&buf));
+    ck_assert_int_eq(qr_varint_get_u64(&rd, &u64), QUIRE_ERR_NONE);
+    ck_assert_uint_eq(u64, UINT64_MAX);
+    ck_assert_int_eq(qr_varint_get_u64(&rd, &u64), QUIRE_ERR_NONE);
+    ck_assert_uint_eq(u64, 128);
+    ck_assert_int_eq(qr_varint_get_u64(&rd, &u64), QUIRE_ERR_TRUNCATED);
     qr_buf_free(&buf);
 
     /* a malformed varint leaves the cursor where it was */
