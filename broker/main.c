@@ -47,6 +47,7 @@ static int parse_args(int argc, char **argv, args_t *a)
         {"port-file", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {"help-config", no_argument, NULL, 'H'},
+        {"help-config-man", no_argument, NULL, 'M'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -72,6 +73,9 @@ static int parse_args(int argc, char **argv, args_t *a)
             return 0;
         case 'H':
             qr_brokerconf_print_help(stdout);
+            return 0;
+        case 'M':
+            qr_brokerconf_print_man(stdout);
             return 0;
         case 'V':
             printf("quire-broker %s\n", PACKAGE_VERSION);

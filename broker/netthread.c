@@ -41,6 +41,7 @@ struct qr_netthread {
     unsigned conns_open;
     unsigned ops; /* asynchronous operations outstanding */
     qr_conn_t *conns;
+    qr_nt_parked_t *parked;
     qr_nt_stats_t stats;
 };
 
@@ -87,6 +88,10 @@ static void start_drain(qr_netthread_t *nt, int64_t deadline_ms)
                   0.);
     nt->drain_timer.data = nt;
     ev_timer_start(nt->loop, &nt->drain_timer);
+    /* Wake every long-poll now: a fetch waiting for data answers with what
+     * it has instead of holding the shutdown up. */
+    while (nt->parked)
+        nt->parked->wake(nt->parked);
     qr_conn_drain_all(nt);
     maybe_leave(nt);
 }
@@ -313,4 +318,26 @@ void qr_netthread_op_end(qr_netthread_t *nt)
     if (nt->ops > 0)
         nt->ops--;
     maybe_leave(nt);
+}
+
+void qr_netthread_park(qr_netthread_t *nt, qr_nt_parked_t *p)
+{
+    p->prev = NULL;
+    p->next = nt->parked;
+    if (nt->parked)
+        nt->parked->prev = p;
+    nt->parked = p;
+}
+
+void qr_netthread_unpark(qr_netthread_t *nt, qr_nt_parked_t *p)
+{
+    if (!p->prev && nt->parked != p)
+        return; /* not parked */
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        nt->parked = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
 }

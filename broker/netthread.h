@@ -124,6 +124,20 @@ qr_conn_t **qr_netthread_conns(qr_netthread_t *nt);
  */
 void qr_netthread_conn_gone(qr_netthread_t *nt, qr_conn_t *conn);
 
+/** Something parked on a thread (a long-polling fetch) that must be woken
+ * when the thread drains; embedded in its owner. */
+typedef struct qr_nt_parked {
+    struct qr_nt_parked *prev, *next;
+    void (*wake)(struct qr_nt_parked *p); /* must unpark @p p */
+} qr_nt_parked_t;
+
+/** @brief Parks @p p on @p nt. @locality net thread @locks none */
+void qr_netthread_park(qr_netthread_t *nt, qr_nt_parked_t *p);
+
+/** @brief Unparks @p p (a no-op if not parked).
+ * @locality net thread @locks none */
+void qr_netthread_unpark(qr_netthread_t *nt, qr_nt_parked_t *p);
+
 /**
  * @brief Counts an asynchronous operation (an acks=all wait, a parked
  * fetch) that will end with qr_netthread_op_end() on this thread; a

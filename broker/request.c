@@ -90,3 +90,4 @@ void qr_request_handle(qr_conn_t *conn, const qr_frame_t *frame)
     dispatch(&ctx);
     qr_wire_req_free(&req);
 }
+

@@ -23,8 +23,6 @@
 #include "err.h"
 #include "netthread.h"
 
-typedef struct qr_meta qr_meta_t;
-typedef struct qr_partmap qr_partmap_t;
 
 /** What the Metadata and ApiVersions handlers need to know about us. */
 typedef struct qr_server_info {
@@ -72,32 +70,13 @@ const qr_brokerconf_t *qr_server_conf(const qr_server_t *server);
  * lifetime. @locality any (after start-up) @locks none */
 const qr_server_info_t *qr_server_info(const qr_server_t *server);
 
-/** @brief The partition table. @locality any @locks none */
-qr_partmap_t *qr_server_partmap(qr_server_t *server);
 
-/**
- * @brief The current cluster snapshot.
- * @returns an owned reference (qr_meta_release()); never NULL.
- * @locality any  @locks takes the coordinator's snapshot mutex briefly
- */
-qr_meta_t *qr_server_meta(qr_server_t *server);
 
-/**
- * @brief Asks the coordinator to create @p topic (auto-creation).
- * @returns as qr_cluster_topic_autocreate().
- * @locality any  @locks none
- */
-quire_err_t qr_server_autocreate(qr_server_t *server, const char *topic);
 
 /** @brief Connections open over every thread.
  * @locality any  @locks none */
 uint64_t qr_server_conns_open(qr_server_t *server);
 
-/**
- * @brief Wakes every parked fetch of thread @p nt (shutdown).
- * @locality net thread @p nt  @locks partition waiter locks
- */
-void qr_server_wake_waiters_of(qr_server_t *server, qr_netthread_t *nt);
 
 /**
  * @brief Formats "a.b.c.d:port" or "[v6]:port".

@@ -70,14 +70,6 @@ void qt_client_close(qt_client_t *c);
 /* ---- helpers over the APIs ---- */
 
 /**
- * @brief Builds an uncompressed batch of @p n records with values
- * "<prefix>-<first+i>" (and no key) into @p buf.
- * @returns the batch size, 0 when it does not fit.
- */
-size_t qt_batch(uint8_t *buf, size_t cap, int n, const char *prefix,
-                int first);
-
-/**
  * @brief One Produce of @p batches (@p len bytes of concatenated batches)
  * to topic-partition with @p acks.
  * @param err the partition's error code (also returned).
@@ -88,18 +80,6 @@ size_t qt_batch(uint8_t *buf, size_t cap, int n, const char *prefix,
 quire_err_t qt_produce(qt_client_t *c, const char *topic, int32_t partition,
                        int acks, const void *batches, size_t len,
                        int64_t *base_offset, int timeout_ms);
-
-/**
- * @brief Counts the records in @p len bytes of concatenated batches (as a
- * Fetch returns them) and checks that record values run
- * "<prefix>-<first>", "<prefix>-<first+1>", ... when @p prefix is not
- * NULL.
- * @param last_offset the offset of the last record seen (may be NULL).
- * @returns the number of records, or -1 on a malformed batch or a value
- *          out of sequence (a line on stderr says which).
- */
-long qt_count_records(const uint8_t *p, size_t len, const char *prefix,
-                      int first, int64_t *last_offset);
 
 /**
  * @brief Asks Metadata until @p topic has @p parts partitions whose leaders
