@@ -34,12 +34,16 @@ struct mem_block {
 
 struct qr_wire_mem {
     struct mem_block *head;
+    /* The first block, which lives inside the same allocation as this
+     * struct (decode) or on the caller's stack (encode): never freed alone. */
+    struct mem_block *first;
     size_t next_cap; /* size of the next block; doubles up to a cap */
     ProtobufCAllocator pba;
     bool oom;
+    bool on_heap; /* this struct was malloc'd by mem_new */
 };
 
-#define MEM_FIRST_BLOCK 2048
+#define MEM_FIRST_BLOCK 2048 /* decode; encode starts on the stack */
 #define MEM_MAX_BLOCK   (1024 * 1024)
 #define MEM_ALIGN       (alignof(max_align_t))
 
@@ -97,16 +101,32 @@ static void pb_free(void *data, void *ptr)
     (void)ptr;
 }
 
-static qr_wire_mem_t *mem_new(void)
+static void mem_init(qr_wire_mem_t *mem, struct mem_block *first,
+                     size_t first_cap)
 {
-    qr_wire_mem_t *mem = calloc(1, sizeof(*mem));
-
-    if (mem == NULL)
-        return NULL;
-    mem->next_cap = MEM_FIRST_BLOCK;
+    memset(mem, 0, sizeof(*mem));
+    first->next = NULL;
+    first->cap = first_cap;
+    first->used = 0;
+    mem->head = mem->first = first;
+    mem->next_cap = first_cap * 2;
     mem->pba.alloc = pb_alloc;
     mem->pba.free = pb_free;
     mem->pba.allocator_data = mem;
+}
+
+/* The struct and its first block in one allocation: a small request costs
+ * one malloc. */
+static qr_wire_mem_t *mem_new(void)
+{
+    size_t off = (sizeof(qr_wire_mem_t) + MEM_ALIGN - 1) & ~(MEM_ALIGN - 1);
+    unsigned char *p = malloc(off + sizeof(struct mem_block) + MEM_FIRST_BLOCK);
+    qr_wire_mem_t *mem = (qr_wire_mem_t *)p;
+
+    if (p == NULL)
+        return NULL;
+    mem_init(mem, (struct mem_block *)(p + off), MEM_FIRST_BLOCK);
+    mem->on_heap = true;
     return mem;
 }
 
@@ -118,9 +138,28 @@ static void mem_destroy(qr_wire_mem_t *mem)
         return;
     for (b = mem->head; b; b = next) {
         next = b->next;
-        free(b);
+        if (b != mem->first)
+            free(b);
     }
-    free(mem);
+    if (mem->on_heap)
+        free(mem);
+}
+
+/* Scratch for one encode: the arena and its first block on the stack, so
+ * a typical response costs no malloc at all. */
+typedef struct mem_stack {
+    qr_wire_mem_t mem;
+    union {
+        max_align_t align;
+        unsigned char bytes[sizeof(struct mem_block) + 4096];
+    } first;
+} mem_stack_t;
+
+static qr_wire_mem_t *mem_stack_init(mem_stack_t *ms)
+{
+    mem_init(&ms->mem, (struct mem_block *)ms->first.bytes,
+             sizeof(ms->first.bytes) - sizeof(struct mem_block));
+    return &ms->mem;
 }
 
 /* ---- versions ---- */
@@ -1367,11 +1406,11 @@ static quire_err_t req_encode(const qr_req_t *req, uint8_t *buf, size_t cap,
                               size_t *len, uint8_t **alloc_out)
 {
     Quire__Request pb = QUIRE__REQUEST__INIT;
+    mem_stack_t ms;
     enc_ctx_t ctx;
     quire_err_t err;
 
-    if ((ctx.mem = mem_new()) == NULL)
-        return OOM;
+    ctx.mem = mem_stack_init(&ms);
     ctx.parts_left = QR_WIRE_PARTITIONS_MAX;
     err = enc_req(&ctx, req, &pb);
     if (err == QUIRE_ERR_NONE)
@@ -1397,11 +1436,11 @@ static quire_err_t resp_encode(const qr_resp_t *resp, uint8_t *buf, size_t cap,
                                size_t *len, uint8_t **alloc_out)
 {
     Quire__Response pb = QUIRE__RESPONSE__INIT;
+    mem_stack_t ms;
     enc_ctx_t ctx;
     quire_err_t err;
 
-    if ((ctx.mem = mem_new()) == NULL)
-        return OOM;
+    ctx.mem = mem_stack_init(&ms);
     ctx.parts_left = QR_WIRE_PARTITIONS_MAX;
     err = enc_resp(&ctx, resp, &pb);
     if (err == QUIRE_ERR_NONE)

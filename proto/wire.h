@@ -36,7 +36,13 @@
  * ---- Versions ----
  * qr_wire_api_versions() is the table of (api, min, max) this build serves;
  * ApiVersions answers with it and decode refuses any other version with
- * QUIRE_ERR_UNSUPPORTED_VERSION (the versioning rule is in quire.proto).
+ * QUIRE_ERR_UNSUPPORTED_VERSION (api and correlation_id still set, so the
+ * broker answers; for ApiVersions itself, answer as Kafka does: the error
+ * plus the table, so the client can pick a version). The rule: adding an
+ * optional field an older peer may ignore needs no new version; changing a
+ * field's meaning, or adding one that must be understood, raises that API's
+ * max version, and older versions stay served. Field numbers in
+ * quire.proto are never reused. Every API is at version 0 today.
  *
  * Nothing here allocates before the header size is bounded by the frame
  * parser (QR_FRAME_REQ_HEADER_MAX), and every count and string taken from a
