@@ -15,9 +15,9 @@
 #include "logging.h"
 
 #define OFF(field) offsetof(qr_brokerconf_t, field)
-#define NORANGE 1, 0
-#define I32MAX INT32_MAX
-#define I64MAX INT64_MAX
+#define NORANGE    1, 0
+#define I32MAX     INT32_MAX
+#define I64MAX     INT64_MAX
 
 /* clang-format off */
 static const qr_conf_prop_t props[] = {
@@ -147,8 +147,8 @@ qr_brokerconf_t *qr_brokerconf_new(void)
     char errstr[256];
 
     /* A default that does not parse is our bug, not the user's. */
-    if (qr_conf_defaults(&qr_brokerconf_table, bconf, errstr,
-                         sizeof(errstr)) != QUIRE_ERR_NONE) {
+    if (qr_conf_defaults(&qr_brokerconf_table, bconf, errstr, sizeof(errstr)) !=
+        QUIRE_ERR_NONE) {
         QR_LOG_ERR("CONF", "broker config table: %s", errstr);
         abort();
     }
@@ -183,8 +183,8 @@ quire_err_t qr_listener_addr_parse(const char *text, qr_listener_addr_t *la,
 
     memset(la, 0, sizeof(*la));
     if (strncmp(text, scheme, sizeof(scheme) - 1) != 0) {
-        snprintf(errstr, errstr_size,
-                 "\"%s\": expected PLAINTEXT://host:port", text);
+        snprintf(errstr, errstr_size, "\"%s\": expected PLAINTEXT://host:port",
+                 text);
         return QUIRE_ERR_CONF_INVALID;
     }
     p = text + sizeof(scheme) - 1;
@@ -214,24 +214,21 @@ quire_err_t qr_listener_addr_parse(const char *text, qr_listener_addr_t *la,
     la->host[hlen] = '\0';
     port = strtol(colon + 1, &end, 10);
     if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
-        snprintf(errstr, errstr_size, "\"%s\": port must be 0..65535",
-                 text);
+        snprintf(errstr, errstr_size, "\"%s\": port must be 0..65535", text);
         return QUIRE_ERR_CONF_INVALID;
     }
     la->port = (int)port;
     return QUIRE_ERR_NONE;
 }
 
-static quire_err_t check_listeners(const char *key,
-                                   const qr_conf_list_t *list, int need,
-                                   char *errstr, size_t errstr_size)
+static quire_err_t check_listeners(const char *key, const qr_conf_list_t *list,
+                                   int need, char *errstr, size_t errstr_size)
 {
     char why[384];
     qr_listener_addr_t la;
 
     if (need && list->n == 0) {
-        snprintf(errstr, errstr_size, "%s: at least one listener needed",
-                 key);
+        snprintf(errstr, errstr_size, "%s: at least one listener needed", key);
         return QUIRE_ERR_CONF_INVALID;
     }
     for (size_t i = 0; i < list->n; i++)
@@ -254,13 +251,12 @@ quire_err_t qr_brokerconf_check(const qr_brokerconf_t *bconf, char *errstr,
                                  errstr_size);
     if (err != QUIRE_ERR_NONE)
         return err;
-    err = check_listeners("listeners", &bconf->listeners, 1, errstr,
-                          errstr_size);
+    err =
+        check_listeners("listeners", &bconf->listeners, 1, errstr, errstr_size);
     if (err != QUIRE_ERR_NONE)
         return err;
-    err = check_listeners("advertised.listeners",
-                          &bconf->advertised_listeners, 0, errstr,
-                          errstr_size);
+    err = check_listeners("advertised.listeners", &bconf->advertised_listeners,
+                          0, errstr, errstr_size);
     if (err != QUIRE_ERR_NONE)
         return err;
     if (bconf->log_dirs.n == 0) {

@@ -35,7 +35,7 @@ typedef struct qr_brokerconf {
     int socket_receive_buffer_bytes; /* -1: the OS default */
     int64_t connections_max_idle_ms;
     int max_connections;
-    char *debug;                /* debug contexts, NULL: none */
+    char *debug; /* debug contexts, NULL: none */
     /* ---- ZooKeeper ---- */
     char *zookeeper_connect;
     int64_t zookeeper_session_timeout_ms;

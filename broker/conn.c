@@ -91,8 +91,7 @@ static ssize_t tcp_read(qr_conn_t *conn, void *buf, size_t len)
     return recv(conn->fd, buf, len, 0);
 }
 
-static ssize_t tcp_writev(qr_conn_t *conn, const struct iovec *iov,
-                          int iovcnt)
+static ssize_t tcp_writev(qr_conn_t *conn, const struct iovec *iov, int iovcnt)
 {
     struct msghdr msg = {0};
 
@@ -107,8 +106,7 @@ static ssize_t tcp_sendfile(qr_conn_t *conn, int fd, off_t *pos, size_t len)
     return sendfile(conn->fd, fd, pos, len);
 }
 
-const qr_conn_io_t qr_conn_io_tcp = {"tcp", tcp_read, tcp_writev,
-                                     tcp_sendfile};
+const qr_conn_io_t qr_conn_io_tcp = {"tcp", tcp_read, tcp_writev, tcp_sendfile};
 
 /* ---- logging ---- */
 
@@ -124,8 +122,8 @@ void qr_conn_log_peer(qr_conn_t *conn, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (suppressed)
-        QR_LOG_WARN("NET", "%s: %s (%u similar lines suppressed)",
-                    conn->peer, msg, suppressed);
+        QR_LOG_WARN("NET", "%s: %s (%u similar lines suppressed)", conn->peer,
+                    msg, suppressed);
     else
         QR_LOG_WARN("NET", "%s: %s", conn->peer, msg);
 }
@@ -210,7 +208,7 @@ void qr_reply_add_mem(qr_reply_t *reply, void *data, size_t len)
 }
 
 void qr_reply_add_file(qr_reply_t *reply, int fd, int64_t pos, size_t len,
-                      qr_reply_release_fn release, void *arg)
+                       qr_reply_release_fn release, void *arg)
 {
     chunk_t *ch = qr_calloc(1, sizeof(*ch));
 
@@ -478,11 +476,9 @@ static void try_write(qr_conn_t *conn)
             if (rc < 0) {
                 int err = errno;
                 char why[160];
-                snprintf(why, sizeof(why), "write failed: %s",
-                         strerror(err));
-                qr_conn_close(conn, err == EPIPE || err == ECONNRESET
-                                        ? NULL
-                                        : why);
+                snprintf(why, sizeof(why), "write failed: %s", strerror(err));
+                qr_conn_close(conn,
+                              err == EPIPE || err == ECONNRESET ? NULL : why);
                 return;
             }
             if (rc > 0)
@@ -544,9 +540,8 @@ static size_t parse_frames(qr_conn_t *conn, size_t *need)
         }
         if (err != QUIRE_ERR_NONE) {
             char why[160];
-            uint32_t declared = conn->rlen - off >= 4
-                                    ? qr_frame_get_u32(conn->rbuf + off)
-                                    : 0;
+            uint32_t declared =
+                conn->rlen - off >= 4 ? qr_frame_get_u32(conn->rbuf + off) : 0;
             snprintf(why, sizeof(why), "%s (frame_len %u, limit %u)",
                      quire_err2str(err), declared, conn->lim.max_frame);
             /* Logged at WARN but never more often than the rate limit:
@@ -623,8 +618,7 @@ static void on_readable(qr_conn_t *conn)
             qr_conn_close(conn, NULL);
             return;
         }
-        atomic_fetch_add(&qr_netthread_stats(conn->nt)->bytes_in,
-                         (uint64_t)n);
+        atomic_fetch_add(&qr_netthread_stats(conn->nt)->bytes_in, (uint64_t)n);
         conn->rlen += (size_t)n;
         budget = (size_t)n > budget ? 0 : budget - (size_t)n;
         off = parse_frames(conn, &need);
@@ -663,8 +657,8 @@ static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
         after = ev_now(loop) + conn->idle_after;
     }
     if (after <= ev_now(loop)) {
-        QR_DBG(QR_DBG_NET, "NET", "%s: idle for %.0f s, closing",
-               conn->peer, conn->idle_after);
+        QR_DBG(QR_DBG_NET, "NET", "%s: idle for %.0f s, closing", conn->peer,
+               conn->idle_after);
         qr_conn_close(conn, NULL);
         return;
     }

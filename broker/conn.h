@@ -140,7 +140,7 @@ void qr_reply_add_mem(qr_reply_t *reply, void *data, size_t len);
  * @locality the slot's net thread  @locks none
  */
 void qr_reply_add_file(qr_reply_t *reply, int fd, int64_t pos, size_t len,
-                      qr_reply_release_fn release, void *arg);
+                       qr_reply_release_fn release, void *arg);
 
 /** @brief Bytes added so far. @locality the slot's net thread */
 size_t qr_reply_len(const qr_reply_t *reply);

@@ -133,8 +133,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
-static int bind_one(qr_listener_t *lsn, const struct sockaddr *sa,
-                    socklen_t sl, int port, char *errstr, size_t errstr_size)
+static int bind_one(qr_listener_t *lsn, const struct sockaddr *sa, socklen_t sl,
+                    int port, char *errstr, size_t errstr_size)
 {
     struct sockaddr_storage ss;
     int one = 1, fd, err;
@@ -149,8 +149,7 @@ static int bind_one(qr_listener_t *lsn, const struct sockaddr *sa,
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         err = errno;
-        snprintf(errstr, errstr_size, "socket for %s: %s", addr,
-                 strerror(err));
+        snprintf(errstr, errstr_size, "socket for %s: %s", addr, strerror(err));
         return -1;
     }
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -186,8 +185,8 @@ static int bound_port(int fd)
 qr_listener_t *qr_listener_new(struct ev_loop *loop,
                                const qr_listener_addr_t *la,
                                const qr_brokerconf_t *bconf,
-                               qr_netthread_t **nts, int nt_cnt,
-                               char *errstr, size_t errstr_size)
+                               qr_netthread_t **nts, int nt_cnt, char *errstr,
+                               size_t errstr_size)
 {
     qr_listener_t *lsn = qr_calloc(1, sizeof(*lsn));
     qr_ratelimit_t rl = QR_RATELIMIT_INIT(1, 10000);

@@ -33,8 +33,8 @@ typedef struct qr_listener qr_listener_t;
 qr_listener_t *qr_listener_new(struct ev_loop *loop,
                                const qr_listener_addr_t *la,
                                const qr_brokerconf_t *bconf,
-                               qr_netthread_t **nts, int nt_cnt,
-                               char *errstr, size_t errstr_size);
+                               qr_netthread_t **nts, int nt_cnt, char *errstr,
+                               size_t errstr_size);
 
 /**
  * @brief The port actually bound (useful with port 0).

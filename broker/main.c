@@ -127,8 +127,7 @@ static int load_conf(const args_t *a, qr_brokerconf_t *bconf)
             return 2;
         }
     }
-    if (qr_brokerconf_check(bconf, errstr, sizeof(errstr)) !=
-        QUIRE_ERR_NONE) {
+    if (qr_brokerconf_check(bconf, errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
         fprintf(stderr, "quire-broker: %s: %s\n", a->config, errstr);
         return 2;
     }

@@ -16,8 +16,9 @@ quire_err_t qr_request_respond(qr_reply_t *reply, const qr_resp_t *resp)
     quire_err_t err = qr_wire_resp_encode_alloc(resp, &buf, &len);
 
     if (err != QUIRE_ERR_NONE) {
-        QR_LOG_ERR("PROTO", "cannot encode a %s response (correlation_id "
-                            "%d): %s",
+        QR_LOG_ERR("PROTO",
+                   "cannot encode a %s response (correlation_id "
+                   "%d): %s",
                    qr_wire_api_name(resp->api), resp->correlation_id,
                    quire_err2str(err));
         return err;
@@ -64,8 +65,7 @@ void qr_request_handle(qr_conn_t *conn, const qr_frame_t *frame)
 
     if (err != QUIRE_ERR_NONE) {
         if (!req.has_correlation_id) {
-            qr_conn_log_peer(conn,
-                             "unreadable request header (%s); closing",
+            qr_conn_log_peer(conn, "unreadable request header (%s); closing",
                              quire_err2str(err));
             qr_wire_req_free(&req);
             qr_conn_close(conn, NULL);
@@ -74,8 +74,7 @@ void qr_request_handle(qr_conn_t *conn, const qr_frame_t *frame)
         qr_conn_log_peer(conn, "%s v%d request (correlation_id %d): %s",
                          qr_wire_api_name(req.api), req.api_version,
                          req.correlation_id, quire_err2str(err));
-        qr_request_fail(qr_reply_new(conn), req.api, req.correlation_id,
-                        err);
+        qr_request_fail(qr_reply_new(conn), req.api, req.correlation_id, err);
         qr_wire_req_free(&req);
         return;
     }
@@ -90,4 +89,3 @@ void qr_request_handle(qr_conn_t *conn, const qr_frame_t *frame)
     dispatch(&ctx);
     qr_wire_req_free(&req);
 }
-

@@ -41,8 +41,7 @@ struct qr_server {
 
 /* ---- small helpers ---- */
 
-void qr_server_format_addr(const struct sockaddr *sa, char *out,
-                           size_t outsz)
+void qr_server_format_addr(const struct sockaddr *sa, char *out, size_t outsz)
 {
     char ip[INET6_ADDRSTRLEN];
 
@@ -116,8 +115,7 @@ qr_server_t *qr_server_new(qr_brokerconf_t *bconf, const char *port_file,
     if (qr_brokerconf_check(bconf, errstr, errstr_size) != QUIRE_ERR_NONE)
         return NULL;
     if (bconf->listeners.n > MAX_LISTENERS) {
-        snprintf(errstr, errstr_size, "listeners: at most %d",
-                 MAX_LISTENERS);
+        snprintf(errstr, errstr_size, "listeners: at most %d", MAX_LISTENERS);
         return NULL;
     }
     server = qr_calloc(1, sizeof(*server));
@@ -172,8 +170,8 @@ static void pick_advertised(qr_server_t *server, const qr_listener_addr_t *la)
 
     server->info.port = qr_listener_port(server->lsns[0]);
     if (bconf->advertised_listeners.n > 0 &&
-        qr_listener_addr_parse(bconf->advertised_listeners.v[0], &adv,
-                               errstr, sizeof(errstr)) == QUIRE_ERR_NONE) {
+        qr_listener_addr_parse(bconf->advertised_listeners.v[0], &adv, errstr,
+                               sizeof(errstr)) == QUIRE_ERR_NONE) {
         snprintf(server->host, sizeof(server->host), "%s", adv.host);
         if (adv.port > 0)
             server->info.port = adv.port;
@@ -231,7 +229,11 @@ static void announce(qr_server_t *server)
 
     if (!server->port_file)
         return;
-    snprintf(text, sizeof(text), "%s:%d", server->host, server->info.port);
+    /* An IPv6 literal gets brackets, as in listeners=, so the last ':'
+     * always starts the port. */
+    snprintf(text, sizeof(text),
+             strchr(server->host, ':') ? "[%s]:%d" : "%s:%d", server->host,
+             server->info.port);
     if (qr_server_write_port_file(server->port_file, text, errstr,
                                   sizeof(errstr)) != QUIRE_ERR_NONE)
         QR_LOG_ERR("SERVER", "port file: %s", errstr);

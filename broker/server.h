@@ -23,7 +23,6 @@
 #include "err.h"
 #include "netthread.h"
 
-
 /** What the Metadata and ApiVersions handlers need to know about us. */
 typedef struct qr_server_info {
     int32_t broker_id;
@@ -70,20 +69,15 @@ const qr_brokerconf_t *qr_server_conf(const qr_server_t *server);
  * lifetime. @locality any (after start-up) @locks none */
 const qr_server_info_t *qr_server_info(const qr_server_t *server);
 
-
-
-
 /** @brief Connections open over every thread.
  * @locality any  @locks none */
 uint64_t qr_server_conns_open(qr_server_t *server);
-
 
 /**
  * @brief Formats "a.b.c.d:port" or "[v6]:port".
  * @locality any  @locks none
  */
-void qr_server_format_addr(const struct sockaddr *sa, char *out,
-                           size_t outsz);
+void qr_server_format_addr(const struct sockaddr *sa, char *out, size_t outsz);
 
 /**
  * @brief Writes @p text to @p path through a temporary file and rename(),

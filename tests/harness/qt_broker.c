@@ -36,16 +36,6 @@ static void nap_ms(int ms)
         ;
 }
 
-char *qt_broker_chroot(const char *zk, int n)
-{
-    size_t len = strlen(zk) + 64;
-    char *s = malloc(len);
-
-    if (s)
-        snprintf(s, len, "%s/t-%d-%d", zk, (int)getpid(), n);
-    return s;
-}
-
 qt_broker_t *qt_broker_new(int broker_id, const char *zk_connect,
                            const char *extra)
 {
@@ -59,8 +49,7 @@ qt_broker_t *qt_broker_new(int broker_id, const char *zk_connect,
     snprintf(b->dir, sizeof(b->dir), "%s/qt-broker-XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(b->dir)) {
-        fprintf(stderr, "qt_broker: mkdtemp %s: %s\n", b->dir,
-                strerror(errno));
+        fprintf(stderr, "qt_broker: mkdtemp %s: %s\n", b->dir, strerror(errno));
         free(b);
         return NULL;
     }
@@ -131,8 +120,7 @@ int qt_broker_start(qt_broker_t *b, int timeout_ms)
     int rc;
 
     if (b->pid) {
-        fprintf(stderr, "qt_broker: broker %d already running\n",
-                b->broker_id);
+        fprintf(stderr, "qt_broker: broker %d already running\n", b->broker_id);
         return -1;
     }
     unlink(b->port_file);
@@ -154,8 +142,9 @@ int qt_broker_start(qt_broker_t *b, int timeout_ms)
             return 0;
         rc = reap(b, WNOHANG);
         if (rc != -2) {
-            fprintf(stderr, "qt_broker: broker %d exited with %d before "
-                            "serving\n",
+            fprintf(stderr,
+                    "qt_broker: broker %d exited with %d before "
+                    "serving\n",
                     b->broker_id, rc);
             return -1;
         }
@@ -181,8 +170,9 @@ int qt_broker_stop(qt_broker_t *b, int timeout_ms)
             return rc;
         nap_ms(10);
     }
-    fprintf(stderr, "qt_broker: broker %d ignored SIGTERM for %d ms; "
-                    "killing it\n",
+    fprintf(stderr,
+            "qt_broker: broker %d ignored SIGTERM for %d ms; "
+            "killing it\n",
             b->broker_id, timeout_ms);
     kill(b->pid, SIGKILL);
     return reap(b, 0);
@@ -232,9 +222,9 @@ long long qt_broker_cpu_ticks(const qt_broker_t *b)
      * utime and stime are fields 14 and 15, i.e. the 12th and 13th after
      * it. */
     p = strrchr(buf, ')');
-    if (!p || sscanf(p + 2,
-                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                     &ut, &st) != 2)
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &ut, &st) != 2)
         return -1;
     return (long long)(ut + st);
 }

@@ -29,7 +29,7 @@ typedef struct qt_broker {
     char port_file[320];
     char log_dir[320];
     char addr[300]; /* "host:port" from the port file */
-    char host[256];
+    char host[300];
     int port;
 } qt_broker_t;
 
@@ -72,9 +72,5 @@ long long qt_broker_cpu_ticks(const qt_broker_t *b);
 /** @brief Kills a broker still running, removes its directory, frees.
  * NULL is fine. */
 void qt_broker_destroy(qt_broker_t *b);
-
-/** @brief A zookeeper.connect string with a chroot unique to this process
- * and @p n: "<zk>/t-<pid>-<n>". @returns owned (free()). */
-char *qt_broker_chroot(const char *zk, int n);
 
 #endif /* QT_BROKER_H */

@@ -83,8 +83,7 @@ qt_client_t *qt_client_connect(const char *addr, int timeout_ms)
     tv.tv_usec = (timeout_ms % 1000) * 1000;
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-        fprintf(stderr, "qt_client: connect %s: %s\n", addr,
-                strerror(errno));
+        fprintf(stderr, "qt_client: connect %s: %s\n", addr, strerror(errno));
         freeaddrinfo(res);
         close(fd);
         return NULL;
@@ -160,8 +159,7 @@ quire_err_t qt_client_recv(qt_client_t *c, qr_resp_t *resp, int timeout_ms)
             break;
         if (err != QUIRE_ERR_NEED_MORE)
             return QUIRE_ERR_BAD_FRAME;
-        size_t need = frame.size > c->len + 65536 ? frame.size
-                                                  : c->len + 65536;
+        size_t need = frame.size > c->len + 65536 ? frame.size : c->len + 65536;
         if (need > c->cap) {
             uint8_t *nb = realloc(c->buf, need);
             if (!nb)
@@ -194,8 +192,7 @@ quire_err_t qt_client_recv(qt_client_t *c, qr_resp_t *resp, int timeout_ms)
 }
 
 quire_err_t qt_client_call(qt_client_t *c, qr_req_t *req, const void *payload,
-                           size_t payload_len, qr_resp_t *resp,
-                           int timeout_ms)
+                           size_t payload_len, qr_resp_t *resp, int timeout_ms)
 {
     int32_t corr = qt_client_send(c, req, payload, payload_len);
     quire_err_t err;
@@ -286,8 +283,7 @@ quire_err_t qt_produce(qt_client_t *c, const char *topic, int32_t partition,
     return err;
 }
 
-int qt_wait_topic(qt_client_t *c, const char *topic, int parts,
-                  int timeout_ms)
+int qt_wait_topic(qt_client_t *c, const char *topic, int parts, int timeout_ms)
 {
     long long deadline = mono_ms() + timeout_ms;
     const char *topics[1] = {topic};
@@ -302,8 +298,7 @@ int qt_wait_topic(qt_client_t *c, const char *topic, int parts,
         req.u.metadata.topic_count = 1;
         req.u.metadata.topics = topics;
         req.u.metadata.allow_auto_topic_creation = true;
-        if (qt_client_call(c, &req, NULL, 0, &resp, 5000) !=
-            QUIRE_ERR_NONE) {
+        if (qt_client_call(c, &req, NULL, 0, &resp, 5000) != QUIRE_ERR_NONE) {
             fprintf(stderr, "qt_wait_topic: Metadata failed\n");
             return -1;
         }
@@ -323,7 +318,7 @@ int qt_wait_topic(qt_client_t *c, const char *topic, int parts,
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "qt_wait_topic: %s not ready with %d partitions\n",
-            topic, parts);
+    fprintf(stderr, "qt_wait_topic: %s not ready with %d partitions\n", topic,
+            parts);
     return -1;
 }

@@ -55,8 +55,7 @@ quire_err_t qt_client_recv(qt_client_t *c, qr_resp_t *resp, int timeout_ms);
 /** @brief qt_client_send() then qt_client_recv(), checking that the
  * correlation ids match (QUIRE_ERR_BAD_FRAME otherwise). */
 quire_err_t qt_client_call(qt_client_t *c, qr_req_t *req, const void *payload,
-                           size_t payload_len, qr_resp_t *resp,
-                           int timeout_ms);
+                           size_t payload_len, qr_resp_t *resp, int timeout_ms);
 
 /**
  * @brief Waits until the broker closes the connection.
@@ -86,7 +85,6 @@ quire_err_t qt_produce(qt_client_t *c, const char *topic, int32_t partition,
  * are all known (auto-creating it when the broker allows), or the deadline.
  * @returns 0, or -1 with a line on stderr.
  */
-int qt_wait_topic(qt_client_t *c, const char *topic, int parts,
-                  int timeout_ms);
+int qt_wait_topic(qt_client_t *c, const char *topic, int parts, int timeout_ms);
 
 #endif /* QT_CLIENT_H */

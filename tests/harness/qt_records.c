@@ -10,8 +10,7 @@
 #include "batch.h"
 #include "qt_records.h"
 
-size_t qt_batch(uint8_t *buf, size_t cap, int n, const char *prefix,
-                int first)
+size_t qt_batch(uint8_t *buf, size_t cap, int n, const char *prefix, int first)
 {
     qr_batch_builder_t b;
     const uint8_t *out;
@@ -45,9 +44,8 @@ long qt_count_records(const uint8_t *p, size_t len, const char *prefix,
         qr_batch_hdr_t hdr;
         qr_batch_iter_t it;
         qr_batch_rec_t rec;
-        quire_err_t err =
-            qr_batch_validate(p + off, len - off, QR_BATCH_CHECK_RECORDS,
-                              &hdr, NULL);
+        quire_err_t err = qr_batch_validate(p + off, len - off,
+                                            QR_BATCH_CHECK_RECORDS, &hdr, NULL);
         if (err != QUIRE_ERR_NONE) {
             fprintf(stderr, "qt_count_records: batch at %zu: %s\n", off,
                     quire_err2str(err));
@@ -80,4 +78,3 @@ long qt_count_records(const uint8_t *p, size_t len, const char *prefix,
     }
     return count;
 }
-

@@ -14,8 +14,7 @@
  * "<prefix>-<first+i>" (and no key) into @p buf.
  * @returns the batch size, 0 when it does not fit.
  */
-size_t qt_batch(uint8_t *buf, size_t cap, int n, const char *prefix,
-                int first);
+size_t qt_batch(uint8_t *buf, size_t cap, int n, const char *prefix, int first);
 
 /**
  * @brief Counts the records in @p len bytes of concatenated batches (as a

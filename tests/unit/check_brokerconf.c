@@ -160,8 +160,8 @@ START_TEST(test_listener_parse)
                      QUIRE_ERR_NONE);
     ck_assert_str_eq(la.host, "127.0.0.1");
     ck_assert_int_eq(la.port, 9092);
-    ck_assert_int_eq(qr_listener_addr_parse("PLAINTEXT://[::1]:0", &la,
-                                            errstr, sizeof(errstr)),
+    ck_assert_int_eq(qr_listener_addr_parse("PLAINTEXT://[::1]:0", &la, errstr,
+                                            sizeof(errstr)),
                      QUIRE_ERR_NONE);
     ck_assert_str_eq(la.host, "::1");
     ck_assert_int_eq(la.port, 0);
@@ -214,7 +214,7 @@ START_TEST(test_help)
 END_TEST
 
 #define MAN_BEGIN ".\\\" ---- BEGIN KEYS"
-#define MAN_END ".\\\" ---- END KEYS"
+#define MAN_END   ".\\\" ---- END KEYS"
 
 /* The committed man page's key list is what the table generates
  * (regenerate it with `quire-broker --help-config-man`). */
