@@ -40,10 +40,10 @@ typedef enum qr_conf_type {
     QR_CONF_TYPE_COUNT
 } qr_conf_type_t;
 
-#define QR_CONF_F_RESTART 0x1    /* takes effect on restart only */
+#define QR_CONF_F_RESTART    0x1 /* takes effect on restart only */
 #define QR_CONF_F_RELOADABLE 0x2 /* may change at run time */
-#define QR_CONF_F_REQUIRED 0x4   /* no default: must be given */
-#define QR_CONF_F_NULLABLE 0x8   /* may stay unset (default NULL) */
+#define QR_CONF_F_REQUIRED   0x4 /* no default: must be given */
+#define QR_CONF_F_NULLABLE   0x8 /* may stay unset (default NULL) */
 
 /** A parsed comma-separated list; both levels owned by the config struct. */
 typedef struct qr_conf_list {
@@ -52,15 +52,15 @@ typedef struct qr_conf_list {
 } qr_conf_list_t;
 
 typedef struct qr_conf_prop {
-    const char *name;     /* Kafka's key name */
+    const char *name; /* Kafka's key name */
     qr_conf_type_t type;
-    size_t offset;        /* offsetof() into the config struct */
-    const char *defval;   /* default as text, parsed like a value; NULL:
-                             none (REQUIRED or NULLABLE) */
-    int64_t min, max;     /* numeric range (inclusive); min > max: none */
+    size_t offset;             /* offsetof() into the config struct */
+    const char *defval;        /* default as text, parsed like a value; NULL:
+                                  none (REQUIRED or NULLABLE) */
+    int64_t min, max;          /* numeric range (inclusive); min > max: none */
     const char *const *values; /* ENUM: NULL-terminated allowed words */
     int flags;
-    const char *doc;      /* one line, for --help-config and the man page */
+    const char *doc; /* one line, for --help-config and the man page */
 } qr_conf_prop_t;
 
 typedef struct qr_conf_table {
@@ -127,5 +127,37 @@ void qr_conf_print_help(const qr_conf_table_t *table, FILE *fp);
 /** @brief Prints the table as man(7) markup, one .TP entry per key; the man
  * page's key list is generated from this and tested against it. */
 void qr_conf_print_man(const qr_conf_table_t *table, FILE *fp);
+
+/* ---- additions (not part of the original contract) ----
+ *
+ * How values are read (Kafka's ConfigDef.parseType): the text is trimmed
+ * (every byte <= ' ' at either end) before anything else; STRING keeps the
+ * trimmed text; BOOL is true/false in any case; the numeric types are plain
+ * decimal integers (sign allowed; units, hex, overflow and trailing garbage
+ * refused); ENUM words match case-sensitively (Kafka's ValidString); LIST
+ * splits on ',' and trims each item, "" is the empty list and an empty item
+ * ("a,,b", "a,") is refused. min/max (when min <= max) bound the value of
+ * the numeric types and the item count of a LIST; BOOL, STRING and ENUM
+ * ignore them.
+ *
+ * qr_conf_print_man() writes, per key:
+ *   .TP
+ *   .B <key>
+ *   <doc> (<type>; default: <default>[; range: <min> to <max>]
+ *         [; values: a, b][; items: <min> to <max>][; restart|reloadable])
+ * (the last part on the same line), with roff's backslash and leading-dot
+ * escapes applied.
+ */
+
+/** @brief The entry of @p key in @p table.
+ * @returns a pointer into the (static) table, or NULL for an unknown key.
+ * @locality any @locks none */
+const qr_conf_prop_t *qr_conf_find(const qr_conf_table_t *table,
+                                   const char *key);
+
+/** @brief The name of @p type as --help-config prints it ("duration_ms").
+ * @returns a static string; "?" for a value out of the enum.
+ * @locality any @locks none */
+const char *qr_conf_type2str(qr_conf_type_t type);
 
 #endif /* QR_CONF_H */

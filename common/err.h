@@ -75,7 +75,7 @@ extern "C" {
     X(ZK_CONNECTION_LOSS, -117, "ZooKeeper connection lost")                  \
     X(ZK_SESSION_EXPIRED, -118, "ZooKeeper session expired")                  \
     X(ZK_BAD_VERSION, -119, "ZooKeeper node version changed")                 \
-    X(ZK_NOT_EMPTY, -120, "ZooKeeper node has children")                     \
+    X(ZK_NOT_EMPTY, -120, "ZooKeeper node has children")                      \
     X(ZK, -121, "ZooKeeper error")                                            \
     X(DESTROYED, -122, "Handle is being destroyed")                           \
     X(QUEUE_FULL, -123, "Queue full")                                         \

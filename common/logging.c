@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -70,48 +71,67 @@ int qr_log_debug_parse(const char *list, uint32_t *maskp, const char **bad)
     return 0;
 }
 
-void qr_log_write(int level, const char *fac, const char *file, int line,
-                  const char *fmt, ...)
+/* Adds a snprintf result to @p len, clamped so that the newline still
+ * fits: a long message is cut, never allowed past the buffer. */
+static size_t advance(size_t len, int n, size_t size)
 {
-    char out[2048];
+    if (n > 0)
+        len += (size_t)n;
+    return len > size - 2 ? size - 2 : len;
+}
+
+/* "2026-11-25T15:25:23.123Z WARN 1 SEG " */
+static size_t format_prefix(char *out, size_t size, int level, const char *fac)
+{
+    char id[16] = "-";
     struct timeval tv;
     struct tm tm;
     size_t len;
-    va_list ap;
-    int n;
 
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    len = strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
+    len = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (log_broker_id >= 0)
+        snprintf(id, sizeof(id), "%d", log_broker_id);
+    return advance(len,
+                   snprintf(out + len, size - len, ".%03dZ %s %s %s ",
+                            (int)(tv.tv_usec / 1000), level_names[level], id,
+                            fac),
+                   size);
+}
+
+/* One event, one line: a newline or other control byte inside a message
+ * (a client id, a path, text from a peer) would split or forge lines. */
+static void scrub(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            p[i] = '?';
+}
+
+void qr_log_write(int level, const char *fac, const char *file, int line,
+                  const char *fmt, ...)
+{
+    int saved = errno; /* callers may log errno text after us: keep it */
+    char out[2048];
+    size_t len, msg;
+    va_list ap;
+
     if (level < 0 || level > QR_LOG_LVL_DEBUG)
         level = QR_LOG_LVL_ERR;
-    if (log_broker_id >= 0)
-        n = snprintf(out + len, sizeof(out) - len, ".%03dZ %s %d %s ",
-                     (int)(tv.tv_usec / 1000), level_names[level],
-                     log_broker_id, fac);
-    else
-        n = snprintf(out + len, sizeof(out) - len, ".%03dZ %s - %s ",
-                     (int)(tv.tv_usec / 1000), level_names[level], fac);
-    len += (size_t)n;
-
+    msg = len = format_prefix(out, sizeof(out), level, fac);
     va_start(ap, fmt);
-    n = vsnprintf(out + len, sizeof(out) - len, fmt, ap);
+    len = advance(len, vsnprintf(out + len, sizeof(out) - len, fmt, ap),
+                  sizeof(out));
     va_end(ap);
-    len = n < 0 ? len : len + (size_t)n;
-    if (len >= sizeof(out) - 1)
-        len = sizeof(out) - 2; /* truncated: keep the newline */
-
     /* Debug lines say where they come from; the others stay short. */
-    if (level == QR_LOG_LVL_DEBUG) {
-        n = snprintf(out + len, sizeof(out) - len, " (%s:%d)", file, line);
-        if (n > 0)
-            len += (size_t)n;
-        if (len >= sizeof(out) - 1)
-            len = sizeof(out) - 2;
-    }
+    if (level == QR_LOG_LVL_DEBUG)
+        len = advance(
+            len, snprintf(out + len, sizeof(out) - len, " (%s:%d)", file, line),
+            sizeof(out));
+    scrub(out + msg, len - msg);
     out[len++] = '\n';
 
-    int saved = errno; /* callers log errno text after us, keep it */
     ssize_t w = write(STDERR_FILENO, out, len);
     (void)w;
     errno = saved;
@@ -134,4 +154,11 @@ int qr_ratelimit_ok(qr_ratelimit_t *rl, int64_t now_ms, uint32_t *suppressed)
     }
     rl->suppressed++;
     return 0;
+}
+
+void qr_log_assert_fail(const char *expr, const char *file, int line)
+{
+    qr_log_write(QR_LOG_LVL_ERR, "ASSERT", file, line,
+                 "assertion failed: %s at %s:%d", expr, file, line);
+    abort();
 }

@@ -2,6 +2,9 @@
  * logging: one line per event on stderr (STYLE.md §6, DESIGN.md §8):
  *   2026-11-25T15:25:23.123Z WARN 1 SEG message
  * ISO-8601 UTC timestamp, level, broker id (or "-"), facility, message.
+ * Debug lines end with " (file:line)". A line is at most 2047 bytes with its
+ * newline (longer messages are cut), and control characters inside the
+ * message become '?', so one event is always exactly one line.
  *
  * The process-wide settings (level, debug contexts, broker id) are written
  * once by main() before any thread starts, through qr_log_setup(), and only
@@ -16,38 +19,41 @@
 #include <stdint.h>
 
 /* syslog's levels */
-#define QR_LOG_LVL_ERR 3
+#define QR_LOG_LVL_ERR     3
 #define QR_LOG_LVL_WARNING 4
-#define QR_LOG_LVL_NOTICE 5
-#define QR_LOG_LVL_INFO 6
-#define QR_LOG_LVL_DEBUG 7
+#define QR_LOG_LVL_NOTICE  5
+#define QR_LOG_LVL_INFO    6
+#define QR_LOG_LVL_DEBUG   7
 
 /* Debug contexts, the values of the `debug=` key (RK RD_KAFKA_DBG_*). */
-#define QR_DBG_TABLE(X)                                                       \
-    X(ZK, "zk")                                                               \
-    X(PROTO, "proto")                                                         \
-    X(FETCH, "fetch")                                                         \
-    X(PRODUCE, "produce")                                                     \
-    X(LOG, "log")                                                             \
-    X(GROUP, "group")                                                         \
-    X(CONF, "conf")                                                           \
+#define QR_DBG_TABLE(X)   \
+    X(ZK, "zk")           \
+    X(PROTO, "proto")     \
+    X(FETCH, "fetch")     \
+    X(PRODUCE, "produce") \
+    X(LOG, "log")         \
+    X(GROUP, "group")     \
+    X(CONF, "conf")       \
     X(NET, "net")
 
+/* (clang-format would indent the sentinel after the macro expansion) */
+/* clang-format off */
 enum qr_dbg_bit {
 #define QR_DBG_BIT(name, str) QR_DBG_BIT_##name,
     QR_DBG_TABLE(QR_DBG_BIT)
 #undef QR_DBG_BIT
     QR_DBG_BIT_COUNT
 };
-#define QR_DBG_ZK (1u << QR_DBG_BIT_ZK)
-#define QR_DBG_PROTO (1u << QR_DBG_BIT_PROTO)
-#define QR_DBG_FETCH (1u << QR_DBG_BIT_FETCH)
+/* clang-format on */
+#define QR_DBG_ZK      (1u << QR_DBG_BIT_ZK)
+#define QR_DBG_PROTO   (1u << QR_DBG_BIT_PROTO)
+#define QR_DBG_FETCH   (1u << QR_DBG_BIT_FETCH)
 #define QR_DBG_PRODUCE (1u << QR_DBG_BIT_PRODUCE)
-#define QR_DBG_LOG (1u << QR_DBG_BIT_LOG)
-#define QR_DBG_GROUP (1u << QR_DBG_BIT_GROUP)
-#define QR_DBG_CONF (1u << QR_DBG_BIT_CONF)
-#define QR_DBG_NET (1u << QR_DBG_BIT_NET)
-#define QR_DBG_ALL ((1u << QR_DBG_BIT_COUNT) - 1)
+#define QR_DBG_LOG     (1u << QR_DBG_BIT_LOG)
+#define QR_DBG_GROUP   (1u << QR_DBG_BIT_GROUP)
+#define QR_DBG_CONF    (1u << QR_DBG_BIT_CONF)
+#define QR_DBG_NET     (1u << QR_DBG_BIT_NET)
+#define QR_DBG_ALL     ((1u << QR_DBG_BIT_COUNT) - 1)
 
 /* Read-only after qr_log_setup(); see the file comment. */
 extern int qr_log_level;
@@ -77,23 +83,38 @@ int qr_log_debug_parse(const char *list, uint32_t *maskp, const char **bad);
 void qr_log_write(int level, const char *fac, const char *file, int line,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-#define QR_LOG(level, fac, ...)                                               \
-    do {                                                                      \
-        if ((level) <= qr_log_level)                                          \
-            qr_log_write((level), (fac), __FILE__, __LINE__, __VA_ARGS__);    \
+#define QR_LOG(level, fac, ...)                                            \
+    do {                                                                   \
+        if ((level) <= qr_log_level)                                       \
+            qr_log_write((level), (fac), __FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
 
-#define QR_LOG_ERR(fac, ...) QR_LOG(QR_LOG_LVL_ERR, fac, __VA_ARGS__)
-#define QR_LOG_WARN(fac, ...) QR_LOG(QR_LOG_LVL_WARNING, fac, __VA_ARGS__)
+#define QR_LOG_ERR(fac, ...)    QR_LOG(QR_LOG_LVL_ERR, fac, __VA_ARGS__)
+#define QR_LOG_WARN(fac, ...)   QR_LOG(QR_LOG_LVL_WARNING, fac, __VA_ARGS__)
 #define QR_LOG_NOTICE(fac, ...) QR_LOG(QR_LOG_LVL_NOTICE, fac, __VA_ARGS__)
-#define QR_LOG_INFO(fac, ...) QR_LOG(QR_LOG_LVL_INFO, fac, __VA_ARGS__)
+#define QR_LOG_INFO(fac, ...)   QR_LOG(QR_LOG_LVL_INFO, fac, __VA_ARGS__)
 
 /* Debug lines appear only when their context is enabled by `debug=`. */
-#define QR_DBG(ctx, fac, ...)                                                 \
-    do {                                                                      \
-        if (qr_log_debug & (ctx))                                             \
-            qr_log_write(QR_LOG_LVL_DEBUG, (fac), __FILE__, __LINE__,         \
-                         __VA_ARGS__);                                        \
+#define QR_DBG(ctx, fac, ...)                                         \
+    do {                                                              \
+        if (qr_log_debug & (ctx))                                     \
+            qr_log_write(QR_LOG_LVL_DEBUG, (fac), __FILE__, __LINE__, \
+                         __VA_ARGS__);                                \
+    } while (0)
+
+/**
+ * @brief Logs "assertion failed: EXPR at FILE:LINE" and aborts. Use
+ * QR_ASSERT, which stays on in release builds (RD serverAssert), for
+ * invariants whose violation is our bug; never for peer input or disk data.
+ * @locality any  @locks none
+ */
+void qr_log_assert_fail(const char *expr, const char *file, int line)
+    __attribute__((noreturn));
+
+#define QR_ASSERT(expr)                                    \
+    do {                                                   \
+        if (__builtin_expect(!(expr), 0))                  \
+            qr_log_assert_fail(#expr, __FILE__, __LINE__); \
     } while (0)
 
 /**
@@ -109,7 +130,10 @@ typedef struct qr_ratelimit {
     uint32_t window_ms;
 } qr_ratelimit_t;
 
-#define QR_RATELIMIT_INIT(burst, window_ms) {0, 0, 0, (burst), (window_ms)}
+#define QR_RATELIMIT_INIT(burst, window_ms) \
+    {                                       \
+        0, 0, 0, (burst), (window_ms)       \
+    }
 
 /**
  * @brief Whether a line may be written now. When a new window starts and

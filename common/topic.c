@@ -12,8 +12,7 @@ static int legal_char(unsigned char c)
            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-quire_err_t qr_topic_name_check(const char *name, size_t len,
-                                const char **why)
+quire_err_t qr_topic_name_check(const char *name, size_t len, const char **why)
 {
     const char *reason = NULL;
 

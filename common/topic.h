@@ -19,7 +19,6 @@
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_INVALID_TOPIC_EXCEPTION.
  * @locality any  @locks none
  */
-quire_err_t qr_topic_name_check(const char *name, size_t len,
-                                const char **why);
+quire_err_t qr_topic_name_check(const char *name, size_t len, const char **why);
 
 #endif /* QR_TOPIC_H */

@@ -37,8 +37,7 @@ START_TEST(test_local_codes_are_local)
     ck_assert_int_le(QUIRE_ERR_NEED_MORE, QUIRE_ERR_LOCAL_MAX);
     ck_assert_int_eq(quire_err_from_wire(QUIRE_ERR_NEED_MORE),
                      QUIRE_ERR_UNKNOWN_SERVER_ERROR);
-    ck_assert_int_eq(quire_err_from_wire(9999),
-                     QUIRE_ERR_UNKNOWN_SERVER_ERROR);
+    ck_assert_int_eq(quire_err_from_wire(9999), QUIRE_ERR_UNKNOWN_SERVER_ERROR);
     ck_assert_int_eq(quire_err_from_wire(6),
                      QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
     ck_assert(quire_err_known(0));

@@ -23,8 +23,8 @@ END_TEST
 
 START_TEST(test_good_names)
 {
-    static const char *const good[] = {"a", "orders", "page.views-2",
-                                       "A_b.C-9", "...", ".a"};
+    static const char *const good[] = {"a",       "orders", "page.views-2",
+                                       "A_b.C-9", "...",    ".a"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         ck_assert_int_eq(qr_topic_name_check(good[i], strlen(good[i]), NULL),
                          QUIRE_ERR_NONE);
