@@ -35,8 +35,8 @@ static quire_err_t check_config(const qr_topic_config_t *cfg, char *errstr,
     quire_err_t err;
 
     for (size_t i = 0; cfg && i < cfg->n; i++)
-        if ((err = qr_topic_config_check(cfg->keys[i], cfg->values[i],
-                                         errstr, errstr_size)))
+        if ((err = qr_topic_config_check(cfg->keys[i], cfg->values[i], errstr,
+                                         errstr_size)))
             return err;
     return QUIRE_ERR_NONE;
 }
@@ -58,9 +58,8 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
         (err = check_config(cfg, errstr, errstr_size)))
         return err;
     if (partitions < 1 || partitions > QR_ASSIGN_MAX_PARTITIONS) {
-        snprintf(errstr, errstr_size,
-                 "number of partitions %d not in 1..%d", (int)partitions,
-                 QR_ASSIGN_MAX_PARTITIONS);
+        snprintf(errstr, errstr_size, "number of partitions %d not in 1..%d",
+                 (int)partitions, QR_ASSIGN_MAX_PARTITIONS);
         return QUIRE_ERR_INVALID_PARTITIONS;
     }
     if (rf < 1) {
@@ -75,8 +74,8 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
                  (int)rf);
         return QUIRE_ERR_UNSUPPORTED;
     }
-    err = qr_assign_compute(live, nlive, 0, partitions, rf, start_index,
-                            shift, &a, errstr, errstr_size);
+    err = qr_assign_compute(live, nlive, 0, partitions, rf, start_index, shift,
+                            &a, errstr, errstr_size);
     if (err)
         return err;
     *out = qr_zk_multi_new();
@@ -97,12 +96,11 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
 /* ---- helpers ---- */
 
 static quire_err_t zk_fail(quire_err_t err, const qr_zk_sres_t *res,
-                           const char *action, const char *path,
-                           char *errstr, size_t errstr_size)
+                           const char *action, const char *path, char *errstr,
+                           size_t errstr_size)
 {
     snprintf(errstr, errstr_size, "%s %s: %s", action, path,
-             res->rc == ZOPERATIONTIMEOUT ? "timed out"
-                                          : zerror(res->rc));
+             res->rc == ZOPERATIONTIMEOUT ? "timed out" : zerror(res->rc));
     return err;
 }
 
@@ -120,8 +118,7 @@ static quire_err_t live_brokers(qr_zk_t *zk, int timeout_ms, int32_t **ids,
         return QUIRE_ERR_NONE;
     }
     if (err) {
-        zk_fail(err, &res, "listing", QR_ZNODE_BROKER_IDS, errstr,
-                errstr_size);
+        zk_fail(err, &res, "listing", QR_ZNODE_BROKER_IDS, errstr, errstr_size);
         qr_zk_sres_free(&res);
         return err;
     }
@@ -149,8 +146,8 @@ static quire_err_t ensure_roots(qr_zk_t *zk, int timeout_ms, char *errstr,
     quire_err_t err = QUIRE_ERR_NONE;
 
     for (size_t i = 0; i < qr_znode_root_cnt && !err; i++) {
-        err = qr_zk_sync_create(zk, qr_znode_roots[i], NULL, 0, 0,
-                                timeout_ms, &res);
+        err = qr_zk_sync_create(zk, qr_znode_roots[i], NULL, 0, 0, timeout_ms,
+                                &res);
         if (err == QUIRE_ERR_EXISTS)
             err = QUIRE_ERR_NONE;
         if (err)
@@ -163,10 +160,9 @@ static quire_err_t ensure_roots(qr_zk_t *zk, int timeout_ms, char *errstr,
 
 /* ---- create ---- */
 
-quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic,
-                            int32_t partitions, int32_t rf,
-                            const qr_topic_config_t *cfg, int timeout_ms,
-                            char *errstr, size_t errstr_size)
+quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
+                            int32_t rf, const qr_topic_config_t *cfg,
+                            int timeout_ms, char *errstr, size_t errstr_size)
 {
     int32_t *live;
     size_t nlive;
@@ -175,17 +171,16 @@ quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic,
     quire_err_t err;
 
     /* everything that can be checked without ZooKeeper, first */
-    err = qr_admin_plan_create(topic, partitions, rf, cfg, &partitions, 1, 0,
-                               0, &m, errstr, errstr_size);
+    err = qr_admin_plan_create(topic, partitions, rf, cfg, &partitions, 1, 0, 0,
+                               &m, errstr, errstr_size);
     qr_zk_multi_destroy(m);
     if (err && err != QUIRE_ERR_INVALID_REPLICATION_FACTOR)
         return err;
-    if ((err = live_brokers(zk, timeout_ms, &live, &nlive, errstr,
-                            errstr_size)))
+    if ((err =
+             live_brokers(zk, timeout_ms, &live, &nlive, errstr, errstr_size)))
         return err;
     err = qr_admin_plan_create(topic, partitions, rf, cfg, live, nlive,
-                               random32(), random32(), &m, errstr,
-                               errstr_size);
+                               random32(), random32(), &m, errstr, errstr_size);
     free(live);
     if (err)
         return err;
@@ -196,8 +191,7 @@ quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic,
     err = qr_zk_sync_multi(zk, m, timeout_ms, &res);
     if (err == QUIRE_ERR_EXISTS) {
         if (res.op_cnt > 0 && res.op_errs[0] == ZNODEEXISTS)
-            snprintf(errstr, errstr_size, "topic \"%s\" already exists",
-                     topic);
+            snprintf(errstr, errstr_size, "topic \"%s\" already exists", topic);
         else
             snprintf(errstr, errstr_size,
                      "topic \"%s\": a stale %s/%s exists; remove it first",
@@ -240,8 +234,8 @@ static quire_err_t alter_partitions(qr_zk_t *zk, const char *topic,
         zk_fail(err, &res, "reading", path, errstr, errstr_size);
         goto out;
     }
-    if ((err = qr_znode_topic_decode(res.data, res.len, &a, errstr,
-                                     errstr_size)))
+    if ((err =
+             qr_znode_topic_decode(res.data, res.len, &a, errstr, errstr_size)))
         goto out;
     if ((size_t)partitions < a.part_cnt) {
         snprintf(errstr, errstr_size,
@@ -254,7 +248,8 @@ static quire_err_t alter_partitions(qr_zk_t *zk, const char *topic,
                                     errstr_size))) {
         /* Kafka: continue the round-robin from partition 0's first
          * replica's place among the sorted live brokers */
-        qsort(live, nlive, sizeof(int32_t), cmp_id);
+        if (nlive > 1)
+            qsort(live, nlive, sizeof(int32_t), cmp_id);
         for (size_t i = 0; i < nlive; i++)
             if (a.parts[0].ids[0] == live[i])
                 start = i;
@@ -324,8 +319,7 @@ static quire_err_t alter_config(qr_zk_t *zk, const char *topic,
     free(data);
     if (err == QUIRE_ERR_ZK_BAD_VERSION || err == QUIRE_ERR_EXISTS) {
         snprintf(errstr, errstr_size,
-                 "configuration of \"%s\" changed meanwhile; try again",
-                 topic);
+                 "configuration of \"%s\" changed meanwhile; try again", topic);
         err = QUIRE_ERR_ZK_BAD_VERSION;
     } else if (err) {
         zk_fail(err, &res, "writing", path, errstr, errstr_size);
@@ -351,7 +345,7 @@ quire_err_t qr_admin_alter(qr_zk_t *zk, const char *topic, int32_t partitions,
         return err;
     for (size_t i = 0; i < unset_cnt; i++)
         if ((err = qr_topic_config_check(unset[i], "delete", errstr,
-                                          errstr_size)) &&
+                                         errstr_size)) &&
             !strstr(errstr, "not supported") && !strstr(errstr, "integer"))
             return err; /* unknown key (a value error is fine here) */
     if (partitions != -1 &&
@@ -377,8 +371,8 @@ quire_err_t qr_admin_alter(qr_zk_t *zk, const char *topic, int32_t partitions,
                                 errstr_size)))
         return err;
     if ((set && set->n) || unset_cnt)
-        err = alter_config(zk, topic, set, unset, unset_cnt, timeout_ms,
-                           errstr, errstr_size);
+        err = alter_config(zk, topic, set, unset, unset_cnt, timeout_ms, errstr,
+                           errstr_size);
     return err;
 }
 
@@ -449,11 +443,9 @@ static quire_err_t describe_topic(qr_zk_t *zk, qr_admin_topic_t *t,
 
     err = qr_zk_sync_get(zk, path, timeout_ms, &res);
     if (err == QUIRE_ERR_NONE)
-        err = qr_znode_topic_decode(res.data, res.len, &a, errstr,
-                                    errstr_size);
+        err = qr_znode_topic_decode(res.data, res.len, &a, errstr, errstr_size);
     else if (err == QUIRE_ERR_NOT_FOUND)
-        snprintf(errstr, errstr_size, "topic \"%s\" does not exist",
-                 t->name);
+        snprintf(errstr, errstr_size, "topic \"%s\" does not exist", t->name);
     else
         zk_fail(err, &res, "reading", path, errstr, errstr_size);
     qr_zk_sres_free(&res);
@@ -519,11 +511,11 @@ quire_err_t qr_admin_describe(qr_zk_t *zk, const char *topic, int full,
     if ((err = live_brokers(zk, timeout_ms, &out->brokers, &out->broker_cnt,
                             errstr, errstr_size)))
         return err;
-    qsort(out->brokers, out->broker_cnt, sizeof(int32_t), cmp_id);
+    if (out->broker_cnt > 1)
+        qsort(out->brokers, out->broker_cnt, sizeof(int32_t), cmp_id);
     err = qr_zk_sync_children(zk, QR_ZNODE_TOPICS, timeout_ms, &topics);
     if (err && err != QUIRE_ERR_NOT_FOUND) {
-        zk_fail(err, &topics, "listing", QR_ZNODE_TOPICS, errstr,
-                errstr_size);
+        zk_fail(err, &topics, "listing", QR_ZNODE_TOPICS, errstr, errstr_size);
         qr_zk_sres_free(&topics);
         return err;
     }

@@ -53,10 +53,9 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
  * @returns as qr_admin_plan_create(), plus TOPIC_ALREADY_EXISTS and the
  *          ZooKeeper errors (ZK_CONNECTION_LOSS, TIMED_OUT, ZK).
  */
-quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic,
-                            int32_t partitions, int32_t rf,
-                            const qr_topic_config_t *cfg, int timeout_ms,
-                            char *errstr, size_t errstr_size);
+quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
+                            int32_t rf, const qr_topic_config_t *cfg,
+                            int timeout_ms, char *errstr, size_t errstr_size);
 
 /**
  * @brief Alters @p topic: grows it to @p partitions (-1: unchanged; fewer

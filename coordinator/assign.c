@@ -87,8 +87,8 @@ quire_err_t qr_assign_compute(const int32_t *brokers, size_t nbrokers,
 
 void qr_assign_append(qr_assign_t *a, qr_assign_t *more)
 {
-    a->parts = qr_realloc(a->parts, (a->part_cnt + more->part_cnt) *
-                                        sizeof(*a->parts));
+    a->parts = qr_realloc(a->parts,
+                          (a->part_cnt + more->part_cnt) * sizeof(*a->parts));
     memcpy(a->parts + a->part_cnt, more->parts,
            more->part_cnt * sizeof(*more->parts));
     a->part_cnt += more->part_cnt;
@@ -145,8 +145,8 @@ static int32_t pick_leader(const qr_replicas_t *r, const int32_t *live,
     return -1;
 }
 
-int qr_assign_elect(const qr_replicas_t *r, const int32_t *live,
-                    size_t nlive, const qr_pstate_t *cur, qr_pstate_t *out)
+int qr_assign_elect(const qr_replicas_t *r, const int32_t *live, size_t nlive,
+                    const qr_pstate_t *cur, qr_pstate_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->leader = -1;

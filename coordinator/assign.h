@@ -59,8 +59,8 @@ typedef struct qr_pstate {
  * @returns 1 when @p out differs from @p cur and must be written, else 0.
  * @locality any  @locks none
  */
-int qr_assign_elect(const qr_replicas_t *r, const int32_t *live,
-                    size_t nlive, const qr_pstate_t *cur, qr_pstate_t *out);
+int qr_assign_elect(const qr_replicas_t *r, const int32_t *live, size_t nlive,
+                    const qr_pstate_t *cur, qr_pstate_t *out);
 
 /**
  * @brief Computes a new assignment of partitions @p first..@p first+@p

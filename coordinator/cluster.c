@@ -69,7 +69,8 @@ static int32_t *copy_ids(const int32_t *ids, size_t n)
 {
     int32_t *v = qr_malloc((n ? n : 1) * sizeof(int32_t));
 
-    memcpy(v, ids, n * sizeof(int32_t));
+    if (n)
+        memcpy(v, ids, n * sizeof(int32_t));
     return v;
 }
 
@@ -94,8 +95,7 @@ static void fill_part(const qr_cluster_t *cl, const qr_view_t *view,
     mp->leader_epoch = vp->st.leader_epoch;
     /* Our own partitions count as led only once their log is open (the
      * ordering promise of cluster.h). */
-    if (vp->st.leader == cl->conf.broker_id &&
-        !is_led(cl, t->name, (int32_t)p))
+    if (vp->st.leader == cl->conf.broker_id && !is_led(cl, t->name, (int32_t)p))
         return;
     if (vp->st.leader >= 0 && qr_view_broker_live(view, vp->st.leader)) {
         mp->leader = vp->st.leader;
@@ -165,8 +165,8 @@ static void schedule_retry(qr_cluster_t *cl)
 }
 
 /* What the view says this broker should lead, at which epoch. */
-static int desired_epoch(const qr_cluster_t *cl, const char *topic,
-                         int32_t p, int32_t *epoch)
+static int desired_epoch(const qr_cluster_t *cl, const char *topic, int32_t p,
+                         int32_t *epoch)
 {
     const qr_view_topic_t *t = qr_view_topic(cl->view, topic);
     const qr_view_part_t *vp;
@@ -206,11 +206,10 @@ static void open_one(qr_cluster_t *cl, const char *topic, int32_t p,
         schedule_retry(cl);
         return;
     }
-    QR_LOG_INFO("CLUSTER", "leader of %s-%d at leader epoch %d", topic,
-                (int)p, (int)epoch);
+    QR_LOG_INFO("CLUSTER", "leader of %s-%d at leader epoch %d", topic, (int)p,
+                (int)epoch);
     cl->led = qr_realloc(cl->led, (cl->led_cnt + 1) * sizeof(*cl->led));
-    cl->led[cl->led_cnt++] =
-        (led_t){qr_strdup(topic), p, epoch};
+    cl->led[cl->led_cnt++] = (led_t){qr_strdup(topic), p, epoch};
 }
 
 static void update_leadership(qr_cluster_t *cl)
@@ -340,8 +339,7 @@ static void handle_deletions(qr_cluster_t *cl)
                     drop_led(cl, k, 1);
                     break;
                 }
-            err = cl->cbs.delete_partition(cl->cbs.opaque, t->name,
-                                           (int32_t)p);
+            err = cl->cbs.delete_partition(cl->cbs.opaque, t->name, (int32_t)p);
             if (err != QUIRE_ERR_NONE) {
                 QR_LOG_ERR("CLUSTER", "cannot delete %s-%zu: %s; retrying",
                            t->name, p, quire_err2str(err));
@@ -355,8 +353,8 @@ static void handle_deletions(qr_cluster_t *cl)
         path = qr_znode_delete_ack_path(t->name, me);
         if (qr_zk_create(cl->zk, path, NULL, 0, 0, on_acked, cl, NULL) ==
             QUIRE_ERR_NONE) {
-            cl->acking = qr_realloc(cl->acking, (cl->acking_cnt + 1) *
-                                                    sizeof(char *));
+            cl->acking =
+                qr_realloc(cl->acking, (cl->acking_cnt + 1) * sizeof(char *));
             cl->acking[cl->acking_cnt++] = qr_strdup(t->name);
         }
         free(path);
@@ -390,8 +388,8 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- status ---- */
 
-static void on_registered(qr_registry_t *reg, quire_err_t err,
-                          const char *msg, void *opaque)
+static void on_registered(qr_registry_t *reg, quire_err_t err, const char *msg,
+                          void *opaque)
 {
     qr_cluster_t *cl = opaque;
 
@@ -448,10 +446,9 @@ static void autocreate_one(qr_cluster_t *cl, char *topic)
     for (size_t i = 0; i < view->broker_cnt; i++)
         live[i] = view->brokers[i].id;
     err = qr_admin_plan_create(topic, cl->conf.num_partitions,
-                               cl->conf.default_replication_factor, NULL,
-                               live, view->broker_cnt, (uint32_t)random(),
-                               (uint32_t)random(), &m, errstr,
-                               sizeof(errstr));
+                               cl->conf.default_replication_factor, NULL, live,
+                               view->broker_cnt, (uint32_t)random(),
+                               (uint32_t)random(), &m, errstr, sizeof(errstr));
     free(live);
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_WARN("CLUSTER", "cannot auto-create topic %s: %s", topic,
@@ -576,8 +573,7 @@ qr_cluster_t *qr_cluster_new(struct ev_loop *loop,
     return cl;
 }
 
-quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr,
-                             size_t errstr_size)
+quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
 {
     quire_err_t err;
 

@@ -96,8 +96,8 @@ static void resign(qr_controller_t *ctl, const char *why)
 
 /* ---- election ---- */
 
-static void on_epoch_written(qr_zk_t *zk, const qr_zk_res_t *res,
-                             void *owner, void *arg);
+static void on_epoch_written(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                             void *arg);
 
 static void on_epoch_read(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                           void *arg)
@@ -136,13 +136,13 @@ static void on_epoch_read(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
 static void read_epoch(qr_controller_t *ctl)
 {
     ctl->state = CTL_EPOCH;
-    if (qr_zk_get(ctl->zk, QR_ZNODE_CONTROLLER_EPOCH, NULL, on_epoch_read,
-                  ctl, NULL) != QUIRE_ERR_NONE)
+    if (qr_zk_get(ctl->zk, QR_ZNODE_CONTROLLER_EPOCH, NULL, on_epoch_read, ctl,
+                  NULL) != QUIRE_ERR_NONE)
         ctl->state = CTL_IDLE;
 }
 
-static void on_epoch_written(qr_zk_t *zk, const qr_zk_res_t *res,
-                             void *owner, void *arg)
+static void on_epoch_written(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                             void *arg)
 {
     qr_controller_t *ctl = owner;
 
@@ -197,8 +197,7 @@ static void elect(qr_controller_t *ctl)
     ctl->state = CTL_ELECTING;
     data = qr_znode_controller_encode(ctl->broker_id, now_ms());
     if (qr_zk_create(ctl->zk, QR_ZNODE_CONTROLLER, data, (int)strlen(data),
-                     ZOO_EPHEMERAL, on_elected, ctl,
-                     NULL) != QUIRE_ERR_NONE)
+                     ZOO_EPHEMERAL, on_elected, ctl, NULL) != QUIRE_ERR_NONE)
         ctl->state = CTL_IDLE;
     free(data);
 }
@@ -257,8 +256,8 @@ static void on_batch(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         QR_LOG_WARN("CTRL", "state write refused (%s); re-reading",
                     zerror(res->rc));
         for (size_t i = 0; i < b->write_cnt; i++)
-            if (i == 0 || strcmp(b->writes[i].topic,
-                                 b->writes[i - 1].topic) != 0)
+            if (i == 0 ||
+                strcmp(b->writes[i].topic, b->writes[i - 1].topic) != 0)
                 qr_view_refresh_topic(ctl->view, b->writes[i].topic);
     }
     batch_free(b);
@@ -297,8 +296,7 @@ static void plan_state(qr_controller_t *ctl, plan_t *pl, const char *topic,
         plan_flush(ctl, pl);
     if (!pl->m) {
         pl->m = qr_zk_multi_new();
-        qr_zk_multi_check(pl->m, QR_ZNODE_CONTROLLER_EPOCH,
-                          ctl->epoch_version);
+        qr_zk_multi_check(pl->m, QR_ZNODE_CONTROLLER_EPOCH, ctl->epoch_version);
         pl->b = qr_calloc(1, sizeof(*pl->b));
         pl->b->magic = CTL_BATCH_MAGIC;
         pl->b->ctl = ctl;
@@ -312,8 +310,8 @@ static void plan_state(qr_controller_t *ctl, plan_t *pl, const char *topic,
     free(path);
     if (pl->b->write_cnt == pl->b->write_cap) {
         pl->b->write_cap = pl->b->write_cap ? 2 * pl->b->write_cap : 16;
-        pl->b->writes = qr_realloc(pl->b->writes, pl->b->write_cap *
-                                                      sizeof(ctl_write_t));
+        pl->b->writes =
+            qr_realloc(pl->b->writes, pl->b->write_cap * sizeof(ctl_write_t));
     }
     w = &pl->b->writes[pl->b->write_cnt++];
     w->topic = qr_strdup(topic);
@@ -343,15 +341,15 @@ static void plain(qr_controller_t *ctl, quire_err_t err)
         ctl->inflight++;
 }
 
-static void ensure_parents(qr_controller_t *ctl, const char *topic,
-                           int32_t p, int *dir_done)
+static void ensure_parents(qr_controller_t *ctl, const char *topic, int32_t p,
+                           int *dir_done)
 {
     char *path;
 
     if (!*dir_done) {
         path = qr_znode_partitions_path(topic);
-        plain(ctl, qr_zk_create(ctl->zk, path, NULL, 0, 0, on_plain, ctl,
-                                NULL));
+        plain(ctl,
+              qr_zk_create(ctl->zk, path, NULL, 0, 0, on_plain, ctl, NULL));
         free(path);
         *dir_done = 1;
     }
@@ -384,8 +382,8 @@ static void elect_topic(qr_controller_t *ctl, plan_t *pl, qr_view_topic_t *t,
             continue;
         st.controller_epoch = ctl->epoch;
         if (part->has_state) {
-            QR_LOG_INFO("CTRL", "%s-%zu: leader %d -> %d, epoch %d",
-                        t->name, p, (int)part->st.leader, (int)st.leader,
+            QR_LOG_INFO("CTRL", "%s-%zu: leader %d -> %d, epoch %d", t->name, p,
+                        (int)part->st.leader, (int)st.leader,
                         (int)st.leader_epoch);
             plan_state(ctl, pl, t->name, (int32_t)p, &st, part->version);
         } else {
@@ -434,8 +432,8 @@ static void delete_topic(qr_controller_t *ctl, qr_view_topic_t *t)
 
 /* A marker whose topic is gone: remove it (with the acks under it), after
  * checking the topic node really is gone and not just new to the view. */
-static void on_orphan_checked(qr_zk_t *zk, const qr_zk_res_t *res,
-                              void *owner, void *arg)
+static void on_orphan_checked(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                              void *arg)
 {
     qr_controller_t *ctl = owner;
     const char *name = res->path + sizeof(QR_ZNODE_TOPICS);
@@ -481,8 +479,8 @@ static void duties(qr_controller_t *ctl)
         if (qr_view_topic(view, m->name) || !m->acks_loaded)
             continue;
         path = qr_znode_topic_path(m->name);
-        plain(ctl, qr_zk_exists(ctl->zk, path, NULL, on_orphan_checked, ctl,
-                                NULL));
+        plain(ctl,
+              qr_zk_exists(ctl->zk, path, NULL, on_orphan_checked, ctl, NULL));
         free(path);
     }
     free(live);

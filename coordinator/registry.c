@@ -46,8 +46,7 @@ quire_err_t qr_registry_create_roots(qr_zk_t *zk, qr_zk_cb_t *cb, void *owner,
 
     for (size_t i = 0; i < qr_znode_root_cnt && !err; i++)
         err = qr_zk_create(zk, qr_znode_roots[i], NULL, 0, 0,
-                           i + 1 == qr_znode_root_cnt ? cb : NULL, owner,
-                           arg);
+                           i + 1 == qr_znode_root_cnt ? cb : NULL, owner, arg);
     return err;
 }
 
@@ -71,8 +70,7 @@ static void schedule_retry(qr_registry_t *reg, double after)
 }
 
 /* The stale node went away (or changed): try again. */
-static void on_node_watch(qr_zk_t *zk, int type, const char *path,
-                          void *owner)
+static void on_node_watch(qr_zk_t *zk, int type, const char *path, void *owner)
 {
     qr_registry_t *reg = owner;
 
@@ -136,8 +134,8 @@ static void on_created(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         reg->busy = 0;
         registered(reg);
     } else if (res->rc == ZNODEEXISTS) {
-        if (qr_zk_exists(zk, reg->path, on_node_watch, on_exists, reg,
-                         NULL) != QUIRE_ERR_NONE)
+        if (qr_zk_exists(zk, reg->path, on_node_watch, on_exists, reg, NULL) !=
+            QUIRE_ERR_NONE)
             reg->busy = 0;
     } else {
         reg->busy = 0;

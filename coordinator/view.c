@@ -94,8 +94,8 @@ static qr_view_broker_t *find_broker(const qr_view_t *view, int32_t id)
 
     if (!view->broker_cnt)
         return NULL;
-    return bsearch(&key, view->brokers, view->broker_cnt,
-                   sizeof(key), cmp_broker);
+    return bsearch(&key, view->brokers, view->broker_cnt, sizeof(key),
+                   cmp_broker);
 }
 
 int qr_view_broker_live(const qr_view_t *view, int32_t id)
@@ -116,8 +116,7 @@ qr_view_topic_t *qr_view_topic(const qr_view_t *view, const char *name)
 
     if (!view->topic_cnt)
         return NULL;
-    return bsearch(&key, view->topics, view->topic_cnt, sizeof(key),
-                   cmp_topic);
+    return bsearch(&key, view->topics, view->topic_cnt, sizeof(key), cmp_topic);
 }
 
 qr_view_marker_t *qr_view_marker(const qr_view_t *view, const char *name)
@@ -265,8 +264,7 @@ static int root_missing(qr_view_t *view, const qr_zk_res_t *res)
 
 /* ---- /brokers/ids ---- */
 
-static void on_ids(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
-                   void *arg)
+static void on_ids(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
 {
     qr_view_t *view = gen_view(owner);
     const struct String_vector *sv = res->children;
@@ -295,12 +293,12 @@ static void on_ids(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
             }
             if (!find_broker(view, id)) {
                 view->brokers =
-                    qr_realloc(view->brokers, (view->broker_cnt + 1) *
-                                                  sizeof(*view->brokers));
+                    qr_realloc(view->brokers,
+                               (view->broker_cnt + 1) * sizeof(*view->brokers));
                 view->brokers[view->broker_cnt++] =
                     (qr_view_broker_t){.id = id};
-                qsort(view->brokers, view->broker_cnt,
-                      sizeof(*view->brokers), cmp_broker);
+                qsort(view->brokers, view->broker_cnt, sizeof(*view->brokers),
+                      cmp_broker);
                 read_broker(view, id);
             }
         }
@@ -312,8 +310,8 @@ static void on_ids(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
 
 static void read_ids(qr_view_t *view)
 {
-    issued(view, qr_zk_children(view->zk, QR_ZNODE_BROKER_IDS, on_watch,
-                                on_ids, view->gen, NULL));
+    issued(view, qr_zk_children(view->zk, QR_ZNODE_BROKER_IDS, on_watch, on_ids,
+                                view->gen, NULL));
 }
 
 static void on_broker(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
@@ -327,8 +325,7 @@ static void on_broker(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
 
     (void)zk;
     (void)arg;
-    if (qr_znode_parse_id(res->path + sizeof(QR_ZNODE_BROKER_IDS), &id) ==
-            0 &&
+    if (qr_znode_parse_id(res->path + sizeof(QR_ZNODE_BROKER_IDS), &id) == 0 &&
         (b = find_broker(view, id)) != NULL && res->rc == ZOK) {
         if (qr_znode_broker_decode(res->data, res->len, &reg, errstr,
                                    sizeof(errstr)) != QUIRE_ERR_NONE) {
@@ -378,8 +375,8 @@ static void on_topics(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         const char *why;
         const char *name = sv->data[i];
         if (qr_topic_name_check(name, strlen(name), &why) != QUIRE_ERR_NONE) {
-            QR_LOG_WARN("ZK", "ignoring %s/%.64s: %s", QR_ZNODE_TOPICS,
-                        name, why);
+            QR_LOG_WARN("ZK", "ignoring %s/%.64s: %s", QR_ZNODE_TOPICS, name,
+                        why);
             continue;
         }
         if (qr_view_topic(view, name))
@@ -388,8 +385,7 @@ static void on_topics(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                                                     sizeof(*view->topics));
         view->topics[view->topic_cnt++] =
             (qr_view_topic_t){.name = qr_strdup(name)};
-        qsort(view->topics, view->topic_cnt, sizeof(*view->topics),
-              cmp_topic);
+        qsort(view->topics, view->topic_cnt, sizeof(*view->topics), cmp_topic);
         read_topic(view, name);
     }
     done(view, res->rc);
@@ -397,8 +393,8 @@ static void on_topics(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
 
 static void read_topics(qr_view_t *view)
 {
-    issued(view, qr_zk_children(view->zk, QR_ZNODE_TOPICS, on_watch,
-                                on_topics, view->gen, NULL));
+    issued(view, qr_zk_children(view->zk, QR_ZNODE_TOPICS, on_watch, on_topics,
+                                view->gen, NULL));
 }
 
 static void remove_topic(qr_view_t *view, qr_view_topic_t *t)
@@ -532,8 +528,7 @@ void qr_view_note_state(qr_view_t *view, const char *topic, int32_t partition,
         (size_t)partition >= t->assign.part_cnt)
         return;
     /* a watch-driven re-read may already have seen something newer */
-    if (t->parts[partition].has_state &&
-        t->parts[partition].version >= version)
+    if (t->parts[partition].has_state && t->parts[partition].version >= version)
         return;
     t->parts[partition].st = *st;
     t->parts[partition].has_state = 1;
@@ -595,8 +590,7 @@ static void read_markers(qr_view_t *view)
                                 on_markers, view->gen, NULL));
 }
 
-static void on_acks(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
-                    void *arg)
+static void on_acks(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
 {
     qr_view_t *view = gen_view(owner);
     qr_view_marker_t *m =
@@ -621,8 +615,8 @@ static void read_acks(qr_view_t *view, const char *name)
 {
     char *path = qr_znode_delete_path(name);
 
-    issued(view, qr_zk_children(view->zk, path, on_watch, on_acks, view->gen,
-                                NULL));
+    issued(view,
+           qr_zk_children(view->zk, path, on_watch, on_acks, view->gen, NULL));
     free(path);
 }
 
@@ -692,8 +686,7 @@ static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
     qr_view_t *view = owner;
 
     (void)zk;
-    if (ev == QR_ZK_EV_SESSION ||
-        (ev == QR_ZK_EV_RECONNECTED && view->failed))
+    if (ev == QR_ZK_EV_SESSION || (ev == QR_ZK_EV_RECONNECTED && view->failed))
         reload(view);
 }
 

@@ -61,7 +61,7 @@ typedef struct qr_view qr_view_t;
 typedef void(qr_view_cb_t)(qr_view_t *view, void *opaque);
 
 struct qr_view {
-    qr_zk_t *zk;            /* borrowed */
+    qr_zk_t *zk;               /* borrowed */
     qr_view_broker_t *brokers; /* owned; sorted by id */
     size_t broker_cnt;
     qr_view_topic_t *topics; /* owned; sorted by name */

@@ -14,9 +14,9 @@
 #include "zk.h"
 #include "zk_loop.h"
 
-#define QR_ZK_REQ_MAGIC 0x5a4b5251u   /* "ZKRQ" */
+#define QR_ZK_REQ_MAGIC   0x5a4b5251u /* "ZKRQ" */
 #define QR_ZK_WATCH_MAGIC 0x5a4b5754u /* "ZKWT" */
-#define QR_ZK_DEAD_MAGIC 0xdeadbeefu
+#define QR_ZK_DEAD_MAGIC  0xdeadbeefu
 
 typedef enum req_kind {
     REQ_GET,
@@ -50,8 +50,8 @@ typedef struct req {
     req_kind_t kind;
     qr_zk_cb_t *cb; /* NULL when forgotten or fire-and-forget */
     void *owner, *arg;
-    char *path;            /* full path, with the chroot; owned */
-    qr_zk_multi_t *multi;  /* REQ_MULTI: owned */
+    char *path;           /* full path, with the chroot; owned */
+    qr_zk_multi_t *multi; /* REQ_MULTI: owned */
 } req_t;
 
 typedef struct watch {
@@ -70,8 +70,8 @@ typedef struct listener {
 
 struct qr_zk {
     struct ev_loop *loop;
-    char *hosts;   /* "h:p,h:p" */
-    char *chroot;  /* "" or "/a/b" */
+    char *hosts;  /* "h:p,h:p" */
+    char *chroot; /* "" or "/a/b" */
     size_t chroot_len;
     int session_timeout_ms;
     int connection_timeout_ms;
@@ -150,7 +150,7 @@ static void link_del(link_t *l)
     l->prev = l->next = l;
 }
 
-#define CONTAINER(ptr, type, member)                                          \
+#define CONTAINER(ptr, type, member) \
     ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- connect string ---- */
@@ -190,8 +190,8 @@ static int parse_connect(qr_zk_t *zk, const char *connect, char *errstr,
             if (n == 0 || (n == 1 && p[1] == '.') ||
                 (n == 2 && p[1] == '.' && p[2] == '.')) {
                 snprintf(errstr, errstr_size,
-                         "zookeeper.connect \"%s\": bad chroot \"%s\"",
-                         connect, zk->chroot);
+                         "zookeeper.connect \"%s\": bad chroot \"%s\"", connect,
+                         zk->chroot);
                 return -1;
             }
             p += n + 1;
@@ -298,8 +298,8 @@ static req_t *req_claim(const void *data)
     req_t *req = (req_t *)data;
 
     if (!req || req->magic != QR_ZK_REQ_MAGIC) {
-        QR_LOG_ERR("ZK", "completion with a bad context %p (magic 0x%x)",
-                   data, req ? req->magic : 0);
+        QR_LOG_ERR("ZK", "completion with a bad context %p (magic 0x%x)", data,
+                   req ? req->magic : 0);
         abort();
     }
     return req;
@@ -317,8 +317,8 @@ static void req_done(req_t *req, qr_zk_res_t *res)
     req_free(req);
 }
 
-static void on_data(int rc, const char *value, int len,
-                    const struct Stat *stat, const void *data)
+static void on_data(int rc, const char *value, int len, const struct Stat *stat,
+                    const void *data)
 {
     req_t *req = req_claim(data);
     qr_zk_res_t res = {.rc = rc, .data = value, .len = len, .stat = stat};
@@ -462,14 +462,13 @@ quire_err_t qr_zk_get(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
         return QUIRE_ERR_ZK_CONNECTION_LOSS;
     req = req_new(zk, REQ_GET, path, cb, owner, arg);
     w = watch_new(zk, wcb, owner);
-    return issued(zk, req, w,
-                  zoo_awget(zk->zh, req->path, w ? on_watch : NULL, w,
-                            on_data, req));
+    return issued(
+        zk, req, w,
+        zoo_awget(zk->zh, req->path, w ? on_watch : NULL, w, on_data, req));
 }
 
-quire_err_t qr_zk_exists(qr_zk_t *zk, const char *path,
-                         qr_zk_watch_cb_t *wcb, qr_zk_cb_t *cb, void *owner,
-                         void *arg)
+quire_err_t qr_zk_exists(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
+                         qr_zk_cb_t *cb, void *owner, void *arg)
 {
     req_t *req;
     watch_t *w;
@@ -478,14 +477,13 @@ quire_err_t qr_zk_exists(qr_zk_t *zk, const char *path,
         return QUIRE_ERR_ZK_CONNECTION_LOSS;
     req = req_new(zk, REQ_EXISTS, path, cb, owner, arg);
     w = watch_new(zk, wcb, owner);
-    return issued(zk, req, w,
-                  zoo_awexists(zk->zh, req->path, w ? on_watch : NULL, w,
-                               on_stat, req));
+    return issued(
+        zk, req, w,
+        zoo_awexists(zk->zh, req->path, w ? on_watch : NULL, w, on_stat, req));
 }
 
-quire_err_t qr_zk_children(qr_zk_t *zk, const char *path,
-                           qr_zk_watch_cb_t *wcb, qr_zk_cb_t *cb,
-                           void *owner, void *arg)
+quire_err_t qr_zk_children(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
+                           qr_zk_cb_t *cb, void *owner, void *arg)
 {
     req_t *req;
     watch_t *w;
@@ -495,9 +493,8 @@ quire_err_t qr_zk_children(qr_zk_t *zk, const char *path,
     req = req_new(zk, REQ_CHILDREN, path, cb, owner, arg);
     w = watch_new(zk, wcb, owner);
     return issued(zk, req, w,
-                  zoo_awget_children(zk->zh, req->path,
-                                     w ? on_watch : NULL, w, on_strings,
-                                     req));
+                  zoo_awget_children(zk->zh, req->path, w ? on_watch : NULL, w,
+                                     on_strings, req));
 }
 
 static quire_err_t do_create(qr_zk_t *zk, req_kind_t kind, const char *path,
@@ -525,9 +522,8 @@ quire_err_t qr_zk_create(qr_zk_t *zk, const char *path, const char *data,
     return do_create(zk, REQ_CREATE, path, data, len, flags, cb, owner, arg);
 }
 
-quire_err_t qr_zk_set(qr_zk_t *zk, const char *path, const char *data,
-                      int len, int version, qr_zk_cb_t *cb, void *owner,
-                      void *arg)
+quire_err_t qr_zk_set(qr_zk_t *zk, const char *path, const char *data, int len,
+                      int version, qr_zk_cb_t *cb, void *owner, void *arg)
 {
     req_t *req;
 
@@ -610,8 +606,8 @@ void qr_zk_multi_create(qr_zk_multi_t *m, const char *path, const char *data,
 {
     char *p = multi_keep(m, path, -1), *d = multi_keep(m, data, len);
 
-    zoo_create_op_init(multi_add(m), p, d, d ? len : -1,
-                       &ZOO_OPEN_ACL_UNSAFE, flags, NULL, 0);
+    zoo_create_op_init(multi_add(m), p, d, d ? len : -1, &ZOO_OPEN_ACL_UNSAFE,
+                       flags, NULL, 0);
 }
 
 void qr_zk_multi_set(qr_zk_multi_t *m, const char *path, const char *data,
@@ -653,8 +649,7 @@ quire_err_t qr_zk_multi_submit(qr_zk_t *zk, qr_zk_multi_t *m, qr_zk_cb_t *cb,
 
     if (!can_issue(zk) || m->count == 0) {
         qr_zk_multi_destroy(m);
-        return can_issue(zk) ? QUIRE_ERR_BAD_ARG
-                             : QUIRE_ERR_ZK_CONNECTION_LOSS;
+        return can_issue(zk) ? QUIRE_ERR_BAD_ARG : QUIRE_ERR_ZK_CONNECTION_LOSS;
     }
     for (int i = 0; i < m->count; i++) {
         const char **pp = op_path(&m->ops[i]);
@@ -665,9 +660,9 @@ quire_err_t qr_zk_multi_submit(qr_zk_t *zk, qr_zk_multi_t *m, qr_zk_cb_t *cb,
     m->results = qr_calloc((size_t)m->count, sizeof(zoo_op_result_t));
     req = req_new(zk, REQ_MULTI, NULL, cb, owner, arg);
     req->multi = m;
-    return issued(zk, req, NULL,
-                  zoo_amulti(zk->zh, m->count, m->ops, m->results, on_void,
-                             req));
+    return issued(
+        zk, req, NULL,
+        zoo_amulti(zk->zh, m->count, m->ops, m->results, on_void, req));
 }
 
 /* ---- the session state machine ---- */
@@ -682,8 +677,8 @@ static void new_session_ready(qr_zk_t *zk)
     emit(zk, QR_ZK_EV_SESSION);
 }
 
-static void on_chroot_created(qr_zk_t *zk, const qr_zk_res_t *res,
-                              void *owner, void *arg)
+static void on_chroot_created(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                              void *arg)
 {
     (void)owner;
     (void)arg;
@@ -711,8 +706,8 @@ static void create_chroot(qr_zk_t *zk)
             char c = *p;
             *p = '\0';
             zk->chroot_pending++;
-            if (do_create(zk, REQ_CHROOT, path, NULL, 0, 0,
-                          on_chroot_created, zk, NULL) != QUIRE_ERR_NONE) {
+            if (do_create(zk, REQ_CHROOT, path, NULL, 0, 0, on_chroot_created,
+                          zk, NULL) != QUIRE_ERR_NONE) {
                 zk->chroot_pending = 0;
                 break;
             }
@@ -731,8 +726,7 @@ static void on_connected(qr_zk_t *zk)
 
     zk->connected = 1;
     if (id == zk->session_id && zk->ever_connected) {
-        QR_LOG_INFO("ZK", "session 0x%llx reconnected",
-                    (unsigned long long)id);
+        QR_LOG_INFO("ZK", "session 0x%llx reconnected", (unsigned long long)id);
         emit(zk, QR_ZK_EV_RECONNECTED);
         return;
     }
@@ -764,8 +758,9 @@ static void on_session(zhandle_t *zh, int type, int state, const char *path,
                state == ZOO_ASSOCIATING_STATE) {
         if (zk->connected) {
             zk->connected = 0;
-            QR_LOG_WARN("ZK", "connection to ZooKeeper lost (session 0x%llx "
-                              "kept until it expires)",
+            QR_LOG_WARN("ZK",
+                        "connection to ZooKeeper lost (session 0x%llx "
+                        "kept until it expires)",
                         (unsigned long long)zk->session_id);
             emit(zk, QR_ZK_EV_DISCONNECTED);
         }
@@ -807,8 +802,8 @@ static int open_handle(qr_zk_t *zk, char *errstr, size_t errstr_size)
                              NULL, zk, 0, qr_zk_loop_log);
     if (!zk->zh) {
         snprintf(errstr, errstr_size,
-                 "cannot create a ZooKeeper client for \"%s\": %s",
-                 zk->hosts, strerror(errno));
+                 "cannot create a ZooKeeper client for \"%s\": %s", zk->hosts,
+                 strerror(errno));
         return -1;
     }
     zk->zl = qr_zk_loop_new(zk->loop, zk->zh);
@@ -839,8 +834,9 @@ static void on_conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     if (zk->ever_connected || zk->connected)
         return;
-    QR_LOG_ERR("ZK", "no ZooKeeper session with %s within "
-                     "zookeeper.connection.timeout.ms=%d",
+    QR_LOG_ERR("ZK",
+               "no ZooKeeper session with %s within "
+               "zookeeper.connection.timeout.ms=%d",
                zk->hosts, zk->connection_timeout_ms);
     emit(zk, QR_ZK_EV_FATAL);
 }

@@ -58,14 +58,14 @@ typedef enum qr_zk_event {
 
 /** The result of one request; everything in it is borrowed for the call. */
 typedef struct qr_zk_res {
-    int rc;           /* ZOK or a ZooKeeper error code (zookeeper.h) */
-    const char *path; /* the request's path, relative to the chroot */
-    const char *data; /* get: the node's data (not NUL-terminated) */
-    int len;          /* get: its length, -1 for a node without data */
-    const struct Stat *stat;               /* get, exists, set; or NULL */
-    const struct String_vector *children;  /* children; or NULL */
-    const zoo_op_result_t *results;        /* multi: one per op */
-    int count;                             /* multi: number of ops */
+    int rc;                  /* ZOK or a ZooKeeper error code (zookeeper.h) */
+    const char *path;        /* the request's path, relative to the chroot */
+    const char *data;        /* get: the node's data (not NUL-terminated) */
+    int len;                 /* get: its length, -1 for a node without data */
+    const struct Stat *stat; /* get, exists, set; or NULL */
+    const struct String_vector *children; /* children; or NULL */
+    const zoo_op_result_t *results;       /* multi: one per op */
+    int count;                            /* multi: number of ops */
 } qr_zk_res_t;
 
 /** Completion of a request. @p owner and @p arg as given to the request. */
@@ -149,15 +149,13 @@ quire_err_t qr_zk_get(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
 /** @brief Checks a node's existence (res->stat NULL and rc ZNONODE when
  * absent); with @p wcb, leaves a watch (fires on create, change, delete).
  * Otherwise as qr_zk_get(). */
-quire_err_t qr_zk_exists(qr_zk_t *zk, const char *path,
-                         qr_zk_watch_cb_t *wcb, qr_zk_cb_t *cb, void *owner,
-                         void *arg);
+quire_err_t qr_zk_exists(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
+                         qr_zk_cb_t *cb, void *owner, void *arg);
 
 /** @brief Lists a node's children (res->children, names only); with
  * @p wcb, leaves a child watch. Otherwise as qr_zk_get(). */
-quire_err_t qr_zk_children(qr_zk_t *zk, const char *path,
-                           qr_zk_watch_cb_t *wcb, qr_zk_cb_t *cb,
-                           void *owner, void *arg);
+quire_err_t qr_zk_children(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
+                           qr_zk_cb_t *cb, void *owner, void *arg);
 
 /** @brief Creates a node (@p flags: 0 or ZOO_EPHEMERAL) with @p data of
  * @p len bytes (borrowed; copied). Otherwise as qr_zk_get(). */
@@ -167,9 +165,8 @@ quire_err_t qr_zk_create(qr_zk_t *zk, const char *path, const char *data,
 
 /** @brief Writes a node's data if its version is @p version (-1: any);
  * res->stat is the new stat. Otherwise as qr_zk_create(). */
-quire_err_t qr_zk_set(qr_zk_t *zk, const char *path, const char *data,
-                      int len, int version, qr_zk_cb_t *cb, void *owner,
-                      void *arg);
+quire_err_t qr_zk_set(qr_zk_t *zk, const char *path, const char *data, int len,
+                      int version, qr_zk_cb_t *cb, void *owner, void *arg);
 
 /** @brief Deletes a node if its version is @p version (-1: any).
  * Otherwise as qr_zk_get(). */

@@ -33,8 +33,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void on_done(qr_zk_t *zk, const qr_zk_res_t *r, void *owner,
-                    void *arg)
+static void on_done(qr_zk_t *zk, const qr_zk_res_t *r, void *owner, void *arg)
 {
     sync_t *s = owner;
     qr_zk_sres_t *res = s->res;
@@ -115,9 +114,9 @@ static quire_err_t finish(qr_zk_t *zk, sync_t *s, quire_err_t err,
     return qr_zk_err(s->res->rc);
 }
 
-#define SYNC_BEGIN                                                            \
-    sync_t s = {0, res};                                                      \
-    memset(res, 0, sizeof(*res));                                             \
+#define SYNC_BEGIN                \
+    sync_t s = {0, res};          \
+    memset(res, 0, sizeof(*res)); \
     res->len = -1
 
 quire_err_t qr_zk_sync_get(qr_zk_t *zk, const char *path, int timeout_ms,
@@ -136,8 +135,8 @@ quire_err_t qr_zk_sync_exists(qr_zk_t *zk, const char *path, int timeout_ms,
                   timeout_ms);
 }
 
-quire_err_t qr_zk_sync_children(qr_zk_t *zk, const char *path,
-                                int timeout_ms, qr_zk_sres_t *res)
+quire_err_t qr_zk_sync_children(qr_zk_t *zk, const char *path, int timeout_ms,
+                                qr_zk_sres_t *res)
 {
     SYNC_BEGIN;
     return finish(zk, &s, qr_zk_children(zk, path, NULL, on_done, &s, NULL),
@@ -168,8 +167,7 @@ quire_err_t qr_zk_sync_delete(qr_zk_t *zk, const char *path, int version,
                               int timeout_ms, qr_zk_sres_t *res)
 {
     SYNC_BEGIN;
-    return finish(zk, &s,
-                  qr_zk_delete(zk, path, version, on_done, &s, NULL),
+    return finish(zk, &s, qr_zk_delete(zk, path, version, on_done, &s, NULL),
                   timeout_ms);
 }
 
@@ -217,8 +215,8 @@ quire_err_t qr_zk_sync_connect(qr_zk_t *zk, int timeout_ms, char *errstr,
     err = QUIRE_ERR_NONE;
     qr_zk_listen(zk, on_event, &cw);
     if (!qr_zk_sync_wait(zk, conn_done, &cw, timeout_ms)) {
-        snprintf(errstr, errstr_size,
-                 "no ZooKeeper session within %d ms", timeout_ms);
+        snprintf(errstr, errstr_size, "no ZooKeeper session within %d ms",
+                 timeout_ms);
         err = QUIRE_ERR_TIMED_OUT;
     } else if (cw.state < 0) {
         snprintf(errstr, errstr_size, "cannot connect to ZooKeeper");

@@ -18,10 +18,10 @@
 /** A result copied out of the completion; owned by the caller
  * (qr_zk_sres_free()). */
 typedef struct qr_zk_sres {
-    int rc;       /* ZOK, a ZooKeeper error, or ZOPERATIONTIMEOUT when the
-                     deadline passed first */
-    char *data;   /* get: NUL-terminated copy, NULL when none */
-    int len;      /* get: data length, -1 when none */
+    int rc;     /* ZOK, a ZooKeeper error, or ZOPERATIONTIMEOUT when the
+                   deadline passed first */
+    char *data; /* get: NUL-terminated copy, NULL when none */
+    int len;    /* get: data length, -1 when none */
     struct Stat stat;
     int has_stat;
     char **children; /* children: sorted names */
@@ -48,8 +48,8 @@ quire_err_t qr_zk_sync_get(qr_zk_t *zk, const char *path, int timeout_ms,
                            qr_zk_sres_t *res);
 quire_err_t qr_zk_sync_exists(qr_zk_t *zk, const char *path, int timeout_ms,
                               qr_zk_sres_t *res);
-quire_err_t qr_zk_sync_children(qr_zk_t *zk, const char *path,
-                                int timeout_ms, qr_zk_sres_t *res);
+quire_err_t qr_zk_sync_children(qr_zk_t *zk, const char *path, int timeout_ms,
+                                qr_zk_sres_t *res);
 quire_err_t qr_zk_sync_create(qr_zk_t *zk, const char *path, const char *data,
                               int len, int flags, int timeout_ms,
                               qr_zk_sres_t *res);

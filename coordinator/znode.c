@@ -16,8 +16,8 @@
 #include "znode.h"
 
 const char *const qr_znode_roots[] = {
-    QR_ZNODE_BROKERS,      QR_ZNODE_BROKER_IDS,    QR_ZNODE_TOPICS,
-    QR_ZNODE_CONFIG,       QR_ZNODE_CONFIG_TOPICS, QR_ZNODE_ADMIN,
+    QR_ZNODE_BROKERS,       QR_ZNODE_BROKER_IDS,    QR_ZNODE_TOPICS,
+    QR_ZNODE_CONFIG,        QR_ZNODE_CONFIG_TOPICS, QR_ZNODE_ADMIN,
     QR_ZNODE_DELETE_TOPICS, QR_ZNODE_CONSUMERS,
 };
 const size_t qr_znode_root_cnt = QR_ARRAY_LEN(qr_znode_roots);
@@ -66,8 +66,8 @@ char *qr_znode_partition_path(const char *topic, int32_t partition)
 
 char *qr_znode_state_path(const char *topic, int32_t partition)
 {
-    return path_fmt(QR_ZNODE_TOPICS "/%s/partitions/%" PRId32 "/state",
-                    topic, partition);
+    return path_fmt(QR_ZNODE_TOPICS "/%s/partitions/%" PRId32 "/state", topic,
+                    partition);
 }
 
 char *qr_znode_config_path(const char *topic)
@@ -255,8 +255,8 @@ quire_err_t qr_znode_broker_decode(const char *data, int len,
                                    qr_znode_broker_t *out, char *errstr,
                                    size_t errstr_size)
 {
-    json_t *root = load_obj(data, len, "broker registration", errstr,
-                            errstr_size);
+    json_t *root =
+        load_obj(data, len, "broker registration", errstr, errstr_size);
     json_t *host;
     int64_t port;
 
@@ -329,11 +329,12 @@ quire_err_t qr_znode_topic_decode(const char *data, int len, qr_assign_t *out,
         size_t cnt;
         if (qr_znode_parse_id(key, &p) != 0 || (size_t)p >= n ||
             out->parts[p].ids) {
+            /* the message first: key lives in root */
+            bad(errstr, errstr_size, what,
+                "partition \"%.20s\" is not one of 0..%zu", key, n - 1);
             qr_assign_free(out);
             json_decref(root);
-            return bad(errstr, errstr_size, what,
-                       "partition \"%.20s\" is not one of 0..%zu", key,
-                       n - 1);
+            return QUIRE_ERR_BAD_JSON;
         }
         if (get_ids(val, ids, QR_ASSIGN_MAX_REPLICAS, &cnt, 1) != 0) {
             qr_assign_free(out);
@@ -380,8 +381,7 @@ quire_err_t qr_znode_state_decode(const char *data, int len, qr_pstate_t *out,
     if (get_int(root, "leader", -1, INT32_MAX, &leader) != 0)
         err = bad(errstr, errstr_size, what, "\"leader\" missing or bad");
     else if (get_int(root, "leader_epoch", 0, INT32_MAX, &epoch) != 0)
-        err = bad(errstr, errstr_size, what,
-                  "\"leader_epoch\" missing or bad");
+        err = bad(errstr, errstr_size, what, "\"leader_epoch\" missing or bad");
     else if (json_object_get(root, "controller_epoch") &&
              get_int(root, "controller_epoch", 0, INT32_MAX, &cepoch) != 0)
         err = bad(errstr, errstr_size, what, "\"controller_epoch\" is bad");
@@ -537,10 +537,11 @@ quire_err_t qr_znode_config_decode(const char *data, int len,
                      json_integer_value(val));
             qr_topic_config_set(out, key, buf);
         } else {
+            bad(errstr, errstr_size, what, "value of \"%.64s\" is not a string",
+                key);
             qr_topic_config_free(out);
             json_decref(root);
-            return bad(errstr, errstr_size, what,
-                       "value of \"%.64s\" is not a string", key);
+            return QUIRE_ERR_BAD_JSON;
         }
     }
     json_decref(root);
