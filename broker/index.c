@@ -1,0 +1,298 @@
+/*
+ * index: the mmap'd index files and the offset index over them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "diskfmt.h"
+#include "index.h"
+#include "logging.h"
+
+/* ---- the mmap'd file ---- */
+
+static quire_err_t sys_fail(const char *what, const char *path, int err)
+{
+    QR_LOG_ERR("LOG", "%s %s: %s (errno %d)", what, path, strerror(err), err);
+    return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+}
+
+static quire_err_t map_file(qr_idxfile_t *f, size_t bytes, int prot)
+{
+    f->map_size = bytes;
+    f->max_entries = bytes / f->entry_size;
+    if (bytes == 0) {
+        f->map = NULL;
+        return QUIRE_ERR_NONE;
+    }
+    void *m = mmap(NULL, bytes, prot, MAP_SHARED, f->fd, 0);
+    if (m == MAP_FAILED)
+        return sys_fail("mmap", f->path, errno);
+    f->map = m;
+    return QUIRE_ERR_NONE;
+}
+
+/* Preallocates real blocks (not a sparse hole) so that a full disk is an
+ * error here, not a SIGBUS on a later store into the mapping. */
+static quire_err_t prealloc(qr_idxfile_t *f, size_t bytes)
+{
+    int err = posix_fallocate(f->fd, 0, (off_t)bytes);
+    if (err == EOPNOTSUPP || err == EINVAL) {
+        /* a filesystem without fallocate: a plain size change */
+        if (ftruncate(f->fd, (off_t)bytes) != 0)
+            return sys_fail("ftruncate", f->path, errno);
+        return QUIRE_ERR_NONE;
+    }
+    if (err != 0)
+        return sys_fail("posix_fallocate", f->path, err);
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t open_existing(qr_idxfile_t *f, size_t max_bytes,
+                                 int writable, qr_idxfile_used_fn used)
+{
+    struct stat st;
+    f->fd = open(f->path, writable ? O_RDWR : O_RDONLY);
+    if (f->fd < 0)
+        return errno == ENOENT ? QUIRE_ERR_NOT_FOUND
+                               : sys_fail("open", f->path, errno);
+    if (fstat(f->fd, &st) != 0)
+        return sys_fail("fstat", f->path, errno);
+    size_t size = (size_t)st.st_size;
+    if (!writable) {
+        if (size % f->entry_size != 0)
+            return QUIRE_ERR_CORRUPT_MESSAGE;
+        quire_err_t err = map_file(f, size, PROT_READ);
+        if (err == QUIRE_ERR_NONE)
+            atomic_store(&f->entries, f->max_entries);
+        return err;
+    }
+    size_t want = max_bytes / f->entry_size * f->entry_size;
+    size_t have = size / f->entry_size * f->entry_size;
+    if (want < have)
+        want = have; /* log.index.size.max.bytes was lowered: keep them */
+    quire_err_t err = prealloc(f, want);
+    if (err == QUIRE_ERR_NONE)
+        err = map_file(f, want, PROT_READ | PROT_WRITE);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    size_t n = 0;
+    while (n < have / f->entry_size && used(qr_idxfile_at(f, n), n))
+        n++;
+    atomic_store(&f->entries, n);
+    f->writable = 1;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_idxfile_open(qr_idxfile_t *f, const char *path,
+                            size_t entry_size, size_t max_bytes, int create,
+                            int writable, qr_idxfile_used_fn used)
+{
+    quire_err_t err;
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+    f->entry_size = entry_size;
+    f->path = qr_strdup(path);
+    if (!create) {
+        err = open_existing(f, max_bytes, writable, used);
+    } else {
+        f->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (f->fd < 0) {
+            err = sys_fail("create", path, errno);
+        } else {
+            size_t want = max_bytes / entry_size * entry_size;
+            err = prealloc(f, want);
+            if (err == QUIRE_ERR_NONE)
+                err = map_file(f, want, PROT_READ | PROT_WRITE);
+            f->writable = 1;
+        }
+    }
+    if (err != QUIRE_ERR_NONE)
+        qr_idxfile_close(f);
+    return err;
+}
+
+quire_err_t qr_idxfile_trim(qr_idxfile_t *f)
+{
+    if (!f->writable)
+        return QUIRE_ERR_NONE;
+    size_t n = atomic_load(&f->entries);
+    if (ftruncate(f->fd, (off_t)(n * f->entry_size)) != 0)
+        return sys_fail("ftruncate", f->path, errno);
+    /* The mapping keeps its size: readers only touch [0, n), which stays
+     * inside the file. */
+    f->writable = 0;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_idxfile_sync(qr_idxfile_t *f)
+{
+    size_t n = atomic_load(&f->entries);
+    if (f->map && n > 0 && msync(f->map, f->map_size, MS_SYNC) != 0)
+        return sys_fail("msync", f->path, errno);
+    if (fsync(f->fd) != 0)
+        return sys_fail("fsync", f->path, errno);
+    return QUIRE_ERR_NONE;
+}
+
+void qr_idxfile_close(qr_idxfile_t *f)
+{
+    if (f->map)
+        munmap(f->map, f->map_size);
+    f->map = NULL;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    free(f->path);
+    f->path = NULL;
+}
+
+/* ---- the offset index ---- */
+
+static int index_used(const uint8_t *p, size_t i)
+{
+    (void)i;
+    return qr_dk_get32(p + 4) != 0; /* position 0 is never indexed */
+}
+
+quire_err_t qr_index_open(qr_index_t *idx, const char *path,
+                          int64_t base_offset, size_t max_bytes, int create,
+                          int writable)
+{
+    idx->base_offset = base_offset;
+    return qr_idxfile_open(&idx->f, path, QR_INDEX_ENTRY_SIZE, max_bytes,
+                           create, writable, index_used);
+}
+
+size_t qr_index_entries(const qr_index_t *idx)
+{
+    return qr_idxfile_count(&idx->f);
+}
+
+void qr_index_entry(const qr_index_t *idx, size_t i, int64_t *offset,
+                    uint32_t *pos)
+{
+    const uint8_t *p = qr_idxfile_at(&idx->f, i);
+    *offset = idx->base_offset + (int64_t)qr_dk_get32(p);
+    *pos = qr_dk_get32(p + 4);
+}
+
+int qr_index_full(const qr_index_t *idx)
+{
+    return atomic_load_explicit(&idx->f.entries, memory_order_relaxed) >=
+           idx->f.max_entries;
+}
+
+quire_err_t qr_index_append(qr_index_t *idx, int64_t offset, uint32_t pos)
+{
+    qr_idxfile_t *f = &idx->f;
+    size_t n = atomic_load_explicit(&f->entries, memory_order_relaxed);
+    int64_t rel = offset - idx->base_offset;
+
+    if (!f->writable || rel < 0 || rel > INT32_MAX || pos == 0)
+        return QUIRE_ERR_STATE;
+    if (n >= f->max_entries)
+        return QUIRE_ERR_BUF_FULL;
+    if (n > 0) {
+        int64_t last_off;
+        uint32_t last_pos;
+        qr_index_entry(idx, n - 1, &last_off, &last_pos);
+        if (offset <= last_off || pos <= last_pos)
+            return QUIRE_ERR_STATE;
+    }
+    uint8_t *p = qr_idxfile_at(f, n);
+    qr_dk_put32(p, (uint32_t)rel);
+    qr_dk_put32(p + 4, pos);
+    atomic_store_explicit(&f->entries, n + 1, memory_order_release);
+    return QUIRE_ERR_NONE;
+}
+
+void qr_index_lookup(const qr_index_t *idx, int64_t offset, int64_t *ent_off,
+                     uint32_t *ent_pos)
+{
+    size_t lo = 0, hi = qr_index_entries(idx); /* first entry > offset */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int64_t o;
+        uint32_t p;
+        qr_index_entry(idx, mid, &o, &p);
+        if (o <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) {
+        *ent_off = idx->base_offset;
+        *ent_pos = 0;
+        return;
+    }
+    qr_index_entry(idx, lo - 1, ent_off, ent_pos);
+}
+
+void qr_index_lookup_pos(const qr_index_t *idx, uint32_t pos, int64_t *ent_off,
+                         uint32_t *ent_pos)
+{
+    size_t lo = 0, hi = qr_index_entries(idx);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int64_t o;
+        uint32_t p;
+        qr_index_entry(idx, mid, &o, &p);
+        if (p <= pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) {
+        *ent_off = idx->base_offset;
+        *ent_pos = 0;
+        return;
+    }
+    qr_index_entry(idx, lo - 1, ent_off, ent_pos);
+}
+
+quire_err_t qr_index_check(const qr_index_t *idx, uint64_t log_size,
+                           const char **why)
+{
+    size_t n = qr_index_entries(idx);
+    int64_t prev_off = idx->base_offset;
+    uint32_t prev_pos = 0;
+    const char *reason = NULL;
+
+    for (size_t i = 0; i < n && !reason; i++) {
+        int64_t o;
+        uint32_t p;
+        qr_index_entry(idx, i, &o, &p);
+        if (o <= prev_off || p <= prev_pos)
+            reason = "index entries not strictly increasing";
+        else if (p >= log_size)
+            reason = "index entry points past the end of the log";
+        prev_off = o;
+        prev_pos = p;
+    }
+    if (why)
+        *why = reason;
+    return reason ? QUIRE_ERR_CORRUPT_MESSAGE : QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_index_trim(qr_index_t *idx)
+{
+    return qr_idxfile_trim(&idx->f);
+}
+
+quire_err_t qr_index_sync(qr_index_t *idx)
+{
+    return qr_idxfile_sync(&idx->f);
+}
+
+void qr_index_close(qr_index_t *idx)
+{
+    qr_idxfile_close(&idx->f);
+}

@@ -1,0 +1,698 @@
+/*
+ * logmgr: log dirs, the partition table, the janitor thread.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "checkpoint.h"
+#include "logging.h"
+#include "logmgr.h"
+#include "partlog_int.h"
+#include "retention.h"
+#include "topic.h"
+
+#define LOGMGR_LOCK_FILE   ".lock"
+#define LOGMGR_TICK_MAX_MS 1000
+#define LOGMGR_TICK_MIN_MS 10
+
+typedef struct mgr_dir {
+    char *path;
+    int lock_fd;
+    int online;
+    int clean;     /* had the clean-shutdown marker at start */
+    qr_ckpt_t ck;  /* mgr->lock: last known recovery points */
+    size_t nparts; /* partition directories in it */
+} mgr_dir_t;
+
+typedef struct mgr_part {
+    qr_plog_t *part; /* one reference, the manager's */
+    size_t dir;
+} mgr_part_t;
+
+struct qr_logmgr {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stopping; /* lock */
+    mgr_dir_t *dirs;
+    size_t ndirs;
+    mgr_part_t *parts; /* lock; sorted by (topic, partition) */
+    size_t nparts, cap;
+    qr_plog_conf_t defaults;
+    int64_t ckpt_interval_ms;
+    int64_t next_retention_ms, next_ckpt_ms; /* lock */
+    int64_t tick_ms;
+    qr_flusher_t *flusher;
+    pthread_t janitor;
+    int janitor_started;
+    qr_plog_append_cb *on_append;
+    void *on_append_opaque;
+};
+
+void qr_logmgr_conf_defaults(qr_logmgr_conf_t *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+    qr_plog_conf_defaults(&conf->defaults);
+    conf->flusher_threads = 2;
+    conf->checkpoint_interval_ms = 60000;
+}
+
+/* ---- the partition table ---- */
+
+static int cmp_key(const char *topic, int32_t partition, const qr_plog_t *p)
+{
+    int c = strcmp(topic, p->topic);
+    if (c)
+        return c;
+    return partition < p->partition ? -1 : partition > p->partition;
+}
+
+/* Index of the entry, or -(insertion point) - 1. mgr->lock held. */
+static ssize_t find_part(const qr_logmgr_t *mgr, const char *topic,
+                         int32_t partition)
+{
+    size_t lo = 0, hi = mgr->nparts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_key(topic, partition, mgr->parts[mid].part);
+        if (c == 0)
+            return (ssize_t)mid;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return -(ssize_t)lo - 1;
+}
+
+static void insert_part(qr_logmgr_t *mgr, size_t at, qr_plog_t *part,
+                        size_t dir)
+{
+    if (mgr->nparts == mgr->cap) {
+        mgr->cap = mgr->cap ? mgr->cap * 2 : 64;
+        mgr->parts = qr_realloc(mgr->parts, mgr->cap * sizeof(*mgr->parts));
+    }
+    memmove(mgr->parts + at + 1, mgr->parts + at,
+            (mgr->nparts - at) * sizeof(*mgr->parts));
+    mgr->parts[at].part = part;
+    mgr->parts[at].dir = dir;
+    mgr->nparts++;
+}
+
+static mgr_part_t take_part(qr_logmgr_t *mgr, size_t at)
+{
+    mgr_part_t mp = mgr->parts[at];
+    memmove(mgr->parts + at, mgr->parts + at + 1,
+            (mgr->nparts - at - 1) * sizeof(*mgr->parts));
+    mgr->nparts--;
+    return mp;
+}
+
+/* ---- log dirs ---- */
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static void dir_offline(mgr_dir_t *d, const char *what, int err)
+{
+    d->online = 0;
+    QR_LOG_ERR("LOG",
+               "log dir %s offline: %s: %s (errno %d); its partitions are "
+               "unavailable",
+               d->path, what, strerror(err), err);
+}
+
+/* Lock, marker, checkpoint. 0, or -1 for a dir another process holds. */
+static int open_dir(mgr_dir_t *d, char *errstr, size_t errsz)
+{
+    char path[PATH_MAX];
+    char why[256];
+    quire_err_t err;
+
+    d->lock_fd = -1;
+    d->online = 1;
+    if (mkdir_p(d->path) != 0) {
+        dir_offline(d, "mkdir", errno);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/%s", d->path, LOGMGR_LOCK_FILE);
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (d->lock_fd < 0) {
+        dir_offline(d, "open .lock", errno);
+        return 0;
+    }
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(errstr, errsz,
+                 "log dir %s is in use by another process (flock: %s)", d->path,
+                 strerror(errno));
+        close(d->lock_fd);
+        d->lock_fd = -1;
+        d->online = 0;
+        return -1;
+    }
+    if (qr_ckpt_take_clean(d->path, &d->clean) != QUIRE_ERR_NONE) {
+        dir_offline(d, "removing the clean-shutdown marker", errno);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_RECOVERY_FILE);
+    err = qr_ckpt_read(path, &d->ck, why, sizeof(why));
+    if (err != QUIRE_ERR_NONE && err != QUIRE_ERR_NOT_FOUND) {
+        QR_LOG_WARN("LOG",
+                    "%s: %s; recovering every partition of this dir from "
+                    "its first segment",
+                    path, why);
+        d->clean = 0;
+    }
+    /* Probe writability now rather than at the first checkpoint. */
+    if (qr_ckpt_write(path, &d->ck) != QUIRE_ERR_NONE)
+        dir_offline(d, "writing the checkpoint", errno);
+    return 0;
+}
+
+/* "<topic>-<partition>" -> parts; 0 on success. */
+static int parse_part_dir(const char *name, char *topic, size_t tsize,
+                          int32_t *partition)
+{
+    const char *dash = strrchr(name, '-');
+    if (!dash || dash == name || !dash[1] || strlen(dash + 1) > 10)
+        return -1;
+    int64_t v = 0;
+    for (const char *p = dash + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    size_t tlen = (size_t)(dash - name);
+    if (v > INT32_MAX || tlen >= tsize ||
+        qr_topic_name_check(name, tlen, NULL) != QUIRE_ERR_NONE)
+        return -1;
+    memcpy(topic, name, tlen);
+    topic[tlen] = '\0';
+    *partition = (int32_t)v;
+    return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (d) {
+        while ((de = readdir(d)) != NULL) {
+            char path[PATH_MAX + 256];
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 1, dir,
+                     de->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static qr_plog_open_opts_t part_opts(qr_logmgr_t *mgr, mgr_dir_t *d,
+                                     const char *topic, int32_t partition)
+{
+    qr_plog_open_opts_t o = {.clean = d->clean,
+                             .recovery_point = -1,
+                             .create = 1,
+                             .flusher = mgr->flusher,
+                             .on_append = mgr->on_append,
+                             .on_append_opaque = mgr->on_append_opaque};
+    if (!qr_ckpt_get(&d->ck, topic, partition, &o.recovery_point))
+        o.recovery_point = -1;
+    return o;
+}
+
+/* Opens every partition directory of an online dir (start-up). */
+static void load_dir(qr_logmgr_t *mgr, size_t di)
+{
+    mgr_dir_t *d = &mgr->dirs[di];
+    DIR *dh = opendir(d->path);
+    struct dirent *de;
+
+    if (!dh) {
+        dir_offline(d, "opendir", errno);
+        return;
+    }
+    while ((de = readdir(dh)) != NULL) {
+        char topic[QR_TOPIC_NAME_MAX + 1], path[PATH_MAX + 256], errstr[256];
+        int32_t partition;
+        size_t len = strlen(de->d_name);
+        struct stat st;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 1, d->path,
+                 de->d_name);
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (len > 7 && !strcmp(de->d_name + len - 7, "-delete")) {
+            QR_LOG_INFO("LOG", "removing %s, a deletion cut short", path);
+            remove_tree(path);
+            continue;
+        }
+        if (parse_part_dir(de->d_name, topic, sizeof(topic), &partition)) {
+            QR_LOG_WARN("LOG", "%s: not a partition directory, ignored", path);
+            continue;
+        }
+        qr_plog_open_opts_t o = part_opts(mgr, d, topic, partition);
+        qr_plog_t *part;
+        o.create = 0;
+        if (qr_plog_open(d->path, topic, partition, &mgr->defaults, &o, &part,
+                         errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
+            QR_LOG_ERR("LOG", "%s-%d in %s: %s; partition offline", topic,
+                       (int)partition, d->path, errstr);
+            continue;
+        }
+        ssize_t at = find_part(mgr, topic, partition);
+        if (at >= 0) {
+            QR_LOG_ERR("LOG",
+                       "%s-%d is in two log dirs (%s and %s); "
+                       "using the first",
+                       topic, (int)partition,
+                       mgr->dirs[mgr->parts[at].dir].path, d->path);
+            qr_plog_close(part);
+            continue;
+        }
+        insert_part(mgr, (size_t)(-at - 1), part, di);
+        d->nparts++;
+    }
+    closedir(dh);
+}
+
+/* ---- janitor ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *janitor_main(void *arg)
+{
+    qr_logmgr_t *mgr = arg;
+    pthread_mutex_lock(&mgr->lock);
+    while (!mgr->stopping) {
+        pthread_mutex_unlock(&mgr->lock);
+        qr_logmgr_tick(mgr, qr_plog_now_ms());
+        pthread_mutex_lock(&mgr->lock);
+        if (mgr->stopping)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (mgr->tick_ms % 1000) * 1000000;
+        ts.tv_sec += (time_t)(mgr->tick_ms / 1000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&mgr->cond, &mgr->lock, &ts);
+    }
+    pthread_mutex_unlock(&mgr->lock);
+    return NULL;
+}
+
+void qr_logmgr_tick(qr_logmgr_t *mgr, int64_t now_ms)
+{
+    qr_plog_t **parts;
+    size_t n;
+    int retention, ckpt;
+    int64_t mono = mono_ms();
+
+    pthread_mutex_lock(&mgr->lock);
+    n = mgr->nparts;
+    parts = qr_malloc((n ? n : 1) * sizeof(*parts));
+    for (size_t i = 0; i < n; i++) {
+        parts[i] = mgr->parts[i].part;
+        qr_plog_keep(parts[i]);
+    }
+    retention = mono >= mgr->next_retention_ms;
+    if (retention)
+        mgr->next_retention_ms =
+            mono + mgr->defaults.retention_check_interval_ms;
+    ckpt = mono >= mgr->next_ckpt_ms;
+    if (ckpt)
+        mgr->next_ckpt_ms = mono + mgr->ckpt_interval_ms;
+    pthread_mutex_unlock(&mgr->lock);
+
+    for (size_t i = 0; i < n; i++) {
+        qr_plog_periodic(parts[i], now_ms);
+        if (retention)
+            qr_retention_run(parts[i], now_ms, NULL);
+        qr_retention_reap(parts[i], now_ms, 0);
+        qr_plog_release(parts[i]);
+    }
+    free(parts);
+    if (ckpt)
+        qr_logmgr_checkpoint(mgr);
+}
+
+/* ---- open / close ---- */
+
+static void free_mgr(qr_logmgr_t *mgr)
+{
+    for (size_t i = 0; i < mgr->ndirs; i++) {
+        mgr_dir_t *d = &mgr->dirs[i];
+        if (d->lock_fd >= 0)
+            close(d->lock_fd); /* drops the flock */
+        qr_ckpt_clear(&d->ck);
+        free(d->path);
+    }
+    free(mgr->dirs);
+    free(mgr->parts);
+    pthread_mutex_destroy(&mgr->lock);
+    pthread_cond_destroy(&mgr->cond);
+    free(mgr);
+}
+
+static int64_t tick_of(const qr_plog_conf_t *c)
+{
+    int64_t t = LOGMGR_TICK_MAX_MS;
+    if (c->flush_interval_ms < t)
+        t = c->flush_interval_ms;
+    if (c->retention_check_interval_ms < t)
+        t = c->retention_check_interval_ms;
+    if (c->segment_delete_delay_ms < t)
+        t = c->segment_delete_delay_ms;
+    return t < LOGMGR_TICK_MIN_MS ? LOGMGR_TICK_MIN_MS : t;
+}
+
+quire_err_t qr_logmgr_open(const qr_logmgr_conf_t *conf, qr_logmgr_t **mgrp,
+                           char *errstr, size_t errstr_size)
+{
+    qr_logmgr_t *mgr;
+    quire_err_t err;
+    size_t online = 0;
+
+    if (conf->ndirs == 0) {
+        snprintf(errstr, errstr_size, "log.dirs: no directory given");
+        return QUIRE_ERR_INVALID_CONFIG;
+    }
+    err = qr_plog_conf_check(&conf->defaults, errstr, errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (conf->checkpoint_interval_ms < 1) {
+        snprintf(errstr, errstr_size,
+                 "log.flush.offset.checkpoint.interval.ms: must be at "
+                 "least 1");
+        return QUIRE_ERR_INVALID_CONFIG;
+    }
+    mgr = qr_calloc(1, sizeof(*mgr));
+    pthread_mutex_init(&mgr->lock, NULL);
+    pthread_cond_init(&mgr->cond, NULL);
+    mgr->defaults = conf->defaults;
+    mgr->ckpt_interval_ms = conf->checkpoint_interval_ms;
+    mgr->tick_ms = tick_of(&conf->defaults);
+    mgr->on_append = conf->on_append;
+    mgr->on_append_opaque = conf->on_append_opaque;
+    mgr->dirs = qr_calloc(conf->ndirs, sizeof(*mgr->dirs));
+    mgr->ndirs = conf->ndirs;
+    for (size_t i = 0; i < conf->ndirs; i++) {
+        mgr->dirs[i].lock_fd = -1;
+        mgr->dirs[i].path = qr_strdup(conf->dirs[i]);
+    }
+    err = qr_flusher_new(conf->flusher_threads, &mgr->flusher);
+    if (err != QUIRE_ERR_NONE) {
+        snprintf(errstr, errstr_size, "cannot start %d flusher threads",
+                 conf->flusher_threads);
+        free_mgr(mgr);
+        return err == QUIRE_ERR_BAD_ARG ? QUIRE_ERR_INVALID_CONFIG : err;
+    }
+    for (size_t i = 0; i < mgr->ndirs; i++) {
+        if (open_dir(&mgr->dirs[i], errstr, errstr_size) != 0) {
+            qr_logmgr_close(mgr); /* closes what was opened; no markers */
+            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        }
+        if (mgr->dirs[i].online)
+            load_dir(mgr, i);
+        online += mgr->dirs[i].online;
+    }
+    if (online == 0) {
+        snprintf(errstr, errstr_size, "no usable log dir (see above)");
+        qr_logmgr_close(mgr);
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    qr_logmgr_checkpoint(mgr);
+    mgr->next_retention_ms =
+        mono_ms() + mgr->defaults.retention_check_interval_ms;
+    mgr->next_ckpt_ms = mono_ms() + mgr->ckpt_interval_ms;
+    if (pthread_create(&mgr->janitor, NULL, janitor_main, mgr) != 0) {
+        snprintf(errstr, errstr_size, "cannot start the log janitor thread");
+        qr_logmgr_close(mgr);
+        return QUIRE_ERR_STATE;
+    }
+    mgr->janitor_started = 1;
+    QR_LOG_INFO("LOG", "%zu partitions loaded from %zu log dirs (%zu online)",
+                mgr->nparts, mgr->ndirs, online);
+    *mgrp = mgr;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_logmgr_checkpoint(qr_logmgr_t *mgr)
+{
+    quire_err_t ret = QUIRE_ERR_NONE;
+    pthread_mutex_lock(&mgr->lock);
+    for (size_t i = 0; i < mgr->nparts; i++) {
+        qr_plog_t *part = mgr->parts[i].part;
+        qr_ckpt_set(&mgr->dirs[mgr->parts[i].dir].ck, part->topic,
+                    part->partition, qr_plog_recovery_point(part));
+    }
+    for (size_t i = 0; i < mgr->ndirs; i++) {
+        char path[PATH_MAX];
+        mgr_dir_t *d = &mgr->dirs[i];
+        if (!d->online)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_RECOVERY_FILE);
+        quire_err_t err = qr_ckpt_write(path, &d->ck);
+        if (err != QUIRE_ERR_NONE && ret == QUIRE_ERR_NONE)
+            ret = err;
+    }
+    pthread_mutex_unlock(&mgr->lock);
+    return ret;
+}
+
+quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
+{
+    quire_err_t ret = QUIRE_ERR_NONE;
+    int *dir_ok;
+
+    if (!mgr)
+        return QUIRE_ERR_NONE;
+    pthread_mutex_lock(&mgr->lock);
+    mgr->stopping = 1;
+    pthread_cond_broadcast(&mgr->cond);
+    pthread_mutex_unlock(&mgr->lock);
+    if (mgr->janitor_started)
+        pthread_join(mgr->janitor, NULL);
+    dir_ok = qr_calloc(mgr->ndirs ? mgr->ndirs : 1, sizeof(*dir_ok));
+    for (size_t i = 0; i < mgr->ndirs; i++)
+        dir_ok[i] = mgr->dirs[i].online && mgr->dirs[i].lock_fd >= 0;
+    while (mgr->nparts > 0) {
+        mgr_part_t mp = take_part(mgr, mgr->nparts - 1);
+        qr_plog_t *part = mp.part;
+        int offline = qr_plog_offline(part);
+        qr_plog_keep(part);
+        quire_err_t err = qr_plog_close(part);
+        if (err != QUIRE_ERR_NONE || offline) {
+            dir_ok[mp.dir] = 0;
+            if (ret == QUIRE_ERR_NONE)
+                ret = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        }
+        qr_ckpt_set(&mgr->dirs[mp.dir].ck, part->topic, part->partition,
+                    qr_plog_recovery_point(part));
+        qr_plog_release(part);
+    }
+    qr_flusher_destroy(mgr->flusher);
+    mgr->flusher = NULL;
+    for (size_t i = 0; i < mgr->ndirs; i++) {
+        char path[PATH_MAX];
+        mgr_dir_t *d = &mgr->dirs[i];
+        if (!dir_ok[i])
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_RECOVERY_FILE);
+        if (qr_ckpt_write(path, &d->ck) != QUIRE_ERR_NONE ||
+            qr_ckpt_mark_clean(d->path) != QUIRE_ERR_NONE)
+            ret = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    free(dir_ok);
+    free_mgr(mgr);
+    return ret;
+}
+
+/* ---- partitions ---- */
+
+static ssize_t pick_dir(const qr_logmgr_t *mgr)
+{
+    ssize_t best = -1;
+    for (size_t i = 0; i < mgr->ndirs; i++)
+        if (mgr->dirs[i].online &&
+            (best < 0 || mgr->dirs[i].nparts < mgr->dirs[best].nparts))
+            best = (ssize_t)i;
+    return best;
+}
+
+quire_err_t qr_logmgr_open_part(qr_logmgr_t *mgr, const char *topic,
+                                int32_t partition, const qr_plog_conf_t *conf,
+                                qr_plog_t **partp, char *errstr,
+                                size_t errstr_size)
+{
+    const char *why = NULL;
+    quire_err_t err;
+    qr_plog_t *part;
+
+    if (qr_topic_name_check(topic, strlen(topic), &why) != QUIRE_ERR_NONE) {
+        snprintf(errstr, errstr_size, "%s", why);
+        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (!conf)
+        conf = &mgr->defaults;
+    pthread_mutex_lock(&mgr->lock);
+    ssize_t at = find_part(mgr, topic, partition);
+    if (at >= 0) {
+        part = mgr->parts[at].part;
+        err = qr_plog_set_conf(part, conf, errstr, errstr_size);
+        if (err == QUIRE_ERR_NONE) {
+            qr_plog_keep(part);
+            *partp = part;
+        }
+        pthread_mutex_unlock(&mgr->lock);
+        return err;
+    }
+    /* Not open: it may be on disk in some dir (closed earlier) or new. */
+    ssize_t di = -1;
+    for (size_t i = 0; i < mgr->ndirs && di < 0; i++) {
+        char path[PATH_MAX];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s-%d", mgr->dirs[i].path, topic,
+                 (int)partition);
+        if (stat(path, &st) == 0)
+            di = (ssize_t)i;
+    }
+    int existed = di >= 0;
+    if (di < 0)
+        di = pick_dir(mgr);
+    if (di < 0 || !mgr->dirs[di].online) {
+        snprintf(errstr, errstr_size, "%s-%d: %s", topic, (int)partition,
+                 di < 0 ? "no online log dir" : "its log dir is offline");
+        pthread_mutex_unlock(&mgr->lock);
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    mgr_dir_t *d = &mgr->dirs[di];
+    qr_plog_open_opts_t o = part_opts(mgr, d, topic, partition);
+    /* A log closed during this run was flushed and sealed: clean. */
+    if (existed && o.recovery_point >= 0)
+        o.clean = 1;
+    err = qr_plog_open(d->path, topic, partition, conf, &o, &part, errstr,
+                       errstr_size);
+    if (err == QUIRE_ERR_NONE) {
+        insert_part(mgr, (size_t)(-find_part(mgr, topic, partition) - 1), part,
+                    (size_t)di);
+        if (!existed)
+            d->nparts++;
+        qr_plog_keep(part);
+        *partp = part;
+    }
+    pthread_mutex_unlock(&mgr->lock);
+    return err;
+}
+
+quire_err_t qr_logmgr_get(qr_logmgr_t *mgr, const char *topic,
+                          int32_t partition, qr_plog_t **partp)
+{
+    quire_err_t err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    pthread_mutex_lock(&mgr->lock);
+    ssize_t at = find_part(mgr, topic, partition);
+    if (at >= 0) {
+        *partp = mgr->parts[at].part;
+        qr_plog_keep(*partp);
+        err = QUIRE_ERR_NONE;
+    }
+    pthread_mutex_unlock(&mgr->lock);
+    return err;
+}
+
+quire_err_t qr_logmgr_close_part(qr_logmgr_t *mgr, const char *topic,
+                                 int32_t partition)
+{
+    pthread_mutex_lock(&mgr->lock);
+    ssize_t at = find_part(mgr, topic, partition);
+    if (at < 0) {
+        pthread_mutex_unlock(&mgr->lock);
+        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    mgr_part_t mp = take_part(mgr, (size_t)at);
+    qr_plog_t *part = mp.part;
+    qr_plog_keep(part);
+    quire_err_t err = qr_plog_close(part);
+    if (err == QUIRE_ERR_NONE && !qr_plog_offline(part))
+        qr_ckpt_set(&mgr->dirs[mp.dir].ck, topic, partition,
+                    qr_plog_recovery_point(part));
+    else
+        qr_ckpt_remove(&mgr->dirs[mp.dir].ck, topic, partition);
+    pthread_mutex_unlock(&mgr->lock);
+    qr_plog_release(part);
+    return err;
+}
+
+quire_err_t qr_logmgr_delete_part(qr_logmgr_t *mgr, const char *topic,
+                                  int32_t partition)
+{
+    pthread_mutex_lock(&mgr->lock);
+    ssize_t at = find_part(mgr, topic, partition);
+    if (at < 0) {
+        pthread_mutex_unlock(&mgr->lock);
+        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    mgr_part_t mp = take_part(mgr, (size_t)at);
+    quire_err_t err = qr_plog_delete(mp.part);
+    qr_ckpt_remove(&mgr->dirs[mp.dir].ck, topic, partition);
+    if (mgr->dirs[mp.dir].nparts > 0)
+        mgr->dirs[mp.dir].nparts--;
+    pthread_mutex_unlock(&mgr->lock);
+    return err;
+}
+
+size_t qr_logmgr_count(qr_logmgr_t *mgr)
+{
+    pthread_mutex_lock(&mgr->lock);
+    size_t n = mgr->nparts;
+    pthread_mutex_unlock(&mgr->lock);
+    return n;
+}
+
+int qr_logmgr_dir_online(qr_logmgr_t *mgr, size_t i)
+{
+    return i < mgr->ndirs && mgr->dirs[i].online;
+}
+
+qr_flusher_t *qr_logmgr_flusher(qr_logmgr_t *mgr)
+{
+    return mgr->flusher;
+}

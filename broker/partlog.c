@@ -1,0 +1,1131 @@
+/*
+ * partlog: the partition log (see partlog.h for the contract and the lock
+ * order).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "batch.h"
+#include "diskfmt.h"
+#include "logging.h"
+#include "partlog_int.h"
+#include "recovery.h"
+#include "topic.h"
+
+/* ---- config ---- */
+
+void qr_plog_conf_defaults(qr_plog_conf_t *conf)
+{
+    conf->segment_bytes = 1073741824;
+    conf->roll_ms = 168LL * 3600 * 1000;
+    conf->retention_ms = 168LL * 3600 * 1000;
+    conf->retention_bytes = -1;
+    conf->index_interval_bytes = 4096;
+    conf->index_size_max_bytes = 10485760;
+    conf->flush_interval_messages = INT64_MAX;
+    conf->flush_interval_ms = INT64_MAX;
+    conf->segment_delete_delay_ms = 60000;
+    conf->retention_check_interval_ms = 300000;
+}
+
+quire_err_t qr_plog_conf_check(const qr_plog_conf_t *conf, char *errstr,
+                               size_t errstr_size)
+{
+    const char *key = NULL;
+
+    if (conf->segment_bytes < QR_BATCH_HEADER_SIZE + 14 ||
+        conf->segment_bytes > INT32_MAX)
+        key = "log.segment.bytes: must be in [75, 2147483647]";
+    else if (conf->roll_ms < 1)
+        key = "log.roll.ms: must be at least 1";
+    else if (conf->retention_ms < -1)
+        key = "log.retention.ms: must be -1 or more";
+    else if (conf->retention_bytes < -1)
+        key = "log.retention.bytes: must be -1 or more";
+    else if (conf->index_interval_bytes < 0 ||
+             conf->index_interval_bytes > INT32_MAX)
+        key = "log.index.interval.bytes: must be in [0, 2147483647]";
+    else if (conf->index_size_max_bytes < QR_TINDEX_ENTRY_SIZE ||
+             conf->index_size_max_bytes > INT32_MAX)
+        key = "log.index.size.max.bytes: must be in [12, 2147483647]";
+    else if (conf->flush_interval_messages < 1)
+        key = "log.flush.interval.messages: must be at least 1";
+    else if (conf->flush_interval_ms < 0)
+        key = "log.flush.interval.ms: must be 0 or more";
+    else if (conf->segment_delete_delay_ms < 0)
+        key = "log.segment.delete.delay.ms: must be 0 or more";
+    else if (conf->retention_check_interval_ms < 1)
+        key = "log.retention.check.interval.ms: must be at least 1";
+    if (!key)
+        return QUIRE_ERR_NONE;
+    snprintf(errstr, errstr_size, "%s", key);
+    return QUIRE_ERR_INVALID_CONFIG;
+}
+
+static qr_seg_opts_t seg_opts(const qr_plog_conf_t *conf)
+{
+    qr_seg_opts_t o = {
+        .index_interval_bytes = (uint32_t)conf->index_interval_bytes,
+        .index_max_bytes = (size_t)conf->index_size_max_bytes,
+    };
+    return o;
+}
+
+/* ---- small helpers ---- */
+
+int64_t qr_plog_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void qr_plog_set_offline(qr_plog_t *part, const char *why)
+{
+    if (atomic_exchange(&part->offline, 1) == 0)
+        QR_LOG_ERR("LOG",
+                   "%s: partition offline (log dir %s): %s; appends and "
+                   "fetches fail with KAFKA_STORAGE_ERROR",
+                   part->name, part->log_dir, why);
+}
+
+const char *qr_plog_name(const qr_plog_t *part)
+{
+    return part->name;
+}
+
+const char *qr_plog_topic(const qr_plog_t *part)
+{
+    return part->topic;
+}
+
+int32_t qr_plog_partition(const qr_plog_t *part)
+{
+    return part->partition;
+}
+
+const char *qr_plog_dir(const qr_plog_t *part)
+{
+    return part->dir;
+}
+
+int qr_plog_offline(const qr_plog_t *part)
+{
+    return atomic_load(&((qr_plog_t *)part)->offline);
+}
+
+int64_t qr_plog_log_start(const qr_plog_t *part)
+{
+    return atomic_load_explicit(&((qr_plog_t *)part)->log_start,
+                                memory_order_acquire);
+}
+
+int64_t qr_plog_log_end(const qr_plog_t *part)
+{
+    return atomic_load_explicit(&((qr_plog_t *)part)->log_end,
+                                memory_order_acquire);
+}
+
+int64_t qr_plog_high_watermark(const qr_plog_t *part)
+{
+    return atomic_load_explicit(&((qr_plog_t *)part)->hw, memory_order_acquire);
+}
+
+int64_t qr_plog_recovery_point(const qr_plog_t *part)
+{
+    return atomic_load(&((qr_plog_t *)part)->recovery_point);
+}
+
+unsigned long long qr_plog_sync_count(const qr_plog_t *part)
+{
+    return atomic_load(&((qr_plog_t *)part)->syncs);
+}
+
+size_t qr_plog_segment_count(qr_plog_t *part)
+{
+    pthread_rwlock_rdlock(&part->segs_lock);
+    size_t n = part->nsegs;
+    pthread_rwlock_unlock(&part->segs_lock);
+    return n;
+}
+
+uint64_t qr_plog_size_bytes(qr_plog_t *part)
+{
+    uint64_t sum = 0;
+    pthread_rwlock_rdlock(&part->segs_lock);
+    for (size_t i = 0; i < part->nsegs; i++)
+        sum += qr_seg_size(part->segs[i]);
+    pthread_rwlock_unlock(&part->segs_lock);
+    return sum;
+}
+
+void qr_plog_get_conf(qr_plog_t *part, qr_plog_conf_t *conf)
+{
+    pthread_mutex_lock(&part->lock);
+    *conf = part->conf;
+    pthread_mutex_unlock(&part->lock);
+}
+
+quire_err_t qr_plog_set_conf(qr_plog_t *part, const qr_plog_conf_t *conf,
+                             char *errstr, size_t errstr_size)
+{
+    quire_err_t err = qr_plog_conf_check(conf, errstr, errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    pthread_mutex_lock(&part->lock);
+    part->conf = *conf;
+    pthread_mutex_unlock(&part->lock);
+    return QUIRE_ERR_NONE;
+}
+
+/* The index of the last segment whose base is <= offset; -1 if none.
+ * segs_lock held. */
+static ssize_t seg_floor(const qr_plog_t *part, int64_t offset)
+{
+    size_t lo = 0, hi = part->nsegs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (part->segs[mid]->base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (ssize_t)lo - 1;
+}
+
+/* segs_lock held for writing */
+static void segs_push(qr_plog_t *part, qr_seg_t *seg)
+{
+    if (part->nsegs == part->segs_cap) {
+        part->segs_cap = part->segs_cap ? part->segs_cap * 2 : 16;
+        part->segs =
+            qr_realloc(part->segs, part->segs_cap * sizeof(*part->segs));
+    }
+    part->segs[part->nsegs++] = seg;
+}
+
+static qr_seg_t *active_seg(qr_plog_t *part)
+{
+    /* The appender is the only writer of the array's tail, and holds
+     * part->lock, so no segs_lock is needed to read it here. */
+    return part->segs[part->nsegs - 1];
+}
+
+/* ---- lifetime ---- */
+
+static qr_plog_t *plog_alloc(const char *log_dir, const char *topic,
+                             int32_t partition, const qr_plog_conf_t *conf)
+{
+    qr_plog_t *part = qr_calloc(1, sizeof(*part));
+    size_t n = strlen(topic) + 16;
+    part->topic = qr_strdup(topic);
+    part->partition = partition;
+    part->log_dir = qr_strdup(log_dir);
+    part->name = qr_malloc(n);
+    snprintf(part->name, n, "%s-%d", topic, (int)partition);
+    n = strlen(log_dir) + strlen(part->name) + 2;
+    part->dir = qr_malloc(n);
+    snprintf(part->dir, n, "%s/%s", log_dir, part->name);
+    part->conf = *conf;
+    pthread_mutex_init(&part->lock, NULL);
+    pthread_mutex_init(&part->flush_lock, NULL);
+    pthread_rwlock_init(&part->segs_lock, NULL);
+    atomic_init(&part->refcnt, 1);
+    return part;
+}
+
+static void drop_segments(qr_plog_t *part, int unlink_files)
+{
+    qr_seg_t **segs;
+    size_t n;
+
+    pthread_rwlock_wrlock(&part->segs_lock);
+    segs = part->segs;
+    n = part->nsegs;
+    part->segs = NULL;
+    part->nsegs = part->segs_cap = 0;
+    pthread_rwlock_unlock(&part->segs_lock);
+    for (size_t i = 0; i < n; i++) {
+        if (unlink_files)
+            qr_seg_unlink(segs[i]);
+        qr_seg_release(segs[i]);
+    }
+    free(segs);
+    while (part->deleted_head) {
+        qr_seg_t *seg = part->deleted_head;
+        part->deleted_head = seg->next_deleted;
+        qr_seg_unlink(seg);
+        qr_seg_release(seg);
+    }
+}
+
+static void plog_free(qr_plog_t *part)
+{
+    drop_segments(part, 0);
+    while (part->waiters) {
+        qr_plog_waiter_t *w = part->waiters;
+        part->waiters = w->next;
+        free(w);
+    }
+    pthread_mutex_destroy(&part->lock);
+    pthread_mutex_destroy(&part->flush_lock);
+    pthread_rwlock_destroy(&part->segs_lock);
+    free(part->topic);
+    free(part->name);
+    free(part->dir);
+    free(part->log_dir);
+    free(part);
+}
+
+void qr_plog_keep(qr_plog_t *part)
+{
+    atomic_fetch_add_explicit(&part->refcnt, 1, memory_order_relaxed);
+}
+
+void qr_plog_release(qr_plog_t *part)
+{
+    if (!part)
+        return;
+    if (atomic_fetch_sub_explicit(&part->refcnt, 1, memory_order_acq_rel) == 1)
+        plog_free(part);
+}
+
+/* ---- open and recovery ---- */
+
+static int parse_seg_name(const char *name, const char *suffix, int64_t *base)
+{
+    size_t sl = strlen(suffix);
+    if (strlen(name) != QR_SEG_NAME_DIGITS + sl ||
+        strcmp(name + QR_SEG_NAME_DIGITS, suffix) != 0)
+        return 0;
+    int64_t v = 0;
+    for (int i = 0; i < QR_SEG_NAME_DIGITS; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        if (v > (INT64_MAX - (name[i] - '0')) / 10)
+            return 0;
+        v = v * 10 + (name[i] - '0');
+    }
+    *base = v;
+    return 1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int has_base(const int64_t *bases, size_t n, int64_t base)
+{
+    return n > 0 && bsearch(&base, bases, n, sizeof(*bases), cmp_i64) != NULL;
+}
+
+/* Lists the .log bases (sorted), removes leftovers: *.deleted files from a
+ * delete delay cut short by a crash, and indexes without their log. */
+static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp, size_t *np,
+                                 char *errstr, size_t errsz)
+{
+    DIR *d = opendir(part->dir);
+    struct dirent *de;
+    int64_t *bases = NULL, base;
+    size_t n = 0, cap = 0;
+    char path[PATH_MAX + 256];
+
+    if (!d) {
+        snprintf(errstr, errsz, "%s: %s", part->dir, strerror(errno));
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        size_t dl = strlen(QR_SEG_SUFFIX_DELETED);
+        if (len > dl &&
+            strcmp(de->d_name + len - dl, QR_SEG_SUFFIX_DELETED) == 0) {
+            snprintf(path, sizeof(path), "%s/%s", part->dir, de->d_name);
+            QR_LOG_INFO("LOG", "%s: removing leftover %s", part->name,
+                        de->d_name);
+            unlink(path);
+            continue;
+        }
+        if (!parse_seg_name(de->d_name, QR_SEG_SUFFIX_LOG, &base))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            bases = qr_realloc(bases, cap * sizeof(*bases));
+        }
+        bases[n++] = base;
+    }
+    if (n > 1)
+        qsort(bases, n, sizeof(*bases), cmp_i64);
+    rewinddir(d);
+    while ((de = readdir(d)) != NULL) {
+        if ((parse_seg_name(de->d_name, QR_SEG_SUFFIX_INDEX, &base) ||
+             parse_seg_name(de->d_name, QR_SEG_SUFFIX_TIMEINDEX, &base)) &&
+            !has_base(bases, n, base)) {
+            snprintf(path, sizeof(path), "%s/%s", part->dir, de->d_name);
+            QR_LOG_INFO("LOG", "%s: removing %s, which has no log", part->name,
+                        de->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    *basesp = bases;
+    *np = n;
+    return QUIRE_ERR_NONE;
+}
+
+/* Drops segments [from, nsegs): a cut before them made them unreachable. */
+static void drop_tail(qr_plog_t *part, size_t from)
+{
+    while (part->nsegs > from) {
+        qr_seg_t *seg = part->segs[--part->nsegs];
+        QR_LOG_WARN("LOG", "%s: deleting segment %020lld, after the truncation",
+                    part->name, (long long)seg->base_offset);
+        qr_seg_unlink(seg);
+        qr_seg_release(seg);
+    }
+}
+
+static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
+                               const int *idx_ok)
+{
+    int64_t rp = o->recovery_point;
+    size_t first = part->nsegs; /* first segment to recover */
+    int64_t expect = part->segs[0]->base_offset;
+    int recovered = 0;
+    quire_err_t err;
+
+    if (!o->clean) {
+        ssize_t i = rp < 0 ? 0 : seg_floor(part, rp);
+        first = i < 0 ? 0 : (size_t)i;
+        QR_LOG_INFO("LOG",
+                    "%s: no clean shutdown: recovering from segment "
+                    "%020lld (recovery point %lld)",
+                    part->name, (long long)part->segs[first]->base_offset,
+                    (long long)rp);
+    }
+    for (size_t i = 0; i < part->nsegs; i++) {
+        qr_seg_t *seg = part->segs[i];
+        int active = i + 1 == part->nsegs, cut = 0;
+        if (i >= first || !idx_ok[i]) {
+            err = qr_recovery_recover_segment(seg, part->name, expect, &cut);
+            if (err != QUIRE_ERR_NONE)
+                return err;
+            recovered = 1;
+            if (cut) {
+                drop_tail(part, i + 1);
+                active = 1;
+            }
+            if (!active && (err = qr_seg_seal(seg)) != QUIRE_ERR_NONE)
+                return err;
+        } else if ((err = qr_recovery_load_segment(seg, part->name)) !=
+                   QUIRE_ERR_NONE) {
+            return err;
+        }
+        expect = atomic_load(&seg->next_offset);
+        if (i + 1 < part->nsegs && expect > part->segs[i + 1]->base_offset)
+            QR_LOG_WARN("LOG",
+                        "%s: segment %020lld ends at offset %lld, past the "
+                        "next segment's base",
+                        part->name, (long long)seg->base_offset,
+                        (long long)expect);
+    }
+    atomic_store(&part->log_start, part->segs[0]->base_offset);
+    atomic_store(&part->log_end, expect);
+    atomic_store(&part->hw, expect);
+    if (recovered) {
+        /* What recovery kept and rebuilt is made durable before the log is
+         * served, so the recovery point can move to the end. */
+        for (size_t i = 0; i < part->nsegs; i++)
+            if ((err = qr_seg_flush(part->segs[i])) != QUIRE_ERR_NONE)
+                return err;
+    }
+    atomic_store(&part->recovery_point, expect);
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
+                                 char *errstr, size_t errsz)
+{
+    int64_t *bases = NULL;
+    size_t n = 0;
+    int *idx_ok;
+    qr_seg_opts_t so = seg_opts(&part->conf);
+    quire_err_t err = list_segments(part, &bases, &n, errstr, errsz);
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (n == 0) {
+        qr_seg_t *seg;
+        free(bases);
+        err = qr_seg_create(part->dir, 0, &so, &seg);
+        if (err != QUIRE_ERR_NONE) {
+            snprintf(errstr, errsz, "%s: cannot create the first segment",
+                     part->name);
+            return err;
+        }
+        segs_push(part, seg);
+        return QUIRE_ERR_NONE;
+    }
+    idx_ok = qr_calloc(n, sizeof(*idx_ok));
+    for (size_t i = 0; i < n && err == QUIRE_ERR_NONE; i++) {
+        qr_seg_t *seg;
+        err =
+            qr_seg_open(part->dir, bases[i], &so, i + 1 == n, &seg, &idx_ok[i]);
+        if (err == QUIRE_ERR_NONE)
+            segs_push(part, seg);
+        else
+            snprintf(errstr, errsz, "%s: cannot open segment %020lld",
+                     part->name, (long long)bases[i]);
+    }
+    if (err == QUIRE_ERR_NONE) {
+        err = recover_all(part, o, idx_ok);
+        if (err != QUIRE_ERR_NONE)
+            snprintf(errstr, errsz, "%s: recovery failed", part->name);
+    }
+    free(idx_ok);
+    free(bases);
+    return err;
+}
+
+static void flush_job_run(qr_flush_job_t *job);
+
+quire_err_t qr_plog_open(const char *log_dir, const char *topic,
+                         int32_t partition, const qr_plog_conf_t *conf,
+                         const qr_plog_open_opts_t *opts, qr_plog_t **partp,
+                         char *errstr, size_t errstr_size)
+{
+    const char *why = NULL;
+    struct stat st;
+    qr_plog_t *part;
+    quire_err_t err;
+
+    if (qr_topic_name_check(topic, strlen(topic), &why) != QUIRE_ERR_NONE) {
+        snprintf(errstr, errstr_size, "%s", why);
+        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (partition < 0) {
+        snprintf(errstr, errstr_size, "partition %d is negative",
+                 (int)partition);
+        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    err = qr_plog_conf_check(conf, errstr, errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    part = plog_alloc(log_dir, topic, partition, conf);
+    part->flusher = opts->flusher;
+    part->on_append = opts->on_append;
+    part->on_append_opaque = opts->on_append_opaque;
+    part->job.run = flush_job_run;
+    part->last_flush_ms = qr_plog_now_ms();
+    if (stat(part->dir, &st) != 0) {
+        if (errno != ENOENT || !opts->create) {
+            err = errno == ENOENT ? QUIRE_ERR_NOT_FOUND
+                                  : QUIRE_ERR_KAFKA_STORAGE_ERROR;
+            snprintf(errstr, errstr_size, "%s: %s", part->dir, strerror(errno));
+            qr_plog_release(part);
+            return err;
+        }
+        if (mkdir(part->dir, 0755) != 0 && errno != EEXIST) {
+            snprintf(errstr, errstr_size, "mkdir %s: %s", part->dir,
+                     strerror(errno));
+            qr_plog_release(part);
+            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        }
+    }
+    err = open_segments(part, opts, errstr, errstr_size);
+    if (err != QUIRE_ERR_NONE) {
+        QR_LOG_ERR("LOG", "%s", errstr);
+        qr_plog_release(part);
+        return err;
+    }
+    QR_DBG(QR_DBG_LOG, "LOG", "%s: open, %zu segments, offsets %lld..%lld",
+           part->name, part->nsegs, (long long)qr_plog_log_start(part),
+           (long long)qr_plog_log_end(part));
+    *partp = part;
+    return QUIRE_ERR_NONE;
+}
+
+/* ---- append ---- */
+
+quire_err_t qr_plog_do_roll(qr_plog_t *part)
+{
+    qr_seg_t *old = active_seg(part), *seg;
+    qr_seg_opts_t so = seg_opts(&part->conf);
+    int64_t base = qr_plog_log_end(part);
+    quire_err_t err;
+
+    if (qr_seg_size(old) == 0)
+        return QUIRE_ERR_NONE; /* an empty active segment is fresh enough */
+    err = qr_seg_create(part->dir, base, &so, &seg);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    pthread_rwlock_wrlock(&part->segs_lock);
+    segs_push(part, seg);
+    pthread_rwlock_unlock(&part->segs_lock);
+    /* Readers may still use the old indexes: sealing trims the files but
+     * keeps the mappings. */
+    if (qr_seg_seal(old) != QUIRE_ERR_NONE)
+        QR_LOG_WARN("LOG", "%s: could not trim the indexes of %020lld",
+                    part->name, (long long)old->base_offset);
+    QR_DBG(QR_DBG_LOG, "LOG", "%s: rolled to segment %020lld", part->name,
+           (long long)base);
+    return QUIRE_ERR_NONE;
+}
+
+static int should_roll(const qr_plog_t *part, const qr_seg_t *seg, size_t len,
+                       int64_t last, int64_t now)
+{
+    uint64_t size = qr_seg_size(seg);
+    if (size == 0)
+        return 0;
+    return size + len > (uint64_t)part->conf.segment_bytes ||
+           now - seg->roll_base_ms > part->conf.roll_ms ||
+           qr_index_full(&seg->idx) || qr_tindex_full(&seg->tidx) ||
+           last - seg->base_offset > INT32_MAX;
+}
+
+/* Checks that the headers tile [data, data+len); counts records. */
+static quire_err_t walk_batches(const uint8_t *data, size_t len,
+                                int64_t max_batch, int64_t *records)
+{
+    *records = 0;
+    if (len == 0)
+        return QUIRE_ERR_CORRUPT_MESSAGE;
+    for (size_t off = 0; off < len;) {
+        qr_batch_hdr_t hdr;
+        if (qr_batch_hdr_read(data + off, len - off, &hdr) != QUIRE_ERR_NONE ||
+            hdr.length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD ||
+            qr_batch_size(&hdr) > len - off || hdr.magic != QR_BATCH_MAGIC ||
+            hdr.last_offset_delta < 0)
+            return QUIRE_ERR_CORRUPT_MESSAGE;
+        if ((int64_t)qr_batch_size(&hdr) > max_batch)
+            return QUIRE_ERR_MESSAGE_TOO_LARGE;
+        *records += hdr.record_count > 0 ? hdr.record_count : 0;
+        off += qr_batch_size(&hdr);
+    }
+    return QUIRE_ERR_NONE;
+}
+
+/* Writes base offsets from `next` on; returns the last offset. */
+static int64_t assign_offsets(uint8_t *data, size_t len, int64_t next)
+{
+    for (size_t off = 0; off < len;) {
+        qr_batch_hdr_t hdr;
+        qr_batch_hdr_read(data + off, len - off, &hdr);
+        qr_batch_set_base_offset(data + off, next);
+        next += (int64_t)hdr.last_offset_delta + 1;
+        off += qr_batch_size(&hdr);
+    }
+    return next - 1;
+}
+
+/* Bytes of the leading whole batches of [data, len) that fit in `room`;
+ * at least one batch when `force`. */
+static size_t fitting(const uint8_t *data, size_t len, uint64_t room, int force)
+{
+    size_t off = 0;
+    while (off < len) {
+        qr_batch_hdr_t hdr;
+        qr_batch_hdr_read(data + off, len - off, &hdr);
+        if (off + qr_batch_size(&hdr) > room && !(force && off == 0))
+            break;
+        off += qr_batch_size(&hdr);
+    }
+    return off;
+}
+
+static void schedule_flush_locked(qr_plog_t *part);
+
+static quire_err_t write_locked(qr_plog_t *part, uint8_t *data, size_t len,
+                                int64_t last, int64_t now)
+{
+    size_t done = 0;
+    quire_err_t err;
+
+    if (should_roll(part, active_seg(part), len, last, now) &&
+        (err = qr_plog_do_roll(part)) != QUIRE_ERR_NONE)
+        return err;
+    while (done < len) {
+        qr_seg_t *seg = active_seg(part);
+        uint64_t size = qr_seg_size(seg);
+        uint64_t room = (uint64_t)part->conf.segment_bytes > size
+                            ? (uint64_t)part->conf.segment_bytes - size
+                            : 0;
+        size_t n = fitting(data + done, len - done, room, size == 0);
+        int sys_errno, cut_failed;
+        if (n == 0) {
+            if ((err = qr_plog_do_roll(part)) != QUIRE_ERR_NONE)
+                return err;
+            continue;
+        }
+        err = qr_seg_append(seg, data + done, n, &sys_errno, &cut_failed);
+        if (err != QUIRE_ERR_NONE) {
+            if (cut_failed || (sys_errno != ENOSPC && sys_errno != EFBIG &&
+                               sys_errno != EDQUOT))
+                qr_plog_set_offline(part, strerror(sys_errno));
+            return err;
+        }
+        if (seg->roll_base_ms == 0)
+            seg->roll_base_ms = now;
+        int64_t end = atomic_load(&seg->next_offset);
+        atomic_store_explicit(&part->log_end, end, memory_order_release);
+        atomic_store_explicit(&part->hw, end, memory_order_release);
+        done += n;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_plog_append(qr_plog_t *part, uint8_t *data, size_t len,
+                           int64_t *base_offset, int64_t *last_offset)
+{
+    int64_t records, base, last, end = -1;
+    quire_err_t err;
+
+    pthread_mutex_lock(&part->lock);
+    if (part->closed) {
+        err = QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
+    } else if (atomic_load(&part->offline)) {
+        err = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    } else {
+        err = walk_batches(data, len, part->conf.segment_bytes, &records);
+    }
+    if (err == QUIRE_ERR_NONE) {
+        base = qr_plog_log_end(part);
+        last = assign_offsets(data, len, base);
+        err = write_locked(part, data, len, last, qr_plog_now_ms());
+        end = qr_plog_log_end(part);
+    }
+    if (err == QUIRE_ERR_NONE) {
+        *base_offset = base;
+        *last_offset = last;
+        part->unflushed_msgs += records;
+        if (part->unflushed_msgs >= part->conf.flush_interval_messages) {
+            part->unflushed_msgs = 0;
+            pthread_mutex_lock(&part->flush_lock);
+            schedule_flush_locked(part);
+            pthread_mutex_unlock(&part->flush_lock);
+        }
+    }
+    pthread_mutex_unlock(&part->lock);
+    if (end >= 0 && part->on_append)
+        part->on_append(part->on_append_opaque, part, end);
+    return err;
+}
+
+/* ---- read ---- */
+
+void qr_plog_slice_release(qr_plog_slice_t *slice)
+{
+    qr_seg_release(slice->seg);
+    slice->seg = NULL;
+    slice->fd = -1;
+    slice->len = 0;
+}
+
+/* Pins the first segment after `seg` (by base); NULL at the end. */
+static qr_seg_t *next_seg(qr_plog_t *part, const qr_seg_t *seg)
+{
+    qr_seg_t *next = NULL;
+    pthread_rwlock_rdlock(&part->segs_lock);
+    ssize_t i = seg_floor(part, seg->base_offset);
+    if (i + 1 < (ssize_t)part->nsegs) {
+        next = part->segs[i + 1];
+        qr_seg_keep(next);
+    }
+    pthread_rwlock_unlock(&part->segs_lock);
+    return next;
+}
+
+quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
+                         qr_plog_slice_t *slice)
+{
+    int64_t end_off, start;
+    qr_seg_t *seg = NULL;
+    ssize_t i;
+
+    memset(slice, 0, sizeof(*slice));
+    slice->fd = -1;
+    if (atomic_load(&part->gone))
+        return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
+    if (atomic_load(&part->offline))
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    /* The log end first: every byte below it was published before it, so
+     * the segment ends loaded afterwards cover it. */
+    end_off = qr_plog_log_end(part);
+    start = qr_plog_log_start(part);
+    if (offset < start || offset > end_off)
+        return QUIRE_ERR_OFFSET_OUT_OF_RANGE;
+    if (offset == end_off)
+        return QUIRE_ERR_NONE;
+    pthread_rwlock_rdlock(&part->segs_lock);
+    i = seg_floor(part, offset);
+    if (i >= 0) {
+        seg = part->segs[i];
+        qr_seg_keep(seg);
+    }
+    pthread_rwlock_unlock(&part->segs_lock);
+    if (!seg) /* retention moved the start meanwhile */
+        return QUIRE_ERR_OFFSET_OUT_OF_RANGE;
+    for (;;) {
+        uint64_t end = qr_seg_size(seg), pos;
+        qr_batch_hdr_t hdr;
+        quire_err_t err = qr_seg_find(seg, offset, end, &pos, &hdr);
+        if (err == QUIRE_ERR_NOT_FOUND) {
+            qr_seg_t *next = next_seg(part, seg);
+            qr_seg_release(seg);
+            if (!next)
+                return QUIRE_ERR_NONE;
+            seg = next;
+            continue;
+        }
+        if (err == QUIRE_ERR_NONE)
+            err = qr_seg_slice(seg, pos, end, max_bytes, &slice->len);
+        if (err != QUIRE_ERR_NONE) {
+            qr_seg_release(seg);
+            slice->len = 0;
+            if (err == QUIRE_ERR_KAFKA_STORAGE_ERROR)
+                qr_plog_set_offline(part, "read failed");
+            else
+                QR_LOG_ERR("LOG",
+                           "%s: bad batch in segment %020lld "
+                           "below its published end",
+                           part->name, (long long)seg->base_offset);
+            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        }
+        slice->seg = seg;
+        slice->fd = seg->fd;
+        slice->pos = pos;
+        slice->base_offset = hdr.base_offset;
+        return QUIRE_ERR_NONE;
+    }
+}
+
+quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
+                                    int64_t *offset)
+{
+    if (timestamp == QR_PLOG_TS_EARLIEST) {
+        *offset = qr_plog_log_start(part);
+        return QUIRE_ERR_NONE;
+    }
+    if (timestamp == QR_PLOG_TS_LATEST) {
+        *offset = qr_plog_high_watermark(part);
+        return QUIRE_ERR_NONE;
+    }
+    if (timestamp < 0)
+        return QUIRE_ERR_INVALID_REQUEST;
+    *offset = -1;
+    for (size_t i = 0;; i++) {
+        qr_seg_t *seg = NULL;
+        pthread_rwlock_rdlock(&part->segs_lock);
+        for (; i < part->nsegs && !seg; i++)
+            if (atomic_load(&part->segs[i]->max_ts) >= timestamp) {
+                seg = part->segs[i];
+                qr_seg_keep(seg);
+            }
+        pthread_rwlock_unlock(&part->segs_lock);
+        if (!seg)
+            return QUIRE_ERR_NONE;
+        i--; /* the loop's i++ moved past seg */
+        quire_err_t err =
+            qr_seg_find_ts(seg, timestamp, qr_seg_size(seg), offset);
+        qr_seg_release(seg);
+        if (err == QUIRE_ERR_NONE)
+            return QUIRE_ERR_NONE;
+        if (err != QUIRE_ERR_NOT_FOUND)
+            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        *offset = -1;
+    }
+}
+
+/* ---- durability ---- */
+
+/* fdatasync of every segment from the one holding the recovery point to
+ * the active one; *target is the log end they cover. No lock held during
+ * the syncs. */
+static quire_err_t do_sync(qr_plog_t *part, int64_t *target)
+{
+    qr_seg_t **segs;
+    size_t n;
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    pthread_rwlock_rdlock(&part->segs_lock);
+    *target = qr_plog_log_end(part);
+    ssize_t i = seg_floor(part, qr_plog_recovery_point(part));
+    if (i < 0)
+        i = 0;
+    n = part->nsegs - (size_t)i;
+    segs = qr_malloc((n ? n : 1) * sizeof(*segs));
+    for (size_t k = 0; k < n; k++) {
+        segs[k] = part->segs[(size_t)i + k];
+        qr_seg_keep(segs[k]);
+    }
+    pthread_rwlock_unlock(&part->segs_lock);
+    for (size_t k = 0; k < n; k++) {
+        if (err == QUIRE_ERR_NONE) {
+            err = qr_seg_flush(segs[k]);
+            atomic_fetch_add(&part->syncs, 1);
+        }
+        qr_seg_release(segs[k]);
+    }
+    free(segs);
+    if (err != QUIRE_ERR_NONE)
+        qr_plog_set_offline(part, "fdatasync failed");
+    return err;
+}
+
+/* Records the outcome of a sync and detaches the waiters it satisfies (all
+ * of them on error). flush_lock held. */
+static qr_plog_waiter_t *sync_done_locked(qr_plog_t *part, quire_err_t err,
+                                          int64_t target)
+{
+    qr_plog_waiter_t *done = NULL, **pp = &part->waiters;
+    int64_t rp = qr_plog_recovery_point(part);
+
+    if (err == QUIRE_ERR_NONE && target > rp) {
+        rp = target;
+        atomic_store(&part->recovery_point, rp);
+    }
+    part->last_flush_ms = qr_plog_now_ms();
+    while (*pp) {
+        qr_plog_waiter_t *w = *pp;
+        if (err != QUIRE_ERR_NONE || w->last_offset < rp) {
+            *pp = w->next;
+            w->next = done;
+            done = w;
+        } else {
+            pp = &w->next;
+        }
+    }
+    return done;
+}
+
+static void complete_waiters(qr_plog_t *part, qr_plog_waiter_t *done,
+                             quire_err_t err)
+{
+    while (done) {
+        qr_plog_waiter_t *w = done;
+        done = w->next;
+        w->cb(w->opaque, part, w->last_offset, err);
+        free(w);
+    }
+}
+
+/* Queues the partition's flush job unless queued or running (a running
+ * one re-queues itself when waiters remain). flush_lock held. */
+static void schedule_flush_locked(qr_plog_t *part)
+{
+    if (part->flush_queued || part->flush_running || !part->flusher)
+        return;
+    qr_plog_keep(part); /* the job's reference */
+    part->flush_queued = 1;
+    if (qr_flusher_enqueue(part->flusher, &part->job) != QUIRE_ERR_NONE) {
+        part->flush_queued = 0;
+        /* The flusher is going away: drop the reference; the caller sees
+         * no queued job and waiters are completed by close. */
+        atomic_fetch_sub(&part->refcnt, 1);
+    }
+}
+
+static void flush_job_run(qr_flush_job_t *job)
+{
+    qr_plog_t *part = (qr_plog_t *)((char *)job - offsetof(qr_plog_t, job));
+    qr_plog_waiter_t *done;
+    int64_t target;
+    quire_err_t err;
+
+    pthread_mutex_lock(&part->flush_lock);
+    part->flush_queued = 0;
+    part->flush_running = 1;
+    pthread_mutex_unlock(&part->flush_lock);
+
+    err = do_sync(part, &target);
+
+    pthread_mutex_lock(&part->flush_lock);
+    part->flush_running = 0;
+    done = sync_done_locked(part, err, target);
+    if (part->waiters)
+        schedule_flush_locked(part); /* arrived during the sync */
+    pthread_mutex_unlock(&part->flush_lock);
+    complete_waiters(part, done,
+                     err == QUIRE_ERR_NONE ? QUIRE_ERR_NONE
+                                           : QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    qr_plog_release(part);
+}
+
+quire_err_t qr_plog_flush_request(qr_plog_t *part, int64_t last_offset,
+                                  qr_plog_flush_cb *cb, void *opaque,
+                                  int *durable)
+{
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    *durable = 0;
+    pthread_mutex_lock(&part->flush_lock);
+    if (atomic_load(&part->gone)) {
+        err = QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
+    } else if (atomic_load(&part->offline)) {
+        err = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    } else if (last_offset < qr_plog_recovery_point(part)) {
+        *durable = 1;
+    } else if (!part->flusher) {
+        err = QUIRE_ERR_STATE;
+    } else {
+        qr_plog_waiter_t *w = qr_malloc(sizeof(*w));
+        w->last_offset = last_offset;
+        w->cb = cb;
+        w->opaque = opaque;
+        w->next = part->waiters;
+        part->waiters = w;
+        schedule_flush_locked(part);
+    }
+    pthread_mutex_unlock(&part->flush_lock);
+    return err;
+}
+
+quire_err_t qr_plog_flush(qr_plog_t *part)
+{
+    int64_t target;
+    qr_plog_waiter_t *done;
+    quire_err_t err = do_sync(part, &target);
+
+    pthread_mutex_lock(&part->flush_lock);
+    done = sync_done_locked(part, err, target);
+    pthread_mutex_unlock(&part->flush_lock);
+    complete_waiters(part, done,
+                     err == QUIRE_ERR_NONE ? QUIRE_ERR_NONE
+                                           : QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    return err;
+}
+
+void qr_plog_periodic(qr_plog_t *part, int64_t now_ms)
+{
+    int64_t interval;
+
+    pthread_mutex_lock(&part->lock);
+    interval = part->conf.flush_interval_ms;
+    pthread_mutex_unlock(&part->lock);
+    if (interval == INT64_MAX || atomic_load(&part->gone))
+        return;
+    pthread_mutex_lock(&part->flush_lock);
+    if (qr_plog_log_end(part) > qr_plog_recovery_point(part) &&
+        now_ms - part->last_flush_ms >= interval)
+        schedule_flush_locked(part);
+    pthread_mutex_unlock(&part->flush_lock);
+}
+
+/* ---- close and delete ---- */
+
+static int mark_gone(qr_plog_t *part)
+{
+    int was;
+    pthread_mutex_lock(&part->lock);
+    was = part->closed;
+    part->closed = 1;
+    pthread_mutex_unlock(&part->lock);
+    pthread_mutex_lock(&part->flush_lock);
+    atomic_store(&part->gone, 1);
+    pthread_mutex_unlock(&part->flush_lock);
+    return was;
+}
+
+quire_err_t qr_plog_close(qr_plog_t *part)
+{
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    if (!part)
+        return QUIRE_ERR_NONE;
+    if (mark_gone(part)) {
+        qr_plog_release(part);
+        return QUIRE_ERR_NONE;
+    }
+    if (!atomic_load(&part->offline)) {
+        /* Everything durable (flush requests complete here), then the
+         * active segment sealed, and its trimmed indexes synced. */
+        err = qr_plog_flush(part);
+        pthread_mutex_lock(&part->lock);
+        qr_seg_t *seg = part->nsegs ? active_seg(part) : NULL;
+        if (err == QUIRE_ERR_NONE && seg)
+            err = qr_seg_seal(seg);
+        if (err == QUIRE_ERR_NONE && seg)
+            err = qr_seg_flush(seg);
+        pthread_mutex_unlock(&part->lock);
+    }
+    pthread_mutex_lock(&part->flush_lock);
+    qr_plog_waiter_t *left = sync_done_locked(part, QUIRE_ERR_STATE, 0);
+    pthread_mutex_unlock(&part->flush_lock);
+    complete_waiters(part, left, QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    pthread_mutex_lock(&part->lock);
+    drop_segments(part, 0);
+    pthread_mutex_unlock(&part->lock);
+    QR_DBG(QR_DBG_LOG, "LOG", "%s: closed", part->name);
+    qr_plog_release(part);
+    return err;
+}
+
+/* Removes whatever is left in the directory, then the directory. */
+static quire_err_t remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[PATH_MAX + 256];
+
+    if (d) {
+        while ((de = readdir(d)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 1, dir,
+                     de->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    if (rmdir(dir) != 0 && errno != ENOENT) {
+        QR_LOG_ERR("LOG", "rmdir %s: %s (errno %d)", dir, strerror(errno),
+                   errno);
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_plog_delete(qr_plog_t *part)
+{
+    qr_plog_waiter_t *left;
+    quire_err_t err;
+    char gone[PATH_MAX];
+
+    if (!part)
+        return QUIRE_ERR_NONE;
+    mark_gone(part);
+    pthread_mutex_lock(&part->flush_lock);
+    left = sync_done_locked(part, QUIRE_ERR_STATE, 0);
+    pthread_mutex_unlock(&part->flush_lock);
+    complete_waiters(part, left, QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
+    /* Renamed first, as Kafka does: a crash in the middle leaves a
+     * "-delete" directory that the next start removes, never a partial
+     * partition that would be loaded. */
+    snprintf(gone, sizeof(gone), "%s.%lld-delete", part->dir,
+             (long long)qr_plog_now_ms());
+    if (rename(part->dir, gone) != 0) {
+        QR_LOG_ERR("LOG", "rename %s: %s (errno %d)", part->dir,
+                   strerror(errno), errno);
+        snprintf(gone, sizeof(gone), "%s", part->dir);
+    }
+    pthread_mutex_lock(&part->lock);
+    drop_segments(part, 0);
+    pthread_mutex_unlock(&part->lock);
+    err = remove_dir(gone);
+    QR_LOG_INFO("LOG", "%s: deleted", part->name);
+    qr_plog_release(part);
+    return err;
+}

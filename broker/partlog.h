@@ -1,0 +1,323 @@
+/*
+ * partlog: the log of one partition (DESIGN.md §3-4): a directory
+ * <log.dir>/<topic>-<partition>/ of segments (segment.h), with append, read
+ * for fetch (fd, position, length for sendfile), ListOffsets, roll, the
+ * durability requests of acks=all (group commit on the flusher threads) and
+ * recovery at open.
+ *
+ * ---- For the network server ----
+ *
+ *   open       qr_logmgr_open_part() (logmgr.h) normally; qr_plog_open() for
+ *              a bare log. Every path is built only after
+ *              qr_topic_name_check().
+ *   produce    qr_plog_append(part, batches, len, &base, &last): the bytes
+ *              from the wire, already checked by the caller with
+ *              qr_batch_validate(QR_BATCH_CHECK_CRC); one or several
+ *              concatenated batches. The baseOffset fields are rewritten in
+ *              place. ENOSPC/EFBIG -> QUIRE_ERR_KAFKA_STORAGE_ERROR, nothing
+ *              of the payload visible, next append works once space is
+ *              back.
+ *   acks=all   qr_plog_flush_request(part, last, cb, opaque, &durable): cb
+ *              runs on a flusher thread once offsets <= last are on disk
+ *              (fdatasync), shared with every request that arrived
+ *              meanwhile (group commit). If already durable, *durable = 1
+ *              and cb is never called: answer at once.
+ *   fetch      qr_plog_read(part, offset, max_bytes, &slice): whole batches
+ *              from the one holding offset; sendfile(slice.fd, slice.pos,
+ *              slice.len), then qr_plog_slice_release(&slice). The segment
+ *              stays open (refcount) until then, even if retention deletes
+ *              it meanwhile. Empty slice (len 0) at the log end.
+ *   long poll  opts.on_append(opaque, part, log_end) runs after each append
+ *              is published, on the thread that appended, with no lock
+ *              held: wake waiting fetches (ev_async) from there.
+ *   offsets    qr_plog_log_start(), qr_plog_log_end(), qr_plog_high_watermark()
+ *              (today equal to the log end; kept apart for replication),
+ *              qr_plog_offset_for_time() for ListOffsets.
+ *
+ * ---- Locks (the order, outermost first) ----
+ *
+ *   1. logmgr's lock (logmgr.h)
+ *   2. part->lock: the partition lock. Append (a pwrite into the page
+ *      cache), roll, retention, close. Held briefly.
+ *   3. part->segs_lock: rwlock over the segment array. Written only to add
+ *      (roll) or remove (retention, recovery) segments; read by readers and
+ *      flushers to find and pin a segment.
+ *   4. part->flush_lock: flush waiters and flusher scheduling.
+ *   5. the flusher's queue lock (flusher.h).
+ *
+ * Readers take only segs_lock (read side, a few instructions) and then work
+ * lock-free on the pinned segment's published end; so they run concurrently
+ * with the appender and see only complete batches. fdatasync runs with no
+ * lock held. Callbacks (on_append, flush) are called with no lock held.
+ *
+ * ---- Lifetime ----
+ *
+ * A partition is refcounted (qr_plog_keep/qr_plog_release): shared by the
+ * network threads, the flushers (while a flush job is queued or running)
+ * and the manager. qr_plog_close()/qr_plog_delete() end it (appends and
+ * reads then fail with NOT_LEADER_FOR_PARTITION); memory goes with the last
+ * reference.
+ */
+#ifndef QR_PARTLOG_H
+#define QR_PARTLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "flusher.h"
+#include "segment.h"
+
+/**
+ * Per-partition log settings: Kafka's keys, meanings and defaults. The
+ * broker's table (server.properties) fills the defaults; per-topic
+ * overrides are a copy the caller changes and passes in. "Never" is
+ * INT64_MAX; "no limit" is -1.
+ */
+typedef struct qr_plog_conf {
+    int64_t segment_bytes;           /* log.segment.bytes: 1 GiB, <= 2^31-1 */
+    int64_t roll_ms;                 /* log.roll.ms (.hours): 168 h */
+    int64_t retention_ms;            /* log.retention.ms (.hours): 168 h; -1:
+                                        no limit */
+    int64_t retention_bytes;         /* log.retention.bytes: -1, no limit */
+    int64_t index_interval_bytes;    /* log.index.interval.bytes: 4096 */
+    int64_t index_size_max_bytes;    /* log.index.size.max.bytes: 10 MiB */
+    int64_t flush_interval_messages; /* log.flush.interval.messages: never */
+    int64_t flush_interval_ms;       /* log.flush.interval.ms: never */
+    int64_t segment_delete_delay_ms; /* log.segment.delete.delay.ms: 60 s */
+    int64_t retention_check_interval_ms; /* log.retention.check.interval.ms:
+                                            300 s (read by logmgr from its
+                                            default conf) */
+} qr_plog_conf_t;
+
+/**
+ * @brief Fills @p conf with Kafka's defaults.
+ * @locality any  @locks none
+ */
+void qr_plog_conf_defaults(qr_plog_conf_t *conf);
+
+/**
+ * @brief Checks ranges (segment_bytes in [14 + 61, 2^31-1], index sizes of
+ * at least one entry, intervals >= 0, ...).
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_INVALID_CONFIG with the key in
+ *          @p errstr.
+ * @locality any  @locks none
+ */
+quire_err_t qr_plog_conf_check(const qr_plog_conf_t *conf, char *errstr,
+                               size_t errstr_size);
+
+typedef struct qr_plog qr_plog_t;
+
+/** Called after an append is published; see the file comment. */
+typedef void(qr_plog_append_cb)(void *opaque, qr_plog_t *part, int64_t log_end);
+
+/**
+ * Called once per flush request, on a flusher thread (or on the thread of
+ * qr_plog_flush()/qr_plog_close()), with no lock held: @p err is
+ * QUIRE_ERR_NONE when every offset <= @p last_offset is durable,
+ * QUIRE_ERR_KAFKA_STORAGE_ERROR when fdatasync failed (the partition is then
+ * offline), QUIRE_ERR_NOT_LEADER_FOR_PARTITION when it was deleted first.
+ */
+typedef void(qr_plog_flush_cb)(void *opaque, qr_plog_t *part,
+                               int64_t last_offset, quire_err_t err);
+
+/** How qr_plog_open() finds and recovers the log. */
+typedef struct qr_plog_open_opts {
+    int clean;              /* the log dir had a clean-shutdown marker */
+    int64_t recovery_point; /* from the checkpoint; -1: unknown (scan all) */
+    int create;             /* create the directory when missing */
+    qr_flusher_t *flusher;  /* borrowed; must outlive the partition; NULL:
+                               only qr_plog_flush() (tools, tests) */
+    qr_plog_append_cb *on_append; /* may be NULL */
+    void *on_append_opaque;
+} qr_plog_open_opts_t;
+
+/**
+ * @brief Opens (optionally creates) the log of @p topic / @p partition under
+ * @p log_dir and recovers it: without @c clean, every segment from the one
+ * holding the recovery point on is scanned, each batch checked (length,
+ * CRC-32C, offsets increasing), the log cut at the first bad or torn batch
+ * (later segments deleted) and indexes rebuilt; missing or corrupt indexes
+ * are rebuilt in any case. Every action is logged with the partition and
+ * byte position. Leftover ".deleted" files are removed.
+ * @param log_dir, topic  borrowed (copied).
+ * @param conf   borrowed (copied).
+ * @param partp  set to the partition (owned: one reference) on success.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_INVALID_TOPIC_EXCEPTION (bad name,
+ *          nothing touched); QUIRE_ERR_INVALID_CONFIG; QUIRE_ERR_NOT_FOUND
+ *          (no directory and !create); QUIRE_ERR_KAFKA_STORAGE_ERROR.
+ *          Detail in @p errstr.
+ * @locality any (logmgr: main, at start-up or when told to lead)
+ * @locks none
+ */
+quire_err_t qr_plog_open(const char *log_dir, const char *topic,
+                         int32_t partition, const qr_plog_conf_t *conf,
+                         const qr_plog_open_opts_t *opts, qr_plog_t **partp,
+                         char *errstr, size_t errstr_size);
+
+/** @brief Takes a reference. @locality any @locks none */
+void qr_plog_keep(qr_plog_t *part);
+
+/** @brief Drops a reference; the last frees memory (and releases the
+ * segments). Accepts NULL. @locality any @locks none */
+void qr_plog_release(qr_plog_t *part);
+
+/**
+ * @brief Ends the partition cleanly: no more appends, everything
+ * fdatasync'd, the active segment sealed (indexes trimmed); outstanding
+ * flush requests complete on this thread. Consumes the caller's reference.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR.
+ * @locality main (never a network thread: it syncs)  @locks none
+ */
+quire_err_t qr_plog_close(qr_plog_t *part);
+
+/**
+ * @brief Ends the partition and removes its directory and files (topic
+ * deleted). Outstanding flush requests complete with
+ * NOT_LEADER_FOR_PARTITION. Pinned segments stay readable until released.
+ * Consumes the caller's reference.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR.
+ * @locality main  @locks none
+ */
+quire_err_t qr_plog_delete(qr_plog_t *part);
+
+/**
+ * @brief Appends one or several concatenated batches; O(1), no per-record
+ * work, no re-checksum: the broker writes each baseOffset (not covered by
+ * the CRC) and the bytes with one pwrite().
+ * @param data  borrowed, modified in place (baseOffset fields); validated
+ *              by the caller with QR_BATCH_CHECK_CRC; only the headers are
+ *              re-read here (magic, lengths).
+ * @param base_offset set to the first offset assigned.
+ * @param last_offset set to the last offset assigned (for flush requests).
+ * @returns QUIRE_ERR_NONE;
+ *   QUIRE_ERR_CORRUPT_MESSAGE for headers that do not tile @p len;
+ *   QUIRE_ERR_MESSAGE_TOO_LARGE for a batch larger than segment_bytes;
+ *   QUIRE_ERR_KAFKA_STORAGE_ERROR for a failed write (disk full: nothing of
+ *     the payload is visible and the next append works once space is back;
+ *     other errors take the partition offline);
+ *   QUIRE_ERR_NOT_LEADER_FOR_PARTITION once closed or deleted.
+ *   The payload is appended atomically when it fits in one segment (always
+ *   with a segment at least socket.request.max.bytes); a larger payload is
+ *   split over segments and an error after the first part leaves that part.
+ * @locality net thread (any)  @locks takes part->lock
+ */
+quire_err_t qr_plog_append(qr_plog_t *part, uint8_t *data, size_t len,
+                           int64_t *base_offset, int64_t *last_offset);
+
+/** A range of a segment file to send: owns one segment reference. */
+typedef struct qr_plog_slice {
+    qr_seg_t *seg;       /* pinned; NULL for an empty slice */
+    int fd;              /* seg->fd: valid until qr_plog_slice_release() */
+    uint64_t pos;        /* file position of the first batch */
+    size_t len;          /* bytes of whole batches; 0 at the log end */
+    int64_t base_offset; /* baseOffset of the first batch (<= offset) */
+} qr_plog_slice_t;
+
+/**
+ * @brief Finds whole batches for a fetch: starting at the batch holding
+ * @p offset, as many as fit in @p max_bytes, at least one even when it is
+ * larger (KIP-74), all from one segment. Binary search over segments, the
+ * index, a short forward scan. Lock-free but for a read lock on the segment
+ * array.
+ * @param slice set on success; release it with qr_plog_slice_release().
+ * @returns QUIRE_ERR_NONE (len may be 0 at the log end);
+ *   QUIRE_ERR_OFFSET_OUT_OF_RANGE outside [log start, log end];
+ *   QUIRE_ERR_KAFKA_STORAGE_ERROR (pread failed, partition offline);
+ *   QUIRE_ERR_NOT_LEADER_FOR_PARTITION once closed.
+ * @locality any (net thread)  @locks takes segs_lock (read) briefly
+ */
+quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
+                         qr_plog_slice_t *slice);
+
+/** @brief Releases the slice's segment (accepts an empty slice).
+ * @locality any @locks none */
+void qr_plog_slice_release(qr_plog_slice_t *slice);
+
+/** @brief First offset kept. @locality any @locks none */
+int64_t qr_plog_log_start(const qr_plog_t *part);
+/** @brief Offset the next append gets (log end offset). @locality any */
+int64_t qr_plog_log_end(const qr_plog_t *part);
+/** @brief High watermark (today = log end). @locality any @locks none */
+int64_t qr_plog_high_watermark(const qr_plog_t *part);
+/** @brief Offsets below this are known durable. @locality any */
+int64_t qr_plog_recovery_point(const qr_plog_t *part);
+
+#define QR_PLOG_TS_LATEST   (-1) /* Kafka ListOffsets timestamp -1 */
+#define QR_PLOG_TS_EARLIEST (-2) /* Kafka ListOffsets timestamp -2 */
+
+/**
+ * @brief ListOffsets: QR_PLOG_TS_EARLIEST gives the log start,
+ * QR_PLOG_TS_LATEST the high watermark, a timestamp >= 0 the base offset of
+ * the first batch whose maxTimestamp is >= it (through the time indexes),
+ * or -1 when there is none.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_INVALID_REQUEST for another negative
+ *          timestamp; QUIRE_ERR_KAFKA_STORAGE_ERROR.
+ * @locality any  @locks takes segs_lock (read) briefly
+ */
+quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
+                                    int64_t *offset);
+
+/**
+ * @brief Asks for offsets <= @p last_offset to be made durable. The
+ * fdatasync runs on a flusher thread; every request queued while one runs
+ * is served by the next one (group commit).
+ * @param cb, opaque  called exactly once (see qr_plog_flush_cb) unless
+ *                    *@p durable is set; opaque is the caller's.
+ * @param durable set to 1 when already durable (cb not called), else 0.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_KAFKA_STORAGE_ERROR when offline;
+ *          QUIRE_ERR_NOT_LEADER_FOR_PARTITION when closed; QUIRE_ERR_STATE
+ *          when the log has no flusher.
+ * @locality net thread (any)  @locks takes part->flush_lock
+ */
+quire_err_t qr_plog_flush_request(qr_plog_t *part, int64_t last_offset,
+                                  qr_plog_flush_cb *cb, void *opaque,
+                                  int *durable);
+
+/**
+ * @brief Makes everything appended so far durable on the calling thread
+ * and completes the flush requests it covers (their callbacks run here).
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR.
+ * @locality never a network thread (flusher, main, tools)  @locks none
+ */
+quire_err_t qr_plog_flush(qr_plog_t *part);
+
+/**
+ * @brief Periodic work by time: queues a flush when log.flush.interval.ms
+ * has passed since the last one and data is waiting.
+ * @locality logmgr's janitor thread  @locks takes part->flush_lock
+ */
+void qr_plog_periodic(qr_plog_t *part, int64_t now_ms);
+
+/**
+ * @brief Replaces the partition's settings (a per-topic override changed).
+ * New sizes apply from the next roll.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_INVALID_CONFIG (errstr).
+ * @locality any  @locks takes part->lock
+ */
+quire_err_t qr_plog_set_conf(qr_plog_t *part, const qr_plog_conf_t *conf,
+                             char *errstr, size_t errstr_size);
+
+/** @brief A copy of the settings. @locality any @locks takes part->lock */
+void qr_plog_get_conf(qr_plog_t *part, qr_plog_conf_t *conf);
+
+/** @brief "topic-partition", for logs. @returns borrowed, valid while a
+ * reference is held. @locality any @locks none */
+const char *qr_plog_name(const qr_plog_t *part);
+/** @brief The topic. @returns borrowed, as qr_plog_name(). */
+const char *qr_plog_topic(const qr_plog_t *part);
+/** @brief The partition number. */
+int32_t qr_plog_partition(const qr_plog_t *part);
+/** @brief The partition's directory. @returns borrowed, as qr_plog_name().*/
+const char *qr_plog_dir(const qr_plog_t *part);
+/** @brief Whether the partition went offline (a write or sync failed with
+ * something other than a full disk). @locality any @locks none */
+int qr_plog_offline(const qr_plog_t *part);
+/** @brief Number of segments. @locality any @locks takes segs_lock */
+size_t qr_plog_segment_count(qr_plog_t *part);
+/** @brief Bytes of all segments' logs. @locality any @locks segs_lock */
+uint64_t qr_plog_size_bytes(qr_plog_t *part);
+/** @brief fdatasync calls made for this log (benchmarks, tests). */
+unsigned long long qr_plog_sync_count(const qr_plog_t *part);
+
+#endif /* QR_PARTLOG_H */

@@ -1,0 +1,436 @@
+/*
+ * segment: one .log file and its indexes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "diskfmt.h"
+#include "logging.h"
+#include "segment.h"
+
+/* ---- names, create, open, lifetime ---- */
+
+int qr_seg_path(const qr_seg_t *seg, const char *suffix, char *out, size_t size)
+{
+    return qr_dk_seg_path(out, size, seg->dir, seg->base_offset, suffix);
+}
+
+static quire_err_t seg_fail(const char *what, const char *path, int err)
+{
+    QR_LOG_ERR("LOG", "%s %s: %s (errno %d)", what, path, strerror(err), err);
+    return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+}
+
+static qr_seg_t *seg_alloc(const char *dir, int64_t base_offset,
+                           const qr_seg_opts_t *opts)
+{
+    qr_seg_t *seg = qr_calloc(1, sizeof(*seg));
+    seg->base_offset = base_offset;
+    seg->fd = -1;
+    seg->idx.f.fd = -1;
+    seg->tidx.f.fd = -1;
+    seg->opts = *opts;
+    seg->dir = qr_strdup(dir);
+    seg->max_ts_offset = base_offset;
+    atomic_init(&seg->size, 0);
+    atomic_init(&seg->next_offset, base_offset);
+    atomic_init(&seg->max_ts, -1);
+    atomic_init(&seg->refcnt, 1);
+    return seg;
+}
+
+static void seg_free(qr_seg_t *seg)
+{
+    qr_index_close(&seg->idx);
+    qr_tindex_close(&seg->tidx);
+    if (seg->fd >= 0)
+        close(seg->fd);
+    free(seg->dir);
+    free(seg);
+}
+
+static quire_err_t open_indexes(qr_seg_t *seg, int create, int writable)
+{
+    char path[PATH_MAX];
+    quire_err_t err;
+
+    if (qr_seg_path(seg, QR_SEG_SUFFIX_INDEX, path, sizeof(path)) != 0)
+        return seg_fail("name", seg->dir, errno);
+    err = qr_index_open(&seg->idx, path, seg->base_offset,
+                        seg->opts.index_max_bytes, create, writable);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (qr_seg_path(seg, QR_SEG_SUFFIX_TIMEINDEX, path, sizeof(path)) != 0)
+        return seg_fail("name", seg->dir, errno);
+    return qr_tindex_open(&seg->tidx, path, seg->base_offset,
+                          seg->opts.index_max_bytes, create, writable);
+}
+
+quire_err_t qr_seg_reset_indexes(qr_seg_t *seg)
+{
+    qr_index_close(&seg->idx);
+    qr_tindex_close(&seg->tidx);
+    seg->bytes_since_index = 0;
+    seg->sealed = 0;
+    seg->idx_synced = 0;
+    return open_indexes(seg, 1, 1);
+}
+
+quire_err_t qr_seg_create(const char *dir, int64_t base_offset,
+                          const qr_seg_opts_t *opts, qr_seg_t **segp)
+{
+    char path[PATH_MAX];
+    qr_seg_t *seg = seg_alloc(dir, base_offset, opts);
+    quire_err_t err;
+
+    if (qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path)) != 0) {
+        err = seg_fail("name", dir, errno);
+        goto fail;
+    }
+    seg->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (seg->fd < 0) {
+        err = seg_fail("create", path, errno);
+        goto fail;
+    }
+    err = open_indexes(seg, 1, 1);
+    if (err != QUIRE_ERR_NONE)
+        goto fail;
+    *segp = seg;
+    return QUIRE_ERR_NONE;
+fail:
+    qr_seg_unlink(seg);
+    seg_free(seg);
+    return err == QUIRE_ERR_NONE ? QUIRE_ERR_KAFKA_STORAGE_ERROR : err;
+}
+
+quire_err_t qr_seg_open(const char *dir, int64_t base_offset,
+                        const qr_seg_opts_t *opts, int active, qr_seg_t **segp,
+                        int *idx_ok)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    qr_seg_t *seg = seg_alloc(dir, base_offset, opts);
+    quire_err_t err;
+    const char *why = NULL;
+
+    if (qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path)) != 0) {
+        err = seg_fail("name", dir, errno);
+        goto fail;
+    }
+    seg->fd = open(path, O_RDWR | O_CLOEXEC);
+    if (seg->fd < 0) {
+        err = seg_fail("open", path, errno);
+        goto fail;
+    }
+    if (fstat(seg->fd, &st) != 0) {
+        err = seg_fail("fstat", path, errno);
+        goto fail;
+    }
+    atomic_store(&seg->size, (uint64_t)st.st_size);
+    seg->roll_base_ms =
+        (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    *idx_ok = 1;
+    err = open_indexes(seg, 0, active);
+    if (err == QUIRE_ERR_NONE &&
+        qr_index_check(&seg->idx, (uint64_t)st.st_size, &why) != 0)
+        err = QUIRE_ERR_CORRUPT_MESSAGE;
+    if (err == QUIRE_ERR_NONE &&
+        qr_tindex_check(&seg->tidx, INT64_MAX, &why) != 0)
+        err = QUIRE_ERR_CORRUPT_MESSAGE;
+    if (err == QUIRE_ERR_NOT_FOUND || err == QUIRE_ERR_CORRUPT_MESSAGE) {
+        QR_LOG_WARN("LOG", "%s/%020lld: index %s, rebuilding it from the log",
+                    dir, (long long)base_offset,
+                    err == QUIRE_ERR_NOT_FOUND ? "missing"
+                    : why                      ? why
+                                               : "of a bad size");
+        *idx_ok = 0;
+        err = qr_seg_reset_indexes(seg);
+    }
+    if (err != QUIRE_ERR_NONE)
+        goto fail;
+    if (!active) {
+        seg->sealed = 1;
+        seg->idx_synced = *idx_ok;
+    }
+    *segp = seg;
+    return QUIRE_ERR_NONE;
+fail:
+    seg_free(seg);
+    return err;
+}
+
+void qr_seg_keep(qr_seg_t *seg)
+{
+    atomic_fetch_add_explicit(&seg->refcnt, 1, memory_order_relaxed);
+}
+
+void qr_seg_release(qr_seg_t *seg)
+{
+    if (!seg)
+        return;
+    if (atomic_fetch_sub_explicit(&seg->refcnt, 1, memory_order_acq_rel) == 1)
+        seg_free(seg);
+}
+
+/* ---- batches in the file ---- */
+
+quire_err_t qr_seg_read_hdr(const qr_seg_t *seg, uint64_t pos, uint64_t end,
+                            qr_batch_hdr_t *hdr)
+{
+    uint8_t buf[QR_BATCH_HEADER_SIZE];
+
+    if (pos + QR_BATCH_HEADER_SIZE > end)
+        return QUIRE_ERR_TRUNCATED;
+    ssize_t n = qr_dk_pread_full(seg->fd, buf, sizeof(buf), (off_t)pos);
+    if (n < 0) {
+        char path[PATH_MAX];
+        int err = errno;
+        qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
+        return seg_fail("pread", path, err);
+    }
+    if ((size_t)n < sizeof(buf))
+        return QUIRE_ERR_TRUNCATED;
+    if (qr_batch_hdr_read(buf, sizeof(buf), hdr) != QUIRE_ERR_NONE)
+        return QUIRE_ERR_TRUNCATED;
+    if (hdr->length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD ||
+        hdr->magic != QR_BATCH_MAGIC || hdr->last_offset_delta < 0)
+        return QUIRE_ERR_CORRUPT_MESSAGE;
+    if (pos + qr_batch_size(hdr) > end)
+        return QUIRE_ERR_TRUNCATED;
+    return QUIRE_ERR_NONE;
+}
+
+void qr_seg_index_batch(qr_seg_t *seg, const qr_batch_hdr_t *hdr, uint32_t pos)
+{
+    if (hdr->max_timestamp >
+        atomic_load_explicit(&seg->max_ts, memory_order_relaxed)) {
+        atomic_store_explicit(&seg->max_ts, hdr->max_timestamp,
+                              memory_order_relaxed);
+        seg->max_ts_offset = hdr->base_offset;
+    }
+    if (seg->bytes_since_index > seg->opts.index_interval_bytes) {
+        /* A full index only makes lookups scan further until the roll
+         * that a full index triggers; never an error here. */
+        if (qr_index_append(&seg->idx, hdr->base_offset, pos) == QUIRE_ERR_NONE)
+            qr_tindex_maybe_append(&seg->tidx, atomic_load(&seg->max_ts),
+                                   seg->max_ts_offset);
+        seg->bytes_since_index = 0;
+    }
+    seg->bytes_since_index += (uint32_t)qr_batch_size(hdr);
+}
+
+quire_err_t qr_seg_append(qr_seg_t *seg, const uint8_t *data, size_t len,
+                          int *sys_errno, int *cut_failed)
+{
+    uint64_t old = atomic_load_explicit(&seg->size, memory_order_relaxed);
+    size_t done = 0;
+    int64_t next = 0;
+
+    *sys_errno = 0;
+    *cut_failed = 0;
+    while (done < len) {
+        ssize_t n =
+            pwrite(seg->fd, data + done, len - done, (off_t)(old + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *sys_errno = n < 0 ? errno : ENOSPC;
+            break;
+        }
+        done += (size_t)n;
+    }
+    if (done < len) {
+        char path[PATH_MAX];
+        qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
+        QR_LOG_ERR("LOG", "write %s at %llu: %s (errno %d)", path,
+                   (unsigned long long)old, strerror(*sys_errno), *sys_errno);
+        /* Nothing was published; cut the partial batch off the file too
+         * so that neither recovery nor the next append ever sees it. */
+        if (done > 0 && ftruncate(seg->fd, (off_t)old) != 0) {
+            *cut_failed = 1;
+            seg_fail("ftruncate", path, errno);
+        }
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    for (size_t off = 0; off < len;) {
+        qr_batch_hdr_t hdr;
+        qr_batch_hdr_read(data + off, len - off, &hdr);
+        qr_seg_index_batch(seg, &hdr, (uint32_t)(old + off));
+        next = qr_batch_last_offset(&hdr) + 1;
+        off += qr_batch_size(&hdr);
+    }
+    atomic_store_explicit(&seg->size, old + len, memory_order_release);
+    atomic_store_explicit(&seg->next_offset, next, memory_order_release);
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_seg_find(const qr_seg_t *seg, int64_t offset, uint64_t end,
+                        uint64_t *pos, qr_batch_hdr_t *hdr)
+{
+    int64_t ent_off;
+    uint32_t ent_pos;
+    uint64_t p;
+
+    qr_index_lookup(&seg->idx, offset, &ent_off, &ent_pos);
+    p = ent_pos < end ? ent_pos : 0;
+    while (p < end) {
+        quire_err_t err = qr_seg_read_hdr(seg, p, end, hdr);
+        if (err != QUIRE_ERR_NONE)
+            return err;
+        if (qr_batch_last_offset(hdr) >= offset) {
+            *pos = p;
+            return QUIRE_ERR_NONE;
+        }
+        p += qr_batch_size(hdr);
+    }
+    return QUIRE_ERR_NOT_FOUND;
+}
+
+quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos, uint64_t end,
+                         size_t max_bytes, size_t *len)
+{
+    qr_batch_hdr_t hdr;
+    quire_err_t err = qr_seg_read_hdr(seg, pos, end, &hdr);
+    uint64_t limit = pos + max_bytes, q;
+    int64_t ent_off;
+    uint32_t ent_pos;
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (limit > end || limit < pos)
+        limit = end;
+    q = pos + qr_batch_size(&hdr); /* the first batch, whole, always */
+    /* Skip to the last indexed boundary at or before the limit, then walk
+     * the few batches between it and the limit. */
+    qr_index_lookup_pos(&seg->idx,
+                        (uint32_t)(limit > UINT32_MAX ? UINT32_MAX : limit),
+                        &ent_off, &ent_pos);
+    if (ent_pos > q && ent_pos <= limit)
+        q = ent_pos;
+    while (q < limit) {
+        err = qr_seg_read_hdr(seg, q, end, &hdr);
+        if (err != QUIRE_ERR_NONE)
+            return err;
+        if (q + qr_batch_size(&hdr) > limit)
+            break;
+        q += qr_batch_size(&hdr);
+    }
+    *len = (size_t)(q - pos);
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_seg_find_ts(const qr_seg_t *seg, int64_t timestamp, uint64_t end,
+                           int64_t *offset)
+{
+    int64_t ent_ts, ent_off, o;
+    uint32_t p32 = 0;
+    uint64_t p;
+    qr_batch_hdr_t hdr;
+
+    if (atomic_load(&seg->max_ts) < timestamp)
+        return QUIRE_ERR_NOT_FOUND;
+    if (qr_tindex_lookup_below(&seg->tidx, timestamp, &ent_ts, &ent_off))
+        qr_index_lookup(&seg->idx, ent_off, &o, &p32);
+    p = p32 < end ? p32 : 0;
+    while (p < end) {
+        quire_err_t err = qr_seg_read_hdr(seg, p, end, &hdr);
+        if (err != QUIRE_ERR_NONE)
+            return err;
+        if (hdr.max_timestamp >= timestamp) {
+            *offset = hdr.base_offset;
+            return QUIRE_ERR_NONE;
+        }
+        p += qr_batch_size(&hdr);
+    }
+    return QUIRE_ERR_NOT_FOUND;
+}
+
+/* ---- seal, flush, truncate, delete ---- */
+
+quire_err_t qr_seg_seal(qr_seg_t *seg)
+{
+    quire_err_t err;
+    int64_t max_ts = atomic_load(&seg->max_ts);
+
+    if (seg->sealed)
+        return QUIRE_ERR_NONE;
+    if (max_ts >= 0 && seg->tidx.f.writable)
+        qr_tindex_maybe_append(&seg->tidx, max_ts, seg->max_ts_offset);
+    err = qr_index_trim(&seg->idx);
+    if (err == QUIRE_ERR_NONE)
+        err = qr_tindex_trim(&seg->tidx);
+    if (err == QUIRE_ERR_NONE)
+        seg->sealed = 1;
+    return err;
+}
+
+quire_err_t qr_seg_flush(qr_seg_t *seg)
+{
+    if (fdatasync(seg->fd) != 0) {
+        char path[PATH_MAX];
+        int err = errno;
+        qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
+        return seg_fail("fdatasync", path, err);
+    }
+    if (seg->sealed && !seg->idx_synced) {
+        quire_err_t err = qr_index_sync(&seg->idx);
+        if (err == QUIRE_ERR_NONE)
+            err = qr_tindex_sync(&seg->tidx);
+        if (err != QUIRE_ERR_NONE)
+            return err;
+        seg->idx_synced = 1;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_seg_truncate(qr_seg_t *seg, uint64_t pos)
+{
+    if (ftruncate(seg->fd, (off_t)pos) != 0) {
+        char path[PATH_MAX];
+        int err = errno;
+        qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
+        return seg_fail("ftruncate", path, err);
+    }
+    atomic_store_explicit(&seg->size, pos, memory_order_release);
+    return QUIRE_ERR_NONE;
+}
+
+static const char *const seg_suffixes[] = {
+    QR_SEG_SUFFIX_LOG, QR_SEG_SUFFIX_INDEX, QR_SEG_SUFFIX_TIMEINDEX};
+
+quire_err_t qr_seg_mark_deleted(qr_seg_t *seg)
+{
+    for (size_t i = 0; i < QR_ARRAY_LEN(seg_suffixes); i++) {
+        char from[PATH_MAX], to[PATH_MAX + 16];
+        if (qr_seg_path(seg, seg_suffixes[i], from, sizeof(from)) != 0)
+            return seg_fail("name", seg->dir, errno);
+        snprintf(to, sizeof(to), "%s%s", from, QR_SEG_SUFFIX_DELETED);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            return seg_fail("rename", from, errno);
+    }
+    seg->deleted = 1;
+    return QUIRE_ERR_NONE;
+}
+
+void qr_seg_unlink(qr_seg_t *seg)
+{
+    for (size_t i = 0; i < QR_ARRAY_LEN(seg_suffixes); i++) {
+        char path[PATH_MAX], full[PATH_MAX + 16];
+        if (qr_seg_path(seg, seg_suffixes[i], path, sizeof(path)) != 0)
+            continue;
+        snprintf(full, sizeof(full), "%s%s", path,
+                 seg->deleted ? QR_SEG_SUFFIX_DELETED : "");
+        if (unlink(full) != 0 && errno != ENOENT)
+            QR_LOG_WARN("LOG", "unlink %s: %s (errno %d)", full,
+                        strerror(errno), errno);
+    }
+}

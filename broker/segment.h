@@ -1,0 +1,224 @@
+/*
+ * segment: one segment of a partition log (DESIGN.md §3): the .log file of
+ * whole record batches and its two indexes, named by the 20-digit base
+ * offset in the partition's directory.
+ *
+ * Published state. The appender (holding the partition lock) writes batches
+ * with one pwrite(), adds index entries, and only then publishes the new end
+ * position (`size`) and `next_offset` with release stores. Readers load them
+ * with acquire and never look past them, so they see only complete batches
+ * and never need the partition lock.
+ *
+ * Lifetime. A segment is refcounted (qr_seg_keep/qr_seg_release, atomics):
+ * the partition's segment list holds one reference, and every read slice
+ * holds one while the network layer sendfile()s from the fd. Files are
+ * renamed to ".deleted" by retention and unlinked after
+ * log.segment.delete.delay.ms; the fd and mappings are closed only when the
+ * last reference goes, so a sendfile in flight is never cut.
+ */
+#ifndef QR_SEGMENT_H
+#define QR_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "batch.h"
+#include "err.h"
+#include "index.h"
+#include "timeindex.h"
+
+/** Settings a segment needs from the partition's config. */
+typedef struct qr_seg_opts {
+    uint32_t index_interval_bytes; /* log.index.interval.bytes */
+    size_t index_max_bytes;        /* log.index.size.max.bytes */
+} qr_seg_opts_t;
+
+typedef struct qr_seg {
+    int64_t base_offset;
+    int fd; /* the .log, O_RDWR; valid until the last release */
+    qr_index_t idx;
+    qr_tindex_t tidx;
+    _Atomic uint64_t size;       /* published end position */
+    _Atomic int64_t next_offset; /* published: offset after the last batch */
+    _Atomic int64_t max_ts;      /* greatest batch maxTimestamp, -1: none */
+    _Atomic int refcnt;
+
+    /* appender state: partition lock */
+    int64_t max_ts_offset;      /* offset of the batch carrying max_ts */
+    uint32_t bytes_since_index; /* log bytes since the last index entry */
+    int64_t roll_base_ms;       /* log.roll.ms counts from here: first append */
+    int sealed;                 /* rolled or closed: indexes trimmed */
+    int idx_synced;             /* sealed and indexes fsync'd */
+    qr_seg_opts_t opts;
+
+    /* retention: partition lock */
+    int deleted;          /* files renamed to .deleted */
+    int64_t delete_at_ms; /* unlink the .deleted files from then on */
+    struct qr_seg *next_deleted;
+
+    char *dir; /* owned copy of the partition directory */
+} qr_seg_t;
+
+/**
+ * @brief Creates an empty active segment (truncating a leftover empty one of
+ * the same base), with preallocated writable indexes.
+ * @param dir  borrowed (copied).
+ * @param segp set to the new segment (owned, refcount 1) on success.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged with the
+ *          path and errno; ENOSPC when the disk is full).
+ * @locality any  @locks partition lock
+ */
+quire_err_t qr_seg_create(const char *dir, int64_t base_offset,
+                          const qr_seg_opts_t *opts, qr_seg_t **segp);
+
+/**
+ * @brief Opens an existing segment's .log and its indexes, without
+ * scanning: size is the file size, next_offset unknown (= base) until
+ * qr_recovery_load_segment() or qr_recovery_recover_segment() runs.
+ * @param active 1 maps the indexes writable and preallocated.
+ * @param idx_ok set to 1 when both indexes opened and passed their checks,
+ *               0 when one is missing or corrupt (recovery rebuilds it).
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality any  @locks partition lock (open time)
+ */
+quire_err_t qr_seg_open(const char *dir, int64_t base_offset,
+                        const qr_seg_opts_t *opts, int active, qr_seg_t **segp,
+                        int *idx_ok);
+
+/**
+ * @brief Drops and re-creates both indexes (empty, writable), for a rebuild.
+ * @locality any  @locks partition lock
+ */
+quire_err_t qr_seg_reset_indexes(qr_seg_t *seg);
+
+/** @brief Takes a reference. @locality any @locks none */
+void qr_seg_keep(qr_seg_t *seg);
+
+/**
+ * @brief Drops a reference; the last one closes the fd, unmaps the indexes
+ * and frees @p seg. Never unlinks files. Accepts NULL.
+ * @locality any  @locks none
+ */
+void qr_seg_release(qr_seg_t *seg);
+
+/** @brief Published end position (acquire). @locality any @locks none */
+static inline uint64_t qr_seg_size(const qr_seg_t *seg)
+{
+    return atomic_load_explicit(&seg->size, memory_order_acquire);
+}
+
+/**
+ * @brief Reads and sanity-checks the batch header at @p pos: it must lie
+ * within [@p pos, @p end), have a length of at least the v2 header, magic 2
+ * and a non-negative lastOffsetDelta. The CRC is not checked.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_TRUNCATED when the batch runs past
+ *          @p end; QUIRE_ERR_CORRUPT_MESSAGE; QUIRE_ERR_KAFKA_STORAGE_ERROR
+ *          for a failed pread (logged).
+ * @locality any  @locks none
+ */
+quire_err_t qr_seg_read_hdr(const qr_seg_t *seg, uint64_t pos, uint64_t end,
+                            qr_batch_hdr_t *hdr);
+
+/**
+ * @brief Appends @p len bytes of whole batches (base offsets already
+ * assigned, at least one batch) with one pwrite() at the end position, adds
+ * index entries, then publishes the new end. On failure the file is cut
+ * back to its old size: no partial batch is ever visible.
+ * @param data  borrowed; the batches are walked with qr_batch_hdr_read().
+ * @param sys_errno set to the errno of a failed write or ftruncate (0 if
+ *        none), so the caller can tell a full disk from a broken one.
+ * @param cut_failed set to 1 when even the ftruncate back failed (the
+ *        segment can no longer be trusted).
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR.
+ * @locality any  @locks partition lock
+ */
+quire_err_t qr_seg_append(qr_seg_t *seg, const uint8_t *data, size_t len,
+                          int *sys_errno, int *cut_failed);
+
+/**
+ * @brief Records a batch just appended or scanned in the indexes (the
+ * index-interval rule) and the greatest timestamp. Used by append and by
+ * index rebuilds.
+ * @locality any  @locks partition lock
+ */
+void qr_seg_index_batch(qr_seg_t *seg, const qr_batch_hdr_t *hdr, uint32_t pos);
+
+/**
+ * @brief Finds the batch that holds @p offset in [0, @p end): the index,
+ * then a forward scan over batch headers.
+ * @param pos  set to the batch's position.
+ * @param hdr  set to its header.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_NOT_FOUND when every batch below
+ *          @p end ends before @p offset; a qr_seg_read_hdr() error.
+ * @locality any  @locks none (a reference on @p seg)
+ */
+quire_err_t qr_seg_find(const qr_seg_t *seg, int64_t offset, uint64_t end,
+                        uint64_t *pos, qr_batch_hdr_t *hdr);
+
+/**
+ * @brief Bytes of whole batches from @p pos (a batch start) up to
+ * @p max_bytes, and at least the first batch even when it alone is larger
+ * (KIP-74); never past @p end. Uses the index to skip to the last boundary
+ * before @p pos + @p max_bytes.
+ * @param len  set to the byte count.
+ * @returns QUIRE_ERR_NONE or a qr_seg_read_hdr() error.
+ * @locality any  @locks none (a reference on @p seg)
+ */
+quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos, uint64_t end,
+                         size_t max_bytes, size_t *len);
+
+/**
+ * @brief The base offset of the first batch in [0, @p end) whose
+ * maxTimestamp is >= @p timestamp (batch granularity: the broker never
+ * decompresses, so it does not look inside batches).
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_NOT_FOUND; a qr_seg_read_hdr() error.
+ * @locality any  @locks none (a reference on @p seg)
+ */
+quire_err_t qr_seg_find_ts(const qr_seg_t *seg, int64_t timestamp, uint64_t end,
+                           int64_t *offset);
+
+/**
+ * @brief Seals the segment (roll, close): a last time-index entry with the
+ * greatest timestamp, then both indexes trimmed to their entries.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality any  @locks partition lock
+ */
+quire_err_t qr_seg_seal(qr_seg_t *seg);
+
+/**
+ * @brief fdatasync() of the .log; for a sealed segment, the first time, its
+ * indexes too. The caller holds a reference.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality flusher (or close/shutdown)  @locks none
+ */
+quire_err_t qr_seg_flush(qr_seg_t *seg);
+
+/**
+ * @brief Cuts the .log at @p pos (recovery), and publishes the new size.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality any  @locks partition lock (open time)
+ */
+quire_err_t qr_seg_truncate(qr_seg_t *seg, uint64_t pos);
+
+/**
+ * @brief Renames the three files to "<name>.deleted" (retention's first
+ * step); the fd stays open.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality any  @locks partition lock
+ */
+quire_err_t qr_seg_mark_deleted(qr_seg_t *seg);
+
+/**
+ * @brief Unlinks the segment's files (".deleted" names when marked, plain
+ * names otherwise); missing files are not an error.
+ * @locality any  @locks partition lock or sole owner
+ */
+void qr_seg_unlink(qr_seg_t *seg);
+
+/** @brief Writes "<dir>/<base><suffix>" (suffix such as ".log"). */
+int qr_seg_path(const qr_seg_t *seg, const char *suffix, char *out,
+                size_t size);
+
+#endif /* QR_SEGMENT_H */

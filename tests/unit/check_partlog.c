@@ -1,0 +1,532 @@
+/* check_partlog: append, read, roll, lookup, ListOffsets, reopen, group
+ * commit, bad input (DESIGN.md §3; issue 3). Real files in temp dirs. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "partlog.h"
+#include "plog_testlib.h"
+#include "retention.h"
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tl_tmpdir();
+}
+
+static void teardown(void)
+{
+    tl_rmtree(dir);
+    free(dir);
+}
+
+/* Appends `nbatches` batches of `nrec` records each (values 100 bytes);
+ * timestamps 1000 + 10 * i. */
+static void append_many(qr_plog_t *part, int nbatches, int nrec,
+                        int64_t first_expected)
+{
+    uint8_t buf[8192];
+    int64_t expect = first_expected;
+    for (int i = 0; i < nbatches; i++) {
+        size_t n = tl_batch(buf, nrec, 1000 + 10 * (int64_t)i, 100, (uint8_t)i);
+        int64_t base, last;
+        ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(base, expect);
+        ck_assert_int_eq(last, expect + nrec - 1);
+        /* the baseOffset was written in place */
+        qr_batch_hdr_t hdr;
+        qr_batch_hdr_read(buf, n, &hdr);
+        ck_assert_int_eq(hdr.base_offset, base);
+        expect += nrec;
+    }
+}
+
+static void read_all(qr_plog_t *part, size_t max_bytes)
+{
+    int64_t end = qr_plog_log_end(part);
+    for (int64_t o = qr_plog_log_start(part); o < end; o++) {
+        qr_plog_slice_t s;
+        ck_assert_int_eq(qr_plog_read(part, o, max_bytes, &s), QUIRE_ERR_NONE);
+        size_t len = tl_check_slice(&s, o);
+        /* whole batches up to max_bytes, the first one always */
+        if (len > max_bytes) {
+            qr_batch_hdr_t hdr;
+            uint8_t h[QR_BATCH_HEADER_SIZE];
+            ck_assert_int_eq(pread(s.fd, h, sizeof(h), (off_t)s.pos),
+                             (ssize_t)sizeof(h));
+            qr_batch_hdr_read(h, sizeof(h), &hdr);
+            ck_assert_uint_eq(qr_batch_size(&hdr), len);
+        }
+        qr_plog_slice_release(&s);
+    }
+}
+
+START_TEST(test_roundtrip_rolls)
+{
+    qr_plog_conf_t conf;
+    tl_conf(&conf, 4096, 300);
+    qr_plog_t *part = tl_open(dir, "orders", &conf, 1, -1, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), 0);
+    append_many(part, 400, 3, 0);
+    ck_assert_int_eq(qr_plog_log_end(part), 1200);
+    ck_assert_int_eq(qr_plog_high_watermark(part), 1200);
+    ck_assert_int_gt(qr_plog_segment_count(part), 20);
+    read_all(part, 1);
+    read_all(part, 1000);
+    read_all(part, 1 << 20);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_ranges)
+{
+    qr_plog_conf_t conf;
+    qr_plog_slice_t s;
+    tl_conf(&conf, 1 << 20, 4096);
+    qr_plog_t *part = tl_open(dir, "r", &conf, 1, -1, NULL);
+    /* empty log: offset 0 is the end: an empty slice */
+    ck_assert_int_eq(qr_plog_read(part, 0, 100, &s), QUIRE_ERR_NONE);
+    ck_assert_uint_eq(s.len, 0);
+    ck_assert_ptr_null(s.seg);
+    ck_assert_int_eq(qr_plog_read(part, 1, 100, &s),
+                     QUIRE_ERR_OFFSET_OUT_OF_RANGE);
+    ck_assert_int_eq(qr_plog_read(part, -1, 100, &s),
+                     QUIRE_ERR_OFFSET_OUT_OF_RANGE);
+    append_many(part, 10, 5, 0);
+    ck_assert_int_eq(qr_plog_read(part, 50, 100, &s), QUIRE_ERR_NONE);
+    ck_assert_uint_eq(s.len, 0);
+    ck_assert_int_eq(qr_plog_read(part, 51, 100, &s),
+                     QUIRE_ERR_OFFSET_OUT_OF_RANGE);
+    /* an offset inside a batch gets the whole batch */
+    ck_assert_int_eq(qr_plog_read(part, 13, 1, &s), QUIRE_ERR_NONE);
+    ck_assert_int_eq(s.base_offset, 10);
+    tl_check_slice(&s, 13);
+    qr_plog_slice_release(&s);
+    qr_plog_slice_release(&s); /* twice is harmless */
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_timestamps)
+{
+    qr_plog_conf_t conf;
+    int64_t off;
+    tl_conf(&conf, 2048, 200);
+    qr_plog_t *part = tl_open(dir, "ts", &conf, 1, -1, NULL);
+    append_many(part, 200, 2, 0); /* batch i: ts 1000+10i .. 1001+10i */
+    ck_assert_int_eq(qr_plog_offset_for_time(part, QR_PLOG_TS_EARLIEST, &off),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(off, 0);
+    ck_assert_int_eq(qr_plog_offset_for_time(part, QR_PLOG_TS_LATEST, &off),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(off, 400);
+    for (int i = 0; i < 200; i++) {
+        int64_t ts = 1000 + 10 * (int64_t)i;
+        ck_assert_int_eq(qr_plog_offset_for_time(part, ts, &off),
+                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(off, 2 * i);
+        ck_assert_int_eq(qr_plog_offset_for_time(part, ts + 1, &off),
+                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(off, 2 * i);
+        ck_assert_int_eq(qr_plog_offset_for_time(part, ts + 5, &off),
+                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(off, i == 199 ? -1 : 2 * (i + 1));
+    }
+    ck_assert_int_eq(qr_plog_offset_for_time(part, 0, &off), QUIRE_ERR_NONE);
+    ck_assert_int_eq(off, 0);
+    ck_assert_int_eq(qr_plog_offset_for_time(part, -3, &off),
+                     QUIRE_ERR_INVALID_REQUEST);
+    /* the same after a clean reopen (time indexes from disk) */
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    part = tl_open(dir, "ts", &conf, 1, -1, NULL);
+    for (int i = 0; i < 200; i += 7) {
+        ck_assert_int_eq(
+            qr_plog_offset_for_time(part, 1000 + 10 * (int64_t)i + 3, &off),
+            QUIRE_ERR_NONE);
+        ck_assert_int_eq(off, i == 199 ? -1 : 2 * (i + 1));
+    }
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_reopen_clean)
+{
+    qr_plog_conf_t conf;
+    tl_conf(&conf, 4096, 256);
+    qr_plog_t *part = tl_open(dir, "re", &conf, 1, -1, NULL);
+    append_many(part, 100, 2, 0);
+    size_t nseg = qr_plog_segment_count(part);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    part = tl_open(dir, "re", &conf, 1, 200, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), 200);
+    ck_assert_int_eq(qr_plog_recovery_point(part), 200);
+    ck_assert_uint_eq(qr_plog_segment_count(part), nseg);
+    read_all(part, 500);
+    append_many(part, 50, 2, 200);
+    read_all(part, 500);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    /* and after a "crash" (no clean marker, recovery point 0) */
+    part = tl_open(dir, "re", &conf, 0, 0, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), 300);
+    read_all(part, 500);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+static const struct {
+    const char *what;
+    size_t cut; /* bytes of the batch kept (0: all) */
+    int field;  /* 1 magic, 2 length small, 3 length huge, 4 delta<0 */
+    quire_err_t want;
+} bad_inputs[] = {
+    {"empty", 1, 0, QUIRE_ERR_CORRUPT_MESSAGE},
+    {"header cut", 30, 0, QUIRE_ERR_CORRUPT_MESSAGE},
+    {"batch cut", 100, 0, QUIRE_ERR_CORRUPT_MESSAGE},
+    {"magic", 0, 1, QUIRE_ERR_CORRUPT_MESSAGE},
+    {"length below header", 0, 2, QUIRE_ERR_CORRUPT_MESSAGE},
+    {"length past payload", 0, 3, QUIRE_ERR_CORRUPT_MESSAGE},
+    {"negative delta", 0, 4, QUIRE_ERR_CORRUPT_MESSAGE},
+};
+
+START_TEST(test_bad_payload)
+{
+    qr_plog_conf_t conf;
+    uint8_t buf[4096];
+    int64_t base, last;
+    tl_conf(&conf, 1 << 20, 4096);
+    qr_plog_t *part = tl_open(dir, "bad", &conf, 1, -1, NULL);
+    size_t n = tl_batch(buf, 3, 5, 40, 1);
+    size_t len = bad_inputs[_i].cut ? bad_inputs[_i].cut - 1 : n;
+    if (bad_inputs[_i].cut == 1)
+        len = 0;
+    switch (bad_inputs[_i].field) {
+    case 1:
+        buf[QR_BATCH_OFF_MAGIC] = 1;
+        break;
+    case 2:
+        tl_put32(buf + QR_BATCH_OFF_LENGTH, 10);
+        break;
+    case 3:
+        tl_put32(buf + QR_BATCH_OFF_LENGTH, 100000);
+        break;
+    case 4:
+        tl_put32(buf + QR_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)-2);
+        break;
+    }
+    ck_assert_msg(qr_plog_append(part, buf, len, &base, &last) ==
+                      bad_inputs[_i].want,
+                  "%s", bad_inputs[_i].what);
+    ck_assert_int_eq(qr_plog_log_end(part), 0);
+    /* a good batch still goes in at offset 0 */
+    n = tl_batch(buf, 3, 5, 40, 1);
+    ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_too_large_and_names)
+{
+    qr_plog_conf_t conf;
+    static uint8_t buf[1 << 16];
+    int64_t base, last;
+    char errstr[128];
+    qr_plog_t *part = NULL;
+    qr_plog_open_opts_t o = {.clean = 1, .recovery_point = -1, .create = 1};
+    tl_conf(&conf, 4096, 4096);
+    part = tl_open(dir, "big", &conf, 1, -1, NULL);
+    size_t n = tl_batch(buf, 50, 5, 100, 1); /* > 4096 bytes */
+    ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                     QUIRE_ERR_MESSAGE_TOO_LARGE);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    static const char *const bad[] = {"..", ".", "a/b", "", "../../etc"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        part = NULL;
+        ck_assert_int_eq(qr_plog_open(dir, bad[i], 0, &conf, &o, &part, errstr,
+                                      sizeof(errstr)),
+                         QUIRE_ERR_INVALID_TOPIC_EXCEPTION);
+        ck_assert_ptr_null(part);
+    }
+    ck_assert_int_eq(
+        qr_plog_open(dir, "x", -1, &conf, &o, &part, errstr, sizeof(errstr)),
+        QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    o.create = 0;
+    ck_assert_int_eq(qr_plog_open(dir, "absent", 0, &conf, &o, &part, errstr,
+                                  sizeof(errstr)),
+                     QUIRE_ERR_NOT_FOUND);
+    conf.segment_bytes = 10;
+    o.create = 1;
+    ck_assert_int_eq(
+        qr_plog_open(dir, "x", 0, &conf, &o, &part, errstr, sizeof(errstr)),
+        QUIRE_ERR_INVALID_CONFIG);
+    ck_assert_ptr_nonnull(strstr(errstr, "log.segment.bytes"));
+}
+END_TEST
+
+START_TEST(test_several_batches_one_append)
+{
+    qr_plog_conf_t conf;
+    uint8_t buf[16384];
+    size_t n = 0;
+    int64_t base, last;
+    tl_conf(&conf, 1 << 20, 100);
+    qr_plog_t *part = tl_open(dir, "multi", &conf, 1, -1, NULL);
+    for (int i = 0; i < 10; i++)
+        n += tl_batch(buf + n, i + 1, 100, 50, (uint8_t)i);
+    ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(last, 54);
+    read_all(part, 1);
+    /* a payload larger than a segment is split over segments */
+    conf.segment_bytes = 2048;
+    char errstr[64];
+    ck_assert_int_eq(qr_plog_set_conf(part, &conf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    n = 0;
+    for (int i = 0; i < 20; i++)
+        n += tl_batch(buf + n, 2, 100, 200, (uint8_t)i);
+    ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(base, 55);
+    ck_assert_int_eq(last, 94);
+    ck_assert_int_ge(qr_plog_segment_count(part), 3);
+    read_all(part, 3000);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* ---- concurrency: readers during appends ---- */
+
+typedef struct {
+    qr_plog_t *part;
+    atomic_int stop;
+    atomic_long reads;
+} conc_t;
+
+static void *reader_main(void *arg)
+{
+    conc_t *c = arg;
+    unsigned seed = 7;
+    while (!atomic_load(&c->stop)) {
+        int64_t end = qr_plog_log_end(c->part);
+        if (end == 0)
+            continue;
+        int64_t o = rand_r(&seed) % end;
+        qr_plog_slice_t s;
+        quire_err_t err = qr_plog_read(c->part, o, 3000, &s);
+        ck_assert_int_eq(err, QUIRE_ERR_NONE);
+        tl_check_slice(&s, o);
+        qr_plog_slice_release(&s);
+        atomic_fetch_add(&c->reads, 1);
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent_readers)
+{
+    qr_plog_conf_t conf;
+    conc_t c = {0};
+    pthread_t th[2];
+    tl_conf(&conf, 8192, 500);
+    c.part = tl_open(dir, "conc", &conf, 1, -1, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, reader_main, &c);
+    append_many(c.part, 2000, 2, 0);
+    atomic_store(&c.stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_int_gt(atomic_load(&c.reads), 0);
+    ck_assert_int_eq(qr_plog_close(c.part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* ---- group commit ---- */
+
+typedef struct {
+    qr_plog_t *part;
+    atomic_int done;
+    atomic_int bad;
+} gc_t;
+
+static void on_flushed(void *opaque, qr_plog_t *part, int64_t last,
+                       quire_err_t err)
+{
+    gc_t *g = opaque;
+    if (err != QUIRE_ERR_NONE || qr_plog_recovery_point(part) <= last)
+        atomic_fetch_add(&g->bad, 1);
+    atomic_fetch_add(&g->done, 1);
+}
+
+static void *producer_main(void *arg)
+{
+    gc_t *g = arg;
+    uint8_t buf[2048];
+    for (int i = 0; i < 200; i++) {
+        size_t n = tl_batch(buf, 2, 1, 200, 3);
+        int64_t base, last;
+        int durable;
+        ck_assert_int_eq(qr_plog_append(g->part, buf, n, &base, &last),
+                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(
+            qr_plog_flush_request(g->part, last, on_flushed, g, &durable),
+            QUIRE_ERR_NONE);
+        if (durable)
+            atomic_fetch_add(&g->done, 1);
+    }
+    return NULL;
+}
+
+START_TEST(test_group_commit)
+{
+    qr_plog_conf_t conf;
+    qr_flusher_t *fl;
+    gc_t g = {0};
+    pthread_t th[4];
+    tl_conf(&conf, 1 << 20, 4096);
+    ck_assert_int_eq(qr_flusher_new(2, &fl), QUIRE_ERR_NONE);
+    g.part = tl_open(dir, "gc", &conf, 1, -1, fl);
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, producer_main, &g);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 5000 && atomic_load(&g.done) < 800; i++)
+        usleep(2000);
+    ck_assert_int_eq(atomic_load(&g.done), 800);
+    ck_assert_int_eq(atomic_load(&g.bad), 0);
+    ck_assert_int_eq(qr_plog_recovery_point(g.part), 1600);
+    /* fewer syncs than requests: they were shared */
+    ck_assert_int_lt(qr_plog_sync_count(g.part), 800);
+    int durable;
+    ck_assert_int_eq(
+        qr_plog_flush_request(g.part, 10, on_flushed, &g, &durable),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(durable, 1);
+    ck_assert_int_eq(qr_plog_close(g.part), QUIRE_ERR_NONE);
+    qr_flusher_destroy(fl);
+}
+END_TEST
+
+START_TEST(test_flush_by_messages)
+{
+    qr_plog_conf_t conf;
+    qr_flusher_t *fl;
+    tl_conf(&conf, 1 << 20, 4096);
+    conf.flush_interval_messages = 10;
+    ck_assert_int_eq(qr_flusher_new(1, &fl), QUIRE_ERR_NONE);
+    qr_plog_t *part = tl_open(dir, "fm", &conf, 1, -1, fl);
+    append_many(part, 4, 2, 0);
+    usleep(100000);
+    ck_assert_int_eq(qr_plog_recovery_point(part), 0);
+    append_many(part, 1, 2, 8); /* the 10th message */
+    for (int i = 0; i < 500 && qr_plog_recovery_point(part) < 10; i++)
+        usleep(2000);
+    ck_assert_int_eq(qr_plog_recovery_point(part), 10);
+    /* by time: the janitor calls periodic */
+    conf.flush_interval_ms = 0;
+    char errstr[64];
+    ck_assert_int_eq(qr_plog_set_conf(part, &conf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    append_many(part, 1, 2, 10);
+    qr_plog_periodic(part, INT64_MAX / 2);
+    for (int i = 0; i < 500 && qr_plog_recovery_point(part) < 12; i++)
+        usleep(2000);
+    ck_assert_int_eq(qr_plog_recovery_point(part), 12);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    qr_flusher_destroy(fl);
+}
+END_TEST
+
+/* ---- append hook ---- */
+
+static atomic_long hook_end;
+
+static void on_append(void *opaque, qr_plog_t *part, int64_t end)
+{
+    ck_assert_ptr_eq(opaque, &hook_end);
+    /* the hook runs after publication: the data is readable */
+    ck_assert_int_eq(qr_plog_log_end(part), end);
+    atomic_store(&hook_end, end);
+}
+
+START_TEST(test_append_hook_and_delete)
+{
+    qr_plog_conf_t conf;
+    qr_plog_open_opts_t o = {.clean = 1,
+                             .recovery_point = -1,
+                             .create = 1,
+                             .on_append = on_append,
+                             .on_append_opaque = &hook_end};
+    char errstr[128];
+    qr_plog_t *part;
+    tl_conf(&conf, 4096, 4096);
+    ck_assert_int_eq(
+        qr_plog_open(dir, "hook", 3, &conf, &o, &part, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    ck_assert_str_eq(qr_plog_name(part), "hook-3");
+    append_many(part, 30, 2, 0);
+    ck_assert_int_eq(atomic_load(&hook_end), 60);
+    /* a pinned slice survives the delete */
+    qr_plog_slice_t s;
+    ck_assert_int_eq(qr_plog_read(part, 0, 100, &s), QUIRE_ERR_NONE);
+    qr_plog_keep(part);
+    char pdir[PATH_MAX];
+    snprintf(pdir, sizeof(pdir), "%s", qr_plog_dir(part));
+    ck_assert_int_eq(qr_plog_delete(part), QUIRE_ERR_NONE);
+    ck_assert_int_eq(access(pdir, F_OK), -1);
+    tl_check_slice(&s, 0);
+    qr_plog_slice_release(&s);
+    uint8_t buf[512];
+    int64_t base, last;
+    size_t n = tl_batch(buf, 1, 1, 10, 1);
+    ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                     QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
+    ck_assert_int_eq(qr_plog_read(part, 0, 100, &s),
+                     QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
+    qr_plog_release(part);
+}
+END_TEST
+
+static Suite *partlog_suite(void)
+{
+    Suite *s = suite_create("partlog");
+    TCase *tc = tcase_create("append_read");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_roundtrip_rolls);
+    tcase_add_test(tc, test_ranges);
+    tcase_add_test(tc, test_timestamps);
+    tcase_add_test(tc, test_reopen_clean);
+    tcase_add_loop_test(tc, test_bad_payload, 0,
+                        (int)(sizeof(bad_inputs) / sizeof(bad_inputs[0])));
+    tcase_add_test(tc, test_too_large_and_names);
+    tcase_add_test(tc, test_several_batches_one_append);
+    tcase_add_test(tc, test_append_hook_and_delete);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("threads");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_concurrent_readers);
+    tcase_add_test(tc, test_group_commit);
+    tcase_add_test(tc, test_flush_by_messages);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(partlog_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
