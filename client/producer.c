@@ -103,10 +103,12 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
 
     if (err == QUIRE_ERR_NONE) {
         for (b = first; b != end; b = next) {
+            int32_t count = b->count;
+
             next = b->next;
             deliver(p, b, base, append_time, err);
             if (base >= 0)
-                base += b->count;
+                base += count;
         }
         return;
     }
