@@ -355,6 +355,7 @@ START_TEST(broker_killed_mid_run)
     quire_producer_t *p;
     int delivered = 0, failed = 0;
     int64_t next[6] = {0};
+    zhandle_t *zh;
 
     cluster_start(3);
     topic_create("survive", parts);
@@ -366,14 +367,18 @@ START_TEST(broker_killed_mid_run)
     p = producer_new(conf);
     for (int i = 0; i < n; i++) {
         send_keyed(p, "survive", i);
-        if (i == n / 3) {
-            /* the broker holding some leaders dies, then comes back
-             * (replication factor 1: its partitions wait for it) */
+        /* the broker holding some leaders dies mid-run */
+        if (i == n / 3)
             ck_assert_int_eq(qt_broker_kill(brokers[1]), 0);
-        }
-        if (i == n / 2)
-            ck_assert_int_eq(qt_broker_start(brokers[1], START_MS), 0);
     }
+    /* and comes back once ZooKeeper has dropped its registration
+     * (replication factor 1: its partitions wait for it meanwhile, their
+     * records retried) */
+    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_ptr_nonnull(zh);
+    ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/2", false, 20000));
+    qt_zk_close(zh);
+    ck_assert_int_eq(qt_broker_start(brokers[1], START_MS), 0);
     ck_assert_int_eq(quire_producer_close(p, 60000), QUIRE_ERR_NONE);
     /* every record reported exactly once: delivered or failed, and the
      * delivered ones of each partition in send order at increasing
