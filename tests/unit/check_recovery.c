@@ -126,10 +126,8 @@ static void make_fixtures(const char *out)
 /* cp -r of <data>/plog/<name>/fix-0 into dir/fix-0 */
 static void copy_fixture(const char *name)
 {
-    const char *srcdir = getenv("srcdir");
     char from[PATH_MAX], to[PATH_MAX];
-    snprintf(from, sizeof(from), "%s/../data/plog/%s/" FIX_TOPIC "-0",
-             srcdir ? srcdir : ".", name);
+    snprintf(from, sizeof(from), "%s/%s/" FIX_TOPIC "-0", QR_PLOG_DATA, name);
     snprintf(to, sizeof(to), "%s/" FIX_TOPIC "-0", dir);
     ck_assert_int_eq(mkdir(to, 0755), 0);
     DIR *d = opendir(from);
