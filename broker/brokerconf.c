@@ -1,0 +1,333 @@
+/*
+ * brokerconf: the table of server.properties and the checks that span keys.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "brokerconf.h"
+#include "logging.h"
+
+#define OFF(field) offsetof(qr_brokerconf_t, field)
+#define NORANGE    1, 0
+#define I32MAX     INT32_MAX
+#define I64MAX     INT64_MAX
+
+/* clang-format off */
+static const qr_conf_prop_t props[] = {
+    /* ---- server ---- */
+    {"broker.id", QR_CONF_INT, OFF(broker_id), NULL, 0, I32MAX, NULL,
+     QR_CONF_F_RESTART | QR_CONF_F_REQUIRED,
+     "Unique id of this broker in the cluster (required; no generation)"},
+    {"listeners", QR_CONF_LIST, OFF(listeners), "PLAINTEXT://:9092", NORANGE,
+     NULL, QR_CONF_F_RESTART,
+     "Where to listen: PLAINTEXT://host:port, comma-separated; "
+     "empty host = all addresses, [::1] for IPv6, port 0 = any free port"},
+    {"advertised.listeners", QR_CONF_LIST, OFF(advertised_listeners), NULL,
+     NORANGE, NULL, QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
+     "Address published in ZooKeeper for clients (default: listeners)"},
+    {"num.network.threads", QR_CONF_INT, OFF(num_network_threads), "0", 0,
+     64, NULL, QR_CONF_F_RESTART,
+     "Network threads, each with its own event loop; 0 = number of cores, "
+     "at most 8"},
+    {"num.partitions", QR_CONF_INT, OFF(num_partitions), "1", 1, 100000,
+     NULL, QR_CONF_F_RESTART,
+     "Partitions of an automatically created topic"},
+    {"auto.create.topics.enable", QR_CONF_BOOL,
+     OFF(auto_create_topics_enable), "true", NORANGE, NULL,
+     QR_CONF_F_RESTART,
+     "Create a topic when a client asks Metadata for one that is missing"},
+    {"default.replication.factor", QR_CONF_INT,
+     OFF(default_replication_factor), "1", 1, 1, NULL, QR_CONF_F_RESTART,
+     "Replication factor of automatically created topics (only 1 today)"},
+    {"message.max.bytes", QR_CONF_INT, OFF(message_max_bytes), "1048588",
+     61, 1073741824, NULL, QR_CONF_F_RESTART,
+     "Largest record batch the broker accepts (MESSAGE_TOO_LARGE above)"},
+    {"socket.request.max.bytes", QR_CONF_INT, OFF(socket_request_max_bytes),
+     "104857600", 1024, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Largest request frame; a bigger one closes the connection"},
+    {"socket.send.buffer.bytes", QR_CONF_INT, OFF(socket_send_buffer_bytes),
+     "102400", -1, I32MAX, NULL, QR_CONF_F_RESTART,
+     "SO_SNDBUF of client connections; -1 = the OS default"},
+    {"socket.receive.buffer.bytes", QR_CONF_INT,
+     OFF(socket_receive_buffer_bytes), "102400", -1, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "SO_RCVBUF of client connections; -1 = the OS default"},
+    {"connections.max.idle.ms", QR_CONF_INT64, OFF(connections_max_idle_ms),
+     "600000", -1, I64MAX, NULL, QR_CONF_F_RESTART,
+     "Close a connection idle this long; -1 = never"},
+    {"max.connections", QR_CONF_INT, OFF(max_connections), "2147483647", 1,
+     I32MAX, NULL, QR_CONF_F_RESTART,
+     "Connections accepted at once; beyond it new ones are closed at once"},
+    {"debug", QR_CONF_STRING, OFF(debug), NULL, NORANGE, NULL,
+     QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
+     "Debug contexts: zk,proto,fetch,produce,log,group,conf,net or all"},
+    /* ---- ZooKeeper ---- */
+    {"zookeeper.connect", QR_CONF_STRING, OFF(zookeeper_connect), NULL,
+     NORANGE, NULL, QR_CONF_F_RESTART | QR_CONF_F_REQUIRED,
+     "ZooKeeper ensemble: host:port[,host:port...][/chroot]"},
+    {"zookeeper.session.timeout.ms", QR_CONF_INT64,
+     OFF(zookeeper_session_timeout_ms), "18000", 1000, 600000, NULL,
+     QR_CONF_F_RESTART, "ZooKeeper session timeout"},
+    {"zookeeper.connection.timeout.ms", QR_CONF_INT64,
+     OFF(zookeeper_connection_timeout_ms), "18000", 100, 600000, NULL,
+     QR_CONF_F_RESTART,
+     "How long start-up waits for the first ZooKeeper connection"},
+    /* ---- partition log ---- */
+    {"log.dirs", QR_CONF_LIST, OFF(log_dirs), "/tmp/quire-logs", NORANGE,
+     NULL, QR_CONF_F_RESTART,
+     "Directories holding partition logs, comma-separated"},
+    {"log.segment.bytes", QR_CONF_INT64, OFF(log_segment_bytes),
+     "1073741824", 1024, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Roll to a new segment when the active one reaches this size"},
+    {"log.roll.hours", QR_CONF_INT64, OFF(log_roll_hours), "168", 1,
+     I32MAX, NULL, QR_CONF_F_RESTART,
+     "Roll to a new segment after this many hours"},
+    {"log.roll.ms", QR_CONF_INT64, OFF(log_roll_ms), NULL, 1, I64MAX, NULL,
+     QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
+     "Roll time in ms; overrides log.roll.hours"},
+    {"log.retention.hours", QR_CONF_INT64, OFF(log_retention_hours), "168",
+     -1, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Delete segments older than this; -1 = forever"},
+    {"log.retention.minutes", QR_CONF_INT64, OFF(log_retention_minutes),
+     NULL, -1, I32MAX, NULL, QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
+     "Retention in minutes; overrides log.retention.hours"},
+    {"log.retention.ms", QR_CONF_INT64, OFF(log_retention_ms), NULL, -1,
+     I64MAX, NULL, QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
+     "Retention in ms; overrides log.retention.minutes and .hours"},
+    {"log.retention.bytes", QR_CONF_INT64, OFF(log_retention_bytes), "-1",
+     -1, I64MAX, NULL, QR_CONF_F_RESTART,
+     "Delete old segments while a partition is larger; -1 = no limit"},
+    {"log.retention.check.interval.ms", QR_CONF_INT64,
+     OFF(log_retention_check_interval_ms), "300000", 1, I64MAX, NULL,
+     QR_CONF_F_RESTART, "How often retention runs"},
+    {"log.flush.interval.messages", QR_CONF_INT64,
+     OFF(log_flush_interval_messages), "9223372036854775807", 1, I64MAX,
+     NULL, QR_CONF_F_RESTART,
+     "fdatasync a partition after this many unflushed records"},
+    {"log.flush.interval.ms", QR_CONF_INT64, OFF(log_flush_interval_ms),
+     NULL, 0, I64MAX, NULL, QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
+     "fdatasync a partition whose oldest unflushed record is this old"},
+    {"log.flush.offset.checkpoint.interval.ms", QR_CONF_INT64,
+     OFF(log_flush_offset_checkpoint_interval_ms), "60000", 1, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "How often the recovery-point checkpoint is written"},
+    {"log.index.interval.bytes", QR_CONF_INT, OFF(log_index_interval_bytes),
+     "4096", 0, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Bytes of batches between two offset-index entries"},
+    {"log.index.size.max.bytes", QR_CONF_INT, OFF(log_index_size_max_bytes),
+     "10485760", 4096, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Size of a segment's preallocated offset index"},
+    {"log.segment.delete.delay.ms", QR_CONF_INT64,
+     OFF(log_segment_delete_delay_ms), "60000", 0, I64MAX, NULL,
+     QR_CONF_F_RESTART,
+     "Wait before deleting a segment file retention has dropped"},
+};
+/* clang-format on */
+
+_Static_assert(QR_ARRAY_LEN(props) <= QR_BROKERCONF_NKEYS,
+               "raise QR_BROKERCONF_NKEYS");
+
+const qr_conf_table_t qr_brokerconf_table = {
+    "server.properties",
+    props,
+    QR_ARRAY_LEN(props),
+    offsetof(qr_brokerconf_t, set),
+};
+
+qr_brokerconf_t *qr_brokerconf_new(void)
+{
+    qr_brokerconf_t *bconf = qr_calloc(1, sizeof(*bconf));
+    char errstr[256];
+
+    /* A default that does not parse is our bug, not the user's. */
+    if (qr_conf_defaults(&qr_brokerconf_table, bconf, errstr, sizeof(errstr)) !=
+        QUIRE_ERR_NONE) {
+        QR_LOG_ERR("CONF", "broker config table: %s", errstr);
+        abort();
+    }
+    return bconf;
+}
+
+quire_err_t qr_brokerconf_set(qr_brokerconf_t *bconf, const char *key,
+                              const char *value, char *errstr,
+                              size_t errstr_size)
+{
+    return qr_conf_set(&qr_brokerconf_table, bconf, key, value, errstr,
+                       errstr_size);
+}
+
+quire_err_t qr_brokerconf_load(qr_brokerconf_t *bconf, const char *path,
+                               char *errstr, size_t errstr_size)
+{
+    return qr_conf_load_file(&qr_brokerconf_table, bconf, path, errstr,
+                             errstr_size);
+}
+
+/* ---- listeners ---- */
+
+quire_err_t qr_listener_addr_parse(const char *text, qr_listener_addr_t *la,
+                                   char *errstr, size_t errstr_size)
+{
+    static const char scheme[] = "PLAINTEXT://";
+    const char *p, *colon;
+    size_t hlen;
+    char *end;
+    long port;
+
+    memset(la, 0, sizeof(*la));
+    if (strncmp(text, scheme, sizeof(scheme) - 1) != 0) {
+        snprintf(errstr, errstr_size, "\"%s\": expected PLAINTEXT://host:port",
+                 text);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    p = text + sizeof(scheme) - 1;
+    if (*p == '[') {
+        const char *rb = strchr(p, ']');
+        if (!rb || rb[1] != ':') {
+            snprintf(errstr, errstr_size,
+                     "\"%s\": expected [ipv6-address]:port", text);
+            return QUIRE_ERR_CONF_INVALID;
+        }
+        hlen = (size_t)(rb - p - 1);
+        p++;
+        colon = rb + 1;
+    } else {
+        colon = strrchr(p, ':');
+        if (!colon) {
+            snprintf(errstr, errstr_size, "\"%s\": no port", text);
+            return QUIRE_ERR_CONF_INVALID;
+        }
+        hlen = (size_t)(colon - p);
+    }
+    if (hlen >= sizeof(la->host)) {
+        snprintf(errstr, errstr_size, "\"%s\": host name too long", text);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    memcpy(la->host, p, hlen);
+    la->host[hlen] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
+        snprintf(errstr, errstr_size, "\"%s\": port must be 0..65535", text);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    la->port = (int)port;
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t check_listeners(const char *key, const qr_conf_list_t *list,
+                                   int need, char *errstr, size_t errstr_size)
+{
+    char why[384];
+    qr_listener_addr_t la;
+
+    if (need && list->n == 0) {
+        snprintf(errstr, errstr_size, "%s: at least one listener needed", key);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    for (size_t i = 0; i < list->n; i++)
+        if (qr_listener_addr_parse(list->v[i], &la, why, sizeof(why)) !=
+            QUIRE_ERR_NONE) {
+            snprintf(errstr, errstr_size, "%s: %s", key, why);
+            return QUIRE_ERR_CONF_INVALID;
+        }
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_brokerconf_check(const qr_brokerconf_t *bconf, char *errstr,
+                                size_t errstr_size)
+{
+    quire_err_t err;
+    const char *bad = NULL;
+    uint32_t mask;
+
+    err = qr_conf_check_required(&qr_brokerconf_table, bconf, errstr,
+                                 errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    err =
+        check_listeners("listeners", &bconf->listeners, 1, errstr, errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    err = check_listeners("advertised.listeners", &bconf->advertised_listeners,
+                          0, errstr, errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (bconf->log_dirs.n == 0) {
+        snprintf(errstr, errstr_size, "log.dirs: at least one directory");
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    if (bconf->socket_request_max_bytes < bconf->message_max_bytes) {
+        snprintf(errstr, errstr_size,
+                 "socket.request.max.bytes: %d is below message.max.bytes "
+                 "(%d)",
+                 bconf->socket_request_max_bytes, bconf->message_max_bytes);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    if (bconf->debug && qr_log_debug_parse(bconf->debug, &mask, &bad) != 0) {
+        snprintf(errstr, errstr_size, "debug: unknown context in \"%s\"",
+                 bconf->debug);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+/* ---- derived values ---- */
+
+int64_t qr_brokerconf_retention_ms(const qr_brokerconf_t *bconf)
+{
+    const qr_conf_table_t *t = &qr_brokerconf_table;
+    int64_t v;
+
+    if (qr_conf_is_set(t, bconf, "log.retention.ms") == 1)
+        return bconf->log_retention_ms < 0 ? -1 : bconf->log_retention_ms;
+    if (qr_conf_is_set(t, bconf, "log.retention.minutes") == 1)
+        v = bconf->log_retention_minutes;
+    else
+        v = bconf->log_retention_hours < 0 ? -1
+                                           : bconf->log_retention_hours * 60;
+    return v < 0 ? -1 : v * 60 * 1000;
+}
+
+int64_t qr_brokerconf_roll_ms(const qr_brokerconf_t *bconf)
+{
+    if (qr_conf_is_set(&qr_brokerconf_table, bconf, "log.roll.ms") == 1)
+        return bconf->log_roll_ms;
+    return bconf->log_roll_hours * 3600 * 1000;
+}
+
+int qr_brokerconf_net_threads(const qr_brokerconf_t *bconf)
+{
+    long n;
+
+    if (bconf->num_network_threads > 0)
+        return bconf->num_network_threads;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > 8 ? 8 : (int)n;
+}
+
+void qr_brokerconf_print_help(FILE *fp)
+{
+    qr_conf_print_help(&qr_brokerconf_table, fp);
+}
+
+void qr_brokerconf_print_man(FILE *fp)
+{
+    qr_conf_print_man(&qr_brokerconf_table, fp);
+}
+
+void qr_brokerconf_destroy(qr_brokerconf_t *bconf)
+{
+    if (!bconf)
+        return;
+    qr_conf_free(&qr_brokerconf_table, bconf);
+    free(bconf);
+}

@@ -1,0 +1,147 @@
+/*
+ * brokerconf: the one config table of quire-broker (server.properties,
+ * STYLE.md §7). Kafka's key names and, where the meaning is the same,
+ * Kafka's defaults. The same table parses the file, prints --help-config and
+ * generates the key list of man/quire-broker.properties.5.
+ *
+ * Ownership: a qr_brokerconf_t owns its strings and lists (released by
+ * qr_brokerconf_destroy()). Once handed to qr_server_new() it is read-only
+ * and may be read from any thread.
+ */
+#ifndef QR_BROKERCONF_H
+#define QR_BROKERCONF_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "conf.h"
+#include "err.h"
+
+/* Upper bound on the keys of the table (bitmap size of .set). */
+#define QR_BROKERCONF_NKEYS 64
+
+typedef struct qr_brokerconf {
+    /* ---- server ---- */
+    int broker_id;
+    qr_conf_list_t listeners;            /* PLAINTEXT://host:port, ... */
+    qr_conf_list_t advertised_listeners; /* unset: same as listeners */
+    int num_network_threads;             /* 0: cores, at most 8 */
+    int num_partitions;
+    int auto_create_topics_enable;
+    int default_replication_factor;
+    int message_max_bytes;
+    int socket_request_max_bytes;
+    int socket_send_buffer_bytes;    /* -1: the OS default */
+    int socket_receive_buffer_bytes; /* -1: the OS default */
+    int64_t connections_max_idle_ms;
+    int max_connections;
+    char *debug; /* debug contexts, NULL: none */
+    /* ---- ZooKeeper ---- */
+    char *zookeeper_connect;
+    int64_t zookeeper_session_timeout_ms;
+    int64_t zookeeper_connection_timeout_ms;
+    /* ---- partition log (log.*) ---- */
+    qr_conf_list_t log_dirs;
+    int64_t log_segment_bytes;
+    int64_t log_roll_hours;
+    int64_t log_roll_ms; /* unset: from log.roll.hours */
+    int64_t log_retention_hours;
+    int64_t log_retention_minutes; /* unset: from hours */
+    int64_t log_retention_ms;      /* unset: from minutes/hours */
+    int64_t log_retention_bytes;   /* -1: no size limit */
+    int64_t log_retention_check_interval_ms;
+    int64_t log_flush_interval_messages;
+    int64_t log_flush_interval_ms; /* unset: never by time */
+    int64_t log_flush_offset_checkpoint_interval_ms;
+    int log_index_interval_bytes;
+    int log_index_size_max_bytes;
+    int64_t log_segment_delete_delay_ms;
+    /* which keys were given (qr_conf_is_set()) */
+    uint64_t set[QR_CONF_SET_WORDS(QR_BROKERCONF_NKEYS)];
+} qr_brokerconf_t;
+
+/** The table itself (static, read-only). */
+extern const qr_conf_table_t qr_brokerconf_table;
+
+/**
+ * @brief A config with every default.
+ * @returns owned; release with qr_brokerconf_destroy().
+ * @locality any  @locks none
+ */
+qr_brokerconf_t *qr_brokerconf_new(void);
+
+/**
+ * @brief Sets one key from text ("--override key=value" or a file line).
+ * @returns QUIRE_ERR_NONE, QUIRE_ERR_CONF_UNKNOWN or QUIRE_ERR_CONF_INVALID
+ *          with the reason in @p errstr.
+ * @locality any  @locks none
+ */
+quire_err_t qr_brokerconf_set(qr_brokerconf_t *bconf, const char *key,
+                              const char *value, char *errstr,
+                              size_t errstr_size);
+
+/**
+ * @brief Loads a server.properties file ("<file>:<line>: <key>: <reason>").
+ * @locality any  @locks none
+ */
+quire_err_t qr_brokerconf_load(qr_brokerconf_t *bconf, const char *path,
+                               char *errstr, size_t errstr_size);
+
+/**
+ * @brief Checks what one key alone cannot: required keys, listener syntax,
+ * socket.request.max.bytes >= message.max.bytes, the debug words. Call
+ * after the file and every override are applied.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_CONF_INVALID naming the key.
+ * @locality any  @locks none
+ */
+quire_err_t qr_brokerconf_check(const qr_brokerconf_t *bconf, char *errstr,
+                                size_t errstr_size);
+
+/**
+ * @brief Effective retention in ms (Kafka's log.retention.ms > .minutes >
+ * .hours precedence; -1: forever).
+ * @locality any  @locks none
+ */
+int64_t qr_brokerconf_retention_ms(const qr_brokerconf_t *bconf);
+
+/**
+ * @brief Effective segment roll time in ms (log.roll.ms > log.roll.hours).
+ * @locality any  @locks none
+ */
+int64_t qr_brokerconf_roll_ms(const qr_brokerconf_t *bconf);
+
+/**
+ * @brief Effective number of network threads (0 resolved to the number of
+ * online cores, at most 8).
+ * @locality any  @locks none
+ */
+int qr_brokerconf_net_threads(const qr_brokerconf_t *bconf);
+
+/** One parsed `PLAINTEXT://host:port` listener. */
+typedef struct qr_listener_addr {
+    char host[256]; /* "" = every address (IPv6 and IPv4) */
+    int port;       /* 0: any free port */
+} qr_listener_addr_t;
+
+/**
+ * @brief Parses one listener as Kafka writes it: PLAINTEXT://host:port,
+ * PLAINTEXT://[::1]:port or PLAINTEXT://:port.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_CONF_INVALID with the reason.
+ * @locality any  @locks none
+ */
+quire_err_t qr_listener_addr_parse(const char *text, qr_listener_addr_t *la,
+                                   char *errstr, size_t errstr_size);
+
+/** @brief --help-config. @locality any @locks none */
+void qr_brokerconf_print_help(FILE *fp);
+
+/** @brief The man page's key list. @locality any @locks none */
+void qr_brokerconf_print_man(FILE *fp);
+
+/**
+ * @brief Frees @p bconf and everything it owns; NULL is fine.
+ * @locality any  @locks none
+ */
+void qr_brokerconf_destroy(qr_brokerconf_t *bconf);
+
+#endif /* QR_BROKERCONF_H */

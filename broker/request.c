@@ -1,0 +1,91 @@
+/*
+ * request: decode, dispatch, encode.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "api_apiversions.h"
+#include "logging.h"
+#include "request.h"
+
+quire_err_t qr_request_respond(qr_reply_t *reply, const qr_resp_t *resp)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    quire_err_t err = qr_wire_resp_encode_alloc(resp, &buf, &len);
+
+    if (err != QUIRE_ERR_NONE) {
+        QR_LOG_ERR("PROTO",
+                   "cannot encode a %s response (correlation_id "
+                   "%d): %s",
+                   qr_wire_api_name(resp->api), resp->correlation_id,
+                   quire_err2str(err));
+        return err;
+    }
+    qr_reply_add_mem(reply, buf, len);
+    return QUIRE_ERR_NONE;
+}
+
+void qr_request_fail(qr_reply_t *reply, qr_api_t api, int32_t correlation_id,
+                     quire_err_t err)
+{
+    qr_resp_t resp = {0};
+
+    resp.api = api;
+    resp.correlation_id = correlation_id;
+    resp.error_code = err;
+    (void)qr_request_respond(reply, &resp);
+    qr_reply_ready(reply);
+}
+
+static void dispatch(qr_reqctx_t *ctx)
+{
+    switch (ctx->req->api) {
+    case QR_API_API_VERSIONS:
+        qr_api_apiversions(ctx);
+        break;
+    default:
+        /* Decode accepted an api this build has no handler for: the
+         * version table and this switch disagree, which is our bug, but
+         * the peer still deserves an answer. */
+        QR_LOG_ERR("PROTO", "no handler for %s",
+                   qr_wire_api_name(ctx->req->api));
+        qr_request_fail(ctx->reply, ctx->req->api, ctx->req->correlation_id,
+                        QUIRE_ERR_UNSUPPORTED_VERSION);
+        break;
+    }
+}
+
+void qr_request_handle(qr_conn_t *conn, const qr_frame_t *frame)
+{
+    qr_req_t req = {0};
+    qr_reqctx_t ctx;
+    quire_err_t err = qr_wire_req_decode(frame, &req);
+
+    if (err != QUIRE_ERR_NONE) {
+        if (!req.has_correlation_id) {
+            qr_conn_log_peer(conn, "unreadable request header (%s); closing",
+                             quire_err2str(err));
+            qr_wire_req_free(&req);
+            qr_conn_close(conn, NULL);
+            return;
+        }
+        qr_conn_log_peer(conn, "%s v%d request (correlation_id %d): %s",
+                         qr_wire_api_name(req.api), req.api_version,
+                         req.correlation_id, quire_err2str(err));
+        qr_request_fail(qr_reply_new(conn), req.api, req.correlation_id, err);
+        qr_wire_req_free(&req);
+        return;
+    }
+    QR_DBG(QR_DBG_PROTO, "PROTO", "%s: %s v%d correlation_id %d",
+           qr_conn_peer(conn), qr_wire_api_name(req.api), req.api_version,
+           req.correlation_id);
+    ctx.nt = qr_conn_thread(conn);
+    ctx.server = qr_netthread_server(ctx.nt);
+    ctx.conn = conn;
+    ctx.reply = qr_reply_new(conn);
+    ctx.req = &req;
+    dispatch(&ctx);
+    qr_wire_req_free(&req);
+}

@@ -1,0 +1,91 @@
+/*
+ * server: the broker as a whole (DESIGN.md §4). It owns the config, the
+ * main loop (ZooKeeper through the coordinator, signals, the acceptor),
+ * the network threads, the partition table and the storage, and runs the
+ * start-up and shutdown sequences:
+ *
+ *   start: open log dirs (recovery) -> bind listeners -> start threads ->
+ *          start the coordinator session -> once registered, write the
+ *          port file.
+ *   stop (SIGTERM/SIGINT): stop accepting -> threads finish what is in
+ *          flight and close their connections -> flush and close every
+ *          partition (clean-shutdown marker) -> deregister and close the
+ *          session -> exit 0.
+ */
+#ifndef QR_SERVER_H
+#define QR_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "brokerconf.h"
+#include "err.h"
+#include "netthread.h"
+
+/** What the Metadata and ApiVersions handlers need to know about us. */
+typedef struct qr_server_info {
+    int32_t broker_id;
+    const char *host; /* advertised host */
+    int port;         /* advertised port (the bound one with port 0) */
+} qr_server_info_t;
+
+/**
+ * @brief Builds a server from @p bconf (checked with qr_brokerconf_check()).
+ * @param bconf taken on success only (freed by qr_server_destroy()).
+ * @param port_file where to write "host:port" once serving; NULL: nowhere.
+ *        Copied.
+ * @returns owned, or NULL with the reason in @p errstr.
+ * @locality main thread  @locks none
+ */
+qr_server_t *qr_server_new(qr_brokerconf_t *bconf, const char *port_file,
+                           char *errstr, size_t errstr_size);
+
+/**
+ * @brief Starts everything and runs the main loop until SIGTERM/SIGINT
+ * (or a fatal coordinator error), then shuts down in order.
+ * @returns QUIRE_ERR_NONE after a clean shutdown (exit 0); another code
+ *          after a start-up or fatal failure (exit 1), with the reason
+ *          logged.
+ * @locality main thread  @locks none
+ */
+quire_err_t qr_server_run(qr_server_t *server);
+
+/**
+ * @brief Asks the server to shut down, as SIGTERM does.
+ * @locality main loop  @locks none
+ */
+void qr_server_stop(qr_server_t *server);
+
+/** @brief Frees the server and its config. NULL is fine.
+ * @locality main thread  @locks none */
+void qr_server_destroy(qr_server_t *server);
+
+/** @brief The config (read-only, shared by every thread).
+ * @locality any  @locks none */
+const qr_brokerconf_t *qr_server_conf(const qr_server_t *server);
+
+/** @brief Who we are, for the APIs. @returns borrowed for the server's
+ * lifetime. @locality any (after start-up) @locks none */
+const qr_server_info_t *qr_server_info(const qr_server_t *server);
+
+/** @brief Connections open over every thread.
+ * @locality any  @locks none */
+uint64_t qr_server_conns_open(qr_server_t *server);
+
+/**
+ * @brief Formats "a.b.c.d:port" or "[v6]:port".
+ * @locality any  @locks none
+ */
+void qr_server_format_addr(const struct sockaddr *sa, char *out, size_t outsz);
+
+/**
+ * @brief Writes @p text to @p path through a temporary file and rename(),
+ * so a reader never sees a partial file (STYLE.md §7).
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_IO with the reason in @p errstr.
+ * @locality any  @locks none
+ */
+quire_err_t qr_server_write_port_file(const char *path, const char *text,
+                                      char *errstr, size_t errstr_size);
+
+#endif /* QR_SERVER_H */

@@ -1,0 +1,622 @@
+/*
+ * accum: the producer's record accumulator (see accum.h for the model).
+ *
+ * Invariants (all under acc->lock):
+ *   - part->head..part->tail is the partition's queue, oldest first; when
+ *     part->open is set it is the tail and the only batch taking records.
+ *   - part->in_flight counts the partition's drained batches not given
+ *     back; while it is non-zero drain skips the partition (order).
+ *   - acc->mem_used is the sum of every alive batch's mem.
+ * Topic and partition structs are never freed before the accumulator, so
+ * pointers to them stay valid while the lock is dropped to wait.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "accum.h"
+#include "clock.h"
+#include "codec.h"
+
+typedef struct atopic {
+    char *name;
+    qr_accum_part_t **parts; /* index: partition id; NULL until used */
+    int32_t nparts;
+    int32_t sticky; /* -1: none chosen yet */
+} atopic_t;
+
+struct qr_accum_part {
+    atopic_t *topic;
+    int32_t partition;
+    qr_pbatch_t *head, *tail;
+    qr_pbatch_t *open; /* the tail, while it takes records */
+    int in_flight;
+};
+
+struct qr_accum {
+    pthread_mutex_t lock;
+    pthread_cond_t cv; /* memory returned, batches gone, closed */
+    qr_accum_conf_t conf;
+    atopic_t **topics;
+    size_t ntopics, topics_cap;
+    atopic_t *last; /* lookup cache: most producers send to one topic */
+    int64_t mem_used;
+    size_t batches, in_flight;
+    int64_t records;
+    int waiters;  /* senders blocked on memory */
+    int flushing; /* flushes in progress */
+    int closed;
+    uint64_t rng; /* xorshift state for sticky partitions */
+};
+
+/* Record metadata slots a new batch starts with. */
+#define RECS_INITIAL 64
+
+/* ---- helpers ---- */
+
+static uint32_t next_rand(qr_accum_t *acc)
+{
+    uint64_t x = acc->rng;
+
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    acc->rng = x;
+    return (uint32_t)(x >> 32);
+}
+
+static void deadline_ts(int64_t deadline_ms, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(deadline_ms / 1000);
+    ts->tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+}
+
+static void batch_free(qr_pbatch_t *b)
+{
+    free(b->buf);
+    free(b->out);
+    free(b->recs);
+    free(b);
+}
+
+quire_err_t qr_accum_new(const qr_accum_conf_t *conf, qr_accum_t **accp)
+{
+    pthread_condattr_t ca;
+    qr_accum_t *acc;
+
+    if (!conf || conf->codec < 0 || conf->codec >= QR_CODEC_COUNT ||
+        conf->codec == QR_CODEC_SNAPPY || conf->batch_size == 0 ||
+        conf->max_batch <= QR_BATCH_HEADER_SIZE ||
+        conf->max_batch > INT32_MAX || conf->buffer_memory <= 0 ||
+        conf->linger_ms < 0)
+        return QUIRE_ERR_BAD_ARG;
+    acc = calloc(1, sizeof(*acc));
+    if (!acc)
+        return QUIRE_ERR_NO_MEMORY;
+    acc->conf = *conf;
+    if (acc->conf.batch_size > acc->conf.max_batch)
+        acc->conf.batch_size = acc->conf.max_batch;
+    if (acc->conf.batch_size <= QR_BATCH_HEADER_SIZE)
+        acc->conf.batch_size = QR_BATCH_HEADER_SIZE + 1;
+    acc->rng = (uint64_t)qr_clock_mono_ns() ^ (uint64_t)(uintptr_t)acc;
+    if (!acc->rng)
+        acc->rng = 0x9e3779b97f4a7c15ull;
+    if (pthread_mutex_init(&acc->lock, NULL) != 0) {
+        free(acc);
+        return QUIRE_ERR_NO_MEMORY;
+    }
+    if (pthread_condattr_init(&ca) != 0 ||
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&acc->cv, &ca) != 0) {
+        pthread_mutex_destroy(&acc->lock);
+        free(acc);
+        return QUIRE_ERR_NO_MEMORY;
+    }
+    pthread_condattr_destroy(&ca);
+    *accp = acc;
+    return QUIRE_ERR_NONE;
+}
+
+void qr_accum_destroy(qr_accum_t *acc)
+{
+    if (!acc)
+        return;
+    for (size_t t = 0; t < acc->ntopics; t++) {
+        atopic_t *topic = acc->topics[t];
+
+        for (int32_t p = 0; p < topic->nparts; p++) {
+            qr_accum_part_t *part = topic->parts[p];
+            qr_pbatch_t *b, *next;
+
+            if (!part)
+                continue;
+            for (b = part->head; b; b = next) {
+                next = b->next;
+                batch_free(b);
+            }
+            free(part);
+        }
+        free(topic->parts);
+        free(topic->name);
+        free(topic);
+    }
+    free(acc->topics);
+    pthread_cond_destroy(&acc->cv);
+    pthread_mutex_destroy(&acc->lock);
+    free(acc);
+}
+
+/* ---- topics and partitions ---- */
+
+static quire_err_t topic_get(qr_accum_t *acc, const char *name,
+                             atopic_t **topicp)
+{
+    atopic_t *topic;
+
+    if (acc->last && !strcmp(acc->last->name, name)) {
+        *topicp = acc->last;
+        return QUIRE_ERR_NONE;
+    }
+    for (size_t t = 0; t < acc->ntopics; t++) {
+        if (!strcmp(acc->topics[t]->name, name)) {
+            *topicp = acc->last = acc->topics[t];
+            return QUIRE_ERR_NONE;
+        }
+    }
+    if (acc->ntopics == acc->topics_cap) {
+        size_t cap = acc->topics_cap ? acc->topics_cap * 2 : 8;
+        atopic_t **v = realloc(acc->topics, cap * sizeof(*v));
+
+        if (!v)
+            return QUIRE_ERR_NO_MEMORY;
+        acc->topics = v;
+        acc->topics_cap = cap;
+    }
+    topic = calloc(1, sizeof(*topic));
+    if (!topic)
+        return QUIRE_ERR_NO_MEMORY;
+    topic->name = strdup(name);
+    if (!topic->name) {
+        free(topic);
+        return QUIRE_ERR_NO_MEMORY;
+    }
+    topic->sticky = -1;
+    acc->topics[acc->ntopics++] = topic;
+    *topicp = acc->last = topic;
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t part_get(atopic_t *topic, int32_t partition,
+                            int32_t part_cnt, qr_accum_part_t **partp)
+{
+    qr_accum_part_t *part;
+
+    if (part_cnt > topic->nparts) {
+        qr_accum_part_t **v =
+            realloc(topic->parts, (size_t)part_cnt * sizeof(*v));
+
+        if (!v)
+            return QUIRE_ERR_NO_MEMORY;
+        memset(v + topic->nparts, 0,
+               (size_t)(part_cnt - topic->nparts) * sizeof(*v));
+        topic->parts = v;
+        topic->nparts = part_cnt;
+    }
+    part = topic->parts[partition];
+    if (!part) {
+        part = calloc(1, sizeof(*part));
+        if (!part)
+            return QUIRE_ERR_NO_MEMORY;
+        part->topic = topic;
+        part->partition = partition;
+        topic->parts[partition] = part;
+    }
+    *partp = part;
+    return QUIRE_ERR_NONE;
+}
+
+/* A new sticky partition, different from the current one when there is a
+ * choice (Kafka's StickyPartitionCache.nextPartition). */
+static int32_t sticky_next(qr_accum_t *acc, atopic_t *topic, int32_t part_cnt)
+{
+    int32_t old = topic->sticky, p;
+
+    if (part_cnt == 1)
+        p = 0;
+    else if (old < 0 || old >= part_cnt)
+        p = (int32_t)(next_rand(acc) % (uint32_t)part_cnt);
+    else
+        p = (old + 1 + (int32_t)(next_rand(acc) % (uint32_t)(part_cnt - 1))) %
+            part_cnt;
+    topic->sticky = p;
+    return p;
+}
+
+/* ---- append ---- */
+
+/* Opens a batch of @p cap bytes on @p part. Lock held. */
+static quire_err_t batch_open(qr_accum_t *acc, qr_accum_part_t *part,
+                              size_t cap, size_t mem, int64_t now_ms)
+{
+    qr_pbatch_t *b = calloc(1, sizeof(*b));
+    quire_err_t err;
+
+    if (!b)
+        return QUIRE_ERR_NO_MEMORY;
+    b->buf = malloc(cap);
+    b->recs = malloc(RECS_INITIAL * sizeof(*b->recs));
+    if (acc->conf.codec != QR_CODEC_NONE)
+        b->out = malloc(cap);
+    if (!b->buf || !b->recs || (acc->conf.codec != QR_CODEC_NONE && !b->out)) {
+        batch_free(b);
+        return QUIRE_ERR_NO_MEMORY;
+    }
+    err = qr_batch_builder_init(&b->b, b->buf, cap, acc->conf.codec);
+    if (err != QUIRE_ERR_NONE) {
+        batch_free(b);
+        return err;
+    }
+    b->part = part;
+    b->topic = part->topic->name;
+    b->partition = part->partition;
+    b->cap = cap;
+    b->rec_cap = RECS_INITIAL;
+    b->created_ms = now_ms;
+    b->mem = mem;
+    if (part->tail)
+        part->tail->next = b;
+    else
+        part->head = b;
+    part->tail = b;
+    part->open = b;
+    acc->batches++;
+    acc->mem_used += (int64_t)mem;
+    return QUIRE_ERR_NONE;
+}
+
+/* Drops the open batch of @p part when it is empty (its first append
+ * failed). Lock held. */
+static void batch_drop_empty(qr_accum_t *acc, qr_accum_part_t *part)
+{
+    qr_pbatch_t *b = part->open, *prev = NULL;
+
+    if (!b || b->count)
+        return;
+    if (part->head != b)
+        for (prev = part->head; prev->next != b; prev = prev->next)
+            ;
+    if (prev)
+        prev->next = NULL;
+    else
+        part->head = NULL;
+    part->tail = prev;
+    part->open = NULL;
+    acc->batches--;
+    acc->mem_used -= (int64_t)b->mem;
+    batch_free(b);
+    pthread_cond_broadcast(&acc->cv);
+}
+
+/* Appends to the open batch. BUF_FULL: it did not fit (batch unchanged).
+ * Lock held. */
+static quire_err_t batch_add(qr_accum_t *acc, qr_pbatch_t *b, int64_t ts,
+                             const void *key, size_t key_len, const void *value,
+                             size_t value_len,
+                             const qr_batch_rec_header_t *headers,
+                             size_t header_cnt, void *opaque)
+{
+    quire_err_t err;
+
+    if ((size_t)b->count == b->rec_cap) {
+        size_t cap = b->rec_cap * 2;
+        qr_rec_meta_t *v = realloc(b->recs, cap * sizeof(*v));
+
+        if (!v)
+            return QUIRE_ERR_NO_MEMORY;
+        acc->mem_used += (int64_t)((cap - b->rec_cap) * sizeof(*v));
+        b->mem += (cap - b->rec_cap) * sizeof(*v);
+        b->recs = v;
+        b->rec_cap = cap;
+    }
+    err = qr_batch_builder_append(&b->b, ts, key, key_len, value, value_len,
+                                  headers, header_cnt);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    b->recs[b->count].opaque = opaque;
+    b->recs[b->count].timestamp = ts;
+    b->count++;
+    acc->records++;
+    return QUIRE_ERR_NONE;
+}
+
+/* Waits for memory until @p deadline_ms. Lock held (dropped inside).
+ * @returns NONE when woken (the caller re-evaluates), QUEUE_FULL when the
+ * deadline passed. */
+static quire_err_t wait_memory(qr_accum_t *acc, int64_t deadline_ms)
+{
+    struct timespec ts;
+
+    if (qr_clock_mono_ms() >= deadline_ms)
+        return QUIRE_ERR_QUEUE_FULL;
+    deadline_ts(deadline_ms, &ts);
+    acc->waiters++;
+    pthread_cond_timedwait(&acc->cv, &acc->lock, &ts);
+    acc->waiters--;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
+                            int32_t partition, int32_t part_cnt,
+                            int64_t timestamp, const void *key, size_t key_len,
+                            const void *value, size_t value_len,
+                            const qr_batch_rec_header_t *headers,
+                            size_t header_cnt, void *opaque, int64_t now_ms,
+                            int64_t deadline_ms, int32_t *partp, int *wakeup)
+{
+    size_t rsize, cap, mem;
+    int sticky = partition == QR_ACCUM_STICKY, switched = 0;
+    qr_accum_part_t *part;
+    atopic_t *topic;
+    quire_err_t err;
+
+    *wakeup = 0;
+    if (part_cnt <= 0 || timestamp < 0 ||
+        (!sticky && (partition < 0 || partition >= part_cnt)))
+        return QUIRE_ERR_BAD_ARG;
+    rsize = qr_batch_record_size(0, 0, key, key_len, value, value_len, headers,
+                                 header_cnt);
+    if (rsize == SIZE_MAX || rsize > acc->conf.max_batch - QR_BATCH_HEADER_SIZE)
+        return QUIRE_ERR_MESSAGE_TOO_LARGE;
+    cap = rsize + QR_BATCH_HEADER_SIZE;
+    if (cap < acc->conf.batch_size)
+        cap = acc->conf.batch_size;
+    mem = cap * (acc->conf.codec != QR_CODEC_NONE ? 2 : 1) +
+          RECS_INITIAL * sizeof(qr_rec_meta_t);
+    if ((int64_t)mem > acc->conf.buffer_memory)
+        return QUIRE_ERR_MESSAGE_TOO_LARGE;
+
+    pthread_mutex_lock(&acc->lock);
+    err = topic_get(acc, topic_name, &topic);
+    if (err != QUIRE_ERR_NONE)
+        goto out;
+    if (sticky) {
+        partition = topic->sticky;
+        if (partition < 0 || partition >= part_cnt)
+            partition = sticky_next(acc, topic, part_cnt);
+    }
+    for (;;) {
+        if (acc->closed) {
+            err = QUIRE_ERR_DESTROYED;
+            break;
+        }
+        err = part_get(topic, partition, part_cnt, &part);
+        if (err != QUIRE_ERR_NONE)
+            break;
+        if (part->open) {
+            err = batch_add(acc, part->open, timestamp, key, key_len, value,
+                            value_len, headers, header_cnt, opaque);
+            if (err != QUIRE_ERR_BUF_FULL)
+                break;
+            /* full: it is ready now, and a new one is needed */
+            part->open = NULL;
+            *wakeup = 1;
+        }
+        if (sticky && !switched) {
+            /* Kafka's sticky partitioner moves on when a new batch is
+             * needed, so unkeyed records fill one batch at a time. */
+            switched = 1;
+            partition = sticky_next(acc, topic, part_cnt);
+            continue;
+        }
+        if (acc->mem_used + (int64_t)mem > acc->conf.buffer_memory) {
+            err = wait_memory(acc, deadline_ms);
+            if (err != QUIRE_ERR_NONE)
+                break;
+            continue;
+        }
+        err = batch_open(acc, part, cap, mem, now_ms);
+        if (err != QUIRE_ERR_NONE)
+            break;
+        *wakeup = 1;
+        err = batch_add(acc, part->open, timestamp, key, key_len, value,
+                        value_len, headers, header_cnt, opaque);
+        if (err != QUIRE_ERR_NONE) {
+            /* an empty batch that cannot take the record: our sizes and
+             * the builder's disagree, or the input is bad */
+            batch_drop_empty(acc, part);
+            if (err == QUIRE_ERR_BUF_FULL)
+                err = QUIRE_ERR_MESSAGE_TOO_LARGE;
+        }
+        break;
+    }
+    if (err == QUIRE_ERR_NONE)
+        *partp = partition;
+out:
+    pthread_mutex_unlock(&acc->lock);
+    return err;
+}
+
+/* ---- drain and give back ---- */
+
+/* Whether the head batch @p b of @p part may go now; else sets *next_ms to
+ * when it may. Lock held. */
+static int batch_ready(const qr_accum_t *acc, const qr_accum_part_t *part,
+                       const qr_pbatch_t *b, int64_t now_ms, int64_t *next_ms)
+{
+    if (b->retry_at_ms > now_ms) {
+        if (b->retry_at_ms < *next_ms)
+            *next_ms = b->retry_at_ms;
+        return 0;
+    }
+    if (b != part->open || acc->flushing || acc->closed || acc->waiters)
+        return 1;
+    if (now_ms - b->created_ms >= acc->conf.linger_ms)
+        return 1;
+    if (b->created_ms + acc->conf.linger_ms < *next_ms)
+        *next_ms = b->created_ms + acc->conf.linger_ms;
+    return 0;
+}
+
+size_t qr_accum_drain(qr_accum_t *acc, int64_t now_ms, qr_accum_sel_fn *sel,
+                      void *ctx, qr_pbatch_t **out, int64_t *next_ms)
+{
+    qr_pbatch_t *first = NULL, **tailp = &first;
+    size_t n = 0;
+
+    *next_ms = INT64_MAX;
+    pthread_mutex_lock(&acc->lock);
+    for (size_t t = 0; t < acc->ntopics; t++) {
+        atopic_t *topic = acc->topics[t];
+
+        for (int32_t p = 0; p < topic->nparts; p++) {
+            qr_accum_part_t *part = topic->parts[p];
+            qr_pbatch_t *b;
+
+            if (!part || part->in_flight)
+                continue;
+            while ((b = part->head) != NULL &&
+                   batch_ready(acc, part, b, now_ms, next_ms) &&
+                   sel(ctx, topic->name, part->partition,
+                       qr_batch_builder_size(&b->b))) {
+                part->head = b->next;
+                if (!part->head)
+                    part->tail = NULL;
+                if (part->open == b)
+                    part->open = NULL;
+                b->next = NULL;
+                *tailp = b;
+                tailp = &b->next;
+                part->in_flight++;
+                acc->in_flight++;
+                n++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&acc->lock);
+    *out = first;
+    return n;
+}
+
+quire_err_t qr_accum_finish(qr_pbatch_t *b)
+{
+    if (b->len)
+        return QUIRE_ERR_NONE;
+    return qr_batch_builder_finish(&b->b, b->out, b->out ? b->cap : 0, &b->data,
+                                   &b->len);
+}
+
+void qr_accum_done(qr_accum_t *acc, qr_pbatch_t *b)
+{
+    pthread_mutex_lock(&acc->lock);
+    b->part->in_flight--;
+    acc->in_flight--;
+    acc->batches--;
+    acc->records -= b->count;
+    acc->mem_used -= (int64_t)b->mem;
+    pthread_cond_broadcast(&acc->cv);
+    pthread_mutex_unlock(&acc->lock);
+    batch_free(b);
+}
+
+void qr_accum_requeue(qr_accum_t *acc, qr_pbatch_t *b, int64_t retry_at_ms)
+{
+    qr_accum_part_t *part = b->part;
+
+    pthread_mutex_lock(&acc->lock);
+    b->retry_at_ms = retry_at_ms;
+    b->next = part->head;
+    part->head = b;
+    if (!part->tail)
+        part->tail = b;
+    part->in_flight--;
+    acc->in_flight--;
+    pthread_mutex_unlock(&acc->lock);
+}
+
+size_t qr_accum_expire(qr_accum_t *acc, const char *topic_name, int64_t now_ms,
+                       int64_t max_age_ms, qr_pbatch_t **out)
+{
+    qr_pbatch_t *first = NULL, **tailp = &first;
+    size_t n = 0;
+
+    pthread_mutex_lock(&acc->lock);
+    for (size_t t = 0; t < acc->ntopics; t++) {
+        atopic_t *topic = acc->topics[t];
+
+        if (topic_name && strcmp(topic->name, topic_name) != 0)
+            continue;
+        for (int32_t p = 0; p < topic->nparts; p++) {
+            qr_accum_part_t *part = topic->parts[p];
+            qr_pbatch_t *b;
+
+            if (!part || (part->in_flight && max_age_ms >= 0))
+                continue;
+            while ((b = part->head) != NULL &&
+                   (max_age_ms < 0 || now_ms - b->created_ms > max_age_ms)) {
+                part->head = b->next;
+                if (!part->head)
+                    part->tail = NULL;
+                if (part->open == b)
+                    part->open = NULL;
+                b->next = NULL;
+                *tailp = b;
+                tailp = &b->next;
+                /* counted in flight so that qr_accum_done balances */
+                part->in_flight++;
+                acc->in_flight++;
+                n++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&acc->lock);
+    *out = first;
+    return n;
+}
+
+void qr_accum_flushing(qr_accum_t *acc, int delta)
+{
+    pthread_mutex_lock(&acc->lock);
+    acc->flushing += delta;
+    pthread_mutex_unlock(&acc->lock);
+}
+
+quire_err_t qr_accum_wait_empty(qr_accum_t *acc, int64_t deadline_ms)
+{
+    quire_err_t err = QUIRE_ERR_NONE;
+    struct timespec ts;
+
+    deadline_ts(deadline_ms, &ts);
+    pthread_mutex_lock(&acc->lock);
+    while (acc->batches > 0) {
+        if (qr_clock_mono_ms() >= deadline_ms) {
+            err = QUIRE_ERR_TIMED_OUT;
+            break;
+        }
+        pthread_cond_timedwait(&acc->cv, &acc->lock, &ts);
+    }
+    pthread_mutex_unlock(&acc->lock);
+    return err;
+}
+
+void qr_accum_close(qr_accum_t *acc)
+{
+    pthread_mutex_lock(&acc->lock);
+    acc->closed = 1;
+    pthread_cond_broadcast(&acc->cv);
+    pthread_mutex_unlock(&acc->lock);
+}
+
+void qr_accum_stats(qr_accum_t *acc, qr_accum_stats_t *st)
+{
+    pthread_mutex_lock(&acc->lock);
+    st->batches = acc->batches;
+    st->in_flight = acc->in_flight;
+    st->mem_used = acc->mem_used;
+    st->records = acc->records;
+    pthread_mutex_unlock(&acc->lock);
+}

@@ -1,0 +1,233 @@
+/*
+ * accum: the producer's record accumulator (Kafka's RecordAccumulator).
+ *
+ * Application threads append records; each partition has a queue of
+ * batches (qr_pbatch_t), the last of which is open and receives records,
+ * encoded at once into its buffer through the common/batch builder. The
+ * client's I/O thread drains ready batches, finishes them (header, CRC,
+ * compression) outside the lock, sends them, and gives them back: done
+ * (delivered or failed for good) or requeued at the head of their
+ * partition for a retry.
+ *
+ * A batch is ready when it is full (a record did not fit, or it is not the
+ * last of its queue), when linger.ms has passed since it was opened, when a
+ * flush is in progress, when the accumulator is closing, or when a sender
+ * is waiting for memory. A requeued batch is ready again when its backoff
+ * ends.
+ *
+ * Ordering: a partition with batches in flight is muted (drain skips it)
+ * until every one of them is done or requeued, so a retried batch is never
+ * overtaken by a later one of the same partition (Kafka's
+ * guaranteeMessageOrder, without the max.in.flight=1 restriction on the
+ * connection: several partitions' requests still pipeline).
+ *
+ * Memory: every batch's buffers (batch buffer, compression buffer, record
+ * metadata) count against buffer.memory. An append that needs a new batch
+ * when the budget is used blocks until memory is given back or its
+ * deadline passes, then fails with QUIRE_ERR_QUEUE_FULL. Allocation uses
+ * plain malloc; out of memory is QUIRE_ERR_NO_MEMORY.
+ *
+ * Locks: one mutex inside the accumulator guards every queue and counter.
+ * A qr_pbatch_t taken by drain belongs to the I/O thread until it is given
+ * back; its fields may then be read and finished without the lock.
+ */
+#ifndef QR_ACCUM_H
+#define QR_ACCUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "err.h"
+
+/** Partition argument of qr_accum_append: use the topic's sticky
+ * partition (for records without a key). */
+#define QR_ACCUM_STICKY (-1)
+
+typedef struct qr_accum qr_accum_t;
+typedef struct qr_accum_part qr_accum_part_t;
+
+typedef struct qr_accum_conf {
+    size_t batch_size;     /* batch.size */
+    int64_t linger_ms;     /* linger.ms */
+    int codec;             /* QR_CODEC_* (compression.type) */
+    int64_t buffer_memory; /* buffer.memory */
+    size_t max_batch;      /* max.request.size: the largest batch */
+} qr_accum_conf_t;
+
+/** What the delivery report needs of each record. */
+typedef struct qr_rec_meta {
+    void *opaque;      /* the application's per-record pointer */
+    int64_t timestamp; /* CreateTime, ms since the epoch */
+} qr_rec_meta_t;
+
+/** One batch of one partition. */
+typedef struct qr_pbatch {
+    struct qr_pbatch *next; /* link in a queue or a drained list */
+    qr_accum_part_t *part;  /* owning partition (accumulator's) */
+    const char *topic;      /* borrowed from the accumulator */
+    int32_t partition;      /* partition id */
+    qr_batch_builder_t b;   /* the builder over @c buf */
+    uint8_t *buf;           /* owned: batch buffer, @c cap bytes */
+    size_t cap;             /* its size */
+    uint8_t *out;           /* owned: compression buffer or NULL */
+    const uint8_t *data;    /* finished batch (buf or out) */
+    size_t len;             /* its size; 0 until finished */
+    qr_rec_meta_t *recs;    /* owned: one per record */
+    size_t rec_cap;         /* slots in recs */
+    int32_t count;          /* records appended */
+    int64_t created_ms;     /* monotonic ms when opened */
+    int64_t retry_at_ms;    /* monotonic ms when a retry may go */
+    int attempts;           /* times sent */
+    size_t mem;             /* bytes counted against buffer.memory */
+} qr_pbatch_t;
+
+/**
+ * @brief Decides whether drain takes a ready batch: called with the lock
+ * held, so it must not call back into the accumulator.
+ * @param ctx   the drain caller's pointer.
+ * @param bytes the batch's uncompressed size so far.
+ * @returns 1 to take it (and mute the partition), 0 to leave it.
+ */
+typedef int(qr_accum_sel_fn)(void *ctx, const char *topic, int32_t partition,
+                             size_t bytes);
+
+/**
+ * @brief A new, empty accumulator.
+ * @param conf copied.
+ * @param accp out: owned, release with qr_accum_destroy().
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_BAD_ARG for a codec out of range, a
+ *          batch size or max_batch below a batch header, or a non-positive
+ *          buffer_memory; QUIRE_ERR_NO_MEMORY.
+ * @locality any  @locks none
+ */
+quire_err_t qr_accum_new(const qr_accum_conf_t *conf, qr_accum_t **accp);
+
+/**
+ * @brief Frees every batch (queued or not) and the accumulator. The caller
+ * makes sure no thread uses it and that drained batches were given back.
+ * Accepts NULL.
+ * @locality any  @locks none
+ */
+void qr_accum_destroy(qr_accum_t *acc);
+
+/**
+ * @brief Appends one record.
+ * @param topic       borrowed; copied the first time it is seen.
+ * @param partition   the partition, or QR_ACCUM_STICKY for the topic's
+ *                    sticky partition (chosen at random among @p part_cnt
+ *                    and changed each time its batch fills).
+ * @param part_cnt    the topic's partition count (from metadata), > 0.
+ * @param timestamp   CreateTime, ms since the epoch, >= 0.
+ * @param key,value,headers  borrowed and copied (see
+ *                    qr_batch_builder_append for NULLs).
+ * @param opaque      stored for the delivery report.
+ * @param now_ms      the monotonic clock now.
+ * @param deadline_ms monotonic ms after which waiting for memory gives up
+ *                    (<= now_ms: do not wait).
+ * @param partp       out: the partition used.
+ * @param wakeup      out: 1 when a batch was opened or filled, so the I/O
+ *                    thread should drain or arm its linger timer.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_MESSAGE_TOO_LARGE when the record
+ *          cannot fit a batch of max_batch bytes or buffer_memory;
+ *          QUIRE_ERR_QUEUE_FULL when memory stayed used past the deadline;
+ *          QUIRE_ERR_DESTROYED once qr_accum_close() was called;
+ *          QUIRE_ERR_BAD_ARG for a partition outside [0, part_cnt) or a
+ *          negative timestamp; QUIRE_ERR_NO_MEMORY.
+ * @locality any (application threads)  @locks takes the accumulator's
+ */
+quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic,
+                            int32_t partition, int32_t part_cnt,
+                            int64_t timestamp, const void *key, size_t key_len,
+                            const void *value, size_t value_len,
+                            const qr_batch_rec_header_t *headers,
+                            size_t header_cnt, void *opaque, int64_t now_ms,
+                            int64_t deadline_ms, int32_t *partp, int *wakeup);
+
+/**
+ * @brief Takes the ready batches the selector accepts: for each partition
+ * that is not muted, its ready batches from the head of its queue, in
+ * order, as long as @p sel says yes. Taken partitions are muted.
+ * @param out   out: the taken batches, linked through next, in queue order
+ *              per partition (NULL when none). They belong to the caller
+ *              until given back with qr_accum_done/qr_accum_requeue.
+ * @param next_ms out: the monotonic ms at which a batch not ready now will
+ *              become ready (linger or backoff), or INT64_MAX.
+ * @returns the number of batches taken.
+ * @locality I/O thread  @locks takes the accumulator's
+ */
+size_t qr_accum_drain(qr_accum_t *acc, int64_t now_ms, qr_accum_sel_fn *sel,
+                      void *ctx, qr_pbatch_t **out, int64_t *next_ms);
+
+/**
+ * @brief Finishes a drained batch if it is not finished yet: header,
+ * CRC-32C and compression, outside the lock. Idempotent.
+ * @returns QUIRE_ERR_NONE (data, len set), or the builder's error.
+ * @locality I/O thread (owner of the drained batch)  @locks none
+ */
+quire_err_t qr_accum_finish(qr_pbatch_t *batch);
+
+/**
+ * @brief Gives a drained batch back for good (delivered or failed): frees
+ * it, returns its memory (waking blocked senders) and unmutes its
+ * partition when it was the last in flight.
+ * @locality I/O thread  @locks takes the accumulator's
+ */
+void qr_accum_done(qr_accum_t *acc, qr_pbatch_t *batch);
+
+/**
+ * @brief Gives a drained batch back for a retry: it goes to the HEAD of
+ * its partition's queue, ready again at @p retry_at_ms. To keep order,
+ * requeue the batches of one partition from last to first.
+ * @locality I/O thread  @locks takes the accumulator's
+ */
+void qr_accum_requeue(qr_accum_t *acc, qr_pbatch_t *batch, int64_t retry_at_ms);
+
+/**
+ * @brief Takes every queued (not in flight) batch of a partition, or of
+ * all partitions when @p topic is NULL, whose head has waited longer than
+ * @p max_age_ms, or unconditionally when @p max_age_ms < 0: for failing
+ * them (delivery timeout, unknown topic, close without time left).
+ * @param out out: the batches, linked through next; the caller gives each
+ *        back with qr_accum_done (after failing its records).
+ * @returns the number taken.
+ * @locality I/O thread  @locks takes the accumulator's
+ */
+size_t qr_accum_expire(qr_accum_t *acc, const char *topic, int64_t now_ms,
+                       int64_t max_age_ms, qr_pbatch_t **out);
+
+/**
+ * @brief Starts (+1) or ends (-1) a flush: while any flush is in progress
+ * every batch is ready regardless of linger.ms.
+ * @locality any  @locks takes the accumulator's
+ */
+void qr_accum_flushing(qr_accum_t *acc, int delta);
+
+/**
+ * @brief Waits until no batch is left (queued or in flight) or the
+ * monotonic deadline passes.
+ * @returns QUIRE_ERR_NONE when empty, QUIRE_ERR_TIMED_OUT otherwise.
+ * @locality any thread but the I/O thread  @locks takes the accumulator's
+ */
+quire_err_t qr_accum_wait_empty(qr_accum_t *acc, int64_t deadline_ms);
+
+/**
+ * @brief Refuses further appends (QUIRE_ERR_DESTROYED), wakes every blocked
+ * sender, and makes every batch ready.
+ * @locality any  @locks takes the accumulator's
+ */
+void qr_accum_close(qr_accum_t *acc);
+
+/** Counters, for tests and statistics. */
+typedef struct qr_accum_stats {
+    size_t batches;   /* alive: queued or in flight */
+    size_t in_flight; /* drained, not given back */
+    int64_t mem_used; /* bytes counted against buffer.memory */
+    int64_t records;  /* records in alive batches */
+} qr_accum_stats_t;
+
+/** @brief Reads the counters. @locality any @locks takes the
+ * accumulator's */
+void qr_accum_stats(qr_accum_t *acc, qr_accum_stats_t *st);
+
+#endif /* QR_ACCUM_H */
