@@ -125,8 +125,8 @@ static void op_finish(fetch_op_t *op)
 }
 
 /* Reads one partition into its slice; returns the bytes taken. */
-static size_t read_part(qr_reqctx_t *ctx, fetch_op_t *op, fetch_part_t *fp,
-                        size_t used, int *errors)
+static size_t read_part(fetch_op_t *op, fetch_part_t *fp, size_t used,
+                        int *errors)
 {
     qr_fetch_part_resp_t *r = fp->resp;
     size_t limit, room;
@@ -136,12 +136,8 @@ static size_t read_part(qr_reqctx_t *ctx, fetch_op_t *op, fetch_part_t *fp,
     memset(&fp->slice, 0, sizeof(fp->slice));
     r->records_length = 0;
     if (!fp->entry) {
-        fp->entry = qr_request_lookup(ctx, fp->topic, fp->partition, &err);
-        if (!fp->entry) {
-            r->error_code = err;
-            (*errors)++;
-            return 0;
-        }
+        (*errors)++; /* its code was set by the lookup in evaluate() */
+        return 0;
     }
     r->high_watermark = qr_plog_high_watermark(fp->entry->part);
     r->log_start_offset = qr_plog_log_start(fp->entry->part);
@@ -151,8 +147,8 @@ static size_t read_part(qr_reqctx_t *ctx, fetch_op_t *op, fetch_part_t *fp,
     if (used > 0 && room == 0)
         return 0;
     limit = (size_t)fp->max_bytes < room ? (size_t)fp->max_bytes : room;
-    err = qr_plog_read(fp->entry->part, fp->fetch_offset,
-                       limit ? limit : 1, &fp->slice);
+    err = qr_plog_read(fp->entry->part, fp->fetch_offset, limit ? limit : 1,
+                       &fp->slice);
     if (err != QUIRE_ERR_NONE) {
         r->error_code = err;
         (*errors)++;
@@ -180,14 +176,23 @@ static void evaluate(fetch_op_t *op, int final)
     ctx.server = op->server;
     ctx.nt = op->nt;
     may_wait = !final && op->max_wait_ms > 0 &&
-               !qr_netthread_draining(op->nt) &&
-               !qr_reply_orphaned(op->reply);
-    /* Register before reading: an append between the read and the
-     * registration would otherwise go unnoticed. */
+               !qr_netthread_draining(op->nt) && !qr_reply_orphaned(op->reply);
+    /* Find the partitions, then register before reading: an append
+     * between the read and the registration would otherwise go
+     * unnoticed. */
+    for (size_t i = 0; i < op->part_cnt; i++) {
+        fetch_part_t *fp = &op->parts[i];
+        quire_err_t err;
+        if (!fp->entry) {
+            fp->entry = qr_request_lookup(&ctx, fp->topic, fp->partition, &err);
+            if (!fp->entry)
+                fp->resp->error_code = err;
+        }
+    }
     if (may_wait)
         wait_all(op);
     for (size_t i = 0; i < op->part_cnt; i++)
-        used += read_part(&ctx, op, &op->parts[i], used, &errors);
+        used += read_part(op, &op->parts[i], used, &errors);
     if (ctx.meta)
         qr_meta_release(ctx.meta);
     if (!may_wait || errors > 0 || used >= (size_t)op->min_bytes ||

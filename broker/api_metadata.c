@@ -45,8 +45,7 @@ static quire_err_t missing(qr_reqctx_t *ctx, const char *name)
     err = qr_server_autocreate(ctx->server, name);
     if (err == QUIRE_ERR_NONE)
         return QUIRE_ERR_LEADER_NOT_AVAILABLE;
-    return err == QUIRE_ERR_QUEUE_FULL ? QUIRE_ERR_LEADER_NOT_AVAILABLE
-                                       : err;
+    return err == QUIRE_ERR_QUEUE_FULL ? QUIRE_ERR_LEADER_NOT_AVAILABLE : err;
 }
 
 void qr_api_metadata(qr_reqctx_t *ctx)
@@ -78,9 +77,9 @@ void qr_api_metadata(qr_reqctx_t *ctx)
     for (size_t t = 0; t < tcnt; t++) {
         const char *name =
             mreq->topic_count ? mreq->topics[t] : meta->topics[t].name;
-        const qr_meta_topic_t *mt =
-            mreq->topic_count ? qr_meta_topic_find(meta, name)
-                              : &meta->topics[t];
+        const qr_meta_topic_t *mt = mreq->topic_count
+                                        ? qr_meta_topic_find(meta, name)
+                                        : &meta->topics[t];
         if (mt) {
             fill_topic(mt, &topics[t], &parts[k]);
             k += mt->part_cnt;

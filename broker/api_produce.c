@@ -149,9 +149,8 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
     err = qr_api_produce_check(in->records, in->records_length,
                                bconf->message_max_bytes, &why);
     if (err != QUIRE_ERR_NONE) {
-        qr_conn_log_peer(ctx->conn, "produce to %s-%d refused: %s (%s)",
-                         topic, in->partition, quire_err2name(err),
-                         why ? why : "");
+        qr_conn_log_peer(ctx->conn, "produce to %s-%d refused: %s (%s)", topic,
+                         in->partition, quire_err2name(err), why ? why : "");
         qr_pentry_release(entry);
         return err;
     }
@@ -168,8 +167,8 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
     qr_pentry_notify(entry); /* wake long-polling fetches */
     if (op->acks == -1) {
         atomic_fetch_add(&op->pending, 1);
-        err = qr_plog_flush_request(entry->part, last, on_flushed, pp,
-                                    &durable);
+        err =
+            qr_plog_flush_request(entry->part, last, on_flushed, pp, &durable);
         if (err != QUIRE_ERR_NONE || durable)
             atomic_fetch_sub(&op->pending, 1);
     }
@@ -192,10 +191,10 @@ static prod_op_t *op_new(qr_reqctx_t *ctx)
     op->work.fn = on_flushed_work;
     atomic_init(&op->pending, 1);
     op->topic_cnt = preq->topic_count;
-    op->topics = qr_calloc(op->topic_cnt ? op->topic_cnt : 1,
-                           sizeof(*op->topics));
-    op->names = qr_calloc(op->topic_cnt ? op->topic_cnt : 1,
-                          sizeof(*op->names));
+    op->topics =
+        qr_calloc(op->topic_cnt ? op->topic_cnt : 1, sizeof(*op->topics));
+    op->names =
+        qr_calloc(op->topic_cnt ? op->topic_cnt : 1, sizeof(*op->names));
     op->parts = qr_calloc(n ? n : 1, sizeof(*op->parts));
     op->pp = qr_calloc(n ? n : 1, sizeof(*op->pp));
     for (size_t t = 0; t < preq->topic_count; t++) {

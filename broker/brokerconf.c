@@ -338,8 +338,7 @@ void qr_brokerconf_plog(const qr_brokerconf_t *bconf, qr_plog_conf_t *pconf)
             ? bconf->log_flush_interval_ms
             : INT64_MAX;
     pconf->segment_delete_delay_ms = bconf->log_segment_delete_delay_ms;
-    pconf->retention_check_interval_ms =
-        bconf->log_retention_check_interval_ms;
+    pconf->retention_check_interval_ms = bconf->log_retention_check_interval_ms;
 }
 
 void qr_brokerconf_print_help(FILE *fp)

@@ -17,8 +17,7 @@ struct qr_partmap {
     size_t n, cap;
 };
 
-static int cmp_key(const char *topic, int32_t partition,
-                   const qr_pentry_t *e)
+static int cmp_key(const char *topic, int32_t partition, const qr_pentry_t *e)
 {
     int c = strcmp(topic, e->topic);
 
@@ -103,8 +102,7 @@ qr_pentry_t *qr_partmap_take(qr_partmap_t *map, const char *topic,
     i = search(map, topic, partition, &found);
     if (found) {
         e = map->v[i];
-        memmove(&map->v[i], &map->v[i + 1],
-                (map->n - i - 1) * sizeof(*map->v));
+        memmove(&map->v[i], &map->v[i + 1], (map->n - i - 1) * sizeof(*map->v));
         map->n--;
     }
     pthread_rwlock_unlock(&map->lock);

@@ -369,8 +369,8 @@ static quire_err_t cb_delete_partition(void *opaque, const char *topic,
 
 static void announce(qr_server_t *server);
 
-static void cb_status(void *opaque, qr_cluster_status_t status,
-                      quire_err_t err, const char *msg)
+static void cb_status(void *opaque, qr_cluster_status_t status, quire_err_t err,
+                      const char *msg)
 {
     qr_server_t *server = opaque;
 
@@ -388,8 +388,7 @@ static void cb_status(void *opaque, qr_cluster_status_t status,
                     msg ? msg : quire_err2str(err));
         break;
     case QR_CLUSTER_FATAL:
-        QR_LOG_ERR("SERVER", "cannot run: %s",
-                   msg ? msg : quire_err2str(err));
+        QR_LOG_ERR("SERVER", "cannot run: %s", msg ? msg : quire_err2str(err));
         server->exit_err = err != QUIRE_ERR_NONE ? err : QUIRE_ERR_ZK;
         qr_server_stop(server);
         break;

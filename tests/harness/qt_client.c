@@ -316,9 +316,8 @@ quire_err_t qt_fetch(qt_client_t *c, const char *topic, int32_t partition,
     return QUIRE_ERR_NONE;
 }
 
-quire_err_t qt_list_offset(qt_client_t *c, const char *topic,
-                           int32_t partition, int64_t timestamp,
-                           int64_t *offset, int timeout_ms)
+quire_err_t qt_list_offset(qt_client_t *c, const char *topic, int32_t partition,
+                           int64_t timestamp, int64_t *offset, int timeout_ms)
 {
     qr_list_offsets_part_t lp = {partition, timestamp};
     qr_list_offsets_topic_t t = {topic, 1, &lp};

@@ -98,9 +98,8 @@ quire_err_t qt_fetch(qt_client_t *c, const char *topic, int32_t partition,
  * @param offset set to the answer (-1 when none).
  * @returns the partition's code, or a transport/request-level code.
  */
-quire_err_t qt_list_offset(qt_client_t *c, const char *topic,
-                           int32_t partition, int64_t timestamp,
-                           int64_t *offset, int timeout_ms);
+quire_err_t qt_list_offset(qt_client_t *c, const char *topic, int32_t partition,
+                           int64_t timestamp, int64_t *offset, int timeout_ms);
 
 /**
  * @brief Asks Metadata until @p topic has @p parts partitions whose leaders

@@ -18,9 +18,9 @@
 #include "qt_zk.h"
 
 #define START_MS 30000
-#define IO_MS 10000
-#define WAIT_MS 30000
-#define NPARTS 4
+#define IO_MS    10000
+#define WAIT_MS  30000
+#define NPARTS   4
 
 typedef struct leaders {
     int32_t leader[NPARTS];
@@ -163,8 +163,7 @@ START_TEST(test_two_brokers)
     ck_assert_int_eq(qt_broker_start(b2, START_MS), 0);
     ck_assert_int_eq(wait_leaders(c1, "spread", &ld, 0), 0);
     for (int p = 0; p < NPARTS; p++) {
-        qt_client_t *lead =
-            qt_client_connect(by_id[ld.leader[p]]->addr, IO_MS);
+        qt_client_t *lead = qt_client_connect(by_id[ld.leader[p]]->addr, IO_MS);
         int64_t off;
         ck_assert_ptr_nonnull(lead);
         ck_assert_int_eq(

@@ -22,7 +22,7 @@
 #include "qt_zk.h"
 
 #define NCONNS 5000
-#define IO_MS 10000
+#define IO_MS  10000
 
 static int open_raw(const qt_broker_t *b)
 {
@@ -55,8 +55,8 @@ START_TEST(test_many_idle_connections)
     /* The test and the broker it starts both need > 5,000 descriptors. */
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     if (rl.rlim_cur < 2 * NCONNS + 500) {
-        rl.rlim_cur = rl.rlim_max < 2 * NCONNS + 500 ? rl.rlim_max
-                                                     : 2 * NCONNS + 500;
+        rl.rlim_cur =
+            rl.rlim_max < 2 * NCONNS + 500 ? rl.rlim_max : 2 * NCONNS + 500;
         ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     }
     ck_assert_msg(rl.rlim_cur >= NCONNS + 200,
@@ -80,8 +80,9 @@ START_TEST(test_many_idle_connections)
     /* Let the broker accept every one of them. */
     qt_sleep_ms(1000);
     rss1 = qt_broker_rss_kb(b);
-    fprintf(stderr, "check_broker_conns: RSS %ld KiB before, %ld KiB with "
-                    "%d idle connections\n",
+    fprintf(stderr,
+            "check_broker_conns: RSS %ld KiB before, %ld KiB with "
+            "%d idle connections\n",
             rss0, rss1, NCONNS);
     /* Well under 10 KiB per idle connection (sanitizer builds included). */
     ck_assert_msg(rss1 - rss0 < NCONNS * 10, "RSS grew by %ld KiB",
@@ -91,9 +92,8 @@ START_TEST(test_many_idle_connections)
     for (int i = 1; i <= 10; i++) {
         int64_t base;
         len = qt_batch(buf, sizeof(buf), 10, "k", i * 10);
-        ck_assert_int_eq(
-            qt_produce(c, "busy", 0, -1, buf, len, &base, IO_MS),
-            QUIRE_ERR_NONE);
+        ck_assert_int_eq(qt_produce(c, "busy", 0, -1, buf, len, &base, IO_MS),
+                         QUIRE_ERR_NONE);
         ck_assert_int_eq(base, i * 10);
     }
     /* And the idle ones still work when they speak. */

@@ -23,9 +23,9 @@
 #include "qt_zk.h"
 
 #define START_MS 30000
-#define IO_MS 10000
+#define IO_MS    10000
 #define TOPIC_MS 20000
-#define NPARTS 3
+#define NPARTS   3
 
 static qt_broker_t *broker;
 static char *zk_chroot;
@@ -110,8 +110,8 @@ static long fetch_all(qt_client_t *c, const char *topic, int32_t partition,
                                       first + (long)(rec.offset - from));
                     ck_assert_msg(rec.value_len == wl &&
                                       !memcmp(rec.value, want, (size_t)wl),
-                                  "offset %lld: want %s",
-                                  (long long)rec.offset, want);
+                                  "offset %lld: want %s", (long long)rec.offset,
+                                  want);
                 }
                 off += qr_batch_size(&it.hdr);
             }
@@ -151,9 +151,9 @@ START_TEST(test_roundtrip_acks)
     for (int p = 0; p < NPARTS; p++) {
         int64_t end;
         snprintf(prefix, sizeof(prefix), "p%d", p);
-        ck_assert_int_eq(qt_list_offset(c, topic, p, QR_OFFSET_LATEST, &end,
-                                        IO_MS),
-                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(
+            qt_list_offset(c, topic, p, QR_OFFSET_LATEST, &end, IO_MS),
+            QUIRE_ERR_NONE);
         ck_assert_int_eq(end, 30);
         ck_assert_int_eq(fetch_all(c, topic, p, 0, prefix, 0), 30);
         /* From the middle of a batch: records from there on. */
@@ -242,8 +242,7 @@ START_TEST(test_longpoll_wakes)
     t0 = qt_now_ms();
     ck_assert_int_gt(qt_client_send(consumer, &req, NULL, 0), 0);
     /* Nothing comes back while there is nothing to read. */
-    ck_assert_int_eq(qt_client_recv(consumer, &resp, 500),
-                     QUIRE_ERR_TIMED_OUT);
+    ck_assert_int_eq(qt_client_recv(consumer, &resp, 500), QUIRE_ERR_TIMED_OUT);
     producer = connect_ok(broker);
     size_t len = qt_batch(buf, sizeof(buf), 7, "w", 0);
     ck_assert_int_eq(qt_produce(producer, topic, 1, 1, buf, len, NULL, IO_MS),
@@ -254,9 +253,8 @@ START_TEST(test_longpoll_wakes)
     ck_assert_msg(elapsed < 20000, "fetch took %lld ms", (long long)elapsed);
     const qr_fetch_part_resp_t *pr = &resp.u.fetch.topics[0].partitions[0];
     ck_assert_int_eq(pr->error_code, QUIRE_ERR_NONE);
-    ck_assert_int_eq(qt_count_records(pr->records, pr->records_length, "w", 0,
-                                      NULL),
-                     7);
+    ck_assert_int_eq(
+        qt_count_records(pr->records, pr->records_length, "w", 0, NULL), 7);
     ck_assert_int_eq(pr->high_watermark, 7);
     qr_wire_resp_free(&resp);
     qt_client_close(producer);
@@ -275,9 +273,9 @@ START_TEST(test_longpoll_times_out)
 
     make_topic(c, topic, sizeof(topic), "idle", 0);
     t0 = qt_now_ms();
-    ck_assert_int_eq(qt_fetch(c, topic, 0, 0, 400, 1, 1 << 20, 1 << 20, &resp,
-                              &fp, IO_MS),
-                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(
+        qt_fetch(c, topic, 0, 0, 400, 1, 1 << 20, 1 << 20, &resp, &fp, IO_MS),
+        QUIRE_ERR_NONE);
     elapsed = qt_now_ms() - t0;
     ck_assert_int_eq(fp->error_code, QUIRE_ERR_NONE);
     ck_assert_uint_eq(fp->records_length, 0);
@@ -303,15 +301,16 @@ START_TEST(test_fetch_limits)
     make_topic(c, topic, sizeof(topic), "limits", 0);
     memset(value, 'v', 700 * 1024);
     ck_assert_int_eq(qr_batch_builder_init(&b, big, cap, 0), QUIRE_ERR_NONE);
-    ck_assert_int_eq(qr_batch_builder_append(&b, 1000, NULL, 0, value,
-                                             700 * 1024, NULL, 0),
-                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(
+        qr_batch_builder_append(&b, 1000, NULL, 0, value, 700 * 1024, NULL, 0),
+        QUIRE_ERR_NONE);
     ck_assert_int_eq(qr_batch_builder_finish(&b, NULL, 0, &out, &big_len),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(qt_produce(c, topic, 0, 1, big, big_len, NULL, IO_MS),
                      QUIRE_ERR_NONE);
     for (int i = 0; i < 5; i++) {
-        small_len = qt_batch(small, sizeof(small), 3, "s", i * 3);
+        /* Values of one length ("s-10".."s-24"): batches of one size. */
+        small_len = qt_batch(small, sizeof(small), 3, "s", 10 + i * 3);
         ck_assert_int_eq(
             qt_produce(c, topic, 0, 1, small, small_len, NULL, IO_MS),
             QUIRE_ERR_NONE);
@@ -328,7 +327,7 @@ START_TEST(test_fetch_limits)
                      QUIRE_ERR_NONE);
     ck_assert_uint_eq(fp->records_length, 2 * small_len);
     ck_assert_int_eq(
-        qt_count_records(fp->records, fp->records_length, "s", 0, NULL), 6);
+        qt_count_records(fp->records, fp->records_length, "s", 10, NULL), 6);
     qr_wire_resp_free(&resp);
     /* max_bytes over the response, the same. */
     ck_assert_int_eq(qt_fetch(c, topic, 0, 1, 0, 0, (int)(3 * small_len),
@@ -350,9 +349,8 @@ START_TEST(test_list_offsets)
     int64_t off;
 
     make_topic(c, topic, sizeof(topic), "offsets", 0);
-    ck_assert_int_eq(
-        qt_list_offset(c, topic, 2, QR_OFFSET_LATEST, &off, IO_MS),
-        QUIRE_ERR_NONE);
+    ck_assert_int_eq(qt_list_offset(c, topic, 2, QR_OFFSET_LATEST, &off, IO_MS),
+                     QUIRE_ERR_NONE);
     ck_assert_int_eq(off, 0);
     for (int i = 0; i < 4; i++) {
         size_t len = qt_batch(buf, sizeof(buf), 5, "o", i * 5);
@@ -363,9 +361,8 @@ START_TEST(test_list_offsets)
         qt_list_offset(c, topic, 2, QR_OFFSET_EARLIEST, &off, IO_MS),
         QUIRE_ERR_NONE);
     ck_assert_int_eq(off, 0);
-    ck_assert_int_eq(
-        qt_list_offset(c, topic, 2, QR_OFFSET_LATEST, &off, IO_MS),
-        QUIRE_ERR_NONE);
+    ck_assert_int_eq(qt_list_offset(c, topic, 2, QR_OFFSET_LATEST, &off, IO_MS),
+                     QUIRE_ERR_NONE);
     ck_assert_int_eq(off, 20);
     /* By time: everything was written after 1 s past the epoch. */
     ck_assert_int_eq(qt_list_offset(c, topic, 2, 1000, &off, IO_MS),
@@ -378,8 +375,8 @@ START_TEST(test_list_offsets)
     ck_assert_int_eq(off, -1);
     ck_assert_int_eq(qt_list_offset(c, topic, 2, -7, &off, IO_MS),
                      QUIRE_ERR_INVALID_REQUEST);
-    ck_assert_int_eq(qt_list_offset(c, "no-such-topic-xyz", 0,
-                                    QR_OFFSET_LATEST, &off, IO_MS),
+    ck_assert_int_eq(qt_list_offset(c, "no-such-topic-xyz", 0, QR_OFFSET_LATEST,
+                                    &off, IO_MS),
                      QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     qt_client_close(c);
 }
@@ -393,15 +390,14 @@ START_TEST(test_fetch_errors)
     char topic[128];
 
     make_topic(c, topic, sizeof(topic), "ferr", 0);
-    ck_assert_int_eq(
-        qt_fetch(c, topic, 0, 1000, 5000, 1, 1 << 20, 1 << 20, &resp, &fp,
-                 IO_MS),
-        QUIRE_ERR_NONE);
-    ck_assert_int_eq(fp->error_code, QUIRE_ERR_OFFSET_OUT_OF_RANGE);
-    qr_wire_resp_free(&resp);
-    ck_assert_int_eq(qt_fetch(c, topic, 17, 0, 5000, 1, 1 << 20, 1 << 20,
+    ck_assert_int_eq(qt_fetch(c, topic, 0, 1000, 5000, 1, 1 << 20, 1 << 20,
                               &resp, &fp, IO_MS),
                      QUIRE_ERR_NONE);
+    ck_assert_int_eq(fp->error_code, QUIRE_ERR_OFFSET_OUT_OF_RANGE);
+    qr_wire_resp_free(&resp);
+    ck_assert_int_eq(
+        qt_fetch(c, topic, 17, 0, 5000, 1, 1 << 20, 1 << 20, &resp, &fp, IO_MS),
+        QUIRE_ERR_NONE);
     ck_assert_int_eq(fp->error_code, QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     qr_wire_resp_free(&resp);
     ck_assert_int_eq(qt_fetch(c, "bad/name", 0, 0, 5000, 1, 1 << 20, 1 << 20,
@@ -665,6 +661,11 @@ START_TEST(test_sigkill_keeps_acked)
 
     produce_seq(b, "crash", -1, 40, 5);
     ck_assert_int_eq(qt_broker_kill(b), 0);
+    /* The dead broker's registration lasts until its session expires. */
+    zhandle_t *zh = qt_zk_connect(chroot, 10000);
+    ck_assert_ptr_nonnull(zh);
+    ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/6", false, 30000));
+    qt_zk_close(zh);
     /* Recovery scans the unclean log; every acks=all record is back. */
     ck_assert_int_ge(count_after_restart(b, "crash"), 200);
     ck_assert_int_eq(qt_broker_stop(b, 30000), 0);
