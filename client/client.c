@@ -344,8 +344,15 @@ static void on_metadata(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
         return;
     }
     cl->meta_last_ms = now;
-    /* a topic without leaders yet (just created, a leader moving): ask
-     * again after the backoff */
+    /* a topic asked about but missing from the answer (the broker has not
+     * heard of it yet), or one without leaders yet (just created, a leader
+     * moving): ask again after the backoff */
+    if (all_ok) {
+        pthread_mutex_lock(&cl->lock);
+        for (size_t i = 0; i < cl->wanted_cnt && all_ok; i++)
+            all_ok = qr_client_topic(cl, cl->wanted[i]) != NULL;
+        pthread_mutex_unlock(&cl->lock);
+    }
     cl->meta_needed = !all_ok;
     cl->meta_retry_at_ms = now + cl->conf->retry_backoff_ms;
     if (!all_ok)
