@@ -536,11 +536,70 @@ static const char *check_headers(const uint8_t **pp, const uint8_t *rend,
     return NULL;
 }
 
+/* Parses the record body [p, rend): everything after the length. Fills
+ * @p rec's key, value and header cursor; returns why it is malformed, or
+ * NULL. */
+static const char *parse_body(const uint8_t *p, const uint8_t *rend,
+                              int32_t index, qr_batch_rec_t *rec,
+                              int64_t *ts_delta)
+{
+    int32_t off_delta, hcount;
+    const char *bad;
+
+    if (*p++ != 0)
+        return "record attributes are not 0";
+    if (get_i64(&p, rend, ts_delta) < 0)
+        return "timestampDelta: malformed varlong";
+    if (get_i32(&p, rend, &off_delta) < 0)
+        return "offsetDelta: malformed varint";
+    /* lastOffsetDelta == recordCount - 1 makes the deltas exactly 0..n-1. */
+    if (off_delta != index)
+        return "offsetDelta does not follow the previous record's";
+    if (get_field(&p, rend, &rec->key, &rec->key_len, 1))
+        return "bad key length";
+    if (get_field(&p, rend, &rec->value, &rec->value_len, 1))
+        return "bad value length";
+    if (get_i32(&p, rend, &hcount) < 0)
+        return "header count: malformed varint";
+    if (hcount < 0 || (size_t)hcount > (size_t)(rend - p) / 2)
+        return "header count out of range";
+    rec->hp = p;
+    rec->hend = rend;
+    rec->hleft = rec->header_count = hcount;
+    if ((bad = check_headers(&p, rend, hcount)) != NULL)
+        return bad;
+    if (p != rend)
+        return "record length does not match its contents";
+    return NULL;
+}
+
+/* The record's timestamp by Kafka's rules: maxTimestamp for
+ * LOG_APPEND_TIME batches, -1 when the batch has none, else the first
+ * plus the delta, which may go below the first but not above the max. */
+static const char *record_timestamp(const qr_batch_hdr_t *hdr, int64_t ts_delta,
+                                    int64_t *ts)
+{
+    if (hdr->attributes & QR_BATCH_ATTR_TIMESTAMP_LOG_APPEND) {
+        *ts = hdr->max_timestamp;
+        return NULL;
+    }
+    if (hdr->first_timestamp == NONE_VALUE) {
+        *ts = NONE_VALUE;
+        return NULL;
+    }
+    if (__builtin_add_overflow(hdr->first_timestamp, ts_delta, ts) || *ts < 0)
+        return "record timestamp out of range";
+    if (hdr->max_timestamp != NONE_VALUE && *ts > hdr->max_timestamp)
+        return "record timestamp above maxTimestamp";
+    return NULL;
+}
+
 quire_err_t qr_batch_iter_next(qr_batch_iter_t *it, qr_batch_rec_t *rec)
 {
-    const uint8_t *p = it->p, *rend;
-    int32_t len, off_delta, hcount;
+    const uint8_t *p = it->p;
+    int32_t len;
     int64_t ts_delta;
+    const char *bad;
 
     if (it->index == it->hdr.record_count) {
         if (p != it->end)
@@ -556,49 +615,11 @@ quire_err_t qr_batch_iter_next(qr_batch_iter_t *it, qr_batch_rec_t *rec)
         BAD("record length below the minimum");
     if ((size_t)len > (size_t)(it->end - p))
         BAD("record length runs past the records");
-    rend = p + len;
-    if (*p++ != 0)
-        BAD("record attributes are not 0");
-    if (get_i64(&p, rend, &ts_delta) < 0)
-        BAD("timestampDelta: malformed varlong");
-    if (get_i32(&p, rend, &off_delta) < 0)
-        BAD("offsetDelta: malformed varint");
-    if (off_delta != it->index)
-        BAD("offsetDelta does not follow the previous record's");
-    if (get_field(&p, rend, &rec->key, &rec->key_len, 1))
-        BAD("bad key length");
-    if (get_field(&p, rend, &rec->value, &rec->value_len, 1))
-        BAD("bad value length");
-    if (get_i32(&p, rend, &hcount) < 0)
-        BAD("header count: malformed varint");
-    if (hcount < 0 || (size_t)hcount > (size_t)(rend - p) / 2)
-        BAD("header count out of range");
-    rec->hp = p;
-    const char *bad = check_headers(&p, rend, hcount);
-    if (bad)
+    if ((bad = parse_body(p, p + len, it->index, rec, &ts_delta)) != NULL ||
+        (bad = record_timestamp(&it->hdr, ts_delta, &rec->timestamp)) != NULL)
         BAD(bad);
-    if (p != rend)
-        BAD("record length does not match its contents");
-
-    const qr_batch_hdr_t *hdr = &it->hdr;
-    if (hdr->attributes & QR_BATCH_ATTR_TIMESTAMP_LOG_APPEND) {
-        rec->timestamp = hdr->max_timestamp;
-    } else if (hdr->first_timestamp == NONE_VALUE) {
-        rec->timestamp = NONE_VALUE;
-    } else {
-        if (__builtin_add_overflow(hdr->first_timestamp, ts_delta,
-                                   &rec->timestamp) ||
-            rec->timestamp < 0)
-            BAD("record timestamp out of range");
-        if (hdr->max_timestamp != NONE_VALUE &&
-            rec->timestamp > hdr->max_timestamp)
-            BAD("record timestamp above maxTimestamp");
-    }
-    rec->offset = hdr->base_offset + off_delta;
-    rec->header_count = hcount;
-    rec->hend = rend;
-    rec->hleft = hcount;
-    it->p = rend;
+    rec->offset = it->hdr.base_offset + it->index;
+    it->p = p + len;
     it->index++;
     it->why = NULL;
     return QUIRE_ERR_NONE;

@@ -18,9 +18,10 @@
  *    61     -  records (compressed as one block when attributes & 7 != 0)
  *
  * Everything is read and written with explicit big-endian helpers, never by
- * casting the buffer. Nothing here allocates: the reader and validator are
- * views over the caller's bytes, the builder writes into a caller-sized
- * buffer.
+ * casting the buffer. Nothing here allocates batch memory: the reader and
+ * validator are views over the caller's bytes, the builder writes into
+ * caller-sized buffers (only the codec libraries, when a batch is
+ * compressed or decompressed, take and free their own working state).
  *
  * Sections below marked (contract) are relied on by broker/ and must keep
  * their meaning; the builder and record reader live further down.
@@ -248,8 +249,9 @@ void qr_batch_builder_set_producer(qr_batch_builder_t *b, int64_t producer_id,
  *            it and starts another (a record that does not fit an empty
  *            batch never will: compare with qr_batch_record_size());
  *          QUIRE_ERR_BAD_ARG for a negative timestamp, a length above
- *            INT32_MAX, a NULL header key with a length, or a finished
- *            builder.
+ *            INT32_MAX, a NULL header key with a length, a header value
+ *            with a negative length, headers NULL with a count, or a
+ *            finished builder.
  * @locality any  @locks none
  */
 quire_err_t qr_batch_builder_append(qr_batch_builder_t *b, int64_t timestamp,

@@ -128,6 +128,7 @@ quire_err_t qr_codec_decompress(int codec, const void *src, size_t src_len,
  * @param out      set on success to memory the caller owns and frees with
  *                 free(); untouched on failure (nothing to free).
  * @param out_len  set on success to the decompressed size.
+ * @param why      if non-NULL, set to a static one-line reason on failure.
  * @returns as qr_codec_decompress(), with @p max_len as the limit.
  * @locality any  @locks none
  */

@@ -387,6 +387,57 @@ START_TEST(test_producer_and_in_place)
 }
 END_TEST
 
+/* A compressed batch whose block is damaged under a good CRC: the
+ * validator does not decompress (the broker never does), the reader
+ * refuses the block; a good block of malformed records is refused record
+ * by record. */
+START_TEST(test_bad_compressed)
+{
+    int codec = codecs[1 + _i]; /* gzip, lz4, zstd */
+    size_t len, slen = 1 << 20;
+    uint8_t *p = build(codec, 20, &len), *scratch = malloc(slen);
+    qr_batch_iter_t it;
+    qr_batch_rec_t rec;
+
+    /* damaged block */
+    p[len - 3] ^= 0x55;
+    p[QR_BATCH_HEADER_SIZE + 2] ^= 0x55;
+    fix_crc(p, len);
+    ck_assert_int_eq(
+        qr_batch_validate(p, len, QR_BATCH_CHECK_RECORDS, NULL, NULL),
+        QUIRE_ERR_NONE);
+    quire_err_t err = qr_batch_iter_open(&it, p, len, scratch, slen);
+    ck_assert_msg(err == QUIRE_ERR_CORRUPT_MESSAGE, "codec %d: %s", codec,
+                  quire_err2name(err));
+    ck_assert_ptr_nonnull(it.why);
+    free(p);
+
+    /* a good block of a record with a bad offset delta */
+    static const uint8_t bad_rec[] = {0x0e, 0, 0, 0x02, 0x01, 0x02, 'x', 0};
+    size_t clen, cap = QR_BATCH_HEADER_SIZE + 256;
+    p = calloc(1, cap);
+    ck_assert_int_eq(qr_codec_compress(codec, bad_rec, sizeof(bad_rec),
+                                       p + QR_BATCH_HEADER_SIZE,
+                                       cap - QR_BATCH_HEADER_SIZE, &clen),
+                     QUIRE_ERR_NONE);
+    len = QR_BATCH_HEADER_SIZE + clen;
+    qr_be32_put(p + QR_BATCH_OFF_LENGTH, (uint32_t)(len - 12));
+    p[QR_BATCH_OFF_MAGIC] = 2;
+    qr_be16_put(p + QR_BATCH_OFF_ATTRIBUTES, (uint16_t)codec);
+    qr_be32_put(p + QR_BATCH_OFF_RECORD_COUNT, 1);
+    fix_crc(p, len);
+    ck_assert_int_eq(
+        qr_batch_validate(p, len, QR_BATCH_CHECK_RECORDS, NULL, NULL),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_batch_iter_open(&it, p, len, scratch, slen),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_batch_iter_next(&it, &rec), QUIRE_ERR_INVALID_RECORD);
+    ck_assert_ptr_nonnull(it.why);
+    free(p);
+    free(scratch);
+}
+END_TEST
+
 /* ---- bad input: the fixture batch ---- */
 
 /* A small uncompressed batch of 5 records with keys, values and headers. */
@@ -849,6 +900,7 @@ static Suite *batch_suite(void)
     tcase_add_loop_test(tc, test_field, 0, N_FIELD_CASES);
     tcase_add_loop_test(tc, test_bad_record, 0, N_REC_CASES);
     tcase_add_loop_test(tc, test_fuzz_records, 0, 20);
+    tcase_add_loop_test(tc, test_bad_compressed, 0, N_CODECS - 1);
     suite_add_tcase(s, tc);
 
     golden_t g;

@@ -70,6 +70,21 @@ START_TEST(test_names)
     ck_assert(!qr_codec_supported(QR_CODEC_SNAPPY));
     ck_assert(!qr_codec_supported(5));
     ck_assert(!qr_codec_supported(-1));
+
+    uint8_t dst[8];
+    size_t n;
+    const char *why = NULL;
+    ck_assert_int_eq(
+        qr_codec_decompress(QR_CODEC_GZIP, NULL, 5, dst, sizeof(dst), &n, &why),
+        QUIRE_ERR_BAD_ARG);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_int_eq(
+        qr_codec_decompress(QR_CODEC_LZ4, dst, 0, dst, sizeof(dst), &n, NULL),
+        QUIRE_ERR_CORRUPT_MESSAGE); /* empty is no frame */
+    ck_assert_int_eq(
+        qr_codec_decompress(QR_CODEC_NONE, NULL, 0, NULL, 0, &n, NULL),
+        QUIRE_ERR_NONE);
+    ck_assert_uint_eq(n, 0);
 }
 END_TEST
 

@@ -1,0 +1,121 @@
+/*
+ * admin: topic administration (issue 4, item 5), what quire-topics does:
+ * create, alter, delete, list, describe, in Kafka's layout.
+ *
+ * Everything is checked before anything is written: the topic name
+ * ([A-Za-z0-9._-]{1,249}, not "." or ".."), the partition count, the
+ * replication factor against the live brokers (and > 1 refused as not
+ * supported yet: there is no replication today, DESIGN.md §5), each config
+ * override (qr_topic_config_check()).
+ *
+ * qr_admin_plan_create() is pure and non-blocking (the broker's
+ * auto-creation uses it on its loop); the qr_admin_* operations below it
+ * block on the loop through zk_sync, for tools and tests.
+ */
+#ifndef QR_ADMIN_H
+#define QR_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "assign.h"
+#include "err.h"
+#include "zk.h"
+#include "znode.h"
+
+/**
+ * @brief Checks a topic creation and builds the multi that performs it:
+ * create /brokers/topics/<t> (the assignment) and /config/topics/<t>.
+ * @param cfg borrowed, may be NULL (no overrides).
+ * @param live borrowed: the live broker ids.
+ * @param start_index, shift the placement's random draws (assign.h).
+ * @param out set to an owned multi on success (qr_zk_multi_submit()).
+ * @returns QUIRE_ERR_NONE; INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
+ *          INVALID_REPLICATION_FACTOR, BROKER_NOT_AVAILABLE,
+ *          INVALID_CONFIG, or UNSUPPORTED (replication factor > 1), each
+ *          with one line in @p errstr.
+ * @locality any  @locks none
+ */
+quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
+                                 int32_t rf, const qr_topic_config_t *cfg,
+                                 const int32_t *live, size_t nlive,
+                                 uint32_t start_index, uint32_t shift,
+                                 qr_zk_multi_t **out, char *errstr,
+                                 size_t errstr_size);
+
+/* ---- blocking operations (main thread of a tool, outside the loop) ----
+ * Each waits at most @p timeout_ms per ZooKeeper call and reports one line
+ * in @p errstr on failure. */
+
+/**
+ * @brief Creates @p topic with @p partitions partitions and @p rf
+ * replicas each, on the brokers registered now.
+ * @returns as qr_admin_plan_create(), plus TOPIC_ALREADY_EXISTS and the
+ *          ZooKeeper errors (ZK_CONNECTION_LOSS, TIMED_OUT, ZK).
+ */
+quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
+                            int32_t rf, const qr_topic_config_t *cfg,
+                            int timeout_ms, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Alters @p topic: grows it to @p partitions (-1: unchanged; fewer
+ * than now is refused with INVALID_PARTITIONS), sets the overrides in
+ * @p set and removes the keys in @p unset (each may be NULL/0).
+ * @returns QUIRE_ERR_NONE, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS,
+ *          INVALID_CONFIG, ZK_BAD_VERSION (changed concurrently: retry), or
+ *          a ZooKeeper error.
+ */
+quire_err_t qr_admin_alter(qr_zk_t *zk, const char *topic, int32_t partitions,
+                           const qr_topic_config_t *set,
+                           const char *const *unset, size_t unset_cnt,
+                           int timeout_ms, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Marks @p topic for deletion (/admin/delete_topics/<t>); the
+ * brokers and the controller complete it.
+ * @param already set to 1 when it was marked already (not an error).
+ * @returns QUIRE_ERR_NONE, UNKNOWN_TOPIC_OR_PARTITION, or a ZooKeeper
+ *          error.
+ */
+quire_err_t qr_admin_delete(qr_zk_t *zk, const char *topic, int *already,
+                            int timeout_ms, char *errstr, size_t errstr_size);
+
+/** One partition of a description. */
+typedef struct qr_admin_part {
+    qr_replicas_t replicas; /* owned */
+    int has_state;
+    qr_pstate_t st;
+} qr_admin_part_t;
+
+/** One topic of a description; everything owned. */
+typedef struct qr_admin_topic {
+    char *name;
+    int deleting; /* marked for deletion */
+    qr_topic_config_t config;
+    qr_admin_part_t *parts;
+    size_t part_cnt;
+} qr_admin_topic_t;
+
+typedef struct qr_admin_desc {
+    qr_admin_topic_t *topics; /* sorted by name */
+    size_t topic_cnt;
+    int32_t *brokers; /* live broker ids, sorted */
+    size_t broker_cnt;
+} qr_admin_desc_t;
+
+/**
+ * @brief Lists topics (names and deletion marks only when @p full is 0),
+ * or describes them (assignment, states, config) when @p full is 1.
+ * @param topic NULL for all topics; else only that one.
+ * @param out filled on success; owned by the caller (qr_admin_desc_free()).
+ * @returns QUIRE_ERR_NONE, UNKNOWN_TOPIC_OR_PARTITION (@p topic absent),
+ *          BAD_JSON (a malformed znode, named), or a ZooKeeper error.
+ */
+quire_err_t qr_admin_describe(qr_zk_t *zk, const char *topic, int full,
+                              qr_admin_desc_t *out, int timeout_ms,
+                              char *errstr, size_t errstr_size);
+
+/** @brief Frees what @p desc owns and zeroes it. Accepts NULL. */
+void qr_admin_desc_free(qr_admin_desc_t *desc);
+
+#endif /* QR_ADMIN_H */

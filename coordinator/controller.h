@@ -1,0 +1,63 @@
+/*
+ * controller: the elected broker that decides partition leadership
+ * (issue 4, item 6; DESIGN.md §5).
+ *
+ * Election: whoever creates the ephemeral /controller first; the winner
+ * then increments /controller_epoch (a conditional set on the version it
+ * read) and remembers the epoch znode's new version. Every write it makes
+ * to partition state is a multi-op that begins with a check of that
+ * version, and sets a state only at the version it read: a controller
+ * whose epoch was superseded can never overwrite (KAFKA-532, KAFKA-1096).
+ * When such a write is refused for its epoch, it resigns: deletes its
+ * /controller so the election runs again.
+ *
+ * Duties, run each time the shared view settles (qr_controller_update()):
+ *   - a state for every partition with a live replica (leader, ISR, epochs),
+ *     moved when the leader dies (-1 when no replica lives) and back to the
+ *     preferred replica when it returns (qr_assign_elect());
+ *   - deletions: once every broker holding a replica of a topic marked
+ *     under /admin/delete_topics has acknowledged (deleted its data), the
+ *     topic's znodes are removed, then the marker.
+ */
+#ifndef QR_CONTROLLER_H
+#define QR_CONTROLLER_H
+
+#include <stdint.h>
+
+#include "view.h"
+#include "zk.h"
+
+typedef struct qr_controller qr_controller_t;
+
+/**
+ * @brief A controller candidate for broker @p broker_id. It takes part in
+ * the election at the next qr_controller_update().
+ * @param zk, view borrowed; must outlive the controller.
+ * @returns owned: qr_controller_destroy().
+ * @locality main loop  @locks none
+ */
+qr_controller_t *qr_controller_new(qr_zk_t *zk, qr_view_t *view,
+                                   int32_t broker_id);
+
+/**
+ * @brief Runs the election and, when elected, the controller's duties
+ * against the view. Call it from the view's settle callback.
+ * @locality main loop  @locks none
+ */
+void qr_controller_update(qr_controller_t *ctl);
+
+/** @brief Whether this candidate is the active controller.
+ * @locality main loop @locks none */
+int qr_controller_active(const qr_controller_t *ctl);
+
+/** @brief The epoch this controller was elected with (0 when inactive). */
+int32_t qr_controller_epoch(const qr_controller_t *ctl);
+
+/**
+ * @brief Resigns (deletes /controller when it is ours) and frees @p ctl.
+ * Accepts NULL.
+ * @locality main loop  @locks none
+ */
+void qr_controller_destroy(qr_controller_t *ctl);
+
+#endif /* QR_CONTROLLER_H */

@@ -1,0 +1,276 @@
+/* check_assign: Kafka's replica placement and the controller's leader
+ * election rule (coordinator/assign.c), and topic-creation checks made
+ * before anything is written (coordinator/admin.c's plan). */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "assign.h"
+
+/* Kafka's own example (AdminUtils.assignReplicasToBrokers): 5 brokers,
+ * 10 partitions, 3 replicas, start index 0, shift 0. */
+START_TEST(test_kafka_example)
+{
+    static const int32_t want[10][3] = {
+        {0, 1, 2}, {1, 2, 3}, {2, 3, 4}, {3, 4, 0}, {4, 0, 1},
+        {0, 2, 3}, {1, 3, 4}, {2, 4, 0}, {3, 0, 1}, {4, 1, 2},
+    };
+    int32_t brokers[] = {3, 1, 4, 0, 2}; /* any order */
+    char errstr[128];
+    qr_assign_t a;
+
+    ck_assert_int_eq(qr_assign_compute(brokers, 5, 0, 10, 3, 0, 0, &a, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_uint_eq(a.part_cnt, 10);
+    for (int p = 0; p < 10; p++) {
+        ck_assert_uint_eq(a.parts[p].n, 3);
+        for (int j = 0; j < 3; j++)
+            ck_assert_msg(a.parts[p].ids[j] == want[p][j], "p%d r%d: %d != %d",
+                          p, j, a.parts[p].ids[j], want[p][j]);
+    }
+    qr_assign_free(&a);
+}
+END_TEST
+
+/* Adding partitions continues the placement as if computed at once. */
+START_TEST(test_continue)
+{
+    int32_t brokers[] = {10, 20, 30, 40, 50};
+    char errstr[128];
+    qr_assign_t all, head, tail;
+
+    ck_assert_int_eq(qr_assign_compute(brokers, 5, 0, 5, 2, 2, 1, &all, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_assign_compute(brokers, 5, 0, 3, 2, 2, 1, &head, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_assign_compute(brokers, 5, 3, 2, 2, 2, 1, &tail, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    qr_assign_append(&head, &tail);
+    ck_assert_uint_eq(head.part_cnt, 5);
+    ck_assert_uint_eq(tail.part_cnt, 0);
+    for (int p = 0; p < 5; p++)
+        ck_assert_mem_eq(head.parts[p].ids, all.parts[p].ids,
+                         2 * sizeof(int32_t));
+    qr_assign_free(&all);
+    qr_assign_free(&head);
+}
+END_TEST
+
+START_TEST(test_balance)
+{
+    int32_t brokers[] = {1, 2, 3}, count[4] = {0};
+    char errstr[128];
+    qr_assign_t a;
+
+    ck_assert_int_eq(qr_assign_compute(brokers, 3, 0, 1000, 1, 7, 9, &a, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    for (size_t p = 0; p < a.part_cnt; p++) {
+        ck_assert_uint_eq(a.parts[p].n, 1);
+        count[a.parts[p].ids[0]]++;
+    }
+    for (int b = 1; b <= 3; b++)
+        ck_assert(count[b] == 333 || count[b] == 334);
+    /* start index 7 mod 3 == 1: partition 0 on the second broker */
+    ck_assert_int_eq(a.parts[0].ids[0], 2);
+    qr_assign_free(&a);
+    /* distinct replicas in every partition */
+    int32_t five[] = {1, 2, 3, 4, 5};
+    ck_assert_int_eq(
+        qr_assign_compute(five, 5, 0, 50, 5, 3, 2, &a, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    for (size_t p = 0; p < a.part_cnt; p++)
+        for (int i = 0; i < 5; i++)
+            for (int j = i + 1; j < 5; j++)
+                ck_assert_int_ne(a.parts[p].ids[i], a.parts[p].ids[j]);
+    qr_assign_free(&a);
+}
+END_TEST
+
+START_TEST(test_refused)
+{
+    int32_t brokers[] = {1, 2};
+    char errstr[128];
+    qr_assign_t a;
+
+    ck_assert_int_eq(qr_assign_compute(brokers, 2, 0, 4, 3, 0, 0, &a, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_INVALID_REPLICATION_FACTOR);
+    ck_assert_ptr_nonnull(strstr(errstr, "3"));
+    ck_assert_ptr_nonnull(strstr(errstr, "2 live brokers"));
+    ck_assert_int_eq(qr_assign_compute(brokers, 2, 0, 0, 1, 0, 0, &a, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_INVALID_PARTITIONS);
+    ck_assert_int_eq(qr_assign_compute(brokers, 2, 0, 4, 0, 0, 0, &a, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_INVALID_REPLICATION_FACTOR);
+    ck_assert_int_eq(qr_assign_compute(brokers, 0, 0, 4, 1, 0, 0, &a, errstr,
+                                       sizeof(errstr)),
+                     QUIRE_ERR_BROKER_NOT_AVAILABLE);
+    ck_assert_int_eq(qr_assign_compute(brokers, 2, 0,
+                                       QR_ASSIGN_MAX_PARTITIONS + 1, 1, 0, 0,
+                                       &a, errstr, sizeof(errstr)),
+                     QUIRE_ERR_INVALID_PARTITIONS);
+}
+END_TEST
+
+/* ---- the plan of a topic creation: checks before any write ---- */
+
+static const struct {
+    const char *topic;
+    int32_t partitions, rf;
+    const char *cfg_key, *cfg_val;
+    quire_err_t want;
+} plans[] = {
+    {"../x", 1, 1, NULL, NULL, QUIRE_ERR_INVALID_TOPIC_EXCEPTION},
+    {"a/b", 1, 1, NULL, NULL, QUIRE_ERR_INVALID_TOPIC_EXCEPTION},
+    {"", 1, 1, NULL, NULL, QUIRE_ERR_INVALID_TOPIC_EXCEPTION},
+    {".", 1, 1, NULL, NULL, QUIRE_ERR_INVALID_TOPIC_EXCEPTION},
+    {"..", 1, 1, NULL, NULL, QUIRE_ERR_INVALID_TOPIC_EXCEPTION},
+    {NULL, 1, 1, NULL, NULL, QUIRE_ERR_INVALID_TOPIC_EXCEPTION}, /* 250 */
+    {"ok", 0, 1, NULL, NULL, QUIRE_ERR_INVALID_PARTITIONS},
+    {"ok", -3, 1, NULL, NULL, QUIRE_ERR_INVALID_PARTITIONS},
+    {"ok", 1, 0, NULL, NULL, QUIRE_ERR_INVALID_REPLICATION_FACTOR},
+    {"ok", 1, 2, NULL, NULL, QUIRE_ERR_UNSUPPORTED},
+    {"ok", 1, 1, "retention.ms", "soon", QUIRE_ERR_INVALID_CONFIG},
+    {"ok", 1, 1, "bogus", "1", QUIRE_ERR_INVALID_CONFIG},
+    {"ok", 4, 1, "retention.ms", "60000", QUIRE_ERR_NONE},
+};
+
+START_TEST(test_plan)
+{
+    int32_t live[] = {1, 2, 3};
+    char errstr[256] = "", longname[251];
+    qr_topic_config_t cfg = {0};
+    qr_zk_multi_t *m = (qr_zk_multi_t *)1;
+    const char *topic = plans[_i].topic;
+    quire_err_t err;
+
+    if (!topic) {
+        memset(longname, 'x', 250);
+        longname[250] = '\0';
+        topic = longname;
+    }
+    if (plans[_i].cfg_key)
+        qr_topic_config_set(&cfg, plans[_i].cfg_key, plans[_i].cfg_val);
+    err = qr_admin_plan_create(topic, plans[_i].partitions, plans[_i].rf, &cfg,
+                               live, 3, 0, 0, &m, errstr, sizeof(errstr));
+    ck_assert_int_eq(err, plans[_i].want);
+    if (err) {
+        ck_assert_ptr_null(m);
+        ck_assert(errstr[0] != '\0');
+    } else {
+        ck_assert_int_eq(qr_zk_multi_count(m), 2);
+        qr_zk_multi_destroy(m);
+    }
+    qr_topic_config_free(&cfg);
+}
+END_TEST
+
+/* ---- leader election ---- */
+
+START_TEST(test_elect_new)
+{
+    int32_t ids[] = {2, 3}, live[] = {3};
+    qr_replicas_t r = {ids, 2};
+    qr_pstate_t out;
+
+    ck_assert_int_eq(qr_assign_elect(&r, live, 1, NULL, &out), 1);
+    ck_assert_int_eq(out.leader, 3);
+    ck_assert_int_eq(out.leader_epoch, 0);
+    ck_assert_uint_eq(out.isr_cnt, 1);
+    /* no live replica: no state yet */
+    ck_assert_int_eq(qr_assign_elect(&r, NULL, 0, NULL, &out), 0);
+}
+END_TEST
+
+START_TEST(test_elect_rf1)
+{
+    int32_t ids[] = {5}, live[] = {5, 6};
+    qr_replicas_t r = {ids, 1};
+    qr_pstate_t cur = {.leader = 5,
+                       .leader_epoch = 4,
+                       .isr = {5},
+                       .isr_cnt = 1},
+                out, back;
+
+    /* unchanged */
+    ck_assert_int_eq(qr_assign_elect(&r, live, 2, &cur, &out), 0);
+    /* the broker dies: -1, the ISR keeps the last member, epoch + 1 */
+    ck_assert_int_eq(qr_assign_elect(&r, live + 1, 1, &cur, &out), 1);
+    ck_assert_int_eq(out.leader, -1);
+    ck_assert_int_eq(out.leader_epoch, 5);
+    ck_assert_uint_eq(out.isr_cnt, 1);
+    ck_assert_int_eq(out.isr[0], 5);
+    /* it returns: leader again */
+    ck_assert_int_eq(qr_assign_elect(&r, live, 2, &out, &back), 1);
+    ck_assert_int_eq(back.leader, 5);
+    ck_assert_int_eq(back.leader_epoch, 6);
+    /* still dead: nothing to write */
+    ck_assert_int_eq(qr_assign_elect(&r, live + 1, 1, &out, &back), 0);
+}
+END_TEST
+
+START_TEST(test_elect_rf3)
+{
+    int32_t ids[] = {1, 2, 3}, all[] = {1, 2, 3}, no1[] = {2, 3};
+    qr_replicas_t r = {ids, 3};
+    qr_pstate_t cur = {.leader = 1,
+                       .leader_epoch = 0,
+                       .isr = {1, 2, 3},
+                       .isr_cnt = 3},
+                out, out2;
+
+    /* preferred dies: the next live ISR member leads, ISR shrinks */
+    ck_assert_int_eq(qr_assign_elect(&r, no1, 2, &cur, &out), 1);
+    ck_assert_int_eq(out.leader, 2);
+    ck_assert_uint_eq(out.isr_cnt, 2);
+    /* it returns but is not in the ISR: leadership stays */
+    ck_assert_int_eq(qr_assign_elect(&r, all, 3, &out, &out2), 0);
+    /* once back in the ISR, leadership moves back */
+    out.isr[out.isr_cnt++] = 1;
+    ck_assert_int_eq(qr_assign_elect(&r, all, 3, &out, &out2), 1);
+    ck_assert_int_eq(out2.leader, 1);
+    /* unclean: no ISR member alive, a live replica outside it leads */
+    qr_pstate_t only1 = {.leader = 1, .isr = {1}, .isr_cnt = 1};
+    ck_assert_int_eq(qr_assign_elect(&r, no1, 2, &only1, &out), 1);
+    ck_assert_int_eq(out.leader, 2);
+    ck_assert_int_eq(out.isr[0], 2);
+}
+END_TEST
+
+static Suite *assign_suite(void)
+{
+    Suite *s = suite_create("assign");
+    TCase *tc = tcase_create("placement");
+
+    tcase_add_test(tc, test_kafka_example);
+    tcase_add_test(tc, test_continue);
+    tcase_add_test(tc, test_balance);
+    tcase_add_test(tc, test_refused);
+    tcase_add_loop_test(tc, test_plan, 0,
+                        (int)(sizeof(plans) / sizeof(plans[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("elect");
+    tcase_add_test(tc, test_elect_new);
+    tcase_add_test(tc, test_elect_rf1);
+    tcase_add_test(tc, test_elect_rf3);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(assign_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

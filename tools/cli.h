@@ -1,0 +1,63 @@
+/*
+ * cli: what every quire CLI shares (DESIGN.md §8, STYLE.md §3): the
+ * --zookeeper default, --version text, exit codes, number parsing and the
+ * one-line error formats. No ZooKeeper or sockets in here; a tool that
+ * needs ZooKeeper waits on its loop through coordinator/zk_sync.h.
+ */
+#ifndef QR_CLI_H
+#define QR_CLI_H
+
+#include <stdint.h>
+
+/* Exit codes (STYLE.md §3). */
+#define QR_CLI_EXIT_OK    0
+#define QR_CLI_EXIT_ERROR 1 /* runtime failure */
+#define QR_CLI_EXIT_USAGE 2 /* bad arguments or configuration */
+
+/** Default --zookeeper when $QUIRE_ZOOKEEPER is unset or empty. */
+#define QR_CLI_ZOOKEEPER_DEFAULT "localhost:2181"
+
+/**
+ * @brief The --zookeeper default: $QUIRE_ZOOKEEPER, else "localhost:2181".
+ * @returns borrowed (the environment or a static string).
+ * @locality main thread  @locks none
+ */
+const char *qr_cli_zookeeper_default(void);
+
+/**
+ * @brief Prints "<prog> (quire) <version>" on stdout (--version).
+ * @locality main thread  @locks none
+ */
+void qr_cli_print_version(const char *prog);
+
+/**
+ * @brief Parses a whole decimal integer in [@p min, @p max].
+ * @returns 0, or -1 (empty, trailing junk, out of range).
+ * @locality any  @locks none
+ */
+int qr_cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/**
+ * @brief Prints "<prog>: <message>" and "Try '<prog> --help'." on stderr.
+ * The caller then exits QR_CLI_EXIT_USAGE.
+ * @locality main thread  @locks none
+ */
+void qr_cli_usage_error(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/**
+ * @brief Prints "<prog>: error: <message>" on stderr. The caller then
+ * exits QR_CLI_EXIT_ERROR.
+ * @locality main thread  @locks none
+ */
+void qr_cli_error(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/**
+ * @brief Sets up quire's logging for a tool: warnings and errors only, or
+ * everything (with the `zk` debug context) when @p verbose.
+ * @locality main thread, at start-up  @locks none
+ */
+void qr_cli_log_setup(int verbose);
+
+#endif /* QR_CLI_H */

@@ -1,0 +1,433 @@
+/*
+ * quire-topics: create, alter, describe, list and delete topics in
+ * ZooKeeper (issue 4, item 8; man/quire-topics.1). A thin main() over
+ * coordinator/admin.c; it waits on a libev loop for ZooKeeper's answers.
+ */
+#include "config.h"
+
+#include <ev.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "alloc.h"
+#include "cli.h"
+#include "topic.h"
+#include "zk.h"
+#include "zk_sync.h"
+#include "znode.h"
+
+#define PROG        "quire-topics"
+#define TIMEOUT_MS  10000
+#define MAX_CONFIGS 64
+
+typedef enum action {
+    ACT_NONE,
+    ACT_CREATE,
+    ACT_ALTER,
+    ACT_DESCRIBE,
+    ACT_LIST,
+    ACT_DELETE
+} action_t;
+
+typedef struct opts {
+    action_t action;
+    const char *topic;
+    int32_t partitions; /* -1: not given */
+    int32_t rf;
+    qr_topic_config_t config;
+    const char *unset[MAX_CONFIGS];
+    size_t unset_cnt;
+    const char *zookeeper;
+    int json, verbose;
+} opts_t;
+
+static const char usage_text[] =
+    "Usage: quire-topics ACTION [OPTION...]\n"
+    "Create, alter, describe, list and delete quire topics in ZooKeeper.\n"
+    "\n"
+    "Actions (exactly one):\n"
+    "  --create              create --topic with --partitions\n"
+    "  --alter               add partitions to --topic or change its config\n"
+    "  --describe            show partitions, leaders, replicas, ISR and\n"
+    "                        config of --topic, or of every topic\n"
+    "  --list                list the topics\n"
+    "  --delete              mark --topic for deletion\n"
+    "\n"
+    "Options:\n"
+    "  --topic T             the topic\n"
+    "  --partitions N        number of partitions (create: required;\n"
+    "                        alter: the new, larger number)\n"
+    "  --replication-factor R  replicas of each partition (default 1)\n"
+    "  --config K=V          a per-topic override (repeatable)\n"
+    "  --delete-config K     remove an override (alter; repeatable)\n"
+    "  --zookeeper CONNECT   host:port[,host:port...][/chroot]\n"
+    "                        (default $QUIRE_ZOOKEEPER, else localhost:2181)\n"
+    "  --json                machine-readable output (describe, list)\n"
+    "  --verbose             log ZooKeeper client activity on stderr\n"
+    "  --help                show this help and exit\n"
+    "  --version             show the version and exit\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+static const struct option long_opts[] = {
+    {"create", no_argument, NULL, 'C'},
+    {"alter", no_argument, NULL, 'A'},
+    {"describe", no_argument, NULL, 'D'},
+    {"list", no_argument, NULL, 'L'},
+    {"delete", no_argument, NULL, 'X'},
+    {"topic", required_argument, NULL, 't'},
+    {"partitions", required_argument, NULL, 'p'},
+    {"replication-factor", required_argument, NULL, 'r'},
+    {"config", required_argument, NULL, 'c'},
+    {"delete-config", required_argument, NULL, 'u'},
+    {"zookeeper", required_argument, NULL, 'z'},
+    {"json", no_argument, NULL, 'j'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* ---- arguments ---- */
+
+static int set_action(opts_t *o, action_t a)
+{
+    if (o->action != ACT_NONE && o->action != a) {
+        qr_cli_usage_error(PROG, "give exactly one of --create, --alter, "
+                                 "--describe, --list, --delete");
+        return -1;
+    }
+    o->action = a;
+    return 0;
+}
+
+static int add_config(opts_t *o, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    char key[128], errstr[512];
+
+    if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+        qr_cli_usage_error(PROG, "--config \"%s\": expected KEY=VALUE", kv);
+        return -1;
+    }
+    memcpy(key, kv, (size_t)(eq - kv));
+    key[eq - kv] = '\0';
+    if (qr_topic_config_check(key, eq + 1, errstr, sizeof(errstr))) {
+        qr_cli_usage_error(PROG, "--config %s", errstr);
+        return -1;
+    }
+    if (o->config.n >= MAX_CONFIGS) {
+        qr_cli_usage_error(PROG, "too many --config options");
+        return -1;
+    }
+    qr_topic_config_set(&o->config, key, eq + 1);
+    return 0;
+}
+
+static int parse_number(const char *opt, const char *s, int64_t max,
+                        int32_t *out)
+{
+    int64_t v;
+
+    if (qr_cli_parse_int(s, 1, max, &v) != 0) {
+        qr_cli_usage_error(PROG, "%s \"%s\": expected an integer in 1..%lld",
+                           opt, s, (long long)max);
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* @returns -1 on a usage error, 1 after --help/--version, 0 to go on. */
+static int parse_one(opts_t *o, int c)
+{
+    switch (c) {
+    case 'C':
+        return set_action(o, ACT_CREATE);
+    case 'A':
+        return set_action(o, ACT_ALTER);
+    case 'D':
+        return set_action(o, ACT_DESCRIBE);
+    case 'L':
+        return set_action(o, ACT_LIST);
+    case 'X':
+        return set_action(o, ACT_DELETE);
+    case 't':
+        o->topic = optarg;
+        return 0;
+    case 'p':
+        return parse_number("--partitions", optarg, QR_ASSIGN_MAX_PARTITIONS,
+                            &o->partitions);
+    case 'r':
+        return parse_number("--replication-factor", optarg,
+                            QR_ASSIGN_MAX_REPLICAS, &o->rf);
+    case 'c':
+        return add_config(o, optarg);
+    case 'u':
+        if (o->unset_cnt >= MAX_CONFIGS) {
+            qr_cli_usage_error(PROG, "too many --delete-config options");
+            return -1;
+        }
+        o->unset[o->unset_cnt++] = optarg;
+        return 0;
+    case 'z':
+        o->zookeeper = optarg;
+        return 0;
+    case 'j':
+        o->json = 1;
+        return 0;
+    case 'v':
+        o->verbose = 1;
+        return 0;
+    case 'h':
+        fputs(usage_text, stdout);
+        return 1;
+    case 'V':
+        qr_cli_print_version(PROG);
+        return 1;
+    default:
+        fprintf(stderr, "Try '%s --help'.\n", PROG);
+        return -1;
+    }
+}
+
+/* Everything that can be checked without ZooKeeper, so a bad command
+ * writes nothing. */
+static int check_opts(opts_t *o)
+{
+    const char *why;
+
+    if (o->action == ACT_NONE) {
+        qr_cli_usage_error(PROG, "give one of --create, --alter, --describe, "
+                                 "--list, --delete");
+        return -1;
+    }
+    if (!o->topic && (o->action == ACT_CREATE || o->action == ACT_ALTER ||
+                      o->action == ACT_DELETE)) {
+        qr_cli_usage_error(PROG, "--topic is required here");
+        return -1;
+    }
+    if (o->topic &&
+        qr_topic_name_check(o->topic, strlen(o->topic), &why) != 0) {
+        qr_cli_usage_error(PROG, "invalid topic name \"%.64s%s\": %s", o->topic,
+                           strlen(o->topic) > 64 ? "..." : "", why);
+        return -1;
+    }
+    if (o->action == ACT_CREATE && o->partitions < 0) {
+        qr_cli_usage_error(PROG, "--create needs --partitions");
+        return -1;
+    }
+    if (o->action == ACT_ALTER && o->partitions < 0 && !o->config.n &&
+        !o->unset_cnt) {
+        qr_cli_usage_error(PROG, "--alter needs --partitions, --config or "
+                                 "--delete-config");
+        return -1;
+    }
+    if (o->action != ACT_CREATE && o->rf > 0) {
+        qr_cli_usage_error(PROG, "--replication-factor is for --create only");
+        return -1;
+    }
+    if ((o->config.n && o->action != ACT_CREATE && o->action != ACT_ALTER) ||
+        (o->unset_cnt && o->action != ACT_ALTER)) {
+        qr_cli_usage_error(PROG, "--config is for --create and --alter, "
+                                 "--delete-config for --alter");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- output ---- */
+
+static void print_ids(const int32_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("%s%d", i ? "," : "", (int)ids[i]);
+}
+
+static void print_describe(const qr_admin_desc_t *d)
+{
+    for (size_t i = 0; i < d->topic_cnt; i++) {
+        const qr_admin_topic_t *t = &d->topics[i];
+        printf("Topic:%s\tPartitionCount:%zu\tReplicationFactor:%zu\t"
+               "Configs:",
+               t->name, t->part_cnt,
+               t->part_cnt ? t->parts[0].replicas.n : (size_t)0);
+        for (size_t k = 0; k < t->config.n; k++)
+            printf("%s%s=%s", k ? "," : "", t->config.keys[k],
+                   t->config.values[k]);
+        printf("%s\n", t->deleting ? "\tMarkedForDeletion:true" : "");
+        for (size_t p = 0; p < t->part_cnt; p++) {
+            const qr_admin_part_t *part = &t->parts[p];
+            printf("\tTopic: %s\tPartition: %zu\tLeader: ", t->name, p);
+            if (part->has_state && part->st.leader >= 0)
+                printf("%d", (int)part->st.leader);
+            else
+                printf("none");
+            printf("\tReplicas: ");
+            print_ids(part->replicas.ids, part->replicas.n);
+            printf("\tIsr: ");
+            if (part->has_state)
+                print_ids(part->st.isr, part->st.isr_cnt);
+            printf("\n");
+        }
+    }
+}
+
+static json_t *ids_json(const int32_t *ids, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
+    return a;
+}
+
+static json_t *topic_json(const qr_admin_topic_t *t, int full)
+{
+    json_t *o = json_object(), *parts, *cfg;
+
+    json_object_set_new(o, "name", json_string(t->name));
+    json_object_set_new(o, "marked_for_deletion", json_boolean(t->deleting));
+    if (!full)
+        return o;
+    cfg = json_object();
+    for (size_t k = 0; k < t->config.n; k++)
+        json_object_set_new(cfg, t->config.keys[k],
+                            json_string(t->config.values[k]));
+    json_object_set_new(o, "config", cfg);
+    parts = json_array();
+    for (size_t p = 0; p < t->part_cnt; p++) {
+        const qr_admin_part_t *part = &t->parts[p];
+        json_t *jp = json_object();
+        json_object_set_new(jp, "partition", json_integer((json_int_t)p));
+        json_object_set_new(
+            jp, "leader", json_integer(part->has_state ? part->st.leader : -1));
+        json_object_set_new(
+            jp, "leader_epoch",
+            json_integer(part->has_state ? part->st.leader_epoch : -1));
+        json_object_set_new(jp, "replicas",
+                            ids_json(part->replicas.ids, part->replicas.n));
+        json_object_set_new(jp, "isr",
+                            part->has_state
+                                ? ids_json(part->st.isr, part->st.isr_cnt)
+                                : json_array());
+        json_array_append_new(parts, jp);
+    }
+    json_object_set_new(o, "partitions", parts);
+    return o;
+}
+
+static void print_json(const qr_admin_desc_t *d, int full)
+{
+    json_t *root = json_object(), *topics = json_array();
+    char *s;
+
+    for (size_t i = 0; i < d->topic_cnt; i++)
+        json_array_append_new(topics, topic_json(&d->topics[i], full));
+    json_object_set_new(root, "topics", topics);
+    if (full)
+        json_object_set_new(root, "brokers",
+                            ids_json(d->brokers, d->broker_cnt));
+    s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(root);
+}
+
+/* ---- actions ---- */
+
+static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
+{
+    qr_admin_desc_t d;
+    quire_err_t err;
+    int already;
+
+    switch (o->action) {
+    case ACT_CREATE:
+        err =
+            qr_admin_create(zk, o->topic, o->partitions, o->rf > 0 ? o->rf : 1,
+                            &o->config, TIMEOUT_MS, errstr, errstr_size);
+        if (!err)
+            printf("Created topic \"%s\".\n", o->topic);
+        return err;
+    case ACT_ALTER:
+        err = qr_admin_alter(zk, o->topic, o->partitions, &o->config, o->unset,
+                             o->unset_cnt, TIMEOUT_MS, errstr, errstr_size);
+        if (!err)
+            printf("Altered topic \"%s\".\n", o->topic);
+        return err;
+    case ACT_DELETE:
+        err = qr_admin_delete(zk, o->topic, &already, TIMEOUT_MS, errstr,
+                              errstr_size);
+        if (!err)
+            printf("Topic %s is %smarked for deletion.\n", o->topic,
+                   already ? "already " : "");
+        return err;
+    case ACT_LIST:
+    case ACT_DESCRIBE:
+        err = qr_admin_describe(zk, o->topic, o->action == ACT_DESCRIBE, &d,
+                                TIMEOUT_MS, errstr, errstr_size);
+        if (err)
+            return err;
+        if (o->json)
+            print_json(&d, o->action == ACT_DESCRIBE);
+        else if (o->action == ACT_DESCRIBE)
+            print_describe(&d);
+        else
+            for (size_t i = 0; i < d.topic_cnt; i++)
+                printf("%s%s\n", d.topics[i].name,
+                       d.topics[i].deleting ? " - marked for deletion" : "");
+        qr_admin_desc_free(&d);
+        return QUIRE_ERR_NONE;
+    default:
+        return QUIRE_ERR_BAD_ARG;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o = {.partitions = -1, .rf = -1};
+    struct ev_loop *loop;
+    qr_zk_t *zk;
+    char errstr[512];
+    int c, rc = QR_CLI_EXIT_OK, r = 0;
+
+    o.zookeeper = qr_cli_zookeeper_default();
+    while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
+        r = parse_one(&o, c);
+    if (r == 0 && optind < argc) {
+        qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
+        r = -1;
+    }
+    if (r == 0)
+        r = check_opts(&o);
+    if (r != 0) {
+        qr_topic_config_free(&o.config);
+        return r > 0 ? QR_CLI_EXIT_OK : QR_CLI_EXIT_USAGE;
+    }
+    qr_cli_log_setup(o.verbose);
+    loop = ev_default_loop(0);
+    zk =
+        qr_zk_new(loop, o.zookeeper, 10000, TIMEOUT_MS, errstr, sizeof(errstr));
+    if (!zk) {
+        qr_cli_usage_error(PROG, "--zookeeper: %s", errstr);
+        qr_topic_config_free(&o.config);
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (qr_zk_sync_connect(zk, TIMEOUT_MS, errstr, sizeof(errstr))) {
+        qr_cli_error(PROG, "%s: %s", o.zookeeper, errstr);
+        rc = QR_CLI_EXIT_ERROR;
+    } else if (run(zk, &o, errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
+        qr_cli_error(PROG, "%s", errstr);
+        rc = QR_CLI_EXIT_ERROR;
+    }
+    qr_zk_destroy(zk);
+    qr_topic_config_free(&o.config);
+    ev_loop_destroy(loop);
+    return rc;
+}
