@@ -290,8 +290,7 @@ gpart_t *qr_group_part_find(const qr_group_t *g, const char *topic,
     return NULL;
 }
 
-gpart_t *qr_group_part_add(qr_group_t *g, const char *topic,
-                           int32_t partition)
+gpart_t *qr_group_part_add(qr_group_t *g, const char *topic, int32_t partition)
 {
     size_t i = part_lower(g, topic, partition);
     if (i < g->part_cnt && part_cmp(&g->parts[i], topic, partition) == 0)
@@ -326,8 +325,7 @@ void qr_group_part_gc(qr_group_t *g)
 void qr_group_revoke(qr_group_t *g, const unsigned char *keep)
 {
     size_t n = 0;
-    qr_group_tp_t *tps = qr_calloc(g->part_cnt ? g->part_cnt : 1,
-                                   sizeof(*tps));
+    qr_group_tp_t *tps = qr_calloc(g->part_cnt ? g->part_cnt : 1, sizeof(*tps));
     for (size_t i = 0; i < g->part_cnt; i++) {
         gpart_t *gp = &g->parts[i];
         if (!gp->active || (keep && keep[i]))
@@ -460,8 +458,7 @@ static void close_finish(qr_group_t *g);
 
 static char *registration(const qr_group_t *g)
 {
-    return qr_group_member_encode(g->white_list,
-                                  (const char *const *)g->topics,
+    return qr_group_member_encode(g->white_list, (const char *const *)g->topics,
                                   g->topic_cnt, g->reg_ts);
 }
 
@@ -471,13 +468,12 @@ static void on_reg_watch(qr_zk_t *zk, int type, const char *path, void *owner)
     (void)zk;
     (void)path;
     /* an old registration of ours went away: take the name again */
-    if (type == ZOO_DELETED_EVENT && g->state == GS_RUNNING &&
-        !g->registered && !g->registering)
+    if (type == ZOO_DELETED_EVENT && g->state == GS_RUNNING && !g->registered &&
+        !g->registering)
         do_register(g);
 }
 
-static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
-                    void *arg)
+static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
 {
     qr_group_t *g = owner;
     gop_t *op = arg;
@@ -487,8 +483,8 @@ static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         g->registering = 0;
         if (res->rc == ZOK) {
             g->registered = 1;
-            QR_LOG_INFO("GROUP", "%s: registered in group %s",
-                        g->consumer_id, g->group_id);
+            QR_LOG_INFO("GROUP", "%s: registered in group %s", g->consumer_id,
+                        g->group_id);
             qr_group_poke(g);
         } else if (res->rc == ZNODEEXISTS) {
             /* ours from this session (a retried create), or left by an
@@ -499,8 +495,8 @@ static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                 QUIRE_ERR_NONE)
                 g->registering = 0;
         } else {
-            QR_LOG_WARN("GROUP", "%s: registration failed: %s",
-                        g->consumer_id, zerror(res->rc));
+            QR_LOG_WARN("GROUP", "%s: registration failed: %s", g->consumer_id,
+                        zerror(res->rc));
         }
         break;
     case REG_CHECK:
@@ -552,8 +548,8 @@ static void do_register(qr_group_t *g)
     char *data = registration(g);
     gop_t *op = qr_group_op_new(&g->misc_ops, REG_CREATE);
     g->registering = 1;
-    if (qr_zk_create(g->zk, g->my_path, data, (int)strlen(data),
-                     ZOO_EPHEMERAL, on_misc, g, op) != QUIRE_ERR_NONE)
+    if (qr_zk_create(g->zk, g->my_path, data, (int)strlen(data), ZOO_EPHEMERAL,
+                     on_misc, g, op) != QUIRE_ERR_NONE)
         g->registering = 0;
     free(data);
 }
@@ -588,10 +584,10 @@ static void on_lost(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     /* Disconnected for a whole session timeout: the session has likely
      * expired and another member may own our partitions already. */
-    qr_group_revoke(g, NULL);
-    g->revoked_lost = 1;
     report(g, QUIRE_ERR_ZK_CONNECTION_LOSS,
            "no ZooKeeper connection for a session timeout: stopped fetching");
+    qr_group_revoke(g, NULL);
+    g->revoked_lost = 1;
 }
 
 static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
@@ -629,11 +625,13 @@ static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
     case QR_ZK_EV_EXPIRED:
         ev_timer_stop(g->loop, &g->lost);
         qr_rebalance_abort(g);
+        /* told first, so the user knows the revocation below comes
+         * without a commit (the session is gone) */
+        report(g, QUIRE_ERR_ZK_SESSION_EXPIRED,
+               "ZooKeeper session expired: stopped fetching, joining again");
         qr_group_revoke(g, NULL);
         forget_held(g);
         g->registered = g->registering = 0;
-        report(g, QUIRE_ERR_ZK_SESSION_EXPIRED,
-               "ZooKeeper session expired: stopped fetching, joining again");
         break;
     case QR_ZK_EV_FATAL:
         report(g, QUIRE_ERR_ZK, "no ZooKeeper connection");
@@ -685,9 +683,9 @@ qr_group_t *qr_group_new(qr_zk_t *zk, const qr_group_conf_t *conf,
     g->conf = *conf;
     g->cbs = *cbs;
     g->group_id = qr_strdup(conf->group_id);
-    g->consumer_id = conf->consumer_id ? qr_strdup(conf->consumer_id)
-                                       : qr_group_make_consumer_id(
-                                             conf->group_id);
+    g->consumer_id = conf->consumer_id
+                         ? qr_strdup(conf->consumer_id)
+                         : qr_group_make_consumer_id(conf->group_id);
     g->conf.group_id = g->group_id;
     g->conf.consumer_id = g->consumer_id;
     g->ids_path = qr_group_path(g, "ids", NULL, -1);

@@ -70,8 +70,8 @@ typedef struct qr_group qr_group_t;
 #define QR_GROUP_ID_MAX 249
 
 typedef struct qr_group_conf {
-    const char *group_id;    /* group.id, [A-Za-z0-9._-]{1,249} */
-    const char *consumer_id; /* NULL: <group>_<host>-<ms>-<8 hex> */
+    const char *group_id;        /* group.id, [A-Za-z0-9._-]{1,249} */
+    const char *consumer_id;     /* NULL: <group>_<host>-<ms>-<8 hex> */
     qr_assignor_kind_t strategy; /* partition.assignment.strategy */
     int rebalance_backoff_ms;    /* rebalance.backoff.ms (Kafka: 2000) */
     int rebalance_max_retries;   /* rebalance.max.retries (Kafka: 4) */
@@ -236,8 +236,8 @@ char *qr_group_make_consumer_id(const char *group_id);
 
 /** A member's registration, decoded. */
 typedef struct qr_group_member {
-    int white_list;  /* 1: topics[0] is a regular expression */
-    char **topics;   /* owned, sorted, distinct */
+    int white_list; /* 1: topics[0] is a regular expression */
+    char **topics;  /* owned, sorted, distinct */
     size_t topic_cnt;
     int64_t timestamp;
 } qr_group_member_t;

@@ -84,10 +84,10 @@ struct qr_group {
     int re_ok;
 
     gstate_t state;
-    int registered;    /* our ids node exists in this session */
-    int registering;   /* its create is in flight */
-    int revoked_lost;  /* revoked on a long disconnection */
-    int64_t reg_ts;    /* registration time, ms since the epoch */
+    int registered;   /* our ids node exists in this session */
+    int registering;  /* its create is in flight */
+    int revoked_lost; /* revoked on a long disconnection */
+    int64_t reg_ts;   /* registration time, ms since the epoch */
 
     gpart_t *parts; /* owned, sorted by (topic, partition) */
     size_t part_cnt, part_cap;
@@ -99,10 +99,10 @@ struct qr_group {
     char **watched;
     size_t watched_cnt, watched_cap;
 
-    att_t *att;    /* the attempt in progress, or NULL */
+    att_t *att;     /* the attempt in progress, or NULL */
     att_t *zombies; /* finished attempts with requests still in flight */
-    int dirty;     /* a watch fired during the attempt */
-    int retries;   /* failed attempts since the last success */
+    int dirty;      /* a watch fired during the attempt */
+    int retries;    /* failed attempts since the last success */
     uint64_t rebalances;
     commit_t *commits; /* batches in flight */
     gop_t *misc_ops;   /* registration, close deletes */
@@ -111,8 +111,8 @@ struct qr_group {
     ev_timer coalesce; /* quiet time after a watch event */
     ev_timer retry;    /* backoff after a failed attempt */
     ev_timer autocommit;
-    ev_timer lost;  /* disconnected for a whole session timeout */
-    ev_idle later;  /* runs finished commits' callbacks */
+    ev_timer lost; /* disconnected for a whole session timeout */
+    ev_idle later; /* runs finished commits' callbacks */
 };
 
 /* ---- group.c ---- */
@@ -121,8 +121,7 @@ struct qr_group {
 gpart_t *qr_group_part_find(const qr_group_t *g, const char *topic,
                             int32_t partition);
 /* Finds or inserts (held = active = 0, offsets NONE). */
-gpart_t *qr_group_part_add(qr_group_t *g, const char *topic,
-                           int32_t partition);
+gpart_t *qr_group_part_add(qr_group_t *g, const char *topic, int32_t partition);
 /* Drops entries that are neither held nor active. */
 void qr_group_part_gc(qr_group_t *g);
 /* A ZooKeeper watch of the group fired, or something else changed:

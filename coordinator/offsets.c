@@ -75,9 +75,12 @@ static void on_write(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         QR_DBG(QR_DBG_GROUP, "GROUP", "%s: committed %s-%d at %" PRId64,
                g->consumer_id, op->topic, (int)op->partition, op->value);
     } else {
-        QR_LOG_WARN("GROUP", "%s: commit of %s-%d failed: %s",
-                    g->consumer_id, op->topic, (int)op->partition,
-                    zerror(res->rc));
+        /* a lost session is reported once, by group.c */
+        int lost = res->rc == ZSESSIONEXPIRED || res->rc == ZCONNECTIONLOSS ||
+                   res->rc == ZCLOSING;
+        QR_LOG(lost ? QR_LOG_LVL_DEBUG : QR_LOG_LVL_WARNING, "GROUP",
+               "%s: commit of %s-%d failed: %s", g->consumer_id, op->topic,
+               (int)op->partition, zerror(res->rc));
         if (c->err == QUIRE_ERR_NONE)
             c->err = qr_zk_err(res->rc);
     }

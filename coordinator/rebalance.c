@@ -48,7 +48,8 @@ enum {
     K_RELEASE,
     K_CLAIM,
     K_CHECK,
-    K_OFFSET
+    K_OFFSET,
+    K_TOPICS_EXIST
 };
 
 struct att {
@@ -183,8 +184,7 @@ static void att_wait(att_t *att, void (*next)(att_t *))
         next(att);
 }
 
-static void on_op(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
-                  void *arg);
+static void on_op(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg);
 
 static gop_t *op_new(att_t *att, int kind, size_t idx, const char *topic,
                      int32_t partition)
@@ -214,9 +214,8 @@ static void read_node(att_t *att, int kind, size_t idx, const char *path,
     if (watch && qr_group_watch_needed(g, path))
         wcb = qr_group_on_watch;
     gop_t *op = op_new(att, kind, idx, NULL, -1);
-    quire_err_t err = children
-                          ? qr_zk_children(g->zk, path, wcb, on_op, g, op)
-                          : qr_zk_get(g->zk, path, wcb, on_op, g, op);
+    quire_err_t err = children ? qr_zk_children(g->zk, path, wcb, on_op, g, op)
+                               : qr_zk_get(g->zk, path, wcb, on_op, g, op);
     if (err != QUIRE_ERR_NONE && wcb)
         qr_group_watch_fired(g, path);
     issued(att, err);
@@ -318,8 +317,8 @@ static int subscribes(const qr_group_member_t *m, const regex_t *re,
 {
     if (m->white_list)
         return re && regexec(re, topic, 0, NULL, 0) == 0;
-    return bsearch(&topic, m->topics, m->topic_cnt, sizeof(char *),
-                   cmp_str) != NULL;
+    return bsearch(&topic, m->topics, m->topic_cnt, sizeof(char *), cmp_str) !=
+           NULL;
 }
 
 static regex_t *member_regexes(att_t *att)
@@ -445,8 +444,8 @@ static int compute(att_t *att)
     uint8_t *subs = qr_calloc(mc * tc + 1, 1);
     for (size_t m = 0; m < mc; m++)
         for (size_t t = 0; t < tc; t++)
-            subs[m * tc + t] = (uint8_t)subscribes(
-                &att->mem[midx[m]], &res[midx[m]], att->tn[t]);
+            subs[m * tc + t] = (uint8_t)subscribes(&att->mem[midx[m]],
+                                                   &res[midx[m]], att->tn[t]);
     regexes_free(att, res);
     qr_asg_topic_t *topics = qr_calloc(tc + 1, sizeof(*topics));
     for (size_t t = 0; t < tc; t++) {
@@ -457,9 +456,8 @@ static int compute(att_t *att)
     if (g->conf.strategy == QR_ASSIGNOR_STICKY) {
         prev = qr_calloc(att->parts + 1, sizeof(*prev));
         for (size_t p = 0; p < att->parts; p++)
-            prev[p] = att->owners[p]
-                          ? find_member(members, mc, att->owners[p])
-                          : -1;
+            prev[p] =
+                att->owners[p] ? find_member(members, mc, att->owners[p]) : -1;
     }
     qr_asg_in_t in = {.topics = topics,
                       .topic_cnt = tc,
@@ -470,8 +468,8 @@ static int compute(att_t *att)
     char errstr[256];
     att->owner = qr_calloc(att->parts + 1, sizeof(int32_t));
     att->mine = qr_calloc(att->parts + 1, 1);
-    quire_err_t err = qr_assignor_run(g->conf.strategy, &in, att->owner,
-                                      errstr, sizeof(errstr));
+    quire_err_t err = qr_assignor_run(g->conf.strategy, &in, att->owner, errstr,
+                                      sizeof(errstr));
     int me = find_member(members, mc, g->consumer_id);
     for (size_t p = 0; err == QUIRE_ERR_NONE && p < att->parts; p++)
         att->mine[p] = me >= 0 && att->owner[p] == me;
@@ -578,8 +576,8 @@ static void claim(att_t *att, const char *topic, int32_t partition)
     char *path = qr_group_path(g, "owners", topic, partition);
     gop_t *op = op_new(att, K_CLAIM, 0, topic, partition);
     issued(att, qr_zk_create(g->zk, path, g->consumer_id,
-                             (int)strlen(g->consumer_id), ZOO_EPHEMERAL,
-                             on_op, g, op));
+                             (int)strlen(g->consumer_id), ZOO_EPHEMERAL, on_op,
+                             g, op));
     free(path);
 }
 
@@ -725,8 +723,7 @@ static void result_offset(att_t *att, const qr_zk_res_t *res, gop_t *op)
     gpart_t *gp = qr_group_part_find(g, op->topic, op->partition);
     int64_t v = QR_GROUP_OFFSET_NONE;
     if (res->rc == ZOK) {
-        if (qr_group_offset_decode(res->data, res->len, &v) !=
-            QUIRE_ERR_NONE) {
+        if (qr_group_offset_decode(res->data, res->len, &v) != QUIRE_ERR_NONE) {
             QR_LOG_WARN("GROUP",
                         "%s: committed offset of %s-%d unreadable; treated "
                         "as none",
@@ -754,14 +751,27 @@ static void store_result(att_t *att, const qr_zk_res_t *res, gop_t *op)
         qsort(att->ids, att->id_cnt, sizeof(char *), cmp_str);
         break;
     case K_TOPICS:
-        if (res->rc == ZOK)
+        if (res->rc == ZOK) {
             att->all = copy_children(res->children, &att->all_cnt);
-        else if (res->rc == ZNONODE)
+        } else if (res->rc == ZNONODE) {
+            /* no topic yet (a fresh or wiped cluster): a child watch
+             * cannot sit on a missing node, so watch for its creation */
             att->all = qr_calloc(1, sizeof(char *));
-        else
+            qr_group_watch_fired(g, "/brokers/topics");
+            if (qr_group_watch_needed(g, "/brokers/topics")) {
+                gop_t *w = op_new(att, K_TOPICS_EXIST, 0, NULL, -1);
+                issued(att, qr_zk_exists(g->zk, "/brokers/topics",
+                                         qr_group_on_watch, on_op, g, w));
+            }
+        } else {
             att->failed = 1;
+        }
         break;
-    case K_BROKERS:
+    case K_TOPICS_EXIST:
+        if (res->rc == ZOK)
+            g->dirty = 1; /* created since we listed it: look again */
+        break;
+    case K_BROKERS: /* only the watch matters */
         if (res->rc != ZOK && res->rc != ZNONODE)
             att->failed = 1;
         break;
@@ -772,12 +782,12 @@ static void store_result(att_t *att, const qr_zk_res_t *res, gop_t *op)
             att->failed = 1;
             break;
         }
-        if (qr_group_member_decode(res->data, res->len, &att->mem[op->idx],
-                                   why, sizeof(why)) == QUIRE_ERR_NONE)
+        if (qr_group_member_decode(res->data, res->len, &att->mem[op->idx], why,
+                                   sizeof(why)) == QUIRE_ERR_NONE)
             att->mem_ok[op->idx] = 1;
         else
-            QR_LOG_WARN("GROUP", "%s: member %s left out: %s",
-                        g->consumer_id, att->ids[op->idx], why);
+            QR_LOG_WARN("GROUP", "%s: member %s left out: %s", g->consumer_id,
+                        att->ids[op->idx], why);
         break;
     case K_TOPIC:
         if (res->rc == ZOK) {
@@ -818,8 +828,7 @@ static void store_result(att_t *att, const qr_zk_res_t *res, gop_t *op)
     }
 }
 
-static void on_op(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
-                  void *arg)
+static void on_op(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
 {
     gop_t *op = arg;
     (void)zk;
