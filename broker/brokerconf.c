@@ -245,6 +245,8 @@ quire_err_t qr_brokerconf_check(const qr_brokerconf_t *bconf, char *errstr,
 {
     quire_err_t err;
     const char *bad = NULL;
+    qr_plog_conf_t pconf;
+    char why[256];
     uint32_t mask;
 
     err = qr_conf_check_required(&qr_brokerconf_table, bconf, errstr,
@@ -268,6 +270,11 @@ quire_err_t qr_brokerconf_check(const qr_brokerconf_t *bconf, char *errstr,
                  "socket.request.max.bytes: %d is below message.max.bytes "
                  "(%d)",
                  bconf->socket_request_max_bytes, bconf->message_max_bytes);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    qr_brokerconf_plog(bconf, &pconf);
+    if (qr_plog_conf_check(&pconf, why, sizeof(why)) != QUIRE_ERR_NONE) {
+        snprintf(errstr, errstr_size, "%s", why);
         return QUIRE_ERR_CONF_INVALID;
     }
     if (bconf->debug && qr_log_debug_parse(bconf->debug, &mask, &bad) != 0) {
@@ -312,6 +319,26 @@ int qr_brokerconf_net_threads(const qr_brokerconf_t *bconf)
     if (n < 1)
         n = 1;
     return n > 8 ? 8 : (int)n;
+}
+
+void qr_brokerconf_plog(const qr_brokerconf_t *bconf, qr_plog_conf_t *pconf)
+{
+    const qr_conf_table_t *t = &qr_brokerconf_table;
+
+    qr_plog_conf_defaults(pconf);
+    pconf->segment_bytes = bconf->log_segment_bytes;
+    pconf->roll_ms = qr_brokerconf_roll_ms(bconf);
+    pconf->retention_ms = qr_brokerconf_retention_ms(bconf);
+    pconf->retention_bytes = bconf->log_retention_bytes;
+    pconf->index_interval_bytes = bconf->log_index_interval_bytes;
+    pconf->index_size_max_bytes = bconf->log_index_size_max_bytes;
+    pconf->flush_interval_messages = bconf->log_flush_interval_messages;
+    pconf->flush_interval_ms =
+        qr_conf_is_set(t, bconf, "log.flush.interval.ms") == 1
+            ? bconf->log_flush_interval_ms
+            : INT64_MAX;
+    pconf->segment_delete_delay_ms = bconf->log_segment_delete_delay_ms;
+    pconf->retention_check_interval_ms = bconf->log_retention_check_interval_ms;
 }
 
 void qr_brokerconf_print_help(FILE *fp)

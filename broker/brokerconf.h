@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "err.h"
+#include "partlog.h"
 
 /* Upper bound on the keys of the table (bitmap size of .set). */
 #define QR_BROKERCONF_NKEYS 64
@@ -131,6 +132,13 @@ typedef struct qr_listener_addr {
  */
 quire_err_t qr_listener_addr_parse(const char *text, qr_listener_addr_t *la,
                                    char *errstr, size_t errstr_size);
+
+/**
+ * @brief The broker-wide partition-log settings from the log.* keys
+ * (Kafka's precedence applied; unset intervals become "never").
+ * @locality any  @locks none
+ */
+void qr_brokerconf_plog(const qr_brokerconf_t *bconf, qr_plog_conf_t *pconf);
 
 /** @brief --help-config. @locality any @locks none */
 void qr_brokerconf_print_help(FILE *fp);

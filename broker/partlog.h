@@ -317,6 +317,9 @@ int qr_plog_offline(const qr_plog_t *part);
 size_t qr_plog_segment_count(qr_plog_t *part);
 /** @brief Bytes of all segments' logs. @locality any @locks segs_lock */
 uint64_t qr_plog_size_bytes(qr_plog_t *part);
+/** @brief Milliseconds of the wall clock, the clock of batch timestamps,
+ * retention and log.roll.ms. @locality any @locks none */
+int64_t qr_plog_now_ms(void);
 /** @brief fdatasync calls made for this log (benchmarks, tests). */
 unsigned long long qr_plog_sync_count(const qr_plog_t *part);
 

@@ -53,9 +53,6 @@ struct qr_plog {
     _Atomic int refcnt;
 };
 
-/** @brief Milliseconds of the wall clock (timestamps are wall clock). */
-int64_t qr_plog_now_ms(void);
-
 /**
  * @brief Makes a new active segment at the log end, sealing the old one.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (nothing changed).

@@ -5,9 +5,18 @@
 
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "api_apiversions.h"
+#include "api_fetch.h"
+#include "api_listoffsets.h"
+#include "api_metadata.h"
+#include "api_produce.h"
 #include "logging.h"
+#include "meta.h"
+#include "partmap.h"
 #include "request.h"
+#include "topic.h"
 
 quire_err_t qr_request_respond(qr_reply_t *reply, const qr_resp_t *resp)
 {
@@ -44,6 +53,18 @@ static void dispatch(qr_reqctx_t *ctx)
     switch (ctx->req->api) {
     case QR_API_API_VERSIONS:
         qr_api_apiversions(ctx);
+        break;
+    case QR_API_METADATA:
+        qr_api_metadata(ctx);
+        break;
+    case QR_API_PRODUCE:
+        qr_api_produce(ctx);
+        break;
+    case QR_API_FETCH:
+        qr_api_fetch(ctx);
+        break;
+    case QR_API_LIST_OFFSETS:
+        qr_api_listoffsets(ctx);
         break;
     default:
         /* Decode accepted an api this build has no handler for: the
@@ -86,6 +107,32 @@ void qr_request_handle(qr_conn_t *conn, const qr_frame_t *frame)
     ctx.conn = conn;
     ctx.reply = qr_reply_new(conn);
     ctx.req = &req;
+    ctx.meta = NULL;
     dispatch(&ctx);
+    qr_meta_release(ctx.meta);
     qr_wire_req_free(&req);
+}
+
+struct qr_pentry *qr_request_lookup(qr_reqctx_t *ctx, const char *topic,
+                                    int32_t partition, quire_err_t *err)
+{
+    qr_pentry_t *entry;
+
+    if (qr_topic_name_check(topic, strlen(topic), NULL) != QUIRE_ERR_NONE) {
+        *err = QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+        return NULL;
+    }
+    entry = qr_partmap_get(qr_server_partmap(ctx->server), topic, partition);
+    if (entry) {
+        *err = QUIRE_ERR_NONE;
+        return entry;
+    }
+    /* A miss: tell "someone else leads it" from "it does not exist", so a
+     * client knows whether refreshing its metadata can help. */
+    if (!ctx->meta)
+        ctx->meta = qr_server_meta(ctx->server);
+    *err = qr_meta_part_find(ctx->meta, topic, partition)
+               ? QUIRE_ERR_NOT_LEADER_FOR_PARTITION
+               : QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    return NULL;
 }

@@ -27,6 +27,7 @@ typedef struct qr_reqctx {
     qr_conn_t *conn;
     qr_reply_t *reply; /* this request's slot; the handler completes it */
     const qr_req_t *req;
+    qr_meta_t *meta; /* taken on first need by qr_request_lookup() */
 } qr_reqctx_t;
 
 /**
@@ -53,5 +54,17 @@ quire_err_t qr_request_respond(qr_reply_t *reply, const qr_resp_t *resp);
  */
 void qr_request_fail(qr_reply_t *reply, qr_api_t api, int32_t correlation_id,
                      quire_err_t err);
+
+/**
+ * @brief The partition log for a request: what this broker leads.
+ * @param err set when NULL is returned: INVALID_TOPIC_EXCEPTION for an
+ *        illegal name, NOT_LEADER_FOR_PARTITION when the partition exists
+ *        in the cluster but another broker (or nobody) leads it here, and
+ *        UNKNOWN_TOPIC_OR_PARTITION when it does not exist.
+ * @returns owned entry reference (qr_pentry_release()) or NULL.
+ * @locality net thread  @locks map read lock, briefly
+ */
+struct qr_pentry *qr_request_lookup(qr_reqctx_t *ctx, const char *topic,
+                                    int32_t partition, quire_err_t *err);
 
 #endif /* QR_REQUEST_H */

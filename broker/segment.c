@@ -147,11 +147,11 @@ quire_err_t qr_seg_open(const char *dir, int64_t base_offset,
         qr_tindex_check(&seg->tidx, INT64_MAX, &why) != 0)
         err = QUIRE_ERR_CORRUPT_MESSAGE;
     if (err == QUIRE_ERR_NOT_FOUND || err == QUIRE_ERR_CORRUPT_MESSAGE) {
-        QR_LOG_WARN("LOG", "%s/%020lld: index %s, rebuilding it from the log",
+        QR_LOG_WARN("LOG", "%s/%020lld: index: %s; rebuilding it from the log",
                     dir, (long long)base_offset,
-                    err == QUIRE_ERR_NOT_FOUND ? "missing"
+                    err == QUIRE_ERR_NOT_FOUND ? "file missing"
                     : why                      ? why
-                                               : "of a bad size");
+                          : "size not a whole number of entries");
         *idx_ok = 0;
         err = qr_seg_reset_indexes(seg);
     }

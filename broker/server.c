@@ -16,8 +16,12 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "cluster.h"
 #include "listener.h"
 #include "logging.h"
+#include "logmgr.h"
+#include "meta.h"
+#include "partmap.h"
 #include "server.h"
 
 #define MAX_LISTENERS 8
@@ -35,6 +39,10 @@ struct qr_server {
     int lsn_cnt;
     qr_server_info_t info;
     char host[256];
+    qr_logmgr_t *logmgr;
+    qr_partmap_t *partmap;
+    qr_cluster_t *cluster;
+    int announced;
     int stopping;
     quire_err_t exit_err;
 };
@@ -96,6 +104,21 @@ const qr_server_info_t *qr_server_info(const qr_server_t *server)
     return &server->info;
 }
 
+qr_partmap_t *qr_server_partmap(qr_server_t *server)
+{
+    return server->partmap;
+}
+
+qr_meta_t *qr_server_meta(qr_server_t *server)
+{
+    return qr_cluster_meta_get(server->cluster);
+}
+
+quire_err_t qr_server_autocreate(qr_server_t *server, const char *topic)
+{
+    return qr_cluster_topic_autocreate(server->cluster, topic);
+}
+
 uint64_t qr_server_conns_open(qr_server_t *server)
 {
     uint64_t n = 0;
@@ -123,6 +146,7 @@ qr_server_t *qr_server_new(qr_brokerconf_t *bconf, const char *port_file,
     server->port_file = port_file ? qr_strdup(port_file) : NULL;
     server->info.broker_id = bconf->broker_id;
     server->info.host = server->host;
+    server->partmap = qr_partmap_new();
     return server;
 }
 
@@ -158,6 +182,31 @@ static void drain_threads(qr_server_t *server)
         qr_netthread_join(server->nts[i]);
 }
 
+/* The order of the issue: stop accepting, finish in-flight requests, flush
+ * and write the clean-shutdown marker, then deregister. */
+static void shutdown_all(qr_server_t *server)
+{
+    qr_pentry_t *entry;
+    quire_err_t err;
+
+    drain_threads(server);
+    while ((entry = qr_partmap_take_any(server->partmap)) != NULL) {
+        qr_pentry_notify(entry);
+        qr_pentry_release(entry);
+    }
+    if (server->logmgr) {
+        err = qr_logmgr_close(server->logmgr);
+        server->logmgr = NULL;
+        if (err != QUIRE_ERR_NONE) {
+            QR_LOG_ERR("SERVER", "closing the logs: %s", quire_err2str(err));
+            if (server->exit_err == QUIRE_ERR_NONE)
+                server->exit_err = err;
+        }
+    }
+    if (server->cluster)
+        qr_cluster_close(server->cluster);
+}
+
 /* ---- start-up ---- */
 
 /* The advertised address: advertised.listeners, else the listener's own
@@ -183,7 +232,7 @@ static void pick_advertised(qr_server_t *server, const qr_listener_addr_t *la)
     server->host[sizeof(server->host) - 1] = '\0';
 }
 
-static quire_err_t start_network(qr_server_t *server)
+static quire_err_t bind_network(qr_server_t *server)
 {
     const qr_brokerconf_t *bconf = server->bconf;
     qr_listener_addr_t la, first;
@@ -211,6 +260,13 @@ static quire_err_t start_network(qr_server_t *server)
         server->lsn_cnt++;
     }
     pick_advertised(server, &first);
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t start_serving(qr_server_t *server)
+{
+    const qr_brokerconf_t *bconf = server->bconf;
+
     for (int i = 0; i < server->nt_cnt; i++)
         if (qr_netthread_start(server->nts[i]) != QUIRE_ERR_NONE)
             return QUIRE_ERR_STATE;
@@ -239,6 +295,157 @@ static void announce(qr_server_t *server)
         QR_LOG_ERR("SERVER", "port file: %s", errstr);
 }
 
+/* ---- the coordinator's callbacks (main loop) ---- */
+
+static quire_err_t cb_open_partition(void *opaque, const char *topic,
+                                     int32_t partition, int32_t leader_epoch)
+{
+    qr_server_t *server = opaque;
+    qr_plog_t *part = NULL;
+    char errstr[512];
+    quire_err_t err;
+
+    if (!server->logmgr || server->stopping)
+        return QUIRE_ERR_STATE;
+    err = qr_logmgr_open_part(server->logmgr, topic, partition, NULL, &part,
+                              errstr, sizeof(errstr));
+    if (err != QUIRE_ERR_NONE) {
+        QR_LOG_ERR("SERVER", "cannot open %s-%d to lead it: %s", topic,
+                   partition, errstr);
+        return err;
+    }
+    qr_partmap_put(server->partmap, topic, partition, leader_epoch, part);
+    QR_LOG_INFO("SERVER", "leading %s-%d (epoch %d)", topic, partition,
+                leader_epoch);
+    return QUIRE_ERR_NONE;
+}
+
+/* Out of the map first, so no thread starts using it; parked fetches are
+ * woken to find it gone (NOT_LEADER_FOR_PARTITION). */
+static void drop_entry(qr_server_t *server, const char *topic,
+                       int32_t partition)
+{
+    qr_pentry_t *entry = qr_partmap_take(server->partmap, topic, partition);
+
+    if (entry) {
+        qr_pentry_notify(entry);
+        qr_pentry_release(entry);
+    }
+}
+
+static void cb_close_partition(void *opaque, const char *topic,
+                               int32_t partition)
+{
+    qr_server_t *server = opaque;
+    quire_err_t err;
+
+    drop_entry(server, topic, partition);
+    if (!server->logmgr)
+        return; /* shutdown: the log manager closed everything already */
+    err = qr_logmgr_close_part(server->logmgr, topic, partition);
+    if (err != QUIRE_ERR_NONE && err != QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+        QR_LOG_ERR("SERVER", "closing %s-%d: %s", topic, partition,
+                   quire_err2str(err));
+    else
+        QR_LOG_INFO("SERVER", "no longer leading %s-%d", topic, partition);
+}
+
+static quire_err_t cb_delete_partition(void *opaque, const char *topic,
+                                       int32_t partition)
+{
+    qr_server_t *server = opaque;
+    quire_err_t err;
+
+    drop_entry(server, topic, partition);
+    if (!server->logmgr)
+        return QUIRE_ERR_STATE;
+    err = qr_logmgr_delete_part(server->logmgr, topic, partition);
+    if (err == QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+        err = QUIRE_ERR_NONE; /* nothing on disk: deleted already */
+    if (err == QUIRE_ERR_NONE)
+        QR_LOG_INFO("SERVER", "deleted %s-%d", topic, partition);
+    return err;
+}
+
+static void announce(qr_server_t *server);
+
+static void cb_status(void *opaque, qr_cluster_status_t status, quire_err_t err,
+                      const char *msg)
+{
+    qr_server_t *server = opaque;
+
+    switch (status) {
+    case QR_CLUSTER_REGISTERED:
+        QR_LOG_INFO("SERVER", "registered as broker %d at %s:%d",
+                    server->info.broker_id, server->host, server->info.port);
+        if (!server->announced) {
+            server->announced = 1;
+            announce(server);
+        }
+        break;
+    case QR_CLUSTER_SESSION_LOST:
+        QR_LOG_WARN("SERVER", "ZooKeeper session lost (%s); re-registering",
+                    msg ? msg : quire_err2str(err));
+        break;
+    case QR_CLUSTER_FATAL:
+        QR_LOG_ERR("SERVER", "cannot run: %s", msg ? msg : quire_err2str(err));
+        server->exit_err = err != QUIRE_ERR_NONE ? err : QUIRE_ERR_ZK;
+        qr_server_stop(server);
+        break;
+    }
+}
+
+static quire_err_t start_cluster(qr_server_t *server)
+{
+    const qr_brokerconf_t *bconf = server->bconf;
+    qr_cluster_conf_t cconf = {0};
+    qr_cluster_cbs_t cbs = {0};
+    char errstr[512];
+
+    cconf.zk_connect = bconf->zookeeper_connect;
+    cconf.zk_session_timeout_ms = (int)bconf->zookeeper_session_timeout_ms;
+    cconf.zk_connection_timeout_ms =
+        (int)bconf->zookeeper_connection_timeout_ms;
+    cconf.broker_id = bconf->broker_id;
+    cconf.host = server->host;
+    cconf.port = server->info.port;
+    cconf.controller_eligible = 1;
+    cconf.auto_create_topics = bconf->auto_create_topics_enable;
+    cconf.num_partitions = bconf->num_partitions;
+    cconf.default_replication_factor = bconf->default_replication_factor;
+    cbs.opaque = server;
+    cbs.open_partition = cb_open_partition;
+    cbs.close_partition = cb_close_partition;
+    cbs.delete_partition = cb_delete_partition;
+    cbs.status = cb_status;
+    server->cluster =
+        qr_cluster_new(server->loop, &cconf, &cbs, errstr, sizeof(errstr));
+    if (!server->cluster) {
+        QR_LOG_ERR("SERVER", "coordinator: %s", errstr);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t start_storage(qr_server_t *server)
+{
+    const qr_brokerconf_t *bconf = server->bconf;
+    qr_logmgr_conf_t lconf;
+    char errstr[512];
+    quire_err_t err;
+
+    qr_logmgr_conf_defaults(&lconf);
+    lconf.dirs = (const char *const *)bconf->log_dirs.v;
+    lconf.ndirs = bconf->log_dirs.n;
+    qr_brokerconf_plog(bconf, &lconf.defaults);
+    lconf.checkpoint_interval_ms =
+        bconf->log_flush_offset_checkpoint_interval_ms;
+    err = qr_logmgr_open(&lconf, &server->logmgr, errstr, sizeof(errstr));
+    if (err != QUIRE_ERR_NONE)
+        QR_LOG_ERR("SERVER", "log.dirs: %s", errstr);
+    return err;
+}
+
 static void start_signals(qr_server_t *server)
 {
     ev_signal_init(&server->sigterm, on_signal, SIGTERM);
@@ -261,12 +468,22 @@ quire_err_t qr_server_run(qr_server_t *server)
         return QUIRE_ERR_STATE;
     }
     start_signals(server);
-    err = start_network(server);
+    err = start_storage(server);
+    if (err == QUIRE_ERR_NONE)
+        err = bind_network(server);
+    if (err == QUIRE_ERR_NONE)
+        err = start_cluster(server);
+    if (err == QUIRE_ERR_NONE)
+        err = start_serving(server);
     if (err == QUIRE_ERR_NONE) {
-        announce(server);
-        ev_run(server->loop, 0);
+        char errstr[512];
+        err = qr_cluster_start(server->cluster, errstr, sizeof(errstr));
+        if (err != QUIRE_ERR_NONE)
+            QR_LOG_ERR("SERVER", "coordinator: %s", errstr);
     }
-    drain_threads(server);
+    if (err == QUIRE_ERR_NONE)
+        ev_run(server->loop, 0);
+    shutdown_all(server);
     QR_LOG_INFO("SERVER", "stopped");
     return err != QUIRE_ERR_NONE ? err : server->exit_err;
 }
@@ -280,6 +497,8 @@ void qr_server_destroy(qr_server_t *server)
     for (int i = 0; i < server->nt_cnt; i++)
         qr_netthread_destroy(server->nts[i]);
     free(server->nts);
+    qr_cluster_destroy(server->cluster);
+    qr_partmap_destroy(server->partmap);
     if (server->loop) {
         ev_signal_stop(server->loop, &server->sigterm);
         ev_signal_stop(server->loop, &server->sigint);

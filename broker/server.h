@@ -23,6 +23,9 @@
 #include "err.h"
 #include "netthread.h"
 
+typedef struct qr_meta qr_meta_t;
+typedef struct qr_partmap qr_partmap_t;
+
 /** What the Metadata and ApiVersions handlers need to know about us. */
 typedef struct qr_server_info {
     int32_t broker_id;
@@ -68,6 +71,23 @@ const qr_brokerconf_t *qr_server_conf(const qr_server_t *server);
 /** @brief Who we are, for the APIs. @returns borrowed for the server's
  * lifetime. @locality any (after start-up) @locks none */
 const qr_server_info_t *qr_server_info(const qr_server_t *server);
+
+/** @brief The partition table. @locality any @locks none */
+qr_partmap_t *qr_server_partmap(qr_server_t *server);
+
+/**
+ * @brief The current cluster snapshot.
+ * @returns an owned reference (qr_meta_release()); never NULL.
+ * @locality any  @locks takes the coordinator's snapshot mutex briefly
+ */
+qr_meta_t *qr_server_meta(qr_server_t *server);
+
+/**
+ * @brief Asks the coordinator to create @p topic (auto-creation).
+ * @returns as qr_cluster_topic_autocreate().
+ * @locality any  @locks none
+ */
+quire_err_t qr_server_autocreate(qr_server_t *server, const char *topic);
 
 /** @brief Connections open over every thread.
  * @locality any  @locks none */

@@ -372,7 +372,7 @@ quire_err_t qr_znode_state_decode(const char *data, int len, qr_pstate_t *out,
 {
     static const char what[] = "partition state";
     json_t *root = load_obj(data, len, what, errstr, errstr_size);
-    int64_t leader, epoch, cepoch = 0;
+    int64_t leader = -1, epoch = 0, cepoch = 0;
     quire_err_t err = QUIRE_ERR_NONE;
 
     memset(out, 0, sizeof(*out));

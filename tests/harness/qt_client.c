@@ -283,6 +283,70 @@ quire_err_t qt_produce(qt_client_t *c, const char *topic, int32_t partition,
     return err;
 }
 
+quire_err_t qt_fetch(qt_client_t *c, const char *topic, int32_t partition,
+                     int64_t offset, int max_wait_ms, int min_bytes,
+                     int max_bytes, int partition_max_bytes, qr_resp_t *resp,
+                     const qr_fetch_part_resp_t **part, int timeout_ms)
+{
+    qr_fetch_part_t fp = {partition, offset, partition_max_bytes};
+    qr_fetch_topic_t t = {topic, 1, &fp};
+    qr_req_t req = {0};
+    quire_err_t err;
+
+    *part = NULL;
+    req.api = QR_API_FETCH;
+    req.client_id = "qt";
+    req.u.fetch.replica_id = -1;
+    req.u.fetch.max_wait_ms = max_wait_ms;
+    req.u.fetch.min_bytes = min_bytes;
+    req.u.fetch.max_bytes = max_bytes;
+    req.u.fetch.topic_count = 1;
+    req.u.fetch.topics = &t;
+    err = qt_client_call(c, &req, NULL, 0, resp, timeout_ms);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (resp->error_code != QUIRE_ERR_NONE)
+        return resp->error_code;
+    if (resp->u.fetch.topic_count != 1 ||
+        resp->u.fetch.topics[0].partition_count != 1) {
+        qr_wire_resp_free(resp);
+        return QUIRE_ERR_BAD_FRAME;
+    }
+    *part = &resp->u.fetch.topics[0].partitions[0];
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qt_list_offset(qt_client_t *c, const char *topic, int32_t partition,
+                           int64_t timestamp, int64_t *offset, int timeout_ms)
+{
+    qr_list_offsets_part_t lp = {partition, timestamp};
+    qr_list_offsets_topic_t t = {topic, 1, &lp};
+    qr_req_t req = {0};
+    qr_resp_t resp;
+    quire_err_t err;
+
+    *offset = -1;
+    req.api = QR_API_LIST_OFFSETS;
+    req.client_id = "qt";
+    req.u.list_offsets.replica_id = -1;
+    req.u.list_offsets.topic_count = 1;
+    req.u.list_offsets.topics = &t;
+    err = qt_client_call(c, &req, NULL, 0, &resp, timeout_ms);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (resp.error_code != QUIRE_ERR_NONE)
+        err = resp.error_code;
+    else if (resp.u.list_offsets.topic_count != 1 ||
+             resp.u.list_offsets.topics[0].partition_count != 1)
+        err = QUIRE_ERR_BAD_FRAME;
+    else {
+        err = resp.u.list_offsets.topics[0].partitions[0].error_code;
+        *offset = resp.u.list_offsets.topics[0].partitions[0].offset;
+    }
+    qr_wire_resp_free(&resp);
+    return err;
+}
+
 int qt_wait_topic(qt_client_t *c, const char *topic, int parts, int timeout_ms)
 {
     long long deadline = mono_ms() + timeout_ms;

@@ -81,6 +81,27 @@ quire_err_t qt_produce(qt_client_t *c, const char *topic, int32_t partition,
                        int64_t *base_offset, int timeout_ms);
 
 /**
+ * @brief One Fetch of one partition.
+ * @param resp filled on QUIRE_ERR_NONE (release with qr_wire_resp_free();
+ *        the records stay valid until the next receive on @p c).
+ * @param part set to the partition's response inside @p resp.
+ * @returns the transport or request-level code; the partition's own code
+ *          is (*part)->error_code.
+ */
+quire_err_t qt_fetch(qt_client_t *c, const char *topic, int32_t partition,
+                     int64_t offset, int max_wait_ms, int min_bytes,
+                     int max_bytes, int partition_max_bytes, qr_resp_t *resp,
+                     const qr_fetch_part_resp_t **part, int timeout_ms);
+
+/**
+ * @brief ListOffsets of one partition.
+ * @param offset set to the answer (-1 when none).
+ * @returns the partition's code, or a transport/request-level code.
+ */
+quire_err_t qt_list_offset(qt_client_t *c, const char *topic, int32_t partition,
+                           int64_t timestamp, int64_t *offset, int timeout_ms);
+
+/**
  * @brief Asks Metadata until @p topic has @p parts partitions whose leaders
  * are all known (auto-creating it when the broker allows), or the deadline.
  * @returns 0, or -1 with a line on stderr.

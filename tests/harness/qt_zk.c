@@ -921,6 +921,14 @@ bool qt_zks_member_stop(qt_zks_t *zks, int i, int timeout_ms)
     return zk_sh_ok(args, timeout_ms);
 }
 
+bool qt_zks_member_kill(qt_zks_t *zks, int i, int timeout_ms)
+{
+    char member[16];
+    snprintf(member, sizeof(member), "%d", i);
+    const char *args[] = {"member-kill", zks->dir, member, NULL};
+    return zk_sh_ok(args, timeout_ms);
+}
+
 bool qt_zks_member_start(qt_zks_t *zks, int i, int timeout_ms)
 {
     char member[16];

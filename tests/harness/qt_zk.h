@@ -272,6 +272,14 @@ bool qt_zks_ensemble_start(qt_zks_t *zks, int n, int timeout_ms);
 bool qt_zks_member_stop(qt_zks_t *zks, int i, int timeout_ms);
 
 /**
+ * @brief Kill member @p i (1-based) of an ensemble with SIGKILL: a crash,
+ * with no chance to close connections cleanly.
+ * @returns true once its JVM is gone.
+ * @locality any @locks none
+ */
+bool qt_zks_member_kill(qt_zks_t *zks, int i, int timeout_ms);
+
+/**
  * @brief Start member @p i of an ensemble again.
  * @returns true once it serves (which needs a quorum up).
  * @locality any @locks none

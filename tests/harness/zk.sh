@@ -5,6 +5,7 @@
 #
 #   zk.sh start DIR PORT        standalone server on 127.0.0.1:PORT, state in DIR
 #   zk.sh stop DIR              stop it (by PID) and wait until the JVM is gone
+#   zk.sh kill DIR              the same with SIGKILL at once (a crash)
 #   zk.sh restart-empty DIR     stop, empty the dataDir, start on the same port:
 #                               every session the old server knew is now
 #                               unknown, so clients see ZOO_EXPIRED_SESSION_STATE
@@ -15,6 +16,7 @@
 #                               connect string (also in DIR/connect)
 #   zk.sh ensemble-stop DIR     stop every member
 #   zk.sh member-stop DIR I     stop member I of the ensemble
+#   zk.sh member-kill DIR I     SIGKILL member I (a crash)
 #   zk.sh member-start DIR I    start member I again (waits until it serves,
 #                               which needs a quorum of members up)
 #   zk.sh connect DIR           print the connect string of DIR (either kind)
@@ -43,7 +45,7 @@ die() {
 }
 
 usage() {
-    sed -n '4,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+    echo 'usage:' >&2; sed -n '6,22p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -238,10 +240,11 @@ wait_serving() {
     done
 }
 
-# Stop the JVM of DIR by PID: SIGTERM, up to 10 s, then SIGKILL. Returns
-# once the process is gone (a zombie counts as gone: its sockets are closed).
+# Stop the JVM of DIR by PID: SIGTERM, up to 10 s, then SIGKILL (or
+# SIGKILL at once when the second argument is KILL: a crash). Returns once
+# the process is gone (a zombie counts as gone: its sockets are closed).
 stop_dir() {
-    local dir=$1 pid i
+    local dir=$1 sig=${2:-TERM} pid i
     if [ -s "$dir/watchdog.pid" ]; then
         kill "$(cat "$dir/watchdog.pid")" 2>/dev/null
         rm -f "$dir/watchdog.pid"
@@ -250,7 +253,7 @@ stop_dir() {
     pid=$(cat "$dir/zk.pid")
     # Only ever signal our own JVM, never a process that reused the PID.
     if is_our_jvm "$pid"; then
-        kill -TERM "$pid" 2>/dev/null
+        kill -"$sig" "$pid" 2>/dev/null
         for i in $(seq 1 200); do
             jvm_alive "$pid" || break
             sleep 0.05
@@ -425,7 +428,7 @@ cmd_member_start() {
 cmd_member_stop() {
     local mdir
     mdir=$(member_dir "$1" "$2") || exit 1
-    stop_dir "$mdir"
+    stop_dir "$mdir" "${3:-TERM}"
 }
 
 cmd_ensemble_stop() {
@@ -457,6 +460,8 @@ ensemble-start) [ $# -eq 3 ] || usage; cmd_ensemble_start "$2" "$3" ;;
 ensemble-stop) [ $# -eq 2 ] || usage; cmd_ensemble_stop "$2" ;;
 member-start) [ $# -eq 3 ] || usage; cmd_member_start "$2" "$3" ;;
 member-stop) [ $# -eq 3 ] || usage; cmd_member_stop "$2" "$3" ;;
+member-kill) [ $# -eq 3 ] || usage; cmd_member_stop "$2" "$3" KILL ;;
+kill) [ $# -eq 2 ] || usage; stop_dir "$2" KILL ;;
 connect) [ $# -eq 2 ] || usage; cmd_connect "$2" ;;
 *) usage ;;
 esac

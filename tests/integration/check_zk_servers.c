@@ -5,8 +5,8 @@
  *   - restart-empty expires a client's session deterministically
  *     (states 3 -> ... -> -112, STYLE.md §10), while a plain restart with
  *     the data kept does not;
- *   - a 3-server loopback ensemble keeps serving with one member down, and
- *     the member catches up when it returns.
+ *   - a 3-server loopback ensemble keeps serving with one member stopped
+ *     or killed, and the member catches up when it returns.
  * Exits 99 without QUIRE_TEST_ZK, like every integration test.
  */
 #include "config.h"
@@ -101,35 +101,53 @@ static int create_retrying(zhandle_t *zh, const char *path, int timeout_ms)
     return rc;
 }
 
-START_TEST(test_ensemble_survives_one_member)
+/* One ensemble member down (stopped, or killed when @p crash), writes go
+ * on; the member rejoins and serves what was written meanwhile. */
+static void ensemble_loses_member(int member, bool crash)
 {
     qt_zks_t zks;
     ck_assert(qt_zks_ensemble_start(&zks, 3, 60000));
     ck_assert_int_eq(zks.members, 3);
-    /* "127.0.0.1:a,127.0.0.1:b,127.0.0.1:c" */
-    const char *comma = strchr(zks.hosts, ',');
-    ck_assert_ptr_nonnull(comma);
-    ck_assert_ptr_nonnull(strchr(comma + 1, ','));
-    char first[64];
-    snprintf(first, sizeof(first), "%.*s", (int)(comma - zks.hosts), zks.hosts);
+    /* "127.0.0.1:a,127.0.0.1:b,127.0.0.1:c": pick out the member's own. */
+    char one_host[64];
+    const char *h = zks.hosts;
+    for (int i = 1; i < member; i++) {
+        h = strchr(h, ',');
+        ck_assert_ptr_nonnull(h);
+        h++;
+    }
+    snprintf(one_host, sizeof(one_host), "%.*s", (int)strcspn(h, ","), h);
 
     zhandle_t *zh = qt_zk_connect(zks.hosts, T_MS);
     ck_assert_ptr_nonnull(zh);
     ck_assert_int_eq(create_retrying(zh, "/before", 20000), ZOK);
 
-    ck_assert(qt_zks_member_stop(&zks, 1, SERVER_MS));
+    if (crash)
+        ck_assert(qt_zks_member_kill(&zks, member, SERVER_MS));
+    else
+        ck_assert(qt_zks_member_stop(&zks, member, SERVER_MS));
     ck_assert_int_eq(create_retrying(zh, "/during", 20000), ZOK);
     ck_assert(qt_zk_wait_state(zh, ZOO_CONNECTED_STATE, 20000));
 
-    /* Member 1 rejoins and serves what was written while it was down. */
-    ck_assert(qt_zks_member_start(&zks, 1, 60000));
-    zhandle_t *one = qt_zk_connect(first, T_MS);
+    ck_assert(qt_zks_member_start(&zks, member, 60000));
+    zhandle_t *one = qt_zk_connect(one_host, T_MS);
     ck_assert_ptr_nonnull(one);
     ck_assert(qt_zk_wait_exists(one, "/during", true, 10000));
     ck_assert_int_eq(qt_zk_exists(one, "/before", NULL, false, T_MS), ZOK);
     qt_zk_close(one);
     qt_zk_close(zh);
     ck_assert(qt_zks_stop(&zks, SERVER_MS));
+}
+
+START_TEST(test_ensemble_member_stopped)
+{
+    ensemble_loses_member(1, false);
+}
+END_TEST
+
+START_TEST(test_ensemble_member_killed)
+{
+    ensemble_loses_member(3, true);
 }
 END_TEST
 
@@ -147,7 +165,8 @@ static Suite *zk_servers_suite(void)
     tc = tcase_create("ensemble");
     tcase_set_tags(tc, "integration zk slow");
     tcase_set_timeout(tc, 180);
-    tcase_add_test(tc, test_ensemble_survives_one_member);
+    tcase_add_test(tc, test_ensemble_member_stopped);
+    tcase_add_test(tc, test_ensemble_member_killed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,302 @@
+/*
+ * api_fetch: read, maybe park, answer with sendfile ranges.
+ *
+ * A fetch_op lives from the request until its answer is queued. It is
+ * touched only by its network thread; other threads reach it only through
+ * qr_netthread_post() of op->work (from a partition's notify), which is why
+ * freeing goes through that same post once every waiter is gone (see
+ * op_finish()).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "api_fetch.h"
+#include "logging.h"
+#include "meta.h"
+#include "partmap.h"
+
+enum { OP_READING, OP_PARKED, OP_DONE };
+
+typedef struct fetch_part {
+    const char *topic; /* the op's copy */
+    int32_t partition;
+    int64_t fetch_offset;
+    int32_t max_bytes;
+    qr_pentry_t *entry; /* while the op lives and we lead it */
+    qr_pwaiter_t waiter;
+    qr_plog_slice_t slice;
+    qr_fetch_part_resp_t *resp;
+} fetch_part_t;
+
+typedef struct fetch_op {
+    qr_nt_work_t work; /* woken by appends; frees when OP_DONE */
+    qr_nt_parked_t parked;
+    ev_timer timer;
+    qr_server_t *server;
+    qr_netthread_t *nt;
+    qr_reply_t *reply;
+    int32_t correlation_id;
+    int32_t min_bytes, max_bytes, max_wait_ms;
+    int state;
+    int counted; /* qr_netthread_op_begin() was called */
+    size_t topic_cnt, part_cnt;
+    char **names;
+    qr_fetch_topic_resp_t *topics;
+    qr_fetch_part_resp_t *presp;
+    fetch_part_t *parts;
+} fetch_op_t;
+
+static void op_free(fetch_op_t *op)
+{
+    for (size_t i = 0; i < op->part_cnt; i++) {
+        qr_plog_slice_release(&op->parts[i].slice);
+        qr_pentry_release(op->parts[i].entry);
+    }
+    for (size_t t = 0; t < op->topic_cnt; t++)
+        free(op->names[t]);
+    free(op->names);
+    free(op->topics);
+    free(op->presp);
+    free(op->parts);
+    free(op);
+}
+
+static void unwait_all(fetch_op_t *op)
+{
+    for (size_t i = 0; i < op->part_cnt; i++)
+        qr_pentry_unwait(&op->parts[i].waiter);
+}
+
+static void wait_all(fetch_op_t *op)
+{
+    for (size_t i = 0; i < op->part_cnt; i++)
+        if (op->parts[i].entry && !op->parts[i].waiter.entry)
+            qr_pentry_wait(op->parts[i].entry, &op->parts[i].waiter);
+}
+
+/* Hands a slice to the reply, which releases it once sent. */
+static void release_slice(void *arg)
+{
+    qr_plog_slice_t *slice = arg;
+
+    qr_plog_slice_release(slice);
+    free(slice);
+}
+
+static void answer(fetch_op_t *op)
+{
+    qr_resp_t resp = {0};
+
+    resp.api = QR_API_FETCH;
+    resp.correlation_id = op->correlation_id;
+    resp.u.fetch.topic_count = op->topic_cnt;
+    resp.u.fetch.topics = op->topics;
+    if (qr_request_respond(op->reply, &resp) == QUIRE_ERR_NONE) {
+        for (size_t i = 0; i < op->part_cnt; i++) {
+            fetch_part_t *fp = &op->parts[i];
+            if (fp->slice.len == 0)
+                continue;
+            qr_plog_slice_t *copy = qr_malloc(sizeof(*copy));
+            *copy = fp->slice;
+            memset(&fp->slice, 0, sizeof(fp->slice));
+            qr_reply_add_file(op->reply, copy->fd, (int64_t)copy->pos,
+                              copy->len, release_slice, copy);
+        }
+    }
+    qr_reply_ready(op->reply);
+}
+
+/* Answers and schedules the free: a notify may already have posted
+ * op->work, so the free must come through the same queue (post is a no-op
+ * when queued, and runs once either way). */
+static void op_finish(fetch_op_t *op)
+{
+    struct ev_loop *loop = qr_netthread_loop(op->nt);
+
+    unwait_all(op);
+    ev_timer_stop(loop, &op->timer);
+    qr_netthread_unpark(op->nt, &op->parked);
+    answer(op);
+    op->state = OP_DONE;
+    qr_netthread_post(op->nt, &op->work);
+}
+
+/* Reads one partition into its slice; returns the bytes taken. */
+static size_t read_part(fetch_op_t *op, fetch_part_t *fp, size_t used,
+                        int *errors)
+{
+    qr_fetch_part_resp_t *r = fp->resp;
+    size_t limit, room;
+    quire_err_t err;
+
+    qr_plog_slice_release(&fp->slice);
+    memset(&fp->slice, 0, sizeof(fp->slice));
+    r->records_length = 0;
+    if (!fp->entry) {
+        (*errors)++; /* its code was set by the lookup in evaluate() */
+        return 0;
+    }
+    r->high_watermark = qr_plog_high_watermark(fp->entry->part);
+    r->log_start_offset = qr_plog_log_start(fp->entry->part);
+    if (fp->max_bytes <= 0)
+        return 0; /* asked for nothing from this partition */
+    room = used < (size_t)op->max_bytes ? (size_t)op->max_bytes - used : 0;
+    if (used > 0 && room == 0)
+        return 0;
+    limit = (size_t)fp->max_bytes < room ? (size_t)fp->max_bytes : room;
+    err = qr_plog_read(fp->entry->part, fp->fetch_offset, limit ? limit : 1,
+                       &fp->slice);
+    if (err != QUIRE_ERR_NONE) {
+        r->error_code = err;
+        (*errors)++;
+        return 0;
+    }
+    /* Only the first non-empty partition may go past the limits. */
+    if (used > 0 && fp->slice.len > limit) {
+        qr_plog_slice_release(&fp->slice);
+        memset(&fp->slice, 0, sizeof(fp->slice));
+        return 0;
+    }
+    r->error_code = QUIRE_ERR_NONE;
+    r->records_length = (uint32_t)fp->slice.len;
+    return fp->slice.len;
+}
+
+/* Reads every partition; answers, or parks until an append or the
+ * timer. @final: answer whatever there is. */
+static void evaluate(fetch_op_t *op, int final)
+{
+    qr_reqctx_t ctx = {0};
+    size_t used = 0;
+    int errors = 0, may_wait;
+
+    ctx.server = op->server;
+    ctx.nt = op->nt;
+    may_wait = !final && op->max_wait_ms > 0 &&
+               !qr_netthread_draining(op->nt) && !qr_reply_orphaned(op->reply);
+    /* Find the partitions, then register before reading: an append
+     * between the read and the registration would otherwise go
+     * unnoticed. */
+    for (size_t i = 0; i < op->part_cnt; i++) {
+        fetch_part_t *fp = &op->parts[i];
+        quire_err_t err;
+        if (!fp->entry) {
+            fp->entry = qr_request_lookup(&ctx, fp->topic, fp->partition, &err);
+            if (!fp->entry)
+                fp->resp->error_code = err;
+        }
+    }
+    if (may_wait)
+        wait_all(op);
+    for (size_t i = 0; i < op->part_cnt; i++)
+        used += read_part(op, &op->parts[i], used, &errors);
+    if (ctx.meta)
+        qr_meta_release(ctx.meta);
+    if (!may_wait || errors > 0 || used >= (size_t)op->min_bytes ||
+        used >= (size_t)op->max_bytes) {
+        op_finish(op);
+        return;
+    }
+    /* Park: hold no segment while waiting. */
+    for (size_t i = 0; i < op->part_cnt; i++) {
+        qr_plog_slice_release(&op->parts[i].slice);
+        memset(&op->parts[i].slice, 0, sizeof(op->parts[i].slice));
+    }
+    if (op->state != OP_PARKED) {
+        op->state = OP_PARKED;
+        qr_netthread_park(op->nt, &op->parked);
+        ev_timer_set(&op->timer, op->max_wait_ms / 1e3, 0.);
+        ev_timer_start(qr_netthread_loop(op->nt), &op->timer);
+    }
+}
+
+static void on_work(qr_nt_work_t *work)
+{
+    fetch_op_t *op = (fetch_op_t *)work;
+
+    if (op->state == OP_DONE) {
+        qr_netthread_t *nt = op->nt;
+        int counted = op->counted;
+        op_free(op);
+        if (counted)
+            qr_netthread_op_end(nt);
+        return;
+    }
+    evaluate(op, 0);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    fetch_op_t *op = w->data;
+
+    (void)loop;
+    (void)revents;
+    evaluate(op, 1);
+}
+
+static void on_drain(qr_nt_parked_t *p)
+{
+    fetch_op_t *op = (fetch_op_t *)((char *)p - offsetof(fetch_op_t, parked));
+
+    evaluate(op, 1);
+}
+
+static fetch_op_t *op_new(qr_reqctx_t *ctx)
+{
+    const qr_fetch_req_t *freq = &ctx->req->u.fetch;
+    fetch_op_t *op = qr_calloc(1, sizeof(*op));
+    size_t n = 0, k = 0;
+
+    for (size_t t = 0; t < freq->topic_count; t++)
+        n += freq->topics[t].partition_count;
+    op->server = ctx->server;
+    op->nt = ctx->nt;
+    op->reply = ctx->reply;
+    op->correlation_id = ctx->req->correlation_id;
+    op->min_bytes = freq->min_bytes;
+    op->max_bytes = freq->max_bytes > 0 ? freq->max_bytes : 1;
+    op->max_wait_ms = freq->max_wait_ms;
+    op->work.fn = on_work;
+    op->parked.wake = on_drain;
+    ev_init(&op->timer, on_timeout);
+    op->timer.data = op;
+    op->topic_cnt = freq->topic_count;
+    op->part_cnt = n;
+    op->names = qr_calloc(op->topic_cnt + 1, sizeof(*op->names));
+    op->topics = qr_calloc(op->topic_cnt + 1, sizeof(*op->topics));
+    op->presp = qr_calloc(n + 1, sizeof(*op->presp));
+    op->parts = qr_calloc(n + 1, sizeof(*op->parts));
+    for (size_t t = 0; t < freq->topic_count; t++) {
+        const qr_fetch_topic_t *in = &freq->topics[t];
+        op->names[t] = qr_strdup(in->topic);
+        op->topics[t].topic = op->names[t];
+        op->topics[t].partition_count = in->partition_count;
+        op->topics[t].partitions = &op->presp[k];
+        for (size_t p = 0; p < in->partition_count; p++, k++) {
+            fetch_part_t *fp = &op->parts[k];
+            fp->topic = op->names[t];
+            fp->partition = in->partitions[p].partition;
+            fp->fetch_offset = in->partitions[p].fetch_offset;
+            fp->max_bytes = in->partitions[p].partition_max_bytes;
+            fp->resp = &op->presp[k];
+            fp->resp->partition = fp->partition;
+            fp->resp->high_watermark = -1;
+            fp->resp->log_start_offset = -1;
+            fp->waiter.nt = op->nt;
+            fp->waiter.work = &op->work;
+        }
+    }
+    return op;
+}
+
+void qr_api_fetch(qr_reqctx_t *ctx)
+{
+    fetch_op_t *op = op_new(ctx);
+
+    qr_netthread_op_begin(ctx->nt);
+    op->counted = 1;
+    evaluate(op, 0);
+}

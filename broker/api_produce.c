@@ -1,0 +1,241 @@
+/*
+ * api_produce: check, append, answer (now, or from the flusher).
+ */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "api_produce.h"
+#include "batch.h"
+#include "logging.h"
+#include "partmap.h"
+
+typedef struct prod_op prod_op_t;
+
+/* One partition's outcome; its address is the flush callback's opaque. */
+typedef struct prod_part {
+    prod_op_t *op;
+    qr_produce_part_resp_t *resp;
+} prod_part_t;
+
+struct prod_op {
+    qr_nt_work_t work; /* first: the flusher's completion posts it */
+    qr_netthread_t *nt;
+    qr_reply_t *reply;
+    int32_t correlation_id;
+    int acks;
+    /* flush requests outstanding, plus one held by the handler while it
+     * runs, so the answer cannot leave before every partition is done */
+    atomic_int pending;
+    qr_produce_topic_resp_t *topics;
+    size_t topic_cnt;
+    qr_produce_part_resp_t *parts; /* all partitions, topic by topic */
+    prod_part_t *pp;               /* parallel to parts */
+    char **names;                  /* owned topic names */
+};
+
+quire_err_t qr_api_produce_check(const uint8_t *p, size_t len,
+                                 int32_t max_batch, const char **why)
+{
+    size_t off = 0;
+    qr_batch_hdr_t hdr;
+    quire_err_t err;
+
+    if (len == 0) {
+        if (why)
+            *why = "no record batch";
+        return QUIRE_ERR_CORRUPT_MESSAGE;
+    }
+    while (off < len) {
+        /* The size is judged from the header before the CRC pass, so an
+         * oversized batch costs no checksum. */
+        if (qr_batch_hdr_read(p + off, len - off, &hdr) != QUIRE_ERR_NONE ||
+            hdr.length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD) {
+            if (why)
+                *why = "truncated batch header";
+            return QUIRE_ERR_CORRUPT_MESSAGE;
+        }
+        if (qr_batch_size(&hdr) > (size_t)max_batch) {
+            if (why)
+                *why = "batch larger than message.max.bytes";
+            return QUIRE_ERR_MESSAGE_TOO_LARGE;
+        }
+        err = qr_batch_validate(p + off, len - off, QR_BATCH_CHECK_CRC, &hdr,
+                                why);
+        if (err == QUIRE_ERR_TRUNCATED)
+            err = QUIRE_ERR_CORRUPT_MESSAGE; /* lengths do not tile */
+        if (err != QUIRE_ERR_NONE)
+            return err;
+        off += qr_batch_size(&hdr);
+    }
+    return QUIRE_ERR_NONE;
+}
+
+static void op_free(prod_op_t *op)
+{
+    for (size_t i = 0; i < op->topic_cnt; i++)
+        free(op->names[i]);
+    free(op->names);
+    free(op->topics);
+    free(op->parts);
+    free(op->pp);
+    free(op);
+}
+
+static void op_answer(prod_op_t *op)
+{
+    qr_resp_t resp = {0};
+
+    if (op->acks == 0) {
+        qr_reply_drop(op->reply);
+    } else {
+        resp.api = QR_API_PRODUCE;
+        resp.correlation_id = op->correlation_id;
+        resp.u.produce.topic_count = op->topic_cnt;
+        resp.u.produce.topics = op->topics;
+        (void)qr_request_respond(op->reply, &resp);
+        qr_reply_ready(op->reply);
+    }
+    op_free(op);
+}
+
+/* On the network thread, after the last flush callback. */
+static void on_flushed_work(qr_nt_work_t *work)
+{
+    prod_op_t *op = (prod_op_t *)work;
+    qr_netthread_t *nt = op->nt;
+
+    op_answer(op);
+    qr_netthread_op_end(nt);
+}
+
+/* On a flusher thread: record the outcome, and let the last one wake the
+ * request's network thread. Touches only this partition's slot and the
+ * atomic counter. */
+static void on_flushed(void *opaque, qr_plog_t *part, int64_t last_offset,
+                       quire_err_t err)
+{
+    prod_part_t *pp = opaque;
+    prod_op_t *op = pp->op;
+
+    (void)part;
+    (void)last_offset;
+    if (err != QUIRE_ERR_NONE) {
+        pp->resp->error_code = err;
+        pp->resp->base_offset = -1;
+    }
+    if (atomic_fetch_sub(&op->pending, 1) == 1)
+        qr_netthread_post(op->nt, &op->work);
+}
+
+static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
+                              const char *topic, const qr_produce_part_t *in,
+                              prod_part_t *pp)
+{
+    const qr_brokerconf_t *bconf = qr_server_conf(ctx->server);
+    qr_produce_part_resp_t *out = pp->resp;
+    const char *why = NULL;
+    int64_t base, last;
+    qr_pentry_t *entry;
+    quire_err_t err;
+    int durable = 0;
+
+    entry = qr_request_lookup(ctx, topic, in->partition, &err);
+    if (!entry)
+        return err;
+    err = qr_api_produce_check(in->records, in->records_length,
+                               bconf->message_max_bytes, &why);
+    if (err != QUIRE_ERR_NONE) {
+        qr_conn_log_peer(ctx->conn, "produce to %s-%d refused: %s (%s)", topic,
+                         in->partition, quire_err2name(err), why ? why : "");
+        qr_pentry_release(entry);
+        return err;
+    }
+    /* The records are a view into the connection's own read buffer, which
+     * is writable: the log rewrites each baseOffset in place. */
+    err = qr_plog_append(entry->part, (uint8_t *)in->records,
+                         in->records_length, &base, &last);
+    if (err != QUIRE_ERR_NONE) {
+        qr_pentry_release(entry);
+        return err;
+    }
+    out->base_offset = base;
+    out->log_start_offset = qr_plog_log_start(entry->part);
+    qr_pentry_notify(entry); /* wake long-polling fetches */
+    if (op->acks == -1) {
+        atomic_fetch_add(&op->pending, 1);
+        err =
+            qr_plog_flush_request(entry->part, last, on_flushed, pp, &durable);
+        if (err != QUIRE_ERR_NONE || durable)
+            atomic_fetch_sub(&op->pending, 1);
+    }
+    qr_pentry_release(entry);
+    return err;
+}
+
+static prod_op_t *op_new(qr_reqctx_t *ctx)
+{
+    const qr_produce_req_t *preq = &ctx->req->u.produce;
+    prod_op_t *op = qr_calloc(1, sizeof(*op));
+    size_t n = 0, k = 0;
+
+    for (size_t t = 0; t < preq->topic_count; t++)
+        n += preq->topics[t].partition_count;
+    op->nt = ctx->nt;
+    op->reply = ctx->reply;
+    op->correlation_id = ctx->req->correlation_id;
+    op->acks = preq->acks;
+    op->work.fn = on_flushed_work;
+    atomic_init(&op->pending, 1);
+    op->topic_cnt = preq->topic_count;
+    op->topics =
+        qr_calloc(op->topic_cnt ? op->topic_cnt : 1, sizeof(*op->topics));
+    op->names =
+        qr_calloc(op->topic_cnt ? op->topic_cnt : 1, sizeof(*op->names));
+    op->parts = qr_calloc(n ? n : 1, sizeof(*op->parts));
+    op->pp = qr_calloc(n ? n : 1, sizeof(*op->pp));
+    for (size_t t = 0; t < preq->topic_count; t++) {
+        const qr_produce_topic_t *in = &preq->topics[t];
+        op->names[t] = qr_strdup(in->topic);
+        op->topics[t].topic = op->names[t];
+        op->topics[t].partition_count = in->partition_count;
+        op->topics[t].partitions = &op->parts[k];
+        for (size_t p = 0; p < in->partition_count; p++, k++) {
+            op->parts[k].partition = in->partitions[p].partition;
+            op->parts[k].base_offset = -1;
+            op->parts[k].log_append_time = -1;
+            op->parts[k].log_start_offset = -1;
+            op->pp[k].op = op;
+            op->pp[k].resp = &op->parts[k];
+        }
+    }
+    return op;
+}
+
+void qr_api_produce(qr_reqctx_t *ctx)
+{
+    const qr_produce_req_t *preq = &ctx->req->u.produce;
+    prod_op_t *op = op_new(ctx);
+    size_t k = 0;
+
+    for (size_t t = 0; t < preq->topic_count; t++) {
+        const qr_produce_topic_t *in = &preq->topics[t];
+        for (size_t p = 0; p < in->partition_count; p++, k++) {
+            quire_err_t err =
+                append_one(ctx, op, in->topic, &in->partitions[p], &op->pp[k]);
+            if (err != QUIRE_ERR_NONE) {
+                op->parts[k].error_code = err;
+                op->parts[k].base_offset = -1;
+            }
+        }
+    }
+    /* Drop the handler's hold; whoever takes pending to 0 answers. */
+    if (atomic_fetch_sub(&op->pending, 1) == 1) {
+        op_answer(op);
+        return;
+    }
+    qr_netthread_op_begin(ctx->nt);
+}

@@ -1,0 +1,38 @@
+/*
+ * api_produce: the Produce API (Kafka key 0).
+ *
+ * Each partition's record batches are checked before anything is appended
+ * (header, lengths, magic, codec, CRC-32C: QR_BATCH_CHECK_CRC; never
+ * decompressed), each against message.max.bytes, then appended with one
+ * write. acks=0 gets no response, acks=1 is answered after the append,
+ * acks=all (-1) after the flusher's group-committed fdatasync: the flusher
+ * callback posts the request back to its network thread, which answers.
+ * Errors are per partition; the other partitions of a request carry on.
+ */
+#ifndef QR_API_PRODUCE_H
+#define QR_API_PRODUCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "request.h"
+
+/**
+ * @brief Handles a Produce request (may complete later for acks=all).
+ * @locality net thread  @locks plog locks inside qr_plog_append()
+ */
+void qr_api_produce(qr_reqctx_t *ctx);
+
+/**
+ * @brief Checks the concatenated batches of one partition as Produce does.
+ * @param why set to a static reason on failure (may be NULL).
+ * @returns QUIRE_ERR_NONE; CORRUPT_MESSAGE (empty, truncated, bad CRC or
+ *          magic, lengths that do not tile @p len); MESSAGE_TOO_LARGE (a
+ *          batch over @p max_batch); UNSUPPORTED_COMPRESSION_TYPE;
+ *          INVALID_RECORD.
+ * @locality any  @locks none
+ */
+quire_err_t qr_api_produce_check(const uint8_t *p, size_t len,
+                                 int32_t max_batch, const char **why);
+
+#endif /* QR_API_PRODUCE_H */

@@ -1,0 +1,212 @@
+/*
+ * partmap: a sorted array under a rwlock. Leadership changes are rare and
+ * lookups frequent, so a binary search over (topic, partition) is enough
+ * and keeps memory proportional to the partitions led.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "partmap.h"
+
+struct qr_partmap {
+    pthread_rwlock_t lock;
+    qr_pentry_t **v; /* sorted by (topic, partition) */
+    size_t n, cap;
+};
+
+static int cmp_key(const char *topic, int32_t partition, const qr_pentry_t *e)
+{
+    int c = strcmp(topic, e->topic);
+
+    if (c)
+        return c;
+    return partition < e->partition ? -1 : partition > e->partition;
+}
+
+/* Index of the key, or of where it would go (*found = 0). */
+static size_t search(const qr_partmap_t *map, const char *topic,
+                     int32_t partition, int *found)
+{
+    size_t lo = 0, hi = map->n;
+
+    *found = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_key(topic, partition, map->v[mid]);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+qr_partmap_t *qr_partmap_new(void)
+{
+    qr_partmap_t *map = qr_calloc(1, sizeof(*map));
+
+    pthread_rwlock_init(&map->lock, NULL);
+    return map;
+}
+
+void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
+                    int32_t leader_epoch, qr_plog_t *part)
+{
+    qr_pentry_t *e = qr_calloc(1, sizeof(*e)), *old = NULL;
+    size_t i;
+    int found;
+
+    atomic_init(&e->refcnt, 1);
+    e->topic = qr_strdup(topic);
+    e->partition = partition;
+    e->leader_epoch = leader_epoch;
+    e->part = part;
+    pthread_mutex_init(&e->wmu, NULL);
+    pthread_rwlock_wrlock(&map->lock);
+    i = search(map, topic, partition, &found);
+    if (found) {
+        old = map->v[i];
+        map->v[i] = e;
+    } else {
+        if (map->n == map->cap) {
+            map->cap = map->cap ? map->cap * 2 : 64;
+            map->v = qr_realloc(map->v, map->cap * sizeof(*map->v));
+        }
+        memmove(&map->v[i + 1], &map->v[i], (map->n - i) * sizeof(*map->v));
+        map->v[i] = e;
+        map->n++;
+    }
+    pthread_rwlock_unlock(&map->lock);
+    if (old) {
+        /* Waiters of the old entry re-read and find the new one. */
+        qr_pentry_notify(old);
+        qr_pentry_release(old);
+    }
+}
+
+qr_pentry_t *qr_partmap_take(qr_partmap_t *map, const char *topic,
+                             int32_t partition)
+{
+    qr_pentry_t *e = NULL;
+    size_t i;
+    int found;
+
+    pthread_rwlock_wrlock(&map->lock);
+    i = search(map, topic, partition, &found);
+    if (found) {
+        e = map->v[i];
+        memmove(&map->v[i], &map->v[i + 1], (map->n - i - 1) * sizeof(*map->v));
+        map->n--;
+    }
+    pthread_rwlock_unlock(&map->lock);
+    return e;
+}
+
+qr_pentry_t *qr_partmap_take_any(qr_partmap_t *map)
+{
+    qr_pentry_t *e = NULL;
+
+    pthread_rwlock_wrlock(&map->lock);
+    if (map->n > 0)
+        e = map->v[--map->n];
+    pthread_rwlock_unlock(&map->lock);
+    return e;
+}
+
+qr_pentry_t *qr_partmap_get(qr_partmap_t *map, const char *topic,
+                            int32_t partition)
+{
+    qr_pentry_t *e = NULL;
+    size_t i;
+    int found;
+
+    pthread_rwlock_rdlock(&map->lock);
+    i = search(map, topic, partition, &found);
+    if (found)
+        e = qr_pentry_keep(map->v[i]);
+    pthread_rwlock_unlock(&map->lock);
+    return e;
+}
+
+size_t qr_partmap_count(qr_partmap_t *map)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&map->lock);
+    n = map->n;
+    pthread_rwlock_unlock(&map->lock);
+    return n;
+}
+
+void qr_partmap_destroy(qr_partmap_t *map)
+{
+    if (!map)
+        return;
+    while (map->n > 0)
+        qr_pentry_release(map->v[--map->n]);
+    free(map->v);
+    pthread_rwlock_destroy(&map->lock);
+    free(map);
+}
+
+qr_pentry_t *qr_pentry_keep(qr_pentry_t *entry)
+{
+    atomic_fetch_add(&entry->refcnt, 1);
+    return entry;
+}
+
+void qr_pentry_release(qr_pentry_t *entry)
+{
+    if (!entry || atomic_fetch_sub(&entry->refcnt, 1) != 1)
+        return;
+    qr_plog_release(entry->part);
+    pthread_mutex_destroy(&entry->wmu);
+    free(entry->topic);
+    free(entry);
+}
+
+void qr_pentry_wait(qr_pentry_t *entry, qr_pwaiter_t *w)
+{
+    w->entry = qr_pentry_keep(entry);
+    pthread_mutex_lock(&entry->wmu);
+    w->prev = NULL;
+    w->next = entry->waiters;
+    if (entry->waiters)
+        entry->waiters->prev = w;
+    entry->waiters = w;
+    pthread_mutex_unlock(&entry->wmu);
+}
+
+void qr_pentry_unwait(qr_pwaiter_t *w)
+{
+    qr_pentry_t *entry = w->entry;
+
+    if (!entry)
+        return;
+    pthread_mutex_lock(&entry->wmu);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        entry->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&entry->wmu);
+    w->prev = w->next = NULL;
+    w->entry = NULL;
+    qr_pentry_release(entry);
+}
+
+void qr_pentry_notify(qr_pentry_t *entry)
+{
+    pthread_mutex_lock(&entry->wmu);
+    for (qr_pwaiter_t *w = entry->waiters; w; w = w->next)
+        qr_netthread_post(w->nt, w->work);
+    pthread_mutex_unlock(&entry->wmu);
+}

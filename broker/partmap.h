@@ -1,0 +1,119 @@
+/*
+ * partmap: the partitions this broker leads, by (topic, partition), shared
+ * by every thread (DESIGN.md §4).
+ *
+ * The main loop adds an entry when the controller makes this broker the
+ * leader (after the log is open) and removes it when leadership goes,
+ * before the log is closed: a network thread that finds an entry may use
+ * its log. Lookups take the map's read lock for a binary search; entries
+ * are refcounted (qr_pentry_keep/release, STYLE.md §4.4) so a thread can
+ * keep using one after it has left the map (appends then fail with
+ * NOT_LEADER_FOR_PARTITION, which is the right answer).
+ *
+ * Each entry also holds the fetches parked on it (long-poll, max_wait_ms):
+ * qr_pentry_notify() posts each to its network thread. Waiters are added
+ * and removed by their own thread under the entry's waiter lock; notify
+ * runs on whichever thread appended.
+ *
+ * Lock order: map rwlock, then an entry's waiter lock, then a network
+ * thread's lock (netthread.h); plog's locks are never held with these.
+ */
+#ifndef QR_PARTMAP_H
+#define QR_PARTMAP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netthread.h"
+#include "partlog.h"
+
+typedef struct qr_partmap qr_partmap_t;
+
+/** A fetch parked on a partition; embedded in the fetch's state. */
+typedef struct qr_pwaiter {
+    struct qr_pwaiter *prev, *next;
+    struct qr_pentry *entry; /* holds a reference while registered */
+    qr_netthread_t *nt;
+    qr_nt_work_t *work; /* posted on notify */
+} qr_pwaiter_t;
+
+typedef struct qr_pentry {
+    atomic_int refcnt;
+    char *topic; /* owned */
+    int32_t partition;
+    int32_t leader_epoch;
+    qr_plog_t *part; /* one reference, owned by the entry */
+    pthread_mutex_t wmu;
+    qr_pwaiter_t *waiters; /* guarded by wmu */
+} qr_pentry_t;
+
+/** @brief An empty map. @returns owned. @locality main @locks none */
+qr_partmap_t *qr_partmap_new(void);
+
+/**
+ * @brief Adds (or replaces) the entry for @p topic / @p partition.
+ * @param part one reference, taken on every path.
+ * @locality main loop  @locks takes the map's write lock
+ */
+void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
+                    int32_t leader_epoch, qr_plog_t *part);
+
+/**
+ * @brief Removes the entry and returns it.
+ * @returns owned reference to the entry (qr_pentry_release()), NULL when
+ *          absent.
+ * @locality main loop  @locks takes the map's write lock
+ */
+qr_pentry_t *qr_partmap_take(qr_partmap_t *map, const char *topic,
+                             int32_t partition);
+
+/**
+ * @brief Removes and returns any one entry (shutdown).
+ * @returns owned reference, or NULL when the map is empty.
+ * @locality main loop  @locks takes the map's write lock
+ */
+qr_pentry_t *qr_partmap_take_any(qr_partmap_t *map);
+
+/**
+ * @brief Finds an entry.
+ * @returns owned reference (qr_pentry_release()), or NULL.
+ * @locality any  @locks takes the map's read lock
+ */
+qr_pentry_t *qr_partmap_get(qr_partmap_t *map, const char *topic,
+                            int32_t partition);
+
+/** @brief Number of entries. @locality any @locks read lock */
+size_t qr_partmap_count(qr_partmap_t *map);
+
+/** @brief Frees the map; it must be empty. NULL is fine. @locality main */
+void qr_partmap_destroy(qr_partmap_t *map);
+
+/** @brief Takes a reference. @locality any @locks none */
+qr_pentry_t *qr_pentry_keep(qr_pentry_t *entry);
+
+/** @brief Drops a reference; the last frees the entry and releases its log
+ * reference. NULL is fine. @locality any @locks none */
+void qr_pentry_release(qr_pentry_t *entry);
+
+/**
+ * @brief Parks @p w on @p entry (takes an entry reference).
+ * @locality @p w's net thread  @locks takes the entry's waiter lock
+ */
+void qr_pentry_wait(qr_pentry_t *entry, qr_pwaiter_t *w);
+
+/**
+ * @brief Unparks @p w (a no-op when not parked); after it returns no notify
+ * can reach @p w any more.
+ * @locality @p w's net thread  @locks takes the entry's waiter lock
+ */
+void qr_pentry_unwait(qr_pwaiter_t *w);
+
+/**
+ * @brief Posts every parked fetch's work to its thread (after an append).
+ * @locality any  @locks takes the entry's waiter lock, then thread locks
+ */
+void qr_pentry_notify(qr_pentry_t *entry);
+
+#endif /* QR_PARTMAP_H */

@@ -1,0 +1,322 @@
+/* check_logmgr: several log dirs, placement, checkpoints and the
+ * clean-shutdown marker, recovery after a crash, dir locks, an offline
+ * dir, close/reopen/delete of partitions, the janitor (logmgr.h). */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "logging.h"
+#include "logmgr.h"
+#include "plog_testlib.h"
+
+static char *root;
+static char d1[PATH_MAX], d2[PATH_MAX];
+
+static void setup(void)
+{
+    root = tl_tmpdir();
+    snprintf(d1, sizeof(d1), "%s/a", root);
+    snprintf(d2, sizeof(d2), "%s/b/c", root); /* created with parents */
+}
+
+static void teardown(void)
+{
+    tl_rmtree(d1);
+    tl_rmtree(d2);
+    char b[PATH_MAX + 8];
+    snprintf(b, sizeof(b), "%s/b", root);
+    rmdir(b);
+    tl_rmtree(root);
+    free(root);
+}
+
+static qr_logmgr_t *mgr_open(const char *const *dirs, size_t n)
+{
+    qr_logmgr_conf_t conf;
+    qr_logmgr_t *mgr = NULL;
+    char errstr[256] = "";
+    qr_logmgr_conf_defaults(&conf);
+    conf.dirs = dirs;
+    conf.ndirs = n;
+    tl_conf(&conf.defaults, 8192, 512);
+    quire_err_t err = qr_logmgr_open(&conf, &mgr, errstr, sizeof(errstr));
+    ck_assert_msg(err == QUIRE_ERR_NONE, "%s: %s", quire_err2name(err), errstr);
+    return mgr;
+}
+
+static void put(qr_plog_t *part, int n)
+{
+    uint8_t buf[1024];
+    for (int i = 0; i < n; i++) {
+        size_t len = tl_batch(buf, 2, 1000 + i, 300, (uint8_t)i);
+        int64_t b, l;
+        ck_assert_int_eq(qr_plog_append(part, buf, len, &b, &l),
+                         QUIRE_ERR_NONE);
+    }
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+START_TEST(test_dirs_and_clean_restart)
+{
+    const char *dirs[] = {d1, d2};
+    char errstr[128];
+    qr_logmgr_t *mgr = mgr_open(dirs, 2);
+    qr_plog_t *part;
+    for (int p = 0; p < 4; p++) {
+        ck_assert_int_eq(qr_logmgr_open_part(mgr, "t", p, NULL, &part, errstr,
+                                             sizeof(errstr)),
+                         QUIRE_ERR_NONE);
+        put(part, 10 + p);
+        qr_plog_release(part);
+    }
+    /* fewest partitions first: two in each dir */
+    ck_assert(exists(d1, "t-0") && exists(d2, "t-1"));
+    ck_assert(exists(d1, "t-2") && exists(d2, "t-3"));
+    ck_assert_uint_eq(qr_logmgr_count(mgr), 4);
+    ck_assert_int_eq(qr_logmgr_get(mgr, "t", 9, &part),
+                     QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    ck_assert_int_eq(qr_logmgr_open_part(mgr, "../etc", 0, NULL, &part, errstr,
+                                         sizeof(errstr)),
+                     QUIRE_ERR_INVALID_TOPIC_EXCEPTION);
+    ck_assert(!exists(d1, QR_CKPT_CLEAN_FILE));
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+    ck_assert(exists(d1, QR_CKPT_CLEAN_FILE));
+    ck_assert(exists(d2, QR_CKPT_CLEAN_FILE));
+    /* the checkpoints hold every partition's end */
+    qr_ckpt_t ck = {0};
+    char path[PATH_MAX + 64];
+    int64_t off;
+    snprintf(path, sizeof(path), "%s/%s", d2, QR_CKPT_RECOVERY_FILE);
+    ck_assert_int_eq(qr_ckpt_read(path, &ck, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert(qr_ckpt_get(&ck, "t", 3, &off));
+    ck_assert_int_eq(off, 26);
+    qr_ckpt_clear(&ck);
+    /* restart: everything loaded, marker taken away */
+    mgr = mgr_open(dirs, 2);
+    ck_assert_uint_eq(qr_logmgr_count(mgr), 4);
+    ck_assert(!exists(d1, QR_CKPT_CLEAN_FILE));
+    for (int p = 0; p < 4; p++) {
+        ck_assert_int_eq(qr_logmgr_get(mgr, "t", p, &part), QUIRE_ERR_NONE);
+        ck_assert_int_eq(qr_plog_log_end(part), 2 * (10 + p));
+        ck_assert_int_eq(qr_plog_recovery_point(part), 2 * (10 + p));
+        qr_plog_release(part);
+    }
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_crash_then_recover)
+{
+    const char *dirs[] = {d1};
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* a broker that dies without shutting down */
+        qr_logmgr_conf_t conf;
+        qr_logmgr_t *mgr;
+        qr_plog_t *part;
+        char errstr[256];
+        uint8_t buf[1024];
+        qr_logmgr_conf_defaults(&conf);
+        conf.dirs = dirs;
+        conf.ndirs = 1;
+        tl_conf(&conf.defaults, 8192, 512);
+        if (qr_logmgr_open(&conf, &mgr, errstr, sizeof(errstr)) ||
+            qr_logmgr_open_part(mgr, "c", 0, NULL, &part, errstr,
+                                sizeof(errstr)))
+            _exit(2);
+        for (int i = 0; i < 100; i++) {
+            size_t len = tl_batch(buf, 2, 1000 + i, 300, (uint8_t)i);
+            int64_t b, l;
+            if (qr_plog_append(part, buf, len, &b, &l))
+                _exit(3);
+        }
+        if (qr_plog_flush(part))
+            _exit(4);
+        kill(getpid(), SIGKILL);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFSIGNALED(status));
+    ck_assert(!exists(d1, QR_CKPT_CLEAN_FILE));
+    qr_logmgr_t *mgr = mgr_open(dirs, 1);
+    qr_plog_t *part;
+    ck_assert_int_eq(qr_logmgr_get(mgr, "c", 0, &part), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_plog_log_end(part), 200);
+    qr_plog_release(part);
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_lock_and_offline_dir)
+{
+    const char *dirs[] = {d1};
+    qr_logmgr_t *mgr = mgr_open(dirs, 1), *other = NULL;
+    qr_logmgr_conf_t conf;
+    char errstr[256] = "";
+    qr_logmgr_conf_defaults(&conf);
+    conf.dirs = dirs;
+    conf.ndirs = 1;
+    ck_assert_int_eq(qr_logmgr_open(&conf, &other, errstr, sizeof(errstr)),
+                     QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    ck_assert_ptr_nonnull(strstr(errstr, "in use"));
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+    /* a dir under a regular file cannot be made: offline, the other is
+     * used */
+    char bad[PATH_MAX + 32], file[PATH_MAX + 16];
+    snprintf(file, sizeof(file), "%s/file", root);
+    close(open(file, O_CREAT | O_WRONLY, 0644));
+    snprintf(bad, sizeof(bad), "%s/sub", file);
+    const char *two[] = {bad, d2};
+    mgr = mgr_open(two, 2);
+    ck_assert(!qr_logmgr_dir_online(mgr, 0));
+    ck_assert(qr_logmgr_dir_online(mgr, 1));
+    qr_plog_t *part;
+    for (int p = 0; p < 3; p++) {
+        ck_assert_int_eq(qr_logmgr_open_part(mgr, "o", p, NULL, &part, errstr,
+                                             sizeof(errstr)),
+                         QUIRE_ERR_NONE);
+        qr_plog_release(part);
+    }
+    ck_assert(exists(d2, "o-2"));
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+    unlink(file);
+    /* no usable dir at all */
+    const char *none[] = {bad};
+    snprintf(file, sizeof(file), "%s/file", root);
+    close(open(file, O_CREAT | O_WRONLY, 0644));
+    conf.dirs = none;
+    ck_assert_int_eq(qr_logmgr_open(&conf, &other, errstr, sizeof(errstr)),
+                     QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    conf.ndirs = 0;
+    ck_assert_int_eq(qr_logmgr_open(&conf, &other, errstr, sizeof(errstr)),
+                     QUIRE_ERR_INVALID_CONFIG);
+    unlink(file);
+}
+END_TEST
+
+START_TEST(test_close_reopen_delete_janitor)
+{
+    const char *dirs[] = {d1};
+    char errstr[128];
+    qr_logmgr_t *mgr = mgr_open(dirs, 1);
+    qr_plog_t *part;
+    qr_plog_conf_t conf;
+    tl_conf(&conf, 8192, 512);
+    ck_assert_int_eq(
+        qr_logmgr_open_part(mgr, "k", 0, &conf, &part, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    put(part, 100); /* ~ 8 segments */
+    qr_plog_release(part);
+    ck_assert_int_eq(qr_logmgr_close_part(mgr, "k", 0), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_logmgr_get(mgr, "k", 0, &part),
+                     QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    ck_assert_int_eq(qr_logmgr_close_part(mgr, "k", 0),
+                     QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    /* reopened with a per-topic override: retention by size */
+    conf.retention_bytes = 20000;
+    conf.segment_delete_delay_ms = 0;
+    ck_assert_int_eq(
+        qr_logmgr_open_part(mgr, "k", 0, &conf, &part, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_plog_log_end(part), 200);
+    ck_assert_int_eq(qr_plog_log_start(part), 0);
+    /* a janitor pass runs retention only once the check interval (300 s
+     * by default) has passed since open; test_janitor_thread covers it */
+    qr_logmgr_tick(mgr, qr_plog_now_ms());
+    ck_assert_int_eq(qr_plog_log_start(part), 0);
+    qr_plog_release(part);
+    ck_assert_int_eq(qr_logmgr_delete_part(mgr, "k", 0), QUIRE_ERR_NONE);
+    ck_assert(!exists(d1, "k-0"));
+    ck_assert_int_eq(qr_logmgr_delete_part(mgr, "k", 0),
+                     QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_janitor_thread)
+{
+    const char *dirs[] = {d1};
+    qr_logmgr_conf_t mc;
+    qr_logmgr_t *mgr;
+    qr_plog_t *part;
+    char errstr[256];
+    qr_logmgr_conf_defaults(&mc);
+    mc.dirs = dirs;
+    mc.ndirs = 1;
+    tl_conf(&mc.defaults, 8192, 512);
+    mc.defaults.retention_bytes = 20000;
+    mc.defaults.retention_check_interval_ms = 20;
+    mc.defaults.segment_delete_delay_ms = 0;
+    mc.defaults.flush_interval_ms = 20;
+    mc.checkpoint_interval_ms = 20;
+    ck_assert_int_eq(qr_logmgr_open(&mc, &mgr, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(
+        qr_logmgr_open_part(mgr, "j", 0, NULL, &part, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    put(part, 100);
+    /* within a few ticks: retention ran, the flush by time ran, the
+     * checkpoint was written */
+    for (int i = 0; i < 500 && (qr_plog_log_start(part) == 0 ||
+                                qr_plog_recovery_point(part) < 200);
+         i++)
+        usleep(10000);
+    ck_assert_int_gt(qr_plog_log_start(part), 0);
+    ck_assert_int_eq(qr_plog_recovery_point(part), 200);
+    qr_ckpt_t ck = {0};
+    char path[PATH_MAX + 64];
+    int64_t off = -1;
+    snprintf(path, sizeof(path), "%s/%s", d1, QR_CKPT_RECOVERY_FILE);
+    for (int i = 0; i < 500 && off != 200; i++) {
+        usleep(10000);
+        if (qr_ckpt_read(path, &ck, errstr, sizeof(errstr)) == 0)
+            qr_ckpt_get(&ck, "j", 0, &off);
+    }
+    ck_assert_int_eq(off, 200);
+    qr_ckpt_clear(&ck);
+    qr_plog_release(part);
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+}
+END_TEST
+
+static Suite *logmgr_suite(void)
+{
+    Suite *s = suite_create("logmgr");
+    TCase *tc = tcase_create("logmgr");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_dirs_and_clean_restart);
+    tcase_add_test(tc, test_crash_then_recover);
+    tcase_add_test(tc, test_lock_and_offline_dir);
+    tcase_add_test(tc, test_close_reopen_delete_janitor);
+    tcase_add_test(tc, test_janitor_thread);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(logmgr_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
