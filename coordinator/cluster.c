@@ -369,6 +369,8 @@ static void handle_deletions(qr_cluster_t *cl)
     }
 }
 
+static void process_autocreate(qr_cluster_t *cl);
+
 /* ---- the view settled ---- */
 
 static void on_view(qr_view_t *view, void *opaque)
@@ -382,6 +384,7 @@ static void on_view(qr_view_t *view, void *opaque)
         qr_controller_update(cl->ctl);
     handle_deletions(cl);
     update_leadership(cl);
+    process_autocreate(cl);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -471,26 +474,36 @@ static void autocreate_one(qr_cluster_t *cl, char *topic)
         free(topic);
 }
 
-static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+/* Creates the requested topics once the view knows the live brokers (our
+ * own registration included); until then requests stay queued and are
+ * looked at again when the view next settles. */
+static void process_autocreate(qr_cluster_t *cl)
 {
-    qr_cluster_t *cl = w->data;
     char *names[CL_AUTOCREATE_MAX];
     size_t n;
 
-    (void)loop;
-    (void)revents;
+    if (cl->closed || !cl->view || !cl->view->loaded ||
+        !qr_zk_connected(cl->zk) ||
+        !qr_view_broker_live(cl->view, cl->conf.broker_id))
+        return;
     pthread_mutex_lock(&cl->req_lock);
     n = cl->autocreate_cnt;
     memcpy(names, cl->autocreate, n * sizeof(char *));
     cl->autocreate_cnt = 0;
     pthread_mutex_unlock(&cl->req_lock);
     for (size_t i = 0; i < n; i++) {
-        if (cl->closed || qr_view_topic(cl->view, names[i]) ||
-            !qr_zk_connected(cl->zk))
+        if (qr_view_topic(cl->view, names[i]))
             free(names[i]);
         else
             autocreate_one(cl, names[i]);
     }
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    process_autocreate(w->data);
 }
 
 quire_err_t qr_cluster_topic_autocreate(qr_cluster_t *cl, const char *topic)
