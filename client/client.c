@@ -401,6 +401,14 @@ static void meta_maybe_request(qr_client_t *cl)
 
     if (cl->meta_inflight)
         return;
+    /* a topic asked about since the last request makes one due: the
+     * application adds to the wanted list under the lock, without touching
+     * meta_needed, which is the loop's */
+    pthread_mutex_lock(&cl->lock);
+    cnt = cl->wanted_cnt;
+    pthread_mutex_unlock(&cl->lock);
+    if (cnt > cl->meta_wanted_seen)
+        cl->meta_needed = 1;
     if (!cl->meta_needed &&
         now - cl->meta_last_ms < cl->conf->metadata_max_age_ms)
         return;
@@ -437,6 +445,7 @@ static void meta_maybe_request(qr_client_t *cl)
                       on_metadata, cl) == QUIRE_ERR_NONE) {
         cl->meta_inflight = 1;
         cl->meta_needed = 0;
+        cl->meta_wanted_seen = cnt;
     }
     free(topics);
 }
