@@ -75,6 +75,9 @@ static const prop_t props[] = {
      "how long send() may block for metadata or buffer memory"},
     {"max.request.size", T_INT, OFF(max_request_size), "1048576", 62, IMAX,
      "largest batch (and so record) the producer sends"},
+    {"delivery.timeout.ms", T_INT, OFF(delivery_timeout_ms), "120000", 1, IMAX,
+     "how long a record may wait for its delivery (queued, sent, "
+     "retried) before it fails with REQUEST_TIMED_OUT"},
     {"fetch.min.bytes", T_INT, OFF(fetch_min_bytes), "1", 0, IMAX,
      "bytes a fetch waits for (up to fetch.max.wait.ms) before returning"},
     {"fetch.max.wait.ms", T_INT, OFF(fetch_max_wait_ms), "500", 0, IMAX,
@@ -358,6 +361,15 @@ quire_err_t quire_conf_get(const quire_conf_t *conf, const char *key,
     }
     *dest_sizep = need;
     return QUIRE_ERR_NONE;
+}
+
+void quire_conf_set_delivery_cb(quire_conf_t *conf, quire_delivery_cb_t *cb,
+                                void *cb_opaque)
+{
+    if (!conf)
+        return;
+    conf->dr_cb = cb;
+    conf->dr_opaque = cb_opaque;
 }
 
 void quire_conf_destroy(quire_conf_t *conf)

@@ -35,6 +35,7 @@ struct quire_conf {
     int max_in_flight;
     int max_block_ms;
     int max_request_size;
+    int delivery_timeout_ms;
     /* ---- consumer ---- */
     int fetch_min_bytes;
     int fetch_max_wait_ms;
@@ -45,6 +46,9 @@ struct quire_conf {
     int reconnect_backoff_ms;
     int zookeeper_session_timeout_ms;
     int socket_connection_setup_timeout_ms;
+    /* ---- callbacks (not keys) ---- */
+    quire_delivery_cb_t *dr_cb;
+    void *dr_opaque;
 };
 
 /**

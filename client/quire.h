@@ -122,6 +122,212 @@ uint32_t quire_murmur2(const void *key, size_t key_len);
 int32_t quire_partition_for_key(const void *key, size_t key_len,
                                 int32_t partition_cnt);
 
+/* ---- records ---- */
+
+/** A record header: a string key and an optional value. */
+typedef struct quire_header {
+    const char *key;   /**< NUL-terminated, never NULL */
+    const void *value; /**< NULL for a null value */
+    size_t value_len;
+} quire_header_t;
+
+/** Partition argument: let the producer choose (murmur2 of the key, or a
+ * sticky partition per batch for records without a key). */
+#define QUIRE_PARTITION_ANY (-1)
+
+/* ---- producer ---- */
+
+typedef struct quire_producer quire_producer_t;
+
+/** What a delivery report says about one record. */
+typedef struct quire_delivery {
+    const char *topic; /**< borrowed for the callback */
+    int32_t partition; /**< -1 if none was chosen */
+    int64_t offset;    /**< its offset; -1 on error or with acks=0 */
+    int64_t timestamp; /**< CreateTime (ms), or the broker's LogAppendTime */
+    quire_err_t err;   /**< QUIRE_ERR_NONE when delivered */
+    void *opaque;      /**< the pointer given to quire_producer_send */
+} quire_delivery_t;
+
+/**
+ * Called exactly once per record accepted by quire_producer_send, with its
+ * partition and offset, or its error, on the producer's background thread.
+ * Keep it short; it may call quire_producer_send (which then never blocks:
+ * it fails with QUIRE_ERR_QUEUE_FULL instead) but not flush or close.
+ */
+typedef void(quire_delivery_cb_t)(const quire_delivery_t *dr, void *cb_opaque);
+
+/**
+ * @brief Sets the delivery callback (NULL: none) and its opaque pointer.
+ * @locality any  @locks none
+ */
+void quire_conf_set_delivery_cb(quire_conf_t *conf, quire_delivery_cb_t *cb,
+                                void *cb_opaque);
+
+/**
+ * @brief Creates a producer: starts its background thread, which finds
+ * the brokers and leaders through bootstrap.servers.
+ * @param conf taken on success (do not use it afterwards); left with the
+ *        caller on error.
+ * @param producerp out: owned; release with quire_producer_close().
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_CONF_INVALID (errstr says why);
+ *          QUIRE_ERR_BAD_ARG; QUIRE_ERR_NO_MEMORY.
+ * @locality any  @locks none
+ */
+quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
+                               char *errstr, size_t errstr_size);
+
+/**
+ * @brief Queues one record for @p topic. Thread-safe.
+ * @param partition   a partition, or QUIRE_PARTITION_ANY.
+ * @param key,value   borrowed and copied; NULL for a null key (sticky
+ *                    partitioning) or a null value.
+ * @param headers     borrowed and copied; @p header_cnt entries.
+ * @param timestamp   CreateTime in ms since the epoch; 0 for now.
+ * @param opaque      given back in the delivery report.
+ * @returns QUIRE_ERR_NONE (the delivery callback will run once for it);
+ *          QUIRE_ERR_QUEUE_FULL when buffer.memory stayed full for
+ *          max.block.ms; QUIRE_ERR_TIMED_OUT when no metadata for the
+ *          topic arrived within max.block.ms (or the topic's error, e.g.
+ *          QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION, when brokers answered
+ *          without it); QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION for a
+ *          partition the topic does not have; QUIRE_ERR_MESSAGE_TOO_LARGE;
+ *          QUIRE_ERR_INVALID_TOPIC_EXCEPTION; QUIRE_ERR_BAD_ARG;
+ *          QUIRE_ERR_DESTROYED while closing; QUIRE_ERR_NO_MEMORY. On
+ *          error no delivery report follows.
+ * @locality any  @locks none
+ */
+quire_err_t quire_producer_send(quire_producer_t *producer, const char *topic,
+                                int32_t partition, const void *key,
+                                size_t key_len, const void *value,
+                                size_t value_len, const quire_header_t *headers,
+                                size_t header_cnt, int64_t timestamp,
+                                void *opaque);
+
+/**
+ * @brief Sends everything queued at once (ignoring linger.ms) and waits
+ * until every record has had its delivery report, or @p timeout_ms.
+ * @returns QUIRE_ERR_NONE, QUIRE_ERR_TIMED_OUT, QUIRE_ERR_BAD_ARG.
+ * @locality any thread but the delivery callback  @locks none
+ */
+quire_err_t quire_producer_flush(quire_producer_t *producer, int timeout_ms);
+
+/**
+ * @brief Flushes for up to @p timeout_ms, then fails whatever is left
+ * (reports with QUIRE_ERR_DESTROYED), stops the background thread and
+ * frees the producer. Every accepted record has had its report when it
+ * returns. Accepts NULL.
+ * @returns QUIRE_ERR_NONE when everything was delivered in time, else
+ *          QUIRE_ERR_TIMED_OUT.
+ * @locality any thread but the delivery callback  @locks none
+ */
+quire_err_t quire_producer_close(quire_producer_t *producer, int timeout_ms);
+
+/* ---- simple consumer ---- */
+
+typedef struct quire_consumer quire_consumer_t;
+
+/** Start offsets for quire_consumer_assign and _seek (Kafka's). */
+#define QUIRE_OFFSET_BEGINNING (-2)
+#define QUIRE_OFFSET_END       (-1)
+
+/** One consumed record: every pointer is borrowed until the next
+ * quire_consumer_poll() or quire_consumer_close(). */
+typedef struct quire_record {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp; /**< ms since the epoch */
+    const void *key;   /**< NULL for a null key */
+    size_t key_len;
+    const void *value; /**< NULL for a null value */
+    size_t value_len;
+    const quire_header_t *headers;
+    size_t header_cnt;
+} quire_record_t;
+
+/**
+ * @brief Creates a consumer (no partitions assigned); starts its
+ * background thread.
+ * @param conf taken on success; left with the caller on error.
+ * @returns as quire_producer_new.
+ * @locality any  @locks none
+ */
+quire_err_t quire_consumer_new(quire_conf_t *conf, quire_consumer_t **consumerp,
+                               char *errstr, size_t errstr_size);
+
+/**
+ * @brief Starts fetching @p topic / @p partition from @p offset (an
+ * offset, QUIRE_OFFSET_BEGINNING or QUIRE_OFFSET_END). Assigning an
+ * assigned partition seeks it.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+ *          QUIRE_ERR_BAD_ARG; QUIRE_ERR_NO_MEMORY.
+ * @locality any  @locks none
+ */
+quire_err_t quire_consumer_assign(quire_consumer_t *consumer, const char *topic,
+                                  int32_t partition, int64_t offset);
+
+/**
+ * @brief Stops fetching a partition; records of it not yet polled are
+ * dropped.
+ * @returns QUIRE_ERR_NONE, QUIRE_ERR_NOT_FOUND when not assigned,
+ *          QUIRE_ERR_BAD_ARG.
+ * @locality any  @locks none
+ */
+quire_err_t quire_consumer_unassign(quire_consumer_t *consumer,
+                                    const char *topic, int32_t partition);
+
+/**
+ * @brief Moves an assigned partition to @p offset (or BEGINNING / END):
+ * the next record polled from it is the one at that offset. Also clears a
+ * partition error (OFFSET_OUT_OF_RANGE).
+ * @returns QUIRE_ERR_NONE, QUIRE_ERR_NOT_FOUND, QUIRE_ERR_BAD_ARG.
+ * @locality any  @locks none
+ */
+quire_err_t quire_consumer_seek(quire_consumer_t *consumer, const char *topic,
+                                int32_t partition, int64_t offset);
+
+/**
+ * @brief The next record of any assigned partition, in offset order per
+ * partition, waiting up to @p timeout_ms.
+ * @param recp out: the record (borrowed until the next poll).
+ * @returns QUIRE_ERR_NONE with *recp; QUIRE_ERR_TIMED_OUT when none came;
+ *          a partition's error (e.g. QUIRE_ERR_OFFSET_OUT_OF_RANGE,
+ *          QUIRE_ERR_CORRUPT_MESSAGE) with *recp naming the topic,
+ *          partition and offset concerned (no key or value): the partition
+ *          stops until seek; QUIRE_ERR_BAD_ARG.
+ * @locality one application thread at a time  @locks none
+ */
+quire_err_t quire_consumer_poll(quire_consumer_t *consumer, int timeout_ms,
+                                const quire_record_t **recp);
+
+/**
+ * @brief The offset of the next record poll will return for a partition
+ * (-1 while a BEGINNING/END start is being resolved).
+ * @returns QUIRE_ERR_NONE, QUIRE_ERR_NOT_FOUND, QUIRE_ERR_BAD_ARG.
+ * @locality any  @locks none
+ */
+quire_err_t quire_consumer_position(quire_consumer_t *consumer,
+                                    const char *topic, int32_t partition,
+                                    int64_t *offsetp);
+
+/**
+ * @brief The number of partitions of @p topic, asking the brokers if
+ * needed and waiting up to @p timeout_ms.
+ * @returns QUIRE_ERR_NONE with *cntp; QUIRE_ERR_TIMED_OUT or the topic's
+ *          error (QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION); QUIRE_ERR_BAD_ARG.
+ * @locality any  @locks none
+ */
+quire_err_t quire_consumer_partition_count(quire_consumer_t *consumer,
+                                           const char *topic, int timeout_ms,
+                                           int32_t *cntp);
+
+/**
+ * @brief Stops the background thread and frees the consumer. Accepts NULL.
+ * @locality any  @locks none
+ */
+void quire_consumer_close(quire_consumer_t *consumer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -52,6 +52,7 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
  * replicas each, on the brokers registered now.
  * @returns as qr_admin_plan_create(), plus TOPIC_ALREADY_EXISTS and the
  *          ZooKeeper errors (ZK_CONNECTION_LOSS, TIMED_OUT, ZK).
+ * @locality main thread, outside the loop  @locks none
  */
 quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
                             int32_t rf, const qr_topic_config_t *cfg,
@@ -64,6 +65,7 @@ quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
  * @returns QUIRE_ERR_NONE, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS,
  *          INVALID_CONFIG, ZK_BAD_VERSION (changed concurrently: retry), or
  *          a ZooKeeper error.
+ * @locality main thread, outside the loop  @locks none
  */
 quire_err_t qr_admin_alter(qr_zk_t *zk, const char *topic, int32_t partitions,
                            const qr_topic_config_t *set,
@@ -76,6 +78,7 @@ quire_err_t qr_admin_alter(qr_zk_t *zk, const char *topic, int32_t partitions,
  * @param already set to 1 when it was marked already (not an error).
  * @returns QUIRE_ERR_NONE, UNKNOWN_TOPIC_OR_PARTITION, or a ZooKeeper
  *          error.
+ * @locality main thread, outside the loop  @locks none
  */
 quire_err_t qr_admin_delete(qr_zk_t *zk, const char *topic, int *already,
                             int timeout_ms, char *errstr, size_t errstr_size);
@@ -110,12 +113,14 @@ typedef struct qr_admin_desc {
  * @param out filled on success; owned by the caller (qr_admin_desc_free()).
  * @returns QUIRE_ERR_NONE, UNKNOWN_TOPIC_OR_PARTITION (@p topic absent),
  *          BAD_JSON (a malformed znode, named), or a ZooKeeper error.
+ * @locality main thread, outside the loop  @locks none
  */
 quire_err_t qr_admin_describe(qr_zk_t *zk, const char *topic, int full,
                               qr_admin_desc_t *out, int timeout_ms,
                               char *errstr, size_t errstr_size);
 
-/** @brief Frees what @p desc owns and zeroes it. Accepts NULL. */
+/** @brief Frees what @p desc owns and zeroes it. Accepts NULL. @locality any
+ * @locks none */
 void qr_admin_desc_free(qr_admin_desc_t *desc);
 
 #endif /* QR_ADMIN_H */

@@ -99,7 +99,8 @@ void qr_assign_append(qr_assign_t *a, qr_assign_t *more);
  */
 void qr_assign_free(qr_assign_t *a);
 
-/** @brief Whether broker @p id is among @p r's replicas. */
+/** @brief Whether broker @p id is among @p r's replicas. @locality any @locks
+ * none */
 int qr_replicas_has(const qr_replicas_t *r, int32_t id);
 
 #endif /* QR_ASSIGN_H */

@@ -181,19 +181,6 @@ static int desired_epoch(const qr_cluster_t *cl, const char *topic, int32_t p,
     return 1;
 }
 
-static void drop_led(qr_cluster_t *cl, size_t i, int call_close)
-{
-    led_t l = cl->led[i];
-
-    cl->led[i] = cl->led[--cl->led_cnt];
-    if (call_close) {
-        QR_LOG_INFO("CLUSTER", "no longer leader of %s-%d", l.topic,
-                    (int)l.partition);
-        cl->cbs.close_partition(cl->cbs.opaque, l.topic, l.partition);
-    }
-    free(l.topic);
-}
-
 static void open_one(qr_cluster_t *cl, const char *topic, int32_t p,
                      int32_t epoch)
 {
@@ -326,19 +313,40 @@ static void handle_deletions(qr_cluster_t *cl)
         int ok = 1;
         char *path;
 
+        int dropped = 0;
+
         if (!t || !t->loaded || !m->acks_loaded ||
             has_id(m->acks, m->ack_cnt, me) || acking(cl, m->name))
             continue;
+        /* stop leading the topic: a snapshot without it first, then the
+         * close callbacks (the ordering promise of cluster.h) */
+        for (size_t k = cl->led_cnt; k-- > 0;)
+            if (strcmp(cl->led[k].topic, t->name) == 0) {
+                cl->led[k].leader_epoch = -1; /* marks "to close" */
+                dropped = 1;
+            }
+        if (dropped) {
+            led_t *closing = qr_calloc(cl->led_cnt + 1, sizeof(*closing));
+            size_t n = 0;
+            for (size_t k = cl->led_cnt; k-- > 0;)
+                if (cl->led[k].leader_epoch == -1) {
+                    closing[n++] = cl->led[k];
+                    cl->led[k] = cl->led[--cl->led_cnt];
+                }
+            publish(cl);
+            for (size_t k = 0; k < n; k++) {
+                QR_LOG_INFO("CLUSTER", "no longer leader of %s-%d (deleted)",
+                            closing[k].topic, (int)closing[k].partition);
+                cl->cbs.close_partition(cl->cbs.opaque, closing[k].topic,
+                                        closing[k].partition);
+                free(closing[k].topic);
+            }
+            free(closing);
+        }
         for (size_t p = 0; p < t->assign.part_cnt; p++) {
             quire_err_t err;
             if (!qr_replicas_has(&t->assign.parts[p], me))
                 continue;
-            for (size_t k = 0; k < cl->led_cnt; k++)
-                if (cl->led[k].partition == (int32_t)p &&
-                    strcmp(cl->led[k].topic, t->name) == 0) {
-                    drop_led(cl, k, 1);
-                    break;
-                }
             err = cl->cbs.delete_partition(cl->cbs.opaque, t->name, (int32_t)p);
             if (err != QUIRE_ERR_NONE) {
                 QR_LOG_ERR("CLUSTER", "cannot delete %s-%zu: %s; retrying",
@@ -361,6 +369,8 @@ static void handle_deletions(qr_cluster_t *cl)
     }
 }
 
+static void process_autocreate(qr_cluster_t *cl);
+
 /* ---- the view settled ---- */
 
 static void on_view(qr_view_t *view, void *opaque)
@@ -374,6 +384,7 @@ static void on_view(qr_view_t *view, void *opaque)
         qr_controller_update(cl->ctl);
     handle_deletions(cl);
     update_leadership(cl);
+    process_autocreate(cl);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -463,26 +474,36 @@ static void autocreate_one(qr_cluster_t *cl, char *topic)
         free(topic);
 }
 
-static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+/* Creates the requested topics once the view knows the live brokers (our
+ * own registration included); until then requests stay queued and are
+ * looked at again when the view next settles. */
+static void process_autocreate(qr_cluster_t *cl)
 {
-    qr_cluster_t *cl = w->data;
     char *names[CL_AUTOCREATE_MAX];
     size_t n;
 
-    (void)loop;
-    (void)revents;
+    if (cl->closed || !cl->view || !cl->view->loaded ||
+        !qr_zk_connected(cl->zk) ||
+        !qr_view_broker_live(cl->view, cl->conf.broker_id))
+        return;
     pthread_mutex_lock(&cl->req_lock);
     n = cl->autocreate_cnt;
     memcpy(names, cl->autocreate, n * sizeof(char *));
     cl->autocreate_cnt = 0;
     pthread_mutex_unlock(&cl->req_lock);
     for (size_t i = 0; i < n; i++) {
-        if (cl->closed || qr_view_topic(cl->view, names[i]) ||
-            !qr_zk_connected(cl->zk))
+        if (qr_view_topic(cl->view, names[i]))
             free(names[i]);
         else
             autocreate_one(cl, names[i]);
     }
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    process_autocreate(w->data);
 }
 
 quire_err_t qr_cluster_topic_autocreate(qr_cluster_t *cl, const char *topic)
@@ -614,9 +635,18 @@ void qr_cluster_close(qr_cluster_t *cl)
         ev_ref(cl->loop);
         ev_async_stop(cl->loop, &cl->wake);
     }
-    while (cl->led_cnt)
-        drop_led(cl, cl->led_cnt - 1, 1);
-    publish(cl);
+    /* publish "no longer led" first, then close (cluster.h's promise) */
+    led_t *old = cl->led;
+    size_t n = cl->led_cnt;
+    cl->led = NULL;
+    cl->led_cnt = 0;
+    if (cl->view)
+        publish(cl);
+    for (size_t i = 0; i < n; i++) {
+        cl->cbs.close_partition(cl->cbs.opaque, old[i].topic, old[i].partition);
+        free(old[i].topic);
+    }
+    free(old);
     qr_controller_destroy(cl->ctl);
     cl->ctl = NULL;
     qr_registry_destroy(cl->reg);

@@ -53,6 +53,7 @@ struct qr_controller {
     int inflight;          /* writes in flight */
     int again;             /* the view settled while writes were in flight */
     int confirmed;         /* the view has shown our /controller */
+    int awaiting_delete;   /* resigned; our /controller is being deleted */
     ctl_batch_t *batches;
 };
 
@@ -89,9 +90,10 @@ static void resign(qr_controller_t *ctl, const char *why)
     ctl->epoch = 0;
     ctl->confirmed = 0;
     if (view->controller_id == ctl->broker_id &&
-        view->controller_owner == qr_zk_session_id(ctl->zk))
+        view->controller_owner == qr_zk_session_id(ctl->zk) &&
         qr_zk_delete(ctl->zk, QR_ZNODE_CONTROLLER, view->controller_version,
-                     NULL, NULL, NULL);
+                     NULL, NULL, NULL) == QUIRE_ERR_NONE)
+        ctl->awaiting_delete = 1; /* don't take that node back */
 }
 
 /* ---- election ---- */
@@ -188,8 +190,10 @@ static void elect(qr_controller_t *ctl)
 
     if (view->controller_id == ctl->broker_id &&
         view->controller_owner == qr_zk_session_id(ctl->zk)) {
-        /* ours already (a lost reply, or a reconnect): take it */
-        read_epoch(ctl);
+        /* ours already (a lost reply, or a reconnect): take it, unless we
+         * resigned and are deleting it */
+        if (!ctl->awaiting_delete)
+            read_epoch(ctl);
         return;
     }
     if (view->controller_id != -1 || view->controller_owner != 0)
@@ -495,6 +499,8 @@ static void update(qr_controller_t *ctl)
         return;
     mine = view->controller_id == ctl->broker_id &&
            view->controller_owner == qr_zk_session_id(ctl->zk);
+    if (!mine)
+        ctl->awaiting_delete = 0;
     /* Right after winning, the view may not have seen our node yet: only
      * someone else's node, or ours gone after we saw it, means resign. */
     if (ctl->state == CTL_ACTIVE && mine)
@@ -533,6 +539,7 @@ static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
         ctl->state = CTL_IDLE;
         ctl->epoch = 0;
         ctl->confirmed = 0;
+        ctl->awaiting_delete = 0;
     }
 }
 

@@ -157,6 +157,15 @@ static void on_roots(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
     (void)arg;
     if (res->rc != ZOK && res->rc != ZNODEEXISTS) {
         reg->busy = 0;
+        /* connection trouble is retried on the next (re)connect */
+        if (res->rc != ZCONNECTIONLOSS && res->rc != ZCLOSING &&
+            res->rc != ZSESSIONEXPIRED) {
+            QR_LOG_ERR("ZK",
+                       "cannot create the persistent roots: %s; "
+                       "retrying",
+                       zerror(res->rc));
+            schedule_retry(reg, 1.);
+        }
         return;
     }
     data = qr_znode_broker_encode(reg->host, reg->port, now_ms());

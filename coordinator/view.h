@@ -101,11 +101,12 @@ void qr_view_destroy(qr_view_t *view);
 int qr_view_broker_live(const qr_view_t *view, int32_t id);
 
 /** @brief The topic called @p name. @returns borrowed until the view next
- * changes (the next zk callback); NULL if absent. */
+ * changes (the next zk callback); NULL if absent. @locality main loop @locks
+ * none */
 qr_view_topic_t *qr_view_topic(const qr_view_t *view, const char *name);
 
 /** @brief The deletion marker of @p name. @returns borrowed as
- * qr_view_topic(); NULL if none. */
+ * qr_view_topic(); NULL if none. @locality main loop @locks none */
 qr_view_marker_t *qr_view_marker(const qr_view_t *view, const char *name);
 
 /**

@@ -148,28 +148,31 @@ quire_err_t qr_zk_get(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
 
 /** @brief Checks a node's existence (res->stat NULL and rc ZNONODE when
  * absent); with @p wcb, leaves a watch (fires on create, change, delete).
- * Otherwise as qr_zk_get(). */
+ * Otherwise as qr_zk_get(). @locality main loop @locks none */
 quire_err_t qr_zk_exists(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
                          qr_zk_cb_t *cb, void *owner, void *arg);
 
 /** @brief Lists a node's children (res->children, names only); with
- * @p wcb, leaves a child watch. Otherwise as qr_zk_get(). */
+ * @p wcb, leaves a child watch. Otherwise as qr_zk_get(). @locality main loop
+ * @locks none */
 quire_err_t qr_zk_children(qr_zk_t *zk, const char *path, qr_zk_watch_cb_t *wcb,
                            qr_zk_cb_t *cb, void *owner, void *arg);
 
 /** @brief Creates a node (@p flags: 0 or ZOO_EPHEMERAL) with @p data of
- * @p len bytes (borrowed; copied). Otherwise as qr_zk_get(). */
+ * @p len bytes (borrowed; copied). Otherwise as qr_zk_get(). @locality main
+ * loop @locks none */
 quire_err_t qr_zk_create(qr_zk_t *zk, const char *path, const char *data,
                          int len, int flags, qr_zk_cb_t *cb, void *owner,
                          void *arg);
 
 /** @brief Writes a node's data if its version is @p version (-1: any);
- * res->stat is the new stat. Otherwise as qr_zk_create(). */
+ * res->stat is the new stat. Otherwise as qr_zk_create(). @locality main loop
+ * @locks none */
 quire_err_t qr_zk_set(qr_zk_t *zk, const char *path, const char *data, int len,
                       int version, qr_zk_cb_t *cb, void *owner, void *arg);
 
 /** @brief Deletes a node if its version is @p version (-1: any).
- * Otherwise as qr_zk_get(). */
+ * Otherwise as qr_zk_get(). @locality main loop @locks none */
 quire_err_t qr_zk_delete(qr_zk_t *zk, const char *path, int version,
                          qr_zk_cb_t *cb, void *owner, void *arg);
 
@@ -181,13 +184,15 @@ typedef struct qr_zk_multi qr_zk_multi_t;
  * or freed with qr_zk_multi_destroy(). @locality any @locks none */
 qr_zk_multi_t *qr_zk_multi_new(void);
 
-/** @brief Frees an unsubmitted multi. Accepts NULL. */
+/** @brief Frees an unsubmitted multi. Accepts NULL. @locality any @locks none
+ */
 void qr_zk_multi_destroy(qr_zk_multi_t *m);
 
-/** @brief Number of operations added so far. */
+/** @brief Number of operations added so far. @locality any @locks none */
 int qr_zk_multi_count(const qr_zk_multi_t *m);
 
-/** @brief Adds operations; paths and data borrowed, copied. */
+/** @brief Adds operations; paths and data borrowed, copied. @locality any
+ * @locks none */
 void qr_zk_multi_create(qr_zk_multi_t *m, const char *path, const char *data,
                         int len, int flags);
 void qr_zk_multi_set(qr_zk_multi_t *m, const char *path, const char *data,
@@ -219,7 +224,8 @@ void qr_zk_destroy(qr_zk_t *zk);
 /** @brief Maps a ZooKeeper return code to quire's enum. @locality any */
 quire_err_t qr_zk_err(int rc);
 
-/** @brief The event's name ("SESSION"), for logs and tests. */
+/** @brief The event's name ("SESSION"), for logs and tests. @locality any
+ * @locks none */
 const char *qr_zk_event_name(qr_zk_event_t ev);
 
 #endif /* QR_ZK_H */

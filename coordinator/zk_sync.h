@@ -30,7 +30,8 @@ typedef struct qr_zk_sres {
     int op_cnt;
 } qr_zk_sres_t;
 
-/** @brief Frees what @p res owns and zeroes it. Accepts NULL. */
+/** @brief Frees what @p res owns and zeroes it. Accepts NULL. @locality any
+ * @locks none */
 void qr_zk_sres_free(qr_zk_sres_t *res);
 
 /**
@@ -58,7 +59,8 @@ quire_err_t qr_zk_sync_set(qr_zk_t *zk, const char *path, const char *data,
                            qr_zk_sres_t *res);
 quire_err_t qr_zk_sync_delete(qr_zk_t *zk, const char *path, int version,
                               int timeout_ms, qr_zk_sres_t *res);
-/** @param m always consumed. */
+/** @param m always consumed. @locality main thread, outside the loop @locks
+ * none */
 quire_err_t qr_zk_sync_multi(qr_zk_t *zk, qr_zk_multi_t *m, int timeout_ms,
                              qr_zk_sres_t *res);
 

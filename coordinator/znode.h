@@ -47,8 +47,9 @@
 extern const char *const qr_znode_roots[];
 extern const size_t qr_znode_root_cnt;
 
-/* ---- paths: each @returns owned (free()); topic names must have passed
- * qr_topic_name_check() ---- */
+/* ---- paths ----
+ * Each @returns an owned string (free()); topic names must have passed
+ * qr_topic_name_check(). @locality any  @locks none */
 char *qr_znode_broker_path(int32_t id);
 char *qr_znode_topic_path(const char *topic);
 char *qr_znode_partitions_path(const char *topic);
@@ -128,14 +129,17 @@ typedef struct qr_topic_config {
 quire_err_t qr_topic_config_check(const char *key, const char *value,
                                   char *errstr, size_t errstr_size);
 
-/** @brief Sets @p key to @p value (copies; replaces an existing key). */
+/** @brief Sets @p key to @p value (copies; replaces an existing key). @locality
+ * any @locks none */
 void qr_topic_config_set(qr_topic_config_t *cfg, const char *key,
                          const char *value);
 
-/** @brief Removes @p key if present. @returns 1 if it was there. */
+/** @brief Removes @p key if present. @returns 1 if it was there. @locality any
+ * @locks none */
 int qr_topic_config_unset(qr_topic_config_t *cfg, const char *key);
 
-/** @brief Frees what @p cfg owns and zeroes it. Accepts NULL. */
+/** @brief Frees what @p cfg owns and zeroes it. Accepts NULL. @locality any
+ * @locks none */
 void qr_topic_config_free(qr_topic_config_t *cfg);
 
 /** @brief The config JSON. @returns owned string. @locality any */
@@ -150,16 +154,18 @@ quire_err_t qr_znode_config_decode(const char *data, int len,
 
 /* ---- controller ---- */
 
-/** @brief The /controller JSON. @returns owned string. */
+/** @brief The /controller JSON. @returns owned string. @locality any @locks
+ * none */
 char *qr_znode_controller_encode(int32_t broker_id, int64_t ts_ms);
 
-/** @brief Parses /controller. @returns QUIRE_ERR_NONE or BAD_JSON. */
+/** @brief Parses /controller. @returns QUIRE_ERR_NONE or BAD_JSON. @locality
+ * any @locks none */
 quire_err_t qr_znode_controller_decode(const char *data, int len,
                                        int32_t *broker_id, char *errstr,
                                        size_t errstr_size);
 
 /** @brief Parses /controller_epoch (decimal, 0..INT32_MAX).
- * @returns QUIRE_ERR_NONE or BAD_JSON. */
+ * @returns QUIRE_ERR_NONE or BAD_JSON. @locality any @locks none */
 quire_err_t qr_znode_epoch_decode(const char *data, int len, int32_t *epoch,
                                   char *errstr, size_t errstr_size);
 

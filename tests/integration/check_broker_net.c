@@ -407,6 +407,76 @@ START_TEST(test_listen_failure_exits_1)
 }
 END_TEST
 
+/* The command line: --help, --version, --help-config exit 0; --override
+ * applies after the file and is checked like it. */
+START_TEST(test_command_line)
+{
+    char text[256], *err = NULL;
+    qt_run_result_t res;
+    char *help[] = {(char *)QT_BROKER_BIN, (char *)"--help", NULL};
+    char *version[] = {(char *)QT_BROKER_BIN, (char *)"--version", NULL};
+    char *keys[] = {(char *)QT_BROKER_BIN, (char *)"--help-config", NULL};
+    char *none[] = {(char *)QT_BROKER_BIN, NULL};
+
+    ck_assert_int_eq(qt_run(help, NULL, 10000, &res), 0);
+    ck_assert_int_eq(res.status, 0);
+    ck_assert_ptr_nonnull(strstr(res.out, "--port-file"));
+    qt_run_free(&res);
+    ck_assert_int_eq(qt_run(version, NULL, 10000, &res), 0);
+    ck_assert_int_eq(res.status, 0);
+    ck_assert_ptr_nonnull(strstr(res.out, PACKAGE_VERSION));
+    qt_run_free(&res);
+    ck_assert_int_eq(qt_run(keys, NULL, 10000, &res), 0);
+    ck_assert_int_eq(res.status, 0);
+    ck_assert_ptr_nonnull(strstr(res.out, "socket.request.max.bytes"));
+    ck_assert_ptr_nonnull(strstr(res.out, "log.retention.hours"));
+    qt_run_free(&res);
+    ck_assert_int_eq(qt_run(none, NULL, 10000, &res), 0);
+    ck_assert_int_eq(res.status, 2);
+    qt_run_free(&res);
+    snprintf(text, sizeof(text), "broker.id=1\nzookeeper.connect=%s\n",
+             qt_zk_env());
+    ck_assert_int_eq(run_broker(text, "--override=broker.id=x", &err), 2);
+    ck_assert_msg(strstr(err, "broker.id") != NULL, "%s", err);
+    free(err);
+    ck_assert_int_eq(run_broker(text, "--override=nokey", &err), 2);
+    ck_assert_msg(strstr(err, "key=value") != NULL, "%s", err);
+    free(err);
+}
+END_TEST
+
+/* connections.max.idle.ms closes a connection that says nothing. */
+START_TEST(test_idle_close)
+{
+    char *chroot = qt_zk_chroot_new(qt_zk_env(), 10000);
+    qt_broker_t *b;
+    qt_client_t *idle;
+
+    ck_assert_ptr_nonnull(chroot);
+    b = qt_broker_new(3, chroot, "connections.max.idle.ms=300\n");
+    ck_assert_int_eq(qt_broker_start(b, START_MS), 0);
+    idle = qt_client_connect(b->addr, IO_MS);
+    ck_assert_ptr_nonnull(idle);
+    ck_assert_int_eq(qt_client_wait_closed(idle, 5000), 0);
+    qt_client_close(idle);
+    /* A busy connection is not idle: requests keep it open. */
+    idle = qt_client_connect(b->addr, IO_MS);
+    for (int i = 0; i < 10; i++) {
+        qr_req_t req = {0};
+        qr_resp_t resp;
+        req.api = QR_API_API_VERSIONS;
+        ck_assert_int_eq(qt_client_call(idle, &req, NULL, 0, &resp, IO_MS),
+                         QUIRE_ERR_NONE);
+        qr_wire_resp_free(&resp);
+        qt_sleep_ms(100);
+    }
+    qt_client_close(idle);
+    ck_assert_int_eq(qt_broker_stop(b, 20000), 0);
+    qt_broker_destroy(b);
+    free(chroot);
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
     Suite *s = suite_create("broker_net");
@@ -431,6 +501,8 @@ static Suite *net_suite(void)
     tcase_add_loop_test(own, test_bad_config_exits_2, 0,
                         (int)(sizeof(bad_confs) / sizeof(bad_confs[0])));
     tcase_add_test(own, test_listen_failure_exits_1);
+    tcase_add_test(own, test_command_line);
+    tcase_add_test(own, test_idle_close);
     suite_add_tcase(s, own);
     return s;
 }

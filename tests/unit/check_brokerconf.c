@@ -213,6 +213,20 @@ START_TEST(test_help)
 }
 END_TEST
 
+/* The commented example in deploy/ is a valid configuration. */
+START_TEST(test_deploy_example)
+{
+    const char *path = QR_TOP_SRCDIR "/deploy/server.properties";
+
+    ck_assert_msg(qr_brokerconf_load(bconf, path, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(bconf->broker_id, 0);
+}
+END_TEST
+
 #define MAN_BEGIN ".\\\" ---- BEGIN KEYS"
 #define MAN_END   ".\\\" ---- END KEYS"
 
@@ -268,6 +282,7 @@ static Suite *brokerconf_suite(void)
     tcase_add_test(tc, test_load_file);
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_man_page_matches);
+    tcase_add_test(tc, test_deploy_example);
     suite_add_tcase(s, tc);
     return s;
 }

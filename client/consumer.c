@@ -1,0 +1,996 @@
+/*
+ * consumer: the simple consumer (quire_consumer_*): assigned partitions,
+ * fetched by the client's loop thread and read by the application's poll.
+ *
+ * Loop thread: resolves BEGINNING/END starts with ListOffsets, then keeps
+ * one long-polling Fetch (fetch.max.wait.ms, fetch.min.bytes) in flight
+ * per partition; the Fetch requests of different partitions and leaders
+ * pipeline on their connections. A response frame is kept as it arrived
+ * (no copy): each partition's complete batches become a chunk on the
+ * ready queue, referencing the frame. Leader errors refresh the metadata
+ * and retry after retry.backoff.ms, so a partition follows its leader.
+ *
+ * Application thread (poll): takes chunks, checks each batch's CRC,
+ * decompresses when needed and yields records from the partition's
+ * position on (a fetch may start in the middle of a batch).
+ *
+ * Seeks and unassigns bump the partition's generation; chunks and
+ * responses of an older generation are dropped.
+ *
+ * Locks: c->lock guards the partitions and the ready queue; the
+ * application's current chunk and iterator belong to the polling thread.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "client.h"
+#include "clock.h"
+#include "logging.h"
+#include "topic.h"
+
+enum { CP_RESOLVE, CP_FETCH, CP_ERROR };
+
+/* A response frame shared by the chunks cut from it. */
+typedef struct fbuf {
+    uint8_t *data;
+    int refs; /* c->lock */
+} fbuf_t;
+
+typedef struct cpart {
+    char *topic;
+    int32_t partition;
+    uint64_t gen; /* atomic reads; written under c->lock */
+    int state;
+    int removed;
+    int inflight;         /* a Fetch or ListOffsets is out */
+    int64_t start;        /* BEGINNING/END while resolving */
+    int64_t fetch_offset; /* next offset to fetch */
+    int64_t pos;          /* next offset poll returns; atomic reads */
+    int64_t backoff_until;
+    size_t queued;     /* bytes of its chunks on the ready queue */
+    int32_t max_bytes; /* its partition_max_bytes (grows for big batches) */
+} cpart_t;
+
+typedef struct chunk {
+    struct chunk *next;
+    cpart_t *cp;
+    uint64_t gen;
+    fbuf_t *fb; /* NULL for an error chunk */
+    const uint8_t *p;
+    size_t len;
+    quire_err_t err;
+    int64_t err_offset;
+} chunk_t;
+
+struct quire_consumer {
+    qr_client_t *cl;
+    const quire_conf_t *conf;
+    pthread_mutex_t lock;
+    pthread_cond_t cv; /* a chunk arrived */
+    cpart_t **parts;
+    size_t part_cnt, part_cap;
+    chunk_t *q_head, *q_tail;
+    /* ---- the polling thread's ---- */
+    chunk_t *cur;
+    size_t cur_off;
+    int it_active;
+    qr_batch_iter_t it;
+    uint8_t *scratch; /* decompressed records */
+    size_t scratch_cap;
+    quire_record_t rec;
+    quire_header_t *hdrs;
+    size_t hdr_cap;
+    char *hkeys; /* NUL-terminated copies of the header keys */
+    size_t hkeys_cap;
+};
+
+/* One entry of a Fetch or ListOffsets in flight. */
+typedef struct fentry {
+    cpart_t *cp;
+    uint64_t gen;
+    int64_t offset;
+} fentry_t;
+
+typedef struct fctx {
+    quire_consumer_t *c;
+    size_t n;
+    fentry_t e[];
+} fctx_t;
+
+#define SCRATCH_MAX (256u << 20)
+
+/* ---- chunks ---- */
+
+static void chunk_release(quire_consumer_t *c, chunk_t *ch)
+{
+    pthread_mutex_lock(&c->lock);
+    ch->cp->queued -= ch->len;
+    if (ch->fb && --ch->fb->refs == 0) {
+        free(ch->fb->data);
+        free(ch->fb);
+    }
+    pthread_mutex_unlock(&c->lock);
+    free(ch);
+    qr_client_wake(c->cl); /* room for the next fetch */
+}
+
+/* Queues an error for the application and stops the partition. Lock
+ * held. */
+static void queue_error(quire_consumer_t *c, cpart_t *cp, quire_err_t err,
+                        int64_t offset)
+{
+    chunk_t *ch = calloc(1, sizeof(*ch));
+
+    cp->state = CP_ERROR;
+    if (!ch)
+        return; /* the partition stays stopped; poll cannot say why */
+    ch->cp = cp;
+    ch->gen = cp->gen;
+    ch->err = err;
+    ch->err_offset = offset;
+    if (c->q_tail)
+        c->q_tail->next = ch;
+    else
+        c->q_head = ch;
+    c->q_tail = ch;
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* ---- loop side: requests ---- */
+
+static int32_t leader_of(quire_consumer_t *c, const cpart_t *cp)
+{
+    const qr_cmeta_topic_t *t = qr_client_topic(c->cl, cp->topic);
+
+    if (!t || cp->partition >= t->part_cnt ||
+        t->parts[cp->partition].leader < 0) {
+        qr_client_meta_stale(c->cl, cp->topic);
+        return -1;
+    }
+    return t->parts[cp->partition].leader;
+}
+
+static int retriable(quire_err_t err)
+{
+    switch (err) {
+    case QUIRE_ERR_NETWORK_EXCEPTION:
+    case QUIRE_ERR_REQUEST_TIMED_OUT:
+    case QUIRE_ERR_NOT_LEADER_FOR_PARTITION:
+    case QUIRE_ERR_LEADER_NOT_AVAILABLE:
+    case QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case QUIRE_ERR_BROKER_NOT_AVAILABLE:
+    case QUIRE_ERR_REPLICA_NOT_AVAILABLE:
+    case QUIRE_ERR_KAFKA_STORAGE_ERROR:
+    case QUIRE_ERR_FENCED_LEADER_EPOCH:
+    case QUIRE_ERR_UNKNOWN_SERVER_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A failed request or partition: try again after the backoff. Lock
+ * held. */
+static void backoff(quire_consumer_t *c, cpart_t *cp, quire_err_t err)
+{
+    int64_t at = qr_clock_mono_ms() + c->conf->retry_backoff_ms;
+
+    QR_DBG(QR_DBG_FETCH, "FETCH", "%s-%d: %s; retrying", cp->topic,
+           cp->partition, quire_err2str(err));
+    cp->backoff_until = at;
+    qr_client_run_at(c->cl, at);
+}
+
+static const void *find_presp(const qr_resp_t *resp, const char *topic,
+                              int32_t partition, int fetch)
+{
+    if (fetch) {
+        const qr_fetch_resp_t *f = &resp->u.fetch;
+
+        for (size_t t = 0; t < f->topic_count; t++)
+            if (f->topics[t].topic && !strcmp(f->topics[t].topic, topic))
+                for (size_t i = 0; i < f->topics[t].partition_count; i++)
+                    if (f->topics[t].partitions[i].partition == partition)
+                        return &f->topics[t].partitions[i];
+        return NULL;
+    }
+    const qr_list_offsets_resp_t *l = &resp->u.list_offsets;
+
+    for (size_t t = 0; t < l->topic_count; t++)
+        if (l->topics[t].topic && !strcmp(l->topics[t].topic, topic))
+            for (size_t i = 0; i < l->topics[t].partition_count; i++)
+                if (l->topics[t].partitions[i].partition == partition)
+                    return &l->topics[t].partitions[i];
+    return NULL;
+}
+
+/* Cuts the complete batches of one partition's records into a chunk.
+ * Lock held. */
+static void take_records(quire_consumer_t *c, cpart_t *cp, const fentry_t *e,
+                         const qr_fetch_part_resp_t *pr, fbuf_t *fb)
+{
+    size_t off = 0, len = pr->records_length;
+    int64_t next = e->offset;
+    chunk_t *ch;
+
+    while (len - off >= QR_BATCH_LOG_OVERHEAD + 5) {
+        qr_batch_hdr_t hdr;
+
+        if (len - off < QR_BATCH_HEADER_SIZE ||
+            qr_batch_hdr_read(pr->records + off, len - off, &hdr) !=
+                QUIRE_ERR_NONE ||
+            hdr.length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD ||
+            qr_batch_size(&hdr) > len - off)
+            break;
+        off += qr_batch_size(&hdr);
+        next = qr_batch_last_offset(&hdr) + 1;
+    }
+    if (off == 0) {
+        if (len == 0)
+            return;
+        /* one batch larger than what we asked for: ask for more */
+        if (cp->max_bytes >= c->conf->fetch_max_bytes) {
+            queue_error(c, cp, QUIRE_ERR_MESSAGE_TOO_LARGE, e->offset);
+            return;
+        }
+        cp->max_bytes = cp->max_bytes > c->conf->fetch_max_bytes / 2
+                            ? c->conf->fetch_max_bytes
+                            : cp->max_bytes * 2;
+        return;
+    }
+    ch = calloc(1, sizeof(*ch));
+    if (!ch) {
+        backoff(c, cp, QUIRE_ERR_NO_MEMORY);
+        return;
+    }
+    ch->cp = cp;
+    ch->gen = cp->gen;
+    ch->fb = fb;
+    ch->p = pr->records;
+    ch->len = off;
+    fb->refs++;
+    cp->queued += off;
+    cp->fetch_offset = next;
+    if (c->q_tail)
+        c->q_tail->next = ch;
+    else
+        c->q_head = ch;
+    c->q_tail = ch;
+    pthread_cond_broadcast(&c->cv);
+}
+
+static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
+                     uint8_t **framebuf, void *arg)
+{
+    fctx_t *ctx = arg;
+    quire_consumer_t *c = ctx->c;
+    fbuf_t *fb = NULL;
+    int stale = 0;
+
+    (void)conn;
+    if (err == QUIRE_ERR_NONE && resp->error_code != QUIRE_ERR_NONE)
+        err = resp->error_code;
+    if (err == QUIRE_ERR_NONE) {
+        fb = malloc(sizeof(*fb));
+        if (fb) {
+            fb->data = *framebuf;
+            fb->refs = 0;
+            *framebuf = NULL;
+        } else
+            err = QUIRE_ERR_NO_MEMORY;
+    }
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < ctx->n; i++) {
+        const fentry_t *e = &ctx->e[i];
+        cpart_t *cp = e->cp;
+        const qr_fetch_part_resp_t *pr;
+
+        cp->inflight = 0;
+        if (cp->removed || e->gen != cp->gen || cp->state != CP_FETCH)
+            continue;
+        if (err != QUIRE_ERR_NONE) {
+            backoff(c, cp, err);
+            stale = 1;
+            continue;
+        }
+        pr = find_presp(resp, cp->topic, cp->partition, 1);
+        if (!pr) {
+            backoff(c, cp, QUIRE_ERR_UNKNOWN_SERVER_ERROR);
+            continue;
+        }
+        if (pr->error_code == QUIRE_ERR_NONE)
+            take_records(c, cp, e, pr, fb);
+        else if (retriable(pr->error_code)) {
+            backoff(c, cp, pr->error_code);
+            stale = 1;
+        } else
+            queue_error(c, cp, pr->error_code, e->offset);
+    }
+    if (fb && fb->refs == 0) {
+        free(fb->data);
+        free(fb);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (stale)
+        qr_client_meta_stale(c->cl, NULL);
+    free(ctx);
+    qr_client_kick(c->cl);
+}
+
+static void on_list_offsets(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
+                            uint8_t **framebuf, void *arg)
+{
+    fctx_t *ctx = arg;
+    quire_consumer_t *c = ctx->c;
+    int stale = 0;
+
+    (void)conn;
+    (void)framebuf;
+    if (err == QUIRE_ERR_NONE && resp->error_code != QUIRE_ERR_NONE)
+        err = resp->error_code;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < ctx->n; i++) {
+        const fentry_t *e = &ctx->e[i];
+        cpart_t *cp = e->cp;
+        const qr_list_offsets_part_resp_t *pr;
+
+        cp->inflight = 0;
+        if (cp->removed || e->gen != cp->gen || cp->state != CP_RESOLVE)
+            continue;
+        pr = err == QUIRE_ERR_NONE
+                 ? find_presp(resp, cp->topic, cp->partition, 0)
+                 : NULL;
+        if (err != QUIRE_ERR_NONE || !pr || retriable(pr->error_code)) {
+            backoff(c, cp,
+                    err != QUIRE_ERR_NONE ? err
+                    : pr                  ? pr->error_code
+                                          : QUIRE_ERR_UNKNOWN_SERVER_ERROR);
+            stale = 1;
+            continue;
+        }
+        if (pr->error_code != QUIRE_ERR_NONE || pr->offset < 0) {
+            queue_error(c, cp,
+                        pr->error_code != QUIRE_ERR_NONE
+                            ? pr->error_code
+                            : QUIRE_ERR_OFFSET_OUT_OF_RANGE,
+                        cp->start);
+            continue;
+        }
+        cp->fetch_offset = pr->offset;
+        __atomic_store_n(&cp->pos, pr->offset, __ATOMIC_RELEASE);
+        cp->state = CP_FETCH;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (stale)
+        qr_client_meta_stale(c->cl, NULL);
+    free(ctx);
+    qr_client_kick(c->cl);
+}
+
+/* Sends one request for the partitions of @p list (all led by @p node). */
+static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
+                          size_t n, int fetch)
+{
+    qr_bconn_t *conn = qr_client_conn(c->cl, node);
+    fctx_t *ctx;
+    void *tops, *parts;
+    size_t nt = 0;
+    qr_req_t req;
+    quire_err_t err;
+    int timeout;
+
+    if (!conn || qr_bconn_state(conn) != QR_BCONN_UP ||
+        qr_bconn_pending(conn) >= c->conf->max_in_flight)
+        return;
+    ctx = malloc(sizeof(*ctx) + n * sizeof(fentry_t));
+    tops = calloc(n, fetch ? sizeof(qr_fetch_topic_t)
+                           : sizeof(qr_list_offsets_topic_t));
+    parts = calloc(n, fetch ? sizeof(qr_fetch_part_t)
+                            : sizeof(qr_list_offsets_part_t));
+    if (!ctx || !tops || !parts) {
+        free(ctx);
+        free(tops);
+        free(parts);
+        return;
+    }
+    memset(&req, 0, sizeof(req));
+    ctx->c = c;
+    ctx->n = n;
+    for (size_t i = 0; i < n; i++) {
+        cpart_t *cp = list[i];
+        int new_topic = nt == 0 || strcmp(list[i - 1]->topic, cp->topic);
+
+        ctx->e[i].cp = cp;
+        ctx->e[i].gen = cp->gen;
+        ctx->e[i].offset = fetch ? cp->fetch_offset : cp->start;
+        if (fetch) {
+            qr_fetch_topic_t *t = tops;
+            qr_fetch_part_t *p = parts;
+
+            if (new_topic) {
+                t[nt].topic = cp->topic;
+                t[nt].partitions = &p[i];
+                nt++;
+            }
+            t[nt - 1].partition_count++;
+            p[i].partition = cp->partition;
+            p[i].fetch_offset = cp->fetch_offset;
+            p[i].partition_max_bytes = cp->max_bytes;
+        } else {
+            qr_list_offsets_topic_t *t = tops;
+            qr_list_offsets_part_t *p = parts;
+
+            if (new_topic) {
+                t[nt].topic = cp->topic;
+                t[nt].partitions = &p[i];
+                nt++;
+            }
+            t[nt - 1].partition_count++;
+            p[i].partition = cp->partition;
+            p[i].timestamp = cp->start;
+        }
+    }
+    if (fetch) {
+        req.api = QR_API_FETCH;
+        req.u.fetch.replica_id = -1;
+        req.u.fetch.max_wait_ms = c->conf->fetch_max_wait_ms;
+        req.u.fetch.min_bytes = c->conf->fetch_min_bytes;
+        req.u.fetch.max_bytes = c->conf->fetch_max_bytes;
+        req.u.fetch.topic_count = nt;
+        req.u.fetch.topics = tops;
+        timeout = c->conf->request_timeout_ms + c->conf->fetch_max_wait_ms;
+    } else {
+        req.api = QR_API_LIST_OFFSETS;
+        req.u.list_offsets.replica_id = -1;
+        req.u.list_offsets.topic_count = nt;
+        req.u.list_offsets.topics = tops;
+        timeout = c->conf->request_timeout_ms;
+    }
+    err = qr_bconn_send(conn, &req, NULL, 0, 1, timeout,
+                        fetch ? on_fetch : on_list_offsets, ctx);
+    free(tops);
+    free(parts);
+    if (err != QUIRE_ERR_NONE) {
+        free(ctx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        list[i]->inflight = 1;
+}
+
+static int by_topic(const void *a, const void *b)
+{
+    const cpart_t *x = *(cpart_t *const *)a, *y = *(cpart_t *const *)b;
+    int r = strcmp(x->topic, y->topic);
+
+    return r ? r
+             : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+static void consumer_run(qr_client_t *cl, void *arg)
+{
+    quire_consumer_t *c = arg;
+    int64_t now = qr_clock_mono_ms();
+    size_t queued_max = 2 * (size_t)c->conf->max_partition_fetch_bytes;
+    cpart_t **todo;
+    int32_t *lead;
+    size_t n = 0;
+
+    (void)cl;
+    pthread_mutex_lock(&c->lock);
+    todo = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*todo));
+    lead = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*lead));
+    if (!todo || !lead) {
+        pthread_mutex_unlock(&c->lock);
+        free(todo);
+        free(lead);
+        return;
+    }
+    for (int fetch = 0; fetch < 2; fetch++) {
+        n = 0;
+        for (size_t i = 0; i < c->part_cnt; i++) {
+            cpart_t *cp = c->parts[i];
+
+            if (cp->removed || cp->inflight ||
+                cp->state != (fetch ? CP_FETCH : CP_RESOLVE))
+                continue;
+            if (cp->backoff_until > now) {
+                qr_client_run_at(c->cl, cp->backoff_until);
+                continue;
+            }
+            if (fetch && cp->queued >= queued_max)
+                continue;
+            todo[n++] = cp;
+        }
+        qsort(todo, n, sizeof(*todo), by_topic);
+        for (size_t i = 0; i < n; i++)
+            lead[i] = leader_of(c, todo[i]);
+        /* one request per leader, its partitions grouped by topic */
+        for (size_t i = 0; i < n; i++) {
+            cpart_t **mine;
+            size_t m = 0;
+            int32_t node = lead[i];
+
+            if (node < 0)
+                continue;
+            mine = malloc((n - i) * sizeof(*mine));
+            if (!mine)
+                break;
+            for (size_t j = i; j < n; j++) {
+                if (lead[j] == node) {
+                    mine[m++] = todo[j];
+                    lead[j] = -1;
+                }
+            }
+            send_for_node(c, node, mine, m, fetch);
+            free(mine);
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    free(todo);
+    free(lead);
+}
+
+static const qr_client_ops_t consumer_ops = {
+    .run = consumer_run,
+    .conn_closed = NULL,
+    .stopping = NULL,
+};
+
+/* ---- public API ---- */
+
+quire_err_t quire_consumer_new(quire_conf_t *conf, quire_consumer_t **consumerp,
+                               char *errstr, size_t errstr_size)
+{
+    pthread_condattr_t ca;
+    quire_consumer_t *c;
+    quire_err_t err;
+
+    if (!conf || !consumerp)
+        return QUIRE_ERR_BAD_ARG;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return QUIRE_ERR_NO_MEMORY;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    err = qr_client_new(conf, &consumer_ops, c, &c->cl, errstr, errstr_size);
+    if (err == QUIRE_ERR_NONE) {
+        c->conf = conf;
+        err = qr_client_start(c->cl);
+        if (err != QUIRE_ERR_NONE) {
+            c->cl->conf = NULL; /* left with the caller */
+            qr_client_destroy(c->cl);
+        }
+    }
+    if (err != QUIRE_ERR_NONE) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return err;
+    }
+    *consumerp = c;
+    return QUIRE_ERR_NONE;
+}
+
+static cpart_t *part_find(quire_consumer_t *c, const char *topic,
+                          int32_t partition)
+{
+    for (size_t i = 0; i < c->part_cnt; i++)
+        if (c->parts[i]->partition == partition &&
+            !strcmp(c->parts[i]->topic, topic))
+            return c->parts[i];
+    return NULL;
+}
+
+/* Points @p cp at @p offset, dropping what was fetched before. Lock
+ * held. */
+static void part_seek(cpart_t *cp, int64_t offset)
+{
+    __atomic_store_n(&cp->gen, cp->gen + 1, __ATOMIC_RELEASE);
+    cp->backoff_until = 0;
+    if (offset < 0) {
+        cp->state = CP_RESOLVE;
+        cp->start = offset;
+        __atomic_store_n(&cp->pos, -1, __ATOMIC_RELEASE);
+    } else {
+        cp->state = CP_FETCH;
+        cp->fetch_offset = offset;
+        __atomic_store_n(&cp->pos, offset, __ATOMIC_RELEASE);
+    }
+}
+
+static quire_err_t check_tp(quire_consumer_t *c, const char *topic,
+                            int32_t partition)
+{
+    if (!c || !topic || partition < 0)
+        return QUIRE_ERR_BAD_ARG;
+    if (qr_topic_name_check(topic, strlen(topic), NULL) != QUIRE_ERR_NONE)
+        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t quire_consumer_assign(quire_consumer_t *c, const char *topic,
+                                  int32_t partition, int64_t offset)
+{
+    quire_err_t err = check_tp(c, topic, partition);
+    cpart_t *cp;
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (offset < QUIRE_OFFSET_BEGINNING)
+        return QUIRE_ERR_BAD_ARG;
+    pthread_mutex_lock(&c->lock);
+    cp = part_find(c, topic, partition);
+    if (!cp) {
+        if (c->part_cnt == c->part_cap) {
+            size_t cap = c->part_cap ? c->part_cap * 2 : 16;
+            cpart_t **v = realloc(c->parts, cap * sizeof(*v));
+
+            if (!v) {
+                err = QUIRE_ERR_NO_MEMORY;
+                goto out;
+            }
+            c->parts = v;
+            c->part_cap = cap;
+        }
+        cp = calloc(1, sizeof(*cp));
+        if (!cp || !(cp->topic = strdup(topic))) {
+            free(cp);
+            err = QUIRE_ERR_NO_MEMORY;
+            goto out;
+        }
+        cp->partition = partition;
+        cp->max_bytes = c->conf->max_partition_fetch_bytes;
+        c->parts[c->part_cnt++] = cp;
+    }
+    cp->removed = 0;
+    part_seek(cp, offset);
+out:
+    pthread_mutex_unlock(&c->lock);
+    if (err == QUIRE_ERR_NONE) {
+        /* the metadata must cover the topic: ask for it (waiting only on
+         * the loop, never here) */
+        int32_t cnt;
+
+        qr_client_partitions(c->cl, topic, qr_clock_mono_ms(), &cnt);
+        qr_client_wake(c->cl);
+    }
+    return err;
+}
+
+quire_err_t quire_consumer_seek(quire_consumer_t *c, const char *topic,
+                                int32_t partition, int64_t offset)
+{
+    quire_err_t err = check_tp(c, topic, partition);
+    cpart_t *cp;
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (offset < QUIRE_OFFSET_BEGINNING)
+        return QUIRE_ERR_BAD_ARG;
+    pthread_mutex_lock(&c->lock);
+    cp = part_find(c, topic, partition);
+    if (!cp || cp->removed)
+        err = QUIRE_ERR_NOT_FOUND;
+    else
+        part_seek(cp, offset);
+    pthread_mutex_unlock(&c->lock);
+    qr_client_wake(c->cl);
+    return err;
+}
+
+quire_err_t quire_consumer_unassign(quire_consumer_t *c, const char *topic,
+                                    int32_t partition)
+{
+    quire_err_t err = check_tp(c, topic, partition);
+    cpart_t *cp;
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    pthread_mutex_lock(&c->lock);
+    cp = part_find(c, topic, partition);
+    if (!cp || cp->removed)
+        err = QUIRE_ERR_NOT_FOUND;
+    else {
+        cp->removed = 1;
+        __atomic_store_n(&cp->gen, cp->gen + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
+quire_err_t quire_consumer_position(quire_consumer_t *c, const char *topic,
+                                    int32_t partition, int64_t *offsetp)
+{
+    quire_err_t err = check_tp(c, topic, partition);
+    cpart_t *cp;
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (!offsetp)
+        return QUIRE_ERR_BAD_ARG;
+    pthread_mutex_lock(&c->lock);
+    cp = part_find(c, topic, partition);
+    if (!cp || cp->removed)
+        err = QUIRE_ERR_NOT_FOUND;
+    else
+        *offsetp = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
+quire_err_t quire_consumer_partition_count(quire_consumer_t *c,
+                                           const char *topic, int timeout_ms,
+                                           int32_t *cntp)
+{
+    quire_err_t err = check_tp(c, topic, 0);
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (!cntp || timeout_ms < 0)
+        return QUIRE_ERR_BAD_ARG;
+    return qr_client_partitions(c->cl, topic, qr_clock_mono_ms() + timeout_ms,
+                                cntp);
+}
+
+/* ---- poll ---- */
+
+/* Fills c->rec from the iterator's record, with NUL-terminated header keys
+ * in c->hkeys. */
+static quire_err_t make_record(quire_consumer_t *c, qr_batch_rec_t *r)
+{
+    size_t need = 0, off = 0;
+    qr_batch_rec_t copy = *r;
+    qr_batch_rec_header_t h;
+    size_t n = 0;
+
+    while (qr_batch_rec_header_next(&copy, &h) == QUIRE_ERR_NONE) {
+        need += h.key_len + 1;
+        n++;
+    }
+    if (n > c->hdr_cap) {
+        quire_header_t *v = realloc(c->hdrs, n * sizeof(*v));
+
+        if (!v)
+            return QUIRE_ERR_NO_MEMORY;
+        c->hdrs = v;
+        c->hdr_cap = n;
+    }
+    if (need > c->hkeys_cap) {
+        char *v = realloc(c->hkeys, need);
+
+        if (!v)
+            return QUIRE_ERR_NO_MEMORY;
+        c->hkeys = v;
+        c->hkeys_cap = need;
+    }
+    for (size_t i = 0; i < n; i++) {
+        qr_batch_rec_header_next(r, &h);
+        memcpy(c->hkeys + off, h.key, h.key_len);
+        c->hkeys[off + h.key_len] = '\0';
+        c->hdrs[i].key = c->hkeys + off;
+        c->hdrs[i].value = h.value;
+        c->hdrs[i].value_len = h.value ? (size_t)h.value_len : 0;
+        off += h.key_len + 1;
+    }
+    c->rec.offset = r->offset;
+    c->rec.timestamp = r->timestamp;
+    c->rec.key = r->key;
+    c->rec.key_len = r->key ? (size_t)r->key_len : 0;
+    c->rec.value = r->value;
+    c->rec.value_len = r->value ? (size_t)r->value_len : 0;
+    c->rec.headers = n ? c->hdrs : NULL;
+    c->rec.header_cnt = n;
+    return QUIRE_ERR_NONE;
+}
+
+/* Opens the next batch of the current chunk (CRC checked, decompressed
+ * when needed). NOT_FOUND: the chunk is used up. */
+static quire_err_t open_batch(quire_consumer_t *c)
+{
+    chunk_t *ch = c->cur;
+    qr_batch_hdr_t hdr;
+    const char *why = NULL;
+    quire_err_t err;
+
+    for (;;) {
+        if (c->cur_off >= ch->len)
+            return QUIRE_ERR_NOT_FOUND;
+        err = qr_batch_validate(ch->p + c->cur_off, ch->len - c->cur_off,
+                                QR_BATCH_CHECK_CRC, &hdr, &why);
+        if (err != QUIRE_ERR_NONE) {
+            QR_LOG_WARN("FETCH", "%s-%d: bad batch at offset %lld: %s",
+                        ch->cp->topic, ch->cp->partition,
+                        (long long)hdr.base_offset, why ? why : "");
+            return QUIRE_ERR_CORRUPT_MESSAGE;
+        }
+        if (hdr.attributes & QR_BATCH_ATTR_CONTROL) {
+            c->cur_off += qr_batch_size(&hdr);
+            continue;
+        }
+        if (qr_batch_codec(&hdr) != 0 && !c->scratch) {
+            c->scratch_cap = 4 * (size_t)c->conf->max_partition_fetch_bytes;
+            c->scratch = malloc(c->scratch_cap);
+            if (!c->scratch)
+                return QUIRE_ERR_NO_MEMORY;
+        }
+        for (;;) {
+            err = qr_batch_iter_open(&c->it, ch->p + c->cur_off,
+                                     ch->len - c->cur_off, c->scratch,
+                                     c->scratch_cap);
+            if (err != QUIRE_ERR_COMPRESSION || c->scratch_cap >= SCRATCH_MAX)
+                break;
+            /* the records are larger than the scratch: grow it */
+            free(c->scratch);
+            c->scratch_cap *= 2;
+            c->scratch = malloc(c->scratch_cap);
+            if (!c->scratch) {
+                c->scratch_cap = 0;
+                return QUIRE_ERR_NO_MEMORY;
+            }
+        }
+        if (err != QUIRE_ERR_NONE)
+            return err == QUIRE_ERR_NO_MEMORY ? err : QUIRE_ERR_CORRUPT_MESSAGE;
+        c->cur_off += qr_batch_size(&hdr);
+        c->it_active = 1;
+        return QUIRE_ERR_NONE;
+    }
+}
+
+/* The partition error @p err at @p offset, reported through poll. */
+static quire_err_t poll_error(quire_consumer_t *c, cpart_t *cp, quire_err_t err,
+                              int64_t offset, const quire_record_t **recp)
+{
+    memset(&c->rec, 0, sizeof(c->rec));
+    c->rec.topic = cp->topic;
+    c->rec.partition = cp->partition;
+    c->rec.offset = offset;
+    *recp = &c->rec;
+    return err;
+}
+
+/* Gives the current chunk back and stops the iteration. */
+static void drop_current(quire_consumer_t *c)
+{
+    if (c->cur)
+        chunk_release(c, c->cur);
+    c->cur = NULL;
+    c->it_active = 0;
+}
+
+/* Takes the next chunk of the ready queue, waiting until @p deadline_ms. */
+static int next_chunk(quire_consumer_t *c, int64_t deadline_ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(deadline_ms / 1000);
+    ts.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+    pthread_mutex_lock(&c->lock);
+    while (!c->q_head && qr_clock_mono_ms() < deadline_ms)
+        pthread_cond_timedwait(&c->cv, &c->lock, &ts);
+    c->cur = c->q_head;
+    if (c->cur) {
+        c->q_head = c->cur->next;
+        if (!c->q_head)
+            c->q_tail = NULL;
+        c->cur->next = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    c->cur_off = 0;
+    c->it_active = 0;
+    return c->cur != NULL;
+}
+
+quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
+                                const quire_record_t **recp)
+{
+    int64_t deadline;
+    qr_batch_rec_t r;
+    quire_err_t err;
+
+    if (!c || !recp || timeout_ms < 0)
+        return QUIRE_ERR_BAD_ARG;
+    deadline = qr_clock_mono_ms() + timeout_ms;
+    for (;;) {
+        chunk_t *ch = c->cur;
+        cpart_t *cp;
+
+        if (!ch) {
+            if (!next_chunk(c, deadline))
+                return QUIRE_ERR_TIMED_OUT;
+            continue;
+        }
+        cp = ch->cp;
+        if (__atomic_load_n(&cp->gen, __ATOMIC_ACQUIRE) != ch->gen) {
+            drop_current(c); /* sought or unassigned since */
+            continue;
+        }
+        if (!ch->fb) {
+            quire_err_t e = ch->err;
+            int64_t off = ch->err_offset;
+
+            drop_current(c);
+            return poll_error(c, cp, e, off, recp);
+        }
+        if (!c->it_active) {
+            err = open_batch(c);
+            if (err == QUIRE_ERR_NOT_FOUND) {
+                drop_current(c);
+                continue;
+            }
+            if (err != QUIRE_ERR_NONE) {
+                int64_t off = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
+
+                pthread_mutex_lock(&c->lock);
+                if (cp->gen == ch->gen)
+                    cp->state = CP_ERROR;
+                pthread_mutex_unlock(&c->lock);
+                drop_current(c);
+                return poll_error(c, cp, err, off, recp);
+            }
+        }
+        err = qr_batch_iter_next(&c->it, &r);
+        if (err == QUIRE_ERR_NOT_FOUND) {
+            c->it_active = 0;
+            continue;
+        }
+        if (err != QUIRE_ERR_NONE) {
+            int64_t off = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
+
+            pthread_mutex_lock(&c->lock);
+            if (cp->gen == ch->gen)
+                cp->state = CP_ERROR;
+            pthread_mutex_unlock(&c->lock);
+            drop_current(c);
+            return poll_error(c, cp, QUIRE_ERR_CORRUPT_MESSAGE, off, recp);
+        }
+        if (r.offset < __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE))
+            continue; /* before the position: the batch began earlier */
+        err = make_record(c, &r);
+        if (err != QUIRE_ERR_NONE)
+            return err;
+        c->rec.topic = cp->topic;
+        c->rec.partition = cp->partition;
+        __atomic_store_n(&cp->pos, r.offset + 1, __ATOMIC_RELEASE);
+        *recp = &c->rec;
+        return QUIRE_ERR_NONE;
+    }
+}
+
+void quire_consumer_close(quire_consumer_t *c)
+{
+    chunk_t *ch, *next;
+
+    if (!c)
+        return;
+    qr_client_stop(c->cl);
+    drop_current(c);
+    for (ch = c->q_head; ch; ch = next) {
+        next = ch->next;
+        if (ch->fb && --ch->fb->refs == 0) {
+            free(ch->fb->data);
+            free(ch->fb);
+        }
+        free(ch);
+    }
+    qr_client_destroy(c->cl);
+    for (size_t i = 0; i < c->part_cnt; i++) {
+        free(c->parts[i]->topic);
+        free(c->parts[i]);
+    }
+    free(c->parts);
+    free(c->scratch);
+    free(c->hdrs);
+    free(c->hkeys);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}

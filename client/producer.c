@@ -1,0 +1,528 @@
+/*
+ * producer: quire_producer_* (DESIGN.md §7). Application threads append to
+ * the accumulator; the client's loop thread drains ready batches, groups
+ * them by leader into Produce requests (several in flight per connection,
+ * at most one per partition, see accum.h), and completes each record with
+ * a delivery report: its offset, a retry (same order, after
+ * retry.backoff.ms, with fresh metadata), or its error.
+ *
+ * Nothing is dropped silently: every record accepted by send() reaches
+ * exactly one report, from the response, a retry's final outcome, the
+ * delivery timeout (REQUEST_TIMED_OUT) or close (DESTROYED).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accum.h"
+#include "client.h"
+#include "clock.h"
+#include "codec.h"
+#include "logging.h"
+#include "topic.h"
+
+struct quire_producer {
+    qr_client_t *cl;
+    qr_accum_t *acc;
+    const quire_conf_t *conf; /* the client's */
+    int stopping;             /* loop: fail instead of retrying */
+};
+
+/* One Produce request in flight: its batches in payload order. */
+typedef struct preq_ctx {
+    quire_producer_t *p;
+    qr_pbatch_t *batches;
+} preq_ctx_t;
+
+/* Per-drain bookkeeping: bytes and whether a request is being built, per
+ * leader. */
+#define ROUND_NODES 64
+typedef struct round {
+    quire_producer_t *p;
+    int n;
+    int32_t node[ROUND_NODES];
+    size_t bytes[ROUND_NODES];
+} round_t;
+
+/* ---- delivery ---- */
+
+static void deliver(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
+                    int64_t append_time, quire_err_t err)
+{
+    quire_delivery_t dr;
+
+    if (p->conf->dr_cb) {
+        dr.topic = b->topic;
+        dr.partition = b->partition;
+        dr.err = err;
+        for (int32_t i = 0; i < b->count; i++) {
+            dr.offset = err == QUIRE_ERR_NONE && base >= 0 ? base + i : -1;
+            dr.timestamp =
+                append_time >= 0 ? append_time : b->recs[i].timestamp;
+            dr.opaque = b->recs[i].opaque;
+            p->conf->dr_cb(&dr, p->conf->dr_opaque);
+        }
+    }
+    qr_accum_done(p->acc, b);
+}
+
+static int retriable(quire_err_t err)
+{
+    switch (err) {
+    case QUIRE_ERR_NETWORK_EXCEPTION:
+    case QUIRE_ERR_REQUEST_TIMED_OUT:
+    case QUIRE_ERR_NOT_LEADER_FOR_PARTITION:
+    case QUIRE_ERR_LEADER_NOT_AVAILABLE:
+    case QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case QUIRE_ERR_NOT_ENOUGH_REPLICAS:
+    case QUIRE_ERR_BROKER_NOT_AVAILABLE:
+    case QUIRE_ERR_REPLICA_NOT_AVAILABLE:
+    case QUIRE_ERR_KAFKA_STORAGE_ERROR:
+    case QUIRE_ERR_FENCED_LEADER_EPOCH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int stale_meta(quire_err_t err)
+{
+    return retriable(err) && err != QUIRE_ERR_NOT_ENOUGH_REPLICAS;
+}
+
+/* Completes the batches of one partition, [first, end), that share the
+ * outcome @p err: retried in order, or reported. */
+static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
+                           qr_pbatch_t *end, quire_err_t err, int64_t base,
+                           int64_t append_time)
+{
+    int64_t now = qr_clock_mono_ms();
+    qr_pbatch_t *b, *next, *rev = NULL;
+
+    if (err == QUIRE_ERR_NONE) {
+        for (b = first; b != end; b = next) {
+            int32_t count = b->count;
+
+            next = b->next;
+            deliver(p, b, base, append_time, err);
+            if (base >= 0)
+                base += count;
+        }
+        return;
+    }
+    if (stale_meta(err))
+        qr_client_meta_stale(p->cl, first->topic);
+    if (retriable(err) && !p->stopping && first->attempts <= p->conf->retries &&
+        now - first->created_ms < p->conf->delivery_timeout_ms) {
+        QR_DBG(QR_DBG_PRODUCE, "PRODUCE", "%s-%d: %s; retrying", first->topic,
+               first->partition, quire_err2str(err));
+        /* requeue last to first, so the queue keeps their order */
+        for (b = first; b != end; b = next) {
+            next = b->next;
+            b->next = rev;
+            rev = b;
+        }
+        for (b = rev; b; b = next) {
+            next = b->next;
+            qr_accum_requeue(p->acc, b, now + p->conf->retry_backoff_ms);
+        }
+        qr_client_run_at(p->cl, now + p->conf->retry_backoff_ms);
+        return;
+    }
+    QR_LOG_WARN("PRODUCE", "%s-%d: delivery failed: %s", first->topic,
+                first->partition, quire_err2str(err));
+    for (b = first; b != end; b = next) {
+        next = b->next;
+        deliver(p, b, -1, -1, err);
+    }
+}
+
+static const qr_produce_part_resp_t *find_part(const qr_produce_resp_t *resp,
+                                               const char *topic, int32_t part)
+{
+    for (size_t t = 0; t < resp->topic_count; t++) {
+        const qr_produce_topic_resp_t *tr = &resp->topics[t];
+
+        if (!tr->topic || strcmp(tr->topic, topic) != 0)
+            continue;
+        for (size_t i = 0; i < tr->partition_count; i++)
+            if (tr->partitions[i].partition == part)
+                return &tr->partitions[i];
+    }
+    return NULL;
+}
+
+static void on_produce(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
+                       uint8_t **framebuf, void *arg)
+{
+    preq_ctx_t *ctx = arg;
+    quire_producer_t *p = ctx->p;
+    qr_pbatch_t *first = ctx->batches;
+
+    (void)conn;
+    (void)framebuf;
+    if (err == QUIRE_ERR_NONE && resp && resp->error_code != QUIRE_ERR_NONE)
+        err = resp->error_code;
+    if (err == QUIRE_ERR_DESTROYED)
+        p->stopping = 1;
+    while (first) {
+        qr_pbatch_t *end = first->next;
+        quire_err_t perr = err;
+        int64_t base = -1, append_time = -1;
+
+        while (end && end->part == first->part)
+            end = end->next;
+        if (perr == QUIRE_ERR_NONE && resp) {
+            const qr_produce_part_resp_t *pr =
+                find_part(&resp->u.produce, first->topic, first->partition);
+
+            if (!pr)
+                perr = QUIRE_ERR_UNKNOWN_SERVER_ERROR;
+            else {
+                perr = pr->error_code;
+                base = pr->base_offset;
+                append_time = pr->log_append_time;
+            }
+        }
+        /* resp is NULL with acks=0: written is all we learn */
+        complete_group(p, first, end, perr, base, append_time);
+        first = end;
+    }
+    free(ctx);
+    qr_client_kick(p->cl);
+}
+
+/* ---- sending ---- */
+
+static int round_slot(round_t *r, int32_t node)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->node[i] == node)
+            return i;
+    return -1;
+}
+
+static int32_t leader_of(quire_producer_t *p, const char *topic,
+                         int32_t partition)
+{
+    const qr_cmeta_topic_t *t = qr_client_topic(p->cl, topic);
+
+    if (!t || partition >= t->part_cnt)
+        return -1;
+    return t->parts[partition].leader;
+}
+
+/* Drain selector (accumulator lock held): a batch goes when its leader is
+ * connected, the connection has room for one more request, and the
+ * request being built for that leader stays within max.request.size. */
+static int select_batch(void *arg, const char *topic, int32_t partition,
+                        size_t bytes)
+{
+    round_t *r = arg;
+    quire_producer_t *p = r->p;
+    int32_t leader = leader_of(p, topic, partition);
+    qr_bconn_t *conn;
+    int i;
+
+    if (leader < 0) {
+        qr_client_meta_stale(p->cl, topic);
+        return 0;
+    }
+    i = round_slot(r, leader);
+    if (i >= 0) {
+        if (r->bytes[i] + bytes > (size_t)p->conf->max_request_size)
+            return 0;
+        r->bytes[i] += bytes;
+        return 1;
+    }
+    if (r->n == ROUND_NODES)
+        return 0;
+    conn = qr_client_conn(p->cl, leader);
+    if (!conn || qr_bconn_state(conn) != QR_BCONN_UP ||
+        qr_bconn_pending(conn) >= p->conf->max_in_flight)
+        return 0;
+    r->node[r->n] = leader;
+    r->bytes[r->n] = bytes;
+    r->n++;
+    return 1;
+}
+
+/* Sends the batches of @p list led by @p node as one request (they are
+ * in queue order, grouped by topic then partition). Consumes the list. */
+static void send_request(quire_producer_t *p, int32_t node, qr_pbatch_t *list,
+                         size_t nbatches)
+{
+    qr_produce_topic_t *topics = calloc(nbatches, sizeof(*topics));
+    qr_produce_part_t *parts = calloc(nbatches, sizeof(*parts));
+    struct iovec *iov = calloc(nbatches, sizeof(*iov));
+    preq_ctx_t *ctx = calloc(1, sizeof(*ctx));
+    qr_bconn_t *conn = qr_client_conn(p->cl, node);
+    quire_err_t err = QUIRE_ERR_NO_MEMORY;
+    size_t nt = 0, np = 0, ni = 0;
+    qr_req_t req;
+
+    if (topics && parts && iov && ctx) {
+        const qr_accum_part_t *cur = NULL;
+
+        for (qr_pbatch_t *b = list; b; b = b->next) {
+            if (nt == 0 || strcmp(topics[nt - 1].topic, b->topic) != 0) {
+                topics[nt].topic = b->topic;
+                topics[nt].partitions = &parts[np];
+                nt++;
+            }
+            if (b->part != cur) {
+                parts[np].partition = b->partition;
+                np++;
+                topics[nt - 1].partition_count++;
+                cur = b->part;
+            }
+            parts[np - 1].records_length += (uint32_t)b->len;
+            iov[ni].iov_base = (void *)b->data;
+            iov[ni].iov_len = b->len;
+            ni++;
+            b->attempts++;
+        }
+        memset(&req, 0, sizeof(req));
+        req.api = QR_API_PRODUCE;
+        req.u.produce.acks = (int16_t)p->conf->acks;
+        req.u.produce.timeout_ms = p->conf->request_timeout_ms;
+        req.u.produce.topic_count = nt;
+        req.u.produce.topics = topics;
+        ctx->p = p;
+        ctx->batches = list;
+        err = conn ? qr_bconn_send(conn, &req, iov, (int)ni, p->conf->acks != 0,
+                                   p->conf->request_timeout_ms, on_produce, ctx)
+                   : QUIRE_ERR_NETWORK_EXCEPTION;
+    }
+    free(topics);
+    free(parts);
+    free(iov);
+    if (err == QUIRE_ERR_NONE)
+        return;
+    /* not sent: as if the request had failed at once */
+    if (ctx) {
+        ctx->p = p;
+        ctx->batches = list;
+        on_produce(conn,
+                   err == QUIRE_ERR_NO_MEMORY ? err
+                                              : QUIRE_ERR_NETWORK_EXCEPTION,
+                   NULL, NULL, ctx);
+        return;
+    }
+    for (qr_pbatch_t *b = list, *next; b; b = next) {
+        next = b->next;
+        deliver(p, b, -1, -1, err);
+    }
+}
+
+static void fail_list(quire_producer_t *p, qr_pbatch_t *list, quire_err_t err)
+{
+    for (qr_pbatch_t *b = list, *next; b; b = next) {
+        next = b->next;
+        QR_DBG(QR_DBG_PRODUCE, "PRODUCE", "%s-%d: %d record(s) failed: %s",
+               b->topic, b->partition, b->count, quire_err2str(err));
+        deliver(p, b, -1, -1, err);
+    }
+}
+
+static void producer_run(qr_client_t *cl, void *arg)
+{
+    quire_producer_t *p = arg;
+    int64_t now = qr_clock_mono_ms(), next_ms;
+    qr_pbatch_t *list, *expired;
+    round_t r;
+
+    (void)cl;
+    if (qr_accum_expire(p->acc, NULL, now, p->conf->delivery_timeout_ms,
+                        &expired))
+        fail_list(p, expired, QUIRE_ERR_REQUEST_TIMED_OUT);
+    memset(&r, 0, sizeof(r));
+    r.p = p;
+    qr_accum_drain(p->acc, now, select_batch, &r, &list, &next_ms);
+    qr_client_run_at(p->cl, next_ms);
+    /* finish (CRC, compression) outside the accumulator's lock */
+    for (int i = 0; i < r.n; i++) {
+        qr_pbatch_t *mine = NULL, **tail = &mine, **pp = &list, *b;
+        size_t n = 0;
+
+        while ((b = *pp) != NULL) {
+            if (leader_of(p, b->topic, b->partition) != r.node[i]) {
+                pp = &b->next;
+                continue;
+            }
+            *pp = b->next;
+            b->next = NULL;
+            if (qr_accum_finish(b) != QUIRE_ERR_NONE) {
+                QR_LOG_ERR("PRODUCE", "%s-%d: cannot build the batch", b->topic,
+                           b->partition);
+                deliver(p, b, -1, -1, QUIRE_ERR_COMPRESSION);
+                continue;
+            }
+            *tail = b;
+            tail = &b->next;
+            n++;
+        }
+        if (mine)
+            send_request(p, r.node[i], mine, n);
+    }
+    /* the selector only takes batches with a leader in the round */
+    QR_ASSERT(list == NULL);
+}
+
+static void producer_stopping(qr_client_t *cl, void *arg)
+{
+    quire_producer_t *p = arg;
+    qr_pbatch_t *list;
+
+    (void)cl;
+    p->stopping = 1;
+    if (qr_accum_expire(p->acc, NULL, qr_clock_mono_ms(), -1, &list))
+        fail_list(p, list, QUIRE_ERR_DESTROYED);
+}
+
+static const qr_client_ops_t producer_ops = {
+    .run = producer_run,
+    .conn_closed = NULL,
+    .stopping = producer_stopping,
+};
+
+/* ---- public API ---- */
+
+quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
+                               char *errstr, size_t errstr_size)
+{
+    quire_producer_t *p;
+    qr_accum_conf_t ac;
+    quire_err_t err;
+
+    if (!conf || !producerp)
+        return QUIRE_ERR_BAD_ARG;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return QUIRE_ERR_NO_MEMORY;
+    ac.batch_size = (size_t)conf->batch_size;
+    ac.linger_ms = conf->linger_ms;
+    ac.codec = conf->compression;
+    ac.buffer_memory = conf->buffer_memory;
+    ac.max_batch = (size_t)conf->max_request_size;
+    err = qr_accum_new(&ac, &p->acc);
+    if (err != QUIRE_ERR_NONE) {
+        free(p);
+        return err;
+    }
+    err = qr_client_new(conf, &producer_ops, p, &p->cl, errstr, errstr_size);
+    if (err != QUIRE_ERR_NONE) {
+        qr_accum_destroy(p->acc);
+        free(p);
+        return err;
+    }
+    p->conf = conf;
+    if (*conf->debug) {
+        uint32_t mask;
+
+        if (qr_log_debug_parse(conf->debug, &mask, NULL) == 0)
+            qr_log_setup(qr_log_level, mask | qr_log_debug, -1);
+    }
+    err = qr_client_start(p->cl);
+    if (err != QUIRE_ERR_NONE) {
+        p->cl->conf = NULL; /* the caller keeps the conf on error */
+        qr_client_destroy(p->cl);
+        qr_accum_destroy(p->acc);
+        free(p);
+        return err;
+    }
+    *producerp = p;
+    return QUIRE_ERR_NONE;
+}
+
+#define HEADERS_ON_STACK 16
+
+quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
+                                int32_t partition, const void *key,
+                                size_t key_len, const void *value,
+                                size_t value_len, const quire_header_t *headers,
+                                size_t header_cnt, int64_t timestamp,
+                                void *opaque)
+{
+    qr_batch_rec_header_t hstack[HEADERS_ON_STACK], *hv = hstack;
+    int64_t now, deadline;
+    int32_t cnt, part;
+    quire_err_t err;
+    int wake = 0;
+
+    if (!p || !topic || partition < QUIRE_PARTITION_ANY || timestamp < 0 ||
+        (header_cnt && !headers))
+        return QUIRE_ERR_BAD_ARG;
+    if (qr_topic_name_check(topic, strlen(topic), NULL) != QUIRE_ERR_NONE)
+        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+    now = qr_clock_mono_ms();
+    /* on the loop thread (a delivery callback) waiting would deadlock */
+    deadline = pthread_equal(pthread_self(), p->cl->thread)
+                   ? now
+                   : now + p->conf->max_block_ms;
+    err = qr_client_partitions(p->cl, topic, deadline, &cnt);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (partition >= cnt)
+        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    part = partition;
+    if (part == QUIRE_PARTITION_ANY)
+        part =
+            key ? quire_partition_for_key(key, key_len, cnt) : QR_ACCUM_STICKY;
+    if (header_cnt > HEADERS_ON_STACK) {
+        hv = malloc(header_cnt * sizeof(*hv));
+        if (!hv)
+            return QUIRE_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < header_cnt; i++) {
+        if (!headers[i].key) {
+            err = QUIRE_ERR_BAD_ARG;
+            goto out;
+        }
+        hv[i].key = (const uint8_t *)headers[i].key;
+        hv[i].key_len = strlen(headers[i].key);
+        hv[i].value = headers[i].value;
+        hv[i].value_len = (ssize_t)headers[i].value_len;
+    }
+    err = qr_accum_append(p->acc, topic, part, cnt,
+                          timestamp ? timestamp : qr_clock_real_ms(), key,
+                          key_len, value, value_len, hv, header_cnt, opaque,
+                          now, deadline, &part, &wake);
+    if (wake)
+        qr_client_wake(p->cl);
+out:
+    if (hv != hstack)
+        free(hv);
+    return err;
+}
+
+quire_err_t quire_producer_flush(quire_producer_t *p, int timeout_ms)
+{
+    quire_err_t err;
+
+    if (!p || timeout_ms < 0)
+        return QUIRE_ERR_BAD_ARG;
+    qr_accum_flushing(p->acc, 1);
+    qr_client_wake(p->cl);
+    err = qr_accum_wait_empty(p->acc, qr_clock_mono_ms() + timeout_ms);
+    qr_accum_flushing(p->acc, -1);
+    return err;
+}
+
+quire_err_t quire_producer_close(quire_producer_t *p, int timeout_ms)
+{
+    quire_err_t err;
+
+    if (!p)
+        return QUIRE_ERR_NONE;
+    qr_accum_close(p->acc);
+    err = quire_producer_flush(p, timeout_ms < 0 ? 0 : timeout_ms);
+    /* fails what is left (queued and in flight) on the loop, then joins */
+    qr_client_stop(p->cl);
+    qr_client_destroy(p->cl);
+    qr_accum_destroy(p->acc);
+    free(p);
+    return err;
+}

@@ -1,0 +1,581 @@
+/*
+ * check_client: libquire against real brokers and a real ZooKeeper
+ * (issue 6, "Tests"): every delivery report exactly once, consecutive
+ * offsets, keyed records where Kafka's murmur2 puts them, each codec round
+ * trip, a broker killed mid-run (retried or failed, never lost silently or
+ * reordered), buffer.memory exhaustion, request.timeout.ms, and a broker
+ * that never answers not hanging close().
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "qt_broker.h"
+#include "qt_zk.h"
+#include "quire.h"
+
+#ifndef QT_TOPICS_BIN
+#error "QT_TOPICS_BIN must name tools/quire-topics"
+#endif
+
+#define START_MS 20000
+#define MAXB     3
+
+static char *zk_connect;
+static qt_broker_t *brokers[MAXB];
+static int nbrokers;
+static char bootstrap[1024];
+
+/* ---- cluster helpers (run in the forked test) ---- */
+
+static void cluster_start(int n)
+{
+    size_t len = 0;
+
+    zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
+    ck_assert_ptr_nonnull(zk_connect);
+    nbrokers = n;
+    for (int i = 0; i < n; i++) {
+        brokers[i] = qt_broker_new(i + 1, zk_connect, NULL);
+        ck_assert_ptr_nonnull(brokers[i]);
+        ck_assert_int_eq(qt_broker_start(brokers[i], START_MS), 0);
+        len += (size_t)snprintf(bootstrap + len, sizeof(bootstrap) - len,
+                                "%s%s", i ? "," : "", brokers[i]->addr);
+    }
+}
+
+static void cluster_stop(void)
+{
+    for (int i = 0; i < nbrokers; i++) {
+        qt_broker_destroy(brokers[i]);
+        brokers[i] = NULL;
+    }
+    free(zk_connect);
+    zk_connect = NULL;
+}
+
+static void topic_create(const char *topic, int parts)
+{
+    char nparts[16];
+    char *argv[] = {QT_TOPICS_BIN,
+                    "--zookeeper",
+                    zk_connect,
+                    "--create",
+                    "--topic",
+                    (char *)topic,
+                    "--partitions",
+                    nparts,
+                    "--replication-factor",
+                    "1",
+                    NULL};
+    qt_run_result_t res;
+
+    snprintf(nparts, sizeof(nparts), "%d", parts);
+    ck_assert_int_eq(qt_run(argv, NULL, 20000, &res), 0);
+    ck_assert_msg(res.status == 0, "quire-topics: %s", res.err);
+    qt_run_free(&res);
+}
+
+static quire_conf_t *conf_new(const char *servers)
+{
+    quire_conf_t *conf = quire_conf_new();
+    char errstr[256];
+
+    ck_assert_ptr_nonnull(conf);
+    ck_assert_msg(quire_conf_set(conf, "bootstrap.servers", servers, errstr,
+                                 sizeof(errstr)) == QUIRE_ERR_NONE,
+                  "%s", errstr);
+    return conf;
+}
+
+static void conf_set(quire_conf_t *conf, const char *key, const char *value)
+{
+    char errstr[256];
+
+    ck_assert_msg(quire_conf_set(conf, key, value, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+}
+
+/* ---- delivery bookkeeping ---- */
+
+#define MAXREC 40000
+
+typedef struct dstate {
+    atomic_int reports[MAXREC];
+    int32_t part[MAXREC];
+    int64_t offset[MAXREC];
+    quire_err_t err[MAXREC];
+    atomic_int total;
+} dstate_t;
+
+static dstate_t *ds;
+
+static void on_dr(const quire_delivery_t *dr, void *opaque)
+{
+    int i = (int)(intptr_t)dr->opaque;
+
+    ck_assert_ptr_eq(opaque, ds);
+    ck_assert(i >= 0 && i < MAXREC);
+    atomic_fetch_add(&ds->reports[i], 1);
+    ds->part[i] = dr->partition;
+    ds->offset[i] = dr->offset;
+    ds->err[i] = dr->err;
+    atomic_fetch_add(&ds->total, 1);
+}
+
+static quire_producer_t *producer_new(quire_conf_t *conf)
+{
+    quire_producer_t *p = NULL;
+    char errstr[256];
+
+    ds = calloc(1, sizeof(*ds));
+    ck_assert_ptr_nonnull(ds);
+    quire_conf_set_delivery_cb(conf, on_dr, ds);
+    ck_assert_msg(quire_producer_new(conf, &p, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+    return p;
+}
+
+static void send_keyed(quire_producer_t *p, const char *topic, int i)
+{
+    char key[32], value[64];
+
+    snprintf(key, sizeof(key), "key-%d", i % 997);
+    snprintf(value, sizeof(value), "value-%d", i);
+    ck_assert_int_eq(quire_producer_send(p, topic, QUIRE_PARTITION_ANY, key,
+                                         strlen(key), value, strlen(value),
+                                         NULL, 0, 0, (void *)(intptr_t)i),
+                     QUIRE_ERR_NONE);
+}
+
+/* Reads every partition of @p topic from the beginning until @p want
+ * records came; checks each record against what was reported delivered
+ * at its offset. */
+static void consume_check(const char *topic, int parts, int want)
+{
+    quire_conf_t *conf = conf_new(bootstrap);
+    quire_consumer_t *c = NULL;
+    char errstr[256];
+    int got = 0;
+    int64_t deadline = qt_now_ms() + 30000;
+
+    conf_set(conf, "fetch.max.wait.ms", "100");
+    ck_assert_msg(quire_consumer_new(conf, &c, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+    for (int p = 0; p < parts; p++)
+        ck_assert_int_eq(
+            quire_consumer_assign(c, topic, p, QUIRE_OFFSET_BEGINNING),
+            QUIRE_ERR_NONE);
+    while (got < want && qt_now_ms() < deadline) {
+        const quire_record_t *r;
+        quire_err_t err = quire_consumer_poll(c, 200, &r);
+        int i;
+
+        if (err == QUIRE_ERR_TIMED_OUT)
+            continue;
+        ck_assert_msg(err == QUIRE_ERR_NONE, "poll: %s", quire_err2str(err));
+        ck_assert_int_eq(sscanf((const char *)r->value, "value-%d", &i), 1);
+        ck_assert(i >= 0 && i < MAXREC);
+        /* where the producer was told it went */
+        ck_assert_int_eq(ds->err[i], QUIRE_ERR_NONE);
+        ck_assert_int_eq(ds->part[i], r->partition);
+        ck_assert_int_eq(ds->offset[i], r->offset);
+        got++;
+    }
+    ck_assert_int_eq(got, want);
+    quire_consumer_close(c);
+}
+
+/* Per partition, the reported offsets of delivered records, taken in send
+ * order, are 0, 1, 2, ... (consecutive, nothing reordered). */
+static void check_offsets_consecutive(int n, int parts)
+{
+    int64_t next[64] = {0};
+
+    ck_assert_int_le(parts, 64);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(atomic_load(&ds->reports[i]), 1);
+        ck_assert_int_eq(ds->err[i], QUIRE_ERR_NONE);
+        ck_assert(ds->part[i] >= 0 && ds->part[i] < parts);
+        ck_assert_int_eq(ds->offset[i], next[ds->part[i]]);
+        next[ds->part[i]]++;
+    }
+}
+
+/* ---- tests ---- */
+
+START_TEST(produce_keyed_three_brokers)
+{
+    const int n = 20000, parts = 6;
+    quire_conf_t *conf;
+    quire_producer_t *p;
+
+    cluster_start(3);
+    topic_create("keyed", parts);
+    conf = conf_new(bootstrap);
+    conf_set(conf, "linger.ms", "5");
+    p = producer_new(conf);
+    for (int i = 0; i < n; i++)
+        send_keyed(p, "keyed", i);
+    ck_assert_int_eq(quire_producer_flush(p, 30000), QUIRE_ERR_NONE);
+    ck_assert_int_eq(atomic_load(&ds->total), n);
+    check_offsets_consecutive(n, parts);
+    /* keyed records land where Kafka's murmur2 puts them */
+    for (int i = 0; i < n; i++) {
+        char key[32];
+
+        snprintf(key, sizeof(key), "key-%d", i % 997);
+        ck_assert_int_eq(ds->part[i],
+                         quire_partition_for_key(key, strlen(key), parts));
+    }
+    ck_assert_int_eq(quire_producer_close(p, 10000), QUIRE_ERR_NONE);
+    consume_check("keyed", parts, n);
+    /* close() is idempotent-safe on NULL; reports came exactly once */
+    ck_assert_int_eq(quire_producer_close(NULL, 0), QUIRE_ERR_NONE);
+    cluster_stop();
+    free(ds);
+}
+END_TEST
+
+static const char *const codecs[] = {"gzip", "lz4", "zstd", "none"};
+
+START_TEST(compression_round_trip)
+{
+    const int n = 5000;
+    quire_conf_t *conf;
+    quire_producer_t *p;
+    char topic[32];
+
+    cluster_start(1);
+    snprintf(topic, sizeof(topic), "codec-%s", codecs[_i]);
+    topic_create(topic, 2);
+    conf = conf_new(bootstrap);
+    conf_set(conf, "compression.type", codecs[_i]);
+    conf_set(conf, "linger.ms", "20");
+    conf_set(conf, "acks", "all");
+    p = producer_new(conf);
+    for (int i = 0; i < n; i++)
+        send_keyed(p, topic, i);
+    ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
+    ck_assert_int_eq(atomic_load(&ds->total), n);
+    check_offsets_consecutive(n, 2);
+    consume_check(topic, 2, n);
+    cluster_stop();
+    free(ds);
+}
+END_TEST
+
+START_TEST(headers_null_key_and_value)
+{
+    quire_conf_t *conf;
+    quire_consumer_t *c = NULL;
+    quire_producer_t *p;
+    const quire_record_t *r;
+    quire_header_t h[2] = {{"trace", "abc", 3}, {"empty", NULL, 0}};
+    char errstr[256];
+    int64_t pos;
+
+    cluster_start(1);
+    topic_create("hdr", 1);
+    p = producer_new(conf_new(bootstrap));
+    ck_assert_int_eq(quire_producer_send(p, "hdr", 0, NULL, 0, "v", 1, h, 2,
+                                         1234567, (void *)(intptr_t)0),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_send(p, "hdr", 0, "k", 1, NULL, 0, NULL, 0,
+                                         0, (void *)(intptr_t)1),
+                     QUIRE_ERR_NONE);
+    /* bad arguments are refused before anything is queued */
+    ck_assert_int_eq(
+        quire_producer_send(p, "hdr", 5, NULL, 0, "v", 1, NULL, 0, 0, NULL),
+        QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    ck_assert_int_eq(quire_producer_send(p, "bad/name", 0, NULL, 0, "v", 1,
+                                         NULL, 0, 0, NULL),
+                     QUIRE_ERR_INVALID_TOPIC_EXCEPTION);
+    ck_assert_int_eq(
+        quire_producer_send(p, "hdr", -2, NULL, 0, "v", 1, NULL, 0, 0, NULL),
+        QUIRE_ERR_BAD_ARG);
+    ck_assert_int_eq(quire_producer_close(p, 10000), QUIRE_ERR_NONE);
+    ck_assert_int_eq(atomic_load(&ds->total), 2);
+
+    conf = conf_new(bootstrap);
+    ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_assign(c, "hdr", 0, 1), QUIRE_ERR_NONE);
+    /* seek back: the first record comes first */
+    ck_assert_int_eq(quire_consumer_seek(c, "hdr", 0, 0), QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_poll(c, 10000, &r), QUIRE_ERR_NONE);
+    ck_assert_int_eq(r->offset, 0);
+    ck_assert_int_eq(r->timestamp, 1234567);
+    ck_assert_ptr_null(r->key);
+    ck_assert_uint_eq(r->value_len, 1);
+    ck_assert_uint_eq(r->header_cnt, 2);
+    ck_assert_str_eq(r->headers[0].key, "trace");
+    ck_assert_uint_eq(r->headers[0].value_len, 3);
+    ck_assert(memcmp(r->headers[0].value, "abc", 3) == 0);
+    ck_assert_str_eq(r->headers[1].key, "empty");
+    ck_assert_ptr_null(r->headers[1].value);
+    ck_assert_int_eq(quire_consumer_poll(c, 10000, &r), QUIRE_ERR_NONE);
+    ck_assert_int_eq(r->offset, 1);
+    ck_assert_ptr_null(r->value);
+    ck_assert_uint_eq(r->key_len, 1);
+    ck_assert_int_eq(quire_consumer_position(c, "hdr", 0, &pos),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(pos, 2);
+    /* past the end: OFFSET_OUT_OF_RANGE, naming the partition */
+    ck_assert_int_eq(quire_consumer_seek(c, "hdr", 0, 100), QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_poll(c, 10000, &r),
+                     QUIRE_ERR_OFFSET_OUT_OF_RANGE);
+    ck_assert_str_eq(r->topic, "hdr");
+    ck_assert_int_eq(r->offset, 100);
+    ck_assert_int_eq(quire_consumer_unassign(c, "hdr", 0), QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_unassign(c, "hdr", 0), QUIRE_ERR_NOT_FOUND);
+    quire_consumer_close(c);
+    cluster_stop();
+    free(ds);
+}
+END_TEST
+
+START_TEST(broker_killed_mid_run)
+{
+    const int n = 30000, parts = 6;
+    quire_conf_t *conf;
+    quire_producer_t *p;
+    int delivered = 0, failed = 0;
+    int64_t next[6] = {0};
+    zhandle_t *zh;
+
+    cluster_start(3);
+    topic_create("survive", parts);
+    conf = conf_new(bootstrap);
+    conf_set(conf, "linger.ms", "2");
+    conf_set(conf, "retry.backoff.ms", "50");
+    conf_set(conf, "request.timeout.ms", "3000");
+    conf_set(conf, "delivery.timeout.ms", "30000");
+    p = producer_new(conf);
+    for (int i = 0; i < n; i++) {
+        send_keyed(p, "survive", i);
+        /* the broker holding some leaders dies mid-run */
+        if (i == n / 3)
+            ck_assert_int_eq(qt_broker_kill(brokers[1]), 0);
+    }
+    /* and comes back once ZooKeeper has dropped its registration
+     * (replication factor 1: its partitions wait for it meanwhile, their
+     * records retried) */
+    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_ptr_nonnull(zh);
+    ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/2", false, 20000));
+    qt_zk_close(zh);
+    ck_assert_int_eq(qt_broker_start(brokers[1], START_MS), 0);
+    ck_assert_int_eq(quire_producer_close(p, 60000), QUIRE_ERR_NONE);
+    /* every record reported exactly once: delivered or failed, and the
+     * delivered ones of each partition in send order at increasing
+     * offsets */
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(atomic_load(&ds->reports[i]), 1);
+        if (ds->err[i] != QUIRE_ERR_NONE) {
+            failed++;
+            continue;
+        }
+        delivered++;
+        ck_assert_int_ge(ds->offset[i], next[ds->part[i]]);
+        next[ds->part[i]] = ds->offset[i] + 1;
+    }
+    ck_assert_int_eq(delivered + failed, n);
+    ck_assert_int_gt(delivered, n / 2);
+    cluster_stop();
+    free(ds);
+}
+END_TEST
+
+START_TEST(buffer_memory_and_request_timeout)
+{
+    quire_conf_t *conf;
+    quire_producer_t *p;
+    char value[1000];
+    quire_err_t err = QUIRE_ERR_NONE;
+    int sent = 0;
+    int64_t t0;
+
+    memset(value, 'x', sizeof(value));
+    cluster_start(1);
+    topic_create("stall", 1);
+    conf = conf_new(bootstrap);
+    conf_set(conf, "buffer.memory", "200000");
+    conf_set(conf, "batch.size", "16384");
+    conf_set(conf, "max.block.ms", "300");
+    conf_set(conf, "request.timeout.ms", "500");
+    conf_set(conf, "delivery.timeout.ms", "1500");
+    conf_set(conf, "retry.backoff.ms", "50");
+    p = producer_new(conf);
+    /* metadata first, while the broker answers */
+    ck_assert_int_eq(quire_producer_send(p, "stall", 0, NULL, 0, "x", 1, NULL,
+                                         0, 0, (void *)(intptr_t)sent++),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_flush(p, 10000), QUIRE_ERR_NONE);
+    /* the broker stops answering (but keeps its sockets) */
+    ck_assert_int_eq(kill(brokers[0]->pid, SIGSTOP), 0);
+    t0 = qt_now_ms();
+    while (sent < MAXREC && qt_now_ms() - t0 < 20000) {
+        err = quire_producer_send(p, "stall", 0, NULL, 0, value, sizeof(value),
+                                  NULL, 0, 0, (void *)(intptr_t)sent);
+        if (err != QUIRE_ERR_NONE)
+            break;
+        sent++;
+    }
+    /* buffer.memory is used up: send blocked max.block.ms, then failed */
+    ck_assert_int_eq(err, QUIRE_ERR_QUEUE_FULL);
+    ck_assert_int_lt(sent, 400);
+    /* in flight requests time out (request.timeout.ms), records are
+     * retried until delivery.timeout.ms and then reported failed */
+    ck_assert_int_eq(quire_producer_flush(p, 20000), QUIRE_ERR_NONE);
+    ck_assert_int_eq(atomic_load(&ds->total), sent);
+    for (int i = 1; i < sent; i++) {
+        ck_assert_int_eq(atomic_load(&ds->reports[i]), 1);
+        ck_assert_int_eq(ds->err[i], QUIRE_ERR_REQUEST_TIMED_OUT);
+    }
+    kill(brokers[0]->pid, SIGCONT);
+    ck_assert_int_eq(quire_producer_close(p, 10000), QUIRE_ERR_NONE);
+    cluster_stop();
+    free(ds);
+}
+END_TEST
+
+/* A listening socket that accepts connections and never reads. */
+static int silent_listener(int *portp)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *portp = ntohs(sa.sin_port);
+    return fd;
+}
+
+START_TEST(silent_broker_does_not_hang)
+{
+    quire_conf_t *conf;
+    quire_producer_t *p;
+    quire_consumer_t *c = NULL;
+    const quire_record_t *r;
+    char addr[64], errstr[256];
+    int port, fd = silent_listener(&port);
+    int64_t t0;
+
+    (void)qt_zk_env(); /* integration tests need the harness: 99 without */
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    conf = conf_new(addr);
+    conf_set(conf, "max.block.ms", "500");
+    conf_set(conf, "request.timeout.ms", "300");
+    p = producer_new(conf);
+    t0 = qt_now_ms();
+    /* no metadata ever comes: send gives up after max.block.ms */
+    ck_assert_int_eq(quire_producer_send(p, "t", QUIRE_PARTITION_ANY, NULL, 0,
+                                         "v", 1, NULL, 0, 0, NULL),
+                     QUIRE_ERR_TIMED_OUT);
+    ck_assert_int_ge(qt_now_ms() - t0, 500);
+    t0 = qt_now_ms();
+    ck_assert_int_eq(quire_producer_close(p, 1000), QUIRE_ERR_NONE);
+    ck_assert_int_lt(qt_now_ms() - t0, 5000);
+    ck_assert_int_eq(atomic_load(&ds->total), 0);
+    free(ds);
+
+    conf = conf_new(addr);
+    conf_set(conf, "request.timeout.ms", "300");
+    ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_assign(c, "t", 0, 0), QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_poll(c, 700, &r), QUIRE_ERR_TIMED_OUT);
+    t0 = qt_now_ms();
+    quire_consumer_close(c);
+    ck_assert_int_lt(qt_now_ms() - t0, 5000);
+    close(fd);
+}
+END_TEST
+
+START_TEST(bad_configuration)
+{
+    quire_conf_t *conf = quire_conf_new();
+    quire_producer_t *p = NULL;
+    quire_consumer_t *c = NULL;
+    char errstr[256];
+
+    (void)qt_zk_env();
+    ck_assert_int_eq(quire_producer_new(conf, &p, errstr, sizeof(errstr)),
+                     QUIRE_ERR_CONF_INVALID);
+    ck_assert_str_eq(errstr, "bootstrap.servers is not set");
+    ck_assert_int_eq(
+        quire_conf_set(conf, "bootstrap.servers", "nohostport", NULL, 0),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_CONF_INVALID);
+    ck_assert_str_eq(errstr,
+                     "bootstrap.servers: expected host:port, got nohostport");
+    ck_assert_int_eq(
+        quire_conf_set(conf, "bootstrap.servers", "h:70000", NULL, 0),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_new(conf, &p, errstr, sizeof(errstr)),
+                     QUIRE_ERR_CONF_INVALID);
+    ck_assert_str_eq(errstr, "bootstrap.servers: bad port in h:70000");
+    /* the conf stays the caller's on error */
+    quire_conf_destroy(conf);
+    ck_assert_int_eq(quire_producer_new(NULL, &p, NULL, 0), QUIRE_ERR_BAD_ARG);
+}
+END_TEST
+
+static Suite *client_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc;
+
+    tc = tcase_create("cluster");
+    tcase_set_tags(tc, "integration zk");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, produce_keyed_three_brokers);
+    tcase_add_loop_test(tc, compression_round_trip, 0,
+                        sizeof(codecs) / sizeof(codecs[0]));
+    tcase_add_test(tc, headers_null_key_and_value);
+    tcase_add_test(tc, broker_killed_mid_run);
+    tcase_add_test(tc, buffer_memory_and_request_timeout);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("no broker");
+    tcase_set_tags(tc, "integration");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, silent_broker_does_not_hang);
+    tcase_add_test(tc, bad_configuration);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    (void)qt_zk_env(); /* exits 99 when the harness gave no ZooKeeper */
+    sr = srunner_create(client_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,178 @@
+/*
+ * check_partmap: the table of led partitions (broker/partmap.c): sorted
+ * lookups, replace and take, references outliving removal, and parked
+ * fetches being posted to their network thread on notify and never after
+ * unwait.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "partmap.h"
+
+static char dir[] = "/tmp/check_partmap-XXXXXX";
+
+/* A real, empty partition log in a temporary directory. */
+static qr_plog_t *open_log(const char *topic, int32_t partition)
+{
+    qr_plog_conf_t conf;
+    qr_plog_open_opts_t opts = {0};
+    qr_plog_t *part = NULL;
+    char errstr[256];
+
+    qr_plog_conf_defaults(&conf);
+    conf.segment_bytes = 1 << 20;
+    conf.index_size_max_bytes = 4096;
+    opts.create = 1;
+    opts.clean = 1;
+    opts.recovery_point = -1;
+    ck_assert_msg(qr_plog_open(dir, topic, partition, &conf, &opts, &part,
+                               errstr, sizeof(errstr)) == QUIRE_ERR_NONE,
+                  "%s", errstr);
+    return part;
+}
+
+static void setup(void)
+{
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
+}
+
+START_TEST(test_put_get_take)
+{
+    qr_partmap_t *map = qr_partmap_new();
+    const char *topics[] = {"b", "a", "c", "a"};
+    const int32_t parts[] = {0, 1, 5, 0};
+    qr_pentry_t *e;
+
+    for (int i = 0; i < 4; i++)
+        qr_partmap_put(map, topics[i], parts[i], i,
+                       open_log(topics[i], parts[i]));
+    ck_assert_uint_eq(qr_partmap_count(map), 4);
+    for (int i = 0; i < 4; i++) {
+        e = qr_partmap_get(map, topics[i], parts[i]);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_str_eq(e->topic, topics[i]);
+        ck_assert_int_eq(e->partition, parts[i]);
+        ck_assert_int_eq(e->leader_epoch, i);
+        ck_assert_str_eq(qr_plog_topic(e->part), topics[i]);
+        qr_pentry_release(e);
+    }
+    ck_assert_ptr_null(qr_partmap_get(map, "a", 2));
+    ck_assert_ptr_null(qr_partmap_get(map, "d", 0));
+    ck_assert_ptr_null(qr_partmap_get(map, "", 0));
+
+    /* Taken out: gone from the map, still usable through the reference. */
+    e = qr_partmap_take(map, "a", 1);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_null(qr_partmap_get(map, "a", 1));
+    ck_assert_int_eq(qr_plog_log_end(e->part), 0);
+    qr_pentry_release(e);
+    ck_assert_ptr_null(qr_partmap_take(map, "a", 1));
+    ck_assert_uint_eq(qr_partmap_count(map), 3);
+    while ((e = qr_partmap_take_any(map)) != NULL)
+        qr_pentry_release(e);
+    ck_assert_uint_eq(qr_partmap_count(map), 0);
+    qr_partmap_destroy(map);
+}
+END_TEST
+
+/* A new leader epoch replaces the entry; a holder of the old one keeps a
+ * valid entry until it lets go. */
+START_TEST(test_replace)
+{
+    qr_partmap_t *map = qr_partmap_new();
+    qr_pentry_t *old, *cur;
+
+    qr_partmap_put(map, "t", 0, 1, open_log("t", 0));
+    old = qr_partmap_get(map, "t", 0);
+    qr_partmap_put(map, "t", 0, 2, open_log("t", 0));
+    cur = qr_partmap_get(map, "t", 0);
+    ck_assert_ptr_ne(old, cur);
+    ck_assert_int_eq(old->leader_epoch, 1);
+    ck_assert_int_eq(cur->leader_epoch, 2);
+    ck_assert_uint_eq(qr_partmap_count(map), 1);
+    qr_pentry_release(old);
+    qr_pentry_release(cur);
+    qr_partmap_destroy(map);
+}
+END_TEST
+
+static int ran;
+
+static void count_run(qr_nt_work_t *work)
+{
+    (void)work;
+    ran++;
+}
+
+/* notify posts each parked waiter once to its thread; after unwait,
+ * nothing reaches it. */
+START_TEST(test_waiters)
+{
+    qr_partmap_t *map = qr_partmap_new();
+    qr_netthread_t *nt = qr_netthread_new(NULL, 0);
+    qr_nt_work_t w1 = {0}, w2 = {0};
+    qr_pwaiter_t a = {0}, b = {0};
+    qr_pentry_t *e;
+
+    w1.fn = w2.fn = count_run;
+    qr_partmap_put(map, "w", 0, 0, open_log("w", 0));
+    e = qr_partmap_get(map, "w", 0);
+    a.nt = b.nt = nt;
+    a.work = &w1;
+    b.work = &w2;
+    qr_pentry_wait(e, &a);
+    qr_pentry_wait(e, &b);
+    ck_assert_int_eq(atomic_load(&e->refcnt), 4); /* map, us, a, b */
+    qr_pentry_notify(e);
+    qr_pentry_notify(e); /* queued once only */
+    ck_assert_int_eq(w1.queued, 1);
+    ck_assert_int_eq(w2.queued, 1);
+    qr_pentry_unwait(&a);
+    qr_pentry_unwait(&a); /* twice is harmless */
+    ck_assert_ptr_null(a.entry);
+    qr_pentry_unwait(&b);
+    ck_assert_int_eq(atomic_load(&e->refcnt), 2);
+    w1.queued = w2.queued = 0; /* pretend the thread ran them */
+    qr_pentry_notify(e);
+    ck_assert_int_eq(w1.queued, 0);
+    ck_assert_int_eq(w2.queued, 0);
+    qr_pentry_release(e);
+    qr_partmap_destroy(map);
+    ran = 0;
+    qr_netthread_destroy(nt); /* runs what is still posted */
+    ck_assert_int_eq(ran, 2);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("partmap");
+    TCase *tc = tcase_create("map");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_put_get_take);
+    tcase_add_test(tc, test_replace);
+    tcase_add_test(tc, test_waiters);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

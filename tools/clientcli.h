@@ -1,0 +1,38 @@
+/*
+ * clientcli: what the client tools (quire-console-producer,
+ * quire-console-consumer, quire-perf) share beyond tools/cli.h: pointing a
+ * libquire conf at the cluster (--bootstrap-server, or --zookeeper whose
+ * /brokers/ids registrations give the bootstrap list), and
+ * --property/--producer-property key=value handling.
+ */
+#ifndef QR_CLIENTCLI_H
+#define QR_CLIENTCLI_H
+
+#include <stddef.h>
+
+#include "quire.h"
+
+/** How long finding the brokers through ZooKeeper may take. */
+#define QR_CCLI_ZK_TIMEOUT_MS 10000
+
+/**
+ * @brief Sets bootstrap.servers on @p conf: @p bootstrap when given, else
+ * the host:port of every broker registered under /brokers/ids in
+ * @p zookeeper.
+ * @returns 0; -1 after printing the reason (usage error for a bad value,
+ *          runtime error when ZooKeeper or the brokers cannot be reached):
+ *          *@p exit_code says which exit code to use.
+ * @locality main thread  @locks none
+ */
+int qr_ccli_set_brokers(quire_conf_t *conf, const char *prog,
+                        const char *bootstrap, const char *zookeeper,
+                        int *exit_code);
+
+/**
+ * @brief Applies "key=value" to @p conf.
+ * @returns 0, or -1 after printing a usage error naming the key.
+ * @locality main thread  @locks none
+ */
+int qr_ccli_conf_kv(quire_conf_t *conf, const char *prog, const char *kv);
+
+#endif /* QR_CLIENTCLI_H */

@@ -1,0 +1,354 @@
+/*
+ * quire-console-consumer: prints records of a topic on standard output
+ * (man/quire-console-consumer.1), Kafka's kafka-console-consumer over
+ * libquire's simple consumer, with its DefaultMessageFormatter properties.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "clientcli.h"
+#include "quire.h"
+
+#define PROG "quire-console-consumer"
+
+static const char usage_text[] =
+    "Usage: quire-console-consumer --topic TOPIC [OPTION...]\n"
+    "Print the records of TOPIC on standard output, one per line.\n"
+    "\n"
+    "  --topic TOPIC              the topic to read (required)\n"
+    "  --bootstrap-server LIST    host:port[,host:port...] of brokers\n"
+    "  --zookeeper CONNECT        find the brokers in ZooKeeper (default:\n"
+    "                             $QUIRE_ZOOKEEPER, else localhost:2181)\n"
+    "  --from-beginning           start at the earliest record (default: "
+    "only\n"
+    "                             records produced from now on)\n"
+    "  --partition N              read only partition N (default: all)\n"
+    "  --offset OFFSET            with --partition: start at OFFSET, or\n"
+    "                             earliest, or latest\n"
+    "  --max-messages N           exit after N records\n"
+    "  --timeout-ms MS            exit when no record came for MS ms\n"
+    "  --property KEY=VALUE       print.key, print.timestamp,\n"
+    "                             print.partition, print.offset (=true),\n"
+    "                             key.separator (default TAB)\n"
+    "  --consumer-property KEY=VALUE  any libquire consumer setting,\n"
+    "                             e.g. fetch.max.wait.ms=100 (see "
+    "quire(3))\n"
+    "  -v, --verbose              log debugging information\n"
+    "  -h, --help                 show this help and exit\n"
+    "  -V, --version              show the version and exit\n";
+
+typedef struct opts {
+    const char *topic, *bootstrap, *zookeeper;
+    int from_beginning;
+    int32_t partition; /* -1: all */
+    int64_t offset;    /* with --partition; QUIRE_OFFSET_* or >= 0 */
+    int has_offset;
+    int64_t max_messages; /* -1: unlimited */
+    int64_t timeout_ms;   /* -1: none */
+    int print_key, print_ts, print_part, print_off;
+    char *sep;
+    int verbose;
+} opts_t;
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static int set_bool(int *field, const char *v)
+{
+    if (!strcmp(v, "true"))
+        *field = 1;
+    else if (!strcmp(v, "false"))
+        *field = 0;
+    else
+        return -1;
+    return 0;
+}
+
+/* --property: Kafka's DefaultMessageFormatter keys. */
+static int console_property(opts_t *o, const char *kv)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } bools[] = {
+        {"print.key=", offsetof(opts_t, print_key)},
+        {"print.timestamp=", offsetof(opts_t, print_ts)},
+        {"print.partition=", offsetof(opts_t, print_part)},
+        {"print.offset=", offsetof(opts_t, print_off)},
+    };
+
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        size_t n = strlen(bools[i].key);
+
+        if (!strncmp(kv, bools[i].key, n)) {
+            if (set_bool((int *)((char *)o + bools[i].off), kv + n) == 0)
+                return 0;
+            qr_cli_usage_error(PROG, "--property: %s needs true or false",
+                               bools[i].key);
+            return -1;
+        }
+    }
+    if (!strncmp(kv, "key.separator=", 14)) {
+        free(o->sep);
+        o->sep = strdup(kv + 14);
+        return 0;
+    }
+    qr_cli_usage_error(PROG,
+                       "--property: unknown '%s' (known: print.key, "
+                       "print.timestamp, print.partition, print.offset, "
+                       "key.separator)",
+                       kv);
+    return -1;
+}
+
+static int parse_offset(opts_t *o, const char *s)
+{
+    if (!strcmp(s, "earliest"))
+        o->offset = QUIRE_OFFSET_BEGINNING;
+    else if (!strcmp(s, "latest"))
+        o->offset = QUIRE_OFFSET_END;
+    else if (qr_cli_parse_int(s, 0, INT64_MAX, &o->offset) != 0) {
+        qr_cli_usage_error(PROG,
+                           "--offset: expected a non-negative "
+                           "number, earliest or latest, got '%s'",
+                           s);
+        return -1;
+    }
+    o->has_offset = 1;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
+{
+    static const struct option longopts[] = {
+        {"topic", required_argument, NULL, 't'},
+        {"bootstrap-server", required_argument, NULL, 'b'},
+        {"zookeeper", required_argument, NULL, 'z'},
+        {"from-beginning", no_argument, NULL, 'f'},
+        {"partition", required_argument, NULL, 'p'},
+        {"offset", required_argument, NULL, 'o'},
+        {"max-messages", required_argument, NULL, 'm'},
+        {"timeout-ms", required_argument, NULL, 'T'},
+        {"property", required_argument, NULL, 'r'},
+        {"consumer-property", required_argument, NULL, 'C'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int64_t v;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            o->topic = optarg;
+            break;
+        case 'b':
+            o->bootstrap = optarg;
+            break;
+        case 'z':
+            o->zookeeper = optarg;
+            break;
+        case 'f':
+            o->from_beginning = 1;
+            break;
+        case 'p':
+            if (qr_cli_parse_int(optarg, 0, INT32_MAX, &v) != 0) {
+                qr_cli_usage_error(PROG, "--partition: bad value '%s'", optarg);
+                return QR_CLI_EXIT_USAGE;
+            }
+            o->partition = (int32_t)v;
+            break;
+        case 'o':
+            if (parse_offset(o, optarg) != 0)
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 'm':
+        case 'T':
+            if (qr_cli_parse_int(optarg, 0, INT64_MAX, &v) != 0) {
+                qr_cli_usage_error(PROG, "--%s: bad value '%s'",
+                                   c == 'm' ? "max-messages" : "timeout-ms",
+                                   optarg);
+                return QR_CLI_EXIT_USAGE;
+            }
+            *(c == 'm' ? &o->max_messages : &o->timeout_ms) = v;
+            break;
+        case 'r':
+            if (console_property(o, optarg) != 0)
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 'C':
+            if (qr_ccli_conf_kv(conf, PROG, optarg) != 0)
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return -1;
+        case 'V':
+            qr_cli_print_version(PROG);
+            return -1;
+        default:
+            fprintf(stderr, "Try '%s --help'.\n", PROG);
+            return QR_CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        qr_cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (!o->topic) {
+        qr_cli_usage_error(PROG, "--topic is required");
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (o->has_offset && o->partition < 0) {
+        qr_cli_usage_error(PROG, "--offset needs --partition");
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (o->has_offset && o->from_beginning) {
+        qr_cli_usage_error(PROG, "--offset and --from-beginning are exclusive");
+        return QR_CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Kafka's DefaultMessageFormatter: the chosen fields, each followed by
+ * key.separator, then the value and a newline. */
+static void print_record(const opts_t *o, const quire_record_t *r)
+{
+    /* the value always follows, so every field gets its separator */
+    if (o->print_ts)
+        printf("CreateTime:%lld%s", (long long)r->timestamp, o->sep);
+    if (o->print_part)
+        printf("Partition:%d%s", r->partition, o->sep);
+    if (o->print_off)
+        printf("Offset:%lld%s", (long long)r->offset, o->sep);
+    if (o->print_key) {
+        if (r->key)
+            fwrite(r->key, 1, r->key_len, stdout);
+        else
+            fputs("null", stdout);
+        fputs(o->sep, stdout);
+    }
+    if (r->value)
+        fwrite(r->value, 1, r->value_len, stdout);
+    else
+        fputs("null", stdout);
+    putchar('\n');
+}
+
+static int assign(quire_consumer_t *c, const opts_t *o)
+{
+    int64_t start =
+        o->from_beginning ? QUIRE_OFFSET_BEGINNING : QUIRE_OFFSET_END;
+    int32_t cnt = 0;
+    quire_err_t err;
+
+    if (o->partition >= 0) {
+        err = quire_consumer_partition_count(c, o->topic, 30000, &cnt);
+        if (err == QUIRE_ERR_NONE && o->partition >= cnt)
+            err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        if (err == QUIRE_ERR_NONE)
+            err = quire_consumer_assign(c, o->topic, o->partition,
+                                        o->has_offset ? o->offset : start);
+    } else {
+        err = quire_consumer_partition_count(c, o->topic, 30000, &cnt);
+        for (int32_t p = 0; err == QUIRE_ERR_NONE && p < cnt; p++)
+            err = quire_consumer_assign(c, o->topic, p, start);
+    }
+    if (err != QUIRE_ERR_NONE) {
+        qr_cli_error(PROG, "cannot read %s: %s", o->topic, quire_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+static int consume(quire_consumer_t *c, const opts_t *o)
+{
+    int64_t got = 0, idle = 0;
+    const int step = 100;
+
+    while (!stop && (o->max_messages < 0 || got < o->max_messages)) {
+        const quire_record_t *r;
+        quire_err_t err = quire_consumer_poll(c, step, &r);
+
+        if (err == QUIRE_ERR_TIMED_OUT) {
+            idle += step;
+            if (o->timeout_ms >= 0 && idle >= o->timeout_ms)
+                break;
+            continue;
+        }
+        if (err != QUIRE_ERR_NONE) {
+            qr_cli_error(PROG, "%s-%d at offset %lld: %s", r->topic,
+                         r->partition, (long long)r->offset,
+                         quire_err2str(err));
+            return QR_CLI_EXIT_ERROR;
+        }
+        idle = 0;
+        print_record(o, r);
+        got++;
+    }
+    fflush(stdout);
+    fprintf(stderr, "Processed a total of %lld messages\n", (long long)got);
+    return QR_CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o = {.partition = -1, .max_messages = -1, .timeout_ms = -1};
+    quire_conf_t *conf = quire_conf_new();
+    quire_consumer_t *c;
+    char errstr[256];
+    int rc, exit_code = QR_CLI_EXIT_OK;
+
+    if (!conf) {
+        qr_cli_error(PROG, "out of memory");
+        return QR_CLI_EXIT_ERROR;
+    }
+    o.sep = strdup("\t");
+    quire_conf_set(conf, "client.id", PROG, NULL, 0);
+    rc = parse_args(argc, argv, &o, conf);
+    if (rc == 0) {
+        qr_cli_log_setup(o.verbose);
+        if (qr_ccli_set_brokers(conf, PROG, o.bootstrap, o.zookeeper,
+                                &exit_code) != 0)
+            rc = exit_code;
+    }
+    if (rc != 0) {
+        quire_conf_destroy(conf);
+        free(o.sep);
+        return rc < 0 ? QR_CLI_EXIT_OK : rc;
+    }
+    if (quire_consumer_new(conf, &c, errstr, sizeof(errstr)) !=
+        QUIRE_ERR_NONE) {
+        qr_cli_usage_error(PROG, "%s", errstr);
+        quire_conf_destroy(conf);
+        free(o.sep);
+        return QR_CLI_EXIT_USAGE;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (assign(c, &o) != 0)
+        exit_code = QR_CLI_EXIT_ERROR;
+    else
+        exit_code = consume(c, &o);
+    quire_consumer_close(c);
+    free(o.sep);
+    return exit_code;
+}

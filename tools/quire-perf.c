@@ -1,0 +1,632 @@
+/*
+ * quire-perf: throughput and latency of producing, consuming, and end to
+ * end (man/quire-perf.1), in the spirit of Kafka's producer and consumer
+ * perf tests. A progress line every second; a final line with msg/s, MB/s
+ * and latency percentiles; --csv for machines (bench/compare).
+ *
+ *   produce  N records of S bytes; latency = send() to delivery report
+ *   consume  N records from the beginning of the partitions
+ *   e2e      a producer at --throughput and a consumer from the end;
+ *            latency = send() to poll() (the send time travels in the
+ *            first 8 bytes of each value)
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "clientcli.h"
+#include "clock.h"
+#include "quire.h"
+
+#define PROG "quire-perf"
+
+static const char usage_text[] =
+    "Usage: quire-perf produce|consume|e2e --topic TOPIC [OPTION...]\n"
+    "Measure quire's throughput and latency.\n"
+    "\n"
+    "Modes:\n"
+    "  produce                send --num-records records; latency is send\n"
+    "                         to delivery report\n"
+    "  consume                read --num-records records from the "
+    "beginning\n"
+    "  e2e                    produce at --throughput while consuming from\n"
+    "                         the end; latency is send to poll\n"
+    "\n"
+    "Options:\n"
+    "  --topic TOPIC          the topic (required; it must exist)\n"
+    "  --bootstrap-server LIST  host:port[,host:port...] of brokers\n"
+    "  --zookeeper CONNECT    find the brokers in ZooKeeper (default:\n"
+    "                         $QUIRE_ZOOKEEPER, else localhost:2181)\n"
+    "  --num-records N        records to send or read (default 1000000)\n"
+    "  --record-size BYTES    value size (default 100; e2e: at least 8)\n"
+    "  --throughput MSG/S     cap on the send rate (default: none; e2e:\n"
+    "                         100000)\n"
+    "  --acks ACKS            0, 1 or all (default 1)\n"
+    "  --compression CODEC    none, gzip, lz4 or zstd (default none)\n"
+    "  --partitions P         use partitions 0..P-1 only (default: all;\n"
+    "                         produce: round robin over them)\n"
+    "  --producer-property KEY=VALUE  any libquire producer setting\n"
+    "  --consumer-property KEY=VALUE  any libquire consumer setting\n"
+    "  --timeout-ms MS        give up when nothing moved for MS ms\n"
+    "                         (default 30000)\n"
+    "  --csv                  print the result as CSV (header and one "
+    "row)\n"
+    "  -v, --verbose          log debugging information\n"
+    "  -h, --help             show this help and exit\n"
+    "  -V, --version          show the version and exit\n";
+
+enum { MODE_PRODUCE, MODE_CONSUME, MODE_E2E };
+static const char *const mode_names[] = {"produce", "consume", "e2e"};
+
+typedef struct opts {
+    int mode;
+    const char *topic, *bootstrap, *zookeeper;
+    int64_t num, size, rate, timeout_ms;
+    int32_t partitions;
+    int csv, verbose;
+} opts_t;
+
+/* ---- latency histogram: 64 sub-buckets per power of two (1.6%) ---- */
+
+#define HIST_BUCKETS (128 + 64 * 58)
+
+typedef struct hist {
+    uint64_t n[HIST_BUCKETS];
+    uint64_t count, max;
+} hist_t;
+
+static int hist_index(uint64_t v)
+{
+    int e;
+
+    if (v < 128)
+        return (int)v;
+    e = 63 - __builtin_clzll(v);
+    return 128 + (e - 7) * 64 + (int)((v >> (e - 6)) - 64);
+}
+
+static uint64_t hist_value(int i)
+{
+    int e;
+
+    if (i < 128)
+        return (uint64_t)i;
+    e = (i - 128) / 64 + 7;
+    return ((uint64_t)((i - 128) % 64 + 64) << (e - 6)) +
+           ((uint64_t)1 << (e - 6)) / 2;
+}
+
+static void hist_add(hist_t *h, uint64_t us)
+{
+    h->n[hist_index(us)]++;
+    h->count++;
+    if (us > h->max)
+        h->max = us;
+}
+
+static double hist_pct_ms(const hist_t *h, double pct)
+{
+    uint64_t want = (uint64_t)((double)h->count * pct / 100.0 + 0.5), seen = 0;
+
+    if (!h->count)
+        return 0;
+    if (want == 0)
+        want = 1;
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->n[i];
+        if (seen >= want)
+            return (double)hist_value(i) / 1000.0;
+    }
+    return (double)h->max / 1000.0;
+}
+
+/* ---- shared state ---- */
+
+typedef struct perf {
+    opts_t o;
+    atomic_llong sent, acked, failed, received;
+    atomic_llong bytes;
+    atomic_int done;
+    hist_t *hist; /* written by one thread: the delivery callback or poll */
+    int64_t t0_ns;
+    quire_err_t first_err;
+} perf_t;
+
+static void on_delivery(const quire_delivery_t *dr, void *opaque)
+{
+    perf_t *pf = opaque;
+
+    if (dr->err != QUIRE_ERR_NONE) {
+        if (atomic_fetch_add(&pf->failed, 1) == 0)
+            pf->first_err = dr->err;
+        return;
+    }
+    atomic_fetch_add(&pf->acked, 1);
+    if (pf->o.mode == MODE_PRODUCE)
+        hist_add(pf->hist, (uint64_t)(qr_clock_mono_ns() -
+                                      (int64_t)(intptr_t)dr->opaque) /
+                               1000);
+}
+
+/* Sleeps as needed so that @p sent records took at least sent / rate s
+ * (Kafka's ThroughputThrottler). */
+static void throttle(const opts_t *o, int64_t t0_ns, int64_t sent)
+{
+    int64_t due, now;
+
+    if (o->rate <= 0)
+        return;
+    due = t0_ns + (int64_t)((double)sent * 1e9 / (double)o->rate);
+    now = qr_clock_mono_ns();
+    if (due - now > 50000) {
+        struct timespec ts = {(time_t)((due - now) / 1000000000),
+                              (long)((due - now) % 1000000000)};
+        nanosleep(&ts, NULL);
+    }
+    while (qr_clock_mono_ns() < due)
+        ;
+}
+
+/* Progress line every second (stderr, so CSV stays clean). */
+static void *reporter(void *arg)
+{
+    perf_t *pf = arg;
+    long long last = 0;
+    int sec = 0;
+
+    while (!atomic_load(&pf->done)) {
+        struct timespec ts = {0, 100000000};
+        long long now_cnt;
+
+        for (int i = 0; i < 10 && !atomic_load(&pf->done); i++)
+            nanosleep(&ts, NULL);
+        if (atomic_load(&pf->done))
+            break;
+        sec++;
+        now_cnt = pf->o.mode == MODE_PRODUCE ? atomic_load(&pf->acked)
+                                             : atomic_load(&pf->received);
+        fprintf(stderr,
+                "%3ds: %lld %s, %lld msg/s, %.1f MB/s, %lld sent, %lld "
+                "failed\n",
+                sec, now_cnt, pf->o.mode == MODE_PRODUCE ? "acked" : "received",
+                now_cnt - last,
+                (double)(now_cnt - last) * (double)pf->o.size / 1e6,
+                atomic_load(&pf->sent), atomic_load(&pf->failed));
+        last = now_cnt;
+    }
+    return NULL;
+}
+
+/* ---- modes ---- */
+
+static quire_producer_t *new_producer(perf_t *pf, quire_conf_t *conf)
+{
+    quire_producer_t *p = NULL;
+    char errstr[256];
+
+    quire_conf_set_delivery_cb(conf, on_delivery, pf);
+    if (quire_producer_new(conf, &p, errstr, sizeof(errstr)) !=
+        QUIRE_ERR_NONE) {
+        qr_cli_error(PROG, "%s", errstr);
+        quire_conf_destroy(conf);
+        return NULL;
+    }
+    return p;
+}
+
+/* Sends the records; in e2e the first 8 bytes carry the send time. */
+static int produce_all(perf_t *pf, quire_producer_t *p)
+{
+    const opts_t *o = &pf->o;
+    uint8_t *value = malloc((size_t)o->size);
+    int64_t t0 = qr_clock_mono_ns();
+
+    if (!value)
+        return -1;
+    for (int64_t i = 0; i < o->size; i++)
+        value[i] = (uint8_t)('a' + (i * 7 + 3) % 26);
+    for (int64_t i = 0; i < o->num; i++) {
+        int32_t part = o->partitions > 0 ? (int32_t)(i % o->partitions)
+                                         : QUIRE_PARTITION_ANY;
+        int64_t now;
+        quire_err_t err;
+
+        throttle(o, t0, i);
+        now = qr_clock_mono_ns();
+        if (o->mode == MODE_E2E)
+            memcpy(value, &now, sizeof(now));
+        err = quire_producer_send(p, o->topic, part, NULL, 0, value,
+                                  (size_t)o->size, NULL, 0, 0,
+                                  (void *)(intptr_t)now);
+        if (err != QUIRE_ERR_NONE) {
+            qr_cli_error(PROG, "send: %s", quire_err2str(err));
+            free(value);
+            return -1;
+        }
+        atomic_fetch_add(&pf->sent, 1);
+    }
+    free(value);
+    return 0;
+}
+
+static void print_result(const perf_t *pf, int64_t count, double secs,
+                         int has_latency)
+{
+    const opts_t *o = &pf->o;
+    double rate = secs > 0 ? (double)count / secs : 0;
+    double mb = rate * (double)o->size / 1e6;
+    const hist_t *h = pf->hist;
+
+    if (o->csv) {
+        printf("mode,records,record_size,seconds,msg_per_sec,mb_per_sec,"
+               "p50_ms,p99_ms,p999_ms,max_ms\n");
+        printf("%s,%lld,%lld,%.3f,%.1f,%.2f", mode_names[o->mode],
+               (long long)count, (long long)o->size, secs, rate, mb);
+        if (has_latency)
+            printf(",%.3f,%.3f,%.3f,%.3f\n", hist_pct_ms(h, 50),
+                   hist_pct_ms(h, 99), hist_pct_ms(h, 99.9),
+                   (double)h->max / 1000.0);
+        else
+            printf(",,,,\n");
+        return;
+    }
+    printf("%lld records %s in %.2f s: %.1f msg/s, %.2f MB/s", (long long)count,
+           o->mode == MODE_CONSUME ? "received" : "delivered", secs, rate, mb);
+    if (has_latency)
+        printf(", latency p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max "
+               "%.3f ms",
+               hist_pct_ms(h, 50), hist_pct_ms(h, 99), hist_pct_ms(h, 99.9),
+               (double)h->max / 1000.0);
+    putchar('\n');
+}
+
+static int run_produce(perf_t *pf, quire_conf_t *conf)
+{
+    quire_producer_t *p = new_producer(pf, conf);
+    int64_t t0, t1;
+    int rc;
+
+    if (!p)
+        return QR_CLI_EXIT_ERROR;
+    t0 = qr_clock_mono_ns();
+    rc = produce_all(pf, p);
+    quire_producer_flush(p, (int)pf->o.timeout_ms);
+    t1 = qr_clock_mono_ns();
+    quire_producer_close(p, (int)pf->o.timeout_ms);
+    if (atomic_load(&pf->failed)) {
+        qr_cli_error(PROG, "%lld record(s) failed: %s",
+                     atomic_load(&pf->failed), quire_err2str(pf->first_err));
+        rc = -1;
+    }
+    print_result(pf, atomic_load(&pf->acked), (double)(t1 - t0) / 1e9, 1);
+    return rc ? QR_CLI_EXIT_ERROR : QR_CLI_EXIT_OK;
+}
+
+static quire_consumer_t *new_consumer(perf_t *pf, quire_conf_t *conf,
+                                      int64_t start)
+{
+    quire_consumer_t *c = NULL;
+    char errstr[256];
+    int32_t cnt;
+    quire_err_t err;
+
+    if (quire_consumer_new(conf, &c, errstr, sizeof(errstr)) !=
+        QUIRE_ERR_NONE) {
+        qr_cli_error(PROG, "%s", errstr);
+        quire_conf_destroy(conf);
+        return NULL;
+    }
+    err = quire_consumer_partition_count(c, pf->o.topic, (int)pf->o.timeout_ms,
+                                         &cnt);
+    if (err == QUIRE_ERR_NONE && pf->o.partitions > 0) {
+        if (pf->o.partitions > cnt)
+            err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        cnt = pf->o.partitions;
+    }
+    for (int32_t i = 0; err == QUIRE_ERR_NONE && i < cnt; i++)
+        err = quire_consumer_assign(c, pf->o.topic, i, start);
+    /* wait until every start offset is resolved (e2e measures from now) */
+    for (int32_t i = 0; err == QUIRE_ERR_NONE && i < cnt; i++) {
+        int64_t pos = -1, deadline = qr_clock_mono_ms() + pf->o.timeout_ms;
+
+        while (err == QUIRE_ERR_NONE && pos < 0 &&
+               qr_clock_mono_ms() < deadline) {
+            struct timespec ts = {0, 5000000};
+
+            err = quire_consumer_position(c, pf->o.topic, i, &pos);
+            if (pos < 0)
+                nanosleep(&ts, NULL);
+        }
+        if (err == QUIRE_ERR_NONE && pos < 0)
+            err = QUIRE_ERR_TIMED_OUT;
+    }
+    if (err != QUIRE_ERR_NONE) {
+        qr_cli_error(PROG, "cannot read %s: %s", pf->o.topic,
+                     quire_err2str(err));
+        quire_consumer_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Polls until --num-records arrived or nothing came for --timeout-ms. */
+static int consume_all(perf_t *pf, quire_consumer_t *c, int64_t *t_first,
+                       int64_t *t_last)
+{
+    int64_t idle_since = qr_clock_mono_ms();
+
+    while (atomic_load(&pf->received) < pf->o.num) {
+        const quire_record_t *r;
+        quire_err_t err = quire_consumer_poll(c, 100, &r);
+        int64_t now;
+
+        if (err == QUIRE_ERR_TIMED_OUT) {
+            if (qr_clock_mono_ms() - idle_since > pf->o.timeout_ms) {
+                qr_cli_error(PROG, "only %lld of %lld records arrived",
+                             atomic_load(&pf->received), (long long)pf->o.num);
+                return -1;
+            }
+            continue;
+        }
+        if (err != QUIRE_ERR_NONE) {
+            qr_cli_error(PROG, "%s-%d: %s", r->topic, r->partition,
+                         quire_err2str(err));
+            return -1;
+        }
+        now = qr_clock_mono_ns();
+        if (!*t_first)
+            *t_first = now;
+        *t_last = now;
+        idle_since = now / 1000000;
+        if (pf->o.mode == MODE_E2E && r->value_len >= 8) {
+            int64_t sent;
+
+            memcpy(&sent, r->value, sizeof(sent));
+            hist_add(pf->hist, (uint64_t)(now - sent) / 1000);
+        }
+        atomic_fetch_add(&pf->received, 1);
+    }
+    return 0;
+}
+
+static int run_consume(perf_t *pf, quire_conf_t *conf)
+{
+    quire_consumer_t *c = new_consumer(pf, conf, QUIRE_OFFSET_BEGINNING);
+    int64_t t0 = 0, t1 = 0;
+    int rc;
+
+    if (!c)
+        return QR_CLI_EXIT_ERROR;
+    t0 = qr_clock_mono_ns();
+    rc = consume_all(pf, c, &t1, &t1);
+    quire_consumer_close(c);
+    print_result(pf, atomic_load(&pf->received), (double)(t1 - t0) / 1e9, 0);
+    return rc ? QR_CLI_EXIT_ERROR : QR_CLI_EXIT_OK;
+}
+
+typedef struct e2e_prod {
+    perf_t *pf;
+    quire_producer_t *p;
+    int rc;
+} e2e_prod_t;
+
+static void *e2e_producer(void *arg)
+{
+    e2e_prod_t *ep = arg;
+
+    ep->rc = produce_all(ep->pf, ep->p);
+    quire_producer_flush(ep->p, (int)ep->pf->o.timeout_ms);
+    return NULL;
+}
+
+static int run_e2e(perf_t *pf, quire_conf_t *pconf, quire_conf_t *cconf)
+{
+    quire_consumer_t *c = new_consumer(pf, cconf, QUIRE_OFFSET_END);
+    e2e_prod_t ep = {pf, NULL, 0};
+    int64_t t_first = 0, t_last = 0;
+    pthread_t th;
+    int rc;
+
+    if (!c) {
+        quire_conf_destroy(pconf);
+        return QR_CLI_EXIT_ERROR;
+    }
+    ep.p = new_producer(pf, pconf);
+    if (!ep.p) {
+        quire_consumer_close(c);
+        return QR_CLI_EXIT_ERROR;
+    }
+    if (pthread_create(&th, NULL, e2e_producer, &ep) != 0) {
+        quire_producer_close(ep.p, 0);
+        quire_consumer_close(c);
+        return QR_CLI_EXIT_ERROR;
+    }
+    rc = consume_all(pf, c, &t_first, &t_last);
+    pthread_join(th, NULL);
+    quire_producer_close(ep.p, (int)pf->o.timeout_ms);
+    quire_consumer_close(c);
+    print_result(pf, atomic_load(&pf->received),
+                 (double)(t_last - t_first) / 1e9, 1);
+    return rc || ep.rc || atomic_load(&pf->failed) ? QR_CLI_EXIT_ERROR
+                                                   : QR_CLI_EXIT_OK;
+}
+
+/* ---- arguments ---- */
+
+static int parse_num(const char *opt, const char *s, int64_t min, int64_t *out)
+{
+    if (qr_cli_parse_int(s, min, INT64_MAX, out) != 0) {
+        qr_cli_usage_error(PROG, "--%s: bad value '%s'", opt, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
+                      quire_conf_t *cconf)
+{
+    static const struct option longopts[] = {
+        {"topic", required_argument, NULL, 't'},
+        {"bootstrap-server", required_argument, NULL, 'b'},
+        {"zookeeper", required_argument, NULL, 'z'},
+        {"num-records", required_argument, NULL, 'n'},
+        {"record-size", required_argument, NULL, 's'},
+        {"throughput", required_argument, NULL, 'r'},
+        {"acks", required_argument, NULL, 'a'},
+        {"compression", required_argument, NULL, 'c'},
+        {"partitions", required_argument, NULL, 'p'},
+        {"producer-property", required_argument, NULL, 'P'},
+        {"consumer-property", required_argument, NULL, 'C'},
+        {"timeout-ms", required_argument, NULL, 'T'},
+        {"csv", no_argument, NULL, 'x'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    char kv[300];
+    int64_t v;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            o->topic = optarg;
+            break;
+        case 'b':
+            o->bootstrap = optarg;
+            break;
+        case 'z':
+            o->zookeeper = optarg;
+            break;
+        case 'n':
+            if (parse_num("num-records", optarg, 1, &o->num))
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 's':
+            if (parse_num("record-size", optarg, 0, &o->size))
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 'r':
+            if (parse_num("throughput", optarg, 1, &o->rate))
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 'T':
+            if (parse_num("timeout-ms", optarg, 1, &o->timeout_ms))
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 'p':
+            if (parse_num("partitions", optarg, 1, &v))
+                return QR_CLI_EXIT_USAGE;
+            o->partitions = v > INT32_MAX ? INT32_MAX : (int32_t)v;
+            break;
+        case 'a':
+        case 'c':
+            snprintf(kv, sizeof(kv), "%s=%s",
+                     c == 'a' ? "acks" : "compression.type", optarg);
+            if (qr_ccli_conf_kv(pconf, PROG, kv) != 0)
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 'P':
+        case 'C':
+            if (qr_ccli_conf_kv(c == 'P' ? pconf : cconf, PROG, optarg))
+                return QR_CLI_EXIT_USAGE;
+            break;
+        case 'x':
+            o->csv = 1;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return -1;
+        case 'V':
+            qr_cli_print_version(PROG);
+            return -1;
+        default:
+            fprintf(stderr, "Try '%s --help'.\n", PROG);
+            return QR_CLI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        qr_cli_usage_error(PROG, "expected one mode: produce, consume or "
+                                 "e2e");
+        return QR_CLI_EXIT_USAGE;
+    }
+    for (o->mode = 0; o->mode < 3; o->mode++)
+        if (!strcmp(argv[optind], mode_names[o->mode]))
+            break;
+    if (o->mode == 3) {
+        qr_cli_usage_error(PROG, "unknown mode '%s'", argv[optind]);
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (!o->topic) {
+        qr_cli_usage_error(PROG, "--topic is required");
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (o->mode == MODE_E2E && o->size < 8) {
+        qr_cli_usage_error(PROG, "e2e needs --record-size of 8 or more");
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (o->mode == MODE_E2E && o->rate <= 0)
+        o->rate = 100000;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static perf_t pf; /* large (the histogram): not on the stack */
+    static hist_t hist;
+    quire_conf_t *pconf = quire_conf_new(), *cconf = quire_conf_new();
+    int rc, exit_code = QR_CLI_EXIT_OK;
+    pthread_t rep;
+
+    pf.o = (opts_t){.num = 1000000, .size = 100, .timeout_ms = 30000};
+    pf.hist = &hist;
+    if (!pconf || !cconf) {
+        qr_cli_error(PROG, "out of memory");
+        return QR_CLI_EXIT_ERROR;
+    }
+    quire_conf_set(pconf, "client.id", PROG, NULL, 0);
+    quire_conf_set(cconf, "client.id", PROG, NULL, 0);
+    rc = parse_args(argc, argv, &pf.o, pconf, cconf);
+    if (rc == 0) {
+        qr_cli_log_setup(pf.o.verbose);
+        if (qr_ccli_set_brokers(pconf, PROG, pf.o.bootstrap, pf.o.zookeeper,
+                                &exit_code) != 0 ||
+            qr_ccli_set_brokers(cconf, PROG, pf.o.bootstrap, pf.o.zookeeper,
+                                &exit_code) != 0)
+            rc = exit_code;
+    }
+    if (rc != 0) {
+        quire_conf_destroy(pconf);
+        quire_conf_destroy(cconf);
+        return rc < 0 ? QR_CLI_EXIT_OK : rc;
+    }
+    pthread_create(&rep, NULL, reporter, &pf);
+    switch (pf.o.mode) {
+    case MODE_PRODUCE:
+        quire_conf_destroy(cconf);
+        rc = run_produce(&pf, pconf);
+        break;
+    case MODE_CONSUME:
+        quire_conf_destroy(pconf);
+        rc = run_consume(&pf, cconf);
+        break;
+    default:
+        rc = run_e2e(&pf, pconf, cconf);
+        break;
+    }
+    atomic_store(&pf.done, 1);
+    pthread_join(rep, NULL);
+    return rc;
+}
