@@ -283,6 +283,54 @@ START_TEST(test_free_port)
 }
 END_TEST
 
+/* ---- zk.sh refuses bad input with a clear message ------------------ */
+
+static const struct {
+    const char *args[5];
+    int status;
+    const char *err; /* expected in stderr */
+} bad_zk_sh[] = {
+    {{NULL}, 2, "usage:"},
+    {{"start", "/tmp/qt-never", NULL}, 2, "usage:"},
+    {{"start", "/tmp/qt-never", "12ab", NULL}, 2, "usage:"},
+    {{"stop", NULL}, 2, "usage:"},
+    {{"frobnicate", "/tmp/qt-never", NULL}, 2, "usage:"},
+    {{"ensemble-start", "/tmp/qt-never", "0", NULL}, 2, "usage:"},
+    {{"ensemble-start", "/tmp/qt-never", "12", NULL}, 2, "usage:"},
+    {{"restart-empty", "/nonexistent/qt", NULL}, 1, "no server was started"},
+    {{"restart", "/nonexistent/qt", NULL}, 1, "no server was started"},
+    {{"member-stop", "/nonexistent/qt", "1", NULL}, 1, "no ensemble"},
+    {{"member-start", "/nonexistent/qt", "1", NULL}, 1, "no ensemble"},
+    {{"ensemble-stop", "/nonexistent/qt", NULL}, 1, "no ensemble"},
+    {{"connect", "/nonexistent/qt", NULL}, 1, "no server was started"},
+};
+
+START_TEST(test_zk_sh_bad_input)
+{
+    char *argv[7] = {QT_HARNESS_DIR "/zk.sh"};
+    for (int i = 0; i < 5 && bad_zk_sh[_i].args[i]; i++)
+        argv[i + 1] = (char *)bad_zk_sh[_i].args[i];
+    qt_run_result_t res;
+    ck_assert_int_eq(qt_run(argv, NULL, T_MS, &res), 0);
+    ck_assert_int_eq(res.status, bad_zk_sh[_i].status);
+    ck_assert_msg(strstr(res.err, bad_zk_sh[_i].err) != NULL,
+                  "stderr lacks \"%s\": %s", bad_zk_sh[_i].err, res.err);
+    ck_assert_uint_eq(res.out_len, 0);
+    qt_run_free(&res);
+}
+END_TEST
+
+START_TEST(test_zk_sh_stop_nothing)
+{
+    /* Stopping where nothing runs is not an error (EXIT traps rely on it). */
+    char *argv[] = {QT_HARNESS_DIR "/zk.sh", "stop", "/nonexistent/qt", NULL};
+    qt_run_result_t res;
+    ck_assert_int_eq(qt_run(argv, NULL, T_MS, &res), 0);
+    ck_assert_int_eq(res.status, 0);
+    qt_run_free(&res);
+}
+END_TEST
+
 static Suite *zk_smoke_suite(void)
 {
     Suite *s = suite_create("zk_smoke");
@@ -310,6 +358,9 @@ static Suite *zk_smoke_suite(void)
     tcase_add_test(tc, test_run_captures);
     tcase_add_test(tc, test_run_deadline);
     tcase_add_test(tc, test_free_port);
+    tcase_add_loop_test(tc, test_zk_sh_bad_input, 0,
+                        (int)(sizeof(bad_zk_sh) / sizeof(bad_zk_sh[0])));
+    tcase_add_test(tc, test_zk_sh_stop_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
