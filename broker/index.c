@@ -72,6 +72,9 @@ static quire_err_t open_existing(qr_idxfile_t *f, size_t max_bytes,
         quire_err_t err = map_file(f, size, PROT_READ);
         if (err == QUIRE_ERR_NONE)
             atomic_store(&f->entries, f->max_entries);
+        /* A sealed index is only read: the mapping is enough, and a
+         * partition of 10,000 segments keeps 10,000 fds, not 30,000. */
+        qr_idxfile_drop_fd(f);
         return err;
     }
     size_t want = max_bytes / f->entry_size * f->entry_size;
@@ -132,9 +135,19 @@ quire_err_t qr_idxfile_trim(qr_idxfile_t *f)
     return QUIRE_ERR_NONE;
 }
 
+void qr_idxfile_drop_fd(qr_idxfile_t *f)
+{
+    if (f->fd >= 0 && !f->writable) {
+        close(f->fd);
+        f->fd = -1;
+    }
+}
+
 quire_err_t qr_idxfile_sync(qr_idxfile_t *f)
 {
     size_t n = atomic_load(&f->entries);
+    if (f->fd < 0)
+        return QUIRE_ERR_NONE; /* opened sealed: nothing written since */
     if (f->map && n > 0 && msync(f->map, f->map_size, MS_SYNC) != 0)
         return sys_fail("msync", f->path, errno);
     if (fsync(f->fd) != 0)

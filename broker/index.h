@@ -88,11 +88,18 @@ quire_err_t qr_idxfile_trim(qr_idxfile_t *f);
 
 /**
  * @brief msync + fsync of the file (sealed segments, before the recovery
- * point moves past them).
+ * point moves past them). Nothing to do once the fd was dropped.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
  * @locality flusher  @locks none
  */
 quire_err_t qr_idxfile_sync(qr_idxfile_t *f);
+
+/**
+ * @brief Closes the fd of a read-only (sealed) index; the mapping stays.
+ * Sealed indexes opened at start-up never hold one.
+ * @locality any  @locks partition lock or the flusher owning the sync
+ */
+void qr_idxfile_drop_fd(qr_idxfile_t *f);
 
 /** @brief Unmaps and closes; safe on a zeroed or closed struct.
  * @locality any  @locks none (no reader may use it any more) */

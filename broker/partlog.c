@@ -403,7 +403,6 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
     int64_t rp = o->recovery_point;
     size_t first = part->nsegs; /* first segment to recover */
     int64_t expect = part->segs[0]->base_offset;
-    int recovered = 0;
     quire_err_t err;
 
     if (!o->clean) {
@@ -422,7 +421,6 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
             err = qr_recovery_recover_segment(seg, part->name, expect, &cut);
             if (err != QUIRE_ERR_NONE)
                 return err;
-            recovered = 1;
             if (cut) {
                 drop_tail(part, i + 1);
                 active = 1;
@@ -444,14 +442,16 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
     atomic_store(&part->log_start, part->segs[0]->base_offset);
     atomic_store(&part->log_end, expect);
     atomic_store(&part->hw, expect);
-    if (recovered) {
-        /* What recovery kept and rebuilt is made durable before the log is
-         * served, so the recovery point can move to the end. */
-        for (size_t i = 0; i < part->nsegs; i++)
-            if ((err = qr_seg_flush(part->segs[i])) != QUIRE_ERR_NONE)
-                return err;
-    }
-    atomic_store(&part->recovery_point, expect);
+    /* After a crash nothing is synced here: what recovery kept may still
+     * be only in the page cache, so the recovery point stays where the
+     * checkpoint put it (within the log) and moves with the next flush. */
+    if (o->clean)
+        rp = expect;
+    else if (rp < part->segs[0]->base_offset)
+        rp = part->segs[0]->base_offset;
+    else if (rp > expect)
+        rp = expect;
+    atomic_store(&part->recovery_point, rp);
     return QUIRE_ERR_NONE;
 }
 

@@ -45,6 +45,7 @@ static qr_seg_t *seg_alloc(const char *dir, int64_t base_offset,
     atomic_init(&seg->next_offset, base_offset);
     atomic_init(&seg->max_ts, -1);
     atomic_init(&seg->refcnt, 1);
+    pthread_mutex_init(&seg->sync_lock, NULL);
     return seg;
 }
 
@@ -54,6 +55,7 @@ static void seg_free(qr_seg_t *seg)
     qr_tindex_close(&seg->tidx);
     if (seg->fd >= 0)
         close(seg->fd);
+    pthread_mutex_destroy(&seg->sync_lock);
     free(seg->dir);
     free(seg);
 }
@@ -381,15 +383,23 @@ quire_err_t qr_seg_flush(qr_seg_t *seg)
         qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
         return seg_fail("fdatasync", path, err);
     }
-    if (seg->sealed && !seg->idx_synced) {
-        quire_err_t err = qr_index_sync(&seg->idx);
+    if (!atomic_load(&seg->sealed))
+        return QUIRE_ERR_NONE;
+    /* Once per sealed segment; a close and a flusher may both get here. */
+    quire_err_t err = QUIRE_ERR_NONE;
+    pthread_mutex_lock(&seg->sync_lock);
+    if (!seg->idx_synced) {
+        err = qr_index_sync(&seg->idx);
         if (err == QUIRE_ERR_NONE)
             err = qr_tindex_sync(&seg->tidx);
-        if (err != QUIRE_ERR_NONE)
-            return err;
-        seg->idx_synced = 1;
+        if (err == QUIRE_ERR_NONE) {
+            seg->idx_synced = 1;
+            qr_idxfile_drop_fd(&seg->idx.f);
+            qr_idxfile_drop_fd(&seg->tidx.f);
+        }
     }
-    return QUIRE_ERR_NONE;
+    pthread_mutex_unlock(&seg->sync_lock);
+    return err;
 }
 
 quire_err_t qr_seg_truncate(qr_seg_t *seg, uint64_t pos)

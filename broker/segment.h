@@ -19,6 +19,7 @@
 #ifndef QR_SEGMENT_H
 #define QR_SEGMENT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,8 +50,9 @@ typedef struct qr_seg {
     int64_t max_ts_offset;      /* offset of the batch carrying max_ts */
     uint32_t bytes_since_index; /* log bytes since the last index entry */
     int64_t roll_base_ms;       /* log.roll.ms counts from here: first append */
-    int sealed;                 /* rolled or closed: indexes trimmed */
-    int idx_synced;             /* sealed and indexes fsync'd */
+    _Atomic int sealed;         /* rolled or closed: indexes trimmed */
+    int idx_synced;             /* sync_lock: indexes fsync'd once sealed */
+    pthread_mutex_t sync_lock;  /* leaf lock: that one-time index sync */
     qr_seg_opts_t opts;
 
     /* retention: partition lock */

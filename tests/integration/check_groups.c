@@ -394,6 +394,44 @@ START_TEST(test_partition_added)
 }
 END_TEST
 
+/* ---- a node held by someone else: back off, report, never give up ---- */
+
+START_TEST(test_claim_conflict_retries)
+{
+    static const qa_topic_t topics[] = {{"sq", 2}};
+    env_t e;
+    env_init(&e, "range", "sq", NULL);
+    topic_create(&e, "sq", 2);
+    /* another session (think: an older session of the same member that
+     * the server has not expired yet) holds sq-0 under the member's own
+     * id: its ephemeralOwner is not the member's session, so the member
+     * must not take it for its own */
+    zhandle_t *squatter = qt_zk_connect(e.connect, T_MS);
+    ck_assert_ptr_nonnull(squatter);
+    char path[128];
+    snprintf(path, sizeof(path), "/consumers/%s/owners/sq", e.group);
+    ck_assert_int_eq(qt_zk_create_all(squatter, path, NULL, -1, T_MS), ZOK);
+    snprintf(path, sizeof(path), "/consumers/%s/owners/sq/0", e.group);
+    const char *id = "grp_m000"; /* member_start()'s first id */
+    ck_assert_int_eq(qt_zk_create(squatter, path, id, (int)strlen(id),
+                                  ZOO_EPHEMERAL, NULL, T_MS),
+                     ZOK);
+    member_start(&e);
+    /* past rebalance.max.retries (4, 500 ms apart) the member says so */
+    int64_t deadline = qt_now_ms() + 15000;
+    while (e.qa.rebalance_errors == 0 && qt_now_ms() < deadline) {
+        qt_sleep_ms(100);
+        qa_update(&e.qa);
+    }
+    ck_assert_int_gt(e.qa.rebalance_errors, 0);
+    ck_assert_int_eq(e.qa.assigns, 0);
+    /* and it keeps trying: the node goes, the member takes it */
+    qt_zk_close(squatter);
+    settle(&e, topics, 1);
+    env_fini(&e);
+}
+END_TEST
+
 /* ---- session expiry: the server restarted empty ---- */
 
 START_TEST(test_session_expiry)
@@ -498,6 +536,7 @@ static Suite *groups_suite(void)
     tcase_add_test(tc, test_sticky_incremental);
     tcase_add_test(tc, test_regex_picks_up_new_topic);
     tcase_add_test(tc, test_partition_added);
+    tcase_add_test(tc, test_claim_conflict_retries);
     suite_add_tcase(s, tc);
 
     for (int i = 0; i < 3; i++) {

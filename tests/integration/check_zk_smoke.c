@@ -148,6 +148,26 @@ START_TEST(test_tree_helpers)
 }
 END_TEST
 
+/* Wiping the whole tree is safe here: this binary's server is its own and
+ * its tests run one at a time, each in a fresh chroot. */
+START_TEST(test_delete_all_root)
+{
+    zhandle_t *zh = connect_or_fail(qt_zk_env());
+    char *root = qt_zk_chroot_new(qt_zk_env(), T_MS);
+    ck_assert_ptr_nonnull(root);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/a/b", strchr(root, '/'));
+    ck_assert_int_eq(qt_zk_create_all(zh, path, NULL, -1, T_MS), ZOK);
+    ck_assert_int_eq(qt_zk_delete_all(zh, "/", T_MS), ZOK);
+    ck_assert_int_eq(qt_zk_exists(zh, strchr(root, '/'), NULL, false, T_MS),
+                     ZNONODE);
+    /* The server's own /zookeeper is left alone. */
+    ck_assert_int_eq(qt_zk_exists(zh, "/zookeeper", NULL, false, T_MS), ZOK);
+    free(root);
+    qt_zk_close(zh);
+}
+END_TEST
+
 START_TEST(test_ephemeral_and_watch)
 {
     zhandle_t *owner = connect_or_fail(qt_zk_env());
@@ -283,6 +303,54 @@ START_TEST(test_free_port)
 }
 END_TEST
 
+/* ---- zk.sh refuses bad input with a clear message ------------------ */
+
+static const struct {
+    const char *args[5];
+    int status;
+    const char *err; /* expected in stderr */
+} bad_zk_sh[] = {
+    {{NULL}, 2, "usage:"},
+    {{"start", "/tmp/qt-never", NULL}, 2, "usage:"},
+    {{"start", "/tmp/qt-never", "12ab", NULL}, 2, "usage:"},
+    {{"stop", NULL}, 2, "usage:"},
+    {{"frobnicate", "/tmp/qt-never", NULL}, 2, "usage:"},
+    {{"ensemble-start", "/tmp/qt-never", "0", NULL}, 2, "usage:"},
+    {{"ensemble-start", "/tmp/qt-never", "12", NULL}, 2, "usage:"},
+    {{"restart-empty", "/nonexistent/qt", NULL}, 1, "no server was started"},
+    {{"restart", "/nonexistent/qt", NULL}, 1, "no server was started"},
+    {{"member-stop", "/nonexistent/qt", "1", NULL}, 1, "no ensemble"},
+    {{"member-start", "/nonexistent/qt", "1", NULL}, 1, "no ensemble"},
+    {{"ensemble-stop", "/nonexistent/qt", NULL}, 1, "no ensemble"},
+    {{"connect", "/nonexistent/qt", NULL}, 1, "no server was started"},
+};
+
+START_TEST(test_zk_sh_bad_input)
+{
+    char *argv[7] = {QT_HARNESS_DIR "/zk.sh"};
+    for (int i = 0; i < 5 && bad_zk_sh[_i].args[i]; i++)
+        argv[i + 1] = (char *)bad_zk_sh[_i].args[i];
+    qt_run_result_t res;
+    ck_assert_int_eq(qt_run(argv, NULL, T_MS, &res), 0);
+    ck_assert_int_eq(res.status, bad_zk_sh[_i].status);
+    ck_assert_msg(strstr(res.err, bad_zk_sh[_i].err) != NULL,
+                  "stderr lacks \"%s\": %s", bad_zk_sh[_i].err, res.err);
+    ck_assert_uint_eq(res.out_len, 0);
+    qt_run_free(&res);
+}
+END_TEST
+
+START_TEST(test_zk_sh_stop_nothing)
+{
+    /* Stopping where nothing runs is not an error (EXIT traps rely on it). */
+    char *argv[] = {QT_HARNESS_DIR "/zk.sh", "stop", "/nonexistent/qt", NULL};
+    qt_run_result_t res;
+    ck_assert_int_eq(qt_run(argv, NULL, T_MS, &res), 0);
+    ck_assert_int_eq(res.status, 0);
+    qt_run_free(&res);
+}
+END_TEST
+
 static Suite *zk_smoke_suite(void)
 {
     Suite *s = suite_create("zk_smoke");
@@ -293,6 +361,7 @@ static Suite *zk_smoke_suite(void)
     tcase_add_test(tc, test_create_and_read);
     tcase_add_test(tc, test_null_data_and_sequence);
     tcase_add_test(tc, test_tree_helpers);
+    tcase_add_test(tc, test_delete_all_root);
     tcase_add_test(tc, test_ephemeral_and_watch);
     tcase_add_test(tc, test_chroot);
     tcase_add_test(tc, test_connect_deadline);
@@ -310,6 +379,9 @@ static Suite *zk_smoke_suite(void)
     tcase_add_test(tc, test_run_captures);
     tcase_add_test(tc, test_run_deadline);
     tcase_add_test(tc, test_free_port);
+    tcase_add_loop_test(tc, test_zk_sh_bad_input, 0,
+                        (int)(sizeof(bad_zk_sh) / sizeof(bad_zk_sh[0])));
+    tcase_add_test(tc, test_zk_sh_stop_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -152,6 +152,8 @@ static void replay(qa_t *qa, const char *line)
     }
     if (strcmp(what, "ERROR") == 0) {
         qa->errors++;
+        if (strstr(line, "REBALANCE_IN_PROGRESS"))
+            qa->rebalance_errors++;
         /* revocations that follow come without a commit */
         if (strstr(line, "SESSION_EXPIRED") || strstr(line, "CONNECTION_LOSS"))
             set_add(qa->lost, &qa->lost_cnt, id);

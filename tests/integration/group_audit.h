@@ -53,8 +53,9 @@ typedef struct qa {
     int violations;
     char first[512]; /* the first violation */
     int assigns, revokes, handovers_checked, errors;
-    size_t expect_parts; /* set by the test: partitions in all */
-    int64_t full_ms;     /* mono ms of the ASSIGN that completed them */
+    int rebalance_errors; /* "still failing after the retries" reports */
+    size_t expect_parts;  /* set by the test: partitions in all */
+    int64_t full_ms;      /* mono ms of the ASSIGN that completed them */
 } qa_t;
 
 /** @brief Creates the events file (in $TMPDIR) and the auditor.
