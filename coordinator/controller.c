@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 #define CTL_MULTI_OPS 200
 
 #define CTL_BATCH_MAGIC 0x43544c42u /* "CTLB" */
+
+/* Delay before re-reading after a refused write, in seconds. */
+#define CTL_RETRY_S 0.2
 
 typedef enum ctl_state {
     CTL_IDLE,     /* not the controller */
@@ -55,6 +59,9 @@ struct qr_controller {
     int confirmed;         /* the view has shown our /controller */
     int awaiting_delete;   /* resigned; our /controller is being deleted */
     ctl_batch_t *batches;
+    char **refresh; /* topics to re-read after a refused write */
+    size_t refresh_cnt;
+    ev_timer refresh_timer;
 };
 
 static void update(qr_controller_t *ctl);
@@ -226,6 +233,38 @@ static void batch_unlink(qr_controller_t *ctl, ctl_batch_t *b)
         }
 }
 
+/* A refused write is retried after a re-read, but not at once: a write
+ * that keeps failing must not spin against ZooKeeper. */
+static void on_refresh(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    qr_controller_t *ctl = w->data;
+
+    (void)loop;
+    (void)revents;
+    for (size_t i = 0; i < ctl->refresh_cnt; i++) {
+        if (ctl->state == CTL_ACTIVE)
+            qr_view_refresh_topic(ctl->view, ctl->refresh[i]);
+        free(ctl->refresh[i]);
+    }
+    ctl->refresh_cnt = 0;
+}
+
+static void refresh_later(qr_controller_t *ctl, const char *topic)
+{
+    struct ev_loop *loop = qr_zk_loop(ctl->zk);
+
+    for (size_t i = 0; i < ctl->refresh_cnt; i++)
+        if (strcmp(ctl->refresh[i], topic) == 0)
+            return;
+    ctl->refresh =
+        qr_realloc(ctl->refresh, (ctl->refresh_cnt + 1) * sizeof(char *));
+    ctl->refresh[ctl->refresh_cnt++] = qr_strdup(topic);
+    if (!ev_is_active(&ctl->refresh_timer)) {
+        ev_timer_set(&ctl->refresh_timer, CTL_RETRY_S, 0.);
+        ev_timer_start(loop, &ctl->refresh_timer);
+    }
+}
+
 static void writes_done(qr_controller_t *ctl)
 {
     if (--ctl->inflight == 0 && ctl->again) {
@@ -262,7 +301,7 @@ static void on_batch(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         for (size_t i = 0; i < b->write_cnt; i++)
             if (i == 0 ||
                 strcmp(b->writes[i].topic, b->writes[i - 1].topic) != 0)
-                qr_view_refresh_topic(ctl->view, b->writes[i].topic);
+                refresh_later(ctl, b->writes[i].topic);
     }
     batch_free(b);
     writes_done(ctl);
@@ -385,7 +424,12 @@ static void elect_topic(qr_controller_t *ctl, plan_t *pl, qr_view_topic_t *t,
                              part->has_state ? &part->st : NULL, &st))
             continue;
         st.controller_epoch = ctl->epoch;
-        if (part->has_state) {
+        if (!part->has_state && part->version >= 0) {
+            /* the node exists but could not be parsed: overwrite it */
+            QR_LOG_WARN("CTRL", "%s-%zu: malformed state replaced, leader %d",
+                        t->name, p, (int)st.leader);
+            plan_state(ctl, pl, t->name, (int32_t)p, &st, part->version);
+        } else if (part->has_state) {
             QR_LOG_INFO("CTRL", "%s-%zu: leader %d -> %d, epoch %d", t->name, p,
                         (int)part->st.leader, (int)st.leader,
                         (int)st.leader_epoch);
@@ -551,6 +595,8 @@ qr_controller_t *qr_controller_new(qr_zk_t *zk, qr_view_t *view,
     ctl->zk = zk;
     ctl->view = view;
     ctl->broker_id = broker_id;
+    ev_timer_init(&ctl->refresh_timer, on_refresh, CTL_RETRY_S, 0.);
+    ctl->refresh_timer.data = ctl;
     qr_zk_listen(zk, on_session, ctl);
     return ctl;
 }
@@ -562,6 +608,10 @@ void qr_controller_destroy(qr_controller_t *ctl)
     qr_zk_forget(ctl->zk, ctl);
     if (ctl->state == CTL_ACTIVE && qr_zk_connected(ctl->zk))
         resign(ctl, "shutting down");
+    ev_timer_stop(qr_zk_loop(ctl->zk), &ctl->refresh_timer);
+    for (size_t i = 0; i < ctl->refresh_cnt; i++)
+        free(ctl->refresh[i]);
+    free(ctl->refresh);
     while (ctl->batches) {
         ctl_batch_t *b = ctl->batches;
         ctl->batches = b->next;

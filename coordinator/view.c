@@ -440,6 +440,7 @@ static void on_topic(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                                                 sizeof(*t->parts));
             for (size_t i = old; i < a.part_cnt; i++) {
                 memset(&t->parts[i], 0, sizeof(t->parts[i]));
+                t->parts[i].version = -1;
                 read_state(view, name, (int32_t)i);
             }
         }

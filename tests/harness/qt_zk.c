@@ -578,8 +578,10 @@ static int delete_below(zhandle_t *zh, const char *path, int64_t deadline)
             rc = ZBADARGUMENTS;
             break;
         }
+        if (strcmp(child, "/zookeeper") == 0)
+            continue; /* the server's own subtree, never ours to delete */
         rc = delete_below(zh, child, deadline);
-        if (rc == ZOK && strcmp(child, "/zookeeper") != 0) {
+        if (rc == ZOK) {
             rc = qt_zk_delete(zh, child, -1, remaining_ms(deadline));
             if (rc == ZNONODE)
                 rc = ZOK;

@@ -357,6 +357,15 @@ static int run_broker(const char *props_text, const char *extra_arg,
     return status;
 }
 
+static void remove_dir(const char *dir)
+{
+    char *argv[] = {(char *)"rm", (char *)"-rf", (char *)dir, NULL};
+    qt_run_result_t res;
+
+    if (qt_run(argv, NULL, 10000, &res) == 0)
+        qt_run_free(&res);
+}
+
 static const struct bad_conf {
     const char *text, *named;
 } bad_confs[] = {
@@ -404,6 +413,26 @@ START_TEST(test_listen_failure_exits_1)
     ck_assert_msg(status == 1, "exit %d, stderr: %s", status, err);
     ck_assert_msg(strstr(err, want) != NULL, "stderr: %s", err);
     free(err);
+    remove_dir("/tmp/check_broker_net-nolog");
+}
+END_TEST
+
+/* No ZooKeeper within zookeeper.connection.timeout.ms: exit 1, saying so. */
+START_TEST(test_zk_unreachable_exits_1)
+{
+    char *err = NULL;
+    int status = run_broker("broker.id=1\n"
+                            "zookeeper.connect=127.0.0.1:1/nothing\n"
+                            "zookeeper.connection.timeout.ms=1000\n"
+                            "listeners=PLAINTEXT://127.0.0.1:0\n"
+                            "log.dirs=/tmp/check_broker_net-zkdown\n",
+                            NULL, &err);
+
+    ck_assert_msg(status == 1, "exit %d, stderr: %s", status, err);
+    ck_assert_msg(strstr(err, "zookeeper.connection.timeout.ms") != NULL, "%s",
+                  err);
+    free(err);
+    remove_dir("/tmp/check_broker_net-zkdown");
 }
 END_TEST
 
@@ -502,6 +531,7 @@ static Suite *net_suite(void)
                         (int)(sizeof(bad_confs) / sizeof(bad_confs[0])));
     tcase_add_test(own, test_listen_failure_exits_1);
     tcase_add_test(own, test_command_line);
+    tcase_add_test(own, test_zk_unreachable_exits_1);
     tcase_add_test(own, test_idle_close);
     suite_add_tcase(s, own);
     return s;

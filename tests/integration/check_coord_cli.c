@@ -404,6 +404,38 @@ START_TEST(test_zkcli_layout)
 }
 END_TEST
 
+/* Malformed znodes are refused with a message, never trusted: the CLI
+ * names the culprit, the broker keeps running, the controller replaces a
+ * state it cannot parse. */
+START_TEST(test_malformed_znodes)
+{
+    qt_run_result_t r;
+    qr_pstate_t st;
+    int one = 1;
+
+    ck_assert_int_eq(
+        qt_zk_create_all(zh, "/brokers/topics/junk", "not json", 8, 5000), ZOK);
+    ck_assert_int_eq(
+        qt_topics(connect_str, &r, "--describe", "--topic", "junk", NULL), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "topic assignment: not JSON"));
+    qt_run_free(&r);
+    ck_assert_int_eq(qt_topics(connect_str, &r, "--list", NULL), 0);
+    ck_assert_str_eq(r.out, "junk\n");
+    qt_run_free(&r);
+
+    ck_assert_int_eq(qt_topics(connect_str, &r, "--create", "--topic", "good",
+                               "--partitions", "1", NULL),
+                     0);
+    qt_run_free(&r);
+    ck_assert(qt_wait_pstate(zh, "good", 0, qt_leader_is, &one, &st, 10000));
+    ck_assert_int_eq(qt_zk_set(zh, "/brokers/topics/good/partitions/0/state",
+                               "{", 1, -1, NULL, 2000),
+                     ZOK);
+    ck_assert(qt_wait_pstate(zh, "good", 0, qt_leader_is, &one, &st, 10000));
+    ck_assert_int_eq(qt_coordd_wait_exit(&broker, 10), -1); /* alive */
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("coord_cli");
@@ -413,6 +445,7 @@ static Suite *cli_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_lifecycle);
     tcase_add_test(tc, test_zkcli_layout);
+    tcase_add_test(tc, test_malformed_znodes);
     suite_add_tcase(s, tc);
     tc = tcase_create("without_broker");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -75,6 +75,18 @@ static int epoch(void)
     return e;
 }
 
+/* /controller_epoch once it is at least @p min (the winner writes it
+ * just after creating /controller), or what it is after @p timeout_ms. */
+static int wait_epoch(int min, int timeout_ms)
+{
+    int64_t deadline = qt_now_ms() + timeout_ms;
+    int e;
+
+    while ((e = epoch()) < min && qt_now_ms() < deadline)
+        qt_sleep_ms(20);
+    return e;
+}
+
 static void create_topic(const char *topic, const char *partitions)
 {
     qt_run_result_t res;
@@ -112,7 +124,7 @@ START_TEST(test_election_failover)
     first = wait_controller(-1, 10000);
     ck_assert_int_ge(first, 1);
     ck_assert_int_le(first, 3);
-    e1 = epoch();
+    e1 = wait_epoch(1, 5000);
     ck_assert_int_ge(e1, 1);
     /* exactly one: the others stay candidates */
     for (int i = 0; i < 3; i++)
@@ -123,11 +135,7 @@ START_TEST(test_election_failover)
     second = wait_controller(first, 15000);
     ck_assert_int_ge(second, 1);
     ck_assert_int_ne(second, first);
-    /* the winner increments the epoch right after creating /controller */
-    int64_t deadline = qt_now_ms() + 5000;
-    while (epoch() <= e1 && qt_now_ms() < deadline)
-        qt_sleep_ms(20);
-    ck_assert_int_eq(epoch(), e1 + 1);
+    ck_assert_int_eq(wait_epoch(e1 + 1, 5000), e1 + 1);
     /* and it acts: a new topic gets its states from the new controller */
     create_topic("after-failover", "4");
     for (int p = 0; p < 4; p++) {
@@ -196,7 +204,7 @@ START_TEST(test_stale_write_refused)
     ck_assert_int_eq(wait_controller(-1, 10000), 1);
     create_topic("fenced", "1");
     ck_assert(qt_wait_pstate(zh, "fenced", 0, qt_leader_is, &one, &st, 10000));
-    e = epoch();
+    e = wait_epoch(1, 5000);
     ck_assert_int_eq(st.controller_epoch, e);
     ck_assert_int_eq(qt_zk_exists(zh, "/controller_epoch", &stat, false, 2000),
                      ZOK);
@@ -236,10 +244,7 @@ START_TEST(test_stale_write_refused)
     ck_assert(qt_coordd_start(&d2, connect_str, 2, "--no-controller"));
     ck_assert(qt_coordd_wait_event(&d2, "REGISTERED", 10000));
     create_topic("fenced2", "2");
-    int64_t deadline = qt_now_ms() + 15000;
-    while (epoch() <= e + 10 && qt_now_ms() < deadline)
-        qt_sleep_ms(50);
-    ck_assert_int_eq(epoch(), e + 11);
+    ck_assert_int_eq(wait_epoch(e + 11, 15000), e + 11);
     for (int p = 0; p < 2; p++) {
         int owner = replica_of("fenced2", p);
         ck_assert(qt_wait_pstate(zh, "fenced2", p, qt_leader_is, &owner, &after,

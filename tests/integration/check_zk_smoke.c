@@ -148,6 +148,26 @@ START_TEST(test_tree_helpers)
 }
 END_TEST
 
+/* Wiping the whole tree is safe here: this binary's server is its own and
+ * its tests run one at a time, each in a fresh chroot. */
+START_TEST(test_delete_all_root)
+{
+    zhandle_t *zh = connect_or_fail(qt_zk_env());
+    char *root = qt_zk_chroot_new(qt_zk_env(), T_MS);
+    ck_assert_ptr_nonnull(root);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/a/b", strchr(root, '/'));
+    ck_assert_int_eq(qt_zk_create_all(zh, path, NULL, -1, T_MS), ZOK);
+    ck_assert_int_eq(qt_zk_delete_all(zh, "/", T_MS), ZOK);
+    ck_assert_int_eq(qt_zk_exists(zh, strchr(root, '/'), NULL, false, T_MS),
+                     ZNONODE);
+    /* The server's own /zookeeper is left alone. */
+    ck_assert_int_eq(qt_zk_exists(zh, "/zookeeper", NULL, false, T_MS), ZOK);
+    free(root);
+    qt_zk_close(zh);
+}
+END_TEST
+
 START_TEST(test_ephemeral_and_watch)
 {
     zhandle_t *owner = connect_or_fail(qt_zk_env());
@@ -341,6 +361,7 @@ static Suite *zk_smoke_suite(void)
     tcase_add_test(tc, test_create_and_read);
     tcase_add_test(tc, test_null_data_and_sequence);
     tcase_add_test(tc, test_tree_helpers);
+    tcase_add_test(tc, test_delete_all_root);
     tcase_add_test(tc, test_ephemeral_and_watch);
     tcase_add_test(tc, test_chroot);
     tcase_add_test(tc, test_connect_deadline);

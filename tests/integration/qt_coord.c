@@ -17,6 +17,25 @@
 #include "qt_coord.h"
 #include "znode.h"
 
+/* Event and log files this process made, removed when it exits (the
+ * forked Check child of each test), whatever the outcome. */
+static char made[64][256];
+static int made_cnt;
+
+static void remove_made(void)
+{
+    for (int i = 0; i < made_cnt; i++)
+        unlink(made[i]);
+}
+
+static void remember(const char *path)
+{
+    if (made_cnt == 0)
+        atexit(remove_made);
+    if (made_cnt < 64)
+        snprintf(made[made_cnt++], sizeof(made[0]), "%s", path);
+}
+
 bool qt_coordd_start(qt_coordd_t *d, const char *connect, int id,
                      const char *extra)
 {
@@ -30,6 +49,8 @@ bool qt_coordd_start(qt_coordd_t *d, const char *connect, int id,
              (long)parent, id, (long long)qt_now_ms());
     snprintf(d->log, sizeof(d->log), "%.240s.log", d->events);
     snprintf(idbuf, sizeof(idbuf), "%d", id);
+    remember(d->events);
+    remember(d->log);
     pid = fork();
     if (pid < 0)
         return false;
