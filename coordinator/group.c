@@ -609,6 +609,9 @@ static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
         break;
     case QR_ZK_EV_RECONNECTED:
         ev_timer_stop(g->loop, &g->lost);
+        /* reads that failed with the connection left no watch; arming
+         * some twice is harmless */
+        watches_clear(g);
         if (g->state != GS_RUNNING)
             break;
         if (!g->registered)

@@ -741,6 +741,11 @@ static void store_result(att_t *att, const qr_zk_res_t *res, gop_t *op)
 {
     qr_group_t *g = att->g;
     char why[256];
+    /* a read that failed left no watch: arm it again next time */
+    if (res->rc != ZOK && res->path &&
+        (op->kind == K_IDS || op->kind == K_TOPICS || op->kind == K_BROKERS ||
+         op->kind == K_TOPIC))
+        qr_group_watch_fired(g, res->path);
     switch (op->kind) {
     case K_IDS:
         if (res->rc != ZOK) {
