@@ -298,19 +298,19 @@ static void bench_commit(const opts_t *o)
 
 /* ---- lookup ---- */
 
-static void lookup_run(const opts_t *o, int nsegs)
+/* nsegs segments of per_seg batches each */
+static void lookup_run(const opts_t *o, int nsegs, int per_seg)
 {
     qr_plog_conf_t conf;
     char topic[32], sub[PATH_MAX];
     uint8_t batch[4096];
     size_t n = make_batch(batch, sizeof(batch), 2, 400); /* ~900 bytes */
-    const int per_seg = 16;
 
     qr_plog_conf_defaults(&conf);
     conf.segment_bytes = (int64_t)n * per_seg;
     conf.index_interval_bytes = 4096;
-    conf.index_size_max_bytes = 4096;
-    snprintf(topic, sizeof(topic), "lookup%d", nsegs);
+    conf.index_size_max_bytes = 1 << 20;
+    snprintf(topic, sizeof(topic), "lookup%d-%d", nsegs, per_seg);
     qr_plog_t *part = open_log(o->dir, topic, &conf, NULL);
     for (long i = 0; i < (long)nsegs * per_seg; i++) {
         int64_t b, l;
@@ -348,9 +348,14 @@ static void lookup_run(const opts_t *o, int nsegs)
 
 static void bench_lookup(const opts_t *o)
 {
-    lookup_run(o, 1);
-    lookup_run(o, 100);
-    lookup_run(o, 10000);
+    /* the same segment size, so the data grows with the segments */
+    lookup_run(o, 1, 16);
+    lookup_run(o, 100, 16);
+    lookup_run(o, 10000, 16);
+    /* the same data (160,000 batches, 144 MB) cut into more segments */
+    lookup_run(o, 1, 160000);
+    lookup_run(o, 100, 1600);
+    lookup_run(o, 10000, 16);
 }
 
 /* ---- big: 1 GB vs N GB stored ---- */

@@ -24,7 +24,7 @@ static quire_err_t sys_fail(const char *what, const char *path, int err)
     return QUIRE_ERR_KAFKA_STORAGE_ERROR;
 }
 
-static quire_err_t map_file(qr_idxfile_t *f, size_t bytes, int prot)
+static quire_err_t map_file(qr_idxfile_t *f, size_t bytes, int prot, int flags)
 {
     f->map_size = bytes;
     f->max_entries = bytes / f->entry_size;
@@ -32,7 +32,7 @@ static quire_err_t map_file(qr_idxfile_t *f, size_t bytes, int prot)
         f->map = NULL;
         return QUIRE_ERR_NONE;
     }
-    void *m = mmap(NULL, bytes, prot, MAP_SHARED, f->fd, 0);
+    void *m = mmap(NULL, bytes, prot, MAP_SHARED | flags, f->fd, 0);
     if (m == MAP_FAILED)
         return sys_fail("mmap", f->path, errno);
     f->map = m;
@@ -69,7 +69,8 @@ static quire_err_t open_existing(qr_idxfile_t *f, size_t max_bytes,
     if (!writable) {
         if (size % f->entry_size != 0)
             return QUIRE_ERR_CORRUPT_MESSAGE;
-        quire_err_t err = map_file(f, size, PROT_READ);
+        /* populated now: no page fault on a lookup's first touch */
+        quire_err_t err = map_file(f, size, PROT_READ, MAP_POPULATE);
         if (err == QUIRE_ERR_NONE)
             atomic_store(&f->entries, f->max_entries);
         /* A sealed index is only read: the mapping is enough. */
@@ -82,7 +83,7 @@ static quire_err_t open_existing(qr_idxfile_t *f, size_t max_bytes,
         want = have; /* log.index.size.max.bytes was lowered: keep them */
     quire_err_t err = prealloc(f, want);
     if (err == QUIRE_ERR_NONE)
-        err = map_file(f, want, PROT_READ | PROT_WRITE);
+        err = map_file(f, want, PROT_READ | PROT_WRITE, 0);
     if (err != QUIRE_ERR_NONE)
         return err;
     size_t n = 0;
@@ -112,7 +113,7 @@ quire_err_t qr_idxfile_open(qr_idxfile_t *f, const char *path,
             size_t want = max_bytes / entry_size * entry_size;
             err = prealloc(f, want);
             if (err == QUIRE_ERR_NONE)
-                err = map_file(f, want, PROT_READ | PROT_WRITE);
+                err = map_file(f, want, PROT_READ | PROT_WRITE, 0);
             f->writable = 1;
         }
     }

@@ -196,7 +196,7 @@ static ssize_t seg_floor(const qr_plog_t *part, int64_t offset)
     size_t lo = 0, hi = part->nsegs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (part->segs[mid]->base_offset <= offset)
+        if (part->bases[mid] <= offset)
             lo = mid + 1;
         else
             hi = mid;
@@ -211,7 +211,10 @@ static void segs_push(qr_plog_t *part, qr_seg_t *seg)
         part->segs_cap = part->segs_cap ? part->segs_cap * 2 : 16;
         part->segs =
             qr_realloc(part->segs, part->segs_cap * sizeof(*part->segs));
+        part->bases =
+            qr_realloc(part->bases, part->segs_cap * sizeof(*part->bases));
     }
+    part->bases[part->nsegs] = seg->base_offset;
     part->segs[part->nsegs++] = seg;
 }
 
@@ -254,6 +257,8 @@ static void drop_segments(qr_plog_t *part, int unlink_files)
     segs = part->segs;
     n = part->nsegs;
     part->segs = NULL;
+    free(part->bases);
+    part->bases = NULL;
     part->nsegs = part->segs_cap = 0;
     pthread_rwlock_unlock(&part->segs_lock);
     for (size_t i = 0; i < n; i++) {

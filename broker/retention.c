@@ -79,6 +79,8 @@ quire_err_t qr_retention_run(qr_plog_t *part, int64_t now_ms, int *deleted)
     memcpy(gone, part->segs, k * sizeof(*gone));
     memmove(part->segs, part->segs + k,
             (part->nsegs - k) * sizeof(*part->segs));
+    memmove(part->bases, part->bases + k,
+            (part->nsegs - k) * sizeof(*part->bases));
     part->nsegs -= k;
     atomic_store_explicit(&part->log_start, part->segs[0]->base_offset,
                           memory_order_release);
