@@ -72,8 +72,7 @@ static quire_err_t open_existing(qr_idxfile_t *f, size_t max_bytes,
         quire_err_t err = map_file(f, size, PROT_READ);
         if (err == QUIRE_ERR_NONE)
             atomic_store(&f->entries, f->max_entries);
-        /* A sealed index is only read: the mapping is enough, and a
-         * partition of 10,000 segments keeps 10,000 fds, not 30,000. */
+        /* A sealed index is only read: the mapping is enough. */
         qr_idxfile_drop_fd(f);
         return err;
     }
@@ -130,8 +129,11 @@ quire_err_t qr_idxfile_trim(qr_idxfile_t *f)
     if (ftruncate(f->fd, (off_t)(n * f->entry_size)) != 0)
         return sys_fail("ftruncate", f->path, errno);
     /* The mapping keeps its size: readers only touch [0, n), which stays
-     * inside the file. */
+     * inside the file. The fd goes: a sealed index holds none, so a
+     * partition of 10,000 segments keeps 10,000 fds (its logs), not
+     * 30,000; qr_idxfile_sync() reopens the file by name. */
     f->writable = 0;
+    qr_idxfile_drop_fd(f);
     return QUIRE_ERR_NONE;
 }
 
@@ -146,12 +148,21 @@ void qr_idxfile_drop_fd(qr_idxfile_t *f)
 quire_err_t qr_idxfile_sync(qr_idxfile_t *f)
 {
     size_t n = atomic_load(&f->entries);
-    if (f->fd < 0)
-        return QUIRE_ERR_NONE; /* opened sealed: nothing written since */
+    int fd = f->fd;
+
     if (f->map && n > 0 && msync(f->map, f->map_size, MS_SYNC) != 0)
         return sys_fail("msync", f->path, errno);
-    if (fsync(f->fd) != 0)
-        return sys_fail("fsync", f->path, errno);
+    if (fd < 0) {
+        fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) /* renamed by retention meanwhile: going away */
+            return errno == ENOENT ? QUIRE_ERR_NONE
+                                   : sys_fail("open", f->path, errno);
+    }
+    int rc = fsync(fd), e = errno;
+    if (fd != f->fd)
+        close(fd);
+    if (rc != 0)
+        return sys_fail("fsync", f->path, e);
     return QUIRE_ERR_NONE;
 }
 

@@ -79,8 +79,8 @@ static inline size_t qr_idxfile_count(const qr_idxfile_t *f)
 }
 
 /**
- * @brief Trims the file to its entries and marks it read-only; the mapping
- * stays (readers may be inside it).
+ * @brief Trims the file to its entries, marks it read-only and closes its
+ * fd; the mapping stays (readers may be inside it).
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
  * @locality any  @locks partition lock (the single writer)
  */
@@ -88,7 +88,8 @@ quire_err_t qr_idxfile_trim(qr_idxfile_t *f);
 
 /**
  * @brief msync + fsync of the file (sealed segments, before the recovery
- * point moves past them). Nothing to do once the fd was dropped.
+ * point moves past them), reopening it by name when its fd was dropped
+ * (a file renamed away by retention is skipped).
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
  * @locality flusher  @locks none
  */
@@ -96,7 +97,7 @@ quire_err_t qr_idxfile_sync(qr_idxfile_t *f);
 
 /**
  * @brief Closes the fd of a read-only (sealed) index; the mapping stays.
- * Sealed indexes opened at start-up never hold one.
+ * Sealed indexes hold none.
  * @locality any  @locks partition lock or the flusher owning the sync
  */
 void qr_idxfile_drop_fd(qr_idxfile_t *f);

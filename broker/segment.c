@@ -394,8 +394,6 @@ quire_err_t qr_seg_flush(qr_seg_t *seg)
             err = qr_tindex_sync(&seg->tidx);
         if (err == QUIRE_ERR_NONE) {
             seg->idx_synced = 1;
-            qr_idxfile_drop_fd(&seg->idx.f);
-            qr_idxfile_drop_fd(&seg->tidx.f);
         }
     }
     pthread_mutex_unlock(&seg->sync_lock);

@@ -227,6 +227,9 @@ static void pick_advertised(qr_server_t *server, const qr_listener_addr_t *la)
     } else {
         snprintf(server->host, sizeof(server->host), "%s", la->host);
     }
+    /* A wildcard address is where to listen, not where to connect. */
+    if (!strcmp(server->host, "0.0.0.0") || !strcmp(server->host, "::"))
+        server->host[0] = '\0';
     if (!server->host[0] && gethostname(server->host, sizeof(server->host)))
         snprintf(server->host, sizeof(server->host), "localhost");
     server->host[sizeof(server->host) - 1] = '\0';

@@ -344,8 +344,15 @@ static void on_metadata(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
         return;
     }
     cl->meta_last_ms = now;
-    /* a topic without leaders yet (just created, a leader moving): ask
-     * again after the backoff */
+    /* a topic asked about but missing from the answer (the broker has not
+     * heard of it yet), or one without leaders yet (just created, a leader
+     * moving): ask again after the backoff */
+    if (all_ok) {
+        pthread_mutex_lock(&cl->lock);
+        for (size_t i = 0; i < cl->wanted_cnt && all_ok; i++)
+            all_ok = qr_client_topic(cl, cl->wanted[i]) != NULL;
+        pthread_mutex_unlock(&cl->lock);
+    }
     cl->meta_needed = !all_ok;
     cl->meta_retry_at_ms = now + cl->conf->retry_backoff_ms;
     if (!all_ok)
@@ -394,6 +401,14 @@ static void meta_maybe_request(qr_client_t *cl)
 
     if (cl->meta_inflight)
         return;
+    /* a topic asked about since the last request makes one due: the
+     * application adds to the wanted list under the lock, without touching
+     * meta_needed, which is the loop's */
+    pthread_mutex_lock(&cl->lock);
+    cnt = cl->wanted_cnt;
+    pthread_mutex_unlock(&cl->lock);
+    if (cnt > cl->meta_wanted_seen)
+        cl->meta_needed = 1;
     if (!cl->meta_needed &&
         now - cl->meta_last_ms < cl->conf->metadata_max_age_ms)
         return;
@@ -430,6 +445,7 @@ static void meta_maybe_request(qr_client_t *cl)
                       on_metadata, cl) == QUIRE_ERR_NONE) {
         cl->meta_inflight = 1;
         cl->meta_needed = 0;
+        cl->meta_wanted_seen = cnt;
     }
     free(topics);
 }

@@ -78,6 +78,7 @@ struct qr_client {
     size_t bootstrap_cnt; /* the first entries; ids -1, -2, ... */
     int meta_needed;
     int meta_inflight;
+    size_t meta_wanted_seen; /* wanted_cnt when the last request went */
     int64_t meta_last_ms;
     int64_t meta_retry_at_ms;
     int64_t next_run_ms; /* when ops->run wants to run again */

@@ -25,7 +25,6 @@ static char *brokers_from_zk(const char *prog, const char *zookeeper,
     size_t len = 0;
     qr_zk_t *zk;
 
-    *exit_code = QR_CLI_EXIT_ERROR;
     memset(&ids, 0, sizeof(ids));
     zk = qr_zk_new(loop, zookeeper, 10000, QR_CCLI_ZK_TIMEOUT_MS, errstr,
                    sizeof(errstr));
@@ -89,12 +88,16 @@ int qr_ccli_set_brokers(quire_conf_t *conf, const char *prog,
     char *list = NULL;
     int rc = 0;
 
+    *exit_code = QR_CLI_EXIT_OK;
     if (!bootstrap) {
         list = brokers_from_zk(
             prog, zookeeper ? zookeeper : qr_cli_zookeeper_default(),
             exit_code);
-        if (!list)
+        if (!list) {
+            if (*exit_code != QR_CLI_EXIT_USAGE)
+                *exit_code = QR_CLI_EXIT_ERROR;
             return -1;
+        }
         bootstrap = list;
     }
     if (quire_conf_set(conf, "bootstrap.servers", bootstrap, errstr,

@@ -674,6 +674,44 @@ START_TEST(test_sigkill_keeps_acked)
 }
 END_TEST
 
+/* SIGTERM while a fetch is parked: the fetch is answered (with what there
+ * is) instead of holding the shutdown for its max_wait_ms, and the broker
+ * exits 0. */
+START_TEST(test_sigterm_answers_parked_fetch)
+{
+    char *chroot;
+    qt_broker_t *b = own_broker(7, &chroot);
+    qt_client_t *c = connect_ok(b);
+    qr_fetch_part_t fp = {0, 0, 1 << 20};
+    qr_fetch_topic_t t = {"parked", 1, &fp};
+    qr_req_t req = {0};
+    qr_resp_t resp;
+    int64_t t0;
+
+    ck_assert_int_eq(qt_wait_topic(c, "parked", 1, TOPIC_MS), 0);
+    req.api = QR_API_FETCH;
+    req.u.fetch.replica_id = -1;
+    req.u.fetch.max_wait_ms = 60000;
+    req.u.fetch.min_bytes = 1;
+    req.u.fetch.max_bytes = 1 << 20;
+    req.u.fetch.topic_count = 1;
+    req.u.fetch.topics = &t;
+    ck_assert_int_gt(qt_client_send(c, &req, NULL, 0), 0);
+    ck_assert_int_eq(qt_client_recv(c, &resp, 300), QUIRE_ERR_TIMED_OUT);
+    t0 = qt_now_ms();
+    ck_assert_int_eq(qt_broker_stop(b, 30000), 0);
+    ck_assert_msg(qt_now_ms() - t0 < 30000, "shutdown waited for the fetch");
+    ck_assert_int_eq(qt_client_recv(c, &resp, IO_MS), QUIRE_ERR_NONE);
+    ck_assert_int_eq(resp.u.fetch.topics[0].partitions[0].error_code,
+                     QUIRE_ERR_NONE);
+    ck_assert_uint_eq(resp.u.fetch.topics[0].partitions[0].records_length, 0);
+    qr_wire_resp_free(&resp);
+    qt_client_close(c);
+    qt_broker_destroy(b);
+    free(chroot);
+}
+END_TEST
+
 static Suite *data_suite(void)
 {
     Suite *s = suite_create("broker_data");
@@ -698,6 +736,7 @@ static Suite *data_suite(void)
     tcase_set_tags(own, "integration zk slow");
     tcase_add_test(own, test_restart_keeps_data);
     tcase_add_test(own, test_sigkill_keeps_acked);
+    tcase_add_test(own, test_sigterm_answers_parked_fetch);
     suite_add_tcase(s, own);
     return s;
 }
