@@ -50,8 +50,16 @@ char *qr_strdup(const char *s)
 
 char *qr_strndup(const char *s, size_t n)
 {
-    char *p = strndup(s, n);
+    /* Not strndup(3): @p s need not be NUL-terminated within @p n bytes'
+     * reach, and ASan's strict_string_checks (tests/run) rightly flags
+     * libc's strndup reading for a terminator past a buffer's end. */
+    const char *nul = memchr(s, '\0', n);
+    size_t len = nul ? (size_t)(nul - s) : n;
+    char *p = malloc(len + 1);
+
     if (!p)
-        oom(n + 1);
+        oom(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
     return p;
 }
