@@ -44,9 +44,9 @@ static const prop_t props[] = {
      "host:port[,host:port...] of brokers to ask for metadata "
      "(or use zookeeper.connect)"},
     {"zookeeper.connect", T_STR, OFF(zookeeper_connect), "", 0, 0,
-     "host:port[,host:port...][/chroot] of ZooKeeper; reserved: this "
-     "version of libquire needs bootstrap.servers (the tools' --zookeeper "
-     "reads the brokers from ZooKeeper themselves)"},
+     "host:port[,host:port...][/chroot] of ZooKeeper, used when "
+     "bootstrap.servers is empty: the brokers registered under "
+     "/brokers/ids seed the broker list once, at creation"},
     {"client.id", T_STR, OFF(client_id), "quire", 0, 0,
      "a name sent with every request, for the broker's logs"},
     {"debug", T_STR, OFF(debug), "", 0, 0,

@@ -21,6 +21,7 @@
 #include "client.h"
 #include "clock.h"
 #include "logging.h"
+#include "zkboot.h"
 
 typedef struct cbroker {
     int32_t id; /* >= 0: a broker from metadata; < 0: bootstrap */
@@ -600,13 +601,9 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
     qr_client_t *cl;
     quire_err_t err;
 
-    if (!*conf->bootstrap_servers) {
+    if (!*conf->bootstrap_servers && !*conf->zookeeper_connect) {
         seterr(errstr, errstr_size,
-               *conf->zookeeper_connect
-                   ? "zookeeper.connect is not supported by this build of "
-                     "libquire yet: use bootstrap.servers"
-                   : "bootstrap.servers is not set",
-               NULL);
+               "bootstrap.servers (or zookeeper.connect) is not set", NULL);
         return QUIRE_ERR_CONF_INVALID;
     }
     cl = calloc(1, sizeof(*cl));
@@ -621,7 +618,20 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
     cl->ops = ops;
     cl->ctx = ctx;
     cl->meta_needed = 1;
-    err = parse_bootstrap(cl, conf->bootstrap_servers, errstr, errstr_size);
+    if (*conf->bootstrap_servers)
+        err = parse_bootstrap(cl, conf->bootstrap_servers, errstr, errstr_size);
+    else {
+        /* the brokers registered in ZooKeeper seed the list */
+        char *list = NULL;
+
+        err = qr_zkboot_brokers(conf->zookeeper_connect,
+                                conf->zookeeper_session_timeout_ms,
+                                conf->socket_connection_setup_timeout_ms, &list,
+                                errstr, errstr_size);
+        if (err == QUIRE_ERR_NONE)
+            err = parse_bootstrap(cl, list, errstr, errstr_size);
+        free(list);
+    }
     if (err == QUIRE_ERR_NONE && cl->broker_cnt == 0) {
         seterr(errstr, errstr_size, "bootstrap.servers is empty", NULL);
         err = QUIRE_ERR_CONF_INVALID;
