@@ -419,7 +419,10 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
                 break;
             continue;
         }
-        err = batch_open(acc, part, cap, mem, now_ms);
+        /* the clock is read per batch, not per record, when the caller
+         * left it to us (it costs tens of ns on some VMs) */
+        err = batch_open(acc, part, cap, mem,
+                         now_ms >= 0 ? now_ms : qr_clock_mono_ms());
         if (err != QUIRE_ERR_NONE)
             break;
         *wakeup = 1;

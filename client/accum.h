@@ -122,7 +122,8 @@ void qr_accum_destroy(qr_accum_t *acc);
  * @param key,value,headers  borrowed and copied (see
  *                    qr_batch_builder_append for NULLs).
  * @param opaque      stored for the delivery report.
- * @param now_ms      the monotonic clock now.
+ * @param now_ms      the monotonic clock now, or -1 to have it read only
+ *                    if a batch is opened.
  * @param deadline_ms monotonic ms after which waiting for memory gives up
  *                    (<= now_ms: do not wait).
  * @param partp       out: the partition used.

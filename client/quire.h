@@ -183,7 +183,8 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
  * @param key,value   borrowed and copied; NULL for a null key (sticky
  *                    partitioning) or a null value.
  * @param headers     borrowed and copied; @p header_cnt entries.
- * @param timestamp   CreateTime in ms since the epoch; 0 for now.
+ * @param timestamp   CreateTime in ms since the epoch; 0 for now (read
+ *                    from the coarse wall clock: a few ms resolution).
  * @param opaque      given back in the delivery report.
  * @returns QUIRE_ERR_NONE (the delivery callback will run once for it);
  *          QUIRE_ERR_QUEUE_FULL when buffer.memory stayed full for

@@ -437,7 +437,8 @@ static void on_autocommit(struct ev_loop *loop, ev_timer *w, int revents)
     qr_group_t *g = w->data;
     (void)loop;
     (void)revents;
-    if (g->state == GS_RUNNING && qr_zk_connected(g->zk))
+    /* skipped while a batch is in flight: it would only queue up */
+    if (g->state == GS_RUNNING && qr_zk_connected(g->zk) && !qr_offsets_busy(g))
         qr_offsets_commit(g, NULL, NULL, NULL, NULL);
 }
 

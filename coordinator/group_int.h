@@ -24,6 +24,7 @@ typedef struct gpart {
     int active;        /* the user fetches it (assigned, not revoked) */
     int64_t stored;    /* position the user stored; OFFSET_NONE */
     int64_t committed; /* what ZooKeeper has; OFFSET_NONE */
+    uint64_t gen;      /* which claim of ours this is (g->claims) */
 } gpart_t;
 
 typedef struct att att_t;
@@ -37,7 +38,7 @@ typedef struct gop {
     att_t *att;       /* or NULL */
     commit_t *commit; /* or NULL */
     int kind;
-    size_t idx;
+    size_t idx;  /* rebalance: index in its table; offsets: gpart_t.gen */
     char *topic; /* owned, or NULL */
     int32_t partition;
     int64_t value;
@@ -50,7 +51,7 @@ struct commit {
     commit_t *next; /* g->commits */
     gop_t *ops;
     int pending;
-    int issued_all;
+    int issued; /* its writes went out (batches queue behind each other) */
     quire_err_t err;
     qr_group_commit_cb_t *cb;
     void *opaque;
@@ -104,6 +105,7 @@ struct qr_group {
     int dirty;      /* a watch fired during the attempt */
     int retries;    /* failed attempts since the last success */
     uint64_t rebalances;
+    uint64_t claims;   /* owner nodes created so far: gpart_t.gen */
     commit_t *commits; /* batches in flight */
     gop_t *misc_ops;   /* registration, close deletes */
     int close_pending;
@@ -166,6 +168,8 @@ void qr_rebalance_free_all(qr_group_t *g);
 void qr_offsets_commit(qr_group_t *g, qr_group_commit_cb_t *cb, void *opaque,
                        void (*then)(qr_group_t *g, quire_err_t err, void *arg),
                        void *then_arg);
+/* Whether a batch is in flight or queued. */
+int qr_offsets_busy(const qr_group_t *g);
 /* Runs finished commits' callbacks (from the idle watcher). */
 void qr_offsets_reap(qr_group_t *g);
 /* Frees every batch (group destroy, after qr_zk_forget). */

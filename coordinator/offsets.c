@@ -2,7 +2,8 @@
  * offsets: committing positions to /consumers/<g>/offsets/<t>/<p> (DESIGN.md
  * §6): the next offset to read, in decimal, written only when it changed.
  *
- * A commit is a batch: one write per changed partition, issued at once.
+ * A commit is a batch: one write per changed partition, issued at once;
+ * batches go out one at a time, in order.
  * Each write is a set; a missing node (the first commit of a partition) is
  * created with its topic's parent, and a create that races another
  * member's becomes a set again. The batch's callback runs once every write
@@ -44,10 +45,21 @@ static quire_err_t write_stage(qr_group_t *g, gop_t *op)
     return err;
 }
 
+static void batch_issue(commit_t *c);
+
+/* Done: its callback runs from the idle watcher, and the next batch in
+ * line goes out. */
 static void batch_finish(commit_t *c)
 {
+    qr_group_t *g = c->g;
     c->done = 1;
-    ev_idle_start(c->g->loop, &c->g->later);
+    ev_idle_start(g->loop, &g->later);
+    for (commit_t *n = g->commits; n; n = n->next) {
+        if (!n->issued) {
+            batch_issue(n);
+            return;
+        }
+    }
 }
 
 static void on_write(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
@@ -58,7 +70,22 @@ static void on_write(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
     (void)zk;
     QR_ASSERT(op->magic == QR_GROUP_OP_MAGIC);
     commit_t *c = op->commit;
-    if (res->rc == ZNONODE && op->stage == STAGE_SET) {
+    /* the same claim of the partition as when the write was issued */
+    gpart_t *held = qr_group_part_find(g, op->topic, op->partition);
+    if (held && (!held->held || held->gen != (uint64_t)op->idx))
+        held = NULL;
+    int retry = (res->rc == ZNONODE && op->stage == STAGE_SET) ||
+                (res->rc == ZNODEEXISTS && op->stage == STAGE_CREATE);
+    if (retry && !held) {
+        /* A second step goes out only while the partition is still ours,
+         * under the same claim: issued later, it could land after the next
+         * owner's commit and rewind the group. (The first step was issued while
+         * it was ours, so it is ordered before our release, and the release
+         * before any write of the next owner.) */
+        QR_DBG(QR_DBG_GROUP, "GROUP",
+               "%s: commit of %s-%d dropped: no longer ours", g->consumer_id,
+               op->topic, (int)op->partition);
+    } else if (res->rc == ZNONODE && op->stage == STAGE_SET) {
         op->stage = STAGE_CREATE;
         if (write_stage(g, op) == QUIRE_ERR_NONE)
             return; /* still pending */
@@ -69,9 +96,8 @@ static void on_write(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
             return;
         c->err = QUIRE_ERR_ZK_CONNECTION_LOSS;
     } else if (res->rc == ZOK) {
-        gpart_t *gp = qr_group_part_find(g, op->topic, op->partition);
-        if (gp)
-            gp->committed = op->value;
+        if (held)
+            held->committed = op->value;
         QR_DBG(QR_DBG_GROUP, "GROUP", "%s: committed %s-%d at %" PRId64,
                g->consumer_id, op->topic, (int)op->partition, op->value);
     } else {
@@ -88,18 +114,11 @@ static void on_write(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         batch_finish(c);
 }
 
-void qr_offsets_commit(qr_group_t *g, qr_group_commit_cb_t *cb, void *opaque,
-                       void (*then)(qr_group_t *g, quire_err_t err, void *arg),
-                       void *then_arg)
+/* Writes every changed position of what we hold now. */
+static void batch_issue(commit_t *c)
 {
-    commit_t *c = qr_calloc(1, sizeof(*c));
-    c->g = g;
-    c->cb = cb;
-    c->opaque = opaque;
-    c->then = then;
-    c->then_arg = then_arg;
-    c->next = g->commits;
-    g->commits = c;
+    qr_group_t *g = c->g;
+    c->issued = 1;
     for (size_t i = 0; i < g->part_cnt; i++) {
         gpart_t *gp = &g->parts[i];
         if (!gp->held || gp->stored == QR_GROUP_OFFSET_NONE ||
@@ -110,6 +129,7 @@ void qr_offsets_commit(qr_group_t *g, qr_group_commit_cb_t *cb, void *opaque,
         op->topic = qr_strdup(gp->topic);
         op->partition = gp->partition;
         op->value = gp->stored;
+        op->idx = (size_t)gp->gen;
         op->stage = STAGE_SET;
         if (write_stage(g, op) == QUIRE_ERR_NONE)
             c->pending++;
@@ -118,6 +138,36 @@ void qr_offsets_commit(qr_group_t *g, qr_group_commit_cb_t *cb, void *opaque,
     }
     if (c->pending == 0)
         batch_finish(c);
+}
+
+int qr_offsets_busy(const qr_group_t *g)
+{
+    for (const commit_t *c = g->commits; c; c = c->next)
+        if (!c->done)
+            return 1;
+    return 0;
+}
+
+void qr_offsets_commit(qr_group_t *g, qr_group_commit_cb_t *cb, void *opaque,
+                       void (*then)(qr_group_t *g, quire_err_t err, void *arg),
+                       void *then_arg)
+{
+    commit_t *c = qr_calloc(1, sizeof(*c)), **tail = &g->commits;
+    c->g = g;
+    c->cb = cb;
+    c->opaque = opaque;
+    c->then = then;
+    c->then_arg = then_arg;
+    /* One batch at a time, in the order asked: the writes of two batches
+     * (each a set, maybe then a create and a set again) could otherwise
+     * land out of order and leave an older position last. A queued batch
+     * writes the positions stored when it goes out. */
+    int busy = qr_offsets_busy(g);
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = c;
+    if (!busy)
+        batch_issue(c);
 }
 
 static void commit_free(commit_t *c)
@@ -129,23 +179,23 @@ static void commit_free(commit_t *c)
 void qr_offsets_reap(qr_group_t *g)
 {
     ev_idle_stop(g->loop, &g->later);
-    /* callbacks may start new batches: take the finished ones off first */
-    commit_t *done = NULL;
+    /* callbacks may start new batches: take the finished ones off first,
+     * keeping their order (oldest first) */
+    commit_t *done = NULL, **dtail = &done;
     for (commit_t **pp = &g->commits; *pp;) {
         commit_t *c = *pp;
         if (c->done) {
             *pp = c->next;
-            c->next = done;
-            done = c;
+            c->next = NULL;
+            *dtail = c;
+            dtail = &c->next;
         } else {
             pp = &c->next;
         }
     }
-    /* (pushing reversed the list: oldest first now) */
-    commit_t *rev = done;
-    while (rev) {
-        commit_t *c = rev;
-        rev = c->next;
+    while (done) {
+        commit_t *c = done;
+        done = c->next;
         if (c->then)
             c->then(g, c->err, c->then_arg);
         else if (c->cb)

@@ -685,11 +685,18 @@ static void stale_result(att_t *att, const qr_zk_res_t *res, gop_t *op)
     }
 }
 
+static void claimed(qr_group_t *g, const gop_t *op)
+{
+    gpart_t *gp = qr_group_part_add(g, op->topic, op->partition);
+    gp->held = 1;
+    gp->gen = ++g->claims;
+}
+
 static void result_claim(att_t *att, const qr_zk_res_t *res, gop_t *op)
 {
     qr_group_t *g = att->g;
     if (res->rc == ZOK) {
-        qr_group_part_add(g, op->topic, op->partition)->held = 1;
+        claimed(g, op);
     } else if (res->rc == ZNODEEXISTS) {
         /* ours (a create the client retried) or someone's: look, and
          * leave a watch so its deletion brings a quick retry */
@@ -709,7 +716,7 @@ static void result_check(att_t *att, const qr_zk_res_t *res, gop_t *op)
         res->stat->ephemeralOwner == qr_zk_session_id(g->zk) &&
         res->len == (int)strlen(g->consumer_id) &&
         memcmp(res->data, g->consumer_id, (size_t)res->len) == 0) {
-        qr_group_part_add(g, op->topic, op->partition)->held = 1;
+        claimed(g, op);
         return;
     }
     att->conflict = 1;

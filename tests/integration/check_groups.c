@@ -51,7 +51,8 @@ typedef struct env {
     mproc_t procs[MAXPROC];
     size_t proc_cnt;
     int next_id;
-    int changes; /* membership changes made */
+    int changes;          /* membership changes made */
+    const char *extra[4]; /* more group_member arguments, or NULL */
 } env_t;
 
 static void env_init(env_t *e, const char *strategy, const char *topics,
@@ -113,6 +114,8 @@ static mproc_t *member_start(env_t *e)
     argv[n++] = session;
     argv[n++] = "--events";
     argv[n++] = e->qa.path;
+    for (int i = 0; i < 4 && e->extra[i]; i++)
+        argv[n++] = e->extra[i];
     argv[n] = NULL;
     /* a close-on-exec pipe tells when the child has become group_member:
      * a signal sent before that would hit a copy of this test, with
@@ -397,6 +400,36 @@ START_TEST(test_partition_added)
 }
 END_TEST
 
+/* ---- offsets are written only when they changed ---- */
+
+START_TEST(test_commit_only_when_changed)
+{
+    static const qa_topic_t topics[] = {{"oc", 1}};
+    env_t e;
+    env_init(&e, "range", "oc", NULL);
+    topic_create(&e, "oc", 1);
+    /* a member that consumes nothing (tick 100 s) but commits every
+     * 100 ms: its first commit writes the starting position, and no
+     * interval after that writes again */
+    e.extra[0] = "--tick-ms";
+    e.extra[1] = "100000";
+    e.extra[2] = "--commit-ms";
+    e.extra[3] = "100";
+    member_start(&e);
+    settle(&e, topics, 1);
+    char path[128];
+    snprintf(path, sizeof(path), "/consumers/%s/offsets/oc/0", e.group);
+    ck_assert(qt_zk_wait_exists(e.zh, path, true, 10000));
+    struct Stat st;
+    ck_assert_int_eq(qt_zk_exists(e.zh, path, &st, false, T_MS), ZOK);
+    ck_assert_int_eq(st.version, 0);
+    qt_sleep_ms(1500);
+    ck_assert_int_eq(qt_zk_exists(e.zh, path, &st, false, T_MS), ZOK);
+    ck_assert_int_eq(st.version, 0);
+    env_fini(&e);
+}
+END_TEST
+
 /* ---- a node held by someone else: back off, report, never give up ---- */
 
 START_TEST(test_claim_conflict_retries)
@@ -540,6 +573,7 @@ static Suite *groups_suite(void)
     tcase_add_test(tc, test_regex_picks_up_new_topic);
     tcase_add_test(tc, test_partition_added);
     tcase_add_test(tc, test_claim_conflict_retries);
+    tcase_add_test(tc, test_commit_only_when_changed);
     suite_add_tcase(s, tc);
 
     for (int i = 0; i < 3; i++) {
