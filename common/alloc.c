@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,10 @@ void *qr_malloc(size_t size)
 
 void *qr_calloc(size_t nmemb, size_t size)
 {
+    /* Checked here, not left to calloc: the answer is the same abort with
+     * or without a sanitizer's allocator underneath. */
+    if (size && nmemb > SIZE_MAX / size)
+        oom(SIZE_MAX);
     void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
     if (!p)
         oom(nmemb * size);
