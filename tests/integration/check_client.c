@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -407,6 +408,47 @@ START_TEST(broker_killed_mid_run)
 }
 END_TEST
 
+/* kill(SIGSTOP) returns before the target has stopped: a broker thread on
+ * the other core may still answer a request sent right after it. Wait
+ * until every thread of @p pid shows state T in /proc. */
+static int all_threads_stopped(pid_t pid)
+{
+    char path[64], line[512];
+    struct dirent *de;
+    DIR *dir;
+    int stopped = 1;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    if (!(dir = opendir(path)))
+        return 0;
+    while (stopped && (de = readdir(dir))) {
+        FILE *fp;
+        char *rp;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(line, sizeof(line), "%s/%s/stat", path, de->d_name);
+        if (!(fp = fopen(line, "r")))
+            continue; /* the thread just went away */
+        if (!fgets(line, sizeof(line), fp) || !(rp = strrchr(line, ')')) ||
+            (rp[2] != 'T' && rp[2] != 't'))
+            stopped = 0;
+        fclose(fp);
+    }
+    closedir(dir);
+    return stopped;
+}
+
+static void stop_process(pid_t pid)
+{
+    int64_t t0 = qt_now_ms();
+
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    while (!all_threads_stopped(pid)) {
+        ck_assert_msg(qt_now_ms() - t0 < 5000, "pid %d did not stop", (int)pid);
+        usleep(1000);
+    }
+}
+
 START_TEST(buffer_memory_and_request_timeout)
 {
     quire_conf_t *conf;
@@ -439,7 +481,7 @@ START_TEST(buffer_memory_and_request_timeout)
     sent++;
     ck_assert_int_eq(quire_producer_flush(p, 10000), QUIRE_ERR_NONE);
     /* the broker stops answering (but keeps its sockets) */
-    ck_assert_int_eq(kill(brokers[0]->pid, SIGSTOP), 0);
+    stop_process(brokers[0]->pid);
     t0 = qt_now_ms();
     while (sent < MAXREC && qt_now_ms() - t0 < 20000) {
         err = quire_producer_send(p, "stall", 0, NULL, 0, value, sizeof(value),
