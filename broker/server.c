@@ -444,9 +444,19 @@ static quire_err_t start_storage(qr_server_t *server)
     lconf.checkpoint_interval_ms =
         bconf->log_flush_offset_checkpoint_interval_ms;
     err = qr_logmgr_open(&lconf, &server->logmgr, errstr, sizeof(errstr));
-    if (err != QUIRE_ERR_NONE)
+    if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("SERVER", "log.dirs: %s", errstr);
-    return err;
+        return err;
+    }
+    if (bconf->test_flush_delay_ms > 0) {
+        QR_LOG_WARN("SERVER",
+                    "quire.test.flush.delay.ms=%d: every fdatasync is "
+                    "delayed (a test setting)",
+                    bconf->test_flush_delay_ms);
+        qr_flusher_set_test_delay(qr_logmgr_flusher(server->logmgr),
+                                  bconf->test_flush_delay_ms);
+    }
+    return QUIRE_ERR_NONE;
 }
 
 static void start_signals(qr_server_t *server)
