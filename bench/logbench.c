@@ -14,12 +14,18 @@
  *            over each log per round, the same random offsets); reported:
  *            the median over rounds of each pass's p50 with its
  *            [min..max], mean and p99, and the 10,000 / 1 ratios (target
- *            <= 2). --perf-ctl records the lookup passes alone with perf.
+ *            <= 2). Each round has a warm pass (lookups back to back) and
+ *            a cold pass (the CPU caches emptied before each lookup).
+ *            --perf-ctl records the lookup passes alone with perf.
  *   big      append MB/s with 1 GB and with --big-gb GB already stored
  *            (within 10%); off unless --big-gb is given. Two logs kept at
  *            those sizes by retention.bytes, measured in alternating
- *            windows, each from a synced file system: median, [min..max]
- *            and the ratio, for the appends alone and with the fdatasync.
+ *            windows (after a warm-up window each), each from a synced
+ *            file system with both logs' pages dropped from the page
+ *            cache: median, [min..max] and the ratio, for the appends alone
+ *            (per wall and per CPU second) and with the fdatasync.
+ *
+ * bench/README.md has the recipe and the last figures.
  *
  * A program, never a timed test. Everything it writes goes under --dir
  * (default: a new directory in /tmp) and is deleted before it exits.
@@ -931,7 +937,7 @@ int main(int argc, char **argv)
                 .lookup_rounds = 5,
                 .big_rounds = 5,
                 .big_window_mb = 1024,
-                .cold_lookups = 1000,
+                .cold_lookups = 300,
                 .evict_mb = 64};
     char tmpl[] = "/tmp/logbench-XXXXXX";
     int made = 0;
