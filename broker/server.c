@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "brokermeta.h"
+#include "brokerseq.h"
 #include "clock.h"
 #include "cluster.h"
 #include "listener.h"
@@ -506,6 +508,72 @@ static quire_err_t start_storage(qr_server_t *server)
     return QUIRE_ERR_NONE;
 }
 
+/* ---- the broker id (Kafka's getOrGenerateBrokerId) ---- */
+
+/* Before storage and before any thread: the id meta.properties holds, the
+ * configured one (which must agree with it), or a new one from the
+ * ZooKeeper sequence. The server and its log lines then run with it. */
+static quire_err_t resolve_broker_id(qr_server_t *server)
+{
+    qr_brokerconf_t *bconf = server->bconf;
+    int32_t stored = -1, id;
+    const char *how = "configured";
+    char errstr[1024];
+    quire_err_t err;
+
+    err = qr_brokermeta_resolve((const char *const *)bconf->log_dirs.v,
+                                bconf->log_dirs.n, bconf->broker_id, &stored,
+                                errstr, sizeof(errstr));
+    if (err != QUIRE_ERR_NONE) {
+        QR_LOG_ERR("SERVER", "cannot start: %s", errstr);
+        return err;
+    }
+    id = bconf->broker_id;
+    if (id < 0 && stored >= 0) {
+        id = stored;
+        how = "from " QR_BROKERMETA_FILE;
+    } else if (id < 0) {
+        how = "generated";
+        err = qr_brokerseq_next(server->loop, bconf->zookeeper_connect,
+                                (int)bconf->zookeeper_session_timeout_ms,
+                                (int)bconf->zookeeper_connection_timeout_ms,
+                                bconf->reserved_broker_max_id, &id, errstr,
+                                sizeof(errstr));
+        if (err != QUIRE_ERR_NONE) {
+            QR_LOG_ERR("SERVER", "cannot generate a broker id: %s", errstr);
+            return err;
+        }
+    }
+    bconf->broker_id = id;
+    server->info.broker_id = id;
+    qr_log_setup(qr_log_level, qr_log_debug, id);
+    QR_LOG_INFO("SERVER", "broker id %d (%s)", id, how);
+    return QUIRE_ERR_NONE;
+}
+
+/* After storage (the dirs exist and are locked): every online dir without
+ * meta.properties gets one, as Kafka's checkpointBrokerId does. */
+static quire_err_t store_broker_id(qr_server_t *server)
+{
+    const qr_brokerconf_t *bconf = server->bconf;
+    char errstr[1024];
+    int32_t id;
+
+    for (size_t i = 0; i < bconf->log_dirs.n; i++) {
+        const char *dir = bconf->log_dirs.v[i];
+        if (!qr_logmgr_dir_online(server->logmgr, i) ||
+            qr_brokermeta_read(dir, &id, errstr, sizeof(errstr)) !=
+                QUIRE_ERR_NOT_FOUND)
+            continue;
+        if (qr_brokermeta_write(dir, bconf->broker_id, errstr,
+                                sizeof(errstr)) != QUIRE_ERR_NONE) {
+            QR_LOG_ERR("SERVER", "cannot store the broker id: %s", errstr);
+            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        }
+    }
+    return QUIRE_ERR_NONE;
+}
+
 static void start_signals(qr_server_t *server)
 {
     ev_signal_init(&server->sigterm, on_signal, SIGTERM);
@@ -528,7 +596,11 @@ quire_err_t qr_server_run(qr_server_t *server)
         return QUIRE_ERR_STATE;
     }
     start_signals(server);
-    err = start_storage(server);
+    err = resolve_broker_id(server);
+    if (err == QUIRE_ERR_NONE)
+        err = start_storage(server);
+    if (err == QUIRE_ERR_NONE)
+        err = store_broker_id(server);
     if (err == QUIRE_ERR_NONE)
         err = bind_network(server);
     if (err == QUIRE_ERR_NONE)
