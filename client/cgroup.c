@@ -670,6 +670,8 @@ void qr_cgroup_stopping(qr_cgroup_t *cg)
 {
     quire_consumer_t *c = cg->c;
 
+    if (!cg->zk)
+        return; /* already stopped */
     ev_timer_stop(c->cl->loop, &cg->autocommit);
     stop_poll_wait(cg);
     /* nothing of the group or the session runs after this */
@@ -818,9 +820,11 @@ static quire_err_t post(qr_cgroup_t *cg, cmd_t *cmd, int timeout_ms, int *freep)
     quire_consumer_t *c = cg->c;
     int64_t deadline = qr_clock_mono_ms() + timeout_ms;
 
+    int sync = timeout_ms >= 0; /* an async cmd is the loop's once queued */
+
     *freep = 0;
     cmd->cg = cg;
-    cmd->sync = timeout_ms >= 0;
+    cmd->sync = sync;
     pthread_mutex_lock(&c->lock);
     if (cg->left && cmd->kind != CMD_REVOKE_DONE) {
         pthread_mutex_unlock(&c->lock);
@@ -834,7 +838,7 @@ static quire_err_t post(qr_cgroup_t *cg, cmd_t *cmd, int timeout_ms, int *freep)
     cg->cmds_tail = &cmd->next;
     pthread_mutex_unlock(&c->lock);
     qr_client_wake(c->cl);
-    if (!cmd->sync)
+    if (!sync)
         return QUIRE_ERR_NONE;
     pthread_mutex_lock(&c->lock);
     while (!cmd->done) {
