@@ -128,6 +128,11 @@ static const qr_conf_prop_t props[] = {
      OFF(log_segment_delete_delay_ms), "60000", 0, I64MAX, NULL,
      QR_CONF_F_RESTART,
      "Wait before deleting a segment file retention has dropped"},
+    /* ---- tests only ---- */
+    {"quire.test.flush.delay.ms", QR_CONF_INT, OFF(test_flush_delay_ms), "0",
+     0, 60000, NULL, QR_CONF_F_RESTART,
+     "FOR TESTS ONLY: delay every group-commit fdatasync by this many ms "
+     "(to test Produce timeout_ms); never set it in production"},
 };
 /* clang-format on */
 

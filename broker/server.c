@@ -23,6 +23,7 @@
 #include "meta.h"
 #include "partmap.h"
 #include "server.h"
+#include "topicconf.h"
 
 #define MAX_LISTENERS 8
 /* How long in-flight requests get to finish at shutdown. */
@@ -300,27 +301,72 @@ static void announce(qr_server_t *server)
 
 /* ---- the coordinator's callbacks (main loop) ---- */
 
+/* The topic's settings: its overrides over the broker's log.* keys and
+ * message.max.bytes. */
+static void topic_settings(const qr_server_t *server, const char *topic,
+                           const qr_topic_config_t *config,
+                           qr_plog_conf_t *pconf, int32_t *max_bytes)
+{
+    qr_plog_conf_t defaults;
+
+    qr_brokerconf_plog(server->bconf, &defaults);
+    (void)qr_topicconf_apply(topic, &defaults, server->bconf->message_max_bytes,
+                             config, pconf, max_bytes);
+}
+
 static quire_err_t cb_open_partition(void *opaque, const char *topic,
-                                     int32_t partition, int32_t leader_epoch)
+                                     int32_t partition, int32_t leader_epoch,
+                                     const qr_topic_config_t *config)
 {
     qr_server_t *server = opaque;
     qr_plog_t *part = NULL;
+    qr_plog_conf_t pconf;
+    int32_t max_bytes;
     char errstr[512];
     quire_err_t err;
 
     if (!server->logmgr || server->stopping)
         return QUIRE_ERR_STATE;
-    err = qr_logmgr_open_part(server->logmgr, topic, partition, NULL, &part,
+    topic_settings(server, topic, config, &pconf, &max_bytes);
+    err = qr_logmgr_open_part(server->logmgr, topic, partition, &pconf, &part,
                               errstr, sizeof(errstr));
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("SERVER", "cannot open %s-%d to lead it: %s", topic,
                    partition, errstr);
         return err;
     }
-    qr_partmap_put(server->partmap, topic, partition, leader_epoch, part);
+    qr_partmap_put(server->partmap, topic, partition, leader_epoch, max_bytes,
+                   part);
     QR_LOG_INFO("SERVER", "leading %s-%d (epoch %d)", topic, partition,
                 leader_epoch);
     return QUIRE_ERR_NONE;
+}
+
+/* Kafka applies topic config changes to the live logs: new sizes from the
+ * next segment, retention and flush settings at their next use. */
+static void cb_topic_config(void *opaque, const char *topic,
+                            const qr_topic_config_t *config)
+{
+    qr_server_t *server = opaque;
+    qr_plog_conf_t pconf;
+    int32_t max_bytes;
+    qr_pentry_t **entries;
+    size_t n;
+    char errstr[512];
+
+    topic_settings(server, topic, config, &pconf, &max_bytes);
+    entries = qr_partmap_topic(server->partmap, topic, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (qr_plog_set_conf(entries[i]->part, &pconf, errstr,
+                             sizeof(errstr)) != QUIRE_ERR_NONE)
+            QR_LOG_ERR("SERVER", "%s: new topic config not applied: %s",
+                       qr_plog_name(entries[i]->part), errstr);
+        atomic_store(&entries[i]->max_message_bytes, max_bytes);
+        qr_pentry_release(entries[i]);
+    }
+    free(entries);
+    QR_LOG_INFO("SERVER", "topic %s: configuration applied to %zu partitions",
+                topic, n);
 }
 
 /* Out of the map first, so no thread starts using it; parked fetches are
@@ -420,6 +466,7 @@ static quire_err_t start_cluster(qr_server_t *server)
     cbs.open_partition = cb_open_partition;
     cbs.close_partition = cb_close_partition;
     cbs.delete_partition = cb_delete_partition;
+    cbs.topic_config = cb_topic_config;
     cbs.status = cb_status;
     server->cluster =
         qr_cluster_new(server->loop, &cconf, &cbs, errstr, sizeof(errstr));
@@ -444,9 +491,19 @@ static quire_err_t start_storage(qr_server_t *server)
     lconf.checkpoint_interval_ms =
         bconf->log_flush_offset_checkpoint_interval_ms;
     err = qr_logmgr_open(&lconf, &server->logmgr, errstr, sizeof(errstr));
-    if (err != QUIRE_ERR_NONE)
+    if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("SERVER", "log.dirs: %s", errstr);
-    return err;
+        return err;
+    }
+    if (bconf->test_flush_delay_ms > 0) {
+        QR_LOG_WARN("SERVER",
+                    "quire.test.flush.delay.ms=%d: every fdatasync is "
+                    "delayed (a test setting)",
+                    bconf->test_flush_delay_ms);
+        qr_flusher_set_test_delay(qr_logmgr_flusher(server->logmgr),
+                                  bconf->test_flush_delay_ms);
+    }
+    return QUIRE_ERR_NONE;
 }
 
 static void start_signals(qr_server_t *server)
