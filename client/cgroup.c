@@ -71,6 +71,7 @@ struct qr_cgroup {
     qr_group_t *g;   /* owned */
     int started;     /* qr_group_start() done */
     cmd_t *inflight; /* waiting for ZooKeeper */
+    cmd_t *await;    /* committed reads waiting for a session */
     uint64_t revoke_seq, revoke_acked;
     int revokes_pending; /* qr_group_revoke_defer() not yet done */
     ev_timer autocommit;
@@ -230,9 +231,11 @@ static void on_revoked(void *opaque, qr_group_t *g, const qr_group_tp_t *tps,
         if (!cp || cp->removed)
             continue;
         /* without a callback the records the application was done with
-         * are what it consumed; with one, poll decides */
+         * are what it consumed (all it was given, when it is closing);
+         * with one, poll decides */
         if (!defer && store && cg->conf->enable_auto_commit)
-            store[i] = __atomic_load_n(&cp->consumed, __ATOMIC_ACQUIRE);
+            store[i] = __atomic_load_n(cg->leaving ? &cp->pos : &cp->consumed,
+                                       __ATOMIC_ACQUIRE);
         qr_consumer_part_stop(c, cp, !defer);
     }
     if (defer) {
@@ -368,11 +371,25 @@ static void on_closed(void *opaque, qr_group_t *g)
     pthread_mutex_unlock(&cg->c->lock);
 }
 
+static void run_committed(qr_cgroup_t *cg, cmd_t *cmd);
+
 static void on_zk_event(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
 {
     qr_cgroup_t *cg = owner;
 
     (void)zk;
+    if (ev == QR_ZK_EV_SESSION || ev == QR_ZK_EV_RECONNECTED) {
+        cmd_t *list = cg->await;
+
+        cg->await = NULL;
+        while (list) {
+            cmd_t *cmd = list;
+
+            list = cmd->next;
+            cmd->next = NULL;
+            run_committed(cg, cmd);
+        }
+    }
     if (ev == QR_ZK_EV_FATAL)
         on_error(cg, cg->g, QUIRE_ERR_ZK_CONNECTION_LOSS,
                  "no ZooKeeper session within "
@@ -470,7 +487,6 @@ static void on_poll_wait(struct ev_loop *loop, ev_timer *w, int revents)
 /* ---- commands (loop) ---- */
 
 static void run_commit(qr_cgroup_t *cg, cmd_t *cmd);
-static void run_committed(qr_cgroup_t *cg, cmd_t *cmd);
 
 static void run_cmd(qr_cgroup_t *cg, cmd_t *cmd)
 {
@@ -637,6 +653,13 @@ static void run_committed(qr_cgroup_t *cg, cmd_t *cmd)
              cmd->topic, (int)cmd->partition);
     err = qr_zk_get(cg->zk, path, NULL, on_committed_read, cg, cmd);
     free(path);
+    if (err == QUIRE_ERR_ZK_CONNECTION_LOSS) {
+        /* no session yet (or for now): asked again when one is up; the
+         * caller's own timeout bounds the wait */
+        cmd->next = cg->await;
+        cg->await = cmd;
+        return;
+    }
     if (err != QUIRE_ERR_NONE) {
         cmd_complete(cg, cmd, err);
         return;
@@ -684,6 +707,13 @@ void qr_cgroup_stopping(qr_cgroup_t *cg)
         cmd_t *cmd = cg->inflight;
 
         cg->inflight = cmd->next;
+        cmd->next = NULL;
+        cmd_complete(cg, cmd, QUIRE_ERR_DESTROYED);
+    }
+    while (cg->await) {
+        cmd_t *cmd = cg->await;
+
+        cg->await = cmd->next;
         cmd->next = NULL;
         cmd_complete(cg, cmd, QUIRE_ERR_DESTROYED);
     }

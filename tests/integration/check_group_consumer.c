@@ -483,6 +483,63 @@ START_TEST(committed_offset_out_of_range)
 }
 END_TEST
 
+/* Without a rebalance callback, auto commit on close commits every record
+ * poll returned: a clean stop leaves nothing to deliver twice. */
+START_TEST(autocommit_on_close_without_callback)
+{
+    quire_conf_t *conf = quire_conf_new();
+    quire_consumer_t *c = NULL;
+    const char *topic = "gc7";
+    char errstr[256];
+    int got = 0;
+    int64_t deadline, sum = 0;
+
+    cluster_start();
+    topic_create(topic, 3);
+    produce(topic, 0, 90);
+    conf_set(conf, "zookeeper.connect", zk_connect);
+    conf_set(conf, "group.id", "g7");
+    conf_set(conf, "auto.offset.reset", "smallest");
+    conf_set(conf, "auto.commit.interval.ms", "600000"); /* not by time */
+    conf_set(conf, "fetch.max.wait.ms", "100");
+    ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(
+        quire_consumer_subscribe(c, &topic, 1, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    deadline = qt_now_ms() + 30000;
+    while (got < 90 && qt_now_ms() < deadline) {
+        const quire_record_t *r;
+        quire_err_t err = quire_consumer_poll(c, 100, &r);
+
+        if (err == QUIRE_ERR_TIMED_OUT)
+            continue;
+        ck_assert_int_eq(err, QUIRE_ERR_NONE);
+        got++;
+    }
+    ck_assert_int_eq(got, 90);
+    quire_consumer_close(c);
+
+    /* what the group has: read by a consumer that does not join */
+    conf = quire_conf_new();
+    conf_set(conf, "zookeeper.connect", zk_connect);
+    conf_set(conf, "group.id", "g7");
+    ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    for (int p = 0; p < 3; p++) {
+        int64_t off = -1;
+
+        ck_assert_int_eq(quire_consumer_committed(c, topic, p, 10000, &off),
+                         QUIRE_ERR_NONE);
+        ck_assert_int_ge(off, 0);
+        sum += off;
+    }
+    ck_assert_int_eq(sum, 90);
+    quire_consumer_close(c);
+    cluster_stop();
+}
+END_TEST
+
 /* Bad use gets its error; nothing crashes. */
 START_TEST(bad_use)
 {
@@ -582,6 +639,7 @@ static Suite *group_consumer_suite(void)
     tcase_add_test(tc, sticky_is_incremental);
     tcase_add_test(tc, regex_picks_up_new_topic);
     tcase_add_test(tc, committed_offset_out_of_range);
+    tcase_add_test(tc, autocommit_on_close_without_callback);
     tcase_add_test(tc, bad_use);
     suite_add_tcase(s, tc);
     return s;
