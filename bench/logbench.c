@@ -6,8 +6,15 @@
  *            MB/s of each and the ratio (target >= 0.9)
  *   commit   8 appenders with acks=all (each waits for its flush callback):
  *            MB/s, batches per fdatasync (group commit)
- *   lookup   qr_plog_read() at random offsets with 1, 100 and 10,000
- *            segments: ns per lookup, mean and p99 (10,000 within 2x of 1)
+ *   lookup   qr_plog_read() (64 KiB fetch) at random offsets with 1, 100
+ *            and 10,000 segments, two ways: "data grows" (16 batches per
+ *            segment, so 14 KB, 1.4 MB, 144 MB) and "same data" (160,000
+ *            batches cut into 1, 100 or 10,000 segments). All logs are
+ *            built first, then measured in interleaved rounds (one pass
+ *            over each log per round, the same random offsets); reported:
+ *            the median over rounds of each pass's p50 with its
+ *            [min..max], mean and p99, and the 10,000 / 1 ratios (target
+ *            <= 2). --perf-ctl records the lookup passes alone with perf.
  *   big      append MB/s with 1 GB and with --big-gb GB already stored
  *            (within 10%); off unless --big-gb is given
  *
@@ -45,7 +52,43 @@ typedef struct opts {
     int lookups;     /* per segment count */
     int big_gb;      /* 0: skip */
     const char *only;
+    const char *perf_ctl; /* "CTL,ACK": perf record --control fifos */
+    int lookup_rounds;    /* interleaved passes over the lookup logs */
+    int lk_segs, lk_per;  /* --lookup-one SEGS,PER: one configuration */
 } opts_t;
+
+/* perf record -D -1 --control fifo:CTL,ACK: the lookup loops alone are
+ * recorded (enable before, disable after), not the building of the logs. */
+static FILE *perf_ctl_f, *perf_ack_f;
+
+static void perf_ctl_open(const char *spec)
+{
+    char ctl[PATH_MAX];
+    const char *comma = strchr(spec, ',');
+    if (!comma || (size_t)(comma - spec) >= sizeof(ctl)) {
+        fprintf(stderr, "logbench: --perf-ctl CTL,ACK\n");
+        exit(2);
+    }
+    memcpy(ctl, spec, (size_t)(comma - spec));
+    ctl[comma - spec] = '\0';
+    perf_ctl_f = fopen(ctl, "w");
+    perf_ack_f = fopen(comma + 1, "r");
+    if (!perf_ctl_f || !perf_ack_f) {
+        perror("logbench: --perf-ctl");
+        exit(1);
+    }
+}
+
+static void perf_cmd(const char *cmd)
+{
+    char ack[16];
+    if (!perf_ctl_f)
+        return;
+    fprintf(perf_ctl_f, "%s\n", cmd);
+    fflush(perf_ctl_f);
+    if (!fgets(ack, sizeof(ack), perf_ack_f)) /* perf answers "ack" */
+        fprintf(stderr, "logbench: perf did not acknowledge %s\n", cmd);
+}
 
 static double now_s(void)
 {
@@ -305,64 +348,178 @@ static void bench_commit(const opts_t *o)
 
 /* ---- lookup ---- */
 
-/* nsegs segments of per_seg batches each */
-static void lookup_run(const opts_t *o, int nsegs, int per_seg)
+/* A log of nsegs segments of per_seg batches (~900 bytes) each, with an
+ * index entry every 4096 bytes. */
+typedef struct lk_log {
+    int nsegs, per_seg;
+    char topic[32];
+    qr_plog_t *part;
+    double *p50, *mean, *p99; /* one per round */
+} lk_log_t;
+
+static void lookup_build(const opts_t *o, lk_log_t *lg)
 {
     qr_plog_conf_t conf;
-    char topic[32], sub[PATH_MAX];
     uint8_t batch[4096];
     size_t n = make_batch(batch, sizeof(batch), 2, 400); /* ~900 bytes */
 
     qr_plog_conf_defaults(&conf);
-    conf.segment_bytes = (int64_t)n * per_seg;
+    conf.segment_bytes = (int64_t)n * lg->per_seg;
     conf.index_interval_bytes = 4096;
     conf.index_size_max_bytes = 1 << 20;
-    snprintf(topic, sizeof(topic), "lookup%d-%d", nsegs, per_seg);
-    qr_plog_t *part = open_log(o->dir, topic, &conf, NULL);
-    for (long i = 0; i < (long)nsegs * per_seg; i++) {
+    snprintf(lg->topic, sizeof(lg->topic), "lookup%d-%d", lg->nsegs,
+             lg->per_seg);
+    lg->part = open_log(o->dir, lg->topic, &conf, NULL);
+    for (long i = 0; i < (long)lg->nsegs * lg->per_seg; i++) {
         int64_t b, l;
-        quire_err_t err = qr_plog_append(part, batch, n, &b, &l);
+        quire_err_t err = qr_plog_append(lg->part, batch, n, &b, &l);
         if (err != QUIRE_ERR_NONE)
             die("append", err);
     }
-    int64_t end = qr_plog_log_end(part);
-    double *lat = qr_malloc((size_t)o->lookups * sizeof(double));
+    if (qr_plog_segment_count(lg->part) != (size_t)lg->nsegs) {
+        fprintf(stderr, "logbench: %s: %zu segments, wanted %d\n", lg->topic,
+                qr_plog_segment_count(lg->part), lg->nsegs);
+        exit(1);
+    }
+    lg->p50 = qr_calloc((size_t)o->lookup_rounds, sizeof(double));
+    lg->mean = qr_calloc((size_t)o->lookup_rounds, sizeof(double));
+    lg->p99 = qr_calloc((size_t)o->lookup_rounds, sizeof(double));
+}
+
+static void lookup_drop(const opts_t *o, lk_log_t *lg)
+{
+    char sub[PATH_MAX];
+    qr_plog_close(lg->part);
+    snprintf(sub, sizeof(sub), "%s/%s-0", o->dir, lg->topic);
+    rm_rf(sub);
+    free(lg->p50);
+    free(lg->mean);
+    free(lg->p99);
+}
+
+/* One pass of o->lookups qr_plog_read() calls (the fetch path: 64 KiB of
+ * whole batches from a uniformly random offset; the same seed, so the same
+ * pattern, for every log), recorded as round r. */
+static void lookup_pass(const opts_t *o, lk_log_t *lg, int r, double *lat)
+{
+    int64_t end = qr_plog_log_end(lg->part);
     unsigned seed = 12345;
     double sum = 0;
+
+    perf_cmd("enable");
     for (int i = 0; i < o->lookups; i++) {
         int64_t off = (int64_t)((((uint64_t)rand_r(&seed) << 31) ^
                                  (uint64_t)rand_r(&seed)) %
                                 (uint64_t)end);
         qr_plog_slice_t s;
         double t0 = now_s();
-        quire_err_t err = qr_plog_read(part, off, 65536, &s);
+        quire_err_t err = qr_plog_read(lg->part, off, 65536, &s);
         qr_plog_slice_release(&s);
         lat[i] = (now_s() - t0) * 1e9;
         if (err != QUIRE_ERR_NONE)
             die("read", err);
         sum += lat[i];
     }
+    perf_cmd("disable");
     qsort(lat, (size_t)o->lookups, sizeof(double), cmp_dbl);
-    printf("lookup: %5zu segments (%ld batches): mean %.0f ns, p50 %.0f ns, "
-           "p99 %.0f ns\n",
-           qr_plog_segment_count(part), (long)nsegs * per_seg, sum / o->lookups,
-           lat[o->lookups / 2], lat[(size_t)o->lookups * 99 / 100]);
-    free(lat);
-    qr_plog_close(part);
-    snprintf(sub, sizeof(sub), "%s/%s-0", o->dir, topic);
-    rm_rf(sub);
+    lg->p50[r] = lat[o->lookups / 2];
+    lg->mean[r] = sum / o->lookups;
+    lg->p99[r] = lat[(size_t)o->lookups * 99 / 100];
+}
+
+static double median(const double *v, int n)
+{
+    double *c = qr_malloc((size_t)n * sizeof(double));
+    memcpy(c, v, (size_t)n * sizeof(double));
+    qsort(c, (size_t)n, sizeof(double), cmp_dbl);
+    double m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+    free(c);
+    return m;
+}
+
+static double vmin(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static double vmax(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+static void lookup_report(const opts_t *o, const lk_log_t *lg)
+{
+    int n = o->lookup_rounds;
+    printf("lookup: %5d segments x %6d batches: p50 %5.0f ns "
+           "[%.0f..%.0f], mean %5.0f ns, p99 %5.0f ns\n",
+           lg->nsegs, lg->per_seg, median(lg->p50, n), vmin(lg->p50, n),
+           vmax(lg->p50, n), median(lg->mean, n), median(lg->p99, n));
+}
+
+/* The ratio of the medians of p50, and its range over the rounds (the
+ * ratio of the two logs' p50 measured in the same round). */
+static void lookup_ratio(const opts_t *o, const char *what, const lk_log_t *a,
+                         const lk_log_t *b)
+{
+    int n = o->lookup_rounds;
+    double *r = qr_malloc((size_t)n * sizeof(double));
+    for (int i = 0; i < n; i++)
+        r[i] = b->p50[i] / a->p50[i];
+    printf("lookup: %s: %d segments / %d segments: p50 ratio %.2f "
+           "[%.2f..%.2f per round] (target <= 2)\n",
+           what, b->nsegs, a->nsegs, median(b->p50, n) / median(a->p50, n),
+           vmin(r, n), vmax(r, n));
+    free(r);
 }
 
 static void bench_lookup(const opts_t *o)
 {
-    /* the same segment size, so the data grows with the segments */
-    lookup_run(o, 1, 16);
-    lookup_run(o, 100, 16);
-    lookup_run(o, 10000, 16);
-    /* the same data (160,000 batches, 144 MB) cut into more segments */
-    lookup_run(o, 1, 160000);
-    lookup_run(o, 100, 1600);
-    lookup_run(o, 10000, 16);
+    /* grows: the same segment size (16 batches, 14 KB), so the data grows
+     * with the segments (14 KB, 1.4 MB, 144 MB); same: the same 160,000
+     * batches (144 MB) cut into 1, 100 or 10,000 segments. The 10,000
+     * segment log is the same in both. */
+    lk_log_t logs[] = {
+        {1, 16, "", NULL, NULL, NULL, NULL},
+        {100, 16, "", NULL, NULL, NULL, NULL},
+        {10000, 16, "", NULL, NULL, NULL, NULL},
+        {1, 160000, "", NULL, NULL, NULL, NULL},
+        {100, 1600, "", NULL, NULL, NULL, NULL},
+    };
+    int nlogs = (int)QR_ARRAY_LEN(logs);
+    double *lat = qr_malloc((size_t)o->lookups * sizeof(double));
+
+    if (o->lk_segs > 0) { /* one configuration (profiling) */
+        logs[0].nsegs = o->lk_segs;
+        logs[0].per_seg = o->lk_per;
+        nlogs = 1;
+    }
+    for (int k = 0; k < nlogs; k++)
+        lookup_build(o, &logs[k]);
+    printf("lookup: %d lookups per pass, %d rounds; each round one pass "
+           "over every log, starting at a different log\n",
+           o->lookups, o->lookup_rounds);
+    for (int r = 0; r < o->lookup_rounds; r++)
+        for (int k = 0; k < nlogs; k++)
+            lookup_pass(o, &logs[(k + r) % nlogs], r, lat);
+    printf("lookup: p50 is the median over rounds of each pass's median, "
+           "[min..max] over rounds\n");
+    for (int k = 0; k < nlogs; k++)
+        lookup_report(o, &logs[k]);
+    if (nlogs == (int)QR_ARRAY_LEN(logs)) {
+        lookup_ratio(o, "data grows", &logs[0], &logs[2]);
+        lookup_ratio(o, "data grows", &logs[0], &logs[1]);
+        lookup_ratio(o, "same data", &logs[3], &logs[2]);
+        lookup_ratio(o, "same data", &logs[3], &logs[4]);
+    }
+    for (int k = 0; k < nlogs; k++)
+        lookup_drop(o, &logs[k]);
+    free(lat);
 }
 
 /* ---- big: 1 GB vs N GB stored ---- */
@@ -438,7 +595,12 @@ static const char usage_text[] =
     "  --append-mb N    MiB per append round (default 2048)\n"
     "  --rounds N       rounds of each kind (default 3)\n"
     "  --commit-secs N  seconds per group-commit run (default 5)\n"
-    "  --lookups N      random lookups per segment count (default 200000)\n"
+    "  --lookups N      random lookups per pass (default 200000)\n"
+    "  --lookup-rounds N  passes over each lookup log, interleaved (default "
+    "5)\n"
+    "  --lookup-one S,B only a log of S segments of B batches (profiling)\n"
+    "  --perf-ctl C,A   perf record -D -1 --control fifo:C,A: record the\n"
+    "                   lookup passes only\n"
     "  --big-gb N       also the 1 GB vs N GB stored run (default: off)\n"
     "  --only NAME      append, commit, lookup or big\n";
 
@@ -452,6 +614,9 @@ static void parse(int argc, char **argv, opts_t *o)
         {"lookups", required_argument, NULL, 'l'},
         {"big-gb", required_argument, NULL, 'b'},
         {"only", required_argument, NULL, 'o'},
+        {"lookup-rounds", required_argument, NULL, 'R'},
+        {"lookup-one", required_argument, NULL, 'O'},
+        {"perf-ctl", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -479,6 +644,19 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'o':
             o->only = optarg;
             break;
+        case 'R':
+            o->lookup_rounds = atoi(optarg);
+            break;
+        case 'O':
+            if (sscanf(optarg, "%d,%d", &o->lk_segs, &o->lk_per) != 2 ||
+                o->lk_segs < 1 || o->lk_per < 1) {
+                fputs(usage_text, stderr);
+                exit(2);
+            }
+            break;
+        case 'p':
+            o->perf_ctl = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             exit(0);
@@ -488,7 +666,7 @@ static void parse(int argc, char **argv, opts_t *o)
         }
     }
     if (o->append_mb < 1 || o->rounds < 1 || o->commit_secs < 1 ||
-        o->lookups < 100 || o->big_gb < 0) {
+        o->lookups < 100 || o->lookup_rounds < 1 || o->big_gb < 0) {
         fputs(usage_text, stderr);
         exit(2);
     }
@@ -501,8 +679,11 @@ static int want(const opts_t *o, const char *name)
 
 int main(int argc, char **argv)
 {
-    opts_t o = {
-        .append_mb = 2048, .rounds = 3, .commit_secs = 5, .lookups = 200000};
+    opts_t o = {.append_mb = 2048,
+                .rounds = 3,
+                .commit_secs = 5,
+                .lookups = 200000,
+                .lookup_rounds = 5};
     char tmpl[] = "/tmp/logbench-XXXXXX";
     int made = 0;
 
@@ -516,6 +697,8 @@ int main(int argc, char **argv)
         }
         made = 1;
     }
+    if (o.perf_ctl)
+        perf_ctl_open(o.perf_ctl);
     printf("logbench in %s\n", o.dir);
     if (want(&o, "append"))
         bench_append(&o);

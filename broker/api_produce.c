@@ -15,10 +15,16 @@
 
 typedef struct prod_op prod_op_t;
 
-/* One partition's outcome; its address is the flush callback's opaque. */
+/* One partition's outcome; its address is the flush callback's opaque.
+ * resp is the network thread's alone; a flusher thread writes only
+ * flush_err, then publishes it by setting flushed (release), so a timeout
+ * on the network thread can tell a finished flush from one still out. */
 typedef struct prod_part {
     prod_op_t *op;
     qr_produce_part_resp_t *resp;
+    int waiting; /* a flush was requested (net thread only) */
+    quire_err_t flush_err;
+    atomic_int flushed;
 } prod_part_t;
 
 struct prod_op {
@@ -27,11 +33,16 @@ struct prod_op {
     qr_reply_t *reply;
     int32_t correlation_id;
     int acks;
+    /* Kafka's timeout_ms for acks=all: when it fires first, the partitions
+     * still waiting answer REQUEST_TIMED_OUT and the op lives on, answered,
+     * until the last flush callback has come back (it points into it). */
+    ev_timer timer;
+    int answered;
     /* flush requests outstanding, plus one held by the handler while it
-     * runs, so the answer cannot leave before every partition is done */
+     * runs, so the op cannot go before every partition is done */
     atomic_int pending;
     qr_produce_topic_resp_t *topics;
-    size_t topic_cnt;
+    size_t topic_cnt, part_cnt;
     qr_produce_part_resp_t *parts; /* all partitions, topic by topic */
     prod_part_t *pp;               /* parallel to parts */
     char **names;                  /* owned topic names */
@@ -60,7 +71,7 @@ quire_err_t qr_api_produce_check(const uint8_t *p, size_t len,
         }
         if (qr_batch_size(&hdr) > (size_t)max_batch) {
             if (why)
-                *why = "batch larger than message.max.bytes";
+                *why = "batch larger than max.message.bytes";
             return QUIRE_ERR_MESSAGE_TOO_LARGE;
         }
         err = qr_batch_validate(p + off, len - off, QR_BATCH_CHECK_CRC, &hdr,
@@ -85,10 +96,12 @@ static void op_free(prod_op_t *op)
     free(op);
 }
 
+/* Sends the response (or drops the slot for acks=0); the op stays. */
 static void op_answer(prod_op_t *op)
 {
     qr_resp_t resp = {0};
 
+    op->answered = 1;
     if (op->acks == 0) {
         qr_reply_drop(op->reply);
     } else {
@@ -99,17 +112,63 @@ static void op_answer(prod_op_t *op)
         (void)qr_request_respond(op->reply, &resp);
         qr_reply_ready(op->reply);
     }
-    op_free(op);
+    op->reply = NULL; /* the connection's now */
 }
 
-/* On the network thread, after the last flush callback. */
+/* Copies each finished flush's outcome into its response; with @p expired,
+ * a partition whose flush is still out gets REQUEST_TIMED_OUT (its records
+ * stay appended, as in Kafka: only the durability wait is given up). */
+static void collect_flushes(prod_op_t *op, int expired)
+{
+    for (size_t k = 0; k < op->part_cnt; k++) {
+        prod_part_t *pp = &op->pp[k];
+        quire_err_t err;
+        if (!pp->waiting)
+            continue;
+        if (atomic_load_explicit(&pp->flushed, memory_order_acquire))
+            err = pp->flush_err;
+        else if (expired)
+            err = QUIRE_ERR_REQUEST_TIMED_OUT;
+        else
+            continue;
+        if (err != QUIRE_ERR_NONE) {
+            pp->resp->error_code = err;
+            pp->resp->base_offset = -1;
+        }
+    }
+}
+
+/* On the network thread, after the last flush callback: answer unless the
+ * timeout did, then free. */
 static void on_flushed_work(qr_nt_work_t *work)
 {
     prod_op_t *op = (prod_op_t *)work;
     qr_netthread_t *nt = op->nt;
 
-    op_answer(op);
+    ev_timer_stop(qr_netthread_loop(nt), &op->timer);
+    if (!op->answered) {
+        collect_flushes(op, 0);
+        op_answer(op);
+    }
+    op_free(op);
     qr_netthread_op_end(nt);
+}
+
+/* timeout_ms passed with flushes still out: answer now. */
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    prod_op_t *op = w->data;
+
+    (void)loop;
+    (void)revents;
+    if (op->answered)
+        return;
+    QR_DBG(QR_DBG_PRODUCE, "PRODUCE",
+           "correlation_id %d: not durable within timeout_ms; answering "
+           "REQUEST_TIMED_OUT",
+           op->correlation_id);
+    collect_flushes(op, 1);
+    op_answer(op);
 }
 
 /* On a flusher thread: record the outcome, and let the last one wake the
@@ -123,10 +182,8 @@ static void on_flushed(void *opaque, qr_plog_t *part, int64_t last_offset,
 
     (void)part;
     (void)last_offset;
-    if (err != QUIRE_ERR_NONE) {
-        pp->resp->error_code = err;
-        pp->resp->base_offset = -1;
-    }
+    pp->flush_err = err;
+    atomic_store_explicit(&pp->flushed, 1, memory_order_release);
     if (atomic_fetch_sub(&op->pending, 1) == 1)
         qr_netthread_post(op->nt, &op->work);
 }
@@ -135,7 +192,6 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
                               const char *topic, const qr_produce_part_t *in,
                               prod_part_t *pp)
 {
-    const qr_brokerconf_t *bconf = qr_server_conf(ctx->server);
     qr_produce_part_resp_t *out = pp->resp;
     const char *why = NULL;
     int64_t base, last;
@@ -146,8 +202,9 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
     entry = qr_request_lookup(ctx, topic, in->partition, &err);
     if (!entry)
         return err;
+    /* the topic's max.message.bytes (message.max.bytes unless overridden) */
     err = qr_api_produce_check(in->records, in->records_length,
-                               bconf->message_max_bytes, &why);
+                               atomic_load(&entry->max_message_bytes), &why);
     if (err != QUIRE_ERR_NONE) {
         qr_conn_log_peer(ctx->conn, "produce to %s-%d refused: %s (%s)", topic,
                          in->partition, quire_err2name(err), why ? why : "");
@@ -171,6 +228,8 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
             qr_plog_flush_request(entry->part, last, on_flushed, pp, &durable);
         if (err != QUIRE_ERR_NONE || durable)
             atomic_fetch_sub(&op->pending, 1);
+        else
+            pp->waiting = 1;
     }
     qr_pentry_release(entry);
     return err;
@@ -189,8 +248,11 @@ static prod_op_t *op_new(qr_reqctx_t *ctx)
     op->correlation_id = ctx->req->correlation_id;
     op->acks = preq->acks;
     op->work.fn = on_flushed_work;
+    ev_init(&op->timer, on_timeout);
+    op->timer.data = op;
     atomic_init(&op->pending, 1);
     op->topic_cnt = preq->topic_count;
+    op->part_cnt = n;
     op->topics =
         qr_calloc(op->topic_cnt ? op->topic_cnt : 1, sizeof(*op->topics));
     op->names =
@@ -210,6 +272,7 @@ static prod_op_t *op_new(qr_reqctx_t *ctx)
             op->parts[k].log_start_offset = -1;
             op->pp[k].op = op;
             op->pp[k].resp = &op->parts[k];
+            atomic_init(&op->pp[k].flushed, 0);
         }
     }
     return op;
@@ -234,8 +297,15 @@ void qr_api_produce(qr_reqctx_t *ctx)
     }
     /* Drop the handler's hold; whoever takes pending to 0 answers. */
     if (atomic_fetch_sub(&op->pending, 1) == 1) {
+        collect_flushes(op, 0);
         op_answer(op);
+        op_free(op);
         return;
     }
     qr_netthread_op_begin(ctx->nt);
+    /* One timer per waiting request (not per partition), on its thread;
+     * timeout_ms 0 expires on the next loop pass unless every flush has
+     * come back by then. */
+    ev_timer_set(&op->timer, preq->timeout_ms / 1e3, 0.);
+    ev_timer_start(qr_netthread_loop(ctx->nt), &op->timer);
 }

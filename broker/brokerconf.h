@@ -23,7 +23,11 @@
 
 typedef struct qr_brokerconf {
     /* ---- server ---- */
-    int broker_id;
+    int broker_id; /* -1: from meta.properties, else generated; the
+                      server sets the id it runs with before its threads
+                      start */
+    int broker_id_generation_enable;
+    int reserved_broker_max_id;
     qr_conf_list_t listeners;            /* PLAINTEXT://host:port, ... */
     qr_conf_list_t advertised_listeners; /* unset: same as listeners */
     int num_network_threads;             /* 0: cores, at most 8 */
@@ -57,6 +61,8 @@ typedef struct qr_brokerconf {
     int log_index_interval_bytes;
     int log_index_size_max_bytes;
     int64_t log_segment_delete_delay_ms;
+    /* ---- tests only ---- */
+    int test_flush_delay_ms; /* flusher threads sleep before each job */
     /* which keys were given (qr_conf_is_set()) */
     uint64_t set[QR_CONF_SET_WORDS(QR_BROKERCONF_NKEYS)];
 } qr_brokerconf_t;

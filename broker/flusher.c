@@ -3,10 +3,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "flusher.h"
@@ -22,7 +24,18 @@ struct qr_flusher {
     int nthreads;
     pthread_t *threads;
     _Atomic unsigned long long runs;
+    atomic_int test_delay_ms;
 };
+
+static void test_delay(qr_flusher_t *fl)
+{
+    int ms = atomic_load(&fl->test_delay_ms);
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    if (ms > 0)
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+}
 
 static void *flusher_main(void *arg)
 {
@@ -42,6 +55,7 @@ static void *flusher_main(void *arg)
             fl->tail = NULL;
         job->next = NULL;
         pthread_mutex_unlock(&fl->lock);
+        test_delay(fl);
         job->run(job);
         atomic_fetch_add(&fl->runs, 1);
         pthread_mutex_lock(&fl->lock);
@@ -88,6 +102,11 @@ quire_err_t qr_flusher_enqueue(qr_flusher_t *fl, qr_flush_job_t *job)
     pthread_cond_signal(&fl->cond);
     pthread_mutex_unlock(&fl->lock);
     return QUIRE_ERR_NONE;
+}
+
+void qr_flusher_set_test_delay(qr_flusher_t *fl, int delay_ms)
+{
+    atomic_store(&fl->test_delay_ms, delay_ms > 0 ? delay_ms : 0);
 }
 
 unsigned long long qr_flusher_runs(qr_flusher_t *fl)

@@ -50,6 +50,15 @@ quire_err_t qr_flusher_new(int nthreads, qr_flusher_t **flp);
  */
 quire_err_t qr_flusher_enqueue(qr_flusher_t *fl, qr_flush_job_t *job);
 
+/**
+ * @brief FOR TESTS ONLY: makes every flusher thread sleep @p delay_ms
+ * before each job it runs (0, the default: no delay), so a test can hold a
+ * group commit back long enough to see what waits on it (Produce
+ * timeout_ms). Jobs run at destruction are not delayed.
+ * @locality any  @locks none
+ */
+void qr_flusher_set_test_delay(qr_flusher_t *fl, int delay_ms);
+
 /** @brief Jobs run so far (for tests and benchmarks). @locality any */
 unsigned long long qr_flusher_runs(qr_flusher_t *fl);
 

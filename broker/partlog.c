@@ -796,7 +796,7 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
             continue;
         }
         if (err == QUIRE_ERR_NONE)
-            err = qr_seg_slice(seg, pos, end, max_bytes, &slice->len);
+            err = qr_seg_slice(seg, pos, &hdr, end, max_bytes, &slice->len);
         if (err != QUIRE_ERR_NONE) {
             qr_seg_release(seg);
             slice->len = 0;

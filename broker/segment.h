@@ -162,13 +162,18 @@ quire_err_t qr_seg_find(const qr_seg_t *seg, int64_t offset, uint64_t end,
 /**
  * @brief Bytes of whole batches from @p pos (a batch start) up to
  * @p max_bytes, and at least the first batch even when it alone is larger
- * (KIP-74); never past @p end. Uses the index to skip to the last boundary
- * before @p pos + @p max_bytes.
- * @param len  set to the byte count.
+ * (KIP-74); never past @p end. When everything up to @p end fits, that is
+ * the answer with no read (@p end is a published batch boundary); else the
+ * index skips to the last boundary before @p pos + @p max_bytes and the
+ * few batch headers after it are read.
+ * @param first the header of the batch at @p pos, as qr_seg_find() gave it
+ *              (borrowed; not read again).
+ * @param len   set to the byte count.
  * @returns QUIRE_ERR_NONE or a qr_seg_read_hdr() error.
  * @locality any  @locks none (a reference on @p seg)
  */
-quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos, uint64_t end,
+quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos,
+                         const qr_batch_hdr_t *first, uint64_t end,
                          size_t max_bytes, size_t *len);
 
 /**

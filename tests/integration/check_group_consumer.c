@@ -103,6 +103,7 @@ typedef struct member {
     const char *name;
     int seen[MAXREC];             /* times each value was returned */
     int64_t next[MAXPART];        /* per partition: next offset seen */
+    int64_t first[MAXPART];       /* first offset seen; -1 none */
     int owned[MAXPART];           /* from the callbacks */
     int64_t assigned_at[MAXPART]; /* ASSIGNED offset */
     int64_t revoked_at[MAXPART];  /* REVOKED position */
@@ -141,6 +142,7 @@ static void on_rebalance(quire_consumer_t *c, quire_rebalance_event_t ev,
             m->owned[p] = 1;
             m->assigned_at[p] = tps[i].offset;
             m->next[p] = -1; /* the next record sets it */
+            m->first[p] = -1;
         } else {
             ck_assert_msg(m->owned[p], "%s: %d revoked, not owned", m->name, p);
             m->owned[p] = 0;
@@ -206,6 +208,8 @@ static int member_poll(member_t *m, int ms)
     ck_assert_msg(m->next[p] < 0 || r->offset == m->next[p],
                   "%s: partition %d: offset %" PRId64 " after %" PRId64,
                   m->name, p, r->offset, m->next[p]);
+    if (m->first[p] < 0)
+        m->first[p] = r->offset;
     m->next[p] = r->offset + 1;
     m->seen[v]++;
     m->got++;
@@ -444,6 +448,41 @@ START_TEST(regex_picks_up_new_topic)
 }
 END_TEST
 
+/* A committed offset outside the log follows auto.offset.reset (with a
+ * warning naming the partition); one inside is where reading starts. */
+START_TEST(committed_offset_out_of_range)
+{
+    member_t *a, *b;
+    quire_topic_partition_t tps[2] = {{"gc6", 0, 100000}, {"gc6", 1, 3}};
+    int64_t deadline;
+
+    cluster_start();
+    topic_create("gc6", 2);
+    produce("gc6", 0, 40);
+    a = member_new("a", "g6", "range", "earliest", 0);
+    member_subscribe(a, "gc6");
+    deadline = qt_now_ms() + 30000;
+    while (owned_count(a) != 2 && qt_now_ms() < deadline)
+        member_poll(a, 100);
+    ck_assert_int_eq(owned_count(a), 2);
+    ck_assert_int_eq(quire_consumer_commit(a->c, tps, 2, 10000),
+                     QUIRE_ERR_NONE);
+    member_close(a);
+    b = member_new("b", "g6", "range", "earliest", 0);
+    member_subscribe(b, "gc6");
+    deadline = qt_now_ms() + 30000;
+    while (b->got < 37 && qt_now_ms() < deadline)
+        member_poll(b, 100);
+    ck_assert_int_eq(b->got, 37);
+    ck_assert_int_eq(b->assigned_at[0], 100000);
+    ck_assert_int_eq(b->assigned_at[1], 3);
+    ck_assert_int_eq(b->first[0], 0); /* reset to the earliest */
+    ck_assert_int_eq(b->first[1], 3);
+    member_close(b);
+    cluster_stop();
+}
+END_TEST
+
 /* Bad use gets its error; nothing crashes. */
 START_TEST(bad_use)
 {
@@ -542,6 +581,7 @@ static Suite *group_consumer_suite(void)
     tcase_add_test(tc, join_revoke_commit_handover);
     tcase_add_test(tc, sticky_is_incremental);
     tcase_add_test(tc, regex_picks_up_new_topic);
+    tcase_add_test(tc, committed_offset_out_of_range);
     tcase_add_test(tc, bad_use);
     suite_add_tcase(s, tc);
     return s;

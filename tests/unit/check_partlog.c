@@ -4,10 +4,13 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "partlog.h"
@@ -177,6 +180,98 @@ START_TEST(test_reopen_clean)
     part = tl_open(dir, "re", &conf, 0, 0, NULL);
     ck_assert_int_eq(qr_plog_log_end(part), 300);
     read_all(part, 500);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* The slice a fetch must get, found by walking the segment file itself:
+ * the batch holding `offset` (from the slice's position, checked by
+ * tl_check_slice), then every following batch that still fits in
+ * `max_bytes`, up to the file's end. */
+static size_t expected_len(const qr_plog_slice_t *s, size_t max_bytes)
+{
+    struct stat st;
+    uint64_t p = s->pos, total = 0;
+    ck_assert_int_eq(fstat(s->fd, &st), 0);
+    while (p < (uint64_t)st.st_size) {
+        uint8_t h[QR_BATCH_HEADER_SIZE];
+        qr_batch_hdr_t hdr;
+        ck_assert_int_eq(pread(s->fd, h, sizeof(h), (off_t)p),
+                         (ssize_t)sizeof(h));
+        ck_assert_int_eq(qr_batch_hdr_read(h, sizeof(h), &hdr), QUIRE_ERR_NONE);
+        if (total > 0 && total + qr_batch_size(&hdr) > max_bytes)
+            break;
+        total += qr_batch_size(&hdr);
+        p += qr_batch_size(&hdr);
+    }
+    return (size_t)total;
+}
+
+/* Batches of varying sizes, index entries sparse or at every batch: every
+ * offset read with limits around the rest of its segment (the slice to the
+ * segment end needs no header read) and around batch sizes. */
+START_TEST(test_slice_lengths)
+{
+    static const int64_t intervals[] = {0, 700, 4096};
+    qr_plog_conf_t conf;
+    uint8_t buf[8192];
+
+    tl_conf(&conf, 6000, intervals[_i]);
+    qr_plog_t *part = tl_open(dir, "sl", &conf, 1, -1, NULL);
+    for (int i = 0; i < 120; i++) {
+        int nrec = 1 + (i * 7) % 9;
+        size_t n = tl_batch(buf, nrec, 1000 + i, 20 + (size_t)(i % 5) * 90,
+                            (uint8_t)i);
+        int64_t base, last;
+        ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                         QUIRE_ERR_NONE);
+    }
+    ck_assert_int_gt(qr_plog_segment_count(part), 5);
+    int64_t end = qr_plog_log_end(part);
+    for (int64_t o = 0; o < end; o++) {
+        qr_plog_slice_t s;
+        struct stat st;
+        ck_assert_int_eq(qr_plog_read(part, o, 1 << 20, &s), QUIRE_ERR_NONE);
+        tl_check_slice(&s, o);
+        ck_assert_int_eq(fstat(s.fd, &st), 0);
+        size_t rest = (size_t)((uint64_t)st.st_size - s.pos);
+        /* no limit: the rest of the segment */
+        ck_assert_uint_eq(s.len, rest);
+        qr_plog_slice_release(&s);
+        size_t limits[] = {1, 100, 333, 1000, 2500, rest - 1, rest, rest + 1};
+        for (size_t k = 0; k < sizeof(limits) / sizeof(limits[0]); k++) {
+            ck_assert_int_eq(qr_plog_read(part, o, limits[k], &s),
+                             QUIRE_ERR_NONE);
+            tl_check_slice(&s, o);
+            ck_assert_uint_eq(s.len, expected_len(&s, limits[k]));
+            qr_plog_slice_release(&s);
+        }
+    }
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* Reads leave the .log files' access times alone (O_NOATIME: a lookup
+ * never touches a segment's inode for it). An access time two days old
+ * would be updated by a plain read even on a relatime mount. */
+START_TEST(test_reads_keep_atime)
+{
+    qr_plog_conf_t conf;
+    char path[PATH_MAX + 64];
+    struct stat st;
+
+    tl_conf(&conf, 4096, 256);
+    qr_plog_t *part = tl_open(dir, "at", &conf, 1, -1, NULL);
+    append_many(part, 60, 2, 0);
+    ck_assert_int_gt(qr_plog_segment_count(part), 2);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    snprintf(path, sizeof(path), "%s/at-0/%020d.log", dir, 0);
+    struct timespec old[2] = {{time(NULL) - 2 * 86400, 0}, {0, UTIME_OMIT}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+    part = tl_open(dir, "at", &conf, 1, -1, NULL);
+    read_all(part, 500);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_atim.tv_sec, old[0].tv_sec);
     ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
 }
 END_TEST
@@ -511,6 +606,8 @@ static Suite *partlog_suite(void)
     tcase_add_test(tc, test_too_large_and_names);
     tcase_add_test(tc, test_several_batches_one_append);
     tcase_add_test(tc, test_append_hook_and_delete);
+    tcase_add_loop_test(tc, test_slice_lengths, 0, 3);
+    tcase_add_test(tc, test_reads_keep_atime);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_checked_fixture(tc, setup, teardown);
