@@ -50,6 +50,10 @@ typedef struct fctx {
 
 #define SCRATCH_MAX (256u << 20)
 
+/* offsets for times, at the end of this file */
+static void oft_run(quire_consumer_t *c);
+static void oft_stopping(quire_consumer_t *c);
+
 /* ---- chunks ---- */
 
 static void chunk_release(quire_consumer_t *c, chunk_t *ch)
@@ -462,6 +466,7 @@ static void consumer_run(qr_client_t *cl, void *arg)
     (void)cl;
     if (c->grp)
         qr_cgroup_run(c->grp);
+    oft_run(c);
     pthread_mutex_lock(&c->lock);
     todo = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*todo));
     lead = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*lead));
@@ -523,6 +528,7 @@ static void consumer_stopping(qr_client_t *cl, void *arg)
     (void)cl;
     if (c->grp)
         qr_cgroup_stopping(c->grp);
+    oft_stopping(c);
 }
 
 static const qr_client_ops_t consumer_ops = {
@@ -1283,4 +1289,323 @@ quire_err_t quire_consumer_member_id(quire_consumer_t *c, char *dest,
     if (!c->grp)
         return QUIRE_ERR_STATE;
     return qr_cgroup_member_id(c->grp, dest, dest_size);
+}
+
+/* ---- offsets for times (ListOffsets by timestamp) ----
+ *
+ * quire_consumer_offsets_for_times() queues a lookup on c->oft and waits
+ * on c->cv; the loop (oft_run, from consumer_run) sends one ListOffsets
+ * per leader for the lookup's partitions still to ask, and the answers
+ * fill the lookup in. Retriable errors refresh the metadata and ask again
+ * after retry.backoff.ms. A lookup is freed by the last of its waiter and
+ * its requests in flight (refs, under c->lock), so a waiter that gives up
+ * leaves nothing dangling.
+ */
+
+enum { OFT_TODO, OFT_SENT, OFT_DONE };
+
+struct qr_oft {
+    struct qr_oft *next;
+    int refs;        /* the waiter (until it leaves) + requests in flight */
+    int listed;      /* on c->oft */
+    size_t n;        /* partitions */
+    size_t left;     /* not OFT_DONE yet */
+    quire_err_t err; /* the first non-retriable error; DESTROYED */
+    int64_t backoff_until;
+    struct oft_part {
+        char *topic;
+        int32_t partition;
+        int64_t timestamp;
+        int state;
+        int64_t offset;
+    } p[];
+};
+
+typedef struct oft_ctx {
+    quire_consumer_t *c;
+    struct qr_oft *o;
+    size_t n;
+    size_t idx[];
+} oft_ctx_t;
+
+/* c->lock held */
+static void oft_unref(struct qr_oft *o)
+{
+    if (--o->refs > 0)
+        return;
+    for (size_t i = 0; i < o->n; i++)
+        free(o->p[i].topic);
+    free(o);
+}
+
+/* c->lock held */
+static void oft_unlist(quire_consumer_t *c, struct qr_oft *o)
+{
+    struct qr_oft **pp;
+
+    if (!o->listed)
+        return;
+    for (pp = &c->oft; *pp && *pp != o; pp = &(*pp)->next)
+        ;
+    if (*pp)
+        *pp = o->next;
+    o->listed = 0;
+}
+
+static void on_oft(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
+                   uint8_t **framebuf, void *arg)
+{
+    oft_ctx_t *ctx = arg;
+    quire_consumer_t *c = ctx->c;
+    struct qr_oft *o = ctx->o;
+    int stale = 0;
+
+    (void)conn;
+    (void)framebuf;
+    if (err == QUIRE_ERR_NONE && resp->error_code != QUIRE_ERR_NONE)
+        err = resp->error_code;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < ctx->n; i++) {
+        struct oft_part *p = &o->p[ctx->idx[i]];
+        const qr_list_offsets_part_resp_t *pr =
+            err == QUIRE_ERR_NONE ? find_presp(resp, p->topic, p->partition, 0)
+                                  : NULL;
+
+        if (p->state != OFT_SENT)
+            continue;
+        if (err != QUIRE_ERR_NONE || !pr || retriable(pr->error_code)) {
+            p->state = OFT_TODO;
+            o->backoff_until = qr_clock_mono_ms() + c->conf->retry_backoff_ms;
+            stale = 1;
+            continue;
+        }
+        if (pr->error_code != QUIRE_ERR_NONE && o->err == QUIRE_ERR_NONE)
+            o->err = pr->error_code;
+        p->offset = pr->error_code == QUIRE_ERR_NONE ? pr->offset : -1;
+        p->state = OFT_DONE;
+        o->left--;
+    }
+    if (stale && o->listed)
+        qr_client_run_at(c->cl, o->backoff_until);
+    oft_unref(o);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->lock);
+    if (stale)
+        qr_client_meta_stale(c->cl, NULL);
+    free(ctx);
+    qr_client_kick(c->cl); /* repeats of a partition go next */
+}
+
+static int oft_before(const struct oft_part *x, const struct oft_part *y)
+{
+    int r = strcmp(x->topic, y->topic);
+
+    return r < 0 || (r == 0 && x->partition < y->partition);
+}
+
+/* Sends the ListOffsets of @p o's partitions led by @p node (idx[0..n)).
+ * c->lock held. */
+static void oft_send(quire_consumer_t *c, struct qr_oft *o, int32_t node,
+                     size_t *idx, size_t n)
+{
+    qr_bconn_t *conn = qr_client_conn(c->cl, node);
+    qr_list_offsets_topic_t *tops;
+    qr_list_offsets_part_t *parts;
+    oft_ctx_t *ctx;
+    size_t nt = 0;
+    qr_req_t req;
+
+    if (!conn || qr_bconn_state(conn) != QR_BCONN_UP ||
+        qr_bconn_pending(conn) >= c->conf->max_in_flight)
+        return;
+    for (size_t i = 1; i < n; i++) /* by topic: one entry per topic */
+        for (size_t j = i;
+             j > 0 && oft_before(&o->p[idx[j]], &o->p[idx[j - 1]]); j--) {
+            size_t t = idx[j];
+
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    ctx = malloc(sizeof(*ctx) + n * sizeof(size_t));
+    tops = calloc(n, sizeof(*tops));
+    parts = calloc(n, sizeof(*parts));
+    if (!ctx || !tops || !parts)
+        goto out;
+    ctx->c = c;
+    ctx->o = o;
+    ctx->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct oft_part *p = &o->p[idx[i]];
+
+        ctx->idx[i] = idx[i];
+        if (nt == 0 || strcmp(tops[nt - 1].topic, p->topic)) {
+            tops[nt].topic = p->topic;
+            tops[nt].partitions = &parts[i];
+            nt++;
+        }
+        tops[nt - 1].partition_count++;
+        parts[i].partition = p->partition;
+        parts[i].timestamp = p->timestamp;
+    }
+    memset(&req, 0, sizeof(req));
+    req.api = QR_API_LIST_OFFSETS;
+    req.u.list_offsets.replica_id = -1;
+    req.u.list_offsets.topic_count = nt;
+    req.u.list_offsets.topics = tops;
+    if (qr_bconn_send(conn, &req, NULL, 0, 1, c->conf->request_timeout_ms,
+                      on_oft, ctx) == QUIRE_ERR_NONE) {
+        for (size_t i = 0; i < n; i++)
+            o->p[idx[i]].state = OFT_SENT;
+        o->refs++;
+        ctx = NULL;
+    }
+out:
+    free(ctx);
+    free(tops);
+    free(parts);
+}
+
+/* Loop: asks the leaders about every partition still to ask. */
+static void oft_run(quire_consumer_t *c)
+{
+    int64_t now = qr_clock_mono_ms();
+
+    pthread_mutex_lock(&c->lock);
+    for (struct qr_oft *o = c->oft; o; o = o->next) {
+        size_t *idx;
+        int32_t *lead;
+        size_t m = 0;
+
+        if (o->backoff_until > now) {
+            qr_client_run_at(c->cl, o->backoff_until);
+            continue;
+        }
+        idx = malloc(o->n * sizeof(*idx));
+        lead = malloc(o->n * sizeof(*lead));
+        if (!idx || !lead) {
+            free(idx);
+            free(lead);
+            continue;
+        }
+        for (size_t i = 0; i < o->n; i++) {
+            const qr_cmeta_topic_t *t;
+
+            lead[i] = -1;
+            if (o->p[i].state != OFT_TODO)
+                continue;
+            t = qr_client_topic(c->cl, o->p[i].topic);
+            if (t && o->p[i].partition < t->part_cnt)
+                lead[i] = t->parts[o->p[i].partition].leader;
+            if (lead[i] < 0)
+                qr_client_meta_stale(c->cl, o->p[i].topic);
+        }
+        for (size_t i = 0; i < o->n; i++) {
+            int32_t node = lead[i];
+
+            if (node < 0)
+                continue;
+            m = 0;
+            for (size_t j = i; j < o->n; j++) {
+                int dup = 0;
+
+                if (lead[j] != node)
+                    continue;
+                /* a partition once per request (answers are matched by
+                 * partition); a repeat goes in the next one */
+                for (size_t k = 0; k < m && !dup; k++)
+                    dup = o->p[idx[k]].partition == o->p[j].partition &&
+                          !strcmp(o->p[idx[k]].topic, o->p[j].topic);
+                lead[j] = -1;
+                if (!dup)
+                    idx[m++] = j;
+            }
+            oft_send(c, o, node, idx, m);
+        }
+        free(idx);
+        free(lead);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Loop stopping: the lookups still waiting fail. */
+static void oft_stopping(quire_consumer_t *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->oft) {
+        struct qr_oft *o = c->oft;
+
+        if (o->err == QUIRE_ERR_NONE)
+            o->err = QUIRE_ERR_DESTROYED;
+        oft_unlist(c, o);
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->lock);
+}
+
+quire_err_t quire_consumer_offsets_for_times(quire_consumer_t *c,
+                                             quire_topic_partition_t *tps,
+                                             size_t n, int timeout_ms)
+{
+    int64_t deadline;
+    struct qr_oft *o;
+    struct timespec ts;
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    if (!c || (!tps && n) || timeout_ms < 0)
+        return QUIRE_ERR_BAD_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!tps[i].topic || tps[i].partition < 0 ||
+            (tps[i].offset < 0 && tps[i].offset != QUIRE_OFFSET_BEGINNING &&
+             tps[i].offset != QUIRE_OFFSET_END))
+            return QUIRE_ERR_BAD_ARG;
+    if (n == 0)
+        return QUIRE_ERR_NONE;
+    deadline = qr_clock_mono_ms() + timeout_ms;
+    /* the topics into the metadata, and the partitions checked */
+    for (size_t i = 0; i < n; i++) {
+        int32_t cnt = 0;
+
+        err = check_tp(c, tps[i].topic, tps[i].partition);
+        if (err == QUIRE_ERR_NONE)
+            err = qr_client_partitions(c->cl, tps[i].topic, deadline, &cnt);
+        if (err == QUIRE_ERR_NONE && tps[i].partition >= cnt)
+            err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        if (err != QUIRE_ERR_NONE)
+            return err;
+    }
+    o = calloc(1, sizeof(*o) + n * sizeof(o->p[0]));
+    if (!o)
+        return QUIRE_ERR_NO_MEMORY;
+    o->n = o->left = n;
+    o->refs = 1;
+    for (size_t i = 0; i < n; i++) {
+        o->p[i].topic = strdup(tps[i].topic);
+        o->p[i].partition = tps[i].partition;
+        o->p[i].timestamp = tps[i].offset;
+        o->p[i].offset = -1;
+        if (!o->p[i].topic) {
+            oft_unref(o);
+            return QUIRE_ERR_NO_MEMORY;
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    o->next = c->oft;
+    c->oft = o;
+    o->listed = 1;
+    pthread_mutex_unlock(&c->lock);
+    qr_client_wake(c->cl);
+    ts.tv_sec = (time_t)(deadline / 1000);
+    ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+    pthread_mutex_lock(&c->lock);
+    while (o->left > 0 && o->listed && qr_clock_mono_ms() < deadline)
+        pthread_cond_timedwait(&c->cv, &c->lock, &ts);
+    oft_unlist(c, o);
+    err = o->left > 0
+              ? (o->err != QUIRE_ERR_NONE ? o->err : QUIRE_ERR_TIMED_OUT)
+              : o->err;
+    for (size_t i = 0; i < n; i++)
+        tps[i].offset = o->p[i].state == OFT_DONE ? o->p[i].offset : -1;
+    oft_unref(o);
+    pthread_mutex_unlock(&c->lock);
+    return err;
 }

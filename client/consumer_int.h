@@ -71,6 +71,7 @@ struct quire_consumer {
     chunk_t *q_head, *q_tail;
     struct qr_cgroup *grp; /* owned; NULL without group.id */
     int manual;            /* assign() was used: no subscribe */
+    struct qr_oft *oft;    /* offsets_for_times lookups waiting; lock */
     /* ---- the polling thread's ---- */
     chunk_t *cur;
     size_t cur_off;

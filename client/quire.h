@@ -506,6 +506,38 @@ void quire_topic_partitions_free(quire_topic_partition_t *tps, size_t n);
 quire_err_t quire_consumer_member_id(quire_consumer_t *consumer, char *dest,
                                      size_t dest_size);
 
+/* ---- offsets for times ----
+ *
+ * Kafka's offsetsForTimes: for each partition, the earliest offset whose
+ * record timestamp is at or after a given time, asked of the partition's
+ * leader (ListOffsets by timestamp). Works with or without a group.
+ */
+
+/**
+ * @brief Looks up, for each of @p tps, the offset of the first record
+ * whose timestamp is >= tps[i].offset (ms since the epoch;
+ * QUIRE_OFFSET_BEGINNING and QUIRE_OFFSET_END ask for the log's start and
+ * end), waiting up to @p timeout_ms. Leader changes and other retriable
+ * errors are retried within the time. The broker answers at batch
+ * granularity (it does not look inside batches): the offset is that of the
+ * first batch holding such a record, so records before it in that batch
+ * may be older, but no record at or after the time is ever skipped.
+ * @param tps borrowed; in: offset = a timestamp; out: offset = the offset
+ *        found, or -1 when no record is that recent (or on error).
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_TIMED_OUT when some leader did not
+ *          answer in time (the others' offsets are filled in);
+ *          QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION for a topic or partition
+ *          that does not exist; QUIRE_ERR_INVALID_TOPIC_EXCEPTION; a
+ *          partition's error from its leader; QUIRE_ERR_DESTROYED while
+ *          closing; QUIRE_ERR_BAD_ARG for a NULL argument, a negative
+ *          partition or timestamp (other than the two above) or a
+ *          negative @p timeout_ms; QUIRE_ERR_NO_MEMORY.
+ * @locality any thread but the consumer's callbacks  @locks none
+ */
+quire_err_t quire_consumer_offsets_for_times(quire_consumer_t *consumer,
+                                             quire_topic_partition_t *tps,
+                                             size_t n, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif
