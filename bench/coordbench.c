@@ -42,9 +42,10 @@ static int64_t now_ms(void)
 
 /* ---- a forked broker ---- */
 
-static quire_err_t cb_open(void *o, const char *t, int32_t p, int32_t e)
+static quire_err_t cb_open(void *o, const char *t, int32_t p, int32_t e,
+                           const qr_topic_config_t *c)
 {
-    (void)o, (void)t, (void)p, (void)e;
+    (void)o, (void)t, (void)p, (void)e, (void)c;
     return QUIRE_ERR_NONE;
 }
 
@@ -82,7 +83,7 @@ static pid_t broker(const char *connect, int id, int session_ms, int controller)
         .port = 9092 + id,
         .controller_eligible = controller,
     };
-    qr_cluster_cbs_t cbs = {NULL, cb_open, cb_close, cb_delete, NULL};
+    qr_cluster_cbs_t cbs = {NULL, cb_open, cb_close, cb_delete, NULL, NULL};
     char errstr[256];
     ev_signal sig;
     qr_cluster_t *cl =

@@ -71,7 +71,7 @@ quire_err_t qr_api_produce_check(const uint8_t *p, size_t len,
         }
         if (qr_batch_size(&hdr) > (size_t)max_batch) {
             if (why)
-                *why = "batch larger than message.max.bytes";
+                *why = "batch larger than max.message.bytes";
             return QUIRE_ERR_MESSAGE_TOO_LARGE;
         }
         err = qr_batch_validate(p + off, len - off, QR_BATCH_CHECK_CRC, &hdr,
@@ -192,7 +192,6 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
                               const char *topic, const qr_produce_part_t *in,
                               prod_part_t *pp)
 {
-    const qr_brokerconf_t *bconf = qr_server_conf(ctx->server);
     qr_produce_part_resp_t *out = pp->resp;
     const char *why = NULL;
     int64_t base, last;
@@ -203,8 +202,9 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
     entry = qr_request_lookup(ctx, topic, in->partition, &err);
     if (!entry)
         return err;
+    /* the topic's max.message.bytes (message.max.bytes unless overridden) */
     err = qr_api_produce_check(in->records, in->records_length,
-                               bconf->message_max_bytes, &why);
+                               atomic_load(&entry->max_message_bytes), &why);
     if (err != QUIRE_ERR_NONE) {
         qr_conn_log_peer(ctx->conn, "produce to %s-%d refused: %s (%s)", topic,
                          in->partition, quire_err2name(err), why ? why : "");

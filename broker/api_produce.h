@@ -3,7 +3,8 @@
  *
  * Each partition's record batches are checked before anything is appended
  * (header, lengths, magic, codec, CRC-32C: QR_BATCH_CHECK_CRC; never
- * decompressed), each against message.max.bytes, then appended with one
+ * decompressed), each against its topic's max.message.bytes (the
+ * broker's message.max.bytes unless overridden), then appended with one
  * write. acks=0 gets no response, acks=1 is answered after the append,
  * acks=all (-1) after the flusher's group-committed fdatasync: the flusher
  * callback posts the request back to its network thread, which answers.

@@ -22,9 +22,19 @@
 /* clang-format off */
 static const qr_conf_prop_t props[] = {
     /* ---- server ---- */
-    {"broker.id", QR_CONF_INT, OFF(broker_id), NULL, 0, I32MAX, NULL,
-     QR_CONF_F_RESTART | QR_CONF_F_REQUIRED,
-     "Unique id of this broker in the cluster (required; no generation)"},
+    {"broker.id", QR_CONF_INT, OFF(broker_id), "-1", -1, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "Unique id of this broker in the cluster; -1 = the id in meta.properties "
+     "of log.dirs, else one generated from ZooKeeper; at most "
+     "reserved.broker.max.id while generation is on"},
+    {"broker.id.generation.enable", QR_CONF_BOOL,
+     OFF(broker_id_generation_enable), "true", NORANGE, NULL,
+     QR_CONF_F_RESTART,
+     "Give a broker without an id one from the ZooKeeper sequence "
+     "/brokers/seqid: reserved.broker.max.id + the sequence number"},
+    {"reserved.broker.max.id", QR_CONF_INT, OFF(reserved_broker_max_id),
+     "1000", 0, I32MAX - 1, NULL, QR_CONF_F_RESTART,
+     "Highest id that may be configured; generated ids are above it"},
     {"listeners", QR_CONF_LIST, OFF(listeners), "PLAINTEXT://:9092", NORANGE,
      NULL, QR_CONF_F_RESTART,
      "Where to listen: PLAINTEXT://host:port, comma-separated; "
@@ -245,6 +255,29 @@ static quire_err_t check_listeners(const char *key, const qr_conf_list_t *list,
     return QUIRE_ERR_NONE;
 }
 
+/* Kafka's rule: with generation on, configured ids stay at or below
+ * reserved.broker.max.id (generated ones are above it); without it, an id
+ * must be given. */
+static quire_err_t check_broker_id(const qr_brokerconf_t *bconf, char *errstr,
+                                   size_t errstr_size)
+{
+    if (bconf->broker_id_generation_enable &&
+        bconf->broker_id > bconf->reserved_broker_max_id) {
+        snprintf(errstr, errstr_size,
+                 "broker.id: %d is above reserved.broker.max.id (%d), the "
+                 "range of generated ids",
+                 bconf->broker_id, bconf->reserved_broker_max_id);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    if (!bconf->broker_id_generation_enable && bconf->broker_id < 0) {
+        snprintf(errstr, errstr_size,
+                 "broker.id: required (>= 0) when "
+                 "broker.id.generation.enable is false");
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    return QUIRE_ERR_NONE;
+}
+
 quire_err_t qr_brokerconf_check(const qr_brokerconf_t *bconf, char *errstr,
                                 size_t errstr_size)
 {
@@ -256,6 +289,9 @@ quire_err_t qr_brokerconf_check(const qr_brokerconf_t *bconf, char *errstr,
 
     err = qr_conf_check_required(&qr_brokerconf_table, bconf, errstr,
                                  errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    err = check_broker_id(bconf, errstr, errstr_size);
     if (err != QUIRE_ERR_NONE)
         return err;
     err =

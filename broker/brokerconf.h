@@ -23,7 +23,11 @@
 
 typedef struct qr_brokerconf {
     /* ---- server ---- */
-    int broker_id;
+    int broker_id; /* -1: from meta.properties, else generated; the
+                      server sets the id it runs with before its threads
+                      start */
+    int broker_id_generation_enable;
+    int reserved_broker_max_id;
     qr_conf_list_t listeners;            /* PLAINTEXT://host:port, ... */
     qr_conf_list_t advertised_listeners; /* unset: same as listeners */
     int num_network_threads;             /* 0: cores, at most 8 */

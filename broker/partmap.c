@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +58,8 @@ qr_partmap_t *qr_partmap_new(void)
 }
 
 void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
-                    int32_t leader_epoch, qr_plog_t *part)
+                    int32_t leader_epoch, int32_t max_message_bytes,
+                    qr_plog_t *part)
 {
     qr_pentry_t *e = qr_calloc(1, sizeof(*e)), *old = NULL;
     size_t i;
@@ -67,6 +69,7 @@ void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
     e->topic = qr_strdup(topic);
     e->partition = partition;
     e->leader_epoch = leader_epoch;
+    atomic_init(&e->max_message_bytes, max_message_bytes);
     e->part = part;
     pthread_mutex_init(&e->wmu, NULL);
     pthread_rwlock_wrlock(&map->lock);
@@ -133,6 +136,28 @@ qr_pentry_t *qr_partmap_get(qr_partmap_t *map, const char *topic,
         e = qr_pentry_keep(map->v[i]);
     pthread_rwlock_unlock(&map->lock);
     return e;
+}
+
+qr_pentry_t **qr_partmap_topic(qr_partmap_t *map, const char *topic, size_t *n)
+{
+    qr_pentry_t **v = NULL;
+    size_t i, k = 0;
+    int found;
+
+    pthread_rwlock_rdlock(&map->lock);
+    /* sorted by (topic, partition): the topic's entries are one run from
+     * where partition INT32_MIN would go */
+    i = search(map, topic, INT32_MIN, &found);
+    for (size_t j = i; j < map->n && !strcmp(map->v[j]->topic, topic); j++)
+        k++;
+    if (k > 0) {
+        v = qr_malloc(k * sizeof(*v));
+        for (size_t j = 0; j < k; j++)
+            v[j] = qr_pentry_keep(map->v[i + j]);
+    }
+    pthread_rwlock_unlock(&map->lock);
+    *n = k;
+    return v;
 }
 
 size_t qr_partmap_count(qr_partmap_t *map)

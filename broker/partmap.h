@@ -44,7 +44,10 @@ typedef struct qr_pentry {
     char *topic; /* owned */
     int32_t partition;
     int32_t leader_epoch;
-    qr_plog_t *part; /* one reference, owned by the entry */
+    atomic_int max_message_bytes; /* the topic's max.message.bytes: what
+                                     Produce accepts per batch; changes
+                                     with the topic's config */
+    qr_plog_t *part;              /* one reference, owned by the entry */
     pthread_mutex_t wmu;
     qr_pwaiter_t *waiters; /* guarded by wmu */
 } qr_pentry_t;
@@ -54,11 +57,22 @@ qr_partmap_t *qr_partmap_new(void);
 
 /**
  * @brief Adds (or replaces) the entry for @p topic / @p partition.
+ * @param max_message_bytes the topic's max.message.bytes.
  * @param part one reference, taken on every path.
  * @locality main loop  @locks takes the map's write lock
  */
 void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
-                    int32_t leader_epoch, qr_plog_t *part);
+                    int32_t leader_epoch, int32_t max_message_bytes,
+                    qr_plog_t *part);
+
+/**
+ * @brief Every entry of @p topic (to apply a changed topic config).
+ * @param n set to the number of entries.
+ * @returns owned array (free()) of owned references (qr_pentry_release()
+ *          each), NULL when @p n is 0.
+ * @locality any  @locks takes the map's read lock
+ */
+qr_pentry_t **qr_partmap_topic(qr_partmap_t *map, const char *topic, size_t *n);
 
 /**
  * @brief Removes the entry and returns it.

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "brokermeta.h"
+#include "brokerseq.h"
 #include "clock.h"
 #include "cluster.h"
 #include "listener.h"
@@ -23,6 +25,7 @@
 #include "meta.h"
 #include "partmap.h"
 #include "server.h"
+#include "topicconf.h"
 
 #define MAX_LISTENERS 8
 /* How long in-flight requests get to finish at shutdown. */
@@ -300,27 +303,72 @@ static void announce(qr_server_t *server)
 
 /* ---- the coordinator's callbacks (main loop) ---- */
 
+/* The topic's settings: its overrides over the broker's log.* keys and
+ * message.max.bytes. */
+static void topic_settings(const qr_server_t *server, const char *topic,
+                           const qr_topic_config_t *config,
+                           qr_plog_conf_t *pconf, int32_t *max_bytes)
+{
+    qr_plog_conf_t defaults;
+
+    qr_brokerconf_plog(server->bconf, &defaults);
+    (void)qr_topicconf_apply(topic, &defaults, server->bconf->message_max_bytes,
+                             config, pconf, max_bytes);
+}
+
 static quire_err_t cb_open_partition(void *opaque, const char *topic,
-                                     int32_t partition, int32_t leader_epoch)
+                                     int32_t partition, int32_t leader_epoch,
+                                     const qr_topic_config_t *config)
 {
     qr_server_t *server = opaque;
     qr_plog_t *part = NULL;
+    qr_plog_conf_t pconf;
+    int32_t max_bytes;
     char errstr[512];
     quire_err_t err;
 
     if (!server->logmgr || server->stopping)
         return QUIRE_ERR_STATE;
-    err = qr_logmgr_open_part(server->logmgr, topic, partition, NULL, &part,
+    topic_settings(server, topic, config, &pconf, &max_bytes);
+    err = qr_logmgr_open_part(server->logmgr, topic, partition, &pconf, &part,
                               errstr, sizeof(errstr));
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("SERVER", "cannot open %s-%d to lead it: %s", topic,
                    partition, errstr);
         return err;
     }
-    qr_partmap_put(server->partmap, topic, partition, leader_epoch, part);
+    qr_partmap_put(server->partmap, topic, partition, leader_epoch, max_bytes,
+                   part);
     QR_LOG_INFO("SERVER", "leading %s-%d (epoch %d)", topic, partition,
                 leader_epoch);
     return QUIRE_ERR_NONE;
+}
+
+/* Kafka applies topic config changes to the live logs: new sizes from the
+ * next segment, retention and flush settings at their next use. */
+static void cb_topic_config(void *opaque, const char *topic,
+                            const qr_topic_config_t *config)
+{
+    qr_server_t *server = opaque;
+    qr_plog_conf_t pconf;
+    int32_t max_bytes;
+    qr_pentry_t **entries;
+    size_t n;
+    char errstr[512];
+
+    topic_settings(server, topic, config, &pconf, &max_bytes);
+    entries = qr_partmap_topic(server->partmap, topic, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (qr_plog_set_conf(entries[i]->part, &pconf, errstr,
+                             sizeof(errstr)) != QUIRE_ERR_NONE)
+            QR_LOG_ERR("SERVER", "%s: new topic config not applied: %s",
+                       qr_plog_name(entries[i]->part), errstr);
+        atomic_store(&entries[i]->max_message_bytes, max_bytes);
+        qr_pentry_release(entries[i]);
+    }
+    free(entries);
+    QR_LOG_INFO("SERVER", "topic %s: configuration applied to %zu partitions",
+                topic, n);
 }
 
 /* Out of the map first, so no thread starts using it; parked fetches are
@@ -420,6 +468,7 @@ static quire_err_t start_cluster(qr_server_t *server)
     cbs.open_partition = cb_open_partition;
     cbs.close_partition = cb_close_partition;
     cbs.delete_partition = cb_delete_partition;
+    cbs.topic_config = cb_topic_config;
     cbs.status = cb_status;
     server->cluster =
         qr_cluster_new(server->loop, &cconf, &cbs, errstr, sizeof(errstr));
@@ -459,6 +508,72 @@ static quire_err_t start_storage(qr_server_t *server)
     return QUIRE_ERR_NONE;
 }
 
+/* ---- the broker id (Kafka's getOrGenerateBrokerId) ---- */
+
+/* Before storage and before any thread: the id meta.properties holds, the
+ * configured one (which must agree with it), or a new one from the
+ * ZooKeeper sequence. The server and its log lines then run with it. */
+static quire_err_t resolve_broker_id(qr_server_t *server)
+{
+    qr_brokerconf_t *bconf = server->bconf;
+    int32_t stored = -1, id;
+    const char *how = "configured";
+    char errstr[1024];
+    quire_err_t err;
+
+    err = qr_brokermeta_resolve((const char *const *)bconf->log_dirs.v,
+                                bconf->log_dirs.n, bconf->broker_id, &stored,
+                                errstr, sizeof(errstr));
+    if (err != QUIRE_ERR_NONE) {
+        QR_LOG_ERR("SERVER", "cannot start: %s", errstr);
+        return err;
+    }
+    id = bconf->broker_id;
+    if (id < 0 && stored >= 0) {
+        id = stored;
+        how = "from " QR_BROKERMETA_FILE;
+    } else if (id < 0) {
+        how = "generated";
+        err = qr_brokerseq_next(server->loop, bconf->zookeeper_connect,
+                                (int)bconf->zookeeper_session_timeout_ms,
+                                (int)bconf->zookeeper_connection_timeout_ms,
+                                bconf->reserved_broker_max_id, &id, errstr,
+                                sizeof(errstr));
+        if (err != QUIRE_ERR_NONE) {
+            QR_LOG_ERR("SERVER", "cannot generate a broker id: %s", errstr);
+            return err;
+        }
+    }
+    bconf->broker_id = id;
+    server->info.broker_id = id;
+    qr_log_setup(qr_log_level, qr_log_debug, id);
+    QR_LOG_INFO("SERVER", "broker id %d (%s)", id, how);
+    return QUIRE_ERR_NONE;
+}
+
+/* After storage (the dirs exist and are locked): every online dir without
+ * meta.properties gets one, as Kafka's checkpointBrokerId does. */
+static quire_err_t store_broker_id(qr_server_t *server)
+{
+    const qr_brokerconf_t *bconf = server->bconf;
+    char errstr[1024];
+    int32_t id;
+
+    for (size_t i = 0; i < bconf->log_dirs.n; i++) {
+        const char *dir = bconf->log_dirs.v[i];
+        if (!qr_logmgr_dir_online(server->logmgr, i) ||
+            qr_brokermeta_read(dir, &id, errstr, sizeof(errstr)) !=
+                QUIRE_ERR_NOT_FOUND)
+            continue;
+        if (qr_brokermeta_write(dir, bconf->broker_id, errstr,
+                                sizeof(errstr)) != QUIRE_ERR_NONE) {
+            QR_LOG_ERR("SERVER", "cannot store the broker id: %s", errstr);
+            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        }
+    }
+    return QUIRE_ERR_NONE;
+}
+
 static void start_signals(qr_server_t *server)
 {
     ev_signal_init(&server->sigterm, on_signal, SIGTERM);
@@ -481,7 +596,11 @@ quire_err_t qr_server_run(qr_server_t *server)
         return QUIRE_ERR_STATE;
     }
     start_signals(server);
-    err = start_storage(server);
+    err = resolve_broker_id(server);
+    if (err == QUIRE_ERR_NONE)
+        err = start_storage(server);
+    if (err == QUIRE_ERR_NONE)
+        err = store_broker_id(server);
     if (err == QUIRE_ERR_NONE)
         err = bind_network(server);
     if (err == QUIRE_ERR_NONE)

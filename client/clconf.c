@@ -24,7 +24,15 @@ typedef enum prop_type {
     T_INT64,
     T_ACKS,
     T_CODEC,
+    T_ENUM, /* one of prop.words; T_BOOL is an enum of false, true */
 } prop_type_t;
+
+/* A word of an enum and the value it sets; the first word of a value is
+ * its canonical text. */
+typedef struct word {
+    const char *word;
+    int value;
+} word_t;
 
 typedef struct prop {
     const char *name;
@@ -33,7 +41,19 @@ typedef struct prop {
     const char *defval;
     int64_t min, max;
     const char *doc;
+    const word_t *words; /* T_ENUM: ends with a NULL word */
 } prop_t;
+
+static const word_t bool_words[] = {{"false", 0}, {"true", 1}, {NULL, 0}};
+static const word_t reset_words[] = {{"latest", QR_CCONF_RESET_LATEST},
+                                     {"earliest", QR_CCONF_RESET_EARLIEST},
+                                     {"none", QR_CCONF_RESET_NONE},
+                                     {"largest", QR_CCONF_RESET_LATEST},
+                                     {"smallest", QR_CCONF_RESET_EARLIEST},
+                                     {NULL, 0}};
+/* the values of coordinator/assignor.h's qr_assignor_kind_t */
+static const word_t strategy_words[] = {
+    {"range", 0}, {"roundrobin", 1}, {"sticky", 2}, {NULL, 0}};
 
 #define OFF(f) offsetof(struct quire_conf, f)
 #define IMAX   2147483647
@@ -42,60 +62,101 @@ typedef struct prop {
 static const prop_t props[] = {
     {"bootstrap.servers", T_STR, OFF(bootstrap_servers), "", 0, 0,
      "host:port[,host:port...] of brokers to ask for metadata "
-     "(or use zookeeper.connect)"},
+     "(or use zookeeper.connect)",
+     NULL},
     {"zookeeper.connect", T_STR, OFF(zookeeper_connect), "", 0, 0,
      "host:port[,host:port...][/chroot] of ZooKeeper, used when "
      "bootstrap.servers is empty: the brokers registered under "
-     "/brokers/ids seed the broker list once, at creation"},
+     "/brokers/ids seed the broker list once, at creation",
+     NULL},
     {"client.id", T_STR, OFF(client_id), "quire", 0, 0,
-     "a name sent with every request, for the broker's logs"},
+     "a name sent with every request, for the broker's logs", NULL},
     {"debug", T_STR, OFF(debug), "", 0, 0,
-     "debug contexts to log: zk,proto,fetch,produce,net or all"},
+     "debug contexts to log: zk,proto,fetch,produce,net or all", NULL},
     {"acks", T_ACKS, OFF(acks), "1", 0, 0,
      "acknowledgements the leader waits for: 0 (none), 1 (its own append), "
-     "all or -1 (every in-sync replica, after fdatasync)"},
+     "all or -1 (every in-sync replica, after fdatasync)",
+     NULL},
     {"batch.size", T_INT, OFF(batch_size), "16384", 1, IMAX,
-     "bytes of records gathered per partition before a batch is sent"},
+     "bytes of records gathered per partition before a batch is sent", NULL},
     {"linger.ms", T_INT, OFF(linger_ms), "0", 0, IMAX,
-     "how long a batch waits for more records before it is sent"},
+     "how long a batch waits for more records before it is sent", NULL},
     {"compression.type", T_CODEC, OFF(compression), "none", 0, 0,
-     "codec of each batch: none, gzip, lz4 or zstd"},
+     "codec of each batch: none, gzip, lz4 or zstd", NULL},
     {"buffer.memory", T_INT64, OFF(buffer_memory), "33554432", 1, INT64_MAX,
      "bytes of batches the producer may hold; send() blocks "
-     "up to max.block.ms when they are used, then fails"},
+     "up to max.block.ms when they are used, then fails",
+     NULL},
     {"retries", T_INT, OFF(retries), "2147483647", 0, IMAX,
-     "times a batch is resent after a retriable error"},
+     "times a batch is resent after a retriable error", NULL},
     {"retry.backoff.ms", T_INT, OFF(retry_backoff_ms), "100", 0, IMAX,
-     "wait before resending a batch or retrying metadata"},
+     "wait before resending a batch or retrying metadata", NULL},
     {"request.timeout.ms", T_INT, OFF(request_timeout_ms), "30000", 1, IMAX,
      "how long a request may wait for its response before the connection "
-     "is closed and the request failed or retried"},
+     "is closed and the request failed or retried",
+     NULL},
     {"max.in.flight.requests.per.connection", T_INT, OFF(max_in_flight), "5", 1,
-     IMAX, "requests sent on a connection before their responses"},
+     IMAX, "requests sent on a connection before their responses", NULL},
     {"max.block.ms", T_INT, OFF(max_block_ms), "60000", 0, IMAX,
-     "how long send() may block for metadata or buffer memory"},
+     "how long send() may block for metadata or buffer memory", NULL},
     {"max.request.size", T_INT, OFF(max_request_size), "1048576", 62, IMAX,
-     "largest batch (and so record) the producer sends"},
+     "largest batch (and so record) the producer sends", NULL},
     {"delivery.timeout.ms", T_INT, OFF(delivery_timeout_ms), "120000", 1, IMAX,
      "how long a record may wait for its delivery (queued, sent, "
-     "retried) before it fails with REQUEST_TIMED_OUT"},
+     "retried) before it fails with REQUEST_TIMED_OUT",
+     NULL},
     {"fetch.min.bytes", T_INT, OFF(fetch_min_bytes), "1", 0, IMAX,
-     "bytes a fetch waits for (up to fetch.max.wait.ms) before returning"},
+     "bytes a fetch waits for (up to fetch.max.wait.ms) before returning",
+     NULL},
     {"fetch.max.wait.ms", T_INT, OFF(fetch_max_wait_ms), "500", 0, IMAX,
-     "longest a broker holds a fetch waiting for fetch.min.bytes"},
+     "longest a broker holds a fetch waiting for fetch.min.bytes", NULL},
     {"max.partition.fetch.bytes", T_INT, OFF(max_partition_fetch_bytes),
-     "1048576", 1, IMAX, "most bytes of one partition per fetch"},
+     "1048576", 1, IMAX, "most bytes of one partition per fetch", NULL},
     {"fetch.max.bytes", T_INT, OFF(fetch_max_bytes), "52428800", 1, IMAX,
-     "most bytes per fetch response"},
+     "most bytes per fetch response", NULL},
+    {"group.id", T_STR, OFF(group_id), "", 0, 0,
+     "the consumer group joined by quire_consumer_subscribe(); needs "
+     "zookeeper.connect, where groups live",
+     NULL},
+    {"enable.auto.commit", T_ENUM, OFF(enable_auto_commit), "true", 0, 0,
+     "commit the positions of consumed records every "
+     "auto.commit.interval.ms, on rebalance and on close: true or false",
+     bool_words},
+    {"auto.commit.interval.ms", T_INT, OFF(auto_commit_interval_ms), "5000", 1,
+     IMAX, "how often positions are committed with enable.auto.commit", NULL},
+    {"auto.offset.reset", T_ENUM, OFF(auto_offset_reset), "latest", 0, 0,
+     "where a group partition without a committed offset, or with one "
+     "outside the log, starts: latest (largest), earliest (smallest) or "
+     "none (poll reports NO_OFFSET or OFFSET_OUT_OF_RANGE)",
+     reset_words},
+    {"partition.assignment.strategy", T_ENUM, OFF(assignment_strategy), "range",
+     0, 0,
+     "how a group shares partitions: range (Kafka's RangeAssignor), "
+     "roundrobin, or sticky (balanced, keeps owners; incremental)",
+     strategy_words},
+    {"rebalance.max.retries", T_INT, OFF(rebalance_max_retries), "4", 0, IMAX,
+     "failed rebalance attempts before the error is reported (the group "
+     "keeps retrying on a longer backoff)",
+     NULL},
+    {"rebalance.backoff.ms", T_INT, OFF(rebalance_backoff_ms), "2000", 1, IMAX,
+     "wait between rebalance attempts", NULL},
+    {"max.poll.interval.ms", T_INT, OFF(max_poll_interval_ms), "300000", 1,
+     IMAX,
+     "longest a rebalance waits for poll() to run the revocation callback "
+     "before it goes on without it",
+     NULL},
     {"metadata.max.age.ms", T_INT, OFF(metadata_max_age_ms), "300000", 0, IMAX,
-     "metadata older than this is refreshed"},
+     "metadata older than this is refreshed", NULL},
     {"reconnect.backoff.ms", T_INT, OFF(reconnect_backoff_ms), "50", 0, IMAX,
-     "wait before reconnecting to a broker"},
+     "wait before reconnecting to a broker", NULL},
     {"zookeeper.session.timeout.ms", T_INT, OFF(zookeeper_session_timeout_ms),
-     "6000", 1, IMAX, "ZooKeeper session timeout"},
+     "6000", 1, IMAX, "ZooKeeper session timeout", NULL},
+    {"zookeeper.connection.timeout.ms", T_INT,
+     OFF(zookeeper_connection_timeout_ms), "6000", 1, IMAX,
+     "how long a group consumer waits for its first ZooKeeper session", NULL},
     {"socket.connection.setup.timeout.ms", T_INT,
      OFF(socket_connection_setup_timeout_ms), "10000", 1, IMAX,
-     "how long a TCP connect may take"},
+     "how long a TCP connect may take", NULL},
 };
 
 static const char *const codec_words[] = {"none", "gzip", NULL, "lz4", "zstd"};
@@ -198,6 +259,26 @@ static quire_err_t parse_codec(const prop_t *p, const char *s, int64_t *v,
     return QUIRE_ERR_CONF_INVALID;
 }
 
+static quire_err_t parse_enum(const prop_t *p, const char *s, int64_t *v,
+                              char *errstr, size_t errstr_size)
+{
+    char list[256];
+    size_t off = 0;
+
+    for (const word_t *w = p->words; w->word; w++) {
+        if (!strcmp(w->word, s)) {
+            *v = w->value;
+            return QUIRE_ERR_NONE;
+        }
+    }
+    list[0] = '\0';
+    for (const word_t *w = p->words; w->word && off < sizeof(list); w++)
+        off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+                                off ? ", " : "", w->word);
+    seterr(errstr, errstr_size, "%s: '%s' is not one of %s", p->name, s, list);
+    return QUIRE_ERR_CONF_INVALID;
+}
+
 /* Sets one property from text: on error the old value stays. */
 static quire_err_t prop_set(struct quire_conf *conf, const prop_t *p,
                             const char *value, char *errstr, size_t errstr_size)
@@ -225,6 +306,9 @@ static quire_err_t prop_set(struct quire_conf *conf, const prop_t *p,
         break;
     case T_CODEC:
         err = parse_codec(p, s, &v, errstr, errstr_size);
+        break;
+    case T_ENUM:
+        err = parse_enum(p, s, &v, errstr, errstr_size);
         break;
     }
     free(s);
@@ -332,6 +416,11 @@ static const char *prop_text(const quire_conf_t *conf, const prop_t *p,
         return out;
     case T_CODEC:
         return codec_words[*(const int *)f];
+    case T_ENUM:
+        for (const word_t *w = p->words; w->word; w++)
+            if (w->value == *(const int *)f)
+                return w->word;
+        break;
     case T_INT:
         break;
     }
@@ -373,6 +462,15 @@ void quire_conf_set_delivery_cb(quire_conf_t *conf, quire_delivery_cb_t *cb,
     conf->dr_opaque = cb_opaque;
 }
 
+void quire_conf_set_rebalance_cb(quire_conf_t *conf, quire_rebalance_cb_t *cb,
+                                 void *cb_opaque)
+{
+    if (!conf)
+        return;
+    conf->rebalance_cb = cb;
+    conf->rebalance_opaque = cb_opaque;
+}
+
 void quire_conf_destroy(quire_conf_t *conf)
 {
     if (!conf)
@@ -393,6 +491,7 @@ static const char *type_name(prop_type_t t)
     case T_ACKS:
         return "enum";
     case T_CODEC:
+    case T_ENUM:
         return "enum";
     }
     return "?";

@@ -14,6 +14,13 @@
 
 #include "quire.h"
 
+/** auto.offset.reset values. */
+enum {
+    QR_CCONF_RESET_EARLIEST,
+    QR_CCONF_RESET_LATEST,
+    QR_CCONF_RESET_NONE
+};
+
 /** acks=all on the wire. */
 #define QR_CCONF_ACKS_ALL (-1)
 
@@ -41,6 +48,16 @@ struct quire_conf {
     int fetch_max_wait_ms;
     int max_partition_fetch_bytes;
     int fetch_max_bytes;
+    /* ---- consumer group ---- */
+    char *group_id;
+    int enable_auto_commit; /* 0 or 1 */
+    int auto_commit_interval_ms;
+    int auto_offset_reset;   /* QR_CCONF_RESET_* */
+    int assignment_strategy; /* qr_assignor_kind_t's values */
+    int rebalance_max_retries;
+    int rebalance_backoff_ms;
+    int max_poll_interval_ms;
+    int zookeeper_connection_timeout_ms;
     /* ---- both ---- */
     int metadata_max_age_ms;
     int reconnect_backoff_ms;
@@ -49,6 +66,8 @@ struct quire_conf {
     /* ---- callbacks (not keys) ---- */
     quire_delivery_cb_t *dr_cb;
     void *dr_opaque;
+    quire_rebalance_cb_t *rebalance_cb;
+    void *rebalance_opaque;
 };
 
 /**

@@ -28,66 +28,12 @@
 #include <time.h>
 
 #include "batch.h"
+#include "cgroup.h"
 #include "client.h"
 #include "clock.h"
+#include "consumer_int.h"
 #include "logging.h"
 #include "topic.h"
-
-enum { CP_RESOLVE, CP_FETCH, CP_ERROR };
-
-/* A response frame shared by the chunks cut from it. */
-typedef struct fbuf {
-    uint8_t *data;
-    int refs; /* c->lock */
-} fbuf_t;
-
-typedef struct cpart {
-    char *topic;
-    int32_t partition;
-    uint64_t gen; /* atomic reads; written under c->lock */
-    int state;
-    int removed;
-    int inflight;         /* a Fetch or ListOffsets is out */
-    int64_t start;        /* BEGINNING/END while resolving */
-    int64_t fetch_offset; /* next offset to fetch */
-    int64_t pos;          /* next offset poll returns; atomic reads */
-    int64_t backoff_until;
-    size_t queued;     /* bytes of its chunks on the ready queue */
-    int32_t max_bytes; /* its partition_max_bytes (grows for big batches) */
-} cpart_t;
-
-typedef struct chunk {
-    struct chunk *next;
-    cpart_t *cp;
-    uint64_t gen;
-    fbuf_t *fb; /* NULL for an error chunk */
-    const uint8_t *p;
-    size_t len;
-    quire_err_t err;
-    int64_t err_offset;
-} chunk_t;
-
-struct quire_consumer {
-    qr_client_t *cl;
-    const quire_conf_t *conf;
-    pthread_mutex_t lock;
-    pthread_cond_t cv; /* a chunk arrived */
-    cpart_t **parts;
-    size_t part_cnt, part_cap;
-    chunk_t *q_head, *q_tail;
-    /* ---- the polling thread's ---- */
-    chunk_t *cur;
-    size_t cur_off;
-    int it_active;
-    qr_batch_iter_t it;
-    uint8_t *scratch; /* decompressed records */
-    size_t scratch_cap;
-    quire_record_t rec;
-    quire_header_t *hdrs;
-    size_t hdr_cap;
-    char *hkeys; /* NUL-terminated copies of the header keys */
-    size_t hkeys_cap;
-};
 
 /* One entry of a Fetch or ListOffsets in flight. */
 typedef struct fentry {
@@ -104,19 +50,46 @@ typedef struct fctx {
 
 #define SCRATCH_MAX (256u << 20)
 
+/* offsets for times, at the end of this file */
+static void oft_run(quire_consumer_t *c);
+static void oft_stopping(quire_consumer_t *c);
+
 /* ---- chunks ---- */
 
 static void chunk_release(quire_consumer_t *c, chunk_t *ch)
 {
     pthread_mutex_lock(&c->lock);
-    ch->cp->queued -= ch->len;
+    if (ch->cp)
+        ch->cp->queued -= ch->len;
     if (ch->fb && --ch->fb->refs == 0) {
         free(ch->fb->data);
         free(ch->fb);
     }
     pthread_mutex_unlock(&c->lock);
+    qr_cgev_free(ch->ev);
     free(ch);
     qr_client_wake(c->cl); /* room for the next fetch */
+}
+
+static void chunk_append(quire_consumer_t *c, chunk_t *ch)
+{
+    if (c->q_tail)
+        c->q_tail->next = ch;
+    else
+        c->q_head = ch;
+    c->q_tail = ch;
+    pthread_cond_broadcast(&c->cv);
+}
+
+quire_err_t qr_consumer_queue_event(quire_consumer_t *c, struct qr_cgev *ev)
+{
+    chunk_t *ch = calloc(1, sizeof(*ch));
+
+    if (!ch)
+        return QUIRE_ERR_NO_MEMORY;
+    ch->ev = ev;
+    chunk_append(c, ch);
+    return QUIRE_ERR_NONE;
 }
 
 /* Queues an error for the application and stops the partition. Lock
@@ -133,12 +106,7 @@ static void queue_error(quire_consumer_t *c, cpart_t *cp, quire_err_t err,
     ch->gen = cp->gen;
     ch->err = err;
     ch->err_offset = offset;
-    if (c->q_tail)
-        c->q_tail->next = ch;
-    else
-        c->q_head = ch;
-    c->q_tail = ch;
-    pthread_cond_broadcast(&c->cv);
+    chunk_append(c, ch);
 }
 
 /* ---- loop side: requests ---- */
@@ -256,12 +224,23 @@ static void take_records(quire_consumer_t *c, cpart_t *cp, const fentry_t *e,
     fb->refs++;
     cp->queued += off;
     cp->fetch_offset = next;
-    if (c->q_tail)
-        c->q_tail->next = ch;
-    else
-        c->q_head = ch;
-    c->q_tail = ch;
-    pthread_cond_broadcast(&c->cv);
+    chunk_append(c, ch);
+}
+
+static void part_seek(cpart_t *cp, int64_t offset);
+
+/* A group partition whose offset is outside the log: auto.offset.reset.
+ * Lock held. */
+static void reset_offset(quire_consumer_t *c, cpart_t *cp, int64_t offset)
+{
+    int earliest = c->conf->auto_offset_reset == QR_CCONF_RESET_EARLIEST;
+
+    QR_LOG_WARN("FETCH",
+                "%s-%d: offset %lld is outside the log: resetting to the "
+                "%s offset (auto.offset.reset)",
+                cp->topic, (int)cp->partition, (long long)offset,
+                earliest ? "earliest" : "latest");
+    part_seek(cp, earliest ? QUIRE_OFFSET_BEGINNING : QUIRE_OFFSET_END);
 }
 
 static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
@@ -305,6 +284,9 @@ static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
         }
         if (pr->error_code == QUIRE_ERR_NONE)
             take_records(c, cp, e, pr, fb);
+        else if (pr->error_code == QUIRE_ERR_OFFSET_OUT_OF_RANGE && cp->grp &&
+                 c->conf->auto_offset_reset != QR_CCONF_RESET_NONE)
+            reset_offset(c, cp, e->offset);
         else if (retriable(pr->error_code)) {
             backoff(c, cp, pr->error_code);
             stale = 1;
@@ -482,6 +464,9 @@ static void consumer_run(qr_client_t *cl, void *arg)
     size_t n = 0;
 
     (void)cl;
+    if (c->grp)
+        qr_cgroup_run(c->grp);
+    oft_run(c);
     pthread_mutex_lock(&c->lock);
     todo = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*todo));
     lead = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*lead));
@@ -536,10 +521,20 @@ static void consumer_run(qr_client_t *cl, void *arg)
     free(lead);
 }
 
+static void consumer_stopping(qr_client_t *cl, void *arg)
+{
+    quire_consumer_t *c = arg;
+
+    (void)cl;
+    if (c->grp)
+        qr_cgroup_stopping(c->grp);
+    oft_stopping(c);
+}
+
 static const qr_client_ops_t consumer_ops = {
     .run = consumer_run,
     .conn_closed = NULL,
-    .stopping = NULL,
+    .stopping = consumer_stopping,
 };
 
 /* ---- public API ---- */
@@ -564,8 +559,12 @@ quire_err_t quire_consumer_new(quire_conf_t *conf, quire_consumer_t **consumerp,
     err = qr_client_new(conf, &consumer_ops, c, &c->cl, errstr, errstr_size);
     if (err == QUIRE_ERR_NONE) {
         c->conf = conf;
-        err = qr_client_start(c->cl);
+        if (*conf->group_id)
+            err = qr_cgroup_new(c, &c->grp, errstr, errstr_size);
+        if (err == QUIRE_ERR_NONE)
+            err = qr_client_start(c->cl);
         if (err != QUIRE_ERR_NONE) {
+            qr_cgroup_destroy(c->grp);
             c->cl->conf = NULL; /* left with the caller */
             qr_client_destroy(c->cl);
         }
@@ -580,8 +579,8 @@ quire_err_t quire_consumer_new(quire_conf_t *conf, quire_consumer_t **consumerp,
     return QUIRE_ERR_NONE;
 }
 
-static cpart_t *part_find(quire_consumer_t *c, const char *topic,
-                          int32_t partition)
+cpart_t *qr_consumer_part_find(quire_consumer_t *c, const char *topic,
+                               int32_t partition)
 {
     for (size_t i = 0; i < c->part_cnt; i++)
         if (c->parts[i]->partition == partition &&
@@ -607,6 +606,65 @@ static void part_seek(cpart_t *cp, int64_t offset)
     }
 }
 
+/* The partition, added (not fetching) when new. Lock held. */
+static quire_err_t part_get(quire_consumer_t *c, const char *topic,
+                            int32_t partition, cpart_t **cpp)
+{
+    cpart_t *cp = qr_consumer_part_find(c, topic, partition);
+
+    if (!cp) {
+        if (c->part_cnt == c->part_cap) {
+            size_t cap = c->part_cap ? c->part_cap * 2 : 16;
+            cpart_t **v = realloc(c->parts, cap * sizeof(*v));
+
+            if (!v)
+                return QUIRE_ERR_NO_MEMORY;
+            c->parts = v;
+            c->part_cap = cap;
+        }
+        cp = calloc(1, sizeof(*cp));
+        if (!cp || !(cp->topic = strdup(topic))) {
+            free(cp);
+            return QUIRE_ERR_NO_MEMORY;
+        }
+        cp->partition = partition;
+        cp->max_bytes = c->conf->max_partition_fetch_bytes;
+        cp->removed = 1;
+        c->parts[c->part_cnt++] = cp;
+    }
+    *cpp = cp;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_consumer_part_start(quire_consumer_t *c, const char *topic,
+                                   int32_t partition, int64_t offset,
+                                   quire_err_t err)
+{
+    cpart_t *cp;
+    quire_err_t e = part_get(c, topic, partition, &cp);
+
+    if (e != QUIRE_ERR_NONE)
+        return e;
+    cp->removed = 0;
+    cp->grp = 1;
+    __atomic_store_n(&cp->consumed, -1, __ATOMIC_RELEASE);
+    part_seek(cp, offset);
+    if (err != QUIRE_ERR_NONE)
+        queue_error(c, cp, err, -1);
+    return QUIRE_ERR_NONE;
+}
+
+void qr_consumer_part_stop(quire_consumer_t *c, cpart_t *cp, int remove)
+{
+    (void)c;
+    __atomic_store_n(&cp->gen, cp->gen + 1, __ATOMIC_RELEASE);
+    cp->state = CP_PAUSED;
+    if (remove) {
+        cp->removed = 1;
+        cp->grp = 0;
+    }
+}
+
 static quire_err_t check_tp(quire_consumer_t *c, const char *topic,
                             int32_t partition)
 {
@@ -627,30 +685,13 @@ quire_err_t quire_consumer_assign(quire_consumer_t *c, const char *topic,
         return err;
     if (offset < QUIRE_OFFSET_BEGINNING)
         return QUIRE_ERR_BAD_ARG;
+    if (c->grp && qr_cgroup_subscribed(c->grp))
+        return QUIRE_ERR_STATE; /* the group decides what is fetched */
     pthread_mutex_lock(&c->lock);
-    cp = part_find(c, topic, partition);
-    if (!cp) {
-        if (c->part_cnt == c->part_cap) {
-            size_t cap = c->part_cap ? c->part_cap * 2 : 16;
-            cpart_t **v = realloc(c->parts, cap * sizeof(*v));
-
-            if (!v) {
-                err = QUIRE_ERR_NO_MEMORY;
-                goto out;
-            }
-            c->parts = v;
-            c->part_cap = cap;
-        }
-        cp = calloc(1, sizeof(*cp));
-        if (!cp || !(cp->topic = strdup(topic))) {
-            free(cp);
-            err = QUIRE_ERR_NO_MEMORY;
-            goto out;
-        }
-        cp->partition = partition;
-        cp->max_bytes = c->conf->max_partition_fetch_bytes;
-        c->parts[c->part_cnt++] = cp;
-    }
+    c->manual = 1;
+    err = part_get(c, topic, partition, &cp);
+    if (err != QUIRE_ERR_NONE)
+        goto out;
     cp->removed = 0;
     part_seek(cp, offset);
 out:
@@ -677,7 +718,7 @@ quire_err_t quire_consumer_seek(quire_consumer_t *c, const char *topic,
     if (offset < QUIRE_OFFSET_BEGINNING)
         return QUIRE_ERR_BAD_ARG;
     pthread_mutex_lock(&c->lock);
-    cp = part_find(c, topic, partition);
+    cp = qr_consumer_part_find(c, topic, partition);
     if (!cp || cp->removed)
         err = QUIRE_ERR_NOT_FOUND;
     else
@@ -696,9 +737,11 @@ quire_err_t quire_consumer_unassign(quire_consumer_t *c, const char *topic,
     if (err != QUIRE_ERR_NONE)
         return err;
     pthread_mutex_lock(&c->lock);
-    cp = part_find(c, topic, partition);
+    cp = qr_consumer_part_find(c, topic, partition);
     if (!cp || cp->removed)
         err = QUIRE_ERR_NOT_FOUND;
+    else if (cp->grp)
+        err = QUIRE_ERR_STATE; /* the group's, not ours to drop */
     else {
         cp->removed = 1;
         __atomic_store_n(&cp->gen, cp->gen + 1, __ATOMIC_RELEASE);
@@ -718,7 +761,7 @@ quire_err_t quire_consumer_position(quire_consumer_t *c, const char *topic,
     if (!offsetp)
         return QUIRE_ERR_BAD_ARG;
     pthread_mutex_lock(&c->lock);
-    cp = part_find(c, topic, partition);
+    cp = qr_consumer_part_find(c, topic, partition);
     if (!cp || cp->removed)
         err = QUIRE_ERR_NOT_FOUND;
     else
@@ -899,6 +942,14 @@ quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
     if (!c || !recp || timeout_ms < 0)
         return QUIRE_ERR_BAD_ARG;
     deadline = qr_clock_mono_ms() + timeout_ms;
+    /* the application is done with the record returned last: what a
+     * background commit may now store */
+    if (c->last_cp &&
+        __atomic_load_n(&c->last_cp->gen, __ATOMIC_ACQUIRE) == c->last_gen)
+        __atomic_store_n(&c->last_cp->consumed,
+                         __atomic_load_n(&c->last_cp->pos, __ATOMIC_ACQUIRE),
+                         __ATOMIC_RELEASE);
+    c->last_cp = NULL;
     for (;;) {
         chunk_t *ch = c->cur;
         cpart_t *cp;
@@ -906,6 +957,25 @@ quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
         if (!ch) {
             if (!next_chunk(c, deadline))
                 return QUIRE_ERR_TIMED_OUT;
+            continue;
+        }
+        if (ch->ev) {
+            const char *msg = NULL;
+            quire_err_t e = qr_cgroup_serve(c->grp, ch->ev, &msg);
+
+            if (e != QUIRE_ERR_NONE) {
+                free(c->errmsg);
+                c->errmsg = strdup(msg ? msg : quire_err2str(e));
+                drop_current(c);
+                memset(&c->rec, 0, sizeof(c->rec));
+                c->rec.partition = -1;
+                c->rec.offset = -1;
+                c->rec.value = c->errmsg;
+                c->rec.value_len = c->errmsg ? strlen(c->errmsg) : 0;
+                *recp = &c->rec;
+                return e;
+            }
+            drop_current(c);
             continue;
         }
         cp = ch->cp;
@@ -960,8 +1030,44 @@ quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
         c->rec.topic = cp->topic;
         c->rec.partition = cp->partition;
         __atomic_store_n(&cp->pos, r.offset + 1, __ATOMIC_RELEASE);
+        c->last_cp = cp;
+        c->last_gen = ch->gen;
         *recp = &c->rec;
         return QUIRE_ERR_NONE;
+    }
+}
+
+/* close: leaves the group, serving the revocation and the commit
+ * callbacks on this thread, within request.timeout.ms. */
+static void leave_group(quire_consumer_t *c)
+{
+    int64_t deadline;
+
+    if (!qr_cgroup_leave(c->grp))
+        return;
+    deadline = qr_clock_mono_ms() + c->conf->request_timeout_ms;
+    drop_current(c);
+    while (!qr_cgroup_left(c->grp)) {
+        int64_t now = qr_clock_mono_ms();
+        const char *msg;
+
+        if (now >= deadline) {
+            QR_LOG_WARN("GROUP", "close: the group was not left within "
+                                 "request.timeout.ms; its nodes go with the "
+                                 "session");
+            break;
+        }
+        if (!next_chunk(c, now + 50 < deadline ? now + 50 : deadline))
+            continue;
+        if (c->cur->ev)
+            qr_cgroup_serve(c->grp, c->cur->ev, &msg);
+        drop_current(c);
+    }
+    /* the callbacks of commits that finished meanwhile */
+    while (next_chunk(c, 0)) {
+        if (c->cur->ev && c->cur->ev->kind == QR_CGEV_COMMIT)
+            qr_cgroup_serve(c->grp, c->cur->ev, NULL);
+        drop_current(c);
     }
 }
 
@@ -971,6 +1077,8 @@ void quire_consumer_close(quire_consumer_t *c)
 
     if (!c)
         return;
+    if (c->grp)
+        leave_group(c);
     qr_client_stop(c->cl);
     drop_current(c);
     for (ch = c->q_head; ch; ch = next) {
@@ -979,8 +1087,10 @@ void quire_consumer_close(quire_consumer_t *c)
             free(ch->fb->data);
             free(ch->fb);
         }
+        qr_cgev_free(ch->ev);
         free(ch);
     }
+    qr_cgroup_destroy(c->grp);
     qr_client_destroy(c->cl);
     for (size_t i = 0; i < c->part_cnt; i++) {
         free(c->parts[i]->topic);
@@ -990,7 +1100,512 @@ void quire_consumer_close(quire_consumer_t *c)
     free(c->scratch);
     free(c->hdrs);
     free(c->hkeys);
+    free(c->errmsg);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->lock);
     free(c);
+}
+
+/* ---- consumer groups ---- */
+
+static int tp_cmp(const void *a, const void *b)
+{
+    const quire_topic_partition_t *x = a, *y = b;
+    int r = strcmp(x->topic, y->topic);
+
+    return r ? r
+             : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+static quire_err_t subscribe(quire_consumer_t *c, const char *const *topics,
+                             size_t n, int regex, char *errstr,
+                             size_t errstr_size)
+{
+    int manual;
+
+    if (!c->grp) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size,
+                     "group.id is not set: subscribe needs a group");
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    pthread_mutex_lock(&c->lock);
+    manual = c->manual;
+    pthread_mutex_unlock(&c->lock);
+    if (manual) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size,
+                     "subscribe after assign: use one or the other");
+        return QUIRE_ERR_STATE;
+    }
+    return qr_cgroup_subscribe(c->grp, topics, n, regex, errstr, errstr_size);
+}
+
+quire_err_t quire_consumer_subscribe(quire_consumer_t *c,
+                                     const char *const *topics, size_t n,
+                                     char *errstr, size_t errstr_size)
+{
+    if (!c || !topics || n == 0)
+        return QUIRE_ERR_BAD_ARG;
+    for (size_t i = 0; i < n; i++) {
+        if (!topics[i])
+            return QUIRE_ERR_BAD_ARG;
+        if (qr_topic_name_check(topics[i], strlen(topics[i]), NULL) !=
+            QUIRE_ERR_NONE) {
+            if (errstr && errstr_size)
+                snprintf(errstr, errstr_size, "illegal topic name: '%s'",
+                         topics[i]);
+            return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+        }
+    }
+    return subscribe(c, topics, n, 0, errstr, errstr_size);
+}
+
+quire_err_t quire_consumer_subscribe_regex(quire_consumer_t *c,
+                                           const char *pattern, char *errstr,
+                                           size_t errstr_size)
+{
+    if (!c || !pattern || !*pattern)
+        return QUIRE_ERR_BAD_ARG;
+    return subscribe(c, &pattern, 1, 1, errstr, errstr_size);
+}
+
+static quire_err_t check_offsets(const quire_topic_partition_t *offsets,
+                                 size_t n)
+{
+    for (size_t i = 0; offsets && i < n; i++) {
+        if (!offsets[i].topic || offsets[i].partition < 0 ||
+            offsets[i].offset < 0)
+            return QUIRE_ERR_BAD_ARG;
+        if (qr_topic_name_check(offsets[i].topic, strlen(offsets[i].topic),
+                                NULL) != QUIRE_ERR_NONE)
+            return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t quire_consumer_commit(quire_consumer_t *c,
+                                  const quire_topic_partition_t *offsets,
+                                  size_t n, int timeout_ms)
+{
+    quire_err_t err;
+
+    if (!c || timeout_ms < 0 || (offsets && n == 0))
+        return QUIRE_ERR_BAD_ARG;
+    if ((err = check_offsets(offsets, n)) != QUIRE_ERR_NONE)
+        return err;
+    if (!c->grp)
+        return QUIRE_ERR_STATE;
+    return qr_cgroup_commit(c->grp, offsets, n, timeout_ms, 0, NULL, NULL);
+}
+
+quire_err_t quire_consumer_commit_async(quire_consumer_t *c,
+                                        const quire_topic_partition_t *offsets,
+                                        size_t n, quire_commit_cb_t *cb,
+                                        void *cb_opaque)
+{
+    quire_err_t err;
+
+    if (!c || (offsets && n == 0))
+        return QUIRE_ERR_BAD_ARG;
+    if ((err = check_offsets(offsets, n)) != QUIRE_ERR_NONE)
+        return err;
+    if (!c->grp)
+        return QUIRE_ERR_STATE;
+    return qr_cgroup_commit(c->grp, offsets, n, -1, 1, cb, cb_opaque);
+}
+
+quire_err_t quire_consumer_committed(quire_consumer_t *c, const char *topic,
+                                     int32_t partition, int timeout_ms,
+                                     int64_t *offsetp)
+{
+    quire_err_t err = check_tp(c, topic, partition);
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (!offsetp || timeout_ms < 0)
+        return QUIRE_ERR_BAD_ARG;
+    if (!c->grp)
+        return QUIRE_ERR_STATE;
+    return qr_cgroup_committed(c->grp, topic, partition, timeout_ms, offsetp);
+}
+
+void quire_topic_partitions_free(quire_topic_partition_t *tps, size_t n)
+{
+    if (!tps)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free((char *)tps[i].topic);
+    free(tps);
+}
+
+quire_err_t quire_consumer_assignment(quire_consumer_t *c,
+                                      quire_topic_partition_t **tpsp,
+                                      size_t *cntp)
+{
+    quire_topic_partition_t *v = NULL;
+    quire_err_t err = QUIRE_ERR_NONE;
+    size_t n = 0;
+
+    if (!c || !tpsp || !cntp)
+        return QUIRE_ERR_BAD_ARG;
+    pthread_mutex_lock(&c->lock);
+    if (c->part_cnt && !(v = calloc(c->part_cnt, sizeof(*v))))
+        err = QUIRE_ERR_NO_MEMORY;
+    for (size_t i = 0; v && i < c->part_cnt; i++) {
+        const cpart_t *cp = c->parts[i];
+
+        if (cp->removed || cp->state == CP_PAUSED)
+            continue;
+        v[n].topic = strdup(cp->topic);
+        if (!v[n].topic) {
+            err = QUIRE_ERR_NO_MEMORY;
+            break;
+        }
+        v[n].partition = cp->partition;
+        v[n].offset = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
+        n++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (err != QUIRE_ERR_NONE) {
+        quire_topic_partitions_free(v, n);
+        return err;
+    }
+    if (n == 0) {
+        free(v);
+        v = NULL;
+    } else
+        qsort(v, n, sizeof(*v), tp_cmp);
+    *tpsp = v;
+    *cntp = n;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t quire_consumer_member_id(quire_consumer_t *c, char *dest,
+                                     size_t dest_size)
+{
+    if (!c)
+        return QUIRE_ERR_BAD_ARG;
+    if (!c->grp)
+        return QUIRE_ERR_STATE;
+    return qr_cgroup_member_id(c->grp, dest, dest_size);
+}
+
+/* ---- offsets for times (ListOffsets by timestamp) ----
+ *
+ * quire_consumer_offsets_for_times() queues a lookup on c->oft and waits
+ * on c->cv; the loop (oft_run, from consumer_run) sends one ListOffsets
+ * per leader for the lookup's partitions still to ask, and the answers
+ * fill the lookup in. Retriable errors refresh the metadata and ask again
+ * after retry.backoff.ms. A lookup is freed by the last of its waiter and
+ * its requests in flight (refs, under c->lock), so a waiter that gives up
+ * leaves nothing dangling.
+ */
+
+enum { OFT_TODO, OFT_SENT, OFT_DONE };
+
+struct qr_oft {
+    struct qr_oft *next;
+    int refs;        /* the waiter (until it leaves) + requests in flight */
+    int listed;      /* on c->oft */
+    size_t n;        /* partitions */
+    size_t left;     /* not OFT_DONE yet */
+    quire_err_t err; /* the first non-retriable error; DESTROYED */
+    int64_t backoff_until;
+    struct oft_part {
+        char *topic;
+        int32_t partition;
+        int64_t timestamp;
+        int state;
+        int64_t offset;
+    } p[];
+};
+
+typedef struct oft_ctx {
+    quire_consumer_t *c;
+    struct qr_oft *o;
+    size_t n;
+    size_t idx[];
+} oft_ctx_t;
+
+/* c->lock held */
+static void oft_unref(struct qr_oft *o)
+{
+    if (--o->refs > 0)
+        return;
+    for (size_t i = 0; i < o->n; i++)
+        free(o->p[i].topic);
+    free(o);
+}
+
+/* c->lock held */
+static void oft_unlist(quire_consumer_t *c, struct qr_oft *o)
+{
+    struct qr_oft **pp;
+
+    if (!o->listed)
+        return;
+    for (pp = &c->oft; *pp && *pp != o; pp = &(*pp)->next)
+        ;
+    if (*pp)
+        *pp = o->next;
+    o->listed = 0;
+}
+
+static void on_oft(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
+                   uint8_t **framebuf, void *arg)
+{
+    oft_ctx_t *ctx = arg;
+    quire_consumer_t *c = ctx->c;
+    struct qr_oft *o = ctx->o;
+    int stale = 0;
+
+    (void)conn;
+    (void)framebuf;
+    if (err == QUIRE_ERR_NONE && resp->error_code != QUIRE_ERR_NONE)
+        err = resp->error_code;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < ctx->n; i++) {
+        struct oft_part *p = &o->p[ctx->idx[i]];
+        const qr_list_offsets_part_resp_t *pr =
+            err == QUIRE_ERR_NONE ? find_presp(resp, p->topic, p->partition, 0)
+                                  : NULL;
+
+        if (p->state != OFT_SENT)
+            continue;
+        if (err != QUIRE_ERR_NONE || !pr || retriable(pr->error_code)) {
+            p->state = OFT_TODO;
+            o->backoff_until = qr_clock_mono_ms() + c->conf->retry_backoff_ms;
+            stale = 1;
+            continue;
+        }
+        if (pr->error_code != QUIRE_ERR_NONE && o->err == QUIRE_ERR_NONE)
+            o->err = pr->error_code;
+        p->offset = pr->error_code == QUIRE_ERR_NONE ? pr->offset : -1;
+        p->state = OFT_DONE;
+        o->left--;
+    }
+    if (stale && o->listed)
+        qr_client_run_at(c->cl, o->backoff_until);
+    oft_unref(o);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->lock);
+    if (stale)
+        qr_client_meta_stale(c->cl, NULL);
+    free(ctx);
+    qr_client_kick(c->cl); /* repeats of a partition go next */
+}
+
+static int oft_before(const struct oft_part *x, const struct oft_part *y)
+{
+    int r = strcmp(x->topic, y->topic);
+
+    return r < 0 || (r == 0 && x->partition < y->partition);
+}
+
+/* Sends the ListOffsets of @p o's partitions led by @p node (idx[0..n)).
+ * c->lock held. */
+static void oft_send(quire_consumer_t *c, struct qr_oft *o, int32_t node,
+                     size_t *idx, size_t n)
+{
+    qr_bconn_t *conn = qr_client_conn(c->cl, node);
+    qr_list_offsets_topic_t *tops;
+    qr_list_offsets_part_t *parts;
+    oft_ctx_t *ctx;
+    size_t nt = 0;
+    qr_req_t req;
+
+    if (!conn || qr_bconn_state(conn) != QR_BCONN_UP ||
+        qr_bconn_pending(conn) >= c->conf->max_in_flight)
+        return;
+    for (size_t i = 1; i < n; i++) /* by topic: one entry per topic */
+        for (size_t j = i;
+             j > 0 && oft_before(&o->p[idx[j]], &o->p[idx[j - 1]]); j--) {
+            size_t t = idx[j];
+
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    ctx = malloc(sizeof(*ctx) + n * sizeof(size_t));
+    tops = calloc(n, sizeof(*tops));
+    parts = calloc(n, sizeof(*parts));
+    if (!ctx || !tops || !parts)
+        goto out;
+    ctx->c = c;
+    ctx->o = o;
+    ctx->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct oft_part *p = &o->p[idx[i]];
+
+        ctx->idx[i] = idx[i];
+        if (nt == 0 || strcmp(tops[nt - 1].topic, p->topic)) {
+            tops[nt].topic = p->topic;
+            tops[nt].partitions = &parts[i];
+            nt++;
+        }
+        tops[nt - 1].partition_count++;
+        parts[i].partition = p->partition;
+        parts[i].timestamp = p->timestamp;
+    }
+    memset(&req, 0, sizeof(req));
+    req.api = QR_API_LIST_OFFSETS;
+    req.u.list_offsets.replica_id = -1;
+    req.u.list_offsets.topic_count = nt;
+    req.u.list_offsets.topics = tops;
+    if (qr_bconn_send(conn, &req, NULL, 0, 1, c->conf->request_timeout_ms,
+                      on_oft, ctx) == QUIRE_ERR_NONE) {
+        for (size_t i = 0; i < n; i++)
+            o->p[idx[i]].state = OFT_SENT;
+        o->refs++;
+        ctx = NULL;
+    }
+out:
+    free(ctx);
+    free(tops);
+    free(parts);
+}
+
+/* Loop: asks the leaders about every partition still to ask. */
+static void oft_run(quire_consumer_t *c)
+{
+    int64_t now = qr_clock_mono_ms();
+
+    pthread_mutex_lock(&c->lock);
+    for (struct qr_oft *o = c->oft; o; o = o->next) {
+        size_t *idx;
+        int32_t *lead;
+        size_t m = 0;
+
+        if (o->backoff_until > now) {
+            qr_client_run_at(c->cl, o->backoff_until);
+            continue;
+        }
+        idx = malloc(o->n * sizeof(*idx));
+        lead = malloc(o->n * sizeof(*lead));
+        if (!idx || !lead) {
+            free(idx);
+            free(lead);
+            continue;
+        }
+        for (size_t i = 0; i < o->n; i++) {
+            const qr_cmeta_topic_t *t;
+
+            lead[i] = -1;
+            if (o->p[i].state != OFT_TODO)
+                continue;
+            t = qr_client_topic(c->cl, o->p[i].topic);
+            if (t && o->p[i].partition < t->part_cnt)
+                lead[i] = t->parts[o->p[i].partition].leader;
+            if (lead[i] < 0)
+                qr_client_meta_stale(c->cl, o->p[i].topic);
+        }
+        for (size_t i = 0; i < o->n; i++) {
+            int32_t node = lead[i];
+
+            if (node < 0)
+                continue;
+            m = 0;
+            for (size_t j = i; j < o->n; j++) {
+                int dup = 0;
+
+                if (lead[j] != node)
+                    continue;
+                /* a partition once per request (answers are matched by
+                 * partition); a repeat goes in the next one */
+                for (size_t k = 0; k < m && !dup; k++)
+                    dup = o->p[idx[k]].partition == o->p[j].partition &&
+                          !strcmp(o->p[idx[k]].topic, o->p[j].topic);
+                lead[j] = -1;
+                if (!dup)
+                    idx[m++] = j;
+            }
+            oft_send(c, o, node, idx, m);
+        }
+        free(idx);
+        free(lead);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Loop stopping: the lookups still waiting fail. */
+static void oft_stopping(quire_consumer_t *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->oft) {
+        struct qr_oft *o = c->oft;
+
+        if (o->err == QUIRE_ERR_NONE)
+            o->err = QUIRE_ERR_DESTROYED;
+        oft_unlist(c, o);
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->lock);
+}
+
+quire_err_t quire_consumer_offsets_for_times(quire_consumer_t *c,
+                                             quire_topic_partition_t *tps,
+                                             size_t n, int timeout_ms)
+{
+    int64_t deadline;
+    struct qr_oft *o;
+    struct timespec ts;
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    if (!c || (!tps && n) || timeout_ms < 0)
+        return QUIRE_ERR_BAD_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!tps[i].topic || tps[i].partition < 0 ||
+            (tps[i].offset < 0 && tps[i].offset != QUIRE_OFFSET_BEGINNING &&
+             tps[i].offset != QUIRE_OFFSET_END))
+            return QUIRE_ERR_BAD_ARG;
+    if (n == 0)
+        return QUIRE_ERR_NONE;
+    deadline = qr_clock_mono_ms() + timeout_ms;
+    /* the topics into the metadata, and the partitions checked */
+    for (size_t i = 0; i < n; i++) {
+        int32_t cnt = 0;
+
+        err = check_tp(c, tps[i].topic, tps[i].partition);
+        if (err == QUIRE_ERR_NONE)
+            err = qr_client_partitions(c->cl, tps[i].topic, deadline, &cnt);
+        if (err == QUIRE_ERR_NONE && tps[i].partition >= cnt)
+            err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        if (err != QUIRE_ERR_NONE)
+            return err;
+    }
+    o = calloc(1, sizeof(*o) + n * sizeof(o->p[0]));
+    if (!o)
+        return QUIRE_ERR_NO_MEMORY;
+    o->n = o->left = n;
+    o->refs = 1;
+    for (size_t i = 0; i < n; i++) {
+        o->p[i].topic = strdup(tps[i].topic);
+        o->p[i].partition = tps[i].partition;
+        o->p[i].timestamp = tps[i].offset;
+        o->p[i].offset = -1;
+        if (!o->p[i].topic) {
+            oft_unref(o);
+            return QUIRE_ERR_NO_MEMORY;
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    o->next = c->oft;
+    c->oft = o;
+    o->listed = 1;
+    pthread_mutex_unlock(&c->lock);
+    qr_client_wake(c->cl);
+    ts.tv_sec = (time_t)(deadline / 1000);
+    ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+    pthread_mutex_lock(&c->lock);
+    while (o->left > 0 && o->listed && qr_clock_mono_ms() < deadline)
+        pthread_cond_timedwait(&c->cv, &c->lock, &ts);
+    oft_unlist(c, o);
+    err = o->left > 0
+              ? (o->err != QUIRE_ERR_NONE ? o->err : QUIRE_ERR_TIMED_OUT)
+              : o->err;
+    for (size_t i = 0; i < n; i++)
+        tps[i].offset = o->p[i].state == OFT_DONE ? o->p[i].offset : -1;
+    oft_unref(o);
+    pthread_mutex_unlock(&c->lock);
+    return err;
 }

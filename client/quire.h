@@ -296,7 +296,11 @@ quire_err_t quire_consumer_seek(quire_consumer_t *consumer, const char *topic,
  *          a partition's error (e.g. QUIRE_ERR_OFFSET_OUT_OF_RANGE,
  *          QUIRE_ERR_CORRUPT_MESSAGE) with *recp naming the topic,
  *          partition and offset concerned (no key or value): the partition
- *          stops until seek; QUIRE_ERR_BAD_ARG.
+ *          stops until seek; in a group, QUIRE_ERR_NO_OFFSET (no committed
+ *          offset and auto.offset.reset=none), and the group's troubles
+ *          (QUIRE_ERR_REBALANCE_IN_PROGRESS after rebalance.max.retries,
+ *          ZooKeeper errors) with *recp's topic NULL and its value the
+ *          message; QUIRE_ERR_BAD_ARG.
  * @locality one application thread at a time  @locks none
  */
 quire_err_t quire_consumer_poll(quire_consumer_t *consumer, int timeout_ms,
@@ -324,10 +328,215 @@ quire_err_t quire_consumer_partition_count(quire_consumer_t *consumer,
                                            int32_t *cntp);
 
 /**
- * @brief Stops the background thread and frees the consumer. Accepts NULL.
- * @locality any  @locks none
+ * @brief Closes the consumer. In a group (after quire_consumer_subscribe())
+ * it first leaves the group cleanly: the rebalance callback is called with
+ * QUIRE_REBALANCE_REVOKED for every owned partition (on the calling
+ * thread), positions are committed when enable.auto.commit is true,
+ * pending asynchronous commits get their callbacks, and the member's
+ * nodes are deleted so the others rebalance at once; all of this within
+ * request.timeout.ms. Then it stops the background thread and frees the
+ * consumer. Accepts NULL.
+ * @locality the polling thread  @locks none
  */
 void quire_consumer_close(quire_consumer_t *consumer);
+
+/* ---- consumer groups ----
+ *
+ * With group.id and zookeeper.connect set, quire_consumer_subscribe() joins
+ * the group through ZooKeeper (Kafka's layout: /consumers/<group>/ids,
+ * owners, offsets). Every member of a group subscribed to a topic gets a
+ * share of its partitions (partition.assignment.strategy), each partition
+ * owned by exactly one member at a time, and starts from the group's
+ * committed offset (auto.offset.reset when there is none). Membership,
+ * topic and broker changes rebalance the group.
+ *
+ * Rebalance callbacks run inside quire_consumer_poll() (or close), on the
+ * application's thread:
+ *   QUIRE_REBALANCE_REVOKED   these partitions are being taken away: their
+ *                             records are no longer returned, and their
+ *                             owner nodes are released only after the
+ *                             callback returns, so a commit made inside it
+ *                             (quire_consumer_commit) is what the next
+ *                             owner starts from. offset: the position.
+ *   QUIRE_REBALANCE_ASSIGNED  these partitions are now owned, before any
+ *                             of their records is returned. offset: where
+ *                             fetching starts (QUIRE_OFFSET_BEGINNING /
+ *                             QUIRE_OFFSET_END when auto.offset.reset
+ *                             applies).
+ * With range and roundrobin a rebalance revokes every partition and then
+ * assigns the new set (Kafka's eager protocol); with sticky only the
+ * partitions that move are revoked and assigned, and the others keep
+ * flowing during the rebalance. A rebalance waits for the revocation
+ * callback at most max.poll.interval.ms; the application should keep
+ * calling poll.
+ *
+ * The group code in the background thread uses the ZooKeeper C client
+ * and the coordinator's bookkeeping, which (like the ZooKeeper client)
+ * abort when memory runs out; everything else returns
+ * QUIRE_ERR_NO_MEMORY.
+ */
+
+/** A partition and an offset, in and out of the group calls. */
+typedef struct quire_topic_partition {
+    const char *topic;
+    int32_t partition;
+    int64_t offset; /**< a next offset to read, as Kafka commits it */
+} quire_topic_partition_t;
+
+typedef enum quire_rebalance_event {
+    QUIRE_REBALANCE_REVOKED,
+    QUIRE_REBALANCE_ASSIGNED
+} quire_rebalance_event_t;
+
+/**
+ * The rebalance callback; @p tps (sorted by topic and partition) is
+ * borrowed for the call. It may call quire_consumer_commit(),
+ * quire_consumer_position(), quire_consumer_seek() and
+ * quire_consumer_committed(), but not poll or close.
+ */
+typedef void(quire_rebalance_cb_t)(quire_consumer_t *consumer,
+                                   quire_rebalance_event_t ev,
+                                   const quire_topic_partition_t *tps, size_t n,
+                                   void *cb_opaque);
+
+/**
+ * @brief Sets the rebalance callback (NULL: none) and its opaque pointer.
+ * @locality any  @locks none
+ */
+void quire_conf_set_rebalance_cb(quire_conf_t *conf, quire_rebalance_cb_t *cb,
+                                 void *cb_opaque);
+
+/**
+ * @brief Joins group.id subscribed to @p topics (replacing an earlier
+ * subscription; topics that do not exist yet are picked up when created).
+ * @param topics borrowed, copied.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_INVALID_TOPIC_EXCEPTION (errstr
+ *          names it); QUIRE_ERR_CONF_INVALID when group.id or
+ *          zookeeper.connect is not set; QUIRE_ERR_STATE after
+ *          quire_consumer_assign(); QUIRE_ERR_BAD_ARG.
+ * @locality any thread but a callback's  @locks none
+ */
+quire_err_t quire_consumer_subscribe(quire_consumer_t *consumer,
+                                     const char *const *topics, size_t n,
+                                     char *errstr, size_t errstr_size);
+
+/**
+ * @brief Joins group.id subscribed to every topic whose whole name matches
+ * @p pattern (POSIX extended regular expression, as Java's matches()),
+ * including topics created later.
+ * @returns as quire_consumer_subscribe; QUIRE_ERR_BAD_ARG for a pattern
+ *          that does not compile (errstr says why).
+ * @locality any thread but a callback's  @locks none
+ */
+quire_err_t quire_consumer_subscribe_regex(quire_consumer_t *consumer,
+                                           const char *pattern, char *errstr,
+                                           size_t errstr_size);
+
+/**
+ * Completion of quire_consumer_commit_async(), called from a later
+ * quire_consumer_poll() or quire_consumer_close().
+ */
+typedef void(quire_commit_cb_t)(quire_consumer_t *consumer, quire_err_t err,
+                                void *cb_opaque);
+
+/**
+ * @brief Commits offsets to the group and waits until ZooKeeper has them.
+ * @param offsets the next offsets to read of owned partitions, or NULL to
+ *        commit the position of every owned partition (the records poll
+ *        returned). Borrowed. Only changed offsets are written.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION for a
+ *          partition this member does not own; QUIRE_ERR_TIMED_OUT after
+ *          @p timeout_ms; a ZooKeeper error (QUIRE_ERR_ZK_CONNECTION_LOSS);
+ *          QUIRE_ERR_STATE when not subscribed or closed;
+ *          QUIRE_ERR_BAD_ARG.
+ * @locality the polling thread (also inside the rebalance callback)
+ * @locks none
+ */
+quire_err_t quire_consumer_commit(quire_consumer_t *consumer,
+                                  const quire_topic_partition_t *offsets,
+                                  size_t n, int timeout_ms);
+
+/**
+ * @brief As quire_consumer_commit(), without waiting: @p cb (may be NULL)
+ * reports the result from a later poll or close.
+ * @returns QUIRE_ERR_NONE (the callback will run), QUIRE_ERR_STATE,
+ *          QUIRE_ERR_BAD_ARG, QUIRE_ERR_NO_MEMORY.
+ * @locality the polling thread  @locks none
+ */
+quire_err_t quire_consumer_commit_async(quire_consumer_t *consumer,
+                                        const quire_topic_partition_t *offsets,
+                                        size_t n, quire_commit_cb_t *cb,
+                                        void *cb_opaque);
+
+/**
+ * @brief The group's committed offset (next offset to read) of a
+ * partition, owned or not, read from ZooKeeper when needed.
+ * @param offsetp out: the offset, or -1 when none is committed.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_TIMED_OUT; a ZooKeeper error;
+ *          QUIRE_ERR_STATE without group.id; QUIRE_ERR_BAD_ARG.
+ * @locality any thread but the background thread  @locks none
+ */
+quire_err_t quire_consumer_committed(quire_consumer_t *consumer,
+                                     const char *topic, int32_t partition,
+                                     int timeout_ms, int64_t *offsetp);
+
+/**
+ * @brief The partitions this member owns now (what poll returns records
+ * of), with their positions.
+ * @param tpsp out: owned, release with quire_topic_partitions_free();
+ *        NULL when there are none.
+ * @returns QUIRE_ERR_NONE, QUIRE_ERR_BAD_ARG, QUIRE_ERR_NO_MEMORY.
+ * @locality any  @locks none
+ */
+quire_err_t quire_consumer_assignment(quire_consumer_t *consumer,
+                                      quire_topic_partition_t **tpsp,
+                                      size_t *cntp);
+
+/** @brief Frees what quire_consumer_assignment() returned. Accepts NULL.
+ * @locality any @locks none */
+void quire_topic_partitions_free(quire_topic_partition_t *tps, size_t n);
+
+/**
+ * @brief This member's consumer id in the group
+ * (<group>_<host>-<ms>-<random>), copied into @p dest (NUL-terminated,
+ * truncated to @p dest_size).
+ * @returns QUIRE_ERR_NONE, or QUIRE_ERR_STATE when not subscribed.
+ * @locality any  @locks none
+ */
+quire_err_t quire_consumer_member_id(quire_consumer_t *consumer, char *dest,
+                                     size_t dest_size);
+
+/* ---- offsets for times ----
+ *
+ * Kafka's offsetsForTimes: for each partition, the earliest offset whose
+ * record timestamp is at or after a given time, asked of the partition's
+ * leader (ListOffsets by timestamp). Works with or without a group.
+ */
+
+/**
+ * @brief Looks up, for each of @p tps, the offset of the first record
+ * whose timestamp is >= tps[i].offset (ms since the epoch;
+ * QUIRE_OFFSET_BEGINNING and QUIRE_OFFSET_END ask for the log's start and
+ * end), waiting up to @p timeout_ms. Leader changes and other retriable
+ * errors are retried within the time. The broker answers at batch
+ * granularity (it does not look inside batches): the offset is that of the
+ * first batch holding such a record, so records before it in that batch
+ * may be older, but no record at or after the time is ever skipped.
+ * @param tps borrowed; in: offset = a timestamp; out: offset = the offset
+ *        found, or -1 when no record is that recent (or on error).
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_TIMED_OUT when some leader did not
+ *          answer in time (the others' offsets are filled in);
+ *          QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION for a topic or partition
+ *          that does not exist; QUIRE_ERR_INVALID_TOPIC_EXCEPTION; a
+ *          partition's error from its leader; QUIRE_ERR_DESTROYED while
+ *          closing; QUIRE_ERR_BAD_ARG for a NULL argument, a negative
+ *          partition or timestamp (other than the two above) or a
+ *          negative @p timeout_ms; QUIRE_ERR_NO_MEMORY.
+ * @locality any thread but the consumer's callbacks  @locks none
+ */
+quire_err_t quire_consumer_offsets_for_times(quire_consumer_t *consumer,
+                                             quire_topic_partition_t *tps,
+                                             size_t n, int timeout_ms);
 
 #ifdef __cplusplus
 }

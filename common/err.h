@@ -80,7 +80,8 @@ extern "C" {
     X(DESTROYED, -122, "Handle is being destroyed")                           \
     X(QUEUE_FULL, -123, "Queue full")                                         \
     X(ALL_BROKERS_DOWN, -124, "No broker reachable")                          \
-    X(UNSUPPORTED, -125, "Not supported yet")
+    X(UNSUPPORTED, -125, "Not supported yet")                                 \
+    X(NO_OFFSET, -126, "No committed offset and auto.offset.reset is none")
 
 typedef enum quire_err {
 #define QUIRE_ERR_ENUM(name, code, text) QUIRE_ERR_##name = (code),

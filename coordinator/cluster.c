@@ -27,6 +27,7 @@ typedef struct led {
     char *topic; /* owned */
     int32_t partition;
     int32_t leader_epoch;
+    int64_t config_mzxid; /* the topic config the broker was given */
 } led_t;
 
 struct qr_cluster {
@@ -181,12 +182,13 @@ static int desired_epoch(const qr_cluster_t *cl, const char *topic, int32_t p,
     return 1;
 }
 
-static void open_one(qr_cluster_t *cl, const char *topic, int32_t p,
+static void open_one(qr_cluster_t *cl, const qr_view_topic_t *t, int32_t p,
                      int32_t epoch)
 {
+    const char *topic = t->name;
     quire_err_t err;
 
-    err = cl->cbs.open_partition(cl->cbs.opaque, topic, p, epoch);
+    err = cl->cbs.open_partition(cl->cbs.opaque, topic, p, epoch, &t->config);
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("CLUSTER", "cannot open %s-%d as leader: %s; retrying",
                    topic, (int)p, quire_err2str(err));
@@ -196,7 +198,28 @@ static void open_one(qr_cluster_t *cl, const char *topic, int32_t p,
     QR_LOG_INFO("CLUSTER", "leader of %s-%d at leader epoch %d", topic, (int)p,
                 (int)epoch);
     cl->led = qr_realloc(cl->led, (cl->led_cnt + 1) * sizeof(*cl->led));
-    cl->led[cl->led_cnt++] = (led_t){qr_strdup(topic), p, epoch};
+    cl->led[cl->led_cnt++] =
+        (led_t){qr_strdup(topic), p, epoch, t->config_mzxid};
+}
+
+/* Hands changed topic overrides to the broker, once per topic: every led
+ * partition of the topic is marked as told before the next is looked at. */
+static void update_configs(qr_cluster_t *cl)
+{
+    for (size_t i = 0; i < cl->led_cnt; i++) {
+        const qr_view_topic_t *t = qr_view_topic(cl->view, cl->led[i].topic);
+        if (!t || t->config_mzxid == cl->led[i].config_mzxid)
+            continue;
+        QR_LOG_INFO("CLUSTER",
+                    "configuration of topic %s changed (%zu "
+                    "overrides)",
+                    t->name, t->config.n);
+        if (cl->cbs.topic_config)
+            cl->cbs.topic_config(cl->cbs.opaque, t->name, &t->config);
+        for (size_t k = i; k < cl->led_cnt; k++)
+            if (strcmp(cl->led[k].topic, t->name) == 0)
+                cl->led[k].config_mzxid = t->config_mzxid;
+    }
 }
 
 static void update_leadership(qr_cluster_t *cl)
@@ -248,8 +271,9 @@ static void update_leadership(qr_cluster_t *cl)
         for (size_t p = 0; p < t->assign.part_cnt; p++)
             if (desired_epoch(cl, t->name, (int32_t)p, &epoch) &&
                 !is_led(cl, t->name, (int32_t)p))
-                open_one(cl, t->name, (int32_t)p, epoch);
+                open_one(cl, t, (int32_t)p, epoch);
     }
+    update_configs(cl);
     publish(cl);
 }
 

@@ -14,6 +14,10 @@
  *   - watches /admin/delete_topics and asks the broker to delete the data of
  *     its replicas of a topic being deleted (delete callback), then
  *     acknowledges so the controller can remove the topic's znodes;
+ *   - watches /config/topics/<t> and hands each topic's overrides to the
+ *     broker: with open_partition, and through topic_config when they
+ *     change for a topic it leads partitions of (Kafka applies topic
+ *     config changes dynamically);
  *   - publishes an immutable metadata snapshot (meta.h) for the Metadata API
  *     and for the network threads' "am I the leader" check;
  *   - creates topics on request (auto.create.topics.enable).
@@ -36,6 +40,7 @@
 
 #include "err.h"
 #include "meta.h"
+#include "znode.h"
 
 struct ev_loop;
 
@@ -80,12 +85,16 @@ typedef struct qr_cluster_cbs {
     void *opaque; /* passed to every callback; borrowed */
 
     /* This broker is now the leader of topic-partition, at @p leader_epoch:
-     * open its log, creating the directory if needed. A non-NONE return is
+     * open its log, creating the directory if needed, with the topic's
+     * overrides @p config (/config/topics/<t>, text as written by
+     * quire-topics; borrowed for the call; never NULL, empty when the
+     * topic has none) over the broker's defaults. A non-NONE return is
      * logged and the open is tried again after a delay (the snapshot does
      * not show the partition as led meanwhile). Also called again with a
      * higher epoch when the controller re-elects this broker. */
     quire_err_t (*open_partition)(void *opaque, const char *topic,
-                                  int32_t partition, int32_t leader_epoch);
+                                  int32_t partition, int32_t leader_epoch,
+                                  const qr_topic_config_t *config);
 
     /* This broker no longer leads topic-partition: stop serving it and
      * close the log (data stays on disk). */
@@ -104,6 +113,13 @@ typedef struct qr_cluster_cbs {
      * one line for the log, borrowed for the call. May be NULL. */
     void (*status)(void *opaque, qr_cluster_status_t status, quire_err_t err,
                    const char *msg);
+
+    /* The overrides of @p topic changed (set, altered or removed) while
+     * this broker leads some of its partitions: apply @p config (borrowed
+     * for the call; empty: back to the defaults) to their open logs. Called
+     * once per change and topic, after the view settles. May be NULL. */
+    void (*topic_config)(void *opaque, const char *topic,
+                         const qr_topic_config_t *config);
 } qr_cluster_cbs_t;
 
 /**

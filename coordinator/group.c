@@ -349,6 +349,51 @@ void qr_group_revoke(qr_group_t *g, const unsigned char *keep)
     free(tps);
 }
 
+void qr_group_revoke_defer(qr_group_t *g)
+{
+    g->holds++;
+}
+
+void qr_group_when_revoked(qr_group_t *g, void (*fn)(qr_group_t *g, void *arg),
+                           void *arg)
+{
+    if (g->holds == 0) {
+        fn(g, arg);
+        return;
+    }
+    gwaiter_t *w = qr_calloc(1, sizeof(*w)), **tail = &g->waiters;
+    w->fn = fn;
+    w->arg = arg;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = w;
+}
+
+void qr_group_revoke_done(qr_group_t *g)
+{
+    QR_ASSERT(g->holds > 0);
+    if (--g->holds > 0)
+        return;
+    /* a waiter may defer again (a close right after): take the list */
+    gwaiter_t *w = g->waiters;
+    g->waiters = NULL;
+    while (w) {
+        gwaiter_t *next = w->next;
+        w->fn(g, w->arg);
+        free(w);
+        w = next;
+    }
+}
+
+static void waiters_free(qr_group_t *g)
+{
+    while (g->waiters) {
+        gwaiter_t *next = g->waiters->next;
+        free(g->waiters);
+        g->waiters = next;
+    }
+}
+
 static void forget_held(qr_group_t *g)
 {
     for (size_t i = 0; i < g->part_cnt; i++)
@@ -915,6 +960,18 @@ static void close_after_commit(qr_group_t *g, quire_err_t err, void *arg)
         close_finish(g);
 }
 
+static void close_revoked(qr_group_t *g, void *arg)
+{
+    (void)arg;
+    if (g->state != GS_CLOSING)
+        return;
+    if (!qr_zk_connected(g->zk)) {
+        close_finish(g);
+        return;
+    }
+    qr_offsets_commit(g, NULL, NULL, close_after_commit, NULL);
+}
+
 void qr_group_close(qr_group_t *g)
 {
     if (g->state == GS_CLOSING || g->state == GS_CLOSED)
@@ -929,11 +986,8 @@ void qr_group_close(qr_group_t *g)
     ev_timer_stop(g->loop, &g->autocommit);
     qr_rebalance_abort(g);
     qr_group_revoke(g, NULL);
-    if (!qr_zk_connected(g->zk)) {
-        close_finish(g);
-        return;
-    }
-    qr_offsets_commit(g, NULL, NULL, close_after_commit, NULL);
+    /* the user's revocation (and its commits) first, then ours */
+    qr_group_when_revoked(g, close_revoked, NULL);
 }
 
 void qr_group_destroy(qr_group_t *g)
@@ -946,6 +1000,7 @@ void qr_group_destroy(qr_group_t *g)
     ev_timer_stop(g->loop, &g->autocommit);
     ev_timer_stop(g->loop, &g->lost);
     ev_idle_stop(g->loop, &g->later);
+    waiters_free(g);
     qr_rebalance_free_all(g);
     qr_offsets_free_all(g);
     qr_group_ops_free(g->misc_ops);

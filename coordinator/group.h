@@ -163,6 +163,25 @@ quire_err_t qr_group_start(qr_group_t *g);
 const char *qr_group_consumer_id(const qr_group_t *g);
 
 /**
+ * @brief Called inside the revoked callback: the group waits, before it
+ * commits and releases what it revoked (a rebalance, or close), until
+ * qr_group_revoke_done() has been called once for each call of this.
+ * libquire hands the revocation to the application's poll this way, so
+ * the application's own callback runs, and may commit, while the owner
+ * nodes are still ours. A revocation that nobody waits for (a session
+ * lost) is simply counted down.
+ * @locality main loop  @locks none
+ */
+void qr_group_revoke_defer(qr_group_t *g);
+
+/**
+ * @brief Ends one qr_group_revoke_defer(); when none is left the waiting
+ * rebalance or close goes on (from inside this call).
+ * @locality main loop (not from inside a group callback)  @locks none
+ */
+void qr_group_revoke_done(qr_group_t *g);
+
+/**
  * @brief Records the position (next offset to read) of an assigned
  * partition; committed on the next commit if it changed.
  * @returns QUIRE_ERR_NONE, QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION when the

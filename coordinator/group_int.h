@@ -61,6 +61,13 @@ struct commit {
     int done;
 };
 
+/* Something waiting for the deferred revocations (revoke_defer). */
+typedef struct gwaiter {
+    struct gwaiter *next;
+    void (*fn)(qr_group_t *g, void *arg);
+    void *arg;
+} gwaiter_t;
+
 typedef enum gstate {
     GS_NEW,     /* built, not started */
     GS_RUNNING, /* started: registers and rebalances as sessions come */
@@ -109,6 +116,8 @@ struct qr_group {
     commit_t *commits; /* batches in flight */
     gop_t *misc_ops;   /* registration, close deletes */
     int close_pending;
+    int holds;          /* qr_group_revoke_defer() not yet done */
+    gwaiter_t *waiters; /* owned, run in order when holds reaches 0 */
 
     ev_timer coalesce; /* quiet time after a watch event */
     ev_timer retry;    /* backoff after a failed attempt */
@@ -135,6 +144,10 @@ void qr_group_watch_fired(qr_group_t *g, const char *path);
 /* Calls the revoked callback for every active partition matching @p keep
  * == 0 (all when @p keep is NULL), and marks them inactive. */
 void qr_group_revoke(qr_group_t *g, const unsigned char *keep);
+/* Runs @p fn(g, arg) once no revocation is deferred: now, or from
+ * qr_group_revoke_done(). Forgotten (not run) by qr_group_destroy(). */
+void qr_group_when_revoked(qr_group_t *g, void (*fn)(qr_group_t *g, void *arg),
+                           void *arg);
 /* Registers again (our ids node went missing). */
 void qr_group_reregister(qr_group_t *g);
 /* Path helpers; @returns owned. */

@@ -266,6 +266,8 @@ static void phase_members(att_t *att);
 static void phase_topics(att_t *att);
 static void phase_owners(att_t *att);
 static void phase_compute(att_t *att);
+static void phase_commit(att_t *att);
+static void revoke_acked(qr_group_t *g, void *arg);
 static void phase_release(att_t *att);
 static void phase_claim(att_t *att);
 static void phase_offsets(att_t *att);
@@ -541,11 +543,27 @@ static void phase_compute(att_t *att)
     }
     qr_group_revoke(g, keep);
     free(keep);
+    /* the user may have deferred the revocation (libquire's poll) */
+    att->pending++;
+    att->next_phase = phase_commit;
+    qr_group_when_revoked(g, revoke_acked, att);
+}
+
+static void revoke_acked(qr_group_t *g, void *arg)
+{
+    att_t *att = arg;
+    (void)g;
+    QR_ASSERT(att->magic == ATT_MAGIC);
+    att_done_one(att);
+}
+
+static void phase_commit(att_t *att)
+{
     /* commit what the user stored (also inside revoked), and wait for
      * ZooKeeper before any owner node goes */
     att->pending++;
     att->next_phase = phase_release;
-    qr_offsets_commit(g, NULL, NULL, after_commit, att);
+    qr_offsets_commit(att->g, NULL, NULL, after_commit, att);
 }
 
 /* ---- release, claim ---- */

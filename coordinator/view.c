@@ -26,6 +26,7 @@ static void read_broker(qr_view_t *view, int32_t id);
 static void read_topics(qr_view_t *view);
 static void read_topic(qr_view_t *view, const char *name);
 static void read_state(qr_view_t *view, const char *name, int32_t p);
+static void read_config(qr_view_t *view, const char *name);
 static void read_markers(qr_view_t *view);
 static void read_acks(qr_view_t *view, const char *name);
 static void read_controller(qr_view_t *view);
@@ -129,6 +130,7 @@ qr_view_marker_t *qr_view_marker(const qr_view_t *view, const char *name)
 
 static void free_topic(qr_view_topic_t *t)
 {
+    qr_topic_config_free(&t->config);
     qr_assign_free(&t->assign);
     free(t->parts);
     free(t->name);
@@ -215,6 +217,7 @@ static void on_watch(qr_zk_t *zk, int type, const char *path, void *owner)
     int32_t id;
     static const char ids_pre[] = QR_ZNODE_BROKER_IDS "/";
     static const char del_pre[] = QR_ZNODE_DELETE_TOPICS "/";
+    static const char cfg_pre[] = QR_ZNODE_CONFIG_TOPICS "/";
 
     (void)zk;
     (void)type;
@@ -237,6 +240,10 @@ static void on_watch(qr_zk_t *zk, int type, const char *path, void *owner)
         read_acks(view, path + sizeof(del_pre) - 1);
     else if (strcmp(path, QR_ZNODE_CONTROLLER) == 0)
         read_controller(view);
+    else if (strncmp(path, cfg_pre, sizeof(cfg_pre) - 1) == 0) {
+        if (qr_view_topic(view, path + sizeof(cfg_pre) - 1))
+            read_config(view, path + sizeof(cfg_pre) - 1);
+    }
 }
 
 /* A children read of a root that does not exist yet leaves no watch:
@@ -386,6 +393,9 @@ static void on_topics(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         view->topics[view->topic_cnt++] =
             (qr_view_topic_t){.name = qr_strdup(name)};
         qsort(view->topics, view->topic_cnt, sizeof(*view->topics), cmp_topic);
+        /* the config first: the leader opens its logs once the view has
+         * settled, so both are read by then */
+        read_config(view, name);
         read_topic(view, name);
     }
     done(view, res->rc);
@@ -546,6 +556,67 @@ void qr_view_refresh_topic(qr_view_t *view, const char *name)
     if (t->loaded)
         for (size_t p = 0; p < t->assign.part_cnt; p++)
             read_state(view, name, (int32_t)p);
+}
+
+/* ---- topic configuration overrides ---- */
+
+static qr_view_topic_t *config_topic(qr_view_t *view, const char *path)
+{
+    static const char pre[] = QR_ZNODE_CONFIG_TOPICS "/";
+
+    if (strncmp(path, pre, sizeof(pre) - 1) != 0)
+        return NULL;
+    return qr_view_topic(view, path + sizeof(pre) - 1);
+}
+
+static void on_config_exists(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                             void *arg)
+{
+    qr_view_t *view = gen_view(owner);
+
+    (void)arg;
+    /* created between the get and this exists: read it */
+    if (res->rc == ZOK)
+        on_watch(zk, ZOO_CREATED_EVENT, res->path, owner);
+    done(view, res->rc);
+}
+
+static void on_config(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                      void *arg)
+{
+    qr_view_t *view = gen_view(owner);
+    qr_view_topic_t *t = config_topic(view, res->path);
+    qr_topic_config_t cfg = {NULL, NULL, 0};
+    char errstr[256];
+
+    (void)zk;
+    (void)arg;
+    if (t && res->rc == ZOK) {
+        /* Malformed: no overrides, loudly; the topic itself still works. */
+        if (qr_znode_config_decode(res->data, res->len, &cfg, errstr,
+                                   sizeof(errstr)) != QUIRE_ERR_NONE) {
+            QR_LOG_WARN("ZK", "%s: %s; overrides ignored", res->path, errstr);
+            qr_topic_config_free(&cfg);
+        }
+        qr_topic_config_free(&t->config);
+        t->config = cfg;
+        t->config_mzxid = res->stat->mzxid;
+    } else if (t && res->rc == ZNONODE) {
+        qr_topic_config_free(&t->config);
+        t->config_mzxid = 0;
+        issued(view, qr_zk_exists(view->zk, res->path, on_watch,
+                                  on_config_exists, view->gen, NULL));
+    }
+    done(view, res->rc);
+}
+
+static void read_config(qr_view_t *view, const char *name)
+{
+    char *path = qr_znode_config_path(name);
+
+    issued(view,
+           qr_zk_get(view->zk, path, on_watch, on_config, view->gen, NULL));
+    free(path);
 }
 
 /* ---- deletion markers ---- */

@@ -4,7 +4,8 @@
  *
  * It reads, and keeps watches on: /brokers/ids and each registration,
  * /brokers/topics and each topic's assignment, every partition's state
- * (with its znode version, for the controller's conditional writes),
+ * (with its znode version, for the controller's conditional writes), each
+ * topic's configuration overrides (/config/topics/<t>),
  * /admin/delete_topics with each marker's acknowledgements, and
  * /controller. Each watch that fires re-reads its node and re-arms itself.
  *
@@ -43,7 +44,11 @@ typedef struct qr_view_topic {
     char *name; /* owned */
     int loaded; /* the assignment was read and parsed */
     qr_assign_t assign;
-    qr_view_part_t *parts; /* owned; assign.part_cnt entries */
+    qr_view_part_t *parts;    /* owned; assign.part_cnt entries */
+    qr_topic_config_t config; /* /config/topics/<name>: owned; empty when
+                                 absent, unread or malformed */
+    int64_t config_mzxid;     /* that node's last change (mzxid); 0 when
+                                 absent or unread */
 } qr_view_topic_t;
 
 /** A deletion request, /admin/delete_topics/<name> (its topic may already

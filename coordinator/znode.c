@@ -415,6 +415,7 @@ static const config_key_t config_keys[] = {
     {"flush.ms", 0, INT64_MAX},
     {"index.interval.bytes", 0, INT32_MAX},
     {"segment.index.bytes", 4, INT32_MAX},
+    {"file.delete.delay.ms", 0, INT64_MAX},
     {"cleanup.policy", 1, 0},
 };
 
@@ -434,7 +435,7 @@ quire_err_t qr_topic_config_check(const char *key, const char *value,
                  "retention.ms, retention.bytes, segment.bytes, segment.ms, "
                  "max.message.bytes, flush.messages, flush.ms, "
                  "index.interval.bytes, segment.index.bytes, "
-                 "cleanup.policy)",
+                 "file.delete.delay.ms, cleanup.policy)",
                  key);
         return QUIRE_ERR_INVALID_CONFIG;
     }

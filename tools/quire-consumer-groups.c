@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -55,7 +56,7 @@ typedef struct opts {
     const char *zookeeper;
     const char *bootstrap;
     reset_to_t to;
-    int64_t value; /* --to-offset N, --shift-by N */
+    int64_t value; /* --to-offset N, --shift-by N, --to-datetime (ms) */
     int execute;
     int verbose;
 } opts_t;
@@ -68,6 +69,7 @@ typedef struct row {
     char *owner;              /* NULL: none */
     int64_t earliest, latest; /* -1: unknown */
     int64_t target;           /* reset: the new offset */
+    int64_t by_time;          /* --to-datetime: the leader's answer, -1 */
 } row_t;
 
 typedef struct rows {
@@ -105,8 +107,9 @@ static void usage(void)
            "  --describe --group G          owners, committed and log-end "
            "offsets, lag, members\n"
            "  --reset-offsets --group G --topic T[:P[,P...]] (--to-earliest |"
-           "\n      --to-latest | --to-offset N | --shift-by N) [--dry-run | "
-           "--execute]\n"
+           "\n      --to-latest | --to-offset N | --shift-by N |\n"
+           "      --to-datetime YYYY-MM-DDTHH:MM:SS[.sss][Z|+HH:MM]) "
+           "[--dry-run | --execute]\n"
            "  --delete --group G            remove a group without members\n"
            "Options:\n"
            "  --zookeeper H:P[/chroot]      default $QUIRE_ZOOKEEPER or %s\n"
@@ -129,6 +132,69 @@ static int set_action(opts_t *o, action_t a)
     return 0;
 }
 
+/* --to-datetime: YYYY-MM-DDTHH:MM:SS[.sss][Z|+HH:MM|-HH:MM|+HHMM|-HHMM],
+ * as Kafka's tool reads it (local time without a zone), in ms since the
+ * epoch. @returns 0, or -1 for anything else. */
+static int parse_datetime(const char *s, int64_t *msp)
+{
+    int y, mo, d, h, mi, sec, n = 0, ms = 0, zone = 0, has_zone = 0;
+    struct tm tm;
+    time_t t;
+
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
+               &n) != 6 ||
+        n != 19)
+        return -1;
+    s += n;
+    if (*s == '.') {
+        int digits = 0;
+
+        for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (*s - '0');
+        if (digits == 0 || digits > 9)
+            return -1;
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    if (*s == 'Z') {
+        has_zone = 1;
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        int sign = *s == '-' ? -1 : 1, zh, zm;
+
+        if (sscanf(s + 1, "%2d:%2d%n", &zh, &zm, &n) == 2 && n == 5)
+            s += 6;
+        else if (s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' &&
+                 s[3] >= '0' && s[3] <= '9' && s[4] >= '0' && s[4] <= '9') {
+            zh = (s[1] - '0') * 10 + (s[2] - '0');
+            zm = (s[3] - '0') * 10 + (s[4] - '0');
+            s += 5;
+        } else
+            return -1;
+        if (zh > 23 || zm > 59)
+            return -1;
+        has_zone = 1;
+        zone = sign * (zh * 3600 + zm * 60);
+    }
+    if (*s || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || sec > 60)
+        return -1;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    tm.tm_isdst = -1;
+    t = has_zone ? timegm(&tm) : mktime(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != d) /* 31 April and the like */
+        return -1;
+    *msp = ((int64_t)t - zone) * 1000 + ms;
+    return *msp >= 0 ? 0 : -1;
+}
+
 static int set_to(opts_t *o, reset_to_t to, const char *arg)
 {
     if (o->to != TO_NONE) {
@@ -145,6 +211,13 @@ static int set_to(opts_t *o, reset_to_t to, const char *arg)
     if (to == TO_SHIFT &&
         qr_cli_parse_int(arg, INT64_MIN + 1, INT64_MAX, &o->value) != 0) {
         qr_cli_usage_error(PROG, "--shift-by \"%s\": expected an integer", arg);
+        return -1;
+    }
+    if (to == TO_DATETIME && parse_datetime(arg, &o->value) != 0) {
+        qr_cli_usage_error(PROG,
+                           "--to-datetime \"%s\": expected "
+                           "YYYY-MM-DDTHH:MM:SS[.sss][Z|+HH:MM]",
+                           arg);
         return -1;
     }
     return 0;
@@ -223,7 +296,7 @@ static int check_opts(const opts_t *o)
     if (o->action == ACT_RESET && (!o->topic || o->to == TO_NONE)) {
         qr_cli_usage_error(PROG, "--reset-offsets needs --topic and one of "
                                  "--to-earliest, --to-latest, --to-offset, "
-                                 "--shift-by");
+                                 "--to-datetime, --shift-by");
         return -1;
     }
     if (o->action != ACT_RESET && (o->to != TO_NONE || o->topic)) {
@@ -257,6 +330,7 @@ static row_t *rows_add(rows_t *r, const char *topic, int32_t p)
     row->topic = qr_strdup(topic);
     row->partition = p;
     row->committed = row->earliest = row->latest = row->target = -1;
+    row->by_time = -1;
     return row;
 }
 
@@ -420,6 +494,24 @@ static int fetch_bounds(const opts_t *o, rows_t *rows, int earliest, char *why,
             snprintf(why, why_size,
                      "%zu partition(s) without an answer from their leader",
                      rows->n - done);
+            goto out;
+        }
+    }
+    if (o->to == TO_DATETIME) {
+        quire_topic_partition_t *tps = qr_calloc(rows->n, sizeof(*tps));
+        quire_err_t err;
+
+        for (size_t i = 0; i < rows->n; i++) {
+            tps[i].topic = rows->v[i].topic;
+            tps[i].partition = rows->v[i].partition;
+            tps[i].offset = o->value;
+        }
+        err = quire_consumer_offsets_for_times(c, tps, rows->n, TIMEOUT_MS);
+        for (size_t i = 0; i < rows->n; i++)
+            rows->v[i].by_time = tps[i].offset;
+        free(tps);
+        if (err != QUIRE_ERR_NONE) {
+            snprintf(why, why_size, "offsets by time: %s", quire_err2str(err));
             goto out;
         }
     }
@@ -617,12 +709,6 @@ static quire_err_t do_reset(qr_zk_t *zk, const opts_t *o, char *errstr,
                  live);
         return QUIRE_ERR_NON_EMPTY_GROUP;
     }
-    if (o->to == TO_DATETIME) {
-        snprintf(errstr, errstr_size,
-                 "--to-datetime needs ListOffsets by timestamp, which "
-                 "libquire does not offer yet");
-        return QUIRE_ERR_UNSUPPORTED;
-    }
     rows_t rows = {0};
     quire_err_t err = reset_rows(zk, o, &rows, errstr, errstr_size);
     char why[256] = "";
@@ -639,6 +725,8 @@ static quire_err_t do_reset(qr_zk_t *zk, const opts_t *o, char *errstr,
             t = r->earliest;
         else if (o->to == TO_LATEST)
             t = r->latest;
+        else if (o->to == TO_DATETIME) /* no record that recent: the end */
+            t = r->by_time >= 0 ? r->by_time : r->latest;
         else if (o->to == TO_SHIFT &&
                  __builtin_add_overflow(from, o->value, &t))
             t = o->value < 0 ? 0 : INT64_MAX;

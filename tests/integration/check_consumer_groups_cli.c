@@ -3,7 +3,8 @@
  * cluster (a real ZooKeeper from the harness, a real quire-broker, records
  * written with quire-console-producer): --list, --describe (committed,
  * log-end, lag, owners, members), --reset-offsets (dry run by default,
- * --execute, each --to-*, clamping, refused while members are live),
+ * --execute, each --to-* including --to-datetime through ListOffsets by
+ * timestamp, clamping, refused while members are live),
  * --delete (refused while live), and usage errors.
  */
 #include "config.h"
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qt_broker.h"
@@ -85,6 +87,26 @@ static void cluster_start(void)
     ck_assert_int_eq(quire_producer_flush(prod, 30000), QUIRE_ERR_NONE);
     quire_producer_close(prod, 10000);
     qt_run_free(&res);
+}
+
+/* @p n records ("v") to @p topic / @p partition, timestamped now. */
+static void produce_to(const char *topic, int partition, int n)
+{
+    quire_conf_t *conf = quire_conf_new();
+    quire_producer_t *prod = NULL;
+    char errstr[256];
+    ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", broker->addr,
+                                    errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_msg(quire_producer_new(conf, &prod, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(quire_producer_send(prod, topic, partition, NULL, 0,
+                                             "v", 1, NULL, 0, 0, NULL),
+                         QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_flush(prod, 30000), QUIRE_ERR_NONE);
+    quire_producer_close(prod, 10000);
 }
 
 static void cluster_stop(void)
@@ -246,10 +268,39 @@ START_TEST(test_cli)
     qt_run_free(&res);
     for (int p = 0; p < 3; p++)
         ck_assert_int_eq(get_offset("g1", p), 0);
-    cg(&res, 1, "--reset-offsets", "--group", "g1", "--topic", "cg",
-       "--to-datetime", "2026-01-01T00:00:00Z", NULL);
-    ck_assert_ptr_nonnull(strstr(res.err, "by timestamp"));
+
+    /* --to-datetime: the leader's first offset at or after the time;
+     * three more records to cg-0 (offsets 10..12) after a marked time */
+    struct timespec now;
+    char mid[64], stamp[32];
+    clock_gettime(CLOCK_REALTIME, &now);
+    time_t secs = now.tv_sec;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(mid, sizeof(mid), "%s.%03dZ", stamp, (int)(now.tv_nsec / 1000000));
+    usleep(50000); /* past the producer's coarse clock */
+    produce_to("cg", 0, 3);
+    cg(&res, 0, "--reset-offsets", "--group", "g1", "--topic", "cg",
+       "--to-datetime", mid, "--execute", NULL);
     qt_run_free(&res);
+    ck_assert_int_eq(get_offset("g1", 0), 10);
+    ck_assert_int_eq(get_offset("g1", 1), e[1]); /* none that recent */
+    ck_assert_int_eq(get_offset("g1", 2), e[2]);
+    cg(&res, 0, "--reset-offsets", "--group", "g1", "--topic", "cg",
+       "--to-datetime", "2020-01-01T00:00:00+01:00", "--execute", NULL);
+    qt_run_free(&res);
+    for (int p = 0; p < 3; p++)
+        ck_assert_int_eq(get_offset("g1", p), 0);
+    cg(&res, 0, "--reset-offsets", "--group", "g1", "--topic", "cg:0",
+       "--to-datetime", "2099-12-31T23:59:59.999Z", NULL);
+    ck_assert_ptr_nonnull(strstr(res.out, "dry run"));
+    qt_run_free(&res);
+    ck_assert_int_eq(get_offset("g1", 0), 0);
+    cg(&res, 0, "--reset-offsets", "--group", "g1", "--topic", "cg:0",
+       "--to-datetime", "2099-12-31T23:59:59.999Z", "--execute", NULL);
+    qt_run_free(&res);
+    ck_assert_int_eq(get_offset("g1", 0), 13); /* the log end */
 
     cg(&res, 0, "--delete", "--group", "g1", NULL);
     qt_run_free(&res);
@@ -271,6 +322,12 @@ static const char *const bad_usage[][4] = {
     {"--reset-offsets", "--group", "g", "--topic"},
     {"--delete", "--group", "g", "--to-latest"},
     {"--reset-offsets", "--to-offset", "-3", NULL},
+    {"--reset-offsets", "--to-datetime", "yesterday", NULL},
+    {"--reset-offsets", "--to-datetime", "2026-02-30T00:00:00Z", NULL},
+    {"--reset-offsets", "--to-datetime", "2026-01-01T25:00:00", NULL},
+    {"--reset-offsets", "--to-datetime", "2026-01-01T00:00:00.Z", NULL},
+    {"--reset-offsets", "--to-datetime", "2026-01-01T00:00:00+5", NULL},
+    {"--reset-offsets", "--to-datetime", "1969-12-31T23:59:59Z", NULL},
     {"--bogus", NULL},
     {NULL},
 };

@@ -26,13 +26,14 @@ typedef struct obs {
 static obs_t obs;
 
 static quire_err_t on_open(void *opaque, const char *topic, int32_t p,
-                           int32_t epoch)
+                           int32_t epoch, const qr_topic_config_t *config)
 {
     obs_t *o = opaque;
     qr_meta_t *meta = qr_cluster_meta_get(o->cl);
     const qr_meta_part_t *part = qr_meta_part_find(meta, topic, p);
 
     (void)epoch;
+    (void)config;
     /* while opening, the snapshot must not yet show us as the leader */
     if (part && part->leader == qr_cluster_broker_id(o->cl))
         o->order_ok = 0;
@@ -112,7 +113,8 @@ static qr_cluster_t *start(const char *connect, int id, int autocreate,
         .num_partitions = 3,
         .default_replication_factor = 1,
     };
-    qr_cluster_cbs_t cbs = {&obs, on_open, on_close, on_delete, on_status};
+    qr_cluster_cbs_t cbs = {&obs,      on_open,   on_close,
+                            on_delete, on_status, NULL};
     char errstr[256];
     qr_cluster_t *cl =
         qr_cluster_new(loop, &conf, &cbs, errstr, sizeof(errstr));
@@ -264,7 +266,7 @@ START_TEST(test_bad_conf)
                               .broker_id = 1,
                               .host = "h",
                               .port = 1};
-    qr_cluster_cbs_t cbs = {&obs, on_open, on_close, on_delete, NULL};
+    qr_cluster_cbs_t cbs = {&obs, on_open, on_close, on_delete, NULL, NULL};
     char errstr[256] = "";
 
     ck_assert_ptr_null(

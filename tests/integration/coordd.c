@@ -45,8 +45,9 @@ static void event(daemon_t *d, const char *fmt, ...)
 }
 
 static quire_err_t on_open(void *opaque, const char *topic, int32_t p,
-                           int32_t epoch)
+                           int32_t epoch, const qr_topic_config_t *config)
 {
+    (void)config;
     event(opaque, "OPEN %s %d %d", topic, (int)p, (int)epoch);
     return QUIRE_ERR_NONE;
 }
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
         .default_replication_factor = 1,
     };
     daemon_t d = {.events = stdout};
-    qr_cluster_cbs_t cbs = {&d, on_open, on_close, on_delete, on_status};
+    qr_cluster_cbs_t cbs = {&d, on_open, on_close, on_delete, on_status, NULL};
     qr_cluster_t *cl;
     ev_signal sigterm, sigint;
     char errstr[512];

@@ -58,17 +58,48 @@ END_TEST
 
 START_TEST(test_required)
 {
-    /* broker.id and zookeeper.connect have no default. */
-    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
-                     QUIRE_ERR_CONF_INVALID);
-    set_ok("broker.id", "3");
+    /* zookeeper.connect has no default; broker.id defaults to -1 (found in
+     * meta.properties or generated, Kafka's broker.id.generation.enable) */
+    ck_assert_int_eq(bconf->broker_id, -1);
+    ck_assert_int_eq(bconf->broker_id_generation_enable, 1);
+    ck_assert_int_eq(bconf->reserved_broker_max_id, 1000);
     ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
                      QUIRE_ERR_CONF_INVALID);
     ck_assert_ptr_nonnull(strstr(errstr, "zookeeper.connect"));
     set_ok("zookeeper.connect", "127.0.0.1:2181/q");
     ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
+    set_ok("broker.id", "3");
+    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
     ck_assert_int_eq(bconf->broker_id, 3);
+}
+END_TEST
+
+/* Kafka's rule for configured ids next to generated ones. */
+START_TEST(test_broker_id_range)
+{
+    set_ok("zookeeper.connect", "127.0.0.1:2181/q");
+    set_ok("broker.id", "1000");
+    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    /* above reserved.broker.max.id: that range is the generator's */
+    set_ok("broker.id", "1001");
+    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_CONF_INVALID);
+    ck_assert_ptr_nonnull(strstr(errstr, "reserved.broker.max.id"));
+    set_ok("reserved.broker.max.id", "5000");
+    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    /* without generation any id goes, but one must be given */
+    set_ok("broker.id.generation.enable", "false");
+    set_ok("broker.id", "99999");
+    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    set_ok("broker.id", "-1");
+    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_CONF_INVALID);
+    ck_assert_ptr_nonnull(strstr(errstr, "broker.id.generation.enable"));
 }
 END_TEST
 
@@ -95,7 +126,9 @@ static const struct bad {
     quire_err_t err;
 } bad[] = {
     {"no.such.key", "1", QUIRE_ERR_CONF_UNKNOWN},
-    {"broker.id", "-1", QUIRE_ERR_CONF_INVALID},
+    {"broker.id", "-2", QUIRE_ERR_CONF_INVALID},
+    {"reserved.broker.max.id", "-1", QUIRE_ERR_CONF_INVALID},
+    {"broker.id.generation.enable", "yes", QUIRE_ERR_CONF_INVALID},
     {"broker.id", "x", QUIRE_ERR_CONF_INVALID},
     {"num.network.threads", "65", QUIRE_ERR_CONF_INVALID},
     {"num.partitions", "0", QUIRE_ERR_CONF_INVALID},
@@ -273,6 +306,7 @@ static Suite *brokerconf_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_required);
+    tcase_add_test(tc, test_broker_id_range);
     tcase_add_test(tc, test_precedence);
     tcase_add_loop_test(tc, test_bad_value, 0,
                         (int)(sizeof(bad) / sizeof(bad[0])));

@@ -58,7 +58,7 @@ START_TEST(test_put_get_take)
     qr_pentry_t *e;
 
     for (int i = 0; i < 4; i++)
-        qr_partmap_put(map, topics[i], parts[i], i,
+        qr_partmap_put(map, topics[i], parts[i], i, 1000,
                        open_log(topics[i], parts[i]));
     ck_assert_uint_eq(qr_partmap_count(map), 4);
     for (int i = 0; i < 4; i++) {
@@ -73,6 +73,27 @@ START_TEST(test_put_get_take)
     ck_assert_ptr_null(qr_partmap_get(map, "a", 2));
     ck_assert_ptr_null(qr_partmap_get(map, "d", 0));
     ck_assert_ptr_null(qr_partmap_get(map, "", 0));
+
+    /* A topic's entries, in partition order; none for an unknown one. */
+    {
+        size_t n;
+        qr_pentry_t **v = qr_partmap_topic(map, "a", &n);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_int_eq(v[0]->partition, 0);
+        ck_assert_int_eq(v[1]->partition, 1);
+        ck_assert_int_eq(atomic_load(&v[0]->max_message_bytes), 1000);
+        for (size_t i = 0; i < n; i++)
+            qr_pentry_release(v[i]);
+        free(v);
+        ck_assert_ptr_null(qr_partmap_topic(map, "ab", &n));
+        ck_assert_uint_eq(n, 0);
+        ck_assert_ptr_null(qr_partmap_topic(map, "", &n));
+        ck_assert_uint_eq(n, 0);
+        v = qr_partmap_topic(map, "c", &n);
+        ck_assert_uint_eq(n, 1);
+        qr_pentry_release(v[0]);
+        free(v);
+    }
 
     /* Taken out: gone from the map, still usable through the reference. */
     e = qr_partmap_take(map, "a", 1);
@@ -96,13 +117,14 @@ START_TEST(test_replace)
     qr_partmap_t *map = qr_partmap_new();
     qr_pentry_t *old, *cur;
 
-    qr_partmap_put(map, "t", 0, 1, open_log("t", 0));
+    qr_partmap_put(map, "t", 0, 1, 1000, open_log("t", 0));
     old = qr_partmap_get(map, "t", 0);
-    qr_partmap_put(map, "t", 0, 2, open_log("t", 0));
+    qr_partmap_put(map, "t", 0, 2, 2000, open_log("t", 0));
     cur = qr_partmap_get(map, "t", 0);
     ck_assert_ptr_ne(old, cur);
     ck_assert_int_eq(old->leader_epoch, 1);
     ck_assert_int_eq(cur->leader_epoch, 2);
+    ck_assert_int_eq(atomic_load(&cur->max_message_bytes), 2000);
     ck_assert_uint_eq(qr_partmap_count(map), 1);
     qr_pentry_release(old);
     qr_pentry_release(cur);
@@ -129,7 +151,7 @@ START_TEST(test_waiters)
     qr_pentry_t *e;
 
     w1.fn = w2.fn = count_run;
-    qr_partmap_put(map, "w", 0, 0, open_log("w", 0));
+    qr_partmap_put(map, "w", 0, 0, 1000, open_log("w", 0));
     e = qr_partmap_get(map, "w", 0);
     a.nt = b.nt = nt;
     a.work = &w1;

@@ -178,6 +178,9 @@ START_TEST(test_config_check)
     ck_assert_int_eq(qr_topic_config_check("cleanup.policy", "delete", errstr,
                                            sizeof(errstr)),
                      QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_topic_config_check("file.delete.delay.ms", "0", errstr,
+                                           sizeof(errstr)),
+                     QUIRE_ERR_NONE);
     static const char *const bad[][2] = {
         {"retention.ms", "-2"},
         {"retention.ms", "1x"},
@@ -187,6 +190,7 @@ START_TEST(test_config_check)
         {"cleanup.policy", "compact"},
         {"no.such.key", "1"},
         {"flush.messages", "0"},
+        {"file.delete.delay.ms", "-1"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         errstr[0] = '\0';

@@ -1,0 +1,52 @@
+/*
+ * topicconf: a topic's settings from the broker-wide defaults and the
+ * topic's overrides (/config/topics/<t>, read by the coordinator), as
+ * Kafka's LogConfig does: topic-level keys over the log.* keys of
+ * server.properties.
+ *
+ * Keys applied (Kafka's topic-level names, each over its broker key):
+ *   retention.ms          log.retention.ms (.minutes, .hours); -1 forever
+ *   retention.bytes       log.retention.bytes; -1 no limit
+ *   segment.bytes         log.segment.bytes
+ *   segment.ms            log.roll.ms (.hours)
+ *   segment.index.bytes   log.index.size.max.bytes
+ *   index.interval.bytes  log.index.interval.bytes
+ *   flush.messages        log.flush.interval.messages
+ *   flush.ms              log.flush.interval.ms
+ *   file.delete.delay.ms  log.segment.delete.delay.ms
+ *   max.message.bytes     message.max.bytes (checked by Produce)
+ *   cleanup.policy        only "delete", the one policy implemented
+ * Anything else, and any value the partition log cannot take, is skipped
+ * with a warning naming the topic and key: a bad override must not keep a
+ * partition from being served.
+ *
+ * When they apply: sizes of the index and segment from the next segment
+ * on, retention at the next retention pass, flush settings at the next
+ * append, max.message.bytes at the next Produce.
+ */
+#ifndef QR_TOPICCONF_H
+#define QR_TOPICCONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "partlog.h"
+#include "znode.h"
+
+/**
+ * @brief The settings of @p topic: @p defaults with @p cfg applied.
+ * @param topic borrowed; for the warnings.
+ * @param defaults, default_max_bytes the broker's log.* settings and
+ *        message.max.bytes.
+ * @param cfg borrowed; NULL or empty: the defaults.
+ * @param out set to the partition-log settings.
+ * @param max_bytes set to the largest batch Produce accepts.
+ * @returns the number of overrides skipped (each logged).
+ * @locality any  @locks none
+ */
+size_t qr_topicconf_apply(const char *topic, const qr_plog_conf_t *defaults,
+                          int32_t default_max_bytes,
+                          const qr_topic_config_t *cfg, qr_plog_conf_t *out,
+                          int32_t *max_bytes);
+
+#endif /* QR_TOPICCONF_H */
