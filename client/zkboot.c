@@ -24,6 +24,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "clock.h"
+#include "zk_loop.h"
 #include "zkboot.h"
 
 /* What one asynchronous call left behind. */
@@ -204,7 +205,10 @@ quire_err_t qr_zkboot_brokers(const char *connect, int session_ms,
     size_t len = 0;
     zhandle_t *zh;
 
-    zh = zookeeper_init(connect, on_watch, session_ms, NULL, NULL, 0);
+    /* the client's lines through quire's log, INFO only with debug=zk */
+    qr_zk_loop_set_log_level();
+    zh = zookeeper_init2(connect, on_watch, session_ms, NULL, NULL, 0,
+                         qr_zk_loop_log);
     if (!zh) {
         seterr(errstr, errstr_size, "zookeeper.connect: cannot use '%s': %s",
                connect, strerror(errno));

@@ -1,7 +1,15 @@
 /*
  * quire-console-consumer: prints records of a topic on standard output
  * (man/quire-console-consumer.1), Kafka's kafka-console-consumer over
- * libquire's simple consumer, with its DefaultMessageFormatter properties.
+ * libquire's simple consumer, with its DefaultMessageFormatter properties;
+ * with --group, as a member of a consumer group (--topic or --whitelist),
+ * as Kafka's old ZooKeeper-based console consumer.
+ *
+ * In a group the tool commits itself (enable.auto.commit is false unless
+ * set with --consumer-property): standard output is flushed before every
+ * commit, so a committed record has been written out and a member killed
+ * between commits leaves only duplicates, never a gap. Commits happen
+ * every auto.commit.interval.ms, when partitions are revoked, and at exit.
  */
 #include "config.h"
 
@@ -15,21 +23,34 @@
 
 #include "cli.h"
 #include "clientcli.h"
+#include "clock.h"
 #include "quire.h"
 
 #define PROG "quire-console-consumer"
 
 static const char usage_text[] =
     "Usage: quire-console-consumer --topic TOPIC [OPTION...]\n"
+    "       quire-console-consumer --group GROUP (--topic TOPIC |\n"
+    "                              --whitelist REGEX) [OPTION...]\n"
     "Print the records of TOPIC on standard output, one per line.\n"
     "\n"
-    "  --topic TOPIC              the topic to read (required)\n"
+    "  --topic TOPIC              the topic to read\n"
+    "  --group GROUP              consume as a member of consumer group\n"
+    "                             GROUP (through ZooKeeper), sharing the\n"
+    "                             partitions with its other members and\n"
+    "                             committing its offsets\n"
+    "  --whitelist REGEX          with --group: every topic whose name\n"
+    "                             matches REGEX, also topics created "
+    "later\n"
     "  --bootstrap-server LIST    host:port[,host:port...] of brokers\n"
     "  --zookeeper CONNECT        find the brokers in ZooKeeper (default:\n"
     "                             $QUIRE_ZOOKEEPER, else localhost:2181)\n"
     "  --from-beginning           start at the earliest record (default: "
     "only\n"
-    "                             records produced from now on)\n"
+    "                             records produced from now on); with\n"
+    "                             --group, where the group has no "
+    "committed\n"
+    "                             offset (auto.offset.reset=earliest)\n"
     "  --partition N              read only partition N (default: all)\n"
     "  --offset OFFSET            with --partition: start at OFFSET, or\n"
     "                             earliest, or latest\n"
@@ -46,7 +67,7 @@ static const char usage_text[] =
     "  -V, --version              show the version and exit\n";
 
 typedef struct opts {
-    const char *topic, *bootstrap, *zookeeper;
+    const char *topic, *bootstrap, *zookeeper, *group, *whitelist;
     int from_beginning;
     int32_t partition; /* -1: all */
     int64_t offset;    /* with --partition; QUIRE_OFFSET_* or >= 0 */
@@ -56,7 +77,10 @@ typedef struct opts {
     int print_key, print_ts, print_part, print_off;
     char *sep;
     int verbose;
+    int64_t commit_interval_ms; /* --group: auto.commit.interval.ms */
 } opts_t;
+
+#define COMMIT_TIMEOUT_MS 10000
 
 static volatile sig_atomic_t stop;
 
@@ -135,6 +159,8 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
 {
     static const struct option longopts[] = {
         {"topic", required_argument, NULL, 't'},
+        {"group", required_argument, NULL, 'g'},
+        {"whitelist", required_argument, NULL, 'w'},
         {"bootstrap-server", required_argument, NULL, 'b'},
         {"zookeeper", required_argument, NULL, 'z'},
         {"from-beginning", no_argument, NULL, 'f'},
@@ -156,6 +182,12 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
         switch (c) {
         case 't':
             o->topic = optarg;
+            break;
+        case 'g':
+            o->group = optarg;
+            break;
+        case 'w':
+            o->whitelist = optarg;
             break;
         case 'b':
             o->bootstrap = optarg;
@@ -213,8 +245,21 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
         qr_cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
         return QR_CLI_EXIT_USAGE;
     }
-    if (!o->topic) {
+    if (o->whitelist && !o->group) {
+        qr_cli_usage_error(PROG, "--whitelist needs --group");
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (o->whitelist && o->topic) {
+        qr_cli_usage_error(PROG, "--topic and --whitelist are exclusive");
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (!o->topic && !o->whitelist) {
         qr_cli_usage_error(PROG, "--topic is required");
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (o->group && (o->partition >= 0 || o->has_offset)) {
+        qr_cli_usage_error(PROG, "--partition and --offset are not for "
+                                 "--group (the group assigns partitions)");
         return QR_CLI_EXIT_USAGE;
     }
     if (o->has_offset && o->partition < 0) {
@@ -309,6 +354,125 @@ static int consume(quire_consumer_t *c, const opts_t *o)
     return QR_CLI_EXIT_OK;
 }
 
+/* ---- --group ---- */
+
+/* Revocation: what was printed of the partitions is written out and
+ * committed before they go, so the next owner starts right after it. */
+static void on_rebalance(quire_consumer_t *c, quire_rebalance_event_t ev,
+                         const quire_topic_partition_t *tps, size_t n,
+                         void *opaque)
+{
+    const opts_t *o = opaque;
+
+    if (ev == QUIRE_REBALANCE_REVOKED) {
+        quire_err_t err;
+
+        fflush(stdout);
+        err = quire_consumer_commit(c, NULL, 0, COMMIT_TIMEOUT_MS);
+        if (err != QUIRE_ERR_NONE)
+            qr_cli_error(PROG, "commit on revocation: %s", quire_err2str(err));
+    }
+    for (size_t i = 0; o->verbose && i < n; i++)
+        fprintf(stderr, "%s: %s %s-%d at offset %lld\n", PROG,
+                ev == QUIRE_REBALANCE_REVOKED ? "revoked" : "assigned",
+                tps[i].topic, tps[i].partition, (long long)tps[i].offset);
+}
+
+static void on_commit(quire_consumer_t *c, quire_err_t err, void *opaque)
+{
+    (void)c;
+    (void)opaque;
+    if (err != QUIRE_ERR_NONE)
+        qr_cli_error(PROG, "commit: %s", quire_err2str(err));
+}
+
+static int consume_group(quire_consumer_t *c, const opts_t *o)
+{
+    int64_t got = 0, idle = 0, last_commit = qr_clock_mono_ms();
+    const int step = 100;
+    char errstr[256];
+    quire_err_t err;
+
+    err = o->topic ? quire_consumer_subscribe(c, &o->topic, 1, errstr,
+                                              sizeof(errstr))
+                   : quire_consumer_subscribe_regex(c, o->whitelist, errstr,
+                                                    sizeof(errstr));
+    if (err != QUIRE_ERR_NONE) {
+        qr_cli_error(PROG, "cannot join group %s: %s", o->group, errstr);
+        return err == QUIRE_ERR_BAD_ARG ||
+                       err == QUIRE_ERR_INVALID_TOPIC_EXCEPTION
+                   ? QR_CLI_EXIT_USAGE
+                   : QR_CLI_EXIT_ERROR;
+    }
+    while (!stop && (o->max_messages < 0 || got < o->max_messages)) {
+        const quire_record_t *r;
+        int64_t now;
+
+        err = quire_consumer_poll(c, step, &r);
+        if (err == QUIRE_ERR_TIMED_OUT) {
+            idle += step;
+            if (o->timeout_ms >= 0 && idle >= o->timeout_ms)
+                break;
+        } else if (err != QUIRE_ERR_NONE && r && !r->topic) {
+            /* the group's trouble: it keeps trying by itself */
+            qr_cli_error(PROG, "group %s: %s: %.*s", o->group,
+                         quire_err2str(err), (int)r->value_len,
+                         r->value ? (const char *)r->value : "");
+        } else if (err != QUIRE_ERR_NONE) {
+            if (r && r->topic)
+                qr_cli_error(PROG, "%s-%d at offset %lld: %s", r->topic,
+                             r->partition, (long long)r->offset,
+                             quire_err2str(err));
+            else
+                qr_cli_error(PROG, "poll: %s", quire_err2str(err));
+            fflush(stdout);
+            return QR_CLI_EXIT_ERROR;
+        } else {
+            idle = 0;
+            print_record(o, r);
+            got++;
+        }
+        now = qr_clock_mono_ms();
+        if (now - last_commit >= o->commit_interval_ms) {
+            fflush(stdout);
+            quire_consumer_commit_async(c, NULL, 0, on_commit, NULL);
+            last_commit = now;
+        }
+    }
+    fflush(stdout);
+    err = quire_consumer_commit(c, NULL, 0, COMMIT_TIMEOUT_MS);
+    if (err != QUIRE_ERR_NONE)
+        qr_cli_error(PROG, "commit at exit: %s", quire_err2str(err));
+    fprintf(stderr, "Processed a total of %lld messages\n", (long long)got);
+    return QR_CLI_EXIT_OK;
+}
+
+/* group.id, zookeeper.connect, offsets and commits for --group. */
+static int group_conf(quire_conf_t *conf, opts_t *o)
+{
+    char errstr[256], interval[32];
+    size_t len = sizeof(interval);
+
+    if (quire_conf_set(conf, "group.id", o->group, errstr, sizeof(errstr)) !=
+            QUIRE_ERR_NONE ||
+        quire_conf_set(conf, "zookeeper.connect",
+                       o->zookeeper ? o->zookeeper : qr_cli_zookeeper_default(),
+                       errstr, sizeof(errstr)) != QUIRE_ERR_NONE ||
+        (o->bootstrap &&
+         quire_conf_set(conf, "bootstrap.servers", o->bootstrap, errstr,
+                        sizeof(errstr)) != QUIRE_ERR_NONE) ||
+        (o->from_beginning &&
+         quire_conf_set(conf, "auto.offset.reset", "earliest", errstr,
+                        sizeof(errstr)) != QUIRE_ERR_NONE)) {
+        qr_cli_usage_error(PROG, "%s", errstr);
+        return -1;
+    }
+    quire_conf_get(conf, "auto.commit.interval.ms", interval, &len);
+    o->commit_interval_ms = atoll(interval);
+    quire_conf_set_rebalance_cb(conf, on_rebalance, o);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     opts_t o = {.partition = -1, .max_messages = -1, .timeout_ms = -1};
@@ -323,11 +487,17 @@ int main(int argc, char **argv)
     }
     o.sep = strdup("\t");
     quire_conf_set(conf, "client.id", PROG, NULL, 0);
+    /* with --group the tool commits (see the top); the user may say
+     * otherwise with --consumer-property */
+    quire_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
     rc = parse_args(argc, argv, &o, conf);
     if (rc == 0) {
         qr_cli_log_setup(o.verbose);
-        if (qr_ccli_set_brokers(conf, PROG, o.bootstrap, o.zookeeper,
-                                &exit_code) != 0)
+        if (o.group) {
+            if (group_conf(conf, &o) != 0)
+                rc = QR_CLI_EXIT_USAGE;
+        } else if (qr_ccli_set_brokers(conf, PROG, o.bootstrap, o.zookeeper,
+                                       &exit_code) != 0)
             rc = exit_code;
     }
     if (rc != 0) {
@@ -344,7 +514,9 @@ int main(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    if (assign(c, &o) != 0)
+    if (o.group)
+        exit_code = consume_group(c, &o);
+    else if (assign(c, &o) != 0)
         exit_code = QR_CLI_EXIT_ERROR;
     else
         exit_code = consume(c, &o);

@@ -46,6 +46,10 @@ for run in 1 2; do
         'grep -q "10 of them from this run" "$state/out"'
     check "run $run: every record printed with partition and offset" \
         '[ "$(grep -c "^Partition:[0-5]	Offset:[0-9]*	key-[0-9]*	quickstart run-" "$state/out")" -ge 10 ]'
+    check "run $run: two group members shared the partitions and got the 10" \
+        'grep -q "group quickstart-group: 2 member(s) owned partitions and consumed 10 " "$state/out"'
+    check "run $run: describe showed the group's lag column" \
+        'grep -q "^TOPIC  *PARTITION  *CURRENT-OFFSET  *LOG-END-OFFSET  *LAG  *OWNER" "$state/out"'
     check "run $run: it says how to stop" \
         'grep -q "local-cluster stop" "$state/out"'
     echo "# run $run took $((SECONDS - start)) s"
