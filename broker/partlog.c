@@ -256,8 +256,9 @@ static ssize_t seg_floor(const qr_plog_t *part, int64_t offset)
     return (ssize_t)j;
 }
 
-/* segs_lock held for writing */
-static void segs_push(qr_plog_t *part, qr_seg_t *seg)
+/* Appends without rebuilding the search tree (the caller does, once).
+ * segs_lock held for writing */
+static void segs_push_only(qr_plog_t *part, qr_seg_t *seg)
 {
     if (part->nsegs == part->segs_cap) {
         part->segs_cap = part->segs_cap ? part->segs_cap * 2 : 16;
@@ -268,6 +269,12 @@ static void segs_push(qr_plog_t *part, qr_seg_t *seg)
     }
     part->bases[part->nsegs] = seg->base_offset;
     part->segs[part->nsegs++] = seg;
+}
+
+/* segs_lock held for writing */
+static void segs_push(qr_plog_t *part, qr_seg_t *seg)
+{
+    segs_push_only(part, seg);
     qr_plog_segs_changed(part);
 }
 
@@ -544,11 +551,12 @@ static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
         err =
             qr_seg_open(part->dir, bases[i], &so, i + 1 == n, &seg, &idx_ok[i]);
         if (err == QUIRE_ERR_NONE)
-            segs_push(part, seg);
+            segs_push_only(part, seg);
         else
             snprintf(errstr, errsz, "%s: cannot open segment %020lld",
                      part->name, (long long)bases[i]);
     }
+    qr_plog_segs_changed(part); /* once, not per segment */
     if (err == QUIRE_ERR_NONE) {
         err = recover_all(part, o, idx_ok);
         if (err != QUIRE_ERR_NONE)
