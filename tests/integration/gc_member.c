@@ -1,8 +1,8 @@
 /*
  * gc_member: one member of a consumer group over libquire's group
  * consumer (quire_consumer_subscribe), for check_group_churn and
- * bench/groupbench: a real consumer process the tests start, stop, SIGKILL
- * and SIGSTOP.
+ * groupbench: a real consumer process they start, stop, SIGKILL and
+ * SIGSTOP.
  *
  *   gc_member --zookeeper CONNECT --group G --topic T [--strategy S]
  *             [--session-timeout-ms MS] [--fetch-wait-ms MS]
@@ -15,6 +15,8 @@
  *   R <ms> <partition> <position>   revoked
  *   M <ms> <partition> <offset> <value>   a record (not with --quiet)
  *   E <ms> <error> <message>        the group's trouble, reported by poll
+ *   P <ms> <records>                with --quiet, at each periodic commit:
+ *                                   records read so far
  *   X <ms> <records>                clean exit (after SIGTERM/SIGINT)
  * Commits are its own (enable.auto.commit=false), always after flushing
  * standard output: every --commit-ms, in the revocation callback and at
@@ -172,6 +174,8 @@ int main(int argc, char **argv)
                    r && !r->topic && r->value ? (const char *)r->value : "");
         }
         if (now - last_commit >= commit_ms) {
+            if (quiet)
+                printf("P %lld %lld\n", now, got);
             fflush(stdout);
             quire_consumer_commit_async(c, NULL, 0, NULL, NULL);
             last_commit = now;
