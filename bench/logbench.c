@@ -14,9 +14,18 @@
  *            over each log per round, the same random offsets); reported:
  *            the median over rounds of each pass's p50 with its
  *            [min..max], mean and p99, and the 10,000 / 1 ratios (target
- *            <= 2). --perf-ctl records the lookup passes alone with perf.
+ *            <= 2). Each round has a warm pass (lookups back to back) and
+ *            a cold pass (the CPU caches emptied before each lookup).
+ *            --perf-ctl records the lookup passes alone with perf.
  *   big      append MB/s with 1 GB and with --big-gb GB already stored
- *            (within 10%); off unless --big-gb is given
+ *            (within 10%); off unless --big-gb is given. Two logs kept at
+ *            those sizes by retention.bytes, measured in alternating
+ *            windows (after a warm-up window each), each from a synced
+ *            file system with both logs' pages dropped from the page
+ *            cache: median, [min..max] and the ratio, for the appends alone
+ *            (per wall and per CPU second) and with the fdatasync.
+ *
+ * bench/README.md has the recipe and the last figures.
  *
  * A program, never a timed test. Everything it writes goes under --dir
  * (default: a new directory in /tmp) and is deleted before it exits.
@@ -24,6 +33,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -41,6 +51,7 @@
 #include "batch.h"
 #include "logging.h"
 #include "partlog.h"
+#include "retention.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -53,6 +64,10 @@ typedef struct opts {
     int big_gb;      /* 0: skip */
     const char *only;
     const char *perf_ctl; /* "CTL,ACK": perf record --control fifos */
+    int big_rounds;       /* windows on each big log */
+    int big_window_mb;    /* MiB per window */
+    int cold_lookups;     /* per cold pass */
+    int evict_mb;         /* read before each cold lookup */
     int lookup_rounds;    /* interleaved passes over the lookup logs */
     int lk_segs, lk_per;  /* --lookup-one SEGS,PER: one configuration */
 } opts_t;
@@ -95,6 +110,28 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* This thread's CPU time: the work of a window without the time spent
+ * waiting for a CPU on a machine shared with other jobs. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The machine's load, printed with the figures: their noise. */
+static void print_load(const char *when)
+{
+    char buf[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof(buf), f))
+            snprintf(buf, sizeof(buf), "?\n");
+        fclose(f);
+    }
+    printf("%s: load average %s", when, buf);
 }
 
 static void die(const char *what, quire_err_t err)
@@ -348,84 +385,19 @@ static void bench_commit(const opts_t *o)
 
 /* ---- lookup ---- */
 
+/* Per round figures of one way of measuring (warm or cold) on one log. */
+typedef struct lk_stats {
+    double *p50, *mean, *p99;
+} lk_stats_t;
+
 /* A log of nsegs segments of per_seg batches (~900 bytes) each, with an
  * index entry every 4096 bytes. */
 typedef struct lk_log {
     int nsegs, per_seg;
     char topic[32];
     qr_plog_t *part;
-    double *p50, *mean, *p99; /* one per round */
+    lk_stats_t warm, cold;
 } lk_log_t;
-
-static void lookup_build(const opts_t *o, lk_log_t *lg)
-{
-    qr_plog_conf_t conf;
-    uint8_t batch[4096];
-    size_t n = make_batch(batch, sizeof(batch), 2, 400); /* ~900 bytes */
-
-    qr_plog_conf_defaults(&conf);
-    conf.segment_bytes = (int64_t)n * lg->per_seg;
-    conf.index_interval_bytes = 4096;
-    conf.index_size_max_bytes = 1 << 20;
-    snprintf(lg->topic, sizeof(lg->topic), "lookup%d-%d", lg->nsegs,
-             lg->per_seg);
-    lg->part = open_log(o->dir, lg->topic, &conf, NULL);
-    for (long i = 0; i < (long)lg->nsegs * lg->per_seg; i++) {
-        int64_t b, l;
-        quire_err_t err = qr_plog_append(lg->part, batch, n, &b, &l);
-        if (err != QUIRE_ERR_NONE)
-            die("append", err);
-    }
-    if (qr_plog_segment_count(lg->part) != (size_t)lg->nsegs) {
-        fprintf(stderr, "logbench: %s: %zu segments, wanted %d\n", lg->topic,
-                qr_plog_segment_count(lg->part), lg->nsegs);
-        exit(1);
-    }
-    lg->p50 = qr_calloc((size_t)o->lookup_rounds, sizeof(double));
-    lg->mean = qr_calloc((size_t)o->lookup_rounds, sizeof(double));
-    lg->p99 = qr_calloc((size_t)o->lookup_rounds, sizeof(double));
-}
-
-static void lookup_drop(const opts_t *o, lk_log_t *lg)
-{
-    char sub[PATH_MAX];
-    qr_plog_close(lg->part);
-    snprintf(sub, sizeof(sub), "%s/%s-0", o->dir, lg->topic);
-    rm_rf(sub);
-    free(lg->p50);
-    free(lg->mean);
-    free(lg->p99);
-}
-
-/* One pass of o->lookups qr_plog_read() calls (the fetch path: 64 KiB of
- * whole batches from a uniformly random offset; the same seed, so the same
- * pattern, for every log), recorded as round r. */
-static void lookup_pass(const opts_t *o, lk_log_t *lg, int r, double *lat)
-{
-    int64_t end = qr_plog_log_end(lg->part);
-    unsigned seed = 12345;
-    double sum = 0;
-
-    perf_cmd("enable");
-    for (int i = 0; i < o->lookups; i++) {
-        int64_t off = (int64_t)((((uint64_t)rand_r(&seed) << 31) ^
-                                 (uint64_t)rand_r(&seed)) %
-                                (uint64_t)end);
-        qr_plog_slice_t s;
-        double t0 = now_s();
-        quire_err_t err = qr_plog_read(lg->part, off, 65536, &s);
-        qr_plog_slice_release(&s);
-        lat[i] = (now_s() - t0) * 1e9;
-        if (err != QUIRE_ERR_NONE)
-            die("read", err);
-        sum += lat[i];
-    }
-    perf_cmd("disable");
-    qsort(lat, (size_t)o->lookups, sizeof(double), cmp_dbl);
-    lg->p50[r] = lat[o->lookups / 2];
-    lg->mean[r] = sum / o->lookups;
-    lg->p99[r] = lat[(size_t)o->lookups * 99 / 100];
-}
 
 static double median(const double *v, int n)
 {
@@ -453,29 +425,156 @@ static double vmax(const double *v, int n)
     return m;
 }
 
-static void lookup_report(const opts_t *o, const lk_log_t *lg)
+static void stats_alloc(lk_stats_t *st, int rounds)
+{
+    st->p50 = qr_calloc((size_t)rounds, sizeof(double));
+    st->mean = qr_calloc((size_t)rounds, sizeof(double));
+    st->p99 = qr_calloc((size_t)rounds, sizeof(double));
+}
+
+static void stats_free(lk_stats_t *st)
+{
+    free(st->p50);
+    free(st->mean);
+    free(st->p99);
+}
+
+static void lookup_build(const opts_t *o, lk_log_t *lg)
+{
+    qr_plog_conf_t conf;
+    uint8_t batch[4096];
+    size_t n = make_batch(batch, sizeof(batch), 2, 400); /* ~900 bytes */
+
+    qr_plog_conf_defaults(&conf);
+    conf.segment_bytes = (int64_t)n * lg->per_seg;
+    conf.index_interval_bytes = 4096;
+    conf.index_size_max_bytes = 1 << 20;
+    snprintf(lg->topic, sizeof(lg->topic), "lookup%d-%d", lg->nsegs,
+             lg->per_seg);
+    lg->part = open_log(o->dir, lg->topic, &conf, NULL);
+    for (long i = 0; i < (long)lg->nsegs * lg->per_seg; i++) {
+        int64_t b, l;
+        quire_err_t err = qr_plog_append(lg->part, batch, n, &b, &l);
+        if (err != QUIRE_ERR_NONE)
+            die("append", err);
+    }
+    if (qr_plog_segment_count(lg->part) != (size_t)lg->nsegs) {
+        fprintf(stderr, "logbench: %s: %zu segments, wanted %d\n", lg->topic,
+                qr_plog_segment_count(lg->part), lg->nsegs);
+        exit(1);
+    }
+    stats_alloc(&lg->warm, o->lookup_rounds);
+    stats_alloc(&lg->cold, o->lookup_rounds);
+}
+
+static void lookup_drop(const opts_t *o, lk_log_t *lg)
+{
+    char sub[PATH_MAX];
+    qr_plog_close(lg->part);
+    snprintf(sub, sizeof(sub), "%s/%s-0", o->dir, lg->topic);
+    rm_rf(sub);
+    stats_free(&lg->warm);
+    stats_free(&lg->cold);
+}
+
+/* Cold lookups: before each one, a read of every cache line of a buffer
+ * twice the size of a large last-level cache (and 16,384 pages, more than
+ * any TLB holds), so that the lookup finds nothing of the log, of the
+ * kernel's file structures or of the page cache in a CPU cache: the state
+ * of a partition on a broker busy with many others. */
+static uint8_t *evict_buf;
+static size_t evict_len;
+
+static void evict_caches(void)
+{
+    volatile uint8_t sink;
+    uint8_t acc = 0;
+    for (size_t i = 0; i < evict_len; i += 64)
+        acc = (uint8_t)(acc + evict_buf[i]);
+    sink = acc;
+    (void)sink;
+}
+
+/* One pass of qr_plog_read() calls (the fetch path: 64 KiB of whole
+ * batches from a uniformly random offset; the same seed, so the same
+ * pattern, for every log), recorded as round r. Warm: back to back, as
+ * many as o->lookups. Cold: o->cold_lookups, each after evict_caches(). */
+static void lookup_pass(const opts_t *o, lk_log_t *lg, int r, double *lat,
+                        int cold)
+{
+    int64_t end = qr_plog_log_end(lg->part);
+    unsigned seed = 12345;
+    double sum = 0;
+    int n = cold ? o->cold_lookups : o->lookups;
+    lk_stats_t *st = cold ? &lg->cold : &lg->warm;
+
+    perf_cmd("enable");
+    for (int i = 0; i < n; i++) {
+        int64_t off = (int64_t)((((uint64_t)rand_r(&seed) << 31) ^
+                                 (uint64_t)rand_r(&seed)) %
+                                (uint64_t)end);
+        qr_plog_slice_t s;
+        if (cold) {
+            perf_cmd("disable");
+            evict_caches();
+            perf_cmd("enable");
+        }
+        double t0 = now_s();
+        quire_err_t err = qr_plog_read(lg->part, off, 65536, &s);
+        qr_plog_slice_release(&s);
+        lat[i] = (now_s() - t0) * 1e9;
+        if (err != QUIRE_ERR_NONE)
+            die("read", err);
+        sum += lat[i];
+    }
+    perf_cmd("disable");
+    qsort(lat, (size_t)n, sizeof(double), cmp_dbl);
+    st->p50[r] = lat[n / 2];
+    st->mean[r] = sum / n;
+    st->p99[r] = lat[(size_t)n * 99 / 100];
+}
+
+static void lookup_report(const opts_t *o, const char *how, const lk_log_t *lg,
+                          const lk_stats_t *st)
 {
     int n = o->lookup_rounds;
-    printf("lookup: %5d segments x %6d batches: p50 %5.0f ns "
+    printf("lookup %s: %5d segments x %6d batches: p50 %5.0f ns "
            "[%.0f..%.0f], mean %5.0f ns, p99 %5.0f ns\n",
-           lg->nsegs, lg->per_seg, median(lg->p50, n), vmin(lg->p50, n),
-           vmax(lg->p50, n), median(lg->mean, n), median(lg->p99, n));
+           how, lg->nsegs, lg->per_seg, median(st->p50, n), vmin(st->p50, n),
+           vmax(st->p50, n), median(st->mean, n), median(st->p99, n));
 }
 
 /* The ratio of the medians of p50, and its range over the rounds (the
  * ratio of the two logs' p50 measured in the same round). */
-static void lookup_ratio(const opts_t *o, const char *what, const lk_log_t *a,
-                         const lk_log_t *b)
+static void lookup_ratio(const opts_t *o, const char *how, const char *what,
+                         const lk_log_t *la, const lk_stats_t *a,
+                         const lk_log_t *lb, const lk_stats_t *b)
 {
     int n = o->lookup_rounds;
     double *r = qr_malloc((size_t)n * sizeof(double));
     for (int i = 0; i < n; i++)
         r[i] = b->p50[i] / a->p50[i];
-    printf("lookup: %s: %d segments / %d segments: p50 ratio %.2f "
-           "[%.2f..%.2f per round] (target <= 2)\n",
-           what, b->nsegs, a->nsegs, median(b->p50, n) / median(a->p50, n),
-           vmin(r, n), vmax(r, n));
+    double m = median(b->p50, n) / median(a->p50, n);
+    printf("lookup %s: %s: %d segments / %d: p50 ratio %.2f "
+           "[%.2f..%.2f per round] (target <= 2): %s\n",
+           how, what, lb->nsegs, la->nsegs, m, vmin(r, n), vmax(r, n),
+           m <= 2 ? "ok" : "NOT within 2x");
     free(r);
+}
+
+static void lookup_summary(const opts_t *o, const char *how, lk_log_t *logs,
+                           int nlogs, int cold)
+{
+#define ST(k) (cold ? &logs[k].cold : &logs[k].warm)
+    for (int k = 0; k < nlogs; k++)
+        lookup_report(o, how, &logs[k], ST(k));
+    if (nlogs < 5)
+        return;
+    lookup_ratio(o, how, "data grows", &logs[0], ST(0), &logs[2], ST(2));
+    lookup_ratio(o, how, "data grows", &logs[0], ST(0), &logs[1], ST(1));
+    lookup_ratio(o, how, "same data", &logs[3], ST(3), &logs[2], ST(2));
+    lookup_ratio(o, how, "same data", &logs[3], ST(3), &logs[4], ST(4));
+#undef ST
 }
 
 static void bench_lookup(const opts_t *o)
@@ -485,63 +584,64 @@ static void bench_lookup(const opts_t *o)
      * batches (144 MB) cut into 1, 100 or 10,000 segments. The 10,000
      * segment log is the same in both. */
     lk_log_t logs[] = {
-        {1, 16, "", NULL, NULL, NULL, NULL},
-        {100, 16, "", NULL, NULL, NULL, NULL},
-        {10000, 16, "", NULL, NULL, NULL, NULL},
-        {1, 160000, "", NULL, NULL, NULL, NULL},
-        {100, 1600, "", NULL, NULL, NULL, NULL},
+        {.nsegs = 1, .per_seg = 16},     {.nsegs = 100, .per_seg = 16},
+        {.nsegs = 10000, .per_seg = 16}, {.nsegs = 1, .per_seg = 160000},
+        {.nsegs = 100, .per_seg = 1600},
     };
     int nlogs = (int)QR_ARRAY_LEN(logs);
-    double *lat = qr_malloc((size_t)o->lookups * sizeof(double));
+    int most = o->lookups > o->cold_lookups ? o->lookups : o->cold_lookups;
+    double *lat = qr_malloc((size_t)most * sizeof(double));
 
     if (o->lk_segs > 0) { /* one configuration (profiling) */
         logs[0].nsegs = o->lk_segs;
         logs[0].per_seg = o->lk_per;
         nlogs = 1;
     }
+    evict_len = (size_t)o->evict_mb << 20;
+    evict_buf = qr_malloc(evict_len);
+    memset(evict_buf, 1, evict_len); /* real pages, not the zero page */
     for (int k = 0; k < nlogs; k++)
         lookup_build(o, &logs[k]);
-    printf("lookup: %d lookups per pass, %d rounds; each round one pass "
-           "over every log, starting at a different log\n",
-           o->lookups, o->lookup_rounds);
-    for (int r = 0; r < o->lookup_rounds; r++)
+    printf("lookup: %d rounds; each round one warm pass (%d lookups back to "
+           "back) and one cold pass (%d lookups, each after reading %d MiB "
+           "to empty the CPU caches) over every log, starting at a "
+           "different log each round\n",
+           o->lookup_rounds, o->lookups, o->cold_lookups, o->evict_mb);
+    print_load("lookup: before");
+    for (int r = 0; r < o->lookup_rounds; r++) {
         for (int k = 0; k < nlogs; k++)
-            lookup_pass(o, &logs[(k + r) % nlogs], r, lat);
+            lookup_pass(o, &logs[(k + r) % nlogs], r, lat, 0);
+        for (int k = 0; k < nlogs && o->cold_lookups > 0; k++)
+            lookup_pass(o, &logs[(k + r) % nlogs], r, lat, 1);
+    }
+    print_load("lookup: after");
     printf("lookup: p50 is the median over rounds of each pass's median, "
            "[min..max] over rounds\n");
-    for (int k = 0; k < nlogs; k++)
-        lookup_report(o, &logs[k]);
-    if (nlogs == (int)QR_ARRAY_LEN(logs)) {
-        lookup_ratio(o, "data grows", &logs[0], &logs[2]);
-        lookup_ratio(o, "data grows", &logs[0], &logs[1]);
-        lookup_ratio(o, "same data", &logs[3], &logs[2]);
-        lookup_ratio(o, "same data", &logs[3], &logs[4]);
-    }
+    lookup_summary(o, "warm", logs, nlogs, 0);
+    if (o->cold_lookups > 0)
+        lookup_summary(o, "cold", logs, nlogs, 1);
     for (int k = 0; k < nlogs; k++)
         lookup_drop(o, &logs[k]);
+    free(evict_buf);
     free(lat);
 }
 
 /* ---- big: 1 GB vs N GB stored ---- */
 
-/* Appends `mib` MiB; returns MB/s of the appends alone, and in *durable
- * MB/s with the closing fdatasync counted. */
-static double window(qr_plog_t *part, uint8_t *batch, size_t n, int mib,
-                     double *durable)
-{
-    double t0 = now_s();
-    for (int i = 0; i < mib; i++) {
-        int64_t b, l;
-        quire_err_t err = qr_plog_append(part, batch, n, &b, &l);
-        if (err != QUIRE_ERR_NONE)
-            die("append", err);
-    }
-    double t1 = now_s();
-    qr_plog_flush(part);
-    double t2 = now_s();
-    *durable = (double)n * mib / MIB / (t2 - t0);
-    return (double)n * mib / MIB / (t1 - t0);
-}
+/* Two logs, A with 1 GB and B with --big-gb GB stored, kept at those sizes
+ * by their own log.retention.bytes (run between windows, not timed): the
+ * steady state of a log that keeps a fixed amount. Each round measures one
+ * window of appends on each, in alternating order, each window starting
+ * from a synced file system (no dirty pages of the fill or of the other
+ * log's window left to write back), so both logs meet the same page cache
+ * and disk. */
+typedef struct big_log {
+    const char *topic;
+    double gb;
+    qr_plog_t *part;
+    double *mbs, *durable, *stored; /* one per round */
+    double *cpu_mbs; /* MB per second of this thread's CPU time */
+} big_log_t;
 
 static void fill_to(qr_plog_t *part, uint8_t *batch, size_t n, double gb)
 {
@@ -554,35 +654,166 @@ static void fill_to(qr_plog_t *part, uint8_t *batch, size_t n, double gb)
     qr_plog_flush(part);
 }
 
+/* Drops the page cache of every .log under `dir`/`sub` (synced first, so
+ * every page is clean and goes): the window then writes into free memory
+ * instead of reclaiming pages of the fill or of the last window, whichever
+ * log they belong to. Only our files: nothing else's cache is touched. */
+static void drop_log_cache(const char *dir, const char *sub)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, sub);
+    DIR *d = opendir(path);
+    struct dirent *de;
+    if (!d) {
+        perror(path);
+        exit(1);
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 4 || strcmp(de->d_name + len - 4, ".log") != 0)
+            continue;
+        char file[PATH_MAX + 256];
+        snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+        int fd = open(file, O_RDONLY);
+        if (fd < 0)
+            continue; /* deleted by retention meanwhile */
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* Between windows, not timed: retention brings the log back to its size,
+ * everything is synced (no dirty pages of the fill or of the other log's
+ * window left to write back) and the logs' cached pages are dropped. */
+static void settle(const opts_t *o, big_log_t *logs, int nlogs, big_log_t *lg)
+{
+    int deleted = 0;
+    if (qr_retention_run(lg->part, qr_plog_now_ms(), &deleted) !=
+        QUIRE_ERR_NONE)
+        die("retention", QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    qr_retention_reap(lg->part, qr_plog_now_ms(), 1);
+    int fd = open(o->dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0 || syncfs(fd) != 0) {
+        perror("logbench: syncfs");
+        exit(1);
+    }
+    close(fd);
+    for (int k = 0; k < nlogs; k++) {
+        char sub[64];
+        snprintf(sub, sizeof(sub), "%s-0", logs[k].topic);
+        drop_log_cache(o->dir, sub);
+    }
+}
+
+/* One window of `mib` 1 MiB appends: MB/s of the appends alone, and with
+ * the closing fdatasync counted. */
+static void big_window(const opts_t *o, big_log_t *logs, big_log_t *lg, int r,
+                       uint8_t *batch, size_t n, int mib)
+{
+    settle(o, logs, 2, lg);
+    lg->stored[r] = (double)qr_plog_size_bytes(lg->part) / 1e9;
+    double c0 = cpu_s();
+    double t0 = now_s();
+    for (int i = 0; i < mib; i++) {
+        int64_t b, l;
+        quire_err_t err = qr_plog_append(lg->part, batch, n, &b, &l);
+        if (err != QUIRE_ERR_NONE)
+            die("append", err);
+    }
+    double t1 = now_s();
+    double c1 = cpu_s();
+    if (qr_plog_flush(lg->part) != QUIRE_ERR_NONE)
+        die("flush", QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    double t2 = now_s();
+    lg->mbs[r] = (double)n * mib / MIB / (t1 - t0);
+    lg->cpu_mbs[r] = (double)n * mib / MIB / (c1 - c0);
+    lg->durable[r] = (double)n * mib / MIB / (t2 - t0);
+}
+
+static void big_ratio(const opts_t *o, const char *what, const double *a,
+                      const double *b)
+{
+    int n = o->big_rounds;
+    double *r = qr_malloc((size_t)n * sizeof(double));
+    for (int i = 0; i < n; i++)
+        r[i] = b[i] / a[i];
+    double m = median(b, n) / median(a, n);
+    printf("big: %s: %d GB / 1 GB: ratio of medians %.3f [%.3f..%.3f per "
+           "round] (target 0.9..1.1): %s\n",
+           what, o->big_gb, m, vmin(r, n), vmax(r, n),
+           m >= 0.9 && m <= 1.1 ? "ok" : "NOT within 10%");
+    free(r);
+}
+
 static void bench_big(const opts_t *o)
 {
-    qr_plog_conf_t conf;
-    char sub[PATH_MAX];
     size_t cap = (1u << 20) + 4096;
     uint8_t *batch = qr_malloc(cap);
     size_t n = make_batch(batch, cap, 1013, 1024);
-    const int win = 2048; /* MiB per measured window */
-    double d1, dn;
+    big_log_t logs[2] = {{.topic = "big1", .gb = 1.0},
+                         {.topic = "bigN", .gb = (double)o->big_gb}};
+    char sub[PATH_MAX];
 
-    qr_plog_conf_defaults(&conf);
-    qr_plog_t *part = open_log(o->dir, "big", &conf, NULL);
-    fill_to(part, batch, n, 1.0);
-    double a1 = window(part, batch, n, win, &d1);
-    printf("big: with %.1f GB stored: append %.0f MB/s, with fdatasync "
-           "%.0f MB/s\n",
-           1.0, a1, d1);
-    fill_to(part, batch, n, (double)o->big_gb);
-    double stored = (double)qr_plog_size_bytes(part) / 1e9;
-    double an = window(part, batch, n, win, &dn);
-    printf("big: with %.1f GB stored (%zu segments): append %.0f MB/s, with "
-           "fdatasync %.0f MB/s\n",
-           stored, qr_plog_segment_count(part), an, dn);
-    printf("big: ratio %.3f append, %.3f with fdatasync (target within "
-           "10%%)\n",
-           an / a1, dn / d1);
-    qr_plog_close(part);
-    snprintf(sub, sizeof(sub), "%s/big-0", o->dir);
-    rm_rf(sub);
+    for (int k = 0; k < 2; k++) {
+        big_log_t *lg = &logs[k];
+        qr_plog_conf_t conf;
+        qr_plog_conf_defaults(&conf); /* 1 GiB segments */
+        conf.retention_ms = -1;       /* the batches carry 2023 timestamps */
+        conf.retention_bytes = (int64_t)(lg->gb * 1e9);
+        conf.segment_delete_delay_ms = 0;
+        lg->part = open_log(o->dir, lg->topic, &conf, NULL);
+        fill_to(lg->part, batch, n, lg->gb);
+        lg->mbs = qr_calloc((size_t)o->big_rounds, sizeof(double));
+        lg->durable = qr_calloc((size_t)o->big_rounds, sizeof(double));
+        lg->stored = qr_calloc((size_t)o->big_rounds, sizeof(double));
+        lg->cpu_mbs = qr_calloc((size_t)o->big_rounds, sizeof(double));
+    }
+    printf("big: %d rounds of one %d MiB window on each log, alternating "
+           "which goes first, after a warm-up window on each (shown, not "
+           "counted: the first window after the fill meets the page "
+           "reclaim the fill left); before each window the file system is "
+           "synced and both logs' cached pages dropped\n",
+           o->big_rounds, o->big_window_mb);
+    print_load("big: before");
+    for (int r = -1; r < o->big_rounds; r++) {
+        for (int j = 0; j < 2; j++) {
+            big_log_t *lg = &logs[(j + (r < 0 ? 0 : r)) % 2];
+            int slot = r < 0 ? 0 : r; /* the warm-up is overwritten */
+            big_window(o, logs, lg, slot, batch, n, o->big_window_mb);
+            printf("  %s %d: %4.1f GB stored (%3zu segments): append "
+                   "%5.0f MB/s (%5.0f per CPU second), with fdatasync "
+                   "%5.0f MB/s\n",
+                   r < 0 ? "warm-up" : "round", slot, lg->stored[slot],
+                   qr_plog_segment_count(lg->part), lg->mbs[slot],
+                   lg->cpu_mbs[slot], lg->durable[slot]);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        big_log_t *lg = &logs[k];
+        int m = o->big_rounds;
+        printf("big: %4.1f..%4.1f GB stored: append median %5.0f MB/s "
+               "[%.0f..%.0f], per CPU second %5.0f [%.0f..%.0f], with "
+               "fdatasync %5.0f MB/s [%.0f..%.0f]\n",
+               vmin(lg->stored, m), vmax(lg->stored, m), median(lg->mbs, m),
+               vmin(lg->mbs, m), vmax(lg->mbs, m), median(lg->cpu_mbs, m),
+               vmin(lg->cpu_mbs, m), vmax(lg->cpu_mbs, m),
+               median(lg->durable, m), vmin(lg->durable, m),
+               vmax(lg->durable, m));
+    }
+    big_ratio(o, "append", logs[0].mbs, logs[1].mbs);
+    big_ratio(o, "append per CPU second", logs[0].cpu_mbs, logs[1].cpu_mbs);
+    big_ratio(o, "with fdatasync", logs[0].durable, logs[1].durable);
+    print_load("big: after");
+    for (int k = 0; k < 2; k++) {
+        qr_plog_close(logs[k].part);
+        snprintf(sub, sizeof(sub), "%s/%s-0", o->dir, logs[k].topic);
+        rm_rf(sub);
+        free(logs[k].mbs);
+        free(logs[k].durable);
+        free(logs[k].stored);
+        free(logs[k].cpu_mbs);
+    }
     free(batch);
 }
 
@@ -602,6 +833,8 @@ static const char usage_text[] =
     "  --perf-ctl C,A   perf record -D -1 --control fifo:C,A: record the\n"
     "                   lookup passes only\n"
     "  --big-gb N       also the 1 GB vs N GB stored run (default: off)\n"
+    "  --big-rounds N   windows on each of the two logs (default 5)\n"
+    "  --big-window-mb N  MiB appended per window (default 1024)\n"
     "  --only NAME      append, commit, lookup or big\n";
 
 static void parse(int argc, char **argv, opts_t *o)
@@ -617,6 +850,10 @@ static void parse(int argc, char **argv, opts_t *o)
         {"lookup-rounds", required_argument, NULL, 'R'},
         {"lookup-one", required_argument, NULL, 'O'},
         {"perf-ctl", required_argument, NULL, 'p'},
+        {"big-rounds", required_argument, NULL, 'B'},
+        {"cold-lookups", required_argument, NULL, 'C'},
+        {"evict-mb", required_argument, NULL, 'E'},
+        {"big-window-mb", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -657,6 +894,18 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'p':
             o->perf_ctl = optarg;
             break;
+        case 'C':
+            o->cold_lookups = atoi(optarg);
+            break;
+        case 'E':
+            o->evict_mb = atoi(optarg);
+            break;
+        case 'B':
+            o->big_rounds = atoi(optarg);
+            break;
+        case 'W':
+            o->big_window_mb = atoi(optarg);
+            break;
         case 'h':
             fputs(usage_text, stdout);
             exit(0);
@@ -666,7 +915,9 @@ static void parse(int argc, char **argv, opts_t *o)
         }
     }
     if (o->append_mb < 1 || o->rounds < 1 || o->commit_secs < 1 ||
-        o->lookups < 100 || o->lookup_rounds < 1 || o->big_gb < 0) {
+        o->lookups < 100 || o->lookup_rounds < 1 || o->big_gb < 0 ||
+        o->big_rounds < 1 || o->big_window_mb < 1 || o->cold_lookups < 0 ||
+        o->evict_mb < 1) {
         fputs(usage_text, stderr);
         exit(2);
     }
@@ -683,11 +934,16 @@ int main(int argc, char **argv)
                 .rounds = 3,
                 .commit_secs = 5,
                 .lookups = 200000,
-                .lookup_rounds = 5};
+                .lookup_rounds = 5,
+                .big_rounds = 5,
+                .big_window_mb = 1024,
+                .cold_lookups = 300,
+                .evict_mb = 64};
     char tmpl[] = "/tmp/logbench-XXXXXX";
     int made = 0;
 
     parse(argc, argv, &o);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress as it comes */
     qr_log_setup(QR_LOG_LVL_WARNING, 0, -1);
     if (!o.dir) {
         o.dir = mkdtemp(tmpl);

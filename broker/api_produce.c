@@ -10,6 +10,9 @@
 #include "alloc.h"
 #include "api_produce.h"
 #include "batch.h"
+#include "buf.h"
+#include "clock.h"
+#include "crc32c.h"
 #include "logging.h"
 #include "partmap.h"
 
@@ -83,6 +86,26 @@ quire_err_t qr_api_produce_check(const uint8_t *p, size_t len,
         off += qr_batch_size(&hdr);
     }
     return QUIRE_ERR_NONE;
+}
+
+void qr_api_produce_stamp(uint8_t *p, size_t len, int64_t now_ms)
+{
+    size_t off = 0;
+
+    while (off + QR_BATCH_HEADER_SIZE <= len) {
+        uint8_t *b = p + off;
+        size_t size =
+            QR_BATCH_LOG_OVERHEAD + qr_be32_get(b + QR_BATCH_OFF_LENGTH);
+        uint16_t attr = qr_be16_get(b + QR_BATCH_OFF_ATTRIBUTES);
+
+        qr_be16_put(b + QR_BATCH_OFF_ATTRIBUTES,
+                    attr | QR_BATCH_ATTR_TIMESTAMP_LOG_APPEND);
+        qr_be64_put(b + QR_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)now_ms);
+        qr_be32_put(b + QR_BATCH_OFF_CRC,
+                    qr_crc32c(0, b + QR_BATCH_OFF_ATTRIBUTES,
+                              size - QR_BATCH_OFF_ATTRIBUTES));
+        off += size;
+    }
 }
 
 static void op_free(prod_op_t *op)
@@ -212,7 +235,13 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
         return err;
     }
     /* The records are a view into the connection's own read buffer, which
-     * is writable: the log rewrites each baseOffset in place. */
+     * is writable: the log rewrites each baseOffset in place, and the
+     * topic's LogAppendTime the batch timestamps. */
+    if (atomic_load(&entry->log_append_time)) {
+        out->log_append_time = qr_clock_real_ms();
+        qr_api_produce_stamp((uint8_t *)in->records, in->records_length,
+                             out->log_append_time);
+    }
     err = qr_plog_append(entry->part, (uint8_t *)in->records,
                          in->records_length, &base, &last);
     if (err != QUIRE_ERR_NONE) {

@@ -36,4 +36,16 @@ void qr_api_produce(qr_reqctx_t *ctx);
 quire_err_t qr_api_produce_check(const uint8_t *p, size_t len,
                                  int32_t max_batch, const char **why);
 
+/**
+ * @brief Stamps every batch of @p p (already checked by
+ * qr_api_produce_check()) with LogAppendTime, as Kafka's LogValidator
+ * does for message.timestamp.type=LogAppendTime: the timestamp-type bit
+ * of the attributes set, maxTimestamp = @p now_ms, the CRC recomputed
+ * (it covers both). Records are not touched: readers take maxTimestamp
+ * as every record's timestamp.
+ * @param p borrowed, rewritten in place.
+ * @locality any  @locks none
+ */
+void qr_api_produce_stamp(uint8_t *p, size_t len, int64_t now_ms);
+
 #endif /* QR_API_PRODUCE_H */

@@ -20,6 +20,9 @@
 #define I64MAX     INT64_MAX
 
 /* clang-format off */
+static const char *const timestamp_types[] = {"CreateTime", "LogAppendTime",
+                                              NULL};
+
 static const qr_conf_prop_t props[] = {
     /* ---- server ---- */
     {"broker.id", QR_CONF_INT, OFF(broker_id), "-1", -1, I32MAX, NULL,
@@ -138,6 +141,12 @@ static const qr_conf_prop_t props[] = {
      OFF(log_segment_delete_delay_ms), "60000", 0, I64MAX, NULL,
      QR_CONF_F_RESTART,
      "Wait before deleting a segment file retention has dropped"},
+    {"log.message.timestamp.type", QR_CONF_ENUM,
+     OFF(log_message_timestamp_type), "CreateTime", NORANGE,
+     timestamp_types, QR_CONF_F_RESTART,
+     "Record timestamps kept: CreateTime (the producer's) or LogAppendTime "
+     "(the broker stamps each batch on append; topic override "
+     "message.timestamp.type)"},
     /* ---- tests only ---- */
     {"quire.test.flush.delay.ms", QR_CONF_INT, OFF(test_flush_delay_ms), "0",
      0, 60000, NULL, QR_CONF_F_RESTART,

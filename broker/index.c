@@ -239,10 +239,12 @@ quire_err_t qr_index_append(qr_index_t *idx, int64_t offset, uint32_t pos)
     return QUIRE_ERR_NONE;
 }
 
-void qr_index_lookup(const qr_index_t *idx, int64_t offset, int64_t *ent_off,
-                     uint32_t *ent_pos)
+void qr_index_lookup_bound(const qr_index_t *idx, int64_t offset,
+                           int64_t *ent_off, uint32_t *ent_pos,
+                           uint32_t *next_pos)
 {
-    size_t lo = 0, hi = qr_index_entries(idx); /* first entry > offset */
+    size_t n = qr_index_entries(idx);
+    size_t lo = 0, hi = n; /* first entry > offset */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int64_t o;
@@ -253,12 +255,24 @@ void qr_index_lookup(const qr_index_t *idx, int64_t offset, int64_t *ent_off,
         else
             hi = mid;
     }
+    *next_pos = 0;
+    if (lo < n) {
+        int64_t o;
+        qr_index_entry(idx, lo, &o, next_pos);
+    }
     if (lo == 0) {
         *ent_off = idx->base_offset;
         *ent_pos = 0;
         return;
     }
     qr_index_entry(idx, lo - 1, ent_off, ent_pos);
+}
+
+void qr_index_lookup(const qr_index_t *idx, int64_t offset, int64_t *ent_off,
+                     uint32_t *ent_pos)
+{
+    uint32_t next;
+    qr_index_lookup_bound(idx, offset, ent_off, ent_pos, &next);
 }
 
 void qr_index_lookup_pos(const qr_index_t *idx, uint32_t pos, int64_t *ent_off,

@@ -34,14 +34,15 @@
 /* ---- the mmap'd file of fixed-size entries (shared with timeindex) ---- */
 
 typedef struct qr_idxfile {
-    int fd;
+    /* what a lookup reads first, together (see qr_seg_t) */
     uint8_t *map;           /* NULL when nothing is mapped (empty file) */
-    size_t map_size;        /* bytes mapped */
     size_t entry_size;      /* 8 or 12 */
-    size_t max_entries;     /* capacity of the mapping */
     _Atomic size_t entries; /* published count */
-    int writable;           /* active segment: preallocated, mapped rw */
-    char *path;             /* owned, for log lines */
+    size_t max_entries;     /* capacity of the mapping */
+    size_t map_size;        /* bytes mapped */
+    int fd;
+    int writable; /* active segment: preallocated, mapped rw */
+    char *path;   /* owned, for log lines */
 } qr_idxfile_t;
 
 /** Tells whether entry @p i (at @p p) of a preallocated file is in use. */
@@ -111,8 +112,8 @@ void qr_idxfile_close(qr_idxfile_t *f);
 #define QR_INDEX_ENTRY_SIZE 8
 
 typedef struct qr_index {
-    qr_idxfile_t f;
     int64_t base_offset; /* the segment's */
+    qr_idxfile_t f;
 } qr_index_t;
 
 /**
@@ -152,6 +153,16 @@ void qr_index_entry(const qr_index_t *idx, size_t i, int64_t *offset,
  */
 void qr_index_lookup(const qr_index_t *idx, int64_t offset, int64_t *ent_off,
                      uint32_t *ent_pos);
+
+/**
+ * @brief qr_index_lookup(), and the position of the entry after the one
+ * found (0 when there is none): the batch holding @p offset starts in
+ * [*@p ent_pos, *@p next_pos), so a scan for it has a bound.
+ * @locality any  @locks none
+ */
+void qr_index_lookup_bound(const qr_index_t *idx, int64_t offset,
+                           int64_t *ent_off, uint32_t *ent_pos,
+                           uint32_t *next_pos);
 
 /**
  * @brief The greatest entry whose position is <= @p pos (position 0 when

@@ -189,19 +189,71 @@ quire_err_t qr_plog_set_conf(qr_plog_t *part, const qr_plog_conf_t *conf,
     return QUIRE_ERR_NONE;
 }
 
+/* ---- the segment search ----
+ *
+ * A lookup with thousands of segments finds its partition cold: a binary
+ * search over 10,000 bases (80 KB) touches ~11 cache lines, each a miss
+ * (and a TLB miss every 4 KiB). The tree below (a static B+-tree of 8-key
+ * nodes, each one cache line) needs one line per level: 5 for 10,000
+ * segments, 2 of them the small top levels. */
+
+#define TREE_FANOUT 8
+
+void qr_plog_segs_changed(qr_plog_t *part)
+{
+    size_t len = part->nsegs, total = 0;
+    int levels = 0;
+
+    do {
+        part->tree_len[levels] = len;
+        part->tree_off[levels] = total;
+        /* each level starts on a line: groups never straddle two */
+        total += (len + TREE_FANOUT - 1) / TREE_FANOUT * TREE_FANOUT;
+        levels++;
+        len = (len + TREE_FANOUT - 1) / TREE_FANOUT;
+    } while (part->tree_len[levels - 1] > TREE_FANOUT &&
+             levels < QR_PLOG_TREE_LEVELS);
+    free(part->tree);
+    part->tree = NULL;
+    part->tree_levels = 0;
+    if (part->nsegs == 0)
+        return;
+    void *mem = NULL;
+    size_t bytes = (total ? total : TREE_FANOUT) * sizeof(int64_t);
+    if (posix_memalign(&mem, 64, bytes) != 0) {
+        fprintf(stderr, "quire: out of memory allocating %zu bytes\n", bytes);
+        abort();
+    }
+    int64_t *t = mem;
+    memcpy(t, part->bases, part->nsegs * sizeof(*t));
+    for (int l = 1; l < levels; l++)
+        for (size_t e = 0; e < part->tree_len[l]; e++)
+            t[part->tree_off[l] + e] =
+                t[part->tree_off[l - 1] + e * TREE_FANOUT];
+    part->tree = t;
+    part->tree_levels = levels;
+}
+
 /* The index of the last segment whose base is <= offset; -1 if none.
  * segs_lock held. */
 static ssize_t seg_floor(const qr_plog_t *part, int64_t offset)
 {
-    size_t lo = 0, hi = part->nsegs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (part->bases[mid] <= offset)
-            lo = mid + 1;
-        else
-            hi = mid;
+    const int64_t *t = part->tree;
+    size_t j = 0; /* the group at the top level: the only one */
+
+    if (part->nsegs == 0 || t[0] > offset)
+        return -1;
+    for (int l = part->tree_levels - 1; l >= 0; l--) {
+        const int64_t *g = t + part->tree_off[l] + j * TREE_FANOUT;
+        size_t m = part->tree_len[l] - j * TREE_FANOUT, c = 0;
+        if (m > TREE_FANOUT)
+            m = TREE_FANOUT;
+        /* g[0] <= offset: the level above chose this group for it */
+        for (size_t k = 1; k < m; k++)
+            c += g[k] <= offset;
+        j = j * TREE_FANOUT + c;
     }
-    return (ssize_t)lo - 1;
+    return (ssize_t)j;
 }
 
 /* segs_lock held for writing */
@@ -216,6 +268,7 @@ static void segs_push(qr_plog_t *part, qr_seg_t *seg)
     }
     part->bases[part->nsegs] = seg->base_offset;
     part->segs[part->nsegs++] = seg;
+    qr_plog_segs_changed(part);
 }
 
 static qr_seg_t *active_seg(qr_plog_t *part)
@@ -260,6 +313,7 @@ static void drop_segments(qr_plog_t *part, int unlink_files)
     free(part->bases);
     part->bases = NULL;
     part->nsegs = part->segs_cap = 0;
+    qr_plog_segs_changed(part);
     pthread_rwlock_unlock(&part->segs_lock);
     for (size_t i = 0; i < n; i++) {
         if (unlink_files)
@@ -400,6 +454,7 @@ static void drop_tail(qr_plog_t *part, size_t from)
         qr_seg_unlink(seg);
         qr_seg_release(seg);
     }
+    qr_plog_segs_changed(part);
 }
 
 static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,

@@ -18,6 +18,9 @@ typedef struct qr_plog_waiter {
     void *opaque;
 } qr_plog_waiter_t;
 
+/* Levels of the segment search tree: 8^22 > 2^63 segments. */
+#define QR_PLOG_TREE_LEVELS 22
+
 struct qr_plog {
     char *topic;
     int32_t partition;
@@ -34,10 +37,15 @@ struct qr_plog {
     pthread_rwlock_t segs_lock;
     qr_seg_t **segs; /* segs_lock; sorted by base offset; the last is
                         active; each holds one reference */
-    int64_t *bases;  /* segs_lock: segs[i]->base_offset, contiguous so the
-                        binary search of a lookup stays in a few cache
-                        lines even with 10,000 segments */
+    int64_t *bases;  /* segs_lock: segs[i]->base_offset, contiguous */
     size_t nsegs, segs_cap;
+    /* segs_lock: the lookup's search tree over bases (partlog.c, seg_floor):
+     * level 0 a copy of bases, level k+1 the first base of each group of 8
+     * at level k, every group one 64-byte-aligned cache line; rebuilt by
+     * qr_plog_segs_changed() */
+    int64_t *tree;
+    size_t tree_off[QR_PLOG_TREE_LEVELS], tree_len[QR_PLOG_TREE_LEVELS];
+    int tree_levels;
 
     _Atomic int64_t log_start, log_end, hw, recovery_point;
     _Atomic int offline, gone; /* gone: closed or deleted */
@@ -62,6 +70,13 @@ struct qr_plog {
  * @locality any  @locks part->lock held
  */
 quire_err_t qr_plog_do_roll(qr_plog_t *part);
+
+/**
+ * @brief Rebuilds the lookup's search tree after segs/bases changed (a
+ * roll, retention, a cut at recovery). O(segments), no system call.
+ * @locality any  @locks segs_lock held for writing
+ */
+void qr_plog_segs_changed(qr_plog_t *part);
 
 /** @brief Marks the partition offline with a log line naming the cause.
  * @locality any @locks any */

@@ -58,7 +58,7 @@ qr_partmap_t *qr_partmap_new(void)
 }
 
 void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
-                    int32_t leader_epoch, int32_t max_message_bytes,
+                    int32_t leader_epoch, const qr_topic_produce_t *prod,
                     qr_plog_t *part)
 {
     qr_pentry_t *e = qr_calloc(1, sizeof(*e)), *old = NULL;
@@ -69,7 +69,8 @@ void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
     e->topic = qr_strdup(topic);
     e->partition = partition;
     e->leader_epoch = leader_epoch;
-    atomic_init(&e->max_message_bytes, max_message_bytes);
+    atomic_init(&e->max_message_bytes, prod->max_message_bytes);
+    atomic_init(&e->log_append_time, prod->log_append_time);
     e->part = part;
     pthread_mutex_init(&e->wmu, NULL);
     pthread_rwlock_wrlock(&map->lock);

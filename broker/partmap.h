@@ -39,6 +39,12 @@ typedef struct qr_pwaiter {
     qr_nt_work_t *work; /* posted on notify */
 } qr_pwaiter_t;
 
+/** What Produce applies per topic, from its config (topicconf.h). */
+typedef struct qr_topic_produce {
+    int32_t max_message_bytes; /* max.message.bytes: largest batch */
+    int log_append_time;       /* message.timestamp.type=LogAppendTime */
+} qr_topic_produce_t;
+
 typedef struct qr_pentry {
     atomic_int refcnt;
     char *topic; /* owned */
@@ -47,6 +53,9 @@ typedef struct qr_pentry {
     atomic_int max_message_bytes; /* the topic's max.message.bytes: what
                                      Produce accepts per batch; changes
                                      with the topic's config */
+    atomic_int log_append_time;   /* the topic's message.timestamp.type is
+                                     LogAppendTime: Produce stamps each
+                                     batch with the broker's clock */
     qr_plog_t *part;              /* one reference, owned by the entry */
     pthread_mutex_t wmu;
     qr_pwaiter_t *waiters; /* guarded by wmu */
@@ -57,12 +66,12 @@ qr_partmap_t *qr_partmap_new(void);
 
 /**
  * @brief Adds (or replaces) the entry for @p topic / @p partition.
- * @param max_message_bytes the topic's max.message.bytes.
+ * @param prod the topic's Produce settings, copied.
  * @param part one reference, taken on every path.
  * @locality main loop  @locks takes the map's write lock
  */
 void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
-                    int32_t leader_epoch, int32_t max_message_bytes,
+                    int32_t leader_epoch, const qr_topic_produce_t *prod,
                     qr_plog_t *part);
 
 /**

@@ -82,6 +82,7 @@ quire_err_t qr_retention_run(qr_plog_t *part, int64_t now_ms, int *deleted)
     memmove(part->bases, part->bases + k,
             (part->nsegs - k) * sizeof(*part->bases));
     part->nsegs -= k;
+    qr_plog_segs_changed(part);
     atomic_store_explicit(&part->log_start, part->segs[0]->base_offset,
                           memory_order_release);
     pthread_rwlock_unlock(&part->segs_lock);

@@ -199,6 +199,28 @@ void qr_seg_release(qr_seg_t *seg)
 
 /* ---- batches in the file ---- */
 
+/* The checks of qr_seg_read_hdr() on a header read into `buf`. */
+static quire_err_t check_hdr(const uint8_t *buf, size_t n, uint64_t pos,
+                             uint64_t end, qr_batch_hdr_t *hdr)
+{
+    if (n < QR_BATCH_HEADER_SIZE ||
+        qr_batch_hdr_read(buf, QR_BATCH_HEADER_SIZE, hdr) != QUIRE_ERR_NONE)
+        return QUIRE_ERR_TRUNCATED;
+    if (hdr->length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD ||
+        hdr->magic != QR_BATCH_MAGIC || hdr->last_offset_delta < 0)
+        return QUIRE_ERR_CORRUPT_MESSAGE;
+    if (pos + qr_batch_size(hdr) > end)
+        return QUIRE_ERR_TRUNCATED;
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t pread_fail(const qr_seg_t *seg, int err)
+{
+    char path[PATH_MAX];
+    qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
+    return seg_fail("pread", path, err);
+}
+
 quire_err_t qr_seg_read_hdr(const qr_seg_t *seg, uint64_t pos, uint64_t end,
                             qr_batch_hdr_t *hdr)
 {
@@ -207,22 +229,58 @@ quire_err_t qr_seg_read_hdr(const qr_seg_t *seg, uint64_t pos, uint64_t end,
     if (pos + QR_BATCH_HEADER_SIZE > end)
         return QUIRE_ERR_TRUNCATED;
     ssize_t n = qr_dk_pread_full(seg->fd, buf, sizeof(buf), (off_t)pos);
-    if (n < 0) {
-        char path[PATH_MAX];
-        int err = errno;
-        qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
-        return seg_fail("pread", path, err);
+    if (n < 0)
+        return pread_fail(seg, errno);
+    return check_hdr(buf, (size_t)n, pos, end, hdr);
+}
+
+/* Bytes a lookup reads in one pread when the headers it may need all lie
+ * within them: an index interval (4096 by default) and a batch. */
+#define SCAN_BYTES 8192
+
+/* A forward scan over batch headers with one pread for a whole bounded
+ * region: a lookup walks the few batches between two index entries, and
+ * one system call for all of them costs less than one per header (and
+ * touches each page-cache page once). */
+typedef struct hdr_scan {
+    const qr_seg_t *seg;
+    uint64_t end;   /* the published end */
+    uint64_t start; /* file position of buf[0] */
+    size_t len;     /* bytes in buf */
+    uint8_t buf[SCAN_BYTES];
+} hdr_scan_t;
+
+static void scan_init(hdr_scan_t *sc, const qr_seg_t *seg, uint64_t end)
+{
+    sc->seg = seg;
+    sc->end = end;
+    sc->start = 0;
+    sc->len = 0;
+}
+
+/* The header at `pos`, checked as qr_seg_read_hdr() does. `upto` bounds
+ * the headers the scan may still need (they start before it): when
+ * [pos, upto) fits in the buffer it is read whole, else just the header. */
+static quire_err_t scan_hdr(hdr_scan_t *sc, uint64_t pos, uint64_t upto,
+                            qr_batch_hdr_t *hdr)
+{
+    if (pos + QR_BATCH_HEADER_SIZE > sc->end)
+        return QUIRE_ERR_TRUNCATED;
+    if (pos < sc->start || pos + QR_BATCH_HEADER_SIZE > sc->start + sc->len) {
+        uint64_t want = QR_BATCH_HEADER_SIZE;
+        if (upto > sc->end)
+            upto = sc->end;
+        if (upto > pos && upto - pos > want && upto - pos <= SCAN_BYTES)
+            want = upto - pos;
+        ssize_t n =
+            qr_dk_pread_full(sc->seg->fd, sc->buf, (size_t)want, (off_t)pos);
+        if (n < 0)
+            return pread_fail(sc->seg, errno);
+        sc->start = pos;
+        sc->len = (size_t)n;
     }
-    if ((size_t)n < sizeof(buf))
-        return QUIRE_ERR_TRUNCATED;
-    if (qr_batch_hdr_read(buf, sizeof(buf), hdr) != QUIRE_ERR_NONE)
-        return QUIRE_ERR_TRUNCATED;
-    if (hdr->length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD ||
-        hdr->magic != QR_BATCH_MAGIC || hdr->last_offset_delta < 0)
-        return QUIRE_ERR_CORRUPT_MESSAGE;
-    if (pos + qr_batch_size(hdr) > end)
-        return QUIRE_ERR_TRUNCATED;
-    return QUIRE_ERR_NONE;
+    size_t at = (size_t)(pos - sc->start);
+    return check_hdr(sc->buf + at, sc->len - at, pos, sc->end, hdr);
 }
 
 void qr_seg_index_batch(qr_seg_t *seg, const qr_batch_hdr_t *hdr, uint32_t pos)
@@ -293,13 +351,17 @@ quire_err_t qr_seg_find(const qr_seg_t *seg, int64_t offset, uint64_t end,
                         uint64_t *pos, qr_batch_hdr_t *hdr)
 {
     int64_t ent_off;
-    uint32_t ent_pos;
-    uint64_t p;
+    uint32_t ent_pos, next_pos;
+    uint64_t p, upto;
+    hdr_scan_t sc;
 
-    qr_index_lookup(&seg->idx, offset, &ent_off, &ent_pos);
+    qr_index_lookup_bound(&seg->idx, offset, &ent_off, &ent_pos, &next_pos);
     p = ent_pos < end ? ent_pos : 0;
+    /* The batch holding offset starts before the next entry's batch. */
+    upto = next_pos > p ? (uint64_t)next_pos + QR_BATCH_HEADER_SIZE : end;
+    scan_init(&sc, seg, end);
     while (p < end) {
-        quire_err_t err = qr_seg_read_hdr(seg, p, end, hdr);
+        quire_err_t err = scan_hdr(&sc, p, upto, hdr);
         if (err != QUIRE_ERR_NONE)
             return err;
         if (qr_batch_last_offset(hdr) >= offset) {
@@ -319,7 +381,7 @@ quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos,
     uint64_t limit = pos + max_bytes, q;
     int64_t ent_off;
     uint32_t ent_pos;
-    quire_err_t err;
+    hdr_scan_t sc;
 
     if (limit > end || limit < pos) {
         /* The published end is a batch boundary: everything up to it is
@@ -335,8 +397,9 @@ quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos,
                         &ent_off, &ent_pos);
     if (ent_pos > q && ent_pos <= limit)
         q = ent_pos;
+    scan_init(&sc, seg, end);
     while (q < limit) {
-        err = qr_seg_read_hdr(seg, q, end, &hdr);
+        quire_err_t err = scan_hdr(&sc, q, limit + QR_BATCH_HEADER_SIZE, &hdr);
         if (err != QUIRE_ERR_NONE)
             return err;
         if (q + qr_batch_size(&hdr) > limit)

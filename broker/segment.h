@@ -37,14 +37,18 @@ typedef struct qr_seg_opts {
 } qr_seg_opts_t;
 
 typedef struct qr_seg {
+    /* Everything a lookup reads comes first, in the struct's first 64
+     * bytes (the index's map and count included): with thousands of
+     * segments the segment a random lookup lands on is cold, and each
+     * cache line is a miss. */
     int64_t base_offset;
     int fd; /* the .log, O_RDWR; valid until the last release */
-    qr_index_t idx;
-    qr_tindex_t tidx;
+    _Atomic int refcnt;
     _Atomic uint64_t size;       /* published end position */
     _Atomic int64_t next_offset; /* published: offset after the last batch */
-    _Atomic int64_t max_ts;      /* greatest batch maxTimestamp, -1: none */
-    _Atomic int refcnt;
+    qr_index_t idx;
+    qr_tindex_t tidx;
+    _Atomic int64_t max_ts; /* greatest batch maxTimestamp, -1: none */
 
     /* appender state: partition lock */
     int64_t max_ts_offset;      /* offset of the batch carrying max_ts */

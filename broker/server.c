@@ -307,13 +307,15 @@ static void announce(qr_server_t *server)
  * message.max.bytes. */
 static void topic_settings(const qr_server_t *server, const char *topic,
                            const qr_topic_config_t *config,
-                           qr_plog_conf_t *pconf, int32_t *max_bytes)
+                           qr_plog_conf_t *pconf, qr_topic_produce_t *prod)
 {
     qr_plog_conf_t defaults;
+    qr_topic_produce_t dprod;
 
     qr_brokerconf_plog(server->bconf, &defaults);
-    (void)qr_topicconf_apply(topic, &defaults, server->bconf->message_max_bytes,
-                             config, pconf, max_bytes);
+    dprod.max_message_bytes = server->bconf->message_max_bytes;
+    dprod.log_append_time = server->bconf->log_message_timestamp_type == 1;
+    (void)qr_topicconf_apply(topic, &defaults, &dprod, config, pconf, prod);
 }
 
 static quire_err_t cb_open_partition(void *opaque, const char *topic,
@@ -323,13 +325,13 @@ static quire_err_t cb_open_partition(void *opaque, const char *topic,
     qr_server_t *server = opaque;
     qr_plog_t *part = NULL;
     qr_plog_conf_t pconf;
-    int32_t max_bytes;
+    qr_topic_produce_t prod;
     char errstr[512];
     quire_err_t err;
 
     if (!server->logmgr || server->stopping)
         return QUIRE_ERR_STATE;
-    topic_settings(server, topic, config, &pconf, &max_bytes);
+    topic_settings(server, topic, config, &pconf, &prod);
     err = qr_logmgr_open_part(server->logmgr, topic, partition, &pconf, &part,
                               errstr, sizeof(errstr));
     if (err != QUIRE_ERR_NONE) {
@@ -337,7 +339,7 @@ static quire_err_t cb_open_partition(void *opaque, const char *topic,
                    partition, errstr);
         return err;
     }
-    qr_partmap_put(server->partmap, topic, partition, leader_epoch, max_bytes,
+    qr_partmap_put(server->partmap, topic, partition, leader_epoch, &prod,
                    part);
     QR_LOG_INFO("SERVER", "leading %s-%d (epoch %d)", topic, partition,
                 leader_epoch);
@@ -351,19 +353,20 @@ static void cb_topic_config(void *opaque, const char *topic,
 {
     qr_server_t *server = opaque;
     qr_plog_conf_t pconf;
-    int32_t max_bytes;
+    qr_topic_produce_t prod;
     qr_pentry_t **entries;
     size_t n;
     char errstr[512];
 
-    topic_settings(server, topic, config, &pconf, &max_bytes);
+    topic_settings(server, topic, config, &pconf, &prod);
     entries = qr_partmap_topic(server->partmap, topic, &n);
     for (size_t i = 0; i < n; i++) {
         if (qr_plog_set_conf(entries[i]->part, &pconf, errstr,
                              sizeof(errstr)) != QUIRE_ERR_NONE)
             QR_LOG_ERR("SERVER", "%s: new topic config not applied: %s",
                        qr_plog_name(entries[i]->part), errstr);
-        atomic_store(&entries[i]->max_message_bytes, max_bytes);
+        atomic_store(&entries[i]->max_message_bytes, prod.max_message_bytes);
+        atomic_store(&entries[i]->log_append_time, prod.log_append_time);
         qr_pentry_release(entries[i]);
     }
     free(entries);

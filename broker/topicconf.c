@@ -55,9 +55,9 @@ static int parse(const char *text, const override_key_t *k, int64_t *v)
     return 0;
 }
 
-/* One override onto @p pconf / @p max_bytes; 0, or -1 with @p why set. */
+/* One override onto @p pconf / @p prod; 0, or -1 with @p why set. */
 static int apply_one(const char *key, const char *value, qr_plog_conf_t *pconf,
-                     int32_t *max_bytes, char *why, size_t why_size)
+                     qr_topic_produce_t *prod, char *why, size_t why_size)
 {
     const override_key_t *k = find_key(key);
     qr_plog_conf_t next = *pconf;
@@ -66,6 +66,18 @@ static int apply_one(const char *key, const char *value, qr_plog_conf_t *pconf,
     if (!k) {
         if (strcmp(key, "cleanup.policy") == 0 && strcmp(value, "delete") == 0)
             return 0; /* what the log does anyway */
+        if (strcmp(key, "message.timestamp.type") == 0) {
+            if (strcmp(value, "CreateTime") == 0)
+                prod->log_append_time = 0;
+            else if (strcmp(value, "LogAppendTime") == 0)
+                prod->log_append_time = 1;
+            else {
+                snprintf(why, why_size,
+                         "\"%s\" is not CreateTime or LogAppendTime", value);
+                return -1;
+            }
+            return 0;
+        }
         snprintf(why, why_size, "not supported by this broker");
         return -1;
     }
@@ -75,7 +87,7 @@ static int apply_one(const char *key, const char *value, qr_plog_conf_t *pconf,
         return -1;
     }
     if (k->field == MAX_BYTES_KEY) {
-        *max_bytes = (int32_t)v;
+        prod->max_message_bytes = (int32_t)v;
         return 0;
     }
     memcpy((char *)&next + k->field, &v, sizeof(v));
@@ -88,17 +100,17 @@ static int apply_one(const char *key, const char *value, qr_plog_conf_t *pconf,
 }
 
 size_t qr_topicconf_apply(const char *topic, const qr_plog_conf_t *defaults,
-                          int32_t default_max_bytes,
+                          const qr_topic_produce_t *default_prod,
                           const qr_topic_config_t *cfg, qr_plog_conf_t *out,
-                          int32_t *max_bytes)
+                          qr_topic_produce_t *prod)
 {
     size_t skipped = 0;
     char why[256];
 
     *out = *defaults;
-    *max_bytes = default_max_bytes;
+    *prod = *default_prod;
     for (size_t i = 0; cfg && i < cfg->n; i++) {
-        if (apply_one(cfg->keys[i], cfg->values[i], out, max_bytes, why,
+        if (apply_one(cfg->keys[i], cfg->values[i], out, prod, why,
                       sizeof(why)) == 0)
             continue;
         QR_LOG_WARN("CONF", "topic %s: override %s=%s ignored: %s", topic,

@@ -15,6 +15,8 @@
  *   flush.ms              log.flush.interval.ms
  *   file.delete.delay.ms  log.segment.delete.delay.ms
  *   max.message.bytes     message.max.bytes (checked by Produce)
+ *   message.timestamp.type log.message.timestamp.type: CreateTime, or
+ *                         LogAppendTime (Produce stamps each batch)
  *   cleanup.policy        only "delete", the one policy implemented
  * Anything else, and any value the partition log cannot take, is skipped
  * with a warning naming the topic and key: a bad override must not keep a
@@ -31,22 +33,23 @@
 #include <stdint.h>
 
 #include "partlog.h"
+#include "partmap.h"
 #include "znode.h"
 
 /**
  * @brief The settings of @p topic: @p defaults with @p cfg applied.
  * @param topic borrowed; for the warnings.
- * @param defaults, default_max_bytes the broker's log.* settings and
- *        message.max.bytes.
+ * @param defaults, default_prod the broker's log.* settings, its
+ *        message.max.bytes and log.message.timestamp.type.
  * @param cfg borrowed; NULL or empty: the defaults.
  * @param out set to the partition-log settings.
- * @param max_bytes set to the largest batch Produce accepts.
+ * @param prod set to what Produce applies (largest batch, timestamps).
  * @returns the number of overrides skipped (each logged).
  * @locality any  @locks none
  */
 size_t qr_topicconf_apply(const char *topic, const qr_plog_conf_t *defaults,
-                          int32_t default_max_bytes,
+                          const qr_topic_produce_t *default_prod,
                           const qr_topic_config_t *cfg, qr_plog_conf_t *out,
-                          int32_t *max_bytes);
+                          qr_topic_produce_t *prod);
 
 #endif /* QR_TOPICCONF_H */

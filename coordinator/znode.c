@@ -402,21 +402,27 @@ quire_err_t qr_znode_state_decode(const char *data, int len, qr_pstate_t *out,
 
 typedef struct config_key {
     const char *name;
-    int64_t min, max; /* min > max: not a number (cleanup.policy) */
+    int64_t min, max;         /* min > max: one of words */
+    const char *const *words; /* the accepted words, NULL-terminated */
 } config_key_t;
 
+static const char *const cleanup_words[] = {"delete", NULL};
+static const char *const ts_type_words[] = {"CreateTime", "LogAppendTime",
+                                            NULL};
+
 static const config_key_t config_keys[] = {
-    {"retention.ms", -1, INT64_MAX},
-    {"retention.bytes", -1, INT64_MAX},
-    {"segment.bytes", 14, INT32_MAX},
-    {"segment.ms", 1, INT64_MAX},
-    {"max.message.bytes", 0, INT32_MAX},
-    {"flush.messages", 1, INT64_MAX},
-    {"flush.ms", 0, INT64_MAX},
-    {"index.interval.bytes", 0, INT32_MAX},
-    {"segment.index.bytes", 4, INT32_MAX},
-    {"file.delete.delay.ms", 0, INT64_MAX},
-    {"cleanup.policy", 1, 0},
+    {"retention.ms", -1, INT64_MAX, NULL},
+    {"retention.bytes", -1, INT64_MAX, NULL},
+    {"segment.bytes", 14, INT32_MAX, NULL},
+    {"segment.ms", 1, INT64_MAX, NULL},
+    {"max.message.bytes", 0, INT32_MAX, NULL},
+    {"flush.messages", 1, INT64_MAX, NULL},
+    {"flush.ms", 0, INT64_MAX, NULL},
+    {"index.interval.bytes", 0, INT32_MAX, NULL},
+    {"segment.index.bytes", 4, INT32_MAX, NULL},
+    {"file.delete.delay.ms", 0, INT64_MAX, NULL},
+    {"cleanup.policy", 1, 0, cleanup_words},
+    {"message.timestamp.type", 1, 0, ts_type_words},
 };
 
 quire_err_t qr_topic_config_check(const char *key, const char *value,
@@ -435,15 +441,18 @@ quire_err_t qr_topic_config_check(const char *key, const char *value,
                  "retention.ms, retention.bytes, segment.bytes, segment.ms, "
                  "max.message.bytes, flush.messages, flush.ms, "
                  "index.interval.bytes, segment.index.bytes, "
-                 "file.delete.delay.ms, cleanup.policy)",
+                 "file.delete.delay.ms, cleanup.policy, "
+                 "message.timestamp.type)",
                  key);
         return QUIRE_ERR_INVALID_CONFIG;
     }
     if (k->min > k->max) {
-        if (strcmp(value, "delete") == 0)
-            return QUIRE_ERR_NONE;
-        snprintf(errstr, errstr_size,
-                 "%s: \"%s\" not supported (only \"delete\")", key, value);
+        for (const char *const *w = k->words; *w; w++)
+            if (strcmp(value, *w) == 0)
+                return QUIRE_ERR_NONE;
+        snprintf(errstr, errstr_size, "%s: \"%s\" not supported (%s%s%s)", key,
+                 value, k->words[0], k->words[1] ? " or " : " only",
+                 k->words[1] ? k->words[1] : "");
         return QUIRE_ERR_INVALID_CONFIG;
     }
     errno = 0;

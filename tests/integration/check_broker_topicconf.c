@@ -16,7 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "batch.h"
+#include "wire.h"
 
 #include "qt_broker.h"
 #include "qt_client.h"
@@ -209,6 +213,78 @@ START_TEST(test_topic_overrides)
 }
 END_TEST
 
+/* The first batch of @p topic-0 as fetched: its header and whether its
+ * CRC holds. */
+static void first_batch(qt_client_t *c, const char *topic, qr_batch_hdr_t *hdr)
+{
+    const qr_fetch_part_resp_t *part;
+    const char *why = NULL;
+    qr_resp_t resp;
+
+    ck_assert_int_eq(
+        qt_fetch(c, topic, 0, 0, 0, 1, 1 << 20, 1 << 20, &resp, &part, IO_MS),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(part->error_code, QUIRE_ERR_NONE);
+    ck_assert_uint_gt(part->records_length, 0);
+    ck_assert_int_eq(qr_batch_validate(part->records, part->records_length,
+                                       QR_BATCH_CHECK_RECORDS, hdr, &why),
+                     QUIRE_ERR_NONE);
+    qr_wire_resp_free(&resp);
+}
+
+/* message.timestamp.type=LogAppendTime: the broker stamps each batch with
+ * its clock (type bit, maxTimestamp, CRC recomputed); CreateTime topics
+ * keep the producer's timestamps. */
+START_TEST(test_log_append_time)
+{
+    qt_broker_t *b;
+    qt_client_t *c;
+    char lat[64], ct[64];
+    qr_batch_hdr_t hdr;
+    int64_t t0, t1;
+
+    zk_chroot = qt_zk_chroot_new(qt_zk_env(), 10000);
+    ck_assert_ptr_nonnull(zk_chroot);
+    b = qt_broker_new(1, zk_chroot, "num.partitions=1\n");
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(qt_broker_start(b, START_MS), 0);
+    snprintf(lat, sizeof(lat), "lat-%d", (int)getpid());
+    snprintf(ct, sizeof(ct), "ct-%d", (int)getpid());
+    {
+        const char *a[] = {"--create",
+                           "--topic",
+                           lat,
+                           "--partitions",
+                           "1",
+                           "--config",
+                           "message.timestamp.type=LogAppendTime",
+                           NULL};
+        const char *p[] = {"--create",     "--topic", ct,
+                           "--partitions", "1",       NULL};
+        topics_cmd(a);
+        topics_cmd(p);
+    }
+    c = qt_client_connect(b->addr, IO_MS);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(qt_wait_topic(c, lat, 1, TOPIC_MS), 0);
+    ck_assert_int_eq(qt_wait_topic(c, ct, 1, TOPIC_MS), 0);
+    t0 = (int64_t)time(NULL) * 1000 - 1000;
+    ck_assert_int_eq(produce(c, lat, 3), QUIRE_ERR_NONE);
+    ck_assert_int_eq(produce(c, ct, 3), QUIRE_ERR_NONE);
+    t1 = (int64_t)time(NULL) * 1000 + 1000;
+    first_batch(c, lat, &hdr);
+    ck_assert(hdr.attributes & QR_BATCH_ATTR_TIMESTAMP_LOG_APPEND);
+    ck_assert_int_ge(hdr.max_timestamp, t0);
+    ck_assert_int_le(hdr.max_timestamp, t1);
+    first_batch(c, ct, &hdr);
+    ck_assert(!(hdr.attributes & QR_BATCH_ATTR_TIMESTAMP_LOG_APPEND));
+    qt_client_close(c);
+    ck_assert_int_eq(qt_broker_stop(b, 30000), 0);
+    qt_broker_destroy(b);
+    free(zk_chroot);
+}
+END_TEST
+
 static Suite *topicconf_suite(void)
 {
     Suite *s = suite_create("broker_topicconf");
@@ -217,6 +293,7 @@ static Suite *topicconf_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_set_tags(tc, "integration zk");
     tcase_add_test(tc, test_topic_overrides);
+    tcase_add_test(tc, test_log_append_time);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -56,6 +56,37 @@ START_TEST(test_good)
 }
 END_TEST
 
+/* LogAppendTime: each batch gets the type bit and maxTimestamp, its CRC
+ * stays valid, and readers see the broker's time on every record. */
+START_TEST(test_stamp)
+{
+    const int64_t now = 1764000000123;
+    const char *why = NULL;
+    size_t off = 0;
+    int recs = 0;
+
+    qr_api_produce_stamp(two, two_len, now);
+    ck_assert_int_eq(qr_api_produce_check(two, two_len, 1 << 20, &why),
+                     QUIRE_ERR_NONE);
+    while (off < two_len) {
+        qr_batch_iter_t it;
+        qr_batch_rec_t r;
+
+        ck_assert_int_eq(
+            qr_batch_iter_open(&it, two + off, two_len - off, NULL, 0),
+            QUIRE_ERR_NONE);
+        ck_assert(it.hdr.attributes & QR_BATCH_ATTR_TIMESTAMP_LOG_APPEND);
+        ck_assert_int_eq(it.hdr.max_timestamp, now);
+        while (qr_batch_iter_next(&it, &r) == QUIRE_ERR_NONE) {
+            ck_assert_int_eq(r.timestamp, now);
+            recs++;
+        }
+        off += qr_batch_size(&it.hdr);
+    }
+    ck_assert_int_eq(recs, 8);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
     const char *why = NULL;
@@ -146,6 +177,7 @@ int main(void)
 
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_good);
+    tcase_add_test(tc, test_stamp);
     tcase_add_test(tc, test_empty);
     /* two_len is known only after setup: the loop covers more than it,
      * and cuts at or past the end return at once. */

@@ -44,10 +44,13 @@ START_TEST(test_index_append_lookup)
     uint32_t p;
     ck_assert_int_eq(qr_index_open(&idx, ipath, 100, 80, 1, 1), QUIRE_ERR_NONE);
     ck_assert_int_eq(file_size(ipath), 80); /* preallocated */
-    /* empty: the segment start */
+    /* empty: the segment start, and no bound */
     qr_index_lookup(&idx, 500, &o, &p);
     ck_assert_int_eq(o, 100);
     ck_assert_uint_eq(p, 0);
+    uint32_t bound = 1;
+    qr_index_lookup_bound(&idx, 500, &o, &p, &bound);
+    ck_assert_uint_eq(bound, 0);
     for (int i = 1; i <= 10; i++)
         ck_assert_int_eq(qr_index_append(&idx, 100 + 10 * i, 1000u * i),
                          QUIRE_ERR_NONE);
@@ -60,6 +63,14 @@ START_TEST(test_index_append_lookup)
             k = 10;
         ck_assert_int_eq(o, k ? 100 + 10 * k : 100);
         ck_assert_uint_eq(p, 1000u * (uint32_t)k);
+        /* and the bound: the next entry's position, 0 past the last */
+        uint32_t next = 1;
+        int64_t o2;
+        uint32_t p2;
+        qr_index_lookup_bound(&idx, off, &o2, &p2, &next);
+        ck_assert_int_eq(o2, o);
+        ck_assert_uint_eq(p2, p);
+        ck_assert_uint_eq(next, k < 10 ? 1000u * (uint32_t)(k + 1) : 0);
     }
     qr_index_lookup_pos(&idx, 4500, &o, &p);
     ck_assert_uint_eq(p, 4000);

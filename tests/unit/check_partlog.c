@@ -251,6 +251,43 @@ START_TEST(test_slice_lengths)
 }
 END_TEST
 
+/* One batch per segment, 700 segments: the segment search tree (4 levels
+ * of 8-key groups, the last group of each level partial) finds every
+ * offset, also after retention removed segments from the front and after
+ * a reopen (the tree rebuilt from what is on disk). */
+START_TEST(test_many_segments_lookup)
+{
+    qr_plog_conf_t conf;
+    qr_plog_slice_t s;
+    char errstr[128];
+    int deleted = 0;
+
+    tl_conf(&conf, 300, 4096);
+    conf.retention_ms = -1;
+    qr_plog_t *part = tl_open(dir, "many", &conf, 1, -1, NULL);
+    append_many(part, 700, 2, 0);
+    ck_assert_uint_eq(qr_plog_segment_count(part), 700);
+    read_all(part, 1 << 20);
+    read_all(part, 1);
+    conf.retention_bytes = 250 * 300;
+    ck_assert_int_eq(qr_plog_set_conf(part, &conf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_retention_run(part, qr_plog_now_ms(), &deleted),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_gt(deleted, 400);
+    ck_assert_int_eq(qr_plog_log_start(part), 2 * deleted);
+    ck_assert_uint_eq(qr_plog_segment_count(part), 700 - (size_t)deleted);
+    read_all(part, 1 << 20);
+    ck_assert_int_eq(qr_plog_read(part, qr_plog_log_start(part) - 1, 100, &s),
+                     QUIRE_ERR_OFFSET_OUT_OF_RANGE);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    part = tl_open(dir, "many", &conf, 1, -1, NULL);
+    ck_assert_uint_eq(qr_plog_segment_count(part), 700 - (size_t)deleted);
+    read_all(part, 1000);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
 /* Reads leave the .log files' access times alone (O_NOATIME: a lookup
  * never touches a segment's inode for it). An access time two days old
  * would be updated by a plain read even on a relatime mount. */
@@ -272,6 +309,51 @@ START_TEST(test_reads_keep_atime)
     read_all(part, 500);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_atim.tv_sec, old[0].tv_sec);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* A batch header damaged below the published end (a disk that went bad
+ * after a clean shutdown): a lookup whose scan crosses it fails with
+ * KAFKA_STORAGE_ERROR, never a slice that starts at a wrong position;
+ * lookups that do not cross it still work. */
+START_TEST(test_corrupt_header_below_end)
+{
+    qr_plog_conf_t conf;
+    qr_plog_slice_t s;
+    uint8_t buf[1024];
+    char path[PATH_MAX + 64];
+    size_t bsz = tl_batch(buf, 2, 0, 100, 0);
+
+    /* ~14 batches a segment, an index entry about every 4th batch */
+    tl_conf(&conf, 4096, 1000);
+    qr_plog_t *part = tl_open(dir, "cz", &conf, 1, -1, NULL);
+    append_many(part, 40, 2, 0);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    snprintf(path, sizeof(path), "%s/cz-0/%020d.log", dir, 0);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, (long)(2 * bsz + QR_BATCH_OFF_MAGIC), SEEK_SET),
+                     0);
+    ck_assert_int_eq(fputc(7, f), 7); /* batch 2: offsets 4 and 5 */
+    ck_assert_int_eq(fclose(f), 0);
+    part = tl_open(dir, "cz", &conf, 1, -1, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), 80);
+    /* batch 0, the first batch only: nothing crossed */
+    ck_assert_int_eq(qr_plog_read(part, 1, 1, &s), QUIRE_ERR_NONE);
+    ck_assert_int_eq(s.base_offset, 0);
+    ck_assert_uint_eq(s.len, bsz);
+    qr_plog_slice_release(&s);
+    /* batches 2 and 3: the scan from the segment start crosses batch 2 */
+    ck_assert_int_eq(qr_plog_read(part, 4, 1, &s),
+                     QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    ck_assert_ptr_null(s.seg);
+    ck_assert_int_eq(qr_plog_read(part, 7, 1 << 20, &s),
+                     QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    /* past the next index entry: found without crossing it */
+    ck_assert_int_eq(qr_plog_read(part, 20, 1 << 20, &s), QUIRE_ERR_NONE);
+    tl_check_slice(&s, 20);
+    qr_plog_slice_release(&s);
     ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
 }
 END_TEST
@@ -608,6 +690,8 @@ static Suite *partlog_suite(void)
     tcase_add_test(tc, test_append_hook_and_delete);
     tcase_add_loop_test(tc, test_slice_lengths, 0, 3);
     tcase_add_test(tc, test_reads_keep_atime);
+    tcase_add_test(tc, test_many_segments_lookup);
+    tcase_add_test(tc, test_corrupt_header_below_end);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_checked_fixture(tc, setup, teardown);

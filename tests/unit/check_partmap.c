@@ -14,6 +14,8 @@
 
 #include "partmap.h"
 
+static const qr_topic_produce_t prod1000 = {1000, 0}, prod2000 = {2000, 1};
+
 static char dir[] = "/tmp/check_partmap-XXXXXX";
 
 /* A real, empty partition log in a temporary directory. */
@@ -58,7 +60,7 @@ START_TEST(test_put_get_take)
     qr_pentry_t *e;
 
     for (int i = 0; i < 4; i++)
-        qr_partmap_put(map, topics[i], parts[i], i, 1000,
+        qr_partmap_put(map, topics[i], parts[i], i, &prod1000,
                        open_log(topics[i], parts[i]));
     ck_assert_uint_eq(qr_partmap_count(map), 4);
     for (int i = 0; i < 4; i++) {
@@ -117,14 +119,15 @@ START_TEST(test_replace)
     qr_partmap_t *map = qr_partmap_new();
     qr_pentry_t *old, *cur;
 
-    qr_partmap_put(map, "t", 0, 1, 1000, open_log("t", 0));
+    qr_partmap_put(map, "t", 0, 1, &prod1000, open_log("t", 0));
     old = qr_partmap_get(map, "t", 0);
-    qr_partmap_put(map, "t", 0, 2, 2000, open_log("t", 0));
+    qr_partmap_put(map, "t", 0, 2, &prod2000, open_log("t", 0));
     cur = qr_partmap_get(map, "t", 0);
     ck_assert_ptr_ne(old, cur);
     ck_assert_int_eq(old->leader_epoch, 1);
     ck_assert_int_eq(cur->leader_epoch, 2);
     ck_assert_int_eq(atomic_load(&cur->max_message_bytes), 2000);
+    ck_assert_int_eq(atomic_load(&cur->log_append_time), 1);
     ck_assert_uint_eq(qr_partmap_count(map), 1);
     qr_pentry_release(old);
     qr_pentry_release(cur);
@@ -151,7 +154,7 @@ START_TEST(test_waiters)
     qr_pentry_t *e;
 
     w1.fn = w2.fn = count_run;
-    qr_partmap_put(map, "w", 0, 0, 1000, open_log("w", 0));
+    qr_partmap_put(map, "w", 0, 0, &prod1000, open_log("w", 0));
     e = qr_partmap_get(map, "w", 0);
     a.nt = b.nt = nt;
     a.work = &w1;

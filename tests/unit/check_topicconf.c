@@ -33,9 +33,13 @@ static size_t apply1(const char *key, const char *value, qr_plog_conf_t *out,
     qr_topic_config_t cfg = {NULL, NULL, 0};
     size_t skipped;
 
+    qr_topic_produce_t dp = {DEFAULT_MAX, 0}, prod;
+
     qr_topic_config_set(&cfg, key, value);
-    skipped = qr_topicconf_apply("t", &d, DEFAULT_MAX, &cfg, out, max_bytes);
+    skipped = qr_topicconf_apply("t", &d, &dp, &cfg, out, &prod);
     qr_topic_config_free(&cfg);
+    *max_bytes = prod.max_message_bytes;
+    ck_assert_int_eq(prod.log_append_time, 0);
     return skipped;
 }
 
@@ -43,14 +47,17 @@ START_TEST(test_no_overrides)
 {
     qr_plog_conf_t d = defaults(), out;
     qr_topic_config_t empty = {NULL, NULL, 0};
-    int32_t max;
+    qr_topic_produce_t dp = {DEFAULT_MAX, 0}, prod;
 
-    ck_assert_uint_eq(
-        qr_topicconf_apply("t", &d, DEFAULT_MAX, NULL, &out, &max), 0);
+    ck_assert_uint_eq(qr_topicconf_apply("t", &d, &dp, NULL, &out, &prod), 0);
     ck_assert_mem_eq(&out, &d, sizeof(d));
-    ck_assert_int_eq(max, DEFAULT_MAX);
-    ck_assert_uint_eq(qr_topicconf_apply("t", &d, 77, &empty, &out, &max), 0);
-    ck_assert_int_eq(max, 77);
+    ck_assert_int_eq(prod.max_message_bytes, DEFAULT_MAX);
+    ck_assert_int_eq(prod.log_append_time, 0);
+    dp.max_message_bytes = 77;
+    dp.log_append_time = 1; /* log.message.timestamp.type=LogAppendTime */
+    ck_assert_uint_eq(qr_topicconf_apply("t", &d, &dp, &empty, &out, &prod), 0);
+    ck_assert_int_eq(prod.max_message_bytes, 77);
+    ck_assert_int_eq(prod.log_append_time, 1);
 }
 END_TEST
 
@@ -108,7 +115,7 @@ static const char *const bads[][2] = {
     {"max.message.bytes", "-1"},
     {"max.message.bytes", "12x"},
     {"segment.index.bytes", "4"},                /* less than one entry */
-    {"message.timestamp.type", "LogAppendTime"}, /* not supported */
+    {"message.timestamp.type", "logappendtime"}, /* Kafka's exact words */
     {"cleanup.policy", "compact"},
     {"no.such.key", "1"},
 };
@@ -129,17 +136,23 @@ START_TEST(test_mixed)
 {
     qr_plog_conf_t d = defaults(), out;
     qr_topic_config_t cfg = {NULL, NULL, 0};
-    int32_t max;
+    qr_topic_produce_t dp = {DEFAULT_MAX, 0}, prod;
 
     qr_topic_config_set(&cfg, "segment.bytes", "1024");
     qr_topic_config_set(&cfg, "retention.bytes", "nope");
     qr_topic_config_set(&cfg, "cleanup.policy", "delete");
     qr_topic_config_set(&cfg, "max.message.bytes", "100");
-    ck_assert_uint_eq(
-        qr_topicconf_apply("t", &d, DEFAULT_MAX, &cfg, &out, &max), 1);
+    qr_topic_config_set(&cfg, "message.timestamp.type", "LogAppendTime");
+    ck_assert_uint_eq(qr_topicconf_apply("t", &d, &dp, &cfg, &out, &prod), 1);
     ck_assert_int_eq(out.segment_bytes, 1024);
     ck_assert_int_eq(out.retention_bytes, d.retention_bytes);
-    ck_assert_int_eq(max, 100);
+    ck_assert_int_eq(prod.max_message_bytes, 100);
+    ck_assert_int_eq(prod.log_append_time, 1);
+    /* and back: a topic override of the broker's LogAppendTime */
+    dp.log_append_time = 1;
+    qr_topic_config_set(&cfg, "message.timestamp.type", "CreateTime");
+    ck_assert_uint_eq(qr_topicconf_apply("t", &d, &dp, &cfg, &out, &prod), 1);
+    ck_assert_int_eq(prod.log_append_time, 0);
     qr_topic_config_free(&cfg);
 }
 END_TEST
