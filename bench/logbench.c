@@ -833,7 +833,7 @@ static const char usage_text[] =
     "  --perf-ctl C,A   perf record -D -1 --control fifo:C,A: record the\n"
     "                   lookup passes only\n"
     "  --big-gb N       also the 1 GB vs N GB stored run (default: off)\n"
-    "  --big-rounds N   windows on each of the two logs (default 5)\n"
+    "  --big-rounds N   windows on each of the two logs (default 9)\n"
     "  --big-window-mb N  MiB appended per window (default 1024)\n"
     "  --only NAME      append, commit, lookup or big\n";
 
@@ -935,7 +935,7 @@ int main(int argc, char **argv)
                 .commit_secs = 5,
                 .lookups = 200000,
                 .lookup_rounds = 5,
-                .big_rounds = 5,
+                .big_rounds = 9,
                 .big_window_mb = 1024,
                 .cold_lookups = 300,
                 .evict_mb = 64};

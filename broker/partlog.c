@@ -840,8 +840,9 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
         return QUIRE_ERR_OFFSET_OUT_OF_RANGE;
     for (;;) {
         uint64_t end = qr_seg_size(seg), pos;
-        qr_batch_hdr_t hdr;
-        quire_err_t err = qr_seg_find(seg, offset, end, &pos, &hdr);
+        int64_t base;
+        quire_err_t err = qr_seg_locate(seg, offset, end, max_bytes, &pos,
+                                        &base, &slice->len);
         if (err == QUIRE_ERR_NOT_FOUND) {
             qr_seg_t *next = next_seg(part, seg);
             qr_seg_release(seg);
@@ -850,8 +851,6 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
             seg = next;
             continue;
         }
-        if (err == QUIRE_ERR_NONE)
-            err = qr_seg_slice(seg, pos, &hdr, end, max_bytes, &slice->len);
         if (err != QUIRE_ERR_NONE) {
             qr_seg_release(seg);
             slice->len = 0;
@@ -867,7 +866,7 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
         slice->seg = seg;
         slice->fd = seg->fd;
         slice->pos = pos;
-        slice->base_offset = hdr.base_offset;
+        slice->base_offset = base;
         return QUIRE_ERR_NONE;
     }
 }

@@ -347,16 +347,14 @@ quire_err_t qr_seg_append(qr_seg_t *seg, const uint8_t *data, size_t len,
     return QUIRE_ERR_NONE;
 }
 
-quire_err_t qr_seg_find(const qr_seg_t *seg, int64_t offset, uint64_t end,
-                        uint64_t *pos, qr_batch_hdr_t *hdr)
+/* qr_seg_find() from the index entry found for offset. */
+static quire_err_t find_from(const qr_seg_t *seg, int64_t offset, uint64_t end,
+                             uint32_t ent_pos, uint32_t next_pos, uint64_t *pos,
+                             qr_batch_hdr_t *hdr)
 {
-    int64_t ent_off;
-    uint32_t ent_pos, next_pos;
-    uint64_t p, upto;
+    uint64_t p = ent_pos < end ? ent_pos : 0, upto;
     hdr_scan_t sc;
 
-    qr_index_lookup_bound(&seg->idx, offset, &ent_off, &ent_pos, &next_pos);
-    p = ent_pos < end ? ent_pos : 0;
     /* The batch holding offset starts before the next entry's batch. */
     upto = next_pos > p ? (uint64_t)next_pos + QR_BATCH_HEADER_SIZE : end;
     scan_init(&sc, seg, end);
@@ -371,6 +369,45 @@ quire_err_t qr_seg_find(const qr_seg_t *seg, int64_t offset, uint64_t end,
         p += qr_batch_size(hdr);
     }
     return QUIRE_ERR_NOT_FOUND;
+}
+
+quire_err_t qr_seg_find(const qr_seg_t *seg, int64_t offset, uint64_t end,
+                        uint64_t *pos, qr_batch_hdr_t *hdr)
+{
+    int64_t ent_off;
+    uint32_t ent_pos, next_pos;
+
+    qr_index_lookup_bound(&seg->idx, offset, &ent_off, &ent_pos, &next_pos);
+    return find_from(seg, offset, end, ent_pos, next_pos, pos, hdr);
+}
+
+quire_err_t qr_seg_locate(const qr_seg_t *seg, int64_t offset, uint64_t end,
+                          size_t max_bytes, uint64_t *pos, int64_t *base_offset,
+                          size_t *len)
+{
+    int64_t ent_off;
+    uint32_t ent_pos, next_pos;
+    qr_batch_hdr_t hdr;
+    quire_err_t err;
+
+    qr_index_lookup_bound(&seg->idx, offset, &ent_off, &ent_pos, &next_pos);
+    /* An entry for exactly this offset says a batch with that base offset
+     * starts there; below the published end, it was published whole. If
+     * the rest of the segment fits, nothing needs reading: a consumer
+     * fetching the batch after the last one it got, when batches are at
+     * least log.index.interval.bytes, costs no system call here. */
+    if (ent_off == offset && ent_pos > 0 && ent_pos < end &&
+        end - ent_pos <= max_bytes) {
+        *pos = ent_pos;
+        *base_offset = ent_off;
+        *len = (size_t)(end - ent_pos);
+        return QUIRE_ERR_NONE;
+    }
+    err = find_from(seg, offset, end, ent_pos, next_pos, pos, &hdr);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    *base_offset = hdr.base_offset;
+    return qr_seg_slice(seg, *pos, &hdr, end, max_bytes, len);
 }
 
 quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos,

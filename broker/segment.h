@@ -181,6 +181,21 @@ quire_err_t qr_seg_slice(const qr_seg_t *seg, uint64_t pos,
                          size_t max_bytes, size_t *len);
 
 /**
+ * @brief qr_seg_find() then qr_seg_slice(): the fetch's answer from this
+ * segment. An index entry for exactly @p offset, with the rest of the
+ * segment within @p max_bytes, answers with no read at all (the index is
+ * trusted below the published end, as the batches after the first are).
+ * @param pos, base_offset, len  set on success: the first batch's position
+ *        and base offset, the bytes of whole batches.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_NOT_FOUND as qr_seg_find(); a
+ *          qr_seg_read_hdr() error.
+ * @locality any  @locks none (a reference on @p seg)
+ */
+quire_err_t qr_seg_locate(const qr_seg_t *seg, int64_t offset, uint64_t end,
+                          size_t max_bytes, uint64_t *pos, int64_t *base_offset,
+                          size_t *len);
+
+/**
  * @brief The base offset of the first batch in [0, @p end) whose
  * maxTimestamp is >= @p timestamp (batch granularity: the broker never
  * decompresses, so it does not look inside batches).
