@@ -17,6 +17,11 @@
  *     is assigned partitions again after SIGCONT.
  * Run for range and for sticky.
  *
+ * console: quire-console-consumer --group processes: --max-messages
+ * commits exactly what it printed; two members share the topic and,
+ * stopped with SIGTERM, leave no record unread and none read twice;
+ * --whitelist reads every matching topic.
+ *
  * sticky_flow: two sticky members consume while a third joins; the 8
  * partitions that stay with their owner are never revoked and keep
  * flowing: the join adds no gap to their consumption longer than one
@@ -47,6 +52,9 @@
 #endif
 #ifndef GC_MEMBER_BIN
 #error "GC_MEMBER_BIN must name tests/integration/gc_member"
+#endif
+#ifndef QT_CONSOLE_BIN
+#error "QT_CONSOLE_BIN must name tools/quire-console-consumer"
 #endif
 
 #define NPART    12
@@ -531,7 +539,7 @@ START_TEST(test_sticky_flow)
             if (g > worst)
                 worst = g;
             moved = 0;
-            base = max_gap(k, p, join_at - 3000, join_at - 1000, &moved);
+            base = max_gap(k, p, join_at - 3500, join_at - 1000, &moved);
             if (base > worst_base)
                 worst_base = base;
             fprintf(stderr,
@@ -560,6 +568,203 @@ START_TEST(test_sticky_flow)
 }
 END_TEST
 
+/* ---- quire-console-consumer --group ---- */
+
+/* @p n records "first".."first+n-1" to partition i % 12, delivered. */
+static void produce_sync(const char *topic, int first, int n)
+{
+    quire_conf_t *conf = quire_conf_new();
+    quire_producer_t *p = NULL;
+    char errstr[256];
+
+    quire_conf_set(conf, "bootstrap.servers", broker->addr, NULL, 0);
+    quire_conf_set(conf, "acks", "all", NULL, 0);
+    ck_assert_msg(quire_producer_new(conf, &p, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+    for (int i = first; i < first + n; i++) {
+        char v[16];
+        int len = snprintf(v, sizeof(v), "%d", i);
+
+        ck_assert_int_eq(quire_producer_send(p, topic, i % NPART, NULL, 0, v,
+                                             (size_t)len, NULL, 0, 0, NULL),
+                         QUIRE_ERR_NONE);
+    }
+    ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
+}
+
+static pid_t console_start(const char *out, const char *group)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (fd < 0 || dup2(fd, 1) < 0)
+            _exit(126);
+        execl(QT_CONSOLE_BIN, QT_CONSOLE_BIN, "--zookeeper", zk_connect,
+              "--group", group, "--topic", "cons", "--from-beginning",
+              "--consumer-property", "fetch.max.wait.ms=100",
+              "--consumer-property", "auto.commit.interval.ms=300",
+              "--consumer-property", "zookeeper.session.timeout.ms=2000",
+              (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Counts the values in @p text (one a line) into @p got[]. */
+static void count_values(const char *text, int *got, int max)
+{
+    for (const char *l = text; l && *l;) {
+        int v = atoi(l);
+
+        ck_assert_msg(v >= 0 && v < max, "unexpected line in output: %.20s", l);
+        got[v]++;
+        l = strchr(l, '\n');
+        l = l ? l + 1 : NULL;
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    buf = calloc(1, (size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return buf;
+}
+
+static long long committed_sum(zhandle_t *zh, const char *group)
+{
+    long long sum = 0;
+
+    for (int p = 0; p < NPART; p++) {
+        char path[128], *data = NULL;
+
+        snprintf(path, sizeof(path), "/consumers/%s/offsets/cons/%d", group, p);
+        if (qt_zk_get(zh, path, &data, NULL, NULL, false, 10000) == ZOK)
+            sum += atoll(data);
+        free(data);
+    }
+    return sum;
+}
+
+START_TEST(test_console)
+{
+    enum { N1 = 600, N2 = 120, N = N1 + N2 };
+    static int got[N];
+    char outb[128], outc[128];
+    char *argv[] = {QT_CONSOLE_BIN,
+                    "--zookeeper",
+                    NULL,
+                    "--group",
+                    "cg",
+                    "--topic",
+                    "cons",
+                    "--from-beginning",
+                    "--max-messages",
+                    "100",
+                    NULL};
+    char *wl[] = {QT_CONSOLE_BIN,
+                  "--zookeeper",
+                  NULL,
+                  "--group",
+                  "cw",
+                  "--whitelist",
+                  "co.s|nomatch",
+                  "--from-beginning",
+                  "--max-messages",
+                  "720",
+                  "--timeout-ms",
+                  "20000",
+                  NULL};
+    qt_run_result_t res;
+    zhandle_t *zh;
+    int status, total = 0, dups = 0;
+    pid_t b, c;
+
+    memset(got, 0, sizeof(got));
+    cluster_start("cons");
+    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_ptr_nonnull(zh);
+    argv[2] = zk_connect;
+    wl[2] = zk_connect;
+    produce_sync("cons", 0, N1);
+
+    /* --max-messages: prints 100, commits those 100, leaves */
+    ck_assert_int_eq(qt_run(argv, NULL, 60000, &res), 0);
+    ck_assert_msg(res.status == 0, "exit %d: %s", res.status, res.err);
+    count_values(res.out, got, N);
+    for (int v = 0; v < N; v++)
+        total += got[v];
+    ck_assert_int_eq(total, 100);
+    ck_assert_ptr_nonnull(strstr(res.err, "Processed a total of 100"));
+    qt_run_free(&res);
+    ck_assert_int_eq(committed_sum(zh, "cg"), 100);
+
+    /* two members share the rest; SIGTERM leaves cleanly */
+    snprintf(outb, sizeof(outb), "%s/b.out", dir);
+    snprintf(outc, sizeof(outc), "%s/c.out", dir);
+    b = console_start(outb, "cg");
+    c = console_start(outc, "cg");
+    for (long long until = mono_ms() + 30000;
+         committed_sum(zh, "cg") < N1 && mono_ms() < until;)
+        msleep(200);
+    ck_assert_int_eq(committed_sum(zh, "cg"), N1);
+    ck_assert_int_eq(kill(b, SIGTERM), 0);
+    ck_assert_int_eq(waitpid(b, &status, 0), b);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    produce_sync("cons", N1, N2); /* now all C's */
+    for (long long until = mono_ms() + 30000;
+         committed_sum(zh, "cg") < N && mono_ms() < until;)
+        msleep(200);
+    ck_assert_int_eq(kill(c, SIGTERM), 0);
+    ck_assert_int_eq(waitpid(c, &status, 0), c);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(committed_sum(zh, "cg"), N);
+    {
+        char *tb = slurp(outb), *tc = slurp(outc);
+
+        count_values(tb, got, N);
+        count_values(tc, got, N);
+        ck_assert_msg(*tb && *tc, "a member printed nothing");
+        free(tb);
+        free(tc);
+    }
+    for (int v = 0; v < N; v++) {
+        ck_assert_msg(got[v] > 0, "record %d never printed", v);
+        dups += got[v] > 1;
+    }
+    ck_assert_msg(dups == 0, "%d records printed twice by clean members", dups);
+    /* the owner nodes went with them */
+    ck_assert_int_eq(
+        qt_zk_exists(zh, "/consumers/cg/owners/cons/0", NULL, false, 10000),
+        ZNONODE);
+
+    /* --whitelist: every topic matching, in another group */
+    ck_assert_int_eq(qt_run(wl, NULL, 60000, &res), 0);
+    ck_assert_msg(res.status == 0, "exit %d: %s", res.status, res.err);
+    memset(got, 0, sizeof(got));
+    count_values(res.out, got, N);
+    for (int v = 0; v < N; v++)
+        ck_assert_int_eq(got[v], 1);
+    qt_run_free(&res);
+    qt_zk_close(zh);
+    cluster_stop();
+}
+END_TEST
+
 static Suite *churn_suite(void)
 {
     Suite *s = suite_create("group_churn");
@@ -569,6 +774,11 @@ static Suite *churn_suite(void)
     tcase_set_timeout(tc, 110);
     tcase_add_loop_test(tc, test_churn, 0,
                         (int)(sizeof(strategies) / sizeof(strategies[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("console");
+    tcase_set_tags(tc, "integration zk");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, test_console);
     suite_add_tcase(s, tc);
     tc = tcase_create("sticky_flow");
     tcase_set_tags(tc, "integration zk");
