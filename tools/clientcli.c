@@ -129,3 +129,14 @@ int qr_ccli_conf_kv(quire_conf_t *conf, const char *prog, const char *kv)
     }
     return 0;
 }
+
+int qr_ccli_new_failed(const char *prog, quire_err_t err, const char *errstr)
+{
+    if (err == QUIRE_ERR_CONF_INVALID || err == QUIRE_ERR_CONF_UNKNOWN ||
+        err == QUIRE_ERR_BAD_ARG) {
+        qr_cli_usage_error(prog, "%s", errstr);
+        return QR_CLI_EXIT_USAGE;
+    }
+    qr_cli_error(prog, "%s", *errstr ? errstr : quire_err2str(err));
+    return QR_CLI_EXIT_ERROR;
+}

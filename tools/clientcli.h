@@ -35,4 +35,14 @@ int qr_ccli_set_brokers(quire_conf_t *conf, const char *prog,
  */
 int qr_ccli_conf_kv(quire_conf_t *conf, const char *prog, const char *kv);
 
+/**
+ * @brief Reports a failed quire_producer_new() / quire_consumer_new():
+ * a bad configuration is a usage error, anything else (ZooKeeper or the
+ * brokers unreachable) a runtime failure.
+ * @param errstr borrowed: what the constructor said.
+ * @returns the exit code: QR_CLI_EXIT_USAGE or QR_CLI_EXIT_ERROR.
+ * @locality any  @locks none
+ */
+int qr_ccli_new_failed(const char *prog, quire_err_t err, const char *errstr);
+
 #endif /* QR_CLIENTCLI_H */

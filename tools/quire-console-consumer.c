@@ -479,6 +479,7 @@ int main(int argc, char **argv)
     quire_conf_t *conf = quire_conf_new();
     quire_consumer_t *c;
     char errstr[256];
+    quire_err_t err;
     int rc, exit_code = QR_CLI_EXIT_OK;
 
     if (!conf) {
@@ -505,12 +506,12 @@ int main(int argc, char **argv)
         free(o.sep);
         return rc < 0 ? QR_CLI_EXIT_OK : rc;
     }
-    if (quire_consumer_new(conf, &c, errstr, sizeof(errstr)) !=
-        QUIRE_ERR_NONE) {
-        qr_cli_usage_error(PROG, "%s", errstr);
+    errstr[0] = '\0';
+    err = quire_consumer_new(conf, &c, errstr, sizeof(errstr));
+    if (err != QUIRE_ERR_NONE) {
         quire_conf_destroy(conf);
         free(o.sep);
-        return QR_CLI_EXIT_USAGE;
+        return qr_ccli_new_failed(PROG, err, errstr);
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

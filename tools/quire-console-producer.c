@@ -192,6 +192,7 @@ int main(int argc, char **argv)
 {
     opts_t o = {.timeout_ms = 30000};
     char errstr[256], *line = NULL;
+    quire_err_t err;
     quire_conf_t *conf = quire_conf_new();
     quire_producer_t *p;
     size_t cap = 0;
@@ -219,12 +220,12 @@ int main(int argc, char **argv)
         return exit_code;
     }
     quire_conf_set_delivery_cb(conf, on_delivery, NULL);
-    if (quire_producer_new(conf, &p, errstr, sizeof(errstr)) !=
-        QUIRE_ERR_NONE) {
-        qr_cli_usage_error(PROG, "%s", errstr);
+    errstr[0] = '\0';
+    err = quire_producer_new(conf, &p, errstr, sizeof(errstr));
+    if (err != QUIRE_ERR_NONE) {
         quire_conf_destroy(conf);
         free(o.key_sep);
-        return QR_CLI_EXIT_USAGE;
+        return qr_ccli_new_failed(PROG, err, errstr);
     }
     while ((n = getline(&line, &cap, stdin)) > 0) {
         if (line[n - 1] == '\n')
