@@ -719,8 +719,8 @@ quire_err_t quire_consumer_seek(quire_consumer_t *c, const char *topic,
         return QUIRE_ERR_BAD_ARG;
     pthread_mutex_lock(&c->lock);
     cp = qr_consumer_part_find(c, topic, partition);
-    if (!cp || cp->removed)
-        err = QUIRE_ERR_NOT_FOUND;
+    if (!cp || cp->removed || cp->state == CP_PAUSED)
+        err = QUIRE_ERR_NOT_FOUND; /* paused: revoked from this member */
     else
         part_seek(cp, offset);
     pthread_mutex_unlock(&c->lock);

@@ -281,7 +281,8 @@ quire_err_t quire_consumer_unassign(quire_consumer_t *consumer,
 /**
  * @brief Moves an assigned partition to @p offset (or BEGINNING / END):
  * the next record polled from it is the one at that offset. Also clears a
- * partition error (OFFSET_OUT_OF_RANGE).
+ * partition error (OFFSET_OUT_OF_RANGE). In a group, only partitions
+ * this member owns (not the ones a revocation callback is handing back).
  * @returns QUIRE_ERR_NONE, QUIRE_ERR_NOT_FOUND, QUIRE_ERR_BAD_ARG.
  * @locality any  @locks none
  */

@@ -149,6 +149,19 @@ static void on_rebalance(quire_consumer_t *c, quire_rebalance_event_t ev,
             m->revoked_at[p] = tps[i].offset;
         }
     }
+    if (ev == QUIRE_REBALANCE_REVOKED && n > 0) {
+        int64_t pos = -7;
+
+        /* being handed back: its position can be read (and committed),
+         * it can no longer be moved */
+        ck_assert_int_eq(
+            quire_consumer_position(c, tps[0].topic, tps[0].partition, &pos),
+            QUIRE_ERR_NONE);
+        ck_assert_int_eq(pos, tps[0].offset);
+        ck_assert_int_eq(
+            quire_consumer_seek(c, tps[0].topic, tps[0].partition, 0),
+            QUIRE_ERR_NOT_FOUND);
+    }
     if (ev == QUIRE_REBALANCE_REVOKED && m->commit_in_revoke)
         m->revoke_commit_err = quire_consumer_commit(c, NULL, 0, 10000);
 }
