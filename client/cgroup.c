@@ -214,14 +214,34 @@ static void stop_poll_wait(qr_cgroup_t *cg)
     ev_timer_stop(cg->c->cl->loop, &cg->poll_wait);
 }
 
+/* The REVOKED event for poll, or NULL when out of memory. */
+static qr_cgev_t *revoked_event(const qr_group_tp_t *tps, size_t n)
+{
+    quire_topic_partition_t *v = calloc(n ? n : 1, sizeof(*v));
+    qr_cgev_t *ev;
+
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        v[i].topic = tps[i].topic;
+        v[i].partition = tps[i].partition;
+        v[i].offset = -1; /* the position, filled in by poll */
+    }
+    ev = event_new(QR_CGEV_REVOKED, v, n);
+    free(v);
+    return ev;
+}
+
 static void on_revoked(void *opaque, qr_group_t *g, const qr_group_tp_t *tps,
                        size_t n)
 {
     qr_cgroup_t *cg = opaque;
     quire_consumer_t *c = cg->c;
-    int defer = cg->conf->rebalance_cb != NULL;
+    qr_cgev_t *ev = cg->conf->rebalance_cb ? revoked_event(tps, n) : NULL;
     int64_t *store = calloc(n ? n : 1, sizeof(*store));
 
+    if (cg->conf->rebalance_cb && !ev)
+        QR_LOG_ERR("GROUP", "out of memory: revocation not handed to poll");
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < n; i++) {
         cpart_t *cp = qr_consumer_part_find(c, tps[i].topic, tps[i].partition);
@@ -233,44 +253,20 @@ static void on_revoked(void *opaque, qr_group_t *g, const qr_group_tp_t *tps,
         /* without a callback the records the application was done with
          * are what it consumed (all it was given, when it is closing);
          * with one, poll decides */
-        if (!defer && store && cg->conf->enable_auto_commit)
+        if (!ev && store && cg->conf->enable_auto_commit)
             store[i] = __atomic_load_n(cg->leaving ? &cp->pos : &cp->consumed,
                                        __ATOMIC_ACQUIRE);
-        qr_consumer_part_stop(c, cp, !defer);
+        qr_consumer_part_stop(c, cp, ev == NULL);
     }
-    if (defer) {
-        quire_topic_partition_t *v = calloc(n ? n : 1, sizeof(*v));
-        qr_cgev_t *ev = NULL;
-
-        for (size_t i = 0; v && i < n; i++) {
-            v[i].topic = tps[i].topic;
-            v[i].partition = tps[i].partition;
-            v[i].offset = -1;
-        }
-        if (v)
-            ev = event_new(QR_CGEV_REVOKED, v, n);
-        free(v);
-        if (ev) {
-            ev->seq = ++cg->revoke_seq;
-            queue_event(cg, ev);
-            qr_group_revoke_defer(g);
-            cg->revokes_pending++;
-            if (!ev_is_active(&cg->poll_wait)) {
-                ev_timer_set(&cg->poll_wait,
-                             cg->conf->max_poll_interval_ms / 1000.0, 0);
-                ev_timer_start(c->cl->loop, &cg->poll_wait);
-            }
-        } else {
-            /* out of memory: go on without the application's callback */
-            QR_LOG_ERR("GROUP", "out of memory: revocation not handed to "
-                                "poll");
-            for (size_t i = 0; i < n; i++) {
-                cpart_t *cp =
-                    qr_consumer_part_find(c, tps[i].topic, tps[i].partition);
-
-                if (cp && !cp->removed)
-                    qr_consumer_part_stop(c, cp, 1);
-            }
+    if (ev) {
+        ev->seq = ++cg->revoke_seq;
+        queue_event(cg, ev);
+        qr_group_revoke_defer(g);
+        cg->revokes_pending++;
+        if (!ev_is_active(&cg->poll_wait)) {
+            ev_timer_set(&cg->poll_wait,
+                         cg->conf->max_poll_interval_ms / 1000.0, 0);
+            ev_timer_start(c->cl->loop, &cg->poll_wait);
         }
     }
     pthread_mutex_unlock(&c->lock);
@@ -488,6 +484,44 @@ static void on_poll_wait(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void run_commit(qr_cgroup_t *cg, cmd_t *cmd);
 
+/* Poll ran the revocation callback: the partitions go (their positions
+ * stored: every record poll returned before is done with), and the group
+ * may go on. A revocation max.poll.interval.ms already ended is skipped. */
+static void revoke_done(qr_cgroup_t *cg, const cmd_t *cmd)
+{
+    quire_consumer_t *c = cg->c;
+    int64_t *pos;
+
+    if (cmd->seq <= cg->revoke_acked)
+        return;
+    cg->revoke_acked = cmd->seq;
+    pos = calloc(cmd->n ? cmd->n : 1, sizeof(*pos));
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < cmd->n; i++) {
+        cpart_t *cp =
+            qr_consumer_part_find(c, cmd->tps[i].topic, cmd->tps[i].partition);
+
+        if (pos)
+            pos[i] = -1;
+        if (!cp || cp->removed || cp->state != CP_PAUSED)
+            continue;
+        if (pos && cg->conf->enable_auto_commit)
+            pos[i] = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
+        qr_consumer_part_stop(c, cp, 1);
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; pos && i < cmd->n; i++)
+        if (pos[i] >= 0)
+            qr_group_offset_store(cg->g, cmd->tps[i].topic,
+                                  cmd->tps[i].partition, pos[i]);
+    free(pos);
+    if (cg->revokes_pending > 0) {
+        if (--cg->revokes_pending == 0)
+            stop_poll_wait(cg);
+        qr_group_revoke_done(cg->g);
+    }
+}
+
 static void run_cmd(qr_cgroup_t *cg, cmd_t *cmd)
 {
     quire_err_t err = QUIRE_ERR_NONE;
@@ -523,38 +557,7 @@ static void run_cmd(qr_cgroup_t *cg, cmd_t *cmd)
         run_committed(cg, cmd);
         return;
     case CMD_REVOKE_DONE:
-        if (cmd->seq > cg->revoke_acked) {
-            quire_consumer_t *c = cg->c;
-            int64_t *pos = calloc(cmd->n ? cmd->n : 1, sizeof(*pos));
-
-            cg->revoke_acked = cmd->seq;
-            pthread_mutex_lock(&c->lock);
-            for (size_t i = 0; i < cmd->n; i++) {
-                cpart_t *cp = qr_consumer_part_find(c, cmd->tps[i].topic,
-                                                    cmd->tps[i].partition);
-
-                if (pos)
-                    pos[i] = -1;
-                if (!cp || cp->removed || cp->state != CP_PAUSED)
-                    continue;
-                /* poll ran the callback: every record it returned
-                 * before is done with */
-                if (pos && cg->conf->enable_auto_commit)
-                    pos[i] = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
-                qr_consumer_part_stop(c, cp, 1);
-            }
-            pthread_mutex_unlock(&c->lock);
-            for (size_t i = 0; pos && i < cmd->n; i++)
-                if (pos[i] >= 0)
-                    qr_group_offset_store(cg->g, cmd->tps[i].topic,
-                                          cmd->tps[i].partition, pos[i]);
-            free(pos);
-            if (cg->revokes_pending > 0) {
-                if (--cg->revokes_pending == 0)
-                    stop_poll_wait(cg);
-                qr_group_revoke_done(cg->g);
-            }
-        }
+        revoke_done(cg, cmd);
         cmd_complete(cg, cmd, QUIRE_ERR_NONE);
         return;
     case CMD_CLOSE:
@@ -667,31 +670,53 @@ static void run_committed(qr_cgroup_t *cg, cmd_t *cmd)
     inflight_add(cg, cmd);
 }
 
-void qr_cgroup_run(qr_cgroup_t *cg)
+/* Completes every command of @p list with DESTROYED (the loop stops). */
+static void cmds_fail(qr_cgroup_t *cg, cmd_t **list)
+{
+    while (*list) {
+        cmd_t *cmd = *list;
+
+        *list = cmd->next;
+        cmd->next = NULL;
+        cmd_complete(cg, cmd, QUIRE_ERR_DESTROYED);
+    }
+}
+
+/* The next queued command, or NULL; with @p leave the group is marked
+ * left under the same lock, so nothing can be queued behind it. */
+static cmd_t *cmd_pop(qr_cgroup_t *cg, int leave)
 {
     quire_consumer_t *c = cg->c;
+    cmd_t *cmd;
 
-    for (;;) {
-        cmd_t *cmd;
-
-        pthread_mutex_lock(&c->lock);
-        cmd = cg->cmds;
-        if (cmd) {
-            cg->cmds = cmd->next;
-            if (!cg->cmds)
-                cg->cmds_tail = &cg->cmds;
-            cmd->next = NULL;
-        }
-        pthread_mutex_unlock(&c->lock);
-        if (!cmd)
-            return;
-        run_cmd(cg, cmd);
+    pthread_mutex_lock(&c->lock);
+    cmd = cg->cmds;
+    if (cmd) {
+        cg->cmds = cmd->next;
+        if (!cg->cmds)
+            cg->cmds_tail = &cg->cmds;
+        cmd->next = NULL;
     }
+    if (leave) {
+        cg->left = 1;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return cmd;
+}
+
+void qr_cgroup_run(qr_cgroup_t *cg)
+{
+    cmd_t *cmd;
+
+    while ((cmd = cmd_pop(cg, 0)) != NULL)
+        run_cmd(cg, cmd);
 }
 
 void qr_cgroup_stopping(qr_cgroup_t *cg)
 {
     quire_consumer_t *c = cg->c;
+    cmd_t *cmd;
 
     if (!cg->zk)
         return; /* already stopped */
@@ -703,38 +728,10 @@ void qr_cgroup_stopping(qr_cgroup_t *cg)
     qr_zk_forget(cg->zk, cg);
     qr_zk_destroy(cg->zk);
     cg->zk = NULL;
-    while (cg->inflight) {
-        cmd_t *cmd = cg->inflight;
-
-        cg->inflight = cmd->next;
-        cmd->next = NULL;
+    cmds_fail(cg, &cg->inflight);
+    cmds_fail(cg, &cg->await);
+    while ((cmd = cmd_pop(cg, 1)) != NULL)
         cmd_complete(cg, cmd, QUIRE_ERR_DESTROYED);
-    }
-    while (cg->await) {
-        cmd_t *cmd = cg->await;
-
-        cg->await = cmd->next;
-        cmd->next = NULL;
-        cmd_complete(cg, cmd, QUIRE_ERR_DESTROYED);
-    }
-    for (;;) {
-        cmd_t *cmd;
-
-        pthread_mutex_lock(&c->lock);
-        cmd = cg->cmds;
-        if (cmd) {
-            cg->cmds = cmd->next;
-            if (!cg->cmds)
-                cg->cmds_tail = &cg->cmds;
-            cmd->next = NULL;
-        }
-        cg->left = 1;
-        pthread_cond_broadcast(&c->cv);
-        pthread_mutex_unlock(&c->lock);
-        if (!cmd)
-            break;
-        cmd_complete(cg, cmd, QUIRE_ERR_DESTROYED);
-    }
 }
 
 /* ---- construction ---- */

@@ -681,10 +681,10 @@ quire_err_t quire_consumer_assign(quire_consumer_t *c, const char *topic,
     quire_err_t err = check_tp(c, topic, partition);
     cpart_t *cp;
 
+    if (err == QUIRE_ERR_NONE && offset < QUIRE_OFFSET_BEGINNING)
+        err = QUIRE_ERR_BAD_ARG;
     if (err != QUIRE_ERR_NONE)
         return err;
-    if (offset < QUIRE_OFFSET_BEGINNING)
-        return QUIRE_ERR_BAD_ARG;
     if (c->grp && qr_cgroup_subscribed(c->grp))
         return QUIRE_ERR_STATE; /* the group decides what is fetched */
     pthread_mutex_lock(&c->lock);
@@ -713,10 +713,10 @@ quire_err_t quire_consumer_seek(quire_consumer_t *c, const char *topic,
     quire_err_t err = check_tp(c, topic, partition);
     cpart_t *cp;
 
+    if (err == QUIRE_ERR_NONE && offset < QUIRE_OFFSET_BEGINNING)
+        err = QUIRE_ERR_BAD_ARG;
     if (err != QUIRE_ERR_NONE)
         return err;
-    if (offset < QUIRE_OFFSET_BEGINNING)
-        return QUIRE_ERR_BAD_ARG;
     pthread_mutex_lock(&c->lock);
     cp = qr_consumer_part_find(c, topic, partition);
     if (!cp || cp->removed || cp->state == CP_PAUSED)
