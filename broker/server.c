@@ -315,6 +315,7 @@ static void topic_settings(const qr_server_t *server, const char *topic,
     qr_brokerconf_plog(server->bconf, &defaults);
     dprod.max_message_bytes = server->bconf->message_max_bytes;
     dprod.log_append_time = server->bconf->log_message_timestamp_type == 1;
+    dprod.trust_compressed = !server->bconf->log_message_validate_compressed;
     (void)qr_topicconf_apply(topic, &defaults, &dprod, config, pconf, prod);
 }
 
@@ -367,6 +368,7 @@ static void cb_topic_config(void *opaque, const char *topic,
                        qr_plog_name(entries[i]->part), errstr);
         atomic_store(&entries[i]->max_message_bytes, prod.max_message_bytes);
         atomic_store(&entries[i]->log_append_time, prod.log_append_time);
+        atomic_store(&entries[i]->trust_compressed, prod.trust_compressed);
         qr_pentry_release(entries[i]);
     }
     free(entries);
