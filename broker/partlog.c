@@ -634,8 +634,11 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
     int64_t base = qr_plog_log_end(part);
     quire_err_t err;
 
-    if (qr_seg_size(old) == 0)
-        return QUIRE_ERR_NONE; /* an empty active segment is fresh enough */
+    /* An empty active segment is fresh enough, unless the log end moved
+     * past its base without it (then offsets there could not be indexed
+     * relative to it). */
+    if (qr_seg_size(old) == 0 && old->base_offset == base)
+        return QUIRE_ERR_NONE;
     err = qr_seg_create(part->dir, base, &so, &seg);
     if (err != QUIRE_ERR_NONE)
         return err;
@@ -652,16 +655,17 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
     return QUIRE_ERR_NONE;
 }
 
+/* The roll checks made once per append: size, age, full indexes. The
+ * offset span is judged per batch, in fitting(). */
 static int should_roll(const qr_plog_t *part, const qr_seg_t *seg, size_t len,
-                       int64_t last, int64_t now)
+                       int64_t now)
 {
     uint64_t size = qr_seg_size(seg);
     if (size == 0)
         return 0;
     return size + len > (uint64_t)part->conf.segment_bytes ||
            now - seg->roll_base_ms > part->conf.roll_ms ||
-           qr_index_full(&seg->idx) || qr_tindex_full(&seg->tidx) ||
-           last - seg->base_offset > INT32_MAX;
+           qr_index_full(&seg->idx) || qr_tindex_full(&seg->tidx);
 }
 
 /* Checks that the headers tile [data, data+len); counts records. */
@@ -699,15 +703,22 @@ static int64_t assign_offsets(uint8_t *data, size_t len, int64_t next)
     return next - 1;
 }
 
-/* Bytes of the leading whole batches of [data, len) that fit in `room`;
- * at least one batch when `force`. */
-static size_t fitting(const uint8_t *data, size_t len, uint64_t room, int force)
+/* Bytes of the leading whole batches of [data, len) (offsets assigned)
+ * that fit in `room` bytes of the segment based at `seg_base`: at least
+ * one batch when `force` (an empty segment takes any size), and never a
+ * batch whose last offset is more than INT32_MAX past the base, empty
+ * segment or not: the indexes store offsets relative to it in 32 bits, and
+ * recovery would judge such a segment corrupt. */
+static size_t fitting(const uint8_t *data, size_t len, uint64_t room,
+                      int64_t seg_base, int force)
 {
     size_t off = 0;
     while (off < len) {
         qr_batch_hdr_t hdr;
         qr_batch_hdr_read(data + off, len - off, &hdr);
         if (off + qr_batch_size(&hdr) > room && !(force && off == 0))
+            break;
+        if (qr_batch_last_offset(&hdr) - seg_base > INT32_MAX)
             break;
         off += qr_batch_size(&hdr);
     }
@@ -717,12 +728,12 @@ static size_t fitting(const uint8_t *data, size_t len, uint64_t room, int force)
 static void schedule_flush_locked(qr_plog_t *part);
 
 static quire_err_t write_locked(qr_plog_t *part, uint8_t *data, size_t len,
-                                int64_t last, int64_t now)
+                                int64_t now)
 {
     size_t done = 0;
     quire_err_t err;
 
-    if (should_roll(part, active_seg(part), len, last, now) &&
+    if (should_roll(part, active_seg(part), len, now) &&
         (err = qr_plog_do_roll(part)) != QUIRE_ERR_NONE)
         return err;
     while (done < len) {
@@ -731,9 +742,16 @@ static quire_err_t write_locked(qr_plog_t *part, uint8_t *data, size_t len,
         uint64_t room = (uint64_t)part->conf.segment_bytes > size
                             ? (uint64_t)part->conf.segment_bytes - size
                             : 0;
-        size_t n = fitting(data + done, len - done, room, size == 0);
+        size_t n =
+            fitting(data + done, len - done, room, seg->base_offset, size == 0);
         int sys_errno, cut_failed;
         if (n == 0) {
+            if (size == 0 && seg->base_offset == qr_plog_log_end(part)) {
+                /* cannot happen: a batch's span is at most INT32_MAX */
+                QR_LOG_ERR("LOG", "%s: batch at offset %lld fits no segment",
+                           part->name, (long long)seg->base_offset);
+                return QUIRE_ERR_CORRUPT_MESSAGE;
+            }
             if ((err = qr_plog_do_roll(part)) != QUIRE_ERR_NONE)
                 return err;
             continue;
@@ -772,7 +790,7 @@ quire_err_t qr_plog_append(qr_plog_t *part, uint8_t *data, size_t len,
     if (err == QUIRE_ERR_NONE) {
         base = qr_plog_log_end(part);
         last = assign_offsets(data, len, base);
-        err = write_locked(part, data, len, last, qr_plog_now_ms());
+        err = write_locked(part, data, len, qr_plog_now_ms());
         end = qr_plog_log_end(part);
     }
     if (err == QUIRE_ERR_NONE) {

@@ -184,6 +184,58 @@ START_TEST(test_reopen_clean)
 }
 END_TEST
 
+/* An empty batch (recordCount 0) taking @p delta + 1 offsets: what
+ * Produce refuses now, and what a log written before could hold. */
+static size_t empty_batch(uint8_t *out, int32_t delta)
+{
+    size_t n = tl_batch(out, 0, 1000, 0, 0);
+    tl_put32(out + QR_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)delta);
+    tl_put64(out + QR_BATCH_OFF_MAX_TIMESTAMP, 1000);
+    tl_put32(out + QR_BATCH_OFF_CRC, qr_crc32c(0, out + QR_BATCH_OFF_ATTRIBUTES,
+                                               n - QR_BATCH_OFF_ATTRIBUTES));
+    return n;
+}
+
+/* Issue 17 item 1: two empty batches in one append (lastOffsetDelta
+ * INT32_MAX, then 0) put offsets INT32_MAX past one segment's base; after
+ * a crash recovery cut that segment and deleted the next one, with a
+ * later acknowledged record. Each batch must land in a segment it fits
+ * (offset span <= INT32_MAX), and that record survive the crash. */
+START_TEST(test_offset_span_per_batch)
+{
+    uint8_t buf[1024];
+    qr_plog_conf_t conf;
+    int64_t base, last, acked;
+    qr_plog_slice_t s;
+    size_t n;
+
+    tl_conf(&conf, 1 << 20, 4096);
+    qr_plog_t *part = tl_open(dir, "span", &conf, 1, -1, NULL);
+    append_many(part, 1, 1, 0);
+    n = empty_batch(buf, INT32_MAX);
+    n += empty_batch(buf + n, 0);
+    ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(base, 1);
+    ck_assert_int_eq(last, 1 + (int64_t)INT32_MAX + 1);
+    acked = last + 1;
+    append_many(part, 1, 1, acked);
+    /* the first segment, the two empty batches apart, the record's own */
+    ck_assert_uint_ge(qr_plog_segment_count(part), 3);
+    /* a crash: no close, no clean marker, nothing known durable */
+    qr_plog_release(part);
+    part = tl_open(dir, "span", &conf, 0, 0, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), acked + 1);
+    ck_assert_int_eq(qr_plog_read(part, acked, 1 << 20, &s), QUIRE_ERR_NONE);
+    tl_check_slice(&s, acked);
+    qr_plog_slice_release(&s);
+    ck_assert_int_eq(qr_plog_read(part, 0, 1 << 20, &s), QUIRE_ERR_NONE);
+    tl_check_slice(&s, 0);
+    qr_plog_slice_release(&s);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
 /* The slice a fetch must get, found by walking the segment file itself:
  * the batch holding `offset` (from the slice's position, checked by
  * tl_check_slice), then every following batch that still fits in
@@ -692,6 +744,7 @@ static Suite *partlog_suite(void)
     tcase_add_test(tc, test_reads_keep_atime);
     tcase_add_test(tc, test_many_segments_lookup);
     tcase_add_test(tc, test_corrupt_header_below_end);
+    tcase_add_test(tc, test_offset_span_per_batch);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_checked_fixture(tc, setup, teardown);
