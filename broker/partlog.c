@@ -451,17 +451,80 @@ static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp, size_t *np,
     return QUIRE_ERR_NONE;
 }
 
-/* Drops segments [from, nsegs): a cut before them made them unreachable. */
-static void drop_tail(qr_plog_t *part, size_t from)
+/* Deletes segment @p i (open time: the partition is not shared yet),
+ * saying which and why (recovery.c's rule: only a segment with no valid
+ * batch left). */
+static void drop_seg(qr_plog_t *part, size_t i, const char *why)
 {
-    while (part->nsegs > from) {
-        qr_seg_t *seg = part->segs[--part->nsegs];
-        QR_LOG_WARN("LOG", "%s: deleting segment %020lld, after the truncation",
-                    part->name, (long long)seg->base_offset);
+    qr_seg_t *seg = part->segs[i];
+
+    QR_LOG_WARN("LOG", "%s: deleting segment %020lld: %s", part->name,
+                (long long)seg->base_offset, why);
+    qr_seg_unlink(seg);
+    qr_seg_release(seg);
+    memmove(part->segs + i, part->segs + i + 1,
+            (part->nsegs - i - 1) * sizeof(*part->segs));
+    memmove(part->bases + i, part->bases + i + 1,
+            (part->nsegs - i - 1) * sizeof(*part->bases));
+    part->nsegs--;
+}
+
+/* The last segment must be where appends go on: based at the log end.
+ * After a cut left it empty with another base, it is replaced. */
+static quire_err_t fix_active(qr_plog_t *part, int64_t end)
+{
+    qr_seg_t *seg = part->segs[part->nsegs - 1], *fresh;
+    qr_seg_opts_t so = seg_opts(&part->conf);
+    quire_err_t err;
+
+    if (qr_seg_size(seg) > 0 || seg->base_offset == end)
+        return QUIRE_ERR_NONE;
+    if (part->nsegs > 1) {
+        drop_seg(part, part->nsegs - 1,
+                 "empty after recovery and not based at the log end");
+    } else {
+        QR_LOG_WARN("LOG",
+                    "%s: replacing empty segment %020lld by one at "
+                    "the log end %lld",
+                    part->name, (long long)seg->base_offset, (long long)end);
         qr_seg_unlink(seg);
         qr_seg_release(seg);
+        part->nsegs = 0;
     }
-    qr_plog_segs_changed(part);
+    err = qr_seg_create(part->dir, end, &so, &fresh);
+    if (err == QUIRE_ERR_NONE)
+        segs_push_only(part, fresh);
+    return err;
+}
+
+/* Recovers segment @p i (see recovery.c for the rule). A segment after a
+ * cut that keeps no valid batch is deleted (*dropped); one that keeps
+ * some stays, and the offsets between are a gap, said in the log. */
+static quire_err_t recover_one(qr_plog_t *part, size_t i, int64_t expect,
+                               int after_cut, int *cut, int *dropped)
+{
+    qr_seg_t *seg = part->segs[i];
+    int active = i + 1 == part->nsegs;
+    quire_err_t err;
+
+    *dropped = 0;
+    err = qr_recovery_recover_segment(seg, part->name, expect, cut);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (after_cut && !active && qr_seg_size(seg) == 0) {
+        drop_seg(part, i, "no valid batch in it after the cut before it");
+        *dropped = 1;
+        return QUIRE_ERR_NONE;
+    }
+    if (after_cut && qr_seg_size(seg) > 0 && seg->base_offset > expect)
+        QR_LOG_WARN("LOG",
+                    "%s: keeping segment %020lld after the cut: its batches "
+                    "are valid; offsets %lld..%lld are missing",
+                    part->name, (long long)seg->base_offset, (long long)expect,
+                    (long long)seg->base_offset - 1);
+    if (!active)
+        return qr_seg_seal(seg);
+    return QUIRE_ERR_NONE;
 }
 
 static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
@@ -470,6 +533,7 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
     int64_t rp = o->recovery_point;
     size_t first = part->nsegs; /* first segment to recover */
     int64_t expect = part->segs[0]->base_offset;
+    int after_cut = 0; /* every segment after a cut is checked */
     quire_err_t err;
 
     if (!o->clean) {
@@ -481,31 +545,36 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
                     part->name, (long long)part->segs[first]->base_offset,
                     (long long)rp);
     }
-    for (size_t i = 0; i < part->nsegs; i++) {
+    /* idx_ok is indexed by the segments as listed; drop_seg() shifts the
+     * array, so k follows the listing while i follows the array. */
+    for (size_t i = 0, k = 0; i < part->nsegs; k++) {
         qr_seg_t *seg = part->segs[i];
-        int active = i + 1 == part->nsegs, cut = 0;
-        if (i >= first || !idx_ok[i]) {
-            err = qr_recovery_recover_segment(seg, part->name, expect, &cut);
+        int cut = 0, dropped = 0;
+        if (k >= first || !idx_ok[k] || after_cut) {
+            err = recover_one(part, i, expect, after_cut, &cut, &dropped);
             if (err != QUIRE_ERR_NONE)
                 return err;
-            if (cut) {
-                drop_tail(part, i + 1);
-                active = 1;
-            }
-            if (!active && (err = qr_seg_seal(seg)) != QUIRE_ERR_NONE)
-                return err;
+            after_cut |= cut;
+            if (dropped)
+                continue;
         } else if ((err = qr_recovery_load_segment(seg, part->name)) !=
                    QUIRE_ERR_NONE) {
             return err;
         }
-        expect = atomic_load(&seg->next_offset);
+        /* an empty segment moves the end to its base, never back */
+        if (qr_seg_size(seg) > 0 || seg->base_offset > expect || i == 0)
+            expect = atomic_load(&seg->next_offset);
         if (i + 1 < part->nsegs && expect > part->segs[i + 1]->base_offset)
             QR_LOG_WARN("LOG",
                         "%s: segment %020lld ends at offset %lld, past the "
                         "next segment's base",
                         part->name, (long long)seg->base_offset,
                         (long long)expect);
+        i++;
     }
+    if ((err = fix_active(part, expect)) != QUIRE_ERR_NONE)
+        return err;
+    qr_plog_segs_changed(part);
     atomic_store(&part->log_start, part->segs[0]->base_offset);
     atomic_store(&part->log_end, expect);
     atomic_store(&part->hw, expect);
