@@ -236,6 +236,36 @@ START_TEST(test_offset_span_per_batch)
 }
 END_TEST
 
+/* Issue 17 item 4: an empty partition (default 10 MiB indexes) costs
+ * kilobytes of disk, not 20 MiB of preallocated index blocks. */
+START_TEST(test_empty_partition_disk)
+{
+    qr_plog_conf_t conf;
+    char pdir[PATH_MAX];
+    long long bytes = 0, length = 0;
+    struct dirent *de;
+    DIR *d;
+
+    qr_plog_conf_defaults(&conf);
+    qr_plog_t *part = tl_open(dir, "sparse", &conf, 1, -1, NULL);
+    snprintf(pdir, sizeof(pdir), "%s/sparse-0", dir);
+    ck_assert_ptr_nonnull(d = opendir(pdir));
+    while ((de = readdir(d)) != NULL) {
+        char f[PATH_MAX + 256];
+        struct stat st;
+        snprintf(f, sizeof(f), "%s/%s", pdir, de->d_name);
+        if (de->d_name[0] == '.' || stat(f, &st) != 0)
+            continue;
+        bytes += (long long)st.st_blocks * 512;
+        length += st.st_size;
+    }
+    closedir(d);
+    ck_assert_int_gt(length, 20000000); /* the two indexes: 10 MiB long */
+    ck_assert_int_le(bytes, 16 << 10);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
 /* The slice a fetch must get, found by walking the segment file itself:
  * the batch holding `offset` (from the slice's position, checked by
  * tl_check_slice), then every following batch that still fits in
@@ -745,6 +775,7 @@ static Suite *partlog_suite(void)
     tcase_add_test(tc, test_many_segments_lookup);
     tcase_add_test(tc, test_corrupt_header_below_end);
     tcase_add_test(tc, test_offset_span_per_batch);
+    tcase_add_test(tc, test_empty_partition_disk);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_checked_fixture(tc, setup, teardown);
