@@ -12,6 +12,7 @@
 
 #include "api_produce.h"
 #include "batch.h"
+#include "../harness/qt_craft.h"
 #include "buf.h"
 #include "codec.h"
 #include "crc32c.h"
@@ -177,42 +178,14 @@ END_TEST
 
 /* ---- issue 17: what a hostile producer sent ---- */
 
-/* A batch of the given header fields around @p records (taken as they
- * are), with a valid CRC. */
-static size_t craft(uint8_t *buf, int16_t attrs, int32_t last_delta,
-                    int32_t count, const void *records, size_t rlen)
-{
-    size_t len = QR_BATCH_HEADER_SIZE + rlen;
-
-    memset(buf, 0, QR_BATCH_HEADER_SIZE);
-    qr_be32_put(buf + QR_BATCH_OFF_LENGTH,
-                (uint32_t)(len - QR_BATCH_LOG_OVERHEAD));
-    qr_be32_put(buf + QR_BATCH_OFF_LEADER_EPOCH, (uint32_t)-1);
-    buf[QR_BATCH_OFF_MAGIC] = QR_BATCH_MAGIC;
-    qr_be16_put(buf + QR_BATCH_OFF_ATTRIBUTES, (uint16_t)attrs);
-    qr_be32_put(buf + QR_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)last_delta);
-    qr_be64_put(buf + QR_BATCH_OFF_FIRST_TIMESTAMP, 1000);
-    qr_be64_put(buf + QR_BATCH_OFF_MAX_TIMESTAMP, 2000);
-    qr_be64_put(buf + QR_BATCH_OFF_PRODUCER_ID, (uint64_t)-1);
-    qr_be16_put(buf + QR_BATCH_OFF_PRODUCER_EPOCH, (uint16_t)-1);
-    qr_be32_put(buf + QR_BATCH_OFF_BASE_SEQUENCE, (uint32_t)-1);
-    qr_be32_put(buf + QR_BATCH_OFF_RECORD_COUNT, (uint32_t)count);
-    if (rlen)
-        memcpy(buf + QR_BATCH_HEADER_SIZE, records, rlen);
-    qr_be32_put(buf + QR_BATCH_OFF_CRC,
-                qr_crc32c(0, buf + QR_BATCH_OFF_ATTRIBUTES,
-                          len - QR_BATCH_OFF_ATTRIBUTES));
-    return len;
-}
-
 /* Item 1: the two empty batches that put offsets INT32_MAX past a
  * segment's base. Kafka's LogValidator: recordCount >= 1 and
  * lastOffsetDelta == recordCount - 1. */
 START_TEST(test_empty_batches)
 {
     uint8_t buf[256];
-    size_t a = craft(buf, 0, INT32_MAX, 0, NULL, 0);
-    size_t b = craft(buf + a, 0, 0, 0, NULL, 0);
+    size_t a = qt_craft_batch(buf, 0, INT32_MAX, 0, NULL, 0);
+    size_t b = qt_craft_batch(buf + a, 0, 0, 0, NULL, 0);
     const char *why = NULL;
 
     ck_assert_int_eq(qr_api_produce_check(buf, a, 1 << 20, 1 << 26, &why),
@@ -261,7 +234,7 @@ START_TEST(test_ff_records)
     size_t len;
 
     memset(ff, 0xff, sizeof(ff));
-    len = craft(buf, 0, 2, 3, ff, sizeof(ff));
+    len = qt_craft_batch(buf, 0, 2, 3, ff, sizeof(ff));
     ck_assert_int_eq(qr_api_produce_check(buf, len, 1 << 20, 1 << 26, &why),
                      QUIRE_ERR_INVALID_RECORD);
     ck_assert_ptr_nonnull(why);
@@ -276,16 +249,10 @@ END_TEST
  * unless the topic trusts its producers' compressed batches. */
 START_TEST(test_garbage_gzip)
 {
-    uint8_t buf[256], junk[64];
+    uint8_t buf[256];
     const char *why = NULL;
-    size_t len;
+    size_t len = qt_craft_garbage_gzip(buf, INT32_MAX);
 
-    for (size_t i = 0; i < sizeof(junk); i++)
-        junk[i] = (uint8_t)(i * 37 + 11);
-    junk[0] = 0x1f; /* a gzip magic, then nonsense */
-    junk[1] = 0x8b;
-    len =
-        craft(buf, QR_CODEC_GZIP, INT32_MAX - 1, INT32_MAX, junk, sizeof(junk));
     ck_assert_int_eq(qr_api_produce_check(buf, len, 1 << 20, 1 << 26, &why),
                      QUIRE_ERR_CORRUPT_MESSAGE);
     ck_assert_ptr_nonnull(why);
@@ -329,8 +296,8 @@ START_TEST(test_compressed_records)
         /* one record more claimed than there is */
         zlen = len - QR_BATCH_HEADER_SIZE;
         memcpy(out, z, len);
-        len = craft(out, (int16_t)codecs[c], 50, 51, z + QR_BATCH_HEADER_SIZE,
-                    zlen);
+        len = qt_craft_batch(out, (int16_t)codecs[c], 50, 51,
+                             z + QR_BATCH_HEADER_SIZE, zlen);
         ck_assert_int_eq(qr_api_produce_check(out, len, 1 << 20, 1 << 26, &why),
                          QUIRE_ERR_INVALID_RECORD);
         ck_assert_str_eq(why, "fewer records than recordCount");
