@@ -550,17 +550,22 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
     for (size_t i = 0, k = 0; i < part->nsegs; k++) {
         qr_seg_t *seg = part->segs[i];
         int cut = 0, dropped = 0;
-        if (k >= first || !idx_ok[k] || after_cut) {
+        /* held while it is worked on, so the cache cannot close it */
+        qr_seg_keep(seg);
+        err = qr_seg_use(seg);
+        if (err == QUIRE_ERR_NONE && (k >= first || !idx_ok[k] || after_cut)) {
             err = recover_one(part, i, expect, after_cut, &cut, &dropped);
-            if (err != QUIRE_ERR_NONE)
-                return err;
             after_cut |= cut;
-            if (dropped)
-                continue;
-        } else if ((err = qr_recovery_load_segment(seg, part->name)) !=
-                   QUIRE_ERR_NONE) {
-            return err;
+        } else if (err == QUIRE_ERR_NONE) {
+            err = qr_recovery_load_segment(seg, part->name);
         }
+        if (err == QUIRE_ERR_NONE && !dropped && i + 1 < part->nsegs)
+            qr_seg_cache_add(seg);
+        qr_seg_release(seg);
+        if (err != QUIRE_ERR_NONE)
+            return err;
+        if (dropped)
+            continue;
         /* an empty segment moves the end to its base, never back */
         if (qr_seg_size(seg) > 0 || seg->base_offset > expect || i == 0)
             expect = atomic_load(&seg->next_offset);
@@ -619,6 +624,8 @@ static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
         qr_seg_t *seg;
         err =
             qr_seg_open(part->dir, bases[i], &so, i + 1 == n, &seg, &idx_ok[i]);
+        if (err == QUIRE_ERR_NONE && i + 1 < n && idx_ok[i])
+            qr_seg_close_files(seg); /* reopened one at a time by recovery */
         if (err == QUIRE_ERR_NONE)
             segs_push_only(part, seg);
         else
@@ -719,6 +726,8 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
     if (qr_seg_seal(old) != QUIRE_ERR_NONE)
         QR_LOG_WARN("LOG", "%s: could not trim the indexes of %020lld",
                     part->name, (long long)old->base_offset);
+    else
+        qr_seg_cache_add(old); /* its files may now be closed when idle */
     QR_DBG(QR_DBG_LOG, "LOG", "%s: rolled to segment %020lld", part->name,
            (long long)base);
     return QUIRE_ERR_NONE;
@@ -900,6 +909,10 @@ static qr_seg_t *next_seg(qr_plog_t *part, const qr_seg_t *seg)
         qr_seg_keep(next);
     }
     pthread_rwlock_unlock(&part->segs_lock);
+    if (next && qr_seg_use(next) != QUIRE_ERR_NONE) {
+        qr_seg_release(next);
+        return NULL;
+    }
     return next;
 }
 
@@ -933,6 +946,10 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
     pthread_rwlock_unlock(&part->segs_lock);
     if (!seg) /* retention moved the start meanwhile */
         return QUIRE_ERR_OFFSET_OUT_OF_RANGE;
+    if (qr_seg_use(seg) != QUIRE_ERR_NONE) { /* closed by the cache */
+        qr_seg_release(seg);
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
     for (;;) {
         uint64_t end = qr_seg_size(seg), pos;
         int64_t base;
@@ -992,8 +1009,9 @@ quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
         if (!seg)
             return QUIRE_ERR_NONE;
         i--; /* the loop's i++ moved past seg */
-        quire_err_t err =
-            qr_seg_find_ts(seg, timestamp, qr_seg_size(seg), offset);
+        quire_err_t err = qr_seg_use(seg);
+        if (err == QUIRE_ERR_NONE)
+            err = qr_seg_find_ts(seg, timestamp, qr_seg_size(seg), offset);
         qr_seg_release(seg);
         if (err == QUIRE_ERR_NONE)
             return QUIRE_ERR_NONE;

@@ -497,6 +497,8 @@ static quire_err_t start_storage(qr_server_t *server)
     qr_brokerconf_plog(bconf, &lconf.defaults);
     lconf.checkpoint_interval_ms =
         bconf->log_flush_offset_checkpoint_interval_ms;
+    /* before the logs open: their segments are opened one at a time */
+    qr_seg_cache_set_max((size_t)bconf->log_open_segments_max);
     err = qr_logmgr_open(&lconf, &server->logmgr, errstr, sizeof(errstr));
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("SERVER", "log.dirs: %s", errstr);
