@@ -38,7 +38,14 @@ sed -i '2d' "$d/readback.txt"
 expect 1 "VIOLATION kill#1: 1 lost" "lost record"
 clean
 sed -i 's/Offset:1/Offset:7/' "$d/readback.txt"
-expect 1 "VIOLATION kill#1: 1 misplaced" "record at another offset"
+expect 1 "VIOLATION kill#1: 2 misplaced" "record at another offset (acknowledged and read by the group)"
+clean
+printf 'Partition:0\tOffset:2\tp1/1/kill#1\n' >>"$d/readback.txt"
+printf 'M 2250 0 2 p1/1/kill#1\n' >>"$d/member-m1.out"
+expect 0 "check: 2 acknowledged, 0 violations" "a retry's duplicate read by the group"
+clean
+printf 'M 2250 0 2 p1/1/kill#1\n' >>"$d/member-m1.out"
+expect 1 "VIOLATION kill#1: 1 misplaced" "the group reads a record where the log has none"
 clean
 printf 'M 2300 0 0 p1/0/warmup\n' >>"$d/member-m1.out"
 expect 1 "VIOLATION kill#1: 1 backwards" "offset going backwards"
