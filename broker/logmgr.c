@@ -35,6 +35,11 @@ typedef struct mgr_dir {
     int clean;     /* had the clean-shutdown marker at start */
     qr_ckpt_t ck;  /* mgr->lock: last known recovery points */
     size_t nparts; /* partition directories in it */
+    /* mgr->lock: partitions closed cleanly (flushed, sealed) during this
+     * run, with their end: only these reopen without recovery */
+    qr_ckpt_t closed;
+    int load_failed; /* a partition failed to load: it needs recovery, so
+                        the dir never gets the clean-shutdown marker */
 } mgr_dir_t;
 
 typedef struct mgr_part {
@@ -53,7 +58,8 @@ struct qr_logmgr {
     qr_plog_conf_t defaults;
     int64_t ckpt_interval_ms;
     int64_t next_retention_ms, next_ckpt_ms; /* lock */
-    int64_t tick_ms;
+    int64_t tick_ms;                         /* lock: the janitor's period */
+    int64_t base_tick_ms;                    /* from the broker's settings */
     qr_flusher_t *flusher;
     pthread_t janitor;
     int janitor_started;
@@ -278,6 +284,7 @@ static void load_dir(qr_logmgr_t *mgr, size_t di)
         if (len > 7 && !strcmp(de->d_name + len - 7, "-delete")) {
             QR_LOG_INFO("LOG", "removing %s, a deletion cut short", path);
             remove_tree(path);
+            qr_ckpt_sync_dir(d->path);
             continue;
         }
         if (parse_part_dir(de->d_name, topic, sizeof(topic), &partition)) {
@@ -291,6 +298,7 @@ static void load_dir(qr_logmgr_t *mgr, size_t di)
                          errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
             QR_LOG_ERR("LOG", "%s-%d in %s: %s; partition offline", topic,
                        (int)partition, d->path, errstr);
+            d->load_failed = 1;
             continue;
         }
         ssize_t at = find_part(mgr, topic, partition);
@@ -346,13 +354,20 @@ void qr_logmgr_tick(qr_logmgr_t *mgr, int64_t now_ms)
     int retention, ckpt;
     int64_t mono = mono_ms();
 
+    int64_t tick = mgr->base_tick_ms;
+
     pthread_mutex_lock(&mgr->lock);
     n = mgr->nparts;
     parts = qr_malloc((n ? n : 1) * sizeof(*parts));
     for (size_t i = 0; i < n; i++) {
         parts[i] = mgr->parts[i].part;
         qr_plog_keep(parts[i]);
+        /* a topic's flush.ms below the broker's tick is honoured */
+        int64_t f = atomic_load(&parts[i]->flush_ms);
+        if (f < tick)
+            tick = f < LOGMGR_TICK_MIN_MS ? LOGMGR_TICK_MIN_MS : f;
     }
+    mgr->tick_ms = tick;
     retention = mono >= mgr->next_retention_ms;
     if (retention)
         mgr->next_retention_ms =
@@ -383,6 +398,7 @@ static void free_mgr(qr_logmgr_t *mgr)
         if (d->lock_fd >= 0)
             close(d->lock_fd); /* drops the flock */
         qr_ckpt_clear(&d->ck);
+        qr_ckpt_clear(&d->closed);
         free(d->path);
     }
     free(mgr->dirs);
@@ -429,7 +445,7 @@ quire_err_t qr_logmgr_open(const qr_logmgr_conf_t *conf, qr_logmgr_t **mgrp,
     pthread_cond_init(&mgr->cond, NULL);
     mgr->defaults = conf->defaults;
     mgr->ckpt_interval_ms = conf->checkpoint_interval_ms;
-    mgr->tick_ms = tick_of(&conf->defaults);
+    mgr->tick_ms = mgr->base_tick_ms = tick_of(&conf->defaults);
     mgr->on_append = conf->on_append;
     mgr->on_append_opaque = conf->on_append_opaque;
     mgr->dirs = qr_calloc(conf->ndirs, sizeof(*mgr->dirs));
@@ -481,6 +497,10 @@ quire_err_t qr_logmgr_checkpoint(qr_logmgr_t *mgr)
     pthread_mutex_lock(&mgr->lock);
     for (size_t i = 0; i < mgr->nparts; i++) {
         qr_plog_t *part = mgr->parts[i].part;
+        /* After a failed sync nothing of it is checkpointed again: the
+         * entry stays as it was until the log is truncated at reopen. */
+        if (qr_plog_offline(part))
+            continue;
         qr_ckpt_set(&mgr->dirs[mgr->parts[i].dir].ck, part->topic,
                     part->partition, qr_plog_recovery_point(part));
     }
@@ -513,7 +533,8 @@ quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
         pthread_join(mgr->janitor, NULL);
     dir_ok = qr_calloc(mgr->ndirs ? mgr->ndirs : 1, sizeof(*dir_ok));
     for (size_t i = 0; i < mgr->ndirs; i++)
-        dir_ok[i] = mgr->dirs[i].online && mgr->dirs[i].lock_fd >= 0;
+        dir_ok[i] = mgr->dirs[i].online && mgr->dirs[i].lock_fd >= 0 &&
+                    !mgr->dirs[i].load_failed;
     while (mgr->nparts > 0) {
         mgr_part_t mp = take_part(mgr, mgr->nparts - 1);
         qr_plog_t *part = mp.part;
@@ -525,8 +546,9 @@ quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
             if (ret == QUIRE_ERR_NONE)
                 ret = QUIRE_ERR_KAFKA_STORAGE_ERROR;
         }
-        qr_ckpt_set(&mgr->dirs[mp.dir].ck, part->topic, part->partition,
-                    qr_plog_recovery_point(part));
+        if (!offline && err == QUIRE_ERR_NONE)
+            qr_ckpt_set(&mgr->dirs[mp.dir].ck, part->topic, part->partition,
+                        qr_plog_recovery_point(part));
         qr_plog_release(part);
     }
     qr_flusher_destroy(mgr->flusher);
@@ -606,12 +628,15 @@ quire_err_t qr_logmgr_open_part(qr_logmgr_t *mgr, const char *topic,
     }
     mgr_dir_t *d = &mgr->dirs[di];
     qr_plog_open_opts_t o = part_opts(mgr, d, topic, partition);
-    /* A log closed during this run was flushed and sealed: clean. */
-    if (existed && o.recovery_point >= 0)
-        o.clean = 1;
+    /* Only a log closed cleanly during this run (flushed and sealed) skips
+     * recovery; one that failed to load, or went offline, is recovered
+     * from its checkpoint, whatever the dir's marker said at start. */
+    o.clean =
+        existed && qr_ckpt_get(&d->closed, topic, partition, &o.recovery_point);
     err = qr_plog_open(d->path, topic, partition, conf, &o, &part, errstr,
                        errstr_size);
     if (err == QUIRE_ERR_NONE) {
+        qr_ckpt_remove(&d->closed, topic, partition);
         insert_part(mgr, (size_t)(-find_part(mgr, topic, partition) - 1), part,
                     (size_t)di);
         if (!existed)
@@ -651,11 +676,14 @@ quire_err_t qr_logmgr_close_part(qr_logmgr_t *mgr, const char *topic,
     qr_plog_t *part = mp.part;
     qr_plog_keep(part);
     quire_err_t err = qr_plog_close(part);
-    if (err == QUIRE_ERR_NONE && !qr_plog_offline(part))
+    if (err == QUIRE_ERR_NONE && !qr_plog_offline(part)) {
         qr_ckpt_set(&mgr->dirs[mp.dir].ck, topic, partition,
                     qr_plog_recovery_point(part));
-    else
-        qr_ckpt_remove(&mgr->dirs[mp.dir].ck, topic, partition);
+        qr_ckpt_set(&mgr->dirs[mp.dir].closed, topic, partition,
+                    qr_plog_recovery_point(part));
+    }
+    /* else: the checkpoint entry stays (the last durable point) and the
+     * next open recovers from it (and the fsync-failed marker) */
     pthread_mutex_unlock(&mgr->lock);
     qr_plog_release(part);
     return err;
