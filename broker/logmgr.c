@@ -128,6 +128,24 @@ static mgr_part_t take_part(qr_logmgr_t *mgr, size_t at)
 
 /* ---- log dirs ---- */
 
+/* fsync of the directory holding @p dir; 0 or -1. */
+static int sync_parent(const char *dir)
+{
+    char parent[PATH_MAX];
+    const char *slash = strrchr(dir, '/');
+
+    if (!slash)
+        snprintf(parent, sizeof(parent), ".");
+    else if (slash == dir)
+        snprintf(parent, sizeof(parent), "/");
+    else
+        snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
+    return qr_ckpt_sync_dir(parent) == QUIRE_ERR_NONE ? 0 : -1;
+}
+
+/* mkdir -p, durably: each directory it creates is followed by an fsync of
+ * its parent, or a power loss could take the log dir (and every partition
+ * in it) away with the parent's unsynced entry. */
 static int mkdir_p(const char *path)
 {
     char tmp[PATH_MAX];
@@ -135,16 +153,22 @@ static int mkdir_p(const char *path)
         errno = ENAMETOOLONG;
         return -1;
     }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
+    size_t len = strlen(tmp);
+    for (char *p = tmp + 1; p <= tmp + len; p++) {
+        if (*p != '/' && *p != '\0')
             continue;
+        char c = *p;
         *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        if (mkdir(tmp, 0755) == 0) {
+            if (sync_parent(tmp) != 0) {
+                errno = EIO;
+                return -1;
+            }
+        } else if (errno != EEXIST) {
             return -1;
-        *p = '/';
+        }
+        *p = c;
     }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -1;
     return 0;
 }
 
@@ -689,14 +713,55 @@ quire_err_t qr_logmgr_close_part(qr_logmgr_t *mgr, const char *topic,
     return err;
 }
 
+/* Deletes the directory of a partition that is not open (closed when its
+ * leadership went, just before the deletion): renamed, the rename made
+ * durable, then removed. mgr->lock held. */
+static quire_err_t delete_closed(qr_logmgr_t *mgr, const char *topic,
+                                 int32_t partition)
+{
+    quire_err_t err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+
+    for (size_t i = 0; i < mgr->ndirs; i++) {
+        mgr_dir_t *d = &mgr->dirs[i];
+        char path[PATH_MAX], gone[PATH_MAX + 64];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s-%d", d->path, topic,
+                 (int)partition);
+        qr_ckpt_remove(&d->ck, topic, partition);
+        qr_ckpt_remove(&d->closed, topic, partition);
+        if (stat(path, &st) != 0)
+            continue;
+        snprintf(gone, sizeof(gone), "%s.%lld-delete", path,
+                 (long long)qr_plog_now_ms());
+        if (rename(path, gone) != 0 || qr_ckpt_sync_dir(d->path) != 0) {
+            QR_LOG_ERR("LOG", "deleting %s: %s (errno %d)", path,
+                       strerror(errno), errno);
+            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        }
+        remove_tree(gone);
+        qr_ckpt_sync_dir(d->path);
+        if (d->nparts > 0)
+            d->nparts--;
+        QR_LOG_INFO("LOG", "%s-%d: deleted (%s)", topic, (int)partition,
+                    d->path);
+        err = QUIRE_ERR_NONE;
+    }
+    return err;
+}
+
 quire_err_t qr_logmgr_delete_part(qr_logmgr_t *mgr, const char *topic,
                                   int32_t partition)
 {
+    const char *why = NULL;
+
+    if (qr_topic_name_check(topic, strlen(topic), &why) != QUIRE_ERR_NONE)
+        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
     pthread_mutex_lock(&mgr->lock);
     ssize_t at = find_part(mgr, topic, partition);
     if (at < 0) {
+        quire_err_t err = delete_closed(mgr, topic, partition);
         pthread_mutex_unlock(&mgr->lock);
-        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return err;
     }
     mgr_part_t mp = take_part(mgr, (size_t)at);
     quire_err_t err = qr_plog_delete(mp.part);
