@@ -395,8 +395,10 @@ static void produce_and_cut(int cycle, unsigned *seed)
         if (k + 1 < chunks)
             next = consume_for(c, 10 + (int)(rand_r(seed) % 40), next);
     }
-    /* in flight: some acknowledged, some not, when the power goes */
-    usleep((useconds_t)(rand_r(seed) % 8000));
+    /* in flight: some acknowledged, some not, some read, when the power
+     * goes (every sync waits quire.test.flush.delay.ms first, so there is
+     * always something appended but not yet synced) */
+    consume_for(c, (int)(rand_r(seed) % 15), next);
     powercut();
     quire_consumer_close(c);
     quire_producer_close(p, 3000);
@@ -420,7 +422,8 @@ START_TEST(test_power_cuts)
                  "log.retention.bytes=6000\n"
                  "log.retention.check.interval.ms=200\n"
                  "log.segment.delete.delay.ms=0\n"
-                 "log.flush.offset.checkpoint.interval.ms=300\n");
+                 "log.flush.offset.checkpoint.interval.ms=300\n"
+                 "quire.test.flush.delay.ms=20\n");
     ck_assert_int_eq(qt_broker_start(b, START_MS), 0);
     const char *create[] = {"--create",     "--topic", TOPIC,
                             "--partitions", "1",       NULL};
