@@ -386,7 +386,7 @@ static void produce_and_cut(int cycle, unsigned *seed)
 {
     quire_producer_t *p = producer_new();
     quire_consumer_t *c = consumer_new(QUIRE_OFFSET_END);
-    int chunks = 3 + (int)(rand_r(seed) % 10);
+    int chunks = 4 + (int)(rand_r(seed) % 9);
     int64_t next = 0;
 
     for (int k = 0; k < chunks; k++) {
@@ -399,6 +399,10 @@ static void produce_and_cut(int cycle, unsigned *seed)
      * goes (every sync waits quire.test.flush.delay.ms first, so there is
      * always something appended but not yet synced) */
     consume_for(c, (int)(rand_r(seed) % 15), next);
+    /* the log start as of now: retention's deletions so far are done */
+    int64_t start = list_offset(-2);
+    if (start > max_start)
+        max_start = start;
     powercut();
     quire_consumer_close(c);
     quire_producer_close(p, 3000);
@@ -420,8 +424,8 @@ START_TEST(test_power_cuts)
     setup_broker("num.partitions=1\n"
                  "log.segment.bytes=2048\n"
                  "log.retention.bytes=6000\n"
-                 "log.retention.check.interval.ms=200\n"
-                 "log.segment.delete.delay.ms=0\n"
+                 "log.retention.check.interval.ms=50\n"
+                 "log.segment.delete.delay.ms=500\n"
                  "log.flush.offset.checkpoint.interval.ms=300\n"
                  "quire.test.flush.delay.ms=20\n");
     ck_assert_int_eq(qt_broker_start(b, START_MS), 0);
@@ -456,7 +460,8 @@ START_TEST(test_power_cuts)
             n, n_cuts, n_acked, n_failed_acks, n_read, (long long)max_start,
             n_deleted_topics);
     ck_assert_int_gt(n_acked, 0);
-    ck_assert_int_gt(max_start, 0); /* retention deleted segments */
+    if (n >= 4)
+        ck_assert_int_gt(max_start, 0); /* retention deleted segments */
 }
 END_TEST
 
