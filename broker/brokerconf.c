@@ -127,6 +127,12 @@ static const qr_conf_prop_t props[] = {
     {"log.flush.interval.ms", QR_CONF_INT64, OFF(log_flush_interval_ms),
      NULL, 0, I64MAX, NULL, QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
      "fdatasync a partition whose oldest unflushed record is this old"},
+    {"log.write.caching", QR_CONF_BOOL, OFF(log_write_caching), "false",
+     NORANGE, NULL, QR_CONF_F_RESTART,
+     "true: consumers may read records still only in the page cache (the "
+     "high watermark is the log end); false: every append is fdatasync'd in "
+     "the background and consumers see only synced records (topic override "
+     "write.caching)"},
     {"log.flush.offset.checkpoint.interval.ms", QR_CONF_INT64,
      OFF(log_flush_offset_checkpoint_interval_ms), "60000", 1, I32MAX, NULL,
      QR_CONF_F_RESTART,
@@ -389,6 +395,7 @@ void qr_brokerconf_plog(const qr_brokerconf_t *bconf, qr_plog_conf_t *pconf)
             : INT64_MAX;
     pconf->segment_delete_delay_ms = bconf->log_segment_delete_delay_ms;
     pconf->retention_check_interval_ms = bconf->log_retention_check_interval_ms;
+    pconf->write_caching = bconf->log_write_caching != 0;
 }
 
 void qr_brokerconf_print_help(FILE *fp)

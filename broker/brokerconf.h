@@ -58,6 +58,7 @@ typedef struct qr_brokerconf {
     int64_t log_retention_check_interval_ms;
     int64_t log_flush_interval_messages;
     int64_t log_flush_interval_ms; /* unset: never by time */
+    int log_write_caching;         /* false: visible only once synced */
     int64_t log_flush_offset_checkpoint_interval_ms;
     int log_index_interval_bytes;
     int log_index_size_max_bytes;

@@ -494,6 +494,21 @@ static quire_err_t start_cluster(qr_server_t *server)
     return QUIRE_ERR_NONE;
 }
 
+/* A partition's visible end moved (on a flusher thread with write caching
+ * off, on the appending one with it on): wake the fetches parked on it. */
+static void on_visible(void *opaque, qr_plog_t *part, int64_t visible_end)
+{
+    qr_server_t *server = opaque;
+    qr_pentry_t *entry = qr_partmap_get(server->partmap, qr_plog_topic(part),
+                                        qr_plog_partition(part));
+
+    (void)visible_end;
+    if (entry) {
+        qr_pentry_notify(entry);
+        qr_pentry_release(entry);
+    }
+}
+
 static quire_err_t start_storage(qr_server_t *server)
 {
     const qr_brokerconf_t *bconf = server->bconf;
@@ -507,6 +522,8 @@ static quire_err_t start_storage(qr_server_t *server)
     qr_brokerconf_plog(bconf, &lconf.defaults);
     lconf.checkpoint_interval_ms =
         bconf->log_flush_offset_checkpoint_interval_ms;
+    lconf.on_append = on_visible;
+    lconf.on_append_opaque = server;
     err = qr_logmgr_open(&lconf, &server->logmgr, errstr, sizeof(errstr));
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("SERVER", "log.dirs: %s", errstr);
