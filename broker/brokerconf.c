@@ -74,7 +74,8 @@ static const qr_conf_prop_t props[] = {
      "SO_RCVBUF of client connections; -1 = the OS default"},
     {"connections.max.idle.ms", QR_CONF_INT64, OFF(connections_max_idle_ms),
      "600000", -1, I64MAX, NULL, QR_CONF_F_RESTART,
-     "Close a connection idle this long; -1 = never"},
+     "Close a connection idle this long: no request read and no byte of "
+     "its answers taken (a client that never reads); -1 = never"},
     {"max.connections", QR_CONF_INT, OFF(max_connections), "0", 0,
      I32MAX, NULL, QR_CONF_F_RESTART,
      "Connections accepted at once; beyond it new ones are closed at once; "
