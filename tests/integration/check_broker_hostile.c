@@ -149,6 +149,32 @@ START_TEST(test_fetch_wait_capped)
 }
 END_TEST
 
+/* 0 once a Fetch of partitions 0..n-1 of @p topic answers without a
+ * partition error (within IO_MS). */
+static int wait_fetchable(qt_client_t *c, const char *topic, int n)
+{
+    long long deadline = qt_hostile_now_ms() + IO_MS;
+    size_t len;
+    uint8_t *frame =
+        qt_hostile_fetch_frame(topic, 0, 0, (size_t)n, 0, 0, 1, &len);
+    int ok = 0;
+
+    while (!ok && qt_hostile_now_ms() < deadline) {
+        qr_resp_t resp = call_frame(c, frame, len);
+        ok = resp.error_code == QUIRE_ERR_NONE;
+        for (size_t t = 0; ok && t < resp.u.fetch.topic_count; t++)
+            for (size_t p = 0; p < resp.u.fetch.topics[t].partition_count; p++)
+                if (resp.u.fetch.topics[t].partitions[p].error_code !=
+                    QUIRE_ERR_NONE)
+                    ok = 0;
+        qr_wire_resp_free(&resp);
+        if (!ok)
+            sleep_ms(50);
+    }
+    free(frame);
+    return ok ? 0 : -1;
+}
+
 #define WIDE       40
 #define PARKED_OPS 48
 
@@ -168,6 +194,10 @@ START_TEST(test_fetch_disconnect_frees)
     start("num.partitions=40\nqueued.max.request.bytes=65536\n");
     a = client_for("wide", WIDE);
     b = client_for(NULL, 0);
+    /* Metadata shows leaders a moment before the broker has opened every
+     * log: wait until a fetch of all 40 finds them, so the fetches below
+     * park instead of failing at once. */
+    ck_assert_int_eq(wait_fetchable(a, "wide", WIDE), 0);
     /* 48 fetches of 40 empty partitions, each waiting 30 s (the cap):
      * together more than the 64 KiB the broker may hold. */
     frame = qt_hostile_fetch_frame("wide", 0, 0, WIDE, 60000, 1, 9, &len);
