@@ -621,5 +621,6 @@ void qr_accum_stats(qr_accum_t *acc, qr_accum_stats_t *st)
     st->in_flight = acc->in_flight;
     st->mem_used = acc->mem_used;
     st->records = acc->records;
+    st->waiters = acc->waiters;
     pthread_mutex_unlock(&acc->lock);
 }

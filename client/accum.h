@@ -225,6 +225,7 @@ typedef struct qr_accum_stats {
     size_t in_flight; /* drained, not given back */
     int64_t mem_used; /* bytes counted against buffer.memory */
     int64_t records;  /* records in alive batches */
+    int waiters;      /* senders blocked on memory */
 } qr_accum_stats_t;
 
 /** @brief Reads the counters. @locality any @locks takes the

@@ -461,7 +461,7 @@ quire_err_t qr_client_partitions(qr_client_t *cl, const char *topic,
 
     pthread_mutex_lock(&cl->lock);
     for (;;) {
-        if (cl->stop) {
+        if (cl->stop || cl->closing) {
             err = QUIRE_ERR_DESTROYED;
             break;
         }
@@ -684,6 +684,14 @@ void qr_client_kick(qr_client_t *cl)
 void qr_client_wake(qr_client_t *cl)
 {
     ev_async_send(cl->loop, &cl->wake);
+}
+
+void qr_client_closing(qr_client_t *cl)
+{
+    pthread_mutex_lock(&cl->lock);
+    cl->closing = 1;
+    pthread_cond_broadcast(&cl->cv);
+    pthread_mutex_unlock(&cl->lock);
 }
 
 void qr_client_stop(qr_client_t *cl)
