@@ -206,6 +206,13 @@ static qr_bconn_t *broker_conn(qr_client_t *cl, cbroker_t *b)
     return conn;
 }
 
+qr_bconn_t *qr_client_conn_peek(qr_client_t *cl, int32_t node_id)
+{
+    cbroker_t *b = broker_find(cl, node_id);
+
+    return b ? b->conn : NULL;
+}
+
 qr_bconn_t *qr_client_conn(qr_client_t *cl, int32_t node_id)
 {
     cbroker_t *b = broker_find(cl, node_id);

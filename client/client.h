@@ -164,6 +164,16 @@ const qr_cmeta_topic_t *qr_client_topic(const qr_client_t *cl,
  */
 qr_bconn_t *qr_client_conn(qr_client_t *cl, int32_t node_id);
 
+/**
+ * @brief The connection to broker @p node_id if there is one (UP or
+ * CONNECTING), without starting one: for callers that must not wait on
+ * name resolution or connect(), such as the producer's drain selector
+ * under the accumulator's lock.
+ * @returns borrowed, as qr_client_conn(); NULL when there is none.
+ * @locality loop  @locks none
+ */
+qr_bconn_t *qr_client_conn_peek(qr_client_t *cl, int32_t node_id);
+
 /** @brief Asks for a metadata refresh soon (after an error that says the
  * cache is stale). Adds @p topic (may be NULL) to the topics asked about.
  * @locality loop  @locks takes cl->lock */

@@ -55,6 +55,10 @@ typedef struct round {
     int n;
     int32_t node[ROUND_NODES];
     size_t bytes[ROUND_NODES];
+    /* leaders with ready batches and no connection: connected after the
+     * drain, outside the accumulator's lock */
+    int nwant;
+    int32_t want[ROUND_NODES];
 } round_t;
 
 /* ---- delivery ---- */
@@ -227,7 +231,8 @@ static int32_t leader_of(quire_producer_t *p, const char *topic,
 
 /* Drain selector (accumulator lock held): a batch goes when its leader is
  * connected, the connection has room for one more request, and the
- * request being built for that leader stays within max.request.size. */
+ * request being built for that leader stays within max.request.size. A
+ * leader without a connection is noted for producer_run to connect. */
 static int select_batch(void *arg, const char *topic, int32_t partition,
                         size_t bytes)
 {
@@ -250,8 +255,19 @@ static int select_batch(void *arg, const char *topic, int32_t partition,
     }
     if (r->n == ROUND_NODES)
         return 0;
-    conn = qr_client_conn(p->cl, leader);
-    if (!conn || qr_bconn_state(conn) != QR_BCONN_UP ||
+    /* never connect here: resolving a name or connect() under the lock
+     * would hold every sender up behind the network */
+    conn = qr_client_conn_peek(p->cl, leader);
+    if (!conn) {
+        int k = 0;
+
+        while (k < r->nwant && r->want[k] != leader)
+            k++;
+        if (k == r->nwant && r->nwant < ROUND_NODES)
+            r->want[r->nwant++] = leader;
+        return 0;
+    }
+    if (qr_bconn_state(conn) != QR_BCONN_UP ||
         qr_bconn_pending(conn) >= p->conf->max_in_flight)
         return 0;
     r->node[r->n] = leader;
@@ -353,6 +369,10 @@ static void producer_run(qr_client_t *cl, void *arg)
     r.p = p;
     qr_accum_drain(p->acc, now, select_batch, &r, &list, &next_ms);
     qr_client_run_at(p->cl, next_ms);
+    /* start the connections the drain wanted (the lock is not held);
+     * this runs again when one comes up */
+    for (int i = 0; i < r.nwant; i++)
+        qr_client_conn(p->cl, r.want[i]);
     /* finish (CRC, compression) outside the accumulator's lock */
     for (int i = 0; i < r.n; i++) {
         qr_pbatch_t *mine = NULL, **tail = &mine, **pp = &list, *b;

@@ -383,6 +383,125 @@ START_TEST(close_while_sending)
 }
 END_TEST
 
+/* ---- send() while a name lookup hangs ---- */
+
+/*
+ * getaddrinfo as the client's code sees it: libc's, except while the gate
+ * is armed, when one lookup waits until the senders have completed
+ * GATE_SENDS sends while it waits (or 10 s pass): a resolver that hangs,
+ * produced without leaving loopback.
+ */
+#define GATE_SENDS 200
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_armed, gate_entered, gate_open, gate_by_sends;
+static long gate_sends; /* sends completed while a lookup waits */
+
+int getaddrinfo(const char *node, const char *service,
+                const struct addrinfo *hints, struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *,
+                       struct addrinfo **);
+    struct timespec ts;
+
+    if (!real)
+        real = (int (*)(const char *, const char *, const struct addrinfo *,
+                        struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
+    pthread_mutex_lock(&gate_lock);
+    if (gate_armed && !gate_entered) {
+        gate_entered = 1;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 10;
+        while (gate_sends < GATE_SENDS &&
+               pthread_cond_timedwait(&gate_cv, &gate_lock, &ts) == 0)
+            ;
+        gate_by_sends = gate_sends >= GATE_SENDS;
+        gate_open = 1;
+        pthread_cond_broadcast(&gate_cv);
+    }
+    pthread_mutex_unlock(&gate_lock);
+    return real(node, service, hints, res);
+}
+
+typedef struct gsender {
+    quire_producer_t *p;
+    quire_err_t err;
+} gsender_t;
+
+/* Sends until the gate opens (at most 100,000 records). */
+static void *gate_sender(void *arg)
+{
+    gsender_t *g = arg;
+
+    for (int i = 0; i < 100000; i++) {
+        int open;
+
+        g->err = quire_producer_send(g->p, "t", 0, NULL, 0, "v", 1, NULL, 0, 0,
+                                     NULL);
+        if (g->err != QUIRE_ERR_NONE)
+            break;
+        pthread_mutex_lock(&gate_lock);
+        if (gate_entered && !gate_open && ++gate_sends >= GATE_SENDS)
+            pthread_cond_broadcast(&gate_cv);
+        open = gate_open;
+        pthread_mutex_unlock(&gate_lock);
+        if (open)
+            break;
+    }
+    return NULL;
+}
+
+/*
+ * The leader's connection is made while its name lookup hangs: the drain
+ * found a ready batch for a leader it had no connection to. Senders on
+ * four threads must go on appending meanwhile (their records fit
+ * buffer.memory, and the metadata is known): nothing may wait on the
+ * network under the accumulator's lock. The peer is fbroker (it names
+ * itself leader, node 1, at the bootstrap address, so the leader is a
+ * second connection).
+ */
+START_TEST(send_while_lookup_hangs)
+{
+    fbroker_t *fb = fb_start(FB_NO_PRODUCE);
+    quire_conf_t *conf = conf_for_port(fb->port);
+    gsender_t g[4];
+    pthread_t th[4];
+    quire_producer_t *p;
+
+    (void)qt_zk_env();
+    conf_set(conf, "linger.ms", "500");
+    conf_set(conf, "max.block.ms", "2000");
+    p = producer_new(conf);
+    /* metadata through the bootstrap connection (its lookup is not
+     * gated); the first batch is then ready after linger.ms, and the
+     * drain wants a connection to the leader */
+    ck_assert_int_eq(
+        quire_producer_send(p, "t", 0, NULL, 0, "v", 1, NULL, 0, 0, NULL),
+        QUIRE_ERR_NONE);
+    pthread_mutex_lock(&gate_lock);
+    gate_armed = 1;
+    pthread_mutex_unlock(&gate_lock);
+    for (int i = 0; i < 4; i++) {
+        g[i] = (gsender_t){.p = p};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, gate_sender, &g[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(g[i].err == QUIRE_ERR_NONE, "sender %d: %s", i,
+                      quire_err2name(g[i].err));
+    }
+    pthread_mutex_lock(&gate_lock);
+    ck_assert_msg(gate_entered, "the leader's name was never looked up");
+    ck_assert_msg(gate_by_sends,
+                  "senders completed %ld sends in 10 s while a lookup hung",
+                  gate_sends);
+    pthread_mutex_unlock(&gate_lock);
+    quire_producer_close(p, 0);
+    fb_stop(fb);
+}
+END_TEST
+
 static Suite *producer_suite(void)
 {
     Suite *s = suite_create("producer");
@@ -392,6 +511,12 @@ static Suite *producer_suite(void)
     tcase_set_tags(tc, "integration");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, close_while_sending);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("network");
+    tcase_set_tags(tc, "integration");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, send_while_lookup_hangs);
     suite_add_tcase(s, tc);
     return s;
 }
