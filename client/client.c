@@ -267,7 +267,9 @@ static void meta_brokers(qr_client_t *cl, const qr_metadata_resp_t *md)
     }
 }
 
-/* Builds the new snapshot from @p md; keeps topics not in the answer. */
+/* Builds the new snapshot from @p md, which replaces the old one whole: a
+ * topic missing from the answer is dropped (it stays in cl->wanted, so
+ * on_metadata asks again after the backoff, and senders wait for it). */
 static quire_err_t meta_topics(qr_client_t *cl, const qr_metadata_resp_t *md,
                                int *all_ok)
 {

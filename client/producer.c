@@ -176,10 +176,17 @@ static void on_produce(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
     quire_producer_t *p = ctx->p;
     qr_pbatch_t *first = ctx->batches;
 
-    (void)conn;
     (void)framebuf;
     if (err == QUIRE_ERR_NONE && resp && resp->error_code != QUIRE_ERR_NONE)
         err = resp->error_code;
+    /* an answer with another body is a protocol error: never read it
+     * through the produce member of the union, and do not retry into a
+     * broker that answers so */
+    if (err == QUIRE_ERR_NONE && resp && resp->api != QR_API_PRODUCE) {
+        QR_LOG_WARN("PRODUCE", "%s answered a Produce with a %s body",
+                    qr_bconn_name(conn), qr_wire_api_name(resp->api));
+        err = QUIRE_ERR_BAD_FRAME;
+    }
     if (err == QUIRE_ERR_DESTROYED)
         p->stopping = 1;
     while (first) {
@@ -328,13 +335,15 @@ static void send_request(quire_producer_t *p, int32_t node, qr_pbatch_t *list,
     free(iov);
     if (err == QUIRE_ERR_NONE)
         return;
-    /* not sent: as if the request had failed at once */
+    /* not sent: as if the request had failed at once. Only a connection
+     * that closed meanwhile (STATE) is worth a retry; an encoding error
+     * (BAD_ARG) or no memory would fail the same way every time, so the
+     * records fail now instead of at delivery.timeout.ms */
     if (ctx) {
         ctx->p = p;
         ctx->batches = list;
         on_produce(conn,
-                   err == QUIRE_ERR_NO_MEMORY ? err
-                                              : QUIRE_ERR_NETWORK_EXCEPTION,
+                   err == QUIRE_ERR_STATE ? QUIRE_ERR_NETWORK_EXCEPTION : err,
                    NULL, NULL, ctx);
         return;
     }
@@ -544,6 +553,7 @@ static quire_err_t do_send(quire_producer_t *p, const char *topic,
         part =
             key ? quire_partition_for_key(key, key_len, cnt) : QR_ACCUM_STICKY;
     if (header_cnt > HEADERS_ON_STACK) {
+        /* bounded above (send), so the product cannot wrap */
         hv = malloc(header_cnt * sizeof(*hv));
         if (!hv)
             return QUIRE_ERR_NO_MEMORY;
@@ -584,6 +594,11 @@ quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
         return QUIRE_ERR_BAD_ARG;
     if (qr_topic_name_check(topic, strlen(topic), NULL) != QUIRE_ERR_NONE)
         return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+    /* each header takes at least 2 bytes of a record (two varint
+     * lengths), so more than max.request.size / 2 cannot fit a batch; this
+     * also bounds the header array's allocation before it multiplies */
+    if (header_cnt > (size_t)p->conf->max_request_size / 2)
+        return QUIRE_ERR_MESSAGE_TOO_LARGE;
     /* counted in before looking at closing (both sequentially consistent):
      * either close sees this sender and waits, or this sender sees close */
     atomic_fetch_add(&p->senders, 1);

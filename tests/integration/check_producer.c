@@ -502,6 +502,77 @@ START_TEST(send_while_lookup_hangs)
 }
 END_TEST
 
+/* ---- answers that are not what was asked ---- */
+
+static atomic_int dr_count;
+static quire_err_t dr_err;
+
+static void on_dr(const quire_delivery_t *dr, void *opaque)
+{
+    (void)opaque;
+    dr_err = dr->err;
+    atomic_fetch_add(&dr_count, 1);
+}
+
+/*
+ * A peer answers a Produce with a Metadata body (same correlation_id): the
+ * record fails at once with QUIRE_ERR_BAD_FRAME, a protocol error, instead
+ * of its answer being read through the wrong member of the response union
+ * (or retried into the same peer until delivery.timeout.ms).
+ */
+START_TEST(produce_answered_with_another_body)
+{
+    fbroker_t *fb = fb_start(FB_WRONG_BODY);
+    quire_conf_t *conf = conf_for_port(fb->port);
+    quire_producer_t *p;
+
+    (void)qt_zk_env();
+    conf_set(conf, "delivery.timeout.ms", "60000");
+    quire_conf_set_delivery_cb(conf, on_dr, NULL);
+    p = producer_new(conf);
+    ck_assert_int_eq(
+        quire_producer_send(p, "t", 0, NULL, 0, "v", 1, NULL, 0, 0, NULL),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_flush(p, 20000), QUIRE_ERR_NONE);
+    ck_assert_int_eq(atomic_load(&dr_count), 1);
+    ck_assert_msg(dr_err == QUIRE_ERR_BAD_FRAME, "delivery report: %s",
+                  quire_err2name(dr_err));
+    ck_assert_int_eq(atomic_load(&fb->produces), 1);
+    quire_producer_close(p, 0);
+    fb_stop(fb);
+}
+END_TEST
+
+/*
+ * header_cnt so large that header_cnt * sizeof(header) wraps: refused
+ * before anything is allocated or read (MESSAGE_TOO_LARGE: so many
+ * headers cannot fit max.request.size), not a small allocation followed
+ * by writes past it.
+ */
+START_TEST(header_count_overflow)
+{
+    fbroker_t *fb = fb_start(FB_NO_PRODUCE);
+    quire_conf_t *conf = conf_for_port(fb->port);
+    quire_header_t h[2] = {{"a", "1", 1}, {"b", "2", 1}};
+    quire_producer_t *p;
+
+    (void)qt_zk_env();
+    p = producer_new(conf);
+    /* metadata first, so a send would go as far as the header array */
+    ck_assert_int_eq(
+        quire_producer_send(p, "t", 0, NULL, 0, "v", 1, h, 2, 0, NULL),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_send(p, "t", 0, NULL, 0, "v", 1, h,
+                                         SIZE_MAX / 32 + 2, 0, NULL),
+                     QUIRE_ERR_MESSAGE_TOO_LARGE);
+    ck_assert_int_eq(quire_producer_send(p, "t", 0, NULL, 0, "v", 1, h,
+                                         1048576 / 2 + 1, 0, NULL),
+                     QUIRE_ERR_MESSAGE_TOO_LARGE);
+    quire_producer_close(p, 0);
+    fb_stop(fb);
+}
+END_TEST
+
 static Suite *producer_suite(void)
 {
     Suite *s = suite_create("producer");
@@ -517,6 +588,8 @@ static Suite *producer_suite(void)
     tcase_set_tags(tc, "integration");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, send_while_lookup_hangs);
+    tcase_add_test(tc, produce_answered_with_another_body);
+    tcase_add_test(tc, header_count_overflow);
     suite_add_tcase(s, tc);
     return s;
 }
