@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "alloc.h"
 #include "brokermeta.h"
@@ -160,6 +163,9 @@ void qr_server_stop(qr_server_t *server)
     if (server->stopping)
         return;
     server->stopping = 1;
+#ifdef HAVE_LIBSYSTEMD
+    sd_notify(0, "STOPPING=1");
+#endif
     ev_break(server->loop, EVBREAK_ALL);
 }
 
@@ -289,6 +295,12 @@ static void announce(qr_server_t *server)
 {
     char text[300], errstr[512];
 
+#ifdef HAVE_LIBSYSTEMD
+    /* systemd's Type=notify: serving and registered (a no-op outside a
+     * unit: no NOTIFY_SOCKET) */
+    sd_notifyf(0, "READY=1\nSTATUS=broker %d serving on %s:%d",
+               (int)server->info.broker_id, server->host, server->info.port);
+#endif
     if (!server->port_file)
         return;
     /* An IPv6 literal gets brackets, as in listeners=, so the last ':'
