@@ -367,8 +367,8 @@ unsigned long long qr_plog_sync_count(const qr_plog_t *part);
 
 /**
  * @brief FOR TESTS ONLY: the next @p n syncs of this partition fail as a
- * failed fdatasync would (after really syncing), to test what follows an
- * fsync error.
+ * failed fdatasync would (after really syncing, and 100 ms late, so that
+ * a sync racing it can be tested), to test what follows an fsync error.
  * @locality any  @locks none
  */
 void qr_plog_test_fail_syncs(qr_plog_t *part, int n);

@@ -18,6 +18,8 @@
  *   message.timestamp.type log.message.timestamp.type: CreateTime, or
  *                         LogAppendTime (Produce stamps each batch)
  *   cleanup.policy        only "delete", the one policy implemented
+ *   write.caching         log.write.caching: true or false (Redpanda's
+ *                         topic key; no Kafka equivalent)
  * Anything else, and any value the partition log cannot take, is skipped
  * with a warning naming the topic and key: a bad override must not keep a
  * partition from being served.
