@@ -42,7 +42,13 @@ typedef struct qr_brokerconf {
     int socket_send_buffer_bytes;    /* -1: the OS default */
     int socket_receive_buffer_bytes; /* -1: the OS default */
     int64_t connections_max_idle_ms;
-    int max_connections;
+    int max_connections; /* 0: 3/4 of RLIMIT_NOFILE */
+    /* ---- hostile clients (issue 17) ---- */
+    int max_connections_per_ip;
+    int64_t queued_max_request_bytes; /* read buffers + parked fetches */
+    int fetch_max_wait_ms_cap;
+    int auto_create_topics_per_minute;
+    int auto_create_topics_max_partitions;
     char *debug; /* debug contexts, NULL: none */
     /* ---- ZooKeeper ---- */
     char *zookeeper_connect;
@@ -60,6 +66,7 @@ typedef struct qr_brokerconf {
     int64_t log_retention_check_interval_ms;
     int64_t log_flush_interval_messages;
     int64_t log_flush_interval_ms; /* unset: never by time */
+    int log_write_caching;         /* false: visible only once synced */
     int64_t log_flush_offset_checkpoint_interval_ms;
     int log_index_interval_bytes;
     int log_index_size_max_bytes;

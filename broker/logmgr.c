@@ -35,6 +35,11 @@ typedef struct mgr_dir {
     int clean;     /* had the clean-shutdown marker at start */
     qr_ckpt_t ck;  /* mgr->lock: last known recovery points */
     size_t nparts; /* partition directories in it */
+    /* mgr->lock: partitions closed cleanly (flushed, sealed) during this
+     * run, with their end: only these reopen without recovery */
+    qr_ckpt_t closed;
+    int load_failed; /* a partition failed to load: it needs recovery, so
+                        the dir never gets the clean-shutdown marker */
 } mgr_dir_t;
 
 typedef struct mgr_part {
@@ -53,7 +58,8 @@ struct qr_logmgr {
     qr_plog_conf_t defaults;
     int64_t ckpt_interval_ms;
     int64_t next_retention_ms, next_ckpt_ms; /* lock */
-    int64_t tick_ms;
+    int64_t tick_ms;                         /* lock: the janitor's period */
+    int64_t base_tick_ms;                    /* from the broker's settings */
     qr_flusher_t *flusher;
     pthread_t janitor;
     int janitor_started;
@@ -122,6 +128,24 @@ static mgr_part_t take_part(qr_logmgr_t *mgr, size_t at)
 
 /* ---- log dirs ---- */
 
+/* fsync of the directory holding @p dir; 0 or -1. */
+static int sync_parent(const char *dir)
+{
+    char parent[PATH_MAX];
+    const char *slash = strrchr(dir, '/');
+
+    if (!slash)
+        snprintf(parent, sizeof(parent), ".");
+    else if (slash == dir)
+        snprintf(parent, sizeof(parent), "/");
+    else
+        snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
+    return qr_ckpt_sync_dir(parent) == QUIRE_ERR_NONE ? 0 : -1;
+}
+
+/* mkdir -p, durably: each directory it creates is followed by an fsync of
+ * its parent, or a power loss could take the log dir (and every partition
+ * in it) away with the parent's unsynced entry. */
 static int mkdir_p(const char *path)
 {
     char tmp[PATH_MAX];
@@ -129,16 +153,22 @@ static int mkdir_p(const char *path)
         errno = ENAMETOOLONG;
         return -1;
     }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
+    size_t len = strlen(tmp);
+    for (char *p = tmp + 1; p <= tmp + len; p++) {
+        if (*p != '/' && *p != '\0')
             continue;
+        char c = *p;
         *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        if (mkdir(tmp, 0755) == 0) {
+            if (sync_parent(tmp) != 0) {
+                errno = EIO;
+                return -1;
+            }
+        } else if (errno != EEXIST) {
             return -1;
-        *p = '/';
+        }
+        *p = c;
     }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -1;
     return 0;
 }
 
@@ -278,6 +308,7 @@ static void load_dir(qr_logmgr_t *mgr, size_t di)
         if (len > 7 && !strcmp(de->d_name + len - 7, "-delete")) {
             QR_LOG_INFO("LOG", "removing %s, a deletion cut short", path);
             remove_tree(path);
+            qr_ckpt_sync_dir(d->path);
             continue;
         }
         if (parse_part_dir(de->d_name, topic, sizeof(topic), &partition)) {
@@ -291,6 +322,7 @@ static void load_dir(qr_logmgr_t *mgr, size_t di)
                          errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
             QR_LOG_ERR("LOG", "%s-%d in %s: %s; partition offline", topic,
                        (int)partition, d->path, errstr);
+            d->load_failed = 1;
             continue;
         }
         ssize_t at = find_part(mgr, topic, partition);
@@ -346,13 +378,20 @@ void qr_logmgr_tick(qr_logmgr_t *mgr, int64_t now_ms)
     int retention, ckpt;
     int64_t mono = mono_ms();
 
+    int64_t tick = mgr->base_tick_ms;
+
     pthread_mutex_lock(&mgr->lock);
     n = mgr->nparts;
     parts = qr_malloc((n ? n : 1) * sizeof(*parts));
     for (size_t i = 0; i < n; i++) {
         parts[i] = mgr->parts[i].part;
         qr_plog_keep(parts[i]);
+        /* a topic's flush.ms below the broker's tick is honoured */
+        int64_t f = atomic_load(&parts[i]->flush_ms);
+        if (f < tick)
+            tick = f < LOGMGR_TICK_MIN_MS ? LOGMGR_TICK_MIN_MS : f;
     }
+    mgr->tick_ms = tick;
     retention = mono >= mgr->next_retention_ms;
     if (retention)
         mgr->next_retention_ms =
@@ -383,6 +422,7 @@ static void free_mgr(qr_logmgr_t *mgr)
         if (d->lock_fd >= 0)
             close(d->lock_fd); /* drops the flock */
         qr_ckpt_clear(&d->ck);
+        qr_ckpt_clear(&d->closed);
         free(d->path);
     }
     free(mgr->dirs);
@@ -429,7 +469,7 @@ quire_err_t qr_logmgr_open(const qr_logmgr_conf_t *conf, qr_logmgr_t **mgrp,
     pthread_cond_init(&mgr->cond, NULL);
     mgr->defaults = conf->defaults;
     mgr->ckpt_interval_ms = conf->checkpoint_interval_ms;
-    mgr->tick_ms = tick_of(&conf->defaults);
+    mgr->tick_ms = mgr->base_tick_ms = tick_of(&conf->defaults);
     mgr->on_append = conf->on_append;
     mgr->on_append_opaque = conf->on_append_opaque;
     mgr->dirs = qr_calloc(conf->ndirs, sizeof(*mgr->dirs));
@@ -481,6 +521,10 @@ quire_err_t qr_logmgr_checkpoint(qr_logmgr_t *mgr)
     pthread_mutex_lock(&mgr->lock);
     for (size_t i = 0; i < mgr->nparts; i++) {
         qr_plog_t *part = mgr->parts[i].part;
+        /* After a failed sync nothing of it is checkpointed again: the
+         * entry stays as it was until the log is truncated at reopen. */
+        if (qr_plog_offline(part))
+            continue;
         qr_ckpt_set(&mgr->dirs[mgr->parts[i].dir].ck, part->topic,
                     part->partition, qr_plog_recovery_point(part));
     }
@@ -513,7 +557,8 @@ quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
         pthread_join(mgr->janitor, NULL);
     dir_ok = qr_calloc(mgr->ndirs ? mgr->ndirs : 1, sizeof(*dir_ok));
     for (size_t i = 0; i < mgr->ndirs; i++)
-        dir_ok[i] = mgr->dirs[i].online && mgr->dirs[i].lock_fd >= 0;
+        dir_ok[i] = mgr->dirs[i].online && mgr->dirs[i].lock_fd >= 0 &&
+                    !mgr->dirs[i].load_failed;
     while (mgr->nparts > 0) {
         mgr_part_t mp = take_part(mgr, mgr->nparts - 1);
         qr_plog_t *part = mp.part;
@@ -525,8 +570,9 @@ quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
             if (ret == QUIRE_ERR_NONE)
                 ret = QUIRE_ERR_KAFKA_STORAGE_ERROR;
         }
-        qr_ckpt_set(&mgr->dirs[mp.dir].ck, part->topic, part->partition,
-                    qr_plog_recovery_point(part));
+        if (!offline && err == QUIRE_ERR_NONE)
+            qr_ckpt_set(&mgr->dirs[mp.dir].ck, part->topic, part->partition,
+                        qr_plog_recovery_point(part));
         qr_plog_release(part);
     }
     qr_flusher_destroy(mgr->flusher);
@@ -606,12 +652,15 @@ quire_err_t qr_logmgr_open_part(qr_logmgr_t *mgr, const char *topic,
     }
     mgr_dir_t *d = &mgr->dirs[di];
     qr_plog_open_opts_t o = part_opts(mgr, d, topic, partition);
-    /* A log closed during this run was flushed and sealed: clean. */
-    if (existed && o.recovery_point >= 0)
-        o.clean = 1;
+    /* Only a log closed cleanly during this run (flushed and sealed) skips
+     * recovery; one that failed to load, or went offline, is recovered
+     * from its checkpoint, whatever the dir's marker said at start. */
+    o.clean =
+        existed && qr_ckpt_get(&d->closed, topic, partition, &o.recovery_point);
     err = qr_plog_open(d->path, topic, partition, conf, &o, &part, errstr,
                        errstr_size);
     if (err == QUIRE_ERR_NONE) {
+        qr_ckpt_remove(&d->closed, topic, partition);
         insert_part(mgr, (size_t)(-find_part(mgr, topic, partition) - 1), part,
                     (size_t)di);
         if (!existed)
@@ -651,24 +700,68 @@ quire_err_t qr_logmgr_close_part(qr_logmgr_t *mgr, const char *topic,
     qr_plog_t *part = mp.part;
     qr_plog_keep(part);
     quire_err_t err = qr_plog_close(part);
-    if (err == QUIRE_ERR_NONE && !qr_plog_offline(part))
+    if (err == QUIRE_ERR_NONE && !qr_plog_offline(part)) {
         qr_ckpt_set(&mgr->dirs[mp.dir].ck, topic, partition,
                     qr_plog_recovery_point(part));
-    else
-        qr_ckpt_remove(&mgr->dirs[mp.dir].ck, topic, partition);
+        qr_ckpt_set(&mgr->dirs[mp.dir].closed, topic, partition,
+                    qr_plog_recovery_point(part));
+    }
+    /* else: the checkpoint entry stays (the last durable point) and the
+     * next open recovers from it (and the fsync-failed marker) */
     pthread_mutex_unlock(&mgr->lock);
     qr_plog_release(part);
+    return err;
+}
+
+/* Deletes the directory of a partition that is not open (closed when its
+ * leadership went, just before the deletion): renamed, the rename made
+ * durable, then removed. mgr->lock held. */
+static quire_err_t delete_closed(qr_logmgr_t *mgr, const char *topic,
+                                 int32_t partition)
+{
+    quire_err_t err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+
+    for (size_t i = 0; i < mgr->ndirs; i++) {
+        mgr_dir_t *d = &mgr->dirs[i];
+        char path[PATH_MAX], gone[PATH_MAX + 64];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s-%d", d->path, topic,
+                 (int)partition);
+        qr_ckpt_remove(&d->ck, topic, partition);
+        qr_ckpt_remove(&d->closed, topic, partition);
+        if (stat(path, &st) != 0)
+            continue;
+        snprintf(gone, sizeof(gone), "%s.%lld-delete", path,
+                 (long long)qr_plog_now_ms());
+        if (rename(path, gone) != 0 || qr_ckpt_sync_dir(d->path) != 0) {
+            QR_LOG_ERR("LOG", "deleting %s: %s (errno %d)", path,
+                       strerror(errno), errno);
+            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        }
+        remove_tree(gone);
+        qr_ckpt_sync_dir(d->path);
+        if (d->nparts > 0)
+            d->nparts--;
+        QR_LOG_INFO("LOG", "%s-%d: deleted (%s)", topic, (int)partition,
+                    d->path);
+        err = QUIRE_ERR_NONE;
+    }
     return err;
 }
 
 quire_err_t qr_logmgr_delete_part(qr_logmgr_t *mgr, const char *topic,
                                   int32_t partition)
 {
+    const char *why = NULL;
+
+    if (qr_topic_name_check(topic, strlen(topic), &why) != QUIRE_ERR_NONE)
+        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
     pthread_mutex_lock(&mgr->lock);
     ssize_t at = find_part(mgr, topic, partition);
     if (at < 0) {
+        quire_err_t err = delete_closed(mgr, topic, partition);
         pthread_mutex_unlock(&mgr->lock);
-        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return err;
     }
     mgr_part_t mp = take_part(mgr, (size_t)at);
     quire_err_t err = qr_plog_delete(mp.part);

@@ -96,8 +96,13 @@ quire_err_t qr_logmgr_close_part(qr_logmgr_t *mgr, const char *topic,
                                  int32_t partition);
 
 /**
- * @brief Deletes a partition's log and files (topic deleted).
- * @returns QUIRE_ERR_NONE, QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION or
+ * @brief Deletes a partition's log and files (topic deleted), open or not
+ * (the server closes a partition when its leadership goes, just before
+ * the deletion). The directory is renamed to "<name>.<ms>-delete" and the
+ * log dir fsync'd before the files go, so a deletion reported done never
+ * comes back after a power loss.
+ * @returns QUIRE_ERR_NONE, QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION (nothing on
+ *          disk), QUIRE_ERR_INVALID_TOPIC_EXCEPTION or
  *          QUIRE_ERR_KAFKA_STORAGE_ERROR.
  * @locality main  @locks takes mgr->lock
  */

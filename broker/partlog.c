@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "alloc.h"
 #include "batch.h"
+#include "checkpoint.h"
 #include "diskfmt.h"
 #include "logging.h"
 #include "partlog_int.h"
@@ -37,6 +39,7 @@ void qr_plog_conf_defaults(qr_plog_conf_t *conf)
     conf->flush_interval_ms = INT64_MAX;
     conf->segment_delete_delay_ms = 60000;
     conf->retention_check_interval_ms = 300000;
+    conf->write_caching = 1;
 }
 
 quire_err_t qr_plog_conf_check(const qr_plog_conf_t *conf, char *errstr,
@@ -67,6 +70,8 @@ quire_err_t qr_plog_conf_check(const qr_plog_conf_t *conf, char *errstr,
         key = "log.segment.delete.delay.ms: must be 0 or more";
     else if (conf->retention_check_interval_ms < 1)
         key = "log.retention.check.interval.ms: must be at least 1";
+    else if (conf->write_caching != 0 && conf->write_caching != 1)
+        key = "log.write.caching: must be true or false";
     if (!key)
         return QUIRE_ERR_NONE;
     snprintf(errstr, errstr_size, "%s", key);
@@ -152,6 +157,69 @@ unsigned long long qr_plog_sync_count(const qr_plog_t *part)
     return atomic_load(&((qr_plog_t *)part)->syncs);
 }
 
+void qr_plog_test_fail_syncs(qr_plog_t *part, int n)
+{
+    atomic_store(&part->test_fail_syncs, n > 0 ? n : 0);
+}
+
+/* ---- the visible end ---- */
+
+/* Where the visible end lies: the offset, the base of the segment holding
+ * its boundary, the byte end in that segment. */
+typedef struct vis_end {
+    int64_t off, base;
+    uint64_t pos;
+} vis_end_t;
+
+/* Publishes @p v if it is past the current visible end (never backwards
+ * but for @p force, at open). Returns 1 when it moved. */
+static int hw_publish(qr_plog_t *part, const vis_end_t *v, int force)
+{
+    int moved = 0;
+
+    pthread_mutex_lock(&part->hw_lock);
+    if (force ||
+        v->off > atomic_load_explicit(&part->hw, memory_order_relaxed)) {
+        unsigned seq =
+            atomic_load_explicit(&part->hw_seq, memory_order_relaxed);
+        atomic_store_explicit(&part->hw_seq, seq + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        atomic_store_explicit(&part->hw_base, v->base, memory_order_relaxed);
+        atomic_store_explicit(&part->hw_pos, v->pos, memory_order_relaxed);
+        atomic_store_explicit(&part->hw, v->off, memory_order_relaxed);
+        atomic_store_explicit(&part->hw_seq, seq + 2, memory_order_release);
+        moved = 1;
+    }
+    pthread_mutex_unlock(&part->hw_lock);
+    return moved;
+}
+
+static void hw_read(const qr_plog_t *part, vis_end_t *v)
+{
+    qr_plog_t *p = (qr_plog_t *)part;
+    unsigned s1, s2;
+
+    do {
+        s1 = atomic_load_explicit(&p->hw_seq, memory_order_acquire);
+        v->off = atomic_load_explicit(&p->hw, memory_order_relaxed);
+        v->base = atomic_load_explicit(&p->hw_base, memory_order_relaxed);
+        v->pos = atomic_load_explicit(&p->hw_pos, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        s2 = atomic_load_explicit(&p->hw_seq, memory_order_relaxed);
+    } while ((s1 & 1) || s1 != s2);
+}
+
+/* Bytes of @p seg below the visible end. */
+static uint64_t visible_bytes(const qr_seg_t *seg, const vis_end_t *v)
+{
+    if (seg->base_offset < v->base)
+        return qr_seg_size(seg);
+    if (seg->base_offset > v->base)
+        return 0;
+    uint64_t size = qr_seg_size(seg);
+    return v->pos < size ? v->pos : size;
+}
+
 size_t qr_plog_segment_count(qr_plog_t *part)
 {
     pthread_rwlock_rdlock(&part->segs_lock);
@@ -185,6 +253,8 @@ quire_err_t qr_plog_set_conf(qr_plog_t *part, const qr_plog_conf_t *conf,
         return err;
     pthread_mutex_lock(&part->lock);
     part->conf = *conf;
+    atomic_store(&part->write_caching, (int)conf->write_caching);
+    atomic_store(&part->flush_ms, conf->flush_interval_ms);
     pthread_mutex_unlock(&part->lock);
     return QUIRE_ERR_NONE;
 }
@@ -301,8 +371,12 @@ static qr_plog_t *plog_alloc(const char *log_dir, const char *topic,
     part->dir = qr_malloc(n);
     snprintf(part->dir, n, "%s/%s", log_dir, part->name);
     part->conf = *conf;
+    atomic_init(&part->write_caching, (int)conf->write_caching);
+    atomic_init(&part->flush_ms, conf->flush_interval_ms);
     pthread_mutex_init(&part->lock, NULL);
     pthread_mutex_init(&part->flush_lock, NULL);
+    pthread_mutex_init(&part->hw_lock, NULL);
+    pthread_mutex_init(&part->sync_lock, NULL);
     pthread_rwlock_init(&part->segs_lock, NULL);
     atomic_init(&part->refcnt, 1);
     return part;
@@ -346,6 +420,8 @@ static void plog_free(qr_plog_t *part)
     }
     pthread_mutex_destroy(&part->lock);
     pthread_mutex_destroy(&part->flush_lock);
+    pthread_mutex_destroy(&part->hw_lock);
+    pthread_mutex_destroy(&part->sync_lock);
     pthread_rwlock_destroy(&part->segs_lock);
     free(part->topic);
     free(part->name);
@@ -401,7 +477,7 @@ static int has_base(const int64_t *bases, size_t n, int64_t base)
 /* Lists the .log bases (sorted), removes leftovers: *.deleted files from a
  * delete delay cut short by a crash, and indexes without their log. */
 static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp, size_t *np,
-                                 char *errstr, size_t errsz)
+                                 int *changed, char *errstr, size_t errsz)
 {
     DIR *d = opendir(part->dir);
     struct dirent *de;
@@ -422,6 +498,7 @@ static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp, size_t *np,
             QR_LOG_INFO("LOG", "%s: removing leftover %s", part->name,
                         de->d_name);
             unlink(path);
+            *changed = 1;
             continue;
         }
         if (!parse_seg_name(de->d_name, QR_SEG_SUFFIX_LOG, &base))
@@ -443,6 +520,7 @@ static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp, size_t *np,
             QR_LOG_INFO("LOG", "%s: removing %s, which has no log", part->name,
                         de->d_name);
             unlink(path);
+            *changed = 1;
         }
     }
     closedir(d);
@@ -471,7 +549,7 @@ static void drop_seg(qr_plog_t *part, size_t i, const char *why)
 
 /* The last segment must be where appends go on: based at the log end.
  * After a cut left it empty with another base, it is replaced. */
-static quire_err_t fix_active(qr_plog_t *part, int64_t end)
+static quire_err_t fix_active(qr_plog_t *part, int64_t end, int *changed)
 {
     qr_seg_t *seg = part->segs[part->nsegs - 1], *fresh;
     qr_seg_opts_t so = seg_opts(&part->conf);
@@ -479,6 +557,7 @@ static quire_err_t fix_active(qr_plog_t *part, int64_t end)
 
     if (qr_seg_size(seg) > 0 || seg->base_offset == end)
         return QUIRE_ERR_NONE;
+    *changed = 1;
     if (part->nsegs > 1) {
         drop_seg(part, part->nsegs - 1,
                  "empty after recovery and not based at the log end");
@@ -497,38 +576,110 @@ static quire_err_t fix_active(qr_plog_t *part, int64_t end)
     return err;
 }
 
-/* Recovers segment @p i (see recovery.c for the rule). A segment after a
- * cut that keeps no valid batch is deleted (*dropped); one that keeps
- * some stays, and the offsets between are a gap, said in the log. */
-static quire_err_t recover_one(qr_plog_t *part, size_t i, int64_t expect,
-                               int after_cut, int *cut, int *dropped)
+/* A segment after a cut (recovery.c's rule), just checked: deleted when
+ * no valid batch is left in it and it is not the last (*dropped); kept
+ * otherwise, the offsets between it and what comes before a gap, said in
+ * the log. */
+static void after_cut_one(qr_plog_t *part, size_t i, int64_t expect,
+                          int *dropped)
 {
     qr_seg_t *seg = part->segs[i];
-    int active = i + 1 == part->nsegs;
-    quire_err_t err;
 
     *dropped = 0;
-    err = qr_recovery_recover_segment(seg, part->name, expect, cut);
-    if (err != QUIRE_ERR_NONE)
-        return err;
-    if (after_cut && !active && qr_seg_size(seg) == 0) {
+    if (i + 1 < part->nsegs && qr_seg_size(seg) == 0) {
         drop_seg(part, i, "no valid batch in it after the cut before it");
         *dropped = 1;
-        return QUIRE_ERR_NONE;
-    }
-    if (after_cut && qr_seg_size(seg) > 0 && seg->base_offset > expect)
+    } else if (qr_seg_size(seg) > 0 && seg->base_offset > expect) {
         QR_LOG_WARN("LOG",
                     "%s: keeping segment %020lld after the cut: its batches "
                     "are valid; offsets %lld..%lld are missing",
                     part->name, (long long)seg->base_offset, (long long)expect,
                     (long long)seg->base_offset - 1);
-    if (!active)
-        return qr_seg_seal(seg);
-    return QUIRE_ERR_NONE;
+    }
+}
+
+static quire_err_t cut_to(qr_plog_t *part, qr_seg_t *seg, int64_t limit,
+                          int64_t expect, int *cut)
+{
+    uint64_t pos;
+    qr_batch_hdr_t hdr;
+    int again;
+    quire_err_t err;
+
+    if (atomic_load(&seg->next_offset) <= limit)
+        return QUIRE_ERR_NONE;
+    err = qr_seg_find(seg, limit, qr_seg_size(seg), &pos, &hdr);
+    if (err == QUIRE_ERR_NOT_FOUND)
+        return QUIRE_ERR_NONE;
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (hdr.base_offset < limit) /* keep the batch the point falls in */
+        pos += qr_batch_size(&hdr);
+    QR_LOG_WARN("LOG",
+                "%s: segment %020lld: cutting at byte %llu, back to the "
+                "recovery point %lld of the failed sync (offsets %lld..%lld "
+                "dropped)",
+                part->name, (long long)seg->base_offset,
+                (unsigned long long)pos, (long long)limit,
+                (long long)(hdr.base_offset < limit
+                                ? qr_batch_last_offset(&hdr) + 1
+                                : hdr.base_offset),
+                (long long)atomic_load(&seg->next_offset) - 1);
+    err = qr_seg_truncate(seg, pos);
+    if (err == QUIRE_ERR_NONE) /* indexes rebuilt within the new end */
+        err = qr_recovery_recover_segment(seg, part->name, expect, &again);
+    *cut = 1;
+    return err;
+}
+
+/* Segment i ends past the next one's base: two segments claim the same
+ * offsets. It happens only when the storage lost a directory update (a
+ * segment recovery deleted came back after a later append). Rule: the log
+ * is continuous from its start, so the earlier segment wins and every
+ * later one, all from before that cut, is deleted. Never served. */
+static void overlap_error(qr_plog_t *part, size_t i)
+{
+    qr_seg_t *seg = part->segs[i];
+    QR_LOG_ERR("LOG",
+               "%s: segment %020lld ends at offset %lld, past the base of "
+               "segment %020lld: overlapping segments (a directory update "
+               "was lost); keeping the earlier one; the %zu later segments "
+               "are checked after it and those overlapping it deleted",
+               part->name, (long long)seg->base_offset,
+               (long long)atomic_load(&seg->next_offset),
+               (long long)part->segs[i + 1]->base_offset, part->nsegs - i - 1);
+}
+
+/* Scans or loads segment i; *scanned set when its indexes were rebuilt
+ * (writable, unsealed). */
+static quire_err_t recover_one(qr_plog_t *part, size_t i, int scan,
+                               int64_t expect, int64_t limit, int *scanned,
+                               int *cut)
+{
+    qr_seg_t *seg = part->segs[i];
+    quire_err_t err;
+
+    *scanned = scan;
+    *cut = 0;
+    if (scan)
+        err = qr_recovery_recover_segment(seg, part->name, expect, cut);
+    else
+        err = qr_recovery_load_segment(seg, part->name);
+    if (err == QUIRE_ERR_NONE && !*cut && i + 1 < part->nsegs &&
+        atomic_load(&seg->next_offset) > part->segs[i + 1]->base_offset) {
+        overlap_error(part, i);
+        if (!*scanned) /* it becomes the active segment: writable */
+            err = qr_recovery_recover_segment(seg, part->name, expect, cut);
+        *scanned = 1;
+        *cut = 1;
+    }
+    if (err == QUIRE_ERR_NONE && *scanned && limit != INT64_MAX)
+        err = cut_to(part, seg, limit, expect, cut);
+    return err;
 }
 
 static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
-                               const int *idx_ok)
+                               const int *idx_ok, int64_t limit, int *changed)
 {
     int64_t rp = o->recovery_point;
     size_t first = part->nsegs; /* first segment to recover */
@@ -549,35 +700,39 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
      * array, so k follows the listing while i follows the array. */
     for (size_t i = 0, k = 0; i < part->nsegs; k++) {
         qr_seg_t *seg = part->segs[i];
-        int cut = 0, dropped = 0;
+        int scanned = 0, cut = 0, dropped = 0;
+        if (limit != INT64_MAX && i > 0 && seg->base_offset >= limit) {
+            /* past the recovery point of a failed sync: nothing there is
+             * known to have reached the disk */
+            drop_seg(part, i, "past the recovery point of the failed sync");
+            *changed = 1;
+            continue;
+        }
         /* held while it is worked on, so the cache cannot close it */
         qr_seg_keep(seg);
         err = qr_seg_use(seg);
-        if (err == QUIRE_ERR_NONE && (k >= first || !idx_ok[k] || after_cut)) {
-            err = recover_one(part, i, expect, after_cut, &cut, &dropped);
-            after_cut |= cut;
-        } else if (err == QUIRE_ERR_NONE) {
-            err = qr_recovery_load_segment(seg, part->name);
-        }
+        if (err == QUIRE_ERR_NONE)
+            err = recover_one(part, i, k >= first || !idx_ok[k] || after_cut,
+                              expect, limit, &scanned, &cut);
+        if (err == QUIRE_ERR_NONE && after_cut)
+            after_cut_one(part, i, expect, &dropped);
+        if (err == QUIRE_ERR_NONE && !dropped && scanned && i + 1 < part->nsegs)
+            err = qr_seg_seal(seg);
         if (err == QUIRE_ERR_NONE && !dropped && i + 1 < part->nsegs)
             qr_seg_cache_add(seg);
         qr_seg_release(seg);
         if (err != QUIRE_ERR_NONE)
             return err;
+        *changed |= cut || dropped;
+        after_cut |= cut;
         if (dropped)
             continue;
         /* an empty segment moves the end to its base, never back */
         if (qr_seg_size(seg) > 0 || seg->base_offset > expect || i == 0)
             expect = atomic_load(&seg->next_offset);
-        if (i + 1 < part->nsegs && expect > part->segs[i + 1]->base_offset)
-            QR_LOG_WARN("LOG",
-                        "%s: segment %020lld ends at offset %lld, past the "
-                        "next segment's base",
-                        part->name, (long long)seg->base_offset,
-                        (long long)expect);
         i++;
     }
-    if ((err = fix_active(part, expect)) != QUIRE_ERR_NONE)
+    if ((err = fix_active(part, expect, changed)) != QUIRE_ERR_NONE)
         return err;
     qr_plog_segs_changed(part);
     atomic_store(&part->log_start, part->segs[0]->base_offset);
@@ -586,24 +741,59 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
     /* After a crash nothing is synced here: what recovery kept may still
      * be only in the page cache, so the recovery point stays where the
      * checkpoint put it (within the log) and moves with the next flush. */
-    if (o->clean)
+    if (o->clean) {
         rp = expect;
-    else if (rp < part->segs[0]->base_offset)
+    } else if (rp < part->segs[0]->base_offset) {
         rp = part->segs[0]->base_offset;
-    else if (rp > expect)
+    } else if (rp > expect) {
+        /* The checkpoint said these were on disk: acknowledged records
+         * are gone (the storage lost data it had confirmed). */
+        QR_LOG_ERR("LOG",
+                   "%s: recovery point %lld is past the recovered log end "
+                   "%lld: offsets %lld..%lld, confirmed durable, are lost",
+                   part->name, (long long)rp, (long long)expect,
+                   (long long)expect, (long long)rp - 1);
         rp = expect;
+    }
     atomic_store(&part->recovery_point, rp);
     return QUIRE_ERR_NONE;
 }
 
+/* After a failed sync the page cache may hold pages that never reached
+ * the disk: drop it, so recovery reads the files from the disk. */
+static void drop_page_cache(qr_plog_t *part)
+{
+    for (size_t i = 0; i < part->nsegs; i++) {
+        qr_seg_t *seg = part->segs[i];
+        int rc = EBADF;
+        qr_seg_keep(seg); /* its files may be closed: reopened here */
+        if (qr_seg_use(seg) == QUIRE_ERR_NONE)
+            rc = posix_fadvise(seg->fd, 0, 0, POSIX_FADV_DONTNEED);
+        qr_seg_release(seg);
+        if (rc != 0)
+            QR_LOG_WARN("LOG", "%s: segment %020lld: fadvise: %s", part->name,
+                        (long long)seg->base_offset, strerror(rc));
+    }
+}
+
+/* Makes what open changed on disk durable before anything relies on it: the
+ * active segment (cut or new) and the directory (unlinks, creates). */
+static quire_err_t sync_open_changes(qr_plog_t *part)
+{
+    quire_err_t err = qr_seg_flush(active_seg(part));
+    if (err == QUIRE_ERR_NONE)
+        err = qr_ckpt_sync_dir(part->dir);
+    return err;
+}
+
 static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
-                                 char *errstr, size_t errsz)
+                                 int64_t limit, char *errstr, size_t errsz)
 {
     int64_t *bases = NULL;
     size_t n = 0;
-    int *idx_ok;
+    int *idx_ok, changed = 0;
     qr_seg_opts_t so = seg_opts(&part->conf);
-    quire_err_t err = list_segments(part, &bases, &n, errstr, errsz);
+    quire_err_t err = list_segments(part, &bases, &n, &changed, errstr, errsz);
 
     if (err != QUIRE_ERR_NONE)
         return err;
@@ -617,7 +807,11 @@ static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
             return err;
         }
         segs_push(part, seg);
-        return QUIRE_ERR_NONE;
+        err = qr_ckpt_sync_dir(part->dir);
+        if (err != QUIRE_ERR_NONE)
+            snprintf(errstr, errsz, "%s: fsync of the directory failed",
+                     part->name);
+        return err;
     }
     idx_ok = qr_calloc(n, sizeof(*idx_ok));
     for (size_t i = 0; i < n && err == QUIRE_ERR_NONE; i++) {
@@ -633,17 +827,179 @@ static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
                      part->name, (long long)bases[i]);
     }
     qr_plog_segs_changed(part); /* once, not per segment */
+    if (err == QUIRE_ERR_NONE && limit != INT64_MAX)
+        drop_page_cache(part);
     if (err == QUIRE_ERR_NONE) {
-        err = recover_all(part, o, idx_ok);
+        err = recover_all(part, o, idx_ok, limit, &changed);
         if (err != QUIRE_ERR_NONE)
             snprintf(errstr, errsz, "%s: recovery failed", part->name);
     }
+    if (err == QUIRE_ERR_NONE && changed &&
+        (err = sync_open_changes(part)) != QUIRE_ERR_NONE)
+        snprintf(errstr, errsz, "%s: syncing what recovery changed failed",
+                 part->name);
     free(idx_ok);
     free(bases);
     return err;
 }
 
+/* The marker of a failed sync: 1 and *rp (-1 if unreadable) when present. */
+static int read_sync_marker(qr_plog_t *part, int64_t *rp)
+{
+    char path[PATH_MAX + 64], buf[32];
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", part->dir, QR_PLOG_FSYNC_FAILED_FILE);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    *rp = -1;
+    if (n > 0) {
+        char *end;
+        buf[n] = '\0';
+        long long v = strtoll(buf, &end, 10);
+        if (end != buf && (*end == '\n' || *end == '\0') && v >= 0)
+            *rp = v;
+    }
+    return 1;
+}
+
+static quire_err_t remove_sync_marker(qr_plog_t *part)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", part->dir, QR_PLOG_FSYNC_FAILED_FILE);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        QR_LOG_ERR("LOG", "unlink %s: %s (errno %d)", path, strerror(errno),
+                   errno);
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    return qr_ckpt_sync_dir(part->dir);
+}
+
+void qr_plog_sync_failed(qr_plog_t *part, const char *why)
+{
+    char path[PATH_MAX + 64], line[32];
+    int64_t rp = qr_plog_recovery_point(part);
+    int fd, ok = 0;
+
+    qr_plog_set_offline(part, why);
+    /* Once per failure is enough: the first marker holds the point. */
+    snprintf(path, sizeof(path), "%s/%s", part->dir, QR_PLOG_FSYNC_FAILED_FILE);
+    if (access(path, F_OK) == 0)
+        return;
+    int n = snprintf(line, sizeof(line), "%lld\n", (long long)rp);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
+        close(fd);
+    }
+    if (ok)
+        ok = qr_ckpt_sync_dir(part->dir) == QUIRE_ERR_NONE;
+    if (ok)
+        QR_LOG_ERR("LOG",
+                   "%s: sync failed; the next open truncates the log back to "
+                   "the recovery point %lld (%s)",
+                   part->name, (long long)rp, path);
+    else
+        QR_LOG_ERR("LOG",
+                   "%s: sync failed, and the marker %s could not be written "
+                   "(%s); the log dir gets no clean-shutdown marker",
+                   part->name, path, strerror(errno));
+}
+
 static void flush_job_run(qr_flush_job_t *job);
+static void schedule_flush_locked(qr_plog_t *part);
+
+/* The visible end for @p off at open: the batch boundary at or below it. */
+static void vis_at(qr_plog_t *part, int64_t off, vis_end_t *v)
+{
+    ssize_t i = seg_floor(part, off);
+    qr_seg_t *seg = part->segs[i < 0 ? 0 : (size_t)i];
+    qr_batch_hdr_t hdr;
+    uint64_t pos;
+
+    v->base = seg->base_offset;
+    v->off = seg->base_offset;
+    v->pos = 0;
+    if (i < 0)
+        return;
+    if (off >= atomic_load(&seg->next_offset)) {
+        v->off = atomic_load(&seg->next_offset);
+        v->pos = qr_seg_size(seg);
+    } else if (qr_seg_find(seg, off, qr_seg_size(seg), &pos, &hdr) ==
+               QUIRE_ERR_NONE) {
+        v->off = hdr.base_offset;
+        v->pos = pos;
+    }
+}
+
+/* The visible end after open: the log end with write caching, else the
+ * recovery point, with a flush queued to move it to the log end. */
+static void open_visible_end(qr_plog_t *part)
+{
+    vis_end_t v;
+
+    if (part->conf.write_caching) {
+        qr_seg_t *seg = active_seg(part);
+        v.off = qr_plog_log_end(part);
+        v.base = seg->base_offset;
+        v.pos = qr_seg_size(seg);
+    } else {
+        vis_at(part, qr_plog_recovery_point(part), &v);
+    }
+    hw_publish(part, &v, 1);
+    if (v.off < qr_plog_log_end(part)) {
+        pthread_mutex_lock(&part->flush_lock);
+        schedule_flush_locked(part);
+        pthread_mutex_unlock(&part->flush_lock);
+    }
+}
+
+/* The directory, durably: mkdir, then an fsync of the log dir. */
+static quire_err_t make_dir(qr_plog_t *part, char *errstr, size_t errsz)
+{
+    if (mkdir(part->dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(errstr, errsz, "mkdir %s: %s", part->dir, strerror(errno));
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    if (qr_ckpt_sync_dir(part->log_dir) != QUIRE_ERR_NONE) {
+        snprintf(errstr, errsz, "fsync %s failed", part->log_dir);
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t open_log(qr_plog_t *part, const qr_plog_open_opts_t *opts,
+                            char *errstr, size_t errsz)
+{
+    qr_plog_open_opts_t o = *opts;
+    int64_t limit = INT64_MAX, mrp;
+    quire_err_t err;
+
+    if (read_sync_marker(part, &mrp)) {
+        o.clean = 0;
+        if (mrp >= 0)
+            o.recovery_point = mrp;
+        if (o.recovery_point >= 0)
+            limit = o.recovery_point;
+        QR_LOG_ERR("LOG",
+                   "%s: a sync of this partition failed before (%s): not "
+                   "trusting the page cache; recovering and truncating back "
+                   "to the recovery point %lld",
+                   part->name, QR_PLOG_FSYNC_FAILED_FILE,
+                   (long long)o.recovery_point);
+    }
+    err = open_segments(part, &o, limit, errstr, errsz);
+    if (err == QUIRE_ERR_NONE && limit != INT64_MAX &&
+        (err = remove_sync_marker(part)) != QUIRE_ERR_NONE)
+        snprintf(errstr, errsz, "%s: cannot remove %s", part->name,
+                 QR_PLOG_FSYNC_FAILED_FILE);
+    return err;
+}
 
 quire_err_t qr_plog_open(const char *log_dir, const char *topic,
                          int32_t partition, const qr_plog_conf_t *conf,
@@ -681,19 +1037,18 @@ quire_err_t qr_plog_open(const char *log_dir, const char *topic,
             qr_plog_release(part);
             return err;
         }
-        if (mkdir(part->dir, 0755) != 0 && errno != EEXIST) {
-            snprintf(errstr, errstr_size, "mkdir %s: %s", part->dir,
-                     strerror(errno));
+        if ((err = make_dir(part, errstr, errstr_size)) != QUIRE_ERR_NONE) {
             qr_plog_release(part);
-            return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+            return err;
         }
     }
-    err = open_segments(part, opts, errstr, errstr_size);
+    err = open_log(part, opts, errstr, errstr_size);
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("LOG", "%s", errstr);
         qr_plog_release(part);
         return err;
     }
+    open_visible_end(part);
     QR_DBG(QR_DBG_LOG, "LOG", "%s: open, %zu segments, offsets %lld..%lld",
            part->name, part->nsegs, (long long)qr_plog_log_start(part),
            (long long)qr_plog_log_end(part));
@@ -721,6 +1076,9 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
     pthread_rwlock_wrlock(&part->segs_lock);
     segs_push(part, seg);
     pthread_rwlock_unlock(&part->segs_lock);
+    /* The new files' directory entries are synced by the next sync, before
+     * it acknowledges anything in them. */
+    atomic_store(&part->dir_dirty, 1);
     /* Readers may still use the old indexes: sealing trims the files but
      * keeps the mappings. */
     if (qr_seg_seal(old) != QUIRE_ERR_NONE)
@@ -728,6 +1086,11 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
                     part->name, (long long)old->base_offset);
     else
         qr_seg_cache_add(old); /* its files may now be closed when idle */
+    /* Kafka flushes on roll: the sealed segment and its indexes are synced
+     * in the background, so the recovery point moves past them. */
+    pthread_mutex_lock(&part->flush_lock);
+    schedule_flush_locked(part);
+    pthread_mutex_unlock(&part->flush_lock);
     QR_DBG(QR_DBG_LOG, "LOG", "%s: rolled to segment %020lld", part->name,
            (long long)base);
     return QUIRE_ERR_NONE;
@@ -803,8 +1166,6 @@ static size_t fitting(const uint8_t *data, size_t len, uint64_t room,
     return off;
 }
 
-static void schedule_flush_locked(qr_plog_t *part);
-
 static quire_err_t write_locked(qr_plog_t *part, uint8_t *data, size_t len,
                                 int64_t now)
 {
@@ -845,7 +1206,10 @@ static quire_err_t write_locked(qr_plog_t *part, uint8_t *data, size_t len,
             seg->roll_base_ms = now;
         int64_t end = atomic_load(&seg->next_offset);
         atomic_store_explicit(&part->log_end, end, memory_order_release);
-        atomic_store_explicit(&part->hw, end, memory_order_release);
+        if (part->conf.write_caching) {
+            vis_end_t v = {end, seg->base_offset, qr_seg_size(seg)};
+            hw_publish(part, &v, 0);
+        }
         done += n;
     }
     return QUIRE_ERR_NONE;
@@ -869,13 +1233,17 @@ quire_err_t qr_plog_append(qr_plog_t *part, uint8_t *data, size_t len,
         base = qr_plog_log_end(part);
         last = assign_offsets(data, len, base);
         err = write_locked(part, data, len, qr_plog_now_ms());
-        end = qr_plog_log_end(part);
+        if (part->conf.write_caching)
+            end = qr_plog_log_end(part);
     }
     if (err == QUIRE_ERR_NONE) {
         *base_offset = base;
         *last_offset = last;
         part->unflushed_msgs += records;
-        if (part->unflushed_msgs >= part->conf.flush_interval_messages) {
+        /* Without write caching nothing is visible before it is synced:
+         * every append asks for a sync (shared by all appends meanwhile). */
+        if (part->unflushed_msgs >= part->conf.flush_interval_messages ||
+            !part->conf.write_caching) {
             part->unflushed_msgs = 0;
             pthread_mutex_lock(&part->flush_lock);
             schedule_flush_locked(part);
@@ -921,6 +1289,7 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
 {
     int64_t end_off, start;
     qr_seg_t *seg = NULL;
+    vis_end_t vis;
     ssize_t i;
 
     memset(slice, 0, sizeof(*slice));
@@ -929,13 +1298,15 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
         return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
     if (atomic_load(&part->offline))
         return QUIRE_ERR_KAFKA_STORAGE_ERROR;
-    /* The log end first: every byte below it was published before it, so
-     * the segment ends loaded afterwards cover it. */
+    /* The visible end, then the log end: every byte below them was
+     * published before them, so the segment ends loaded afterwards cover
+     * them. Offsets between the two exist but are not served yet. */
+    hw_read(part, &vis);
     end_off = qr_plog_log_end(part);
     start = qr_plog_log_start(part);
     if (offset < start || offset > end_off)
         return QUIRE_ERR_OFFSET_OUT_OF_RANGE;
-    if (offset == end_off)
+    if (offset >= vis.off)
         return QUIRE_ERR_NONE;
     pthread_rwlock_rdlock(&part->segs_lock);
     i = seg_floor(part, offset);
@@ -951,7 +1322,7 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
         return QUIRE_ERR_KAFKA_STORAGE_ERROR;
     }
     for (;;) {
-        uint64_t end = qr_seg_size(seg), pos;
+        uint64_t end = visible_bytes(seg, &vis), pos;
         int64_t base;
         quire_err_t err = qr_seg_locate(seg, offset, end, max_bytes, &pos,
                                         &base, &slice->len);
@@ -997,6 +1368,8 @@ quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
     if (timestamp < 0)
         return QUIRE_ERR_INVALID_REQUEST;
     *offset = -1;
+    vis_end_t vis;
+    hw_read(part, &vis); /* nothing past what a fetch may read */
     for (size_t i = 0;; i++) {
         qr_seg_t *seg = NULL;
         pthread_rwlock_rdlock(&part->segs_lock);
@@ -1011,7 +1384,8 @@ quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
         i--; /* the loop's i++ moved past seg */
         quire_err_t err = qr_seg_use(seg);
         if (err == QUIRE_ERR_NONE)
-            err = qr_seg_find_ts(seg, timestamp, qr_seg_size(seg), offset);
+            err = qr_seg_find_ts(seg, timestamp, visible_bytes(seg, &vis),
+                                 offset);
         qr_seg_release(seg);
         if (err == QUIRE_ERR_NONE)
             return QUIRE_ERR_NONE;
@@ -1024,26 +1398,41 @@ quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
 /* ---- durability ---- */
 
 /* fdatasync of every segment from the one holding the recovery point to
- * the active one; *target is the log end they cover. No lock held during
- * the syncs. */
-static quire_err_t do_sync(qr_plog_t *part, int64_t *target)
+ * the active one, after an fsync of the directory when a roll created
+ * files in it; *target is the end they cover (taken under the partition
+ * lock, so offset and bytes agree). sync_lock held, no other lock. A
+ * failure takes the partition offline for good (qr_plog_sync_failed()). */
+static quire_err_t do_sync(qr_plog_t *part, vis_end_t *target)
 {
-    qr_seg_t **segs;
-    size_t n;
+    qr_seg_t **segs = NULL;
+    size_t n = 0;
     quire_err_t err = QUIRE_ERR_NONE;
 
+    if (atomic_load(&part->offline))
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    pthread_mutex_lock(&part->lock);
     pthread_rwlock_rdlock(&part->segs_lock);
-    *target = qr_plog_log_end(part);
-    ssize_t i = seg_floor(part, qr_plog_recovery_point(part));
-    if (i < 0)
-        i = 0;
-    n = part->nsegs - (size_t)i;
-    segs = qr_malloc((n ? n : 1) * sizeof(*segs));
-    for (size_t k = 0; k < n; k++) {
-        segs[k] = part->segs[(size_t)i + k];
-        qr_seg_keep(segs[k]);
+    if (part->nsegs > 0) {
+        qr_seg_t *act = part->segs[part->nsegs - 1];
+        target->off = qr_plog_log_end(part);
+        target->base = act->base_offset;
+        target->pos = qr_seg_size(act);
+        ssize_t i = seg_floor(part, qr_plog_recovery_point(part));
+        if (i < 0)
+            i = 0;
+        n = part->nsegs - (size_t)i;
+        segs = qr_malloc(n * sizeof(*segs));
+        for (size_t k = 0; k < n; k++) {
+            segs[k] = part->segs[(size_t)i + k];
+            qr_seg_keep(segs[k]);
+        }
     }
     pthread_rwlock_unlock(&part->segs_lock);
+    pthread_mutex_unlock(&part->lock);
+    if (!segs) /* closed: its segments are gone, nothing to sync */
+        return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
+    if (atomic_exchange(&part->dir_dirty, 0))
+        err = qr_ckpt_sync_dir(part->dir);
     for (size_t k = 0; k < n; k++) {
         if (err == QUIRE_ERR_NONE) {
             err = qr_seg_flush(segs[k]);
@@ -1052,23 +1441,33 @@ static quire_err_t do_sync(qr_plog_t *part, int64_t *target)
         qr_seg_release(segs[k]);
     }
     free(segs);
+    if (err == QUIRE_ERR_NONE && atomic_load(&part->test_fail_syncs) > 0) {
+        atomic_fetch_sub(&part->test_fail_syncs, 1);
+        QR_LOG_WARN("LOG", "%s: failing this sync (a test hook)", part->name);
+        err = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
     if (err != QUIRE_ERR_NONE)
-        qr_plog_set_offline(part, "fdatasync failed");
+        qr_plog_sync_failed(part, "fdatasync failed");
     return err;
 }
 
 /* Records the outcome of a sync and detaches the waiters it satisfies (all
- * of them on error). flush_lock held. */
+ * of them on error, or once offline: nothing is acknowledged after a
+ * failed sync). *moved set when the visible end moved. flush_lock held. */
 static qr_plog_waiter_t *sync_done_locked(qr_plog_t *part, quire_err_t err,
-                                          int64_t target)
+                                          const vis_end_t *target, int *moved)
 {
     qr_plog_waiter_t *done = NULL, **pp = &part->waiters;
     int64_t rp = qr_plog_recovery_point(part);
 
-    if (err == QUIRE_ERR_NONE && target > rp) {
-        rp = target;
+    if (atomic_load(&part->offline) && err == QUIRE_ERR_NONE)
+        err = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    if (err == QUIRE_ERR_NONE && target->off > rp) {
+        rp = target->off;
         atomic_store(&part->recovery_point, rp);
     }
+    if (err == QUIRE_ERR_NONE && !atomic_load(&part->write_caching))
+        *moved = hw_publish(part, target, 0);
     part->last_flush_ms = qr_plog_now_ms();
     while (*pp) {
         qr_plog_waiter_t *w = *pp;
@@ -1098,7 +1497,8 @@ static void complete_waiters(qr_plog_t *part, qr_plog_waiter_t *done,
  * one re-queues itself when waiters remain). flush_lock held. */
 static void schedule_flush_locked(qr_plog_t *part)
 {
-    if (part->flush_queued || part->flush_running || !part->flusher)
+    if (part->flush_queued || part->flush_running || !part->flusher ||
+        atomic_load(&part->offline))
         return;
     qr_plog_keep(part); /* the job's reference */
     part->flush_queued = 1;
@@ -1110,29 +1510,49 @@ static void schedule_flush_locked(qr_plog_t *part)
     }
 }
 
+/* One sync and its outcome, serialised with every other sync of the
+ * partition (sync_lock): a sync racing a failing one would see success on
+ * the same file description. With @p job, the flusher's flag is cleared
+ * and the job re-queued when work arrived meanwhile. */
+static quire_err_t sync_and_complete(qr_plog_t *part, int job)
+{
+    qr_plog_waiter_t *done;
+    vis_end_t target = {0, 0, 0};
+    int moved = 0;
+    quire_err_t err;
+
+    pthread_mutex_lock(&part->sync_lock);
+    err = do_sync(part, &target);
+    pthread_mutex_lock(&part->flush_lock);
+    done = sync_done_locked(part, err, &target, &moved);
+    if (job) {
+        part->flush_running = 0;
+        /* arrived during the sync, or (write caching off) appended */
+        if (part->waiters ||
+            (!atomic_load(&part->write_caching) && !atomic_load(&part->gone) &&
+             qr_plog_log_end(part) > qr_plog_recovery_point(part)))
+            schedule_flush_locked(part);
+    }
+    pthread_mutex_unlock(&part->flush_lock);
+    pthread_mutex_unlock(&part->sync_lock);
+    if (moved && part->on_append)
+        part->on_append(part->on_append_opaque, part,
+                        qr_plog_high_watermark(part));
+    complete_waiters(part, done,
+                     err == QUIRE_ERR_NONE ? QUIRE_ERR_NONE
+                                           : QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    return err;
+}
+
 static void flush_job_run(qr_flush_job_t *job)
 {
     qr_plog_t *part = (qr_plog_t *)((char *)job - offsetof(qr_plog_t, job));
-    qr_plog_waiter_t *done;
-    int64_t target;
-    quire_err_t err;
 
     pthread_mutex_lock(&part->flush_lock);
     part->flush_queued = 0;
     part->flush_running = 1;
     pthread_mutex_unlock(&part->flush_lock);
-
-    err = do_sync(part, &target);
-
-    pthread_mutex_lock(&part->flush_lock);
-    part->flush_running = 0;
-    done = sync_done_locked(part, err, target);
-    if (part->waiters)
-        schedule_flush_locked(part); /* arrived during the sync */
-    pthread_mutex_unlock(&part->flush_lock);
-    complete_waiters(part, done,
-                     err == QUIRE_ERR_NONE ? QUIRE_ERR_NONE
-                                           : QUIRE_ERR_KAFKA_STORAGE_ERROR);
+    sync_and_complete(part, 1);
     qr_plog_release(part);
 }
 
@@ -1167,17 +1587,7 @@ quire_err_t qr_plog_flush_request(qr_plog_t *part, int64_t last_offset,
 
 quire_err_t qr_plog_flush(qr_plog_t *part)
 {
-    int64_t target;
-    qr_plog_waiter_t *done;
-    quire_err_t err = do_sync(part, &target);
-
-    pthread_mutex_lock(&part->flush_lock);
-    done = sync_done_locked(part, err, target);
-    pthread_mutex_unlock(&part->flush_lock);
-    complete_waiters(part, done,
-                     err == QUIRE_ERR_NONE ? QUIRE_ERR_NONE
-                                           : QUIRE_ERR_KAFKA_STORAGE_ERROR);
-    return err;
+    return sync_and_complete(part, 0);
 }
 
 void qr_plog_periodic(qr_plog_t *part, int64_t now_ms)
@@ -1187,7 +1597,10 @@ void qr_plog_periodic(qr_plog_t *part, int64_t now_ms)
     pthread_mutex_lock(&part->lock);
     interval = part->conf.flush_interval_ms;
     pthread_mutex_unlock(&part->lock);
-    if (interval == INT64_MAX || atomic_load(&part->gone))
+    /* offline: a failed sync is never followed by one that moves the
+     * recovery point over pages the kernel may have dropped */
+    if (interval == INT64_MAX || atomic_load(&part->gone) ||
+        atomic_load(&part->offline))
         return;
     pthread_mutex_lock(&part->flush_lock);
     if (qr_plog_log_end(part) > qr_plog_recovery_point(part) &&
@@ -1223,18 +1636,27 @@ quire_err_t qr_plog_close(qr_plog_t *part)
     }
     if (!atomic_load(&part->offline)) {
         /* Everything durable (flush requests complete here), then the
-         * active segment sealed, and its trimmed indexes synced. */
+         * active segment sealed, and its trimmed indexes synced; under the
+         * sync lock, so a flusher's failure is never overtaken. */
         err = qr_plog_flush(part);
+        pthread_mutex_lock(&part->sync_lock);
         pthread_mutex_lock(&part->lock);
         qr_seg_t *seg = part->nsegs ? active_seg(part) : NULL;
-        if (err == QUIRE_ERR_NONE && seg)
+        if (err == QUIRE_ERR_NONE && seg && !atomic_load(&part->offline)) {
             err = qr_seg_seal(seg);
-        if (err == QUIRE_ERR_NONE && seg)
-            err = qr_seg_flush(seg);
+            if (err == QUIRE_ERR_NONE)
+                err = qr_seg_flush(seg);
+            if (err != QUIRE_ERR_NONE)
+                qr_plog_sync_failed(part, "sealing at close failed");
+        }
         pthread_mutex_unlock(&part->lock);
+        pthread_mutex_unlock(&part->sync_lock);
     }
+    vis_end_t none = {0, 0, 0};
+    int moved = 0;
     pthread_mutex_lock(&part->flush_lock);
-    qr_plog_waiter_t *left = sync_done_locked(part, QUIRE_ERR_STATE, 0);
+    qr_plog_waiter_t *left =
+        sync_done_locked(part, QUIRE_ERR_STATE, &none, &moved);
     pthread_mutex_unlock(&part->flush_lock);
     complete_waiters(part, left, QUIRE_ERR_KAFKA_STORAGE_ERROR);
     pthread_mutex_lock(&part->lock);
@@ -1275,17 +1697,21 @@ quire_err_t qr_plog_delete(qr_plog_t *part)
     qr_plog_waiter_t *left;
     quire_err_t err;
     char gone[PATH_MAX];
+    vis_end_t none = {0, 0, 0};
+    int moved = 0;
 
     if (!part)
         return QUIRE_ERR_NONE;
     mark_gone(part);
     pthread_mutex_lock(&part->flush_lock);
-    left = sync_done_locked(part, QUIRE_ERR_STATE, 0);
+    left = sync_done_locked(part, QUIRE_ERR_STATE, &none, &moved);
     pthread_mutex_unlock(&part->flush_lock);
     complete_waiters(part, left, QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
     /* Renamed first, as Kafka does: a crash in the middle leaves a
      * "-delete" directory that the next start removes, never a partial
-     * partition that would be loaded. */
+     * partition that would be loaded. The rename is made durable (the log
+     * dir fsync'd) before the deletion is reported done: a power loss must
+     * not bring the topic back. */
     snprintf(gone, sizeof(gone), "%s.%lld-delete", part->dir,
              (long long)qr_plog_now_ms());
     if (rename(part->dir, gone) != 0) {
@@ -1293,11 +1719,15 @@ quire_err_t qr_plog_delete(qr_plog_t *part)
                    strerror(errno), errno);
         snprintf(gone, sizeof(gone), "%s", part->dir);
     }
+    err = qr_ckpt_sync_dir(part->log_dir);
     pthread_mutex_lock(&part->lock);
     drop_segments(part, 0);
     pthread_mutex_unlock(&part->lock);
-    err = remove_dir(gone);
-    QR_LOG_INFO("LOG", "%s: deleted", part->name);
+    if (remove_dir(gone) != QUIRE_ERR_NONE ||
+        qr_ckpt_sync_dir(part->log_dir) != QUIRE_ERR_NONE)
+        err = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    QR_LOG_INFO("LOG", "%s: deleted%s", part->name,
+                err == QUIRE_ERR_NONE ? "" : " (not durably: see above)");
     qr_plog_release(part);
     return err;
 }

@@ -27,23 +27,61 @@
  *              slice.len), then qr_plog_slice_release(&slice). The segment
  *              stays open (refcount) until then, even if retention deletes
  *              it meanwhile. Empty slice (len 0) at the log end.
- *   long poll  opts.on_append(opaque, part, log_end) runs after each append
- *              is published, on the thread that appended, with no lock
- *              held: wake waiting fetches (ev_async) from there.
+ *   long poll  opts.on_append(opaque, part, visible_end) runs each time
+ *              the visible end (the high watermark) moves, with no lock
+ *              held: on the appending thread with write caching on, on a
+ *              flusher thread with it off. Wake waiting fetches (ev_async)
+ *              from there.
  *   offsets    qr_plog_log_start(), qr_plog_log_end(), qr_plog_high_watermark()
- *              (today equal to the log end; kept apart for replication),
- *              qr_plog_offset_for_time() for ListOffsets.
+ *              (the visible end: see below; replication's high watermark
+ *              will later take the same place), qr_plog_offset_for_time()
+ *              for ListOffsets.
+ *
+ * ---- What consumers see (the visible end) ----
+ *
+ * Fetches and ListOffsets latest never go past the high watermark. With
+ * write caching off (conf.write_caching 0, the broker's default,
+ * log.write.caching=false), the high watermark is the synced end: every
+ * append queues a background sync (group commit), and the high watermark
+ * moves to the end that sync covered only once it succeeded; so no
+ * consumer ever reads a record a power loss can take back (Redpanda's
+ * write_caching=false). With write caching on (Kafka's behaviour and
+ * qr_plog_conf_defaults()), it is the log end: consumers may read what is
+ * still only in the page cache.
+ *
+ * ---- Durability of the directory ----
+ *
+ * Every create, rename and unlink that acknowledged data or a deletion
+ * depends on is followed by an fsync of its directory before it is relied
+ * on: the partition directory's mkdir (the log dir is synced) and its first
+ * segment at open; a roll's new files (the sync that acknowledges their
+ * first records fsyncs the directory first); retention's renames (before
+ * the log start moves); recovery's cuts and deletions (before open
+ * returns); a topic deletion's rename (before qr_plog_delete() returns).
+ *
+ * ---- After a failed sync ----
+ *
+ * A failed fdatasync (or directory fsync) takes the partition offline and
+ * leaves a marker file with the recovery point (QR_PLOG_FSYNC_FAILED_FILE).
+ * Nothing of the partition is acknowledged, made visible or moves the
+ * recovery point again: the periodic flush, the flush job, close and
+ * qr_plog_flush() all check the state under the sync lock. The next open
+ * (a reopen in the same process or a restart) finds the marker, drops the
+ * page cache of the files, recovers from the recovery point and truncates
+ * the log back to it, syncs the result and only then removes the marker.
  *
  * ---- Locks (the order, outermost first) ----
  *
  *   1. logmgr's lock (logmgr.h)
+ *   1b. part->sync_lock: one sync at a time and its outcome (no other
+ *      partition lock held when it is taken).
  *   2. part->lock: the partition lock. Append (a pwrite into the page
  *      cache), roll, retention, close. Held briefly.
  *   3. part->segs_lock: rwlock over the segment array. Written only to add
  *      (roll) or remove (retention, recovery) segments; read by readers and
  *      flushers to find and pin a segment.
  *   4. part->flush_lock: flush waiters and flusher scheduling.
- *   5. the flusher's queue lock (flusher.h).
+ *   5. the flusher's queue lock (flusher.h); part->hw_lock (a leaf).
  *
  * Readers take only segs_lock (read side, a few instructions) and then work
  * lock-free on the pinned segment's published end; so they run concurrently
@@ -88,6 +126,10 @@ typedef struct qr_plog_conf {
     int64_t retention_check_interval_ms; /* log.retention.check.interval.ms:
                                             300 s (read by logmgr from its
                                             default conf) */
+    int64_t write_caching; /* 1: the high watermark is the log end (Kafka,
+                              and this default); 0: the synced end, every
+                              append synced in the background (the broker's
+                              log.write.caching=false; topic write.caching) */
 } qr_plog_conf_t;
 
 /**
@@ -323,5 +365,13 @@ uint64_t qr_plog_size_bytes(qr_plog_t *part);
 int64_t qr_plog_now_ms(void);
 /** @brief fdatasync calls made for this log (benchmarks, tests). */
 unsigned long long qr_plog_sync_count(const qr_plog_t *part);
+
+/**
+ * @brief FOR TESTS ONLY: the next @p n syncs of this partition fail as a
+ * failed fdatasync would (after really syncing, and 100 ms late, so that
+ * a sync racing it can be tested), to test what follows an fsync error.
+ * @locality any  @locks none
+ */
+void qr_plog_test_fail_syncs(qr_plog_t *part, int n);
 
 #endif /* QR_PARTLOG_H */

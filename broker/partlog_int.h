@@ -51,6 +51,28 @@ struct qr_plog {
     _Atomic int offline, gone; /* gone: closed or deleted */
     _Atomic unsigned long long syncs;
 
+    /* The visible end (what fetches and ListOffsets latest see): hw as an
+     * offset, and where it lies on disk, the segment (hw_base) and the
+     * byte end within it (hw_pos). A seqlock over the three (hw_seq odd
+     * while a writer is in it); writers hold hw_lock (a leaf lock). With
+     * write caching off it moves only after a successful sync, to the
+     * synced end; with it on, at append. */
+    _Atomic unsigned hw_seq;
+    _Atomic int64_t hw_base;
+    _Atomic uint64_t hw_pos;
+    pthread_mutex_t hw_lock;
+    _Atomic int write_caching; /* copy of conf.write_caching, for flushers */
+    _Atomic int64_t flush_ms;  /* copy of conf.flush_interval_ms (janitor) */
+
+    /* Serialises syncs and their outcome (a sync, the recovery point it
+     * moves, the failure it records): a failed fdatasync is reported once
+     * per file description, so a second sync racing the failing one would
+     * otherwise see success (fsyncgate). Taken with no partition lock
+     * held, before part->lock (see partlog.h). */
+    pthread_mutex_t sync_lock;
+    _Atomic int dir_dirty;       /* a create in dir not yet fsync'd */
+    _Atomic int test_fail_syncs; /* qr_plog_test_fail_syncs() */
+
     pthread_mutex_t flush_lock;
     qr_plog_waiter_t *waiters;       /* flush_lock */
     int flush_queued, flush_running; /* flush_lock */
@@ -81,5 +103,18 @@ void qr_plog_segs_changed(qr_plog_t *part);
 /** @brief Marks the partition offline with a log line naming the cause.
  * @locality any @locks any */
 void qr_plog_set_offline(qr_plog_t *part, const char *why);
+
+/**
+ * @brief A sync of the partition (its files or its directory) failed: marks
+ * it offline and persists the "fsync failed" marker with the recovery point
+ * (QR_PLOG_FSYNC_FAILED_FILE), so that the next open, in this process or
+ * after a restart, truncates the log back to that point instead of trusting
+ * pages the kernel may have dropped.
+ * @locality any  @locks any but hw_lock
+ */
+void qr_plog_sync_failed(qr_plog_t *part, const char *why);
+
+/** The marker qr_plog_sync_failed() leaves in the partition directory. */
+#define QR_PLOG_FSYNC_FAILED_FILE "quire-fsync-failed"
 
 #endif /* QR_PARTLOG_INT_H */

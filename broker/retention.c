@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "checkpoint.h"
 #include "diskfmt.h"
 #include "logging.h"
 #include "partlog_int.h"
@@ -80,6 +81,19 @@ quire_err_t qr_retention_run(qr_plog_t *part, int64_t now_ms, int *deleted)
         pthread_mutex_unlock(&part->lock);
         return QUIRE_ERR_NONE;
     }
+    /* Renamed first, and the renames made durable (the directory synced)
+     * before the log start moves: a deletion, once seen, never comes back
+     * after a power loss. Readers still use the fds meanwhile. */
+    for (size_t i = 0; i < k; i++)
+        if (qr_seg_mark_deleted(part->segs[i]) != QUIRE_ERR_NONE)
+            err = QUIRE_ERR_KAFKA_STORAGE_ERROR; /* unlinked by old names */
+    if (qr_ckpt_sync_dir(part->dir) != QUIRE_ERR_NONE) {
+        /* Nothing was removed from the log: the renamed files are still
+         * served by their fds, and the next open removes them. */
+        qr_plog_sync_failed(part, "fsync of the directory failed");
+        pthread_mutex_unlock(&part->lock);
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
     gone = qr_malloc(k * sizeof(*gone));
     pthread_rwlock_wrlock(&part->segs_lock);
     memcpy(gone, part->segs, k * sizeof(*gone));
@@ -94,9 +108,6 @@ quire_err_t qr_retention_run(qr_plog_t *part, int64_t now_ms, int *deleted)
     pthread_rwlock_unlock(&part->segs_lock);
     for (size_t i = 0; i < k; i++) {
         qr_seg_t *seg = gone[i];
-        quire_err_t e = qr_seg_mark_deleted(seg);
-        if (e != QUIRE_ERR_NONE)
-            err = e; /* unlinked under the old names later */
         seg->delete_at_ms = now_ms + part->conf.segment_delete_delay_ms;
         seg->next_deleted = part->deleted_head;
         part->deleted_head = seg; /* keeps the list's reference */
@@ -127,6 +138,11 @@ int qr_retention_reap(qr_plog_t *part, int64_t now_ms, int force)
             pp = &seg->next_deleted;
         }
     }
+    /* Not needed for correctness (a .deleted file that comes back is
+     * removed at open), but the space is then freed for good. */
+    if (n > 0 && qr_ckpt_sync_dir(part->dir) != QUIRE_ERR_NONE)
+        QR_LOG_WARN("LOG", "%s: fsync of the directory after unlinks failed",
+                    part->name);
     pthread_mutex_unlock(&part->lock);
     return n;
 }

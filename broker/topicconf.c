@@ -32,6 +32,7 @@ static const override_key_t keys[] = {
     {"flush.ms", PLOG_FIELD(flush_interval_ms), 0, INT64_MAX},
     {"file.delete.delay.ms", PLOG_FIELD(segment_delete_delay_ms), 0, INT64_MAX},
     {"max.message.bytes", MAX_BYTES_KEY, 0, INT32_MAX},
+    {"write.caching", PLOG_FIELD(write_caching), 0, 1}, /* true/false too */
 };
 
 static const override_key_t *find_key(const char *name)
@@ -89,7 +90,10 @@ static int apply_one(const char *key, const char *value, qr_plog_conf_t *pconf,
         snprintf(why, why_size, "not supported by this broker");
         return -1;
     }
-    if (parse(value, k, &v) != 0) {
+    if (k->field == PLOG_FIELD(write_caching) &&
+        (!strcmp(value, "true") || !strcmp(value, "false")))
+        v = !strcmp(value, "true");
+    else if (parse(value, k, &v) != 0) {
         snprintf(why, why_size, "\"%s\" is not an integer in %lld..%lld", value,
                  (long long)k->min, (long long)k->max);
         return -1;
