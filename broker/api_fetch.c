@@ -6,11 +6,20 @@
  * qr_netthread_post() of op->work (from a partition's notify), which is why
  * freeing goes through that same post once every waiter is gone (see
  * op_finish()).
+ *
+ * What one client may hold here is bounded (issue 17 item 3): a request
+ * naming a partition twice is refused (INVALID_REQUEST), so an op waits on
+ * each partition once; max_wait_ms is cut to fetch.max.wait.ms.cap; the
+ * op's memory is charged to its reply slot (queued.max.request.bytes and
+ * the connection's share, conn.h); and a connection that closes ends its
+ * parked ops at once (qr_reply_on_orphan()), not at their timers.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "conn.h"
 
 #include "alloc.h"
 #include "api_fetch.h"
@@ -244,6 +253,65 @@ static void on_drain(qr_nt_parked_t *p)
     evaluate(op, 1);
 }
 
+/* The connection went: nothing will be sent, so stop waiting now and let
+ * the op go on the next pass (through op->work, like op_finish()). */
+static void on_orphan(void *arg)
+{
+    fetch_op_t *op = arg;
+
+    if (op->state == OP_DONE)
+        return;
+    unwait_all(op);
+    ev_timer_stop(qr_netthread_loop(op->nt), &op->timer);
+    qr_netthread_unpark(op->nt, &op->parked);
+    qr_reply_ready(op->reply); /* frees the orphaned slot */
+    op->state = OP_DONE;
+    qr_netthread_post(op->nt, &op->work);
+}
+
+typedef struct tp_key {
+    const char *topic;
+    int32_t partition;
+} tp_key_t;
+
+static int cmp_tp(const void *a, const void *b)
+{
+    const tp_key_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+
+    if (c)
+        return c;
+    return x->partition < y->partition ? -1 : x->partition > y->partition;
+}
+
+/* Finds a partition named twice (a topic may also be listed twice);
+ * returns 1 and sets *dup when one is. O(n log n) in the partitions. */
+static int find_duplicate(const qr_fetch_req_t *freq, tp_key_t *dup)
+{
+    size_t n = 0, k = 0;
+    tp_key_t *keys;
+    int found = 0;
+
+    for (size_t t = 0; t < freq->topic_count; t++)
+        n += freq->topics[t].partition_count;
+    if (n < 2)
+        return 0;
+    keys = qr_malloc(n * sizeof(*keys));
+    for (size_t t = 0; t < freq->topic_count; t++)
+        for (size_t p = 0; p < freq->topics[t].partition_count; p++) {
+            keys[k].topic = freq->topics[t].topic;
+            keys[k++].partition = freq->topics[t].partitions[p].partition;
+        }
+    qsort(keys, n, sizeof(*keys), cmp_tp);
+    for (size_t i = 1; i < n && !found; i++)
+        if (cmp_tp(&keys[i - 1], &keys[i]) == 0) {
+            *dup = keys[i];
+            found = 1;
+        }
+    free(keys);
+    return found;
+}
+
 static fetch_op_t *op_new(qr_reqctx_t *ctx)
 {
     const qr_fetch_req_t *freq = &ctx->req->u.fetch;
@@ -259,6 +327,8 @@ static fetch_op_t *op_new(qr_reqctx_t *ctx)
     op->min_bytes = freq->min_bytes;
     op->max_bytes = freq->max_bytes > 0 ? freq->max_bytes : 1;
     op->max_wait_ms = freq->max_wait_ms;
+    if (op->max_wait_ms > qr_server_conf(ctx->server)->fetch_max_wait_ms_cap)
+        op->max_wait_ms = qr_server_conf(ctx->server)->fetch_max_wait_ms_cap;
     op->work.fn = on_work;
     op->parked.wake = on_drain;
     ev_init(&op->timer, on_timeout);
@@ -292,10 +362,39 @@ static fetch_op_t *op_new(qr_reqctx_t *ctx)
     return op;
 }
 
+/* What an op holds, for queued.max.request.bytes. */
+static size_t op_size(const fetch_op_t *op)
+{
+    size_t n =
+        sizeof(*op) +
+        (op->topic_cnt + 1) * (sizeof(*op->names) + sizeof(*op->topics)) +
+        (op->part_cnt + 1) * (sizeof(*op->presp) + sizeof(*op->parts));
+
+    for (size_t t = 0; t < op->topic_cnt; t++)
+        n += strlen(op->names[t]) + 1;
+    return n;
+}
+
 void qr_api_fetch(qr_reqctx_t *ctx)
 {
-    fetch_op_t *op = op_new(ctx);
+    const qr_fetch_req_t *freq = &ctx->req->u.fetch;
+    fetch_op_t *op;
+    tp_key_t dup;
 
+    if (find_duplicate(freq, &dup)) {
+        /* Kafka refuses such a request too: answering it would mean
+         * waiting on one partition many times over (issue 17 item 3). */
+        qr_conn_log_peer(ctx->conn,
+                         "Fetch (correlation_id %d) names %s-%d more than "
+                         "once; answering INVALID_REQUEST",
+                         ctx->req->correlation_id, dup.topic, dup.partition);
+        qr_request_fail(ctx->reply, QR_API_FETCH, ctx->req->correlation_id,
+                        QUIRE_ERR_INVALID_REQUEST);
+        return;
+    }
+    op = op_new(ctx);
+    qr_reply_charge(op->reply, op_size(op));
+    qr_reply_on_orphan(op->reply, on_orphan, op);
     qr_netthread_op_begin(ctx->nt);
     op->counted = 1;
     evaluate(op, 0);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "frame.h"
 #include "api_metadata.h"
 #include "meta.h"
 #include "topic.h"
@@ -31,8 +32,22 @@ static void fill_topic(const qr_meta_topic_t *mt, qr_metadata_topic_t *out,
     }
 }
 
-/* A topic that is not in the snapshot. */
-static quire_err_t missing(qr_reqctx_t *ctx, const char *name)
+/* Partitions the cluster holds, for auto.create.topics.max.partitions. */
+static uint64_t cluster_partitions(const qr_meta_t *meta)
+{
+    uint64_t n = 0;
+
+    for (size_t t = 0; t < meta->topic_cnt; t++)
+        n += meta->topics[t].part_cnt;
+    return n;
+}
+
+/* A topic that is not in the snapshot. Auto-creation past its limits is
+ * refused with the limit's code (POLICY_VIOLATION, THROTTLING_QUOTA_
+ * EXCEEDED) for that topic; the others in the request are answered as
+ * usual. */
+static quire_err_t missing(qr_reqctx_t *ctx, const qr_meta_t *meta,
+                           const char *name)
 {
     const qr_metadata_req_t *mreq = &ctx->req->u.metadata;
     quire_err_t err;
@@ -42,10 +57,34 @@ static quire_err_t missing(qr_reqctx_t *ctx, const char *name)
     if (!mreq->allow_auto_topic_creation ||
         !qr_server_conf(ctx->server)->auto_create_topics_enable)
         return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    err = qr_server_autocreate(ctx->server, name);
+    err = qr_server_autocreate(ctx->server, name, cluster_partitions(meta));
     if (err == QUIRE_ERR_NONE)
         return QUIRE_ERR_LEADER_NOT_AVAILABLE;
     return err == QUIRE_ERR_QUEUE_FULL ? QUIRE_ERR_LEADER_NOT_AVAILABLE : err;
+}
+
+/* In full, or a request-level RESPONSE_TOO_LARGE naming the counts: a
+ * cluster with more topics or partitions than one response may carry
+ * (QR_WIRE_TOPICS_MAX, QR_WIRE_PARTITIONS_MAX, QR_FRAME_RESP_HEADER_MAX)
+ * is never answered with silence (issue 17 item 4). */
+static void answer(qr_reqctx_t *ctx, const qr_resp_t *resp, size_t tcnt,
+                   size_t pcnt)
+{
+    quire_err_t err = QUIRE_ERR_RESPONSE_TOO_LARGE;
+
+    if (tcnt <= QR_WIRE_TOPICS_MAX && pcnt <= QR_WIRE_PARTITIONS_MAX)
+        err = qr_request_respond(ctx->reply, resp);
+    if (err == QUIRE_ERR_NONE) {
+        qr_reply_ready(ctx->reply);
+        return;
+    }
+    qr_conn_log_peer(ctx->conn,
+                     "Metadata (correlation_id %d): %zu topics, %zu "
+                     "partitions do not fit one response (%s); answering "
+                     "RESPONSE_TOO_LARGE",
+                     resp->correlation_id, tcnt, pcnt, quire_err2str(err));
+    qr_request_fail(ctx->reply, QR_API_METADATA, resp->correlation_id,
+                    QUIRE_ERR_RESPONSE_TOO_LARGE);
 }
 
 void qr_api_metadata(qr_reqctx_t *ctx)
@@ -85,7 +124,7 @@ void qr_api_metadata(qr_reqctx_t *ctx)
             k += mt->part_cnt;
         } else {
             topics[t].topic = name;
-            topics[t].error_code = missing(ctx, name);
+            topics[t].error_code = missing(ctx, meta, name);
         }
     }
     resp.api = QR_API_METADATA;
@@ -95,8 +134,7 @@ void qr_api_metadata(qr_reqctx_t *ctx)
     resp.u.metadata.controller_id = meta->controller_id;
     resp.u.metadata.topic_count = tcnt;
     resp.u.metadata.topics = topics;
-    (void)qr_request_respond(ctx->reply, &resp);
-    qr_reply_ready(ctx->reply);
+    answer(ctx, &resp, tcnt, pcnt);
     free(parts);
     free(topics);
     free(brokers);

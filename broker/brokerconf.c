@@ -74,10 +74,40 @@ static const qr_conf_prop_t props[] = {
      "SO_RCVBUF of client connections; -1 = the OS default"},
     {"connections.max.idle.ms", QR_CONF_INT64, OFF(connections_max_idle_ms),
      "600000", -1, I64MAX, NULL, QR_CONF_F_RESTART,
-     "Close a connection idle this long; -1 = never"},
-    {"max.connections", QR_CONF_INT, OFF(max_connections), "2147483647", 1,
+     "Close a connection idle this long: no request read and no byte of "
+     "its answers taken (a client that never reads); -1 = never"},
+    {"max.connections", QR_CONF_INT, OFF(max_connections), "0", 0,
      I32MAX, NULL, QR_CONF_F_RESTART,
-     "Connections accepted at once; beyond it new ones are closed at once"},
+     "Connections accepted at once; beyond it new ones are closed at once; "
+     "0 = three quarters of the open-file limit (RLIMIT_NOFILE), so "
+     "segment files always find a descriptor"},
+    /* ---- hostile clients (issue 17) ---- */
+    {"max.connections.per.ip", QR_CONF_INT, OFF(max_connections_per_ip),
+     "1000", 1, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Connections accepted at once from one IP address; beyond it new ones "
+     "from that address are closed at once"},
+    {"queued.max.request.bytes", QR_CONF_INT64,
+     OFF(queued_max_request_bytes), "536870912", 65536, I64MAX, NULL,
+     QR_CONF_F_RESTART,
+     "Bytes held for requests over every connection (read buffers and "
+     "parked fetches); past it no connection grows its buffer until some "
+     "are freed. One connection stops being read while it holds more than "
+     "socket.request.max.bytes"},
+    {"fetch.max.wait.ms.cap", QR_CONF_INT, OFF(fetch_max_wait_ms_cap),
+     "30000", 0, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Longest a Fetch may wait for data: a larger max_wait_ms is cut to "
+     "this"},
+    {"auto.create.topics.per.minute", QR_CONF_INT,
+     OFF(auto_create_topics_per_minute), "60", 1, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "Topics auto-creation may start per minute (a token bucket of this "
+     "size); past it Metadata answers THROTTLING_QUOTA_EXCEEDED for the "
+     "topic"},
+    {"auto.create.topics.max.partitions", QR_CONF_INT,
+     OFF(auto_create_topics_max_partitions), "10000", 1, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "No auto-creation once the cluster holds this many partitions; "
+     "Metadata then answers POLICY_VIOLATION for the topic"},
     {"debug", QR_CONF_STRING, OFF(debug), NULL, NORANGE, NULL,
      QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
      "Debug contexts: zk,proto,fetch,produce,log,group,conf,net or all"},

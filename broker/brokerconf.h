@@ -40,7 +40,13 @@ typedef struct qr_brokerconf {
     int socket_send_buffer_bytes;    /* -1: the OS default */
     int socket_receive_buffer_bytes; /* -1: the OS default */
     int64_t connections_max_idle_ms;
-    int max_connections;
+    int max_connections; /* 0: 3/4 of RLIMIT_NOFILE */
+    /* ---- hostile clients (issue 17) ---- */
+    int max_connections_per_ip;
+    int64_t queued_max_request_bytes; /* read buffers + parked fetches */
+    int fetch_max_wait_ms_cap;
+    int auto_create_topics_per_minute;
+    int auto_create_topics_max_partitions;
     char *debug; /* debug contexts, NULL: none */
     /* ---- ZooKeeper ---- */
     char *zookeeper_connect;

@@ -3,23 +3,32 @@
  *
  * Invariants (checked by the interest computation in update_io()):
  *  - rbuf holds [0, rlen) unparsed bytes; rcap is its size; rbuf is NULL
- *    exactly when rcap is 0. It grows only to the size a parsed prefix
- *    declared, after the frame parser has checked that size.
+ *    exactly when rcap is 0. It grows by doubling only when it is full,
+ *    i.e. as bytes arrive, and never past what the frame being read
+ *    declared (after the frame parser checked that size): a peer that
+ *    sends a prefix and nothing more costs RBUF_MIN, not its declared
+ *    length (issue 17 item 6). rcap is charged to the broker-wide
+ *    queued.max.request.bytes; when that is used up the connection stops
+ *    reading (mem_wait) and retries on a short timer.
  *  - The queue runs from head to tail in request order; inflight counts its
- *    slots; out_mem counts the unsent bytes of memory chunks in it.
- *  - Read interest: !closing && !draining && inflight < MAX_INFLIGHT &&
- *    out_mem < OUT_HIGH. Write interest: the head slot is ready.
+ *    slots; out_mem counts the unsent bytes of memory chunks in it;
+ *    op_mem counts what its slots charged (parked fetches).
+ *  - Parse: !closing && !draining && inflight < MAX_INFLIGHT && out_mem <
+ *    OUT_HIGH. Read interest: that, and !mem_wait, and op_mem below
+ *    socket.request.max.bytes. Write interest: the head slot is ready.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +45,10 @@
 #define READ_BUDGET (4u * 1024 * 1024)
 /* Memory chunks written with one writev. */
 #define IOV_BATCH 64
+/* How often a connection waiting for queued.max.request.bytes retries. */
+#define MEM_RETRY_S 0.02
+/* How often a connection that is not read looks for its peer's hang-up. */
+#define HUP_CHECK_S 0.1
 
 typedef struct chunk {
     struct chunk *next;
@@ -57,7 +70,11 @@ struct qr_reply {
     chunk_t *first, *last;
     size_t len;
     int ready;
-    int drop; /* nothing to send */
+    int drop;      /* nothing to send */
+    size_t charge; /* bytes charged by qr_reply_charge() */
+    qr_server_t *server;
+    void (*on_orphan)(void *arg);
+    void *orphan_arg;
 };
 
 struct qr_conn {
@@ -73,10 +90,16 @@ struct qr_conn {
     ev_tstamp idle_after; /* 0: never */
     uint8_t *rbuf;
     size_t rlen, rcap;
+    size_t need; /* total bytes the frame being read needs */
     qr_frame_limits_t lim;
     qr_reply_t *head, *tail;
     unsigned inflight;
     size_t out_mem;
+    size_t op_mem; /* charged by this connection's pending slots */
+    int mem_wait;  /* waiting for queued.max.request.bytes */
+    ev_timer retry;
+    struct sockaddr_storage addr; /* admitted under this address */
+    int admitted;
     int closing;
     int draining;
     int in_parse; /* inside parse_frames(): no re-entry */
@@ -164,6 +187,11 @@ static void reply_free(qr_reply_t *reply)
         next = ch->next;
         chunk_free(ch);
     }
+    if (reply->charge) {
+        qr_server_mem_sub(reply->server, reply->charge);
+        if (reply->conn)
+            reply->conn->op_mem -= reply->charge;
+    }
     free(reply);
 }
 
@@ -172,6 +200,7 @@ qr_reply_t *qr_reply_new(qr_conn_t *conn)
     qr_reply_t *reply = qr_calloc(1, sizeof(*reply));
 
     reply->conn = conn;
+    reply->server = conn->server;
     if (conn->tail)
         conn->tail->next = reply;
     else
@@ -227,6 +256,20 @@ size_t qr_reply_len(const qr_reply_t *reply)
     return reply->len;
 }
 
+void qr_reply_charge(qr_reply_t *reply, size_t n)
+{
+    reply->charge += n;
+    qr_server_mem_add(reply->server, n);
+    if (reply->conn)
+        reply->conn->op_mem += n;
+}
+
+void qr_reply_on_orphan(qr_reply_t *reply, void (*fn)(void *arg), void *arg)
+{
+    reply->on_orphan = fn;
+    reply->orphan_arg = arg;
+}
+
 int qr_reply_orphaned(const qr_reply_t *reply)
 {
     return reply->conn == NULL;
@@ -260,11 +303,39 @@ void qr_reply_drop(qr_reply_t *reply)
 
 /* ---- interest and lifetime ---- */
 
-static int want_read(const qr_conn_t *conn)
+/* Whether buffered frames may be handed to request.c. */
+static int want_parse(const qr_conn_t *conn)
 {
     return !conn->closing && !conn->draining &&
            conn->inflight < QR_CONN_MAX_INFLIGHT &&
            conn->out_mem < QR_CONN_OUT_HIGH;
+}
+
+/* Whether the socket may be read: the memory bounds hold as well (a
+ * connection whose parked work holds socket.request.max.bytes waits for it
+ * to finish, issue 17 item 3). */
+static int want_read(const qr_conn_t *conn)
+{
+    return want_parse(conn) && !conn->mem_wait &&
+           conn->op_mem < conn->lim.max_frame;
+}
+
+/* A connection that is not read would not see its peer leave: its parked
+ * work would live on until it ends by itself. While reading is off, a
+ * timer looks for the hang-up (POLLRDHUP sees the FIN even behind unread
+ * requests), and waits out mem_wait. */
+static void arm_retry(qr_conn_t *conn, int reading)
+{
+    struct ev_loop *loop = qr_netthread_loop(conn->nt);
+
+    if (reading) {
+        ev_timer_stop(loop, &conn->retry);
+        return;
+    }
+    if (ev_is_active(&conn->retry))
+        return;
+    ev_timer_set(&conn->retry, conn->mem_wait ? MEM_RETRY_S : HUP_CHECK_S, 0.);
+    ev_timer_start(loop, &conn->retry);
 }
 
 static void update_io(qr_conn_t *conn)
@@ -274,6 +345,7 @@ static void update_io(qr_conn_t *conn)
 
     if (conn->closing)
         return;
+    arm_retry(conn, want_read(conn));
     if (want_read(conn))
         events |= EV_READ;
     if (conn->head && conn->head->ready)
@@ -289,6 +361,16 @@ static void update_io(qr_conn_t *conn)
 }
 
 static void conn_destroy_cb(qr_nt_work_t *work);
+
+static void rbuf_free(qr_conn_t *conn)
+{
+    if (conn->rbuf) {
+        free(conn->rbuf);
+        qr_server_mem_sub(conn->server, conn->rcap);
+    }
+    conn->rbuf = NULL;
+    conn->rlen = conn->rcap = 0;
+}
 
 static void link_conn(qr_conn_t *conn)
 {
@@ -333,22 +415,28 @@ void qr_conn_close(qr_conn_t *conn, const char *why)
         QR_LOG_INFO("NET", "%s: closing connection: %s", conn->peer, why);
     ev_io_stop(loop, &conn->w);
     ev_timer_stop(loop, &conn->idle);
+    ev_timer_stop(loop, &conn->retry);
     close(conn->fd);
     conn->fd = -1;
+    if (conn->admitted)
+        qr_server_conn_leave(conn->server, (struct sockaddr *)&conn->addr);
+    conn->admitted = 0;
     /* Ready slots die with the connection; pending ones are orphaned and
-     * freed by whoever completes them (conn.h). */
+     * freed by whoever completes them (conn.h); their owner hears of it at
+     * once, so parked work goes now, not at its timer (issue 17 item 3). */
     for (reply = conn->head; reply; reply = next) {
         next = reply->next;
-        if (reply->ready)
+        if (reply->ready) {
             reply_free(reply);
-        else
-            reply->conn = NULL, reply->next = NULL;
+            continue;
+        }
+        reply->conn = NULL, reply->next = NULL;
+        if (reply->on_orphan)
+            reply->on_orphan(reply->orphan_arg);
     }
     conn->head = conn->tail = NULL;
     conn->inflight = 0;
-    free(conn->rbuf);
-    conn->rbuf = NULL;
-    conn->rlen = conn->rcap = 0;
+    rbuf_free(conn);
     /* The struct may still be on the stack of the callback that got here:
      * free it from a later pass of the loop (STYLE.md §4.5). */
     grave = qr_calloc(1, sizeof(*grave));
@@ -430,6 +518,7 @@ static int write_resp(qr_conn_t *conn, qr_reply_t *reply)
                 errno = EIO;
                 return -1;
             }
+            conn->last_activity = ev_now(qr_netthread_loop(conn->nt));
             ch->len -= (size_t)n;
             if (ch->len == 0) {
                 reply->first = ch->next;
@@ -446,6 +535,8 @@ static int write_resp(qr_conn_t *conn, qr_reply_t *reply)
         n = conn->io->writev(conn, iov, cnt);
         if (n < 0)
             return errno == EAGAIN || errno == EINTR ? 1 : -1;
+        if (n > 0) /* progress: the idle clock restarts */
+            conn->last_activity = ev_now(qr_netthread_loop(conn->nt));
         conn->out_mem -= (size_t)n;
         while (n > 0) {
             ch = reply->first;
@@ -494,7 +585,7 @@ static void try_write(qr_conn_t *conn)
     /* Frames that arrived while the connection was held back wait in
      * rbuf; the socket may have nothing more to say, so no read event
      * would come for them. */
-    if (conn->rlen > 0 && !conn->in_parse && want_read(conn)) {
+    if (conn->rlen > 0 && !conn->in_parse && want_parse(conn)) {
         process_buffered(conn);
         if (conn->closing)
             return;
@@ -504,20 +595,45 @@ static void try_write(qr_conn_t *conn)
 
 /* ---- input ---- */
 
-/* Makes room for at least @need bytes in total (need > rlen). */
-static void rbuf_reserve(qr_conn_t *conn, size_t need)
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    qr_conn_t *conn = w->data;
+    struct pollfd pfd = {conn->fd, POLLRDHUP, 0};
+
+    (void)loop;
+    (void)revents;
+    if (poll(&pfd, 1, 0) > 0 &&
+        (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        qr_conn_close(conn, NULL); /* the peer left; so does its work */
+        return;
+    }
+    conn->mem_wait = 0;
+    update_io(conn);
+}
+
+/* Room for the next read. A full buffer doubles (from RBUF_MIN), but not
+ * past the frame being read (conn->need, checked by the frame parser):
+ * memory follows the bytes that arrived, never a declared length. The
+ * growth is charged to queued.max.request.bytes; returns 0 when that is
+ * used up (the connection then waits, mem_wait). */
+static int rbuf_room(qr_conn_t *conn)
 {
     size_t cap;
 
-    if (need <= conn->rcap)
-        return;
-    cap = conn->rcap ? conn->rcap : RBUF_MIN;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    /* need was bounded by the frame parser (socket.request.max.bytes +
-     * prefix); do not round past it by more than the doubling. */
+    if (conn->rlen < conn->rcap)
+        return 1;
+    cap = conn->rcap ? conn->rcap * 2 : RBUF_MIN;
+    if (conn->need > conn->rlen && cap > conn->need)
+        cap = conn->need > RBUF_MIN ? conn->need : RBUF_MIN;
+    if (cap <= conn->rcap)
+        cap = conn->rcap + RBUF_MIN;
+    if (!qr_server_mem_try(conn->server, cap - conn->rcap)) {
+        conn->mem_wait = 1; /* update_io() arms the retry */
+        return 0;
+    }
     conn->rbuf = qr_realloc(conn->rbuf, cap);
     conn->rcap = cap;
+    return 1;
 }
 
 /* Handles every complete frame in rbuf. Returns the bytes consumed, or
@@ -531,7 +647,7 @@ static size_t parse_frames(qr_conn_t *conn, size_t *need)
 
     *need = QR_FRAME_PREFIX;
     conn->in_parse = 1;
-    while (want_read(conn)) {
+    while (want_parse(conn)) {
         err = qr_frame_parse(conn->rbuf + off, conn->rlen - off, &conn->lim,
                              &frame);
         if (err == QUIRE_ERR_NEED_MORE) {
@@ -571,9 +687,7 @@ static void consume(qr_conn_t *conn, size_t off)
     conn->rlen -= off;
     if (conn->rlen == 0) {
         /* An idle connection holds no buffer (conn.h). */
-        free(conn->rbuf);
-        conn->rbuf = NULL;
-        conn->rcap = 0;
+        rbuf_free(conn);
     } else {
         memmove(conn->rbuf, conn->rbuf + off, conn->rlen);
     }
@@ -581,7 +695,7 @@ static void consume(qr_conn_t *conn, size_t off)
 
 static void process_buffered(qr_conn_t *conn)
 {
-    size_t need, off = parse_frames(conn, &need);
+    size_t off = parse_frames(conn, &conn->need);
 
     if (off != (size_t)-1)
         consume(conn, off);
@@ -589,14 +703,12 @@ static void process_buffered(qr_conn_t *conn)
 
 static void on_readable(qr_conn_t *conn)
 {
-    size_t budget = READ_BUDGET, need = QR_FRAME_PREFIX, off;
+    size_t budget = READ_BUDGET, off;
     ssize_t n;
 
     while (want_read(conn) && budget > 0) {
-        size_t want = need > conn->rlen ? need : conn->rlen + 1;
-        if (want < RBUF_MIN)
-            want = RBUF_MIN;
-        rbuf_reserve(conn, want);
+        if (!rbuf_room(conn))
+            break;
         n = conn->io->read(conn, conn->rbuf + conn->rlen,
                            conn->rcap - conn->rlen);
         if (n == 0) {
@@ -606,11 +718,8 @@ static void on_readable(qr_conn_t *conn)
         if (n < 0) {
             int err = errno;
             if (err == EAGAIN || err == EINTR) {
-                if (conn->rlen == 0) {
-                    free(conn->rbuf);
-                    conn->rbuf = NULL;
-                    conn->rcap = 0;
-                }
+                if (conn->rlen == 0)
+                    rbuf_free(conn);
                 break;
             }
             if (err != ECONNRESET)
@@ -621,7 +730,7 @@ static void on_readable(qr_conn_t *conn)
         atomic_fetch_add(&qr_netthread_stats(conn->nt)->bytes_in, (uint64_t)n);
         conn->rlen += (size_t)n;
         budget = (size_t)n > budget ? 0 : budget - (size_t)n;
-        off = parse_frames(conn, &need);
+        off = parse_frames(conn, &conn->need);
         if (off == (size_t)-1)
             return;
         consume(conn, off);
@@ -651,8 +760,12 @@ static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
     ev_tstamp after = conn->last_activity + conn->idle_after;
 
     (void)revents;
-    if (conn->head) {
-        /* Not idle while something is in flight. */
+    if (conn->head && !conn->head->ready) {
+        /* Not idle while the broker works on a request (a parked fetch,
+         * acks=all). A ready head is the peer's to read: the clock runs
+         * from the last byte it took (issue 17 item 7), so a client that
+         * never reads its answer is closed and its pins on segment files
+         * go with it. */
         conn->last_activity = ev_now(loop);
         after = ev_now(loop) + conn->idle_after;
     }
@@ -668,19 +781,19 @@ static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- setup ---- */
 
-static void format_peer(int fd, char *out, size_t outsz)
+/* The peer's address, for logs and for qr_server_conn_leave() (the
+ * listener admitted the socket under it). */
+static void set_peer(qr_conn_t *conn, const struct sockaddr *sa)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
+    size_t sl = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                          : sizeof(struct sockaddr_in);
 
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
-        snprintf(out, outsz, "fd %d", fd);
-        return;
-    }
-    qr_server_format_addr((struct sockaddr *)&ss, out, outsz);
+    memcpy(&conn->addr, sa, sl);
+    conn->admitted = 1;
+    qr_server_format_addr(sa, conn->peer, sizeof(conn->peer));
 }
 
-qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd)
+qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd, const struct sockaddr *sa)
 {
     qr_server_t *server = qr_netthread_server(nt);
     const qr_brokerconf_t *bconf = qr_server_conf(server);
@@ -695,7 +808,10 @@ qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd)
     conn->rl = rl;
     conn->lim.max_frame = (uint32_t)bconf->socket_request_max_bytes;
     conn->lim.max_header = QR_FRAME_REQ_HEADER_MAX;
-    format_peer(fd, conn->peer, sizeof(conn->peer));
+    conn->need = QR_FRAME_PREFIX;
+    set_peer(conn, sa);
+    ev_init(&conn->retry, on_retry);
+    conn->retry.data = conn;
     ev_io_init(&conn->w, on_io, fd, EV_READ);
     conn->w.data = conn;
     conn->w_events = EV_READ;

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -62,11 +63,13 @@ typedef void (*qr_reply_release_fn)(void *arg);
 /**
  * @brief Wraps an accepted, non-blocking socket and starts reading.
  * @param fd consumed (closed on every path, including failure).
+ * @param sa the address the socket was admitted under
+ *        (qr_server_conn_admit()); copied, left when the connection goes.
  * @returns the connection (owned by @p nt), or NULL when it could not be
  *          set up (logged).
  * @locality net thread  @locks none
  */
-qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd);
+qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd, const struct sockaddr *sa);
 
 /**
  * @brief Closes the connection: stops its watchers, closes the socket,
@@ -144,6 +147,24 @@ void qr_reply_add_file(qr_reply_t *reply, int fd, int64_t pos, size_t len,
 
 /** @brief Bytes added so far. @locality the slot's net thread */
 size_t qr_reply_len(const qr_reply_t *reply);
+
+/**
+ * @brief Charges @p n bytes of memory held for the request (a parked
+ * fetch's state) to the slot: to queued.max.request.bytes, and to its
+ * connection, which stops being read while its slots hold more than
+ * socket.request.max.bytes. Returned when the slot is freed.
+ * @locality the slot's net thread  @locks none
+ */
+void qr_reply_charge(qr_reply_t *reply, size_t n);
+
+/**
+ * @brief Registers @p fn, called once (from qr_conn_close()) if the
+ * connection closes while the slot is pending, so its owner can give up at
+ * once; it must still complete the slot (qr_reply_ready()), which then
+ * frees it.
+ * @locality the slot's net thread  @locks none
+ */
+void qr_reply_on_orphan(qr_reply_t *reply, void (*fn)(void *arg), void *arg);
 
 /**
  * @brief Marks the slot complete: it is written when every slot before it

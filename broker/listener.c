@@ -87,14 +87,35 @@ static void warn_limited(qr_listener_t *lsn, const char *what, int err)
 }
 
 /* Hands @fd to the next thread whose ring has room; 0 or -1. */
-static int hand_out(qr_listener_t *lsn, int fd)
+static int hand_out(qr_listener_t *lsn, int fd, const struct sockaddr *sa,
+                    socklen_t sl)
 {
     for (int tries = 0; tries < lsn->nt_cnt; tries++) {
         qr_netthread_t *nt = lsn->nts[lsn->next_nt % (unsigned)lsn->nt_cnt];
         lsn->next_nt++;
-        if (qr_netthread_hand(nt, fd) == QUIRE_ERR_NONE)
+        if (qr_netthread_hand(nt, fd, sa, sl) == QUIRE_ERR_NONE)
             return 0;
     }
+    return -1;
+}
+
+/* Admission first (max.connections, max.connections.per.ip): a refused
+ * socket is closed before it costs a thread anything. */
+static int admit(qr_listener_t *lsn, int fd, const struct sockaddr *sa)
+{
+    qr_server_t *server = qr_netthread_server(lsn->nts[0]);
+    quire_err_t err = qr_server_conn_admit(server, sa);
+    char addr[80];
+
+    if (err == QUIRE_ERR_NONE)
+        return 0;
+    qr_server_format_addr(sa, addr, sizeof(addr));
+    if (err == QUIRE_ERR_QUEUE_FULL)
+        warn_limited(lsn, "max.connections reached; refusing", 0);
+    else
+        warn_limited(lsn, "max.connections.per.ip reached; refusing", 0);
+    QR_DBG(QR_DBG_NET, "NET", "%s: refused: %s", addr, quire_err2str(err));
+    close(fd);
     return -1;
 }
 
@@ -106,7 +127,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(ls->fd, (struct sockaddr *)&ss, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int err = errno;
             if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
@@ -116,16 +140,14 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
             pause_accepting(lsn);
             return;
         }
-        if (qr_server_conns_open(qr_netthread_server(lsn->nts[0])) >=
-            (uint64_t)lsn->bconf->max_connections) {
-            warn_limited(lsn, "max.connections reached; refusing", 0);
-            close(fd);
+        if (admit(lsn, fd, (struct sockaddr *)&ss) != 0)
             continue;
-        }
         tune_client(lsn->bconf, fd);
-        if (hand_out(lsn, fd) != 0) {
+        if (hand_out(lsn, fd, (struct sockaddr *)&ss, sl) != 0) {
             /* Every ring is full: keep this one for nobody, rest a bit so
              * the threads catch up (backpressure on accept). */
+            qr_server_conn_leave(qr_netthread_server(lsn->nts[0]),
+                                 (struct sockaddr *)&ss);
             close(fd);
             pause_accepting(lsn);
             return;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -21,6 +22,11 @@
 /* Accepted sockets waiting for the thread to pick them up. */
 #define RING_SIZE 256
 
+typedef struct qr_nt_sock {
+    int fd;
+    struct sockaddr_storage addr; /* admitted under it */
+} qr_nt_sock_t;
+
 struct qr_netthread {
     qr_server_t *server;
     int idx;
@@ -31,7 +37,7 @@ struct qr_netthread {
     ev_timer drain_timer;
     pthread_mutex_t mu;
     /* guarded by mu */
-    int ring[RING_SIZE];
+    qr_nt_sock_t ring[RING_SIZE];
     unsigned ring_head, ring_len;
     qr_nt_work_t *work_head, *work_tail;
     int drain_req;
@@ -45,7 +51,15 @@ struct qr_netthread {
     qr_nt_stats_t stats;
 };
 
-static void take_sockets(qr_netthread_t *nt, int *fds, unsigned *n)
+/* A socket handed over but never adopted: it leaves the admission count
+ * (qr_server_conn_admit()) as a connection would. */
+static void drop_socket(qr_netthread_t *nt, const qr_nt_sock_t *sock)
+{
+    qr_server_conn_leave(nt->server, (const struct sockaddr *)&sock->addr);
+    close(sock->fd);
+}
+
+static void take_sockets(qr_netthread_t *nt, qr_nt_sock_t *fds, unsigned *n)
 {
     *n = 0;
     while (nt->ring_len > 0) {
@@ -99,7 +113,7 @@ static void start_drain(qr_netthread_t *nt, int64_t deadline_ms)
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
     qr_netthread_t *nt = w->data;
-    int fds[RING_SIZE];
+    qr_nt_sock_t fds[RING_SIZE];
     unsigned nfds;
     qr_nt_work_t *work, *next;
     int drain_req;
@@ -120,10 +134,10 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 
     for (unsigned i = 0; i < nfds; i++) {
         if (nt->draining) {
-            close(fds[i]);
+            drop_socket(nt, &fds[i]);
             continue;
         }
-        if (qr_conn_new(nt, fds[i])) {
+        if (qr_conn_new(nt, fds[i].fd, (const struct sockaddr *)&fds[i].addr)) {
             nt->conns_open++;
             atomic_fetch_add(&nt->stats.conns_open, 1);
         }
@@ -186,14 +200,21 @@ quire_err_t qr_netthread_start(qr_netthread_t *nt)
     return QUIRE_ERR_NONE;
 }
 
-quire_err_t qr_netthread_hand(qr_netthread_t *nt, int fd)
+quire_err_t qr_netthread_hand(qr_netthread_t *nt, int fd,
+                              const struct sockaddr *sa, socklen_t sl)
 {
+    qr_nt_sock_t *sock;
+
     pthread_mutex_lock(&nt->mu);
     if (nt->ring_len == RING_SIZE) {
         pthread_mutex_unlock(&nt->mu);
         return QUIRE_ERR_QUEUE_FULL;
     }
-    nt->ring[(nt->ring_head + nt->ring_len) % RING_SIZE] = fd;
+    sock = &nt->ring[(nt->ring_head + nt->ring_len) % RING_SIZE];
+    sock->fd = fd;
+    memset(&sock->addr, 0, sizeof(sock->addr));
+    memcpy(&sock->addr, sa,
+           sl < sizeof(sock->addr) ? (size_t)sl : sizeof(sock->addr));
     nt->ring_len++;
     pthread_mutex_unlock(&nt->mu);
     atomic_fetch_add(&nt->stats.conns_accepted, 1);
@@ -264,7 +285,7 @@ void qr_netthread_destroy(qr_netthread_t *nt)
     qr_netthread_join(nt);
     /* Sockets handed over but never picked up. */
     for (unsigned i = 0; i < nt->ring_len; i++)
-        close(nt->ring[(nt->ring_head + i) % RING_SIZE]);
+        drop_socket(nt, &nt->ring[(nt->ring_head + i) % RING_SIZE]);
     /* Completions posted after the loop left (the storage layer finishing
      * its flushes at shutdown): the thread is gone, so they run here. */
     run_late_work(nt);

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "err.h"
 
@@ -63,10 +64,14 @@ quire_err_t qr_netthread_start(qr_netthread_t *nt);
 /**
  * @brief Hands a freshly accepted, non-blocking socket to the thread.
  * @param fd consumed on success only.
+ * @param sa the peer's address, under which the socket was admitted
+ *        (qr_server_conn_admit()); copied. The thread calls
+ *        qr_server_conn_leave() for it when the socket goes.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_QUEUE_FULL (fd stays the caller's).
  * @locality main loop  @locks takes the thread's lock
  */
-quire_err_t qr_netthread_hand(qr_netthread_t *nt, int fd);
+quire_err_t qr_netthread_hand(qr_netthread_t *nt, int fd,
+                              const struct sockaddr *sa, socklen_t sl);
 
 /**
  * @brief Posts @p work to run on the thread; a no-op when it is already

@@ -193,26 +193,68 @@ void qr_pentry_release(qr_pentry_t *entry)
     if (!entry || atomic_fetch_sub(&entry->refcnt, 1) != 1)
         return;
     qr_plog_release(entry->part);
+    while (entry->groups) {
+        qr_pwgroup_t *g = entry->groups;
+        entry->groups = g->next;
+        free(g);
+    }
     pthread_mutex_destroy(&entry->wmu);
     free(entry->topic);
     free(entry);
 }
 
+/* Runs on the group's thread: posts each waiter's work to this same
+ * thread (they run on a later pass of its loop). */
+static void wake_group(qr_nt_work_t *work)
+{
+    qr_pwgroup_t *g = (qr_pwgroup_t *)work;
+    qr_pentry_t *entry = g->entry;
+
+    pthread_mutex_lock(&entry->wmu);
+    g->pending = 0;
+    for (qr_pwaiter_t *w = g->waiters; w; w = w->next)
+        qr_netthread_post(w->nt, w->work);
+    pthread_mutex_unlock(&entry->wmu);
+    qr_pentry_release(entry); /* taken when the group was posted */
+}
+
+/* The group of @p nt, made on first use. Called with wmu held. */
+static qr_pwgroup_t *group_of(qr_pentry_t *entry, qr_netthread_t *nt)
+{
+    qr_pwgroup_t *g;
+
+    for (g = entry->groups; g; g = g->next)
+        if (g->nt == nt)
+            return g;
+    g = qr_calloc(1, sizeof(*g));
+    g->work.fn = wake_group;
+    g->entry = entry;
+    g->nt = nt;
+    g->next = entry->groups;
+    entry->groups = g;
+    return g;
+}
+
 void qr_pentry_wait(qr_pentry_t *entry, qr_pwaiter_t *w)
 {
+    qr_pwgroup_t *g;
+
     w->entry = qr_pentry_keep(entry);
     pthread_mutex_lock(&entry->wmu);
+    g = group_of(entry, w->nt);
+    w->group = g;
     w->prev = NULL;
-    w->next = entry->waiters;
-    if (entry->waiters)
-        entry->waiters->prev = w;
-    entry->waiters = w;
+    w->next = g->waiters;
+    if (g->waiters)
+        g->waiters->prev = w;
+    g->waiters = w;
     pthread_mutex_unlock(&entry->wmu);
 }
 
 void qr_pentry_unwait(qr_pwaiter_t *w)
 {
     qr_pentry_t *entry = w->entry;
+    qr_pwgroup_t *g = w->group;
 
     if (!entry)
         return;
@@ -220,19 +262,27 @@ void qr_pentry_unwait(qr_pwaiter_t *w)
     if (w->prev)
         w->prev->next = w->next;
     else
-        entry->waiters = w->next;
+        g->waiters = w->next;
     if (w->next)
         w->next->prev = w->prev;
     pthread_mutex_unlock(&entry->wmu);
     w->prev = w->next = NULL;
     w->entry = NULL;
+    w->group = NULL;
     qr_pentry_release(entry);
 }
 
 void qr_pentry_notify(qr_pentry_t *entry)
 {
     pthread_mutex_lock(&entry->wmu);
-    for (qr_pwaiter_t *w = entry->waiters; w; w = w->next)
-        qr_netthread_post(w->nt, w->work);
+    for (qr_pwgroup_t *g = entry->groups; g; g = g->next) {
+        if (!g->waiters || g->pending)
+            continue;
+        /* The group lives in the entry: keep the entry until the post has
+         * run. */
+        g->pending = 1;
+        qr_pentry_keep(entry);
+        qr_netthread_post(g->nt, &g->work);
+    }
     pthread_mutex_unlock(&entry->wmu);
 }

@@ -10,10 +10,13 @@
  * keep using one after it has left the map (appends then fail with
  * NOT_LEADER_FOR_PARTITION, which is the right answer).
  *
- * Each entry also holds the fetches parked on it (long-poll, max_wait_ms):
- * qr_pentry_notify() posts each to its network thread. Waiters are added
- * and removed by their own thread under the entry's waiter lock; notify
- * runs on whichever thread appended.
+ * Each entry also holds the fetches parked on it (long-poll, max_wait_ms),
+ * grouped by network thread: qr_pentry_notify() posts one item per thread
+ * that has waiters (qr_pwgroup_t), and that thread then posts each of its
+ * waiters' work to itself. An append thus costs per partition and thread,
+ * never per waiter (issue 17 item 3). Waiters are added and removed by
+ * their own thread under the entry's waiter lock; notify runs on whichever
+ * thread appended.
  *
  * Lock order: map rwlock, then an entry's waiter lock, then a network
  * thread's lock (netthread.h); plog's locks are never held with these.
@@ -34,10 +37,21 @@ typedef struct qr_partmap qr_partmap_t;
 /** A fetch parked on a partition; embedded in the fetch's state. */
 typedef struct qr_pwaiter {
     struct qr_pwaiter *prev, *next;
-    struct qr_pentry *entry; /* holds a reference while registered */
+    struct qr_pentry *entry;  /* holds a reference while registered */
+    struct qr_pwgroup *group; /* its thread's group, while registered */
     qr_netthread_t *nt;
     qr_nt_work_t *work; /* posted on notify */
 } qr_pwaiter_t;
+
+/** The waiters of one entry on one thread; owned by the entry. */
+typedef struct qr_pwgroup {
+    qr_nt_work_t work; /* posted by notify; wakes the waiters below */
+    struct qr_pwgroup *next;
+    struct qr_pentry *entry;
+    qr_netthread_t *nt;
+    qr_pwaiter_t *waiters; /* guarded by the entry's wmu */
+    int pending;           /* work posted, holding an entry reference */
+} qr_pwgroup_t;
 
 /** What Produce applies per topic, from its config (topicconf.h). */
 typedef struct qr_topic_produce {
@@ -58,7 +72,7 @@ typedef struct qr_pentry {
                                      batch with the broker's clock */
     qr_plog_t *part;              /* one reference, owned by the entry */
     pthread_mutex_t wmu;
-    qr_pwaiter_t *waiters; /* guarded by wmu */
+    qr_pwgroup_t *groups; /* guarded by wmu; one per thread that waited */
 } qr_pentry_t;
 
 /** @brief An empty map. @returns owned. @locality main @locks none */
@@ -134,7 +148,8 @@ void qr_pentry_wait(qr_pentry_t *entry, qr_pwaiter_t *w);
 void qr_pentry_unwait(qr_pwaiter_t *w);
 
 /**
- * @brief Posts every parked fetch's work to its thread (after an append).
+ * @brief Wakes every fetch parked on @p entry (after an append): one post
+ * per network thread with waiters, whatever their number.
  * @locality any  @locks takes the entry's waiter lock, then thread locks
  */
 void qr_pentry_notify(qr_pentry_t *entry);

@@ -6,13 +6,19 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "alloc.h"
 #include "brokermeta.h"
@@ -30,6 +36,32 @@
 #define MAX_LISTENERS 8
 /* How long in-flight requests get to finish at shutdown. */
 #define DRAIN_DEADLINE_MS 10000
+/* Buckets of the per-address connection counts. */
+#define ADMIT_BUCKETS 256
+/* Topic names auto-creation remembers having charged (a client retrying
+ * Metadata for a topic being created is not charged again). */
+#define AUTOCREATE_RECENT 256
+
+typedef struct admit_ip {
+    struct admit_ip *next;
+    uint8_t addr[16]; /* IPv4 as v4-mapped IPv6 */
+    unsigned conns;
+} admit_ip_t;
+
+typedef struct admit {
+    pthread_mutex_t mu;
+    uint64_t total;
+    uint64_t max_total, max_per_ip;
+    admit_ip_t *buckets[ADMIT_BUCKETS];
+} admit_t;
+
+typedef struct autocreate_limit {
+    pthread_mutex_t mu;
+    double tokens; /* a bucket of auto.create.topics.per.minute */
+    int64_t last_ms;
+    char *recent[AUTOCREATE_RECENT]; /* ring of names charged */
+    unsigned recent_next;
+} autocreate_limit_t;
 
 struct qr_server {
     qr_brokerconf_t *bconf;
@@ -48,6 +80,9 @@ struct qr_server {
     int announced;
     int stopping;
     quire_err_t exit_err;
+    admit_t admit;
+    atomic_int_fast64_t mem_used; /* queued.max.request.bytes accounting */
+    autocreate_limit_t acl;
 };
 
 /* ---- small helpers ---- */
@@ -117,18 +152,190 @@ qr_meta_t *qr_server_meta(qr_server_t *server)
     return qr_cluster_meta_get(server->cluster);
 }
 
-quire_err_t qr_server_autocreate(qr_server_t *server, const char *topic)
+/* ---- auto-creation limits (issue 17 item 4) ---- */
+
+static int recently_charged(autocreate_limit_t *acl, const char *topic)
 {
+    for (unsigned i = 0; i < AUTOCREATE_RECENT; i++)
+        if (acl->recent[i] && !strcmp(acl->recent[i], topic))
+            return 1;
+    return 0;
+}
+
+/* A token bucket holding up to a minute's worth of creations, refilled
+ * continuously; a name already charged is free (clients retry Metadata
+ * while the topic gets its leaders). */
+static quire_err_t autocreate_charge(qr_server_t *server, const char *topic)
+{
+    autocreate_limit_t *acl = &server->acl;
+    double per_min = server->bconf->auto_create_topics_per_minute;
+    int64_t now = qr_clock_mono_ms();
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    pthread_mutex_lock(&acl->mu);
+    if (recently_charged(acl, topic))
+        goto out;
+    acl->tokens += (double)(now - acl->last_ms) * per_min / 60000.0;
+    if (acl->tokens > per_min)
+        acl->tokens = per_min;
+    acl->last_ms = now;
+    if (acl->tokens < 1.0) {
+        err = QUIRE_ERR_THROTTLING_QUOTA_EXCEEDED;
+        goto out;
+    }
+    acl->tokens -= 1.0;
+    free(acl->recent[acl->recent_next]);
+    acl->recent[acl->recent_next] = qr_strdup(topic);
+    acl->recent_next = (acl->recent_next + 1) % AUTOCREATE_RECENT;
+out:
+    pthread_mutex_unlock(&acl->mu);
+    return err;
+}
+
+quire_err_t qr_server_autocreate(qr_server_t *server, const char *topic,
+                                 uint64_t cluster_partitions)
+{
+    const qr_brokerconf_t *bconf = server->bconf;
+    quire_err_t err;
+
+    if (cluster_partitions + (uint64_t)bconf->num_partitions >
+        (uint64_t)bconf->auto_create_topics_max_partitions) {
+        QR_LOG_WARN("SERVER",
+                    "not auto-creating topic %s: the cluster has %" PRIu64
+                    " partitions and auto.create.topics.max.partitions is %d",
+                    topic, cluster_partitions,
+                    bconf->auto_create_topics_max_partitions);
+        return QUIRE_ERR_POLICY_VIOLATION;
+    }
+    err = autocreate_charge(server, topic);
+    if (err != QUIRE_ERR_NONE)
+        return err;
     return qr_cluster_topic_autocreate(server->cluster, topic);
+}
+
+/* ---- connection admission (max.connections, max.connections.per.ip) ---- */
+
+static void addr_key(const struct sockaddr *sa, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+}
+
+static admit_ip_t **admit_find(admit_t *ad, const uint8_t key[16])
+{
+    uint32_t h = 2166136261u;
+    admit_ip_t **pp;
+
+    for (int i = 0; i < 16; i++)
+        h = (h ^ key[i]) * 16777619u;
+    for (pp = &ad->buckets[h % ADMIT_BUCKETS]; *pp; pp = &(*pp)->next)
+        if (!memcmp((*pp)->addr, key, 16))
+            break;
+    return pp;
+}
+
+quire_err_t qr_server_conn_admit(qr_server_t *server, const struct sockaddr *sa)
+{
+    admit_t *ad = &server->admit;
+    uint8_t key[16];
+    admit_ip_t **pp;
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    addr_key(sa, key);
+    pthread_mutex_lock(&ad->mu);
+    pp = admit_find(ad, key);
+    if (ad->total >= ad->max_total) {
+        err = QUIRE_ERR_QUEUE_FULL;
+    } else if (*pp && (*pp)->conns >= ad->max_per_ip) {
+        err = QUIRE_ERR_POLICY_VIOLATION;
+    } else {
+        if (!*pp)
+            *pp = qr_calloc(1, sizeof(**pp)), memcpy((*pp)->addr, key, 16);
+        (*pp)->conns++;
+        ad->total++;
+    }
+    pthread_mutex_unlock(&ad->mu);
+    return err;
+}
+
+void qr_server_conn_leave(qr_server_t *server, const struct sockaddr *sa)
+{
+    admit_t *ad = &server->admit;
+    uint8_t key[16];
+    admit_ip_t **pp, *ip;
+
+    addr_key(sa, key);
+    pthread_mutex_lock(&ad->mu);
+    pp = admit_find(ad, key);
+    if ((ip = *pp) != NULL) {
+        ad->total--;
+        if (--ip->conns == 0) {
+            *pp = ip->next;
+            free(ip);
+        }
+    }
+    pthread_mutex_unlock(&ad->mu);
 }
 
 uint64_t qr_server_conns_open(qr_server_t *server)
 {
-    uint64_t n = 0;
+    uint64_t n;
 
-    for (int i = 0; i < server->nt_cnt; i++)
-        n += atomic_load(&qr_netthread_stats(server->nts[i])->conns_open);
+    pthread_mutex_lock(&server->admit.mu);
+    n = server->admit.total;
+    pthread_mutex_unlock(&server->admit.mu);
     return n;
+}
+
+/* max.connections=0: three quarters of the descriptors we may open, the
+ * rest left to segment files, indexes and ZooKeeper. */
+static uint64_t max_connections(const qr_brokerconf_t *bconf)
+{
+    struct rlimit rl;
+    uint64_t n;
+
+    if (bconf->max_connections > 0)
+        return (uint64_t)bconf->max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 65536;
+    n = (uint64_t)rl.rlim_cur / 4 * 3;
+    return n > 0 ? n : 1;
+}
+
+/* ---- the broker-wide request memory (queued.max.request.bytes) ---- */
+
+int qr_server_mem_try(qr_server_t *server, size_t n)
+{
+    /* Kafka's MemoryPool rule: an allocation may start while anything is
+     * left, so one request bigger than the whole pool still gets through
+     * alone; the overshoot is at most one grow step per thread. */
+    if (atomic_load(&server->mem_used) >=
+        (int_fast64_t)server->bconf->queued_max_request_bytes)
+        return 0;
+    atomic_fetch_add(&server->mem_used, (int_fast64_t)n);
+    return 1;
+}
+
+void qr_server_mem_add(qr_server_t *server, size_t n)
+{
+    atomic_fetch_add(&server->mem_used, (int_fast64_t)n);
+}
+
+void qr_server_mem_sub(qr_server_t *server, size_t n)
+{
+    atomic_fetch_sub(&server->mem_used, (int_fast64_t)n);
+}
+
+uint64_t qr_server_mem_used(qr_server_t *server)
+{
+    int_fast64_t v = atomic_load(&server->mem_used);
+
+    return v > 0 ? (uint64_t)v : 0;
 }
 
 /* ---- construction ---- */
@@ -150,6 +357,13 @@ qr_server_t *qr_server_new(qr_brokerconf_t *bconf, const char *port_file,
     server->info.broker_id = bconf->broker_id;
     server->info.host = server->host;
     server->partmap = qr_partmap_new();
+    pthread_mutex_init(&server->admit.mu, NULL);
+    server->admit.max_total = max_connections(bconf);
+    server->admit.max_per_ip = (uint64_t)bconf->max_connections_per_ip;
+    atomic_init(&server->mem_used, 0);
+    pthread_mutex_init(&server->acl.mu, NULL);
+    server->acl.tokens = bconf->auto_create_topics_per_minute;
+    server->acl.last_ms = qr_clock_mono_ms();
     return server;
 }
 
@@ -160,6 +374,9 @@ void qr_server_stop(qr_server_t *server)
     if (server->stopping)
         return;
     server->stopping = 1;
+#ifdef HAVE_LIBSYSTEMD
+    sd_notify(0, "STOPPING=1");
+#endif
     ev_break(server->loop, EVBREAK_ALL);
 }
 
@@ -289,6 +506,12 @@ static void announce(qr_server_t *server)
 {
     char text[300], errstr[512];
 
+#ifdef HAVE_LIBSYSTEMD
+    /* systemd's Type=notify: serving and registered (a no-op outside a
+     * unit: no NOTIFY_SOCKET) */
+    sd_notifyf(0, "READY=1\nSTATUS=broker %d serving on %s:%d",
+               (int)server->info.broker_id, server->host, server->info.port);
+#endif
     if (!server->port_file)
         return;
     /* An IPv6 literal gets brackets, as in listeners=, so the last ':'
@@ -655,6 +878,16 @@ void qr_server_destroy(qr_server_t *server)
         ev_signal_stop(server->loop, &server->sigterm);
         ev_signal_stop(server->loop, &server->sigint);
     }
+    for (int i = 0; i < ADMIT_BUCKETS; i++)
+        while (server->admit.buckets[i]) {
+            admit_ip_t *ip = server->admit.buckets[i];
+            server->admit.buckets[i] = ip->next;
+            free(ip);
+        }
+    pthread_mutex_destroy(&server->admit.mu);
+    for (int i = 0; i < AUTOCREATE_RECENT; i++)
+        free(server->acl.recent[i]);
+    pthread_mutex_destroy(&server->acl.mu);
     qr_brokerconf_destroy(server->bconf);
     free(server->port_file);
     free(server);

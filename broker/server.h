@@ -83,15 +83,55 @@ qr_partmap_t *qr_server_partmap(qr_server_t *server);
 qr_meta_t *qr_server_meta(qr_server_t *server);
 
 /**
- * @brief Asks the coordinator to create @p topic (auto-creation).
- * @returns as qr_cluster_topic_autocreate().
- * @locality any  @locks none
+ * @brief Asks the coordinator to create @p topic (auto-creation), within
+ * auto.create.topics.max.partitions and auto.create.topics.per.minute.
+ * @param cluster_partitions partitions the cluster holds now (from the
+ *        caller's snapshot).
+ * @returns as qr_cluster_topic_autocreate(), or POLICY_VIOLATION past the
+ *          partition bound, THROTTLING_QUOTA_EXCEEDED past the rate (a name
+ *          already charged in the last AUTOCREATE_RECENT is not charged
+ *          again).
+ * @locality any  @locks takes the limiter's mutex
  */
-quire_err_t qr_server_autocreate(qr_server_t *server, const char *topic);
+quire_err_t qr_server_autocreate(qr_server_t *server, const char *topic,
+                                 uint64_t cluster_partitions);
 
-/** @brief Connections open over every thread.
- * @locality any  @locks none */
+/** @brief Connections admitted and not yet gone, over every thread.
+ * @locality any  @locks takes the admission mutex */
 uint64_t qr_server_conns_open(qr_server_t *server);
+
+/**
+ * @brief Admits a new connection from @p sa under max.connections and
+ * max.connections.per.ip; every admitted connection ends with exactly one
+ * qr_server_conn_leave() for the same address.
+ * @returns QUIRE_ERR_NONE, QUEUE_FULL (max.connections) or
+ *          POLICY_VIOLATION (max.connections.per.ip).
+ * @locality any  @locks takes the admission mutex
+ */
+quire_err_t qr_server_conn_admit(qr_server_t *server,
+                                 const struct sockaddr *sa);
+
+/** @brief Ends what qr_server_conn_admit() admitted.
+ * @locality any  @locks takes the admission mutex */
+void qr_server_conn_leave(qr_server_t *server, const struct sockaddr *sa);
+
+/**
+ * @brief Charges @p n bytes of request memory (read buffers, parked
+ * fetches) to queued.max.request.bytes if anything is left of it.
+ * @returns 1 when charged, 0 when the budget is used up (wait and retry).
+ * @locality any  @locks none (atomic)
+ */
+int qr_server_mem_try(qr_server_t *server, size_t n);
+
+/** @brief Charges @p n bytes whatever the budget says (memory already
+ * taken). @locality any @locks none */
+void qr_server_mem_add(qr_server_t *server, size_t n);
+
+/** @brief Returns @p n charged bytes. @locality any @locks none */
+void qr_server_mem_sub(qr_server_t *server, size_t n);
+
+/** @brief Bytes charged now. @locality any @locks none */
+uint64_t qr_server_mem_used(qr_server_t *server);
 
 /**
  * @brief Formats "a.b.c.d:port" or "[v6]:port".

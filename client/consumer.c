@@ -990,6 +990,16 @@ quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
             drop_current(c);
             return poll_error(c, cp, e, off, recp);
         }
+        /* the lease (quire(3)): a group partition's records only while
+         * ZooKeeper has answered recently enough that no other member can
+         * own it yet; kept for later when it comes back, dropped when the
+         * partition is revoked meanwhile */
+        if (cp->grp && c->grp &&
+            !qr_cgroup_lease_wait(c->grp, cp, ch->gen, deadline)) {
+            if (__atomic_load_n(&cp->gen, __ATOMIC_ACQUIRE) != ch->gen)
+                continue;
+            return QUIRE_ERR_TIMED_OUT;
+        }
         if (!c->it_active) {
             err = open_batch(c);
             if (err == QUIRE_ERR_NOT_FOUND) {

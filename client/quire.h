@@ -194,8 +194,12 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
  *          without it); QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION for a
  *          partition the topic does not have; QUIRE_ERR_MESSAGE_TOO_LARGE;
  *          QUIRE_ERR_INVALID_TOPIC_EXCEPTION; QUIRE_ERR_BAD_ARG;
- *          QUIRE_ERR_DESTROYED while closing; QUIRE_ERR_NO_MEMORY. On
- *          error no delivery report follows.
+ *          QUIRE_ERR_DESTROYED once quire_producer_close() has begun
+ *          (a send blocked on metadata or memory then returns it at once;
+ *          close waits for every send in progress before it frees the
+ *          producer, but a send that starts after close returned uses a
+ *          freed handle); QUIRE_ERR_NO_MEMORY. On error no delivery report
+ *          follows.
  * @locality any  @locks none
  */
 quire_err_t quire_producer_send(quire_producer_t *producer, const char *topic,
@@ -217,7 +221,8 @@ quire_err_t quire_producer_flush(quire_producer_t *producer, int timeout_ms);
  * @brief Flushes for up to @p timeout_ms, then fails whatever is left
  * (reports with QUIRE_ERR_DESTROYED), stops the background thread and
  * frees the producer. Every accepted record has had its report when it
- * returns. Accepts NULL.
+ * returns. Other threads may be inside quire_producer_send() meanwhile:
+ * they return QUIRE_ERR_DESTROYED and close waits for them. Accepts NULL.
  * @returns QUIRE_ERR_NONE when everything was delivered in time, else
  *          QUIRE_ERR_TIMED_OUT.
  * @locality any thread but the delivery callback  @locks none

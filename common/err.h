@@ -54,6 +54,11 @@ extern "C" {
     X(FENCED_LEADER_EPOCH, 74, "Leader epoch is older than the current one")  \
     X(UNSUPPORTED_COMPRESSION_TYPE, 76, "Unsupported compression type")       \
     X(INVALID_RECORD, 87, "Invalid record in batch")                          \
+    /* issue 17: limits a hostile client meets */                             \
+    X(POLICY_VIOLATION, 44, "Refused by a broker limit")                      \
+    X(THROTTLING_QUOTA_EXCEEDED, 89, "Rate limit exceeded; retry later")      \
+    X(RESPONSE_TOO_LARGE, 1001,                                               \
+      "Response larger than the protocol allows; ask for less")               \
     /* ---- local codes (never on the wire) ---- */                           \
     X(NEED_MORE, -100, "More input needed")                                   \
     X(BAD_ARG, -101, "Invalid argument")                                      \

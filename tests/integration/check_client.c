@@ -3,7 +3,9 @@
  * (issue 6, "Tests"): every delivery report exactly once, consecutive
  * offsets, keyed records where Kafka's murmur2 puts them, each codec round
  * trip, a broker killed mid-run (retried or failed, never lost silently or
- * reordered), buffer.memory exhaustion, request.timeout.ms, and a broker
+ * reordered: read back, every record reported delivered is in the topic at
+ * its reported offset, once), each record read back checked by identity,
+ * key and value, buffer.memory exhaustion, request.timeout.ms, and a broker
  * that never answers not hanging close().
  */
 #include "config.h"
@@ -161,43 +163,105 @@ static void send_keyed(quire_producer_t *p, const char *topic, int i)
                      QUIRE_ERR_NONE);
 }
 
-/* Reads every partition of @p topic from the beginning until @p want
- * records came; checks each record against what was reported delivered
- * at its offset. */
-static void consume_check(const char *topic, int parts, int want)
+/* Reads every partition of @p topic from the beginning to its log end and
+ * checks each record's identity: its value names a record sent (i), its
+ * key is that record's key, and a record reported delivered is exactly
+ * where the report said (partition, offset). Every record reported
+ * delivered must be there exactly once; records reported failed may be
+ * there (a write whose answer was lost), at most once each. @returns how
+ * many records the topic holds. */
+static int consume_check(const char *topic, int parts, int sent)
 {
     quire_conf_t *conf = conf_new(bootstrap);
     quire_consumer_t *c = NULL;
+    quire_topic_partition_t tps[64];
     char errstr[256];
-    int got = 0;
-    int64_t deadline = qt_now_ms() + 30000;
+    int got = 0, delivered = 0, stray = 0;
+    int64_t pos[64], left = 0, deadline = qt_now_ms() + 30000;
+    static int seen[MAXREC];
 
+    ck_assert(parts <= 64 && sent <= MAXREC);
+    memset(seen, 0, sizeof(seen));
     conf_set(conf, "fetch.max.wait.ms", "100");
     ck_assert_msg(quire_consumer_new(conf, &c, errstr, sizeof(errstr)) ==
                       QUIRE_ERR_NONE,
                   "%s", errstr);
+    /* where each partition ends: read up to there, not to a count */
     for (int p = 0; p < parts; p++)
+        tps[p] = (quire_topic_partition_t){topic, p, QUIRE_OFFSET_END};
+    ck_assert_int_eq(
+        quire_consumer_offsets_for_times(c, tps, (size_t)parts, 20000),
+        QUIRE_ERR_NONE);
+    for (int p = 0; p < parts; p++) {
+        ck_assert_int_ge(tps[p].offset, 0);
+        left += tps[p].offset;
+        pos[p] = 0;
         ck_assert_int_eq(
             quire_consumer_assign(c, topic, p, QUIRE_OFFSET_BEGINNING),
             QUIRE_ERR_NONE);
-    while (got < want && qt_now_ms() < deadline) {
+    }
+    while (left > 0 && qt_now_ms() < deadline) {
         const quire_record_t *r;
         quire_err_t err = quire_consumer_poll(c, 200, &r);
-        int i;
+        char key[32], value[32];
+        int i, n;
 
         if (err == QUIRE_ERR_TIMED_OUT)
             continue;
         ck_assert_msg(err == QUIRE_ERR_NONE, "poll: %s", quire_err2str(err));
-        ck_assert_int_eq(sscanf((const char *)r->value, "value-%d", &i), 1);
-        ck_assert(i >= 0 && i < MAXREC);
-        /* where the producer was told it went */
-        ck_assert_int_eq(ds->err[i], QUIRE_ERR_NONE);
-        ck_assert_int_eq(ds->part[i], r->partition);
-        ck_assert_int_eq(ds->offset[i], r->offset);
+        ck_assert(r->partition >= 0 && r->partition < parts);
+        /* each partition in order, from 0, without a hole */
+        ck_assert_int_eq(r->offset, pos[r->partition]);
+        pos[r->partition]++;
+        if (r->offset < tps[r->partition].offset)
+            left--;
         got++;
+        ck_assert_ptr_nonnull(r->value);
+        n = snprintf(value, sizeof(value), "%.*s", (int)r->value_len,
+                     (const char *)r->value);
+        ck_assert_msg(sscanf(value, "value-%d%n", &i, &n) == 1 &&
+                          (size_t)n == r->value_len && i >= 0 && i < sent,
+                      "p%d offset %lld: value '%s' is no record sent",
+                      r->partition, (long long)r->offset, value);
+        snprintf(key, sizeof(key), "key-%d", i % 997);
+        ck_assert_msg(r->key && r->key_len == strlen(key) &&
+                          memcmp(r->key, key, r->key_len) == 0,
+                      "p%d offset %lld: record %d with key '%.*s', not '%s'",
+                      r->partition, (long long)r->offset, i,
+                      r->key ? (int)r->key_len : 4,
+                      r->key ? (const char *)r->key : "null", key);
+        ck_assert_msg(++seen[i] == 1,
+                      "record %d in the topic twice (again at p%d offset "
+                      "%lld)",
+                      i, r->partition, (long long)r->offset);
+        if (ds->err[i] != QUIRE_ERR_NONE) {
+            stray++;
+            continue;
+        }
+        /* where the producer was told it went */
+        ck_assert_msg(ds->part[i] == r->partition && ds->offset[i] == r->offset,
+                      "record %d at p%d offset %lld, reported delivered at "
+                      "p%d offset %lld",
+                      i, r->partition, (long long)r->offset, ds->part[i],
+                      (long long)ds->offset[i]);
     }
-    ck_assert_int_eq(got, want);
+    ck_assert_msg(left == 0, "%lld records of %s not read in 30 s",
+                  (long long)left, topic);
+    for (int i = 0; i < sent; i++) {
+        if (ds->err[i] != QUIRE_ERR_NONE)
+            continue;
+        delivered++;
+        ck_assert_msg(seen[i] == 1,
+                      "record %d reported delivered at p%d offset %lld is "
+                      "not in the topic",
+                      i, ds->part[i], (long long)ds->offset[i]);
+    }
+    ck_assert_int_eq(got, delivered + stray);
+    if (stray)
+        fprintf(stderr, "%s: %d records reported failed are in the topic\n",
+                topic, stray);
     quire_consumer_close(c);
+    return got;
 }
 
 /* Per partition, the reported offsets of delivered records, taken in send
@@ -361,7 +425,7 @@ START_TEST(broker_killed_mid_run)
     const int n = 30000, parts = 6;
     quire_conf_t *conf;
     quire_producer_t *p;
-    int delivered = 0, failed = 0;
+    int delivered = 0, failed = 0, stored;
     int64_t next[6] = {0};
     zhandle_t *zh;
 
@@ -403,6 +467,13 @@ START_TEST(broker_killed_mid_run)
     }
     ck_assert_int_eq(delivered + failed, n);
     ck_assert_int_gt(delivered, n / 2);
+    /* never lost silently: every record reported delivered is in the
+     * topic, at its reported offset, once */
+    stored = consume_check("survive", parts, n);
+    fprintf(stderr,
+            "broker killed mid-run: %d of %d delivered, %d failed; %d in "
+            "the topic\n",
+            delivered, n, failed, stored);
     cluster_stop();
     free(ds);
 }

@@ -10,28 +10,41 @@
  *   - within each ownership (assigned .. revoked) a member reads its
  *     partition in offset order without a hole, from where it was told;
  *     over its whole life, each partition in increasing offset order;
- *   - a record read twice was first read by a member that was later
- *     SIGKILLed or SIGSTOPped (read but not committed), or read again by
- *     a SIGSTOPped member: a clean stop leaves no duplicate;
- *   - a SIGSTOPped member whose session expired comes back by itself: it
- *     is assigned partitions again after SIGCONT.
+ *   - a member reads only partitions it owns, by its own account;
+ *   - every record was written once (one offset), and every read of it
+ *     after the first is excused by the one event that can cause it: it
+ *     or an earlier read of it was made by a SIGSTOPped member after its
+ *     session expired (between SIGCONT and the revocation that tells it
+ *     so), or an earlier read was made by a member that was SIGKILLed or
+ *     SIGSTOPped past its session afterwards, at an offset it had not
+ *     committed (its C lines) before that, and the read again comes after
+ *     it. A clean stop excuses nothing, and neither does a member's
+ *     pause for the records it read after coming back;
+ *   - a SIGSTOPped member's session did expire (it says so) and it comes
+ *     back by itself: it is assigned partitions again after SIGCONT.
  * Run for range and for sticky.
  *
  * console: quire-console-consumer --group processes: --max-messages
  * commits exactly what it printed; two members share the topic and,
  * stopped with SIGTERM, leave no record unread and none read twice;
- * --whitelist reads every matching topic.
+ * --whitelist reads every record of every topic whose whole name matches
+ * once, also of a topic created after it subscribed, and none of topics
+ * the pattern matches only a part of.
  *
  * sticky_flow: two sticky members consume while a third joins; the 8
  * partitions that stay with their owner are never revoked and keep
  * flowing: the join adds no gap to their consumption longer than one
  * fetch wait (fetch.max.wait.ms) over the gaps the same partitions show
- * just before it (the machine's load makes those). The gaps are printed.
+ * just before it (the machine's load makes those). The gap is measured
+ * from each partition's last read before the join to its first read
+ * after the rebalance, however late, over every read between. The gaps
+ * are printed.
  */
 #include "config.h"
 
 #include <check.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -81,23 +94,30 @@ static void msleep(int ms)
     nanosleep(&ts, NULL);
 }
 
-static void cluster_start(const char *topic)
+static void topic_create(const char *topic, int partitions)
 {
-    char *argv[] = {QT_TOPICS_BIN, "--zookeeper",  NULL, "--create", "--topic",
-                    (char *)topic, "--partitions", "12", NULL};
+    char parts[16];
+    char *argv[] = {QT_TOPICS_BIN,  "--zookeeper", zk_connect,
+                    "--create",     "--topic",     (char *)topic,
+                    "--partitions", parts,         NULL};
     qt_run_result_t res;
 
+    snprintf(parts, sizeof(parts), "%d", partitions);
+    ck_assert_int_eq(qt_run(argv, NULL, 20000, &res), 0);
+    ck_assert_msg(res.status == 0, "quire-topics: %s", res.err);
+    qt_run_free(&res);
+}
+
+static void cluster_start(const char *topic)
+{
     snprintf(dir, sizeof(dir), "/tmp/gc-churn.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
     ck_assert_ptr_nonnull(zk_connect);
-    argv[2] = zk_connect;
     broker = qt_broker_new(1, zk_connect, NULL);
     ck_assert_ptr_nonnull(broker);
     ck_assert_int_eq(qt_broker_start(broker, 20000), 0);
-    ck_assert_int_eq(qt_run(argv, NULL, 20000, &res), 0);
-    ck_assert_msg(res.status == 0, "quire-topics: %s", res.err);
-    qt_run_free(&res);
+    topic_create(topic, NPART);
 }
 
 static void cluster_stop(void)
@@ -170,13 +190,24 @@ static void *produce_main(void *arg)
 
 enum { M_LIVE, M_TERM, M_KILL };
 
+/* a commit the member printed (C line): ZooKeeper had it by then */
+typedef struct commit {
+    long long at, off;
+    int p;
+} commit_t;
+
 typedef struct member {
     pid_t pid;
     char out[128];
-    int fate;             /* M_LIVE, M_TERM (clean stop), M_KILL */
-    int stopped;          /* was SIGSTOPped (past the session) */
-    long long stop_at;    /* first SIGSTOP or SIGKILL, mono ms; 0: never */
-    long long resumed_at; /* SIGCONT */
+    int fate;          /* M_LIVE, M_TERM (clean stop), M_KILL */
+    long long stop_at; /* SIGSTOP (past the session), mono ms; 0: never */
+    long long cont_at; /* just before its SIGCONT */
+    long long kill_at; /* just before its SIGKILL; 0: never */
+    /* from its file (member_check): */
+    long long zombie_to; /* after cont_at, until this revocation, it read
+                            with its session expired */
+    commit_t *commits;
+    int ncommits;
 } member_t;
 
 static member_t mem[MAXMEM];
@@ -225,8 +256,7 @@ static void member_term(int k)
 
 static void member_kill(int k)
 {
-    if (!mem[k].stop_at)
-        mem[k].stop_at = mono_ms();
+    mem[k].kill_at = mono_ms();
     kill(mem[k].pid, SIGKILL);
     waitpid(mem[k].pid, NULL, 0);
     mem[k].fate = M_KILL;
@@ -236,13 +266,12 @@ static void member_kill(int k)
 /* SIGSTOP for @p ms (past the 2 s session), then SIGCONT. */
 static void member_pause(int k, int ms)
 {
-    if (!mem[k].stop_at)
-        mem[k].stop_at = mono_ms();
-    mem[k].stopped = 1;
+    ck_assert_msg(!mem[k].stop_at, "m%d paused twice", k);
+    mem[k].stop_at = mono_ms();
     ck_assert_int_eq(kill(mem[k].pid, SIGSTOP), 0);
     msleep(ms);
+    mem[k].cont_at = mono_ms();
     ck_assert_int_eq(kill(mem[k].pid, SIGCONT), 0);
-    mem[k].resumed_at = mono_ms();
 }
 
 /* ---- reading what the members wrote ---- */
@@ -250,18 +279,20 @@ static void member_pause(int k, int ms)
 typedef struct seen {
     int member;
     long long at;
+    long long off;
+    int zombie; /* read with the member's session expired */
 } seen_t;
 
 /* per record: who read it and when */
 static seen_t *reads[MAXREC];
 static int nreads[MAXREC];
 
-static void reads_add(int rec, int member, long long at)
+static void reads_add(int rec, seen_t s)
 {
     reads[rec] =
         realloc(reads[rec], (size_t)(nreads[rec] + 1) * sizeof(seen_t));
     ck_assert_ptr_nonnull(reads[rec]);
-    reads[rec][nreads[rec]++] = (seen_t){member, at};
+    reads[rec][nreads[rec]++] = s;
 }
 
 static void reads_free(void)
@@ -271,15 +302,57 @@ static void reads_free(void)
         reads[i] = NULL;
         nreads[i] = 0;
     }
+    for (int k = 0; k < nmem; k++) {
+        free(mem[k].commits);
+        mem[k].commits = NULL;
+        mem[k].ncommits = 0;
+    }
+}
+
+/* Member @p k's last commit of partition @p p printed before @p t: the
+ * next offset to read; -1 when none. */
+static long long committed_before(int k, int p, long long t)
+{
+    long long off = -1;
+
+    for (int i = 0; i < mem[k].ncommits; i++)
+        if (mem[k].commits[i].p == p && mem[k].commits[i].at < t)
+            off = mem[k].commits[i].off;
+    return off;
+}
+
+/* Whether @p b, a later read of the record @p a read, is excused: one of
+ * them read by a member whose session had expired, or @p a at an offset
+ * its member had not committed when it was SIGKILLed or SIGSTOPped, and
+ * @p b after that. */
+static int dup_excused(int p, const seen_t *a, const seen_t *b)
+{
+    const member_t *m = &mem[a->member];
+
+    if (a->zombie || b->zombie)
+        return 1;
+    /* a SIGSTOPped member printed nothing between SIGSTOP and SIGCONT:
+     * what it printed before SIGCONT it did before the stop */
+    if (m->stop_at && a->at < m->cont_at && b->at >= m->stop_at &&
+        a->off >= committed_before(a->member, p, m->cont_at))
+        return 1;
+    /* everything a SIGKILLed member printed came before the kill */
+    if (m->kill_at && b->at >= m->kill_at &&
+        a->off >= committed_before(a->member, p, LLONG_MAX))
+        return 1;
+    return 0;
 }
 
 /* Parses member @p k's file: ordering inside each ownership and over its
- * life; fills reads[]. @returns the time of its last 'A' line. */
+ * life; its commits and, when it was paused, whether its session expired
+ * and until when it read without knowing; fills reads[]. @returns the
+ * time of its last 'A' line. */
 static long long member_check(int k, long long *first_a_after_resume)
 {
     FILE *f = fopen(mem[k].out, "r");
+    member_t *m = &mem[k];
     long long next[NPART], last[NPART], last_a = 0;
-    int owned[NPART];
+    int owned[NPART], expired = 0;
     char line[256];
 
     ck_assert_ptr_nonnull(f);
@@ -289,6 +362,25 @@ static long long member_check(int k, long long *first_a_after_resume)
         owned[p] = 0;
     }
     *first_a_after_resume = 0;
+    /* the zombie window ends at the first revocation (or assignment)
+     * after SIGCONT: the expiry revokes everything at once */
+    m->zombie_to = m->cont_at ? LLONG_MAX : 0;
+    while (m->cont_at && fgets(line, sizeof(line), f)) {
+        char kind;
+        long long at;
+
+        if (sscanf(line, "%c %lld", &kind, &at) == 2 && at >= m->cont_at) {
+            if (kind == 'E' && strstr(line, "expired"))
+                expired = 1;
+            if ((kind == 'R' || kind == 'A') && m->zombie_to == LLONG_MAX)
+                m->zombie_to = at;
+        }
+    }
+    ck_assert_msg(!m->cont_at || expired,
+                  "m%d: SIGSTOPped past its session, but no session "
+                  "expiry reported after SIGCONT",
+                  k);
+    rewind(f);
     while (fgets(line, sizeof(line), f)) {
         char kind;
         long long at, off;
@@ -304,20 +396,25 @@ static long long member_check(int k, long long *first_a_after_resume)
             owned[p] = 1;
             next[p] = off == QUIRE_OFFSET_BEGINNING ? 0 : off;
             last_a = at;
-            if (mem[k].resumed_at && at > mem[k].resumed_at &&
-                !*first_a_after_resume)
+            if (m->cont_at && at > m->cont_at && !*first_a_after_resume)
                 *first_a_after_resume = at;
         } else if (kind == 'R') {
             ck_assert(p >= 0 && p < NPART);
             ck_assert_msg(owned[p], "m%d: p%d revoked, not owned", k, p);
             owned[p] = 0;
+        } else if (kind == 'C') {
+            ck_assert(p >= 0 && p < NPART);
+            m->commits = realloc(m->commits, (size_t)(m->ncommits + 1) *
+                                                 sizeof(*m->commits));
+            ck_assert_ptr_nonnull(m->commits);
+            m->commits[m->ncommits++] = (commit_t){at, off, p};
         } else if (kind == 'M') {
             ck_assert_int_eq(
                 sscanf(line, "M %lld %d %lld %d", &at, &p, &off, &v), 4);
             ck_assert(p >= 0 && p < NPART && v >= 0 && v < MAXREC);
             ck_assert_msg(v % NPART == p, "m%d: record %d in p%d", k, v, p);
-            ck_assert_msg(owned[p] || mem[k].stopped,
-                          "m%d: record of p%d, not owned", k, p);
+            ck_assert_msg(owned[p], "m%d: record %d of p%d, not owned", k, v,
+                          p);
             if (owned[p] && next[p] >= 0)
                 ck_assert_msg(off == next[p],
                               "m%d: p%d offset %lld, expected %lld (a hole "
@@ -328,7 +425,9 @@ static long long member_check(int k, long long *first_a_after_resume)
                           off, last[p]);
             last[p] = off;
             next[p] = off + 1;
-            reads_add(v, k, at);
+            reads_add(v, (seen_t){k, at, off,
+                                  m->cont_at && at >= m->cont_at &&
+                                      at <= m->zombie_to});
         }
     }
     fclose(f);
@@ -361,6 +460,13 @@ static int distinct_read(int total)
         fclose(f);
     }
     return n;
+}
+
+static int seen_cmp(const void *a, const void *b)
+{
+    const seen_t *x = a, *y = b;
+
+    return (x->at > y->at) - (x->at < y->at);
 }
 
 static const char *const strategies[] = {"range", "sticky"};
@@ -425,31 +531,34 @@ START_TEST(test_churn)
         long long back = 0;
 
         member_check(k, &back);
-        if (mem[k].stopped && mem[k].fate == M_TERM)
+        if (mem[k].stop_at && mem[k].fate == M_TERM)
             ck_assert_msg(back > 0,
                           "m%d: not assigned again after its session "
                           "expired and it resumed",
                           k);
     }
-    /* no loss; duplicates only from a member killed or stopped */
+    /* no loss; each read again excused by its own event */
     for (int v = 0; v < prod.sent; v++) {
+        seen_t *r = reads[v];
+
         ck_assert_msg(nreads[v] > 0, "record %d was never read", v);
-        if (nreads[v] > 1) {
-            seen_t *first = &reads[v][0];
+        qsort(r, (size_t)nreads[v], sizeof(*r), seen_cmp);
+        dups += nreads[v] > 1;
+        for (int i = 1; i < nreads[v]; i++) {
             int ok = 0;
 
-            dups++;
-            for (int i = 1; i < nreads[v]; i++)
-                if (reads[v][i].at < first->at)
-                    first = &reads[v][i];
-            ok = mem[first->member].stop_at &&
-                 mem[first->member].stop_at >= first->at;
-            for (int i = 0; i < nreads[v] && !ok; i++)
-                ok = mem[reads[v][i].member].stopped;
+            ck_assert_msg(r[i].off == r[0].off,
+                          "record %d at offsets %lld and %lld: written twice",
+                          v, r[0].off, r[i].off);
+            for (int j = 0; j < i && !ok; j++)
+                ok = dup_excused(v % NPART, &r[j], &r[i]);
             ck_assert_msg(ok,
-                          "record %d read %d times, first by m%d, which "
-                          "was neither killed nor stopped after reading it",
-                          v, nreads[v], first->member);
+                          "record %d (p%d offset %lld) read by m%d at %lld "
+                          "and again by m%d at %lld: no SIGKILL, no "
+                          "SIGSTOP before an uncommitted read, no expired "
+                          "session explains it",
+                          v, v % NPART, r[i].off, r[0].member, r[0].at - t0,
+                          r[i].member, r[i].at - t0);
         }
     }
     fprintf(stderr, "churn %s: every record read; %d read more than once\n",
@@ -461,7 +570,7 @@ END_TEST
 
 /* Largest gap between consecutive reads of partition @p p by member @p k
  * within [from, to]; -1 when it read nothing there. */
-static long long max_gap(int k, int p, long long from, long long to, int *moved)
+static long long max_gap(int k, int p, long long from, long long to)
 {
     FILE *f = fopen(mem[k].out, "r");
     long long prev = -1, gap = -1;
@@ -469,16 +578,11 @@ static long long max_gap(int k, int p, long long from, long long to, int *moved)
 
     ck_assert_ptr_nonnull(f);
     while (fgets(line, sizeof(line), f)) {
-        char kind;
         long long at, off;
         int q;
 
-        if (sscanf(line, "%c %lld %d %lld", &kind, &at, &q, &off) != 4 ||
-            q != p)
-            continue;
-        if ((kind == 'A' || kind == 'R') && at >= from && at <= to)
-            *moved = 1;
-        if (kind != 'M' || at < from || at > to)
+        if (sscanf(line, "M %lld %d %lld", &at, &q, &off) != 3 || q != p ||
+            at < from || at > to)
             continue;
         if (prev >= 0 && at - prev > gap)
             gap = at - prev;
@@ -488,12 +592,77 @@ static long long max_gap(int k, int p, long long from, long long to, int *moved)
     return gap;
 }
 
+/* Largest gap in member @p k's reads of partition @p p across a join:
+ * from its last read before @p join to its first read after @p after,
+ * however late, over every read between; -1 when it read nothing of @p p
+ * before the join. Sets *moved when @p p was assigned or revoked from
+ * @p join until @p end (when the members are stopped), and *stalled when
+ * no read came after @p after at all (the gap is then counted to the
+ * member's exit). */
+static long long join_gap(int k, int p, long long join, long long after,
+                          long long end, int *moved, int *stalled)
+{
+    FILE *f = fopen(mem[k].out, "r");
+    long long prev = -1, gap = -1;
+    int done = 0;
+    char line[256];
+
+    ck_assert_ptr_nonnull(f);
+    *moved = *stalled = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char kind;
+        long long at, off;
+        int q;
+
+        if (sscanf(line, "%c %lld", &kind, &at) != 2)
+            continue;
+        if (kind == 'X') { /* its clean exit: the end of its reads */
+            if (!done && prev >= 0) {
+                *stalled = 1;
+                if (at - prev > gap)
+                    gap = at - prev;
+            }
+            break;
+        }
+        if (sscanf(line, "%c %lld %d %lld", &kind, &at, &q, &off) != 4 ||
+            q != p)
+            continue;
+        if ((kind == 'A' || kind == 'R') && at >= join && at < end)
+            *moved = 1;
+        if (kind != 'M' || done)
+            continue;
+        if (at >= join && prev >= 0 && at - prev > gap)
+            gap = at - prev;
+        prev = at;
+        if (at > after)
+            done = 1;
+    }
+    fclose(f);
+    return prev >= 0 ? (gap < 0 ? 0 : gap) : -1;
+}
+
+/* The time of member @p k's first A line; 0 when none yet. */
+static long long first_assigned(int k)
+{
+    FILE *f = fopen(mem[k].out, "r");
+    char line[256];
+    long long at = 0;
+
+    if (!f)
+        return 0;
+    while (!at && fgets(line, sizeof(line), f))
+        if (sscanf(line, "A %lld", &at) != 1)
+            at = 0;
+    fclose(f);
+    return at;
+}
+
 START_TEST(test_sticky_flow)
 {
     producer_t prod = {.topic = "flow", .interval_us = 3000};
     long long join_at, settled = 0, worst = 0, worst_moved = 0, base;
-    long long worst_base = 0;
-    int unmoved = 0;
+    long long worst_base = 0, end;
+    int unmoved = 0, stalled_any = 0;
 
     nmem = 0;
     cluster_start("flow");
@@ -503,65 +672,63 @@ START_TEST(test_sticky_flow)
     msleep(4000); /* settled, records flowing: one every 36 ms a partition */
     join_at = mono_ms();
     member_start("flow", "flow", "sticky");
+    /* the join's assignment: the new member's first (later ones come from
+     * the others leaving at the end); records keep coming well after it */
+    for (long long until = join_at + 20000;
+         !(settled = first_assigned(2)) && mono_ms() < until;)
+        msleep(100);
     msleep(3000);
     prod.stop = 1;
     ck_assert_int_eq(pthread_join(prod.th, NULL), 0);
     msleep(1000);
+    end = mono_ms();
     for (int k = 0; k < nmem; k++)
         member_term(k);
-    /* when the new member got its partitions (later ones come from the
-     * others leaving at the end) */
-    {
-        FILE *f = fopen(mem[2].out, "r");
-        char line[256];
-        long long at;
-
-        ck_assert_ptr_nonnull(f);
-        while (fgets(line, sizeof(line), f))
-            if (sscanf(line, "A %lld", &at) == 1 && !settled)
-                settled = at; /* its first: the join's assignment */
-        fclose(f);
-    }
     ck_assert_msg(settled > 0, "the third member got no partition");
     for (int k = 0; k < 2; k++)
         for (int p = 0; p < NPART; p++) {
-            int moved = 0;
-            long long g = max_gap(k, p, join_at - 1000, settled + 1000, &moved);
+            int moved, stalled;
+            long long g =
+                join_gap(k, p, join_at, settled, end, &moved, &stalled);
 
             if (g < 0)
                 continue; /* not this member's */
-            if (moved) {
+            if (moved) {  /* printed: its gaps while it was here */
+                g = max_gap(k, p, join_at - 1000, settled + 1000);
                 if (g > worst_moved)
                     worst_moved = g;
                 continue;
             }
             unmoved++;
+            stalled_any |= stalled;
             if (g > worst)
                 worst = g;
-            moved = 0;
-            base = max_gap(k, p, join_at - 3500, join_at - 1000, &moved);
+            base = max_gap(k, p, join_at - 3500, join_at - 1000);
             if (base > worst_base)
                 worst_base = base;
             fprintf(stderr,
-                    "sticky: m%d p%d unmoved, longest gap %lld ms (before "
-                    "the join: %lld ms)\n",
-                    k, p, g, base);
+                    "sticky: m%d p%d unmoved, longest gap across the join "
+                    "%lld ms%s (before the join: %lld ms)\n",
+                    k, p, g, stalled ? ", never read again" : "", base);
         }
     fprintf(stderr,
             "sticky: join to settled %lld ms; %d unmoved partitions, "
             "longest gap %lld ms (before the join %lld ms; fetch wait %d "
-            "ms); moved ones: %lld ms\n",
+            "ms); moved ones, around the join: %lld ms\n",
             settled - join_at, unmoved, worst, worst_base, FETCH_MS,
             worst_moved);
     /* 6 + 6 -> 4 + 4 + 4: sticky moves 4 and leaves 8 alone (never
      * revoked, so never stopped) */
     ck_assert_int_eq(unmoved, 8);
+    ck_assert_msg(!stalled_any,
+                  "an unmoved partition was never read again after the "
+                  "join");
     /* The machine is shared: gaps of a few hundred ms come and go with
      * the load, join or not. So the join is measured against the same
      * partitions just before it: it may not add a stall longer than one
      * fetch wait to what the load already does. */
     ck_assert_msg(worst <= worst_base + FETCH_MS,
-                  "an unmoved partition stalled %lld ms during the join "
+                  "an unmoved partition stalled %lld ms across the join "
                   "(before it: %lld ms; one fetch wait: %d ms)",
                   worst, worst_base, FETCH_MS);
     cluster_stop();
@@ -570,8 +737,9 @@ END_TEST
 
 /* ---- quire-console-consumer --group ---- */
 
-/* @p n records "first".."first+n-1" to partition i % 12, delivered. */
-static void produce_sync(const char *topic, int first, int n)
+/* @p n records "first".."first+n-1" to partition i % @p parts,
+ * delivered. */
+static void produce_sync(const char *topic, int parts, int first, int n)
 {
     quire_conf_t *conf = quire_conf_new();
     quire_producer_t *p = NULL;
@@ -586,14 +754,18 @@ static void produce_sync(const char *topic, int first, int n)
         char v[16];
         int len = snprintf(v, sizeof(v), "%d", i);
 
-        ck_assert_int_eq(quire_producer_send(p, topic, i % NPART, NULL, 0, v,
+        ck_assert_int_eq(quire_producer_send(p, topic, i % parts, NULL, 0, v,
                                              (size_t)len, NULL, 0, 0, NULL),
                          QUIRE_ERR_NONE);
     }
     ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
 }
 
-static pid_t console_start(const char *out, const char *group)
+/* A quire-console-consumer in group @p group printing to @p out, reading
+ * "cons" or, with @p whitelist, the topics matching it (with @p max:
+ * --max-messages). */
+static pid_t console_start(const char *out, const char *group,
+                           const char *whitelist, const char *max)
 {
     pid_t pid = fork();
 
@@ -605,14 +777,29 @@ static pid_t console_start(const char *out, const char *group)
         if (fd < 0 || dup2(fd, 1) < 0)
             _exit(126);
         execl(QT_CONSOLE_BIN, QT_CONSOLE_BIN, "--zookeeper", zk_connect,
-              "--group", group, "--topic", "cons", "--from-beginning",
+              "--group", group, whitelist ? "--whitelist" : "--topic",
+              whitelist ? whitelist : "cons", "--from-beginning",
               "--consumer-property", "fetch.max.wait.ms=100",
               "--consumer-property", "auto.commit.interval.ms=300",
               "--consumer-property", "zookeeper.session.timeout.ms=2000",
-              (char *)NULL);
+              max ? "--max-messages" : (char *)NULL, max, (char *)NULL);
         _exit(127);
     }
     return pid;
+}
+
+/* Lines in file @p path. */
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, ch;
+
+    if (!f)
+        return 0;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
 }
 
 /* Counts the values in @p text (one a line) into @p got[]. */
@@ -660,11 +847,17 @@ static long long committed_sum(zhandle_t *zh, const char *group)
     return sum;
 }
 
+/* --whitelist: records per topic, the largest value + 1, what it reads */
+#define WL_N       60
+#define WL_MAX     3200
+#define WL_TOTAL_S "840" /* cons 720 + cots + coas */
+
 START_TEST(test_console)
 {
     enum { N1 = 600, N2 = 120, N = N1 + N2 };
     static int got[N];
-    char outb[128], outc[128];
+    static int wgot[WL_MAX];
+    char outb[128], outc[128], outw[128];
     char *argv[] = {QT_CONSOLE_BIN,
                     "--zookeeper",
                     NULL,
@@ -676,31 +869,18 @@ START_TEST(test_console)
                     "--max-messages",
                     "100",
                     NULL};
-    char *wl[] = {QT_CONSOLE_BIN,
-                  "--zookeeper",
-                  NULL,
-                  "--group",
-                  "cw",
-                  "--whitelist",
-                  "co.s|nomatch",
-                  "--from-beginning",
-                  "--max-messages",
-                  "720",
-                  "--timeout-ms",
-                  "20000",
-                  NULL};
     qt_run_result_t res;
     zhandle_t *zh;
     int status, total = 0, dups = 0;
-    pid_t b, c;
+    pid_t b, c, w;
+    long long until;
 
     memset(got, 0, sizeof(got));
     cluster_start("cons");
     zh = qt_zk_connect(zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
     argv[2] = zk_connect;
-    wl[2] = zk_connect;
-    produce_sync("cons", 0, N1);
+    produce_sync("cons", NPART, 0, N1);
 
     /* --max-messages: prints 100, commits those 100, leaves */
     ck_assert_int_eq(qt_run(argv, NULL, 60000, &res), 0);
@@ -716,17 +896,17 @@ START_TEST(test_console)
     /* two members share the rest; SIGTERM leaves cleanly */
     snprintf(outb, sizeof(outb), "%s/b.out", dir);
     snprintf(outc, sizeof(outc), "%s/c.out", dir);
-    b = console_start(outb, "cg");
-    c = console_start(outc, "cg");
-    for (long long until = mono_ms() + 30000;
+    b = console_start(outb, "cg", NULL, NULL);
+    c = console_start(outc, "cg", NULL, NULL);
+    for (until = mono_ms() + 30000;
          committed_sum(zh, "cg") < N1 && mono_ms() < until;)
         msleep(200);
     ck_assert_int_eq(committed_sum(zh, "cg"), N1);
     ck_assert_int_eq(kill(b, SIGTERM), 0);
     ck_assert_int_eq(waitpid(b, &status, 0), b);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    produce_sync("cons", N1, N2); /* now all C's */
-    for (long long until = mono_ms() + 30000;
+    produce_sync("cons", NPART, N1, N2); /* now all C's */
+    for (until = mono_ms() + 30000;
          committed_sum(zh, "cg") < N && mono_ms() < until;)
         msleep(200);
     ck_assert_int_eq(kill(c, SIGTERM), 0);
@@ -752,14 +932,57 @@ START_TEST(test_console)
         qt_zk_exists(zh, "/consumers/cg/owners/cons/0", NULL, false, 10000),
         ZNONODE);
 
-    /* --whitelist: every topic matching, in another group */
-    ck_assert_int_eq(qt_run(wl, NULL, 60000, &res), 0);
-    ck_assert_msg(res.status == 0, "exit %d: %s", res.status, res.err);
-    memset(got, 0, sizeof(got));
-    count_values(res.out, got, N);
-    for (int v = 0; v < N; v++)
-        ck_assert_int_eq(got[v], 1);
-    qt_run_free(&res);
+    /* --whitelist, in another group: every topic whose whole name
+     * matches, one of them created after the subscription; no other.
+     * Values name the topic: cons 0.., cots 1000.., coas 2000.. (created
+     * later), conss 3000.. and xcons 3100.. (no match). */
+    topic_create("cots", 3);
+    produce_sync("cots", 3, 1000, WL_N);
+    topic_create("conss", 3); /* co.s matches a prefix only */
+    produce_sync("conss", 3, 3000, WL_N);
+    topic_create("xcons", 3); /* and here a suffix only */
+    produce_sync("xcons", 3, 3100, WL_N);
+    snprintf(outw, sizeof(outw), "%s/w.out", dir);
+    w = console_start(outw, "cw", "co.s|nomatch", WL_TOTAL_S);
+    for (until = mono_ms() + 30000;
+         count_lines(outw) < N + WL_N && mono_ms() < until;)
+        msleep(100);
+    ck_assert_msg(count_lines(outw) == N + WL_N,
+                  "--whitelist printed %d records of the topics there "
+                  "before it, not %d",
+                  count_lines(outw), N + WL_N);
+    topic_create("coas", 3);
+    produce_sync("coas", 3, 2000, WL_N);
+    for (until = mono_ms() + 30000;
+         waitpid(w, &status, WNOHANG) == 0 && mono_ms() < until;)
+        msleep(100);
+    if (mono_ms() >= until) { /* what it printed says what is missing */
+        kill(w, SIGKILL);
+        waitpid(w, &status, 0);
+    }
+    memset(wgot, 0, sizeof(wgot));
+    {
+        char *tw = slurp(outw);
+
+        count_values(tw, wgot, WL_MAX);
+        free(tw);
+    }
+    for (int v = 0; v < WL_MAX; v++) {
+        int want = v < N || (v >= 1000 && v < 1000 + WL_N) ||
+                   (v >= 2000 && v < 2000 + WL_N);
+
+        ck_assert_msg(wgot[v] == want,
+                      "--whitelist printed record %d %d times, want %d (%s)", v,
+                      wgot[v], want,
+                      v >= 3100   ? "xcons: no match"
+                      : v >= 3000 ? "conss: no match"
+                      : v >= 2000 ? "coas, created after the subscription"
+                      : v >= 1000 ? "cots"
+                                  : "cons");
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "--whitelist --max-messages " WL_TOTAL_S ": status %d",
+                  status);
     qt_zk_close(zh);
     cluster_stop();
 }
