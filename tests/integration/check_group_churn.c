@@ -594,8 +594,9 @@ static long long max_gap(int k, int p, long long from, long long to)
 
 /* Largest gap in member @p k's reads of partition @p p across a join:
  * from its last read before @p join to its first read after @p after,
- * however late, over every read between; -1 when it read nothing of @p p
- * before the join. Sets *moved when @p p was assigned or revoked from
+ * however late, over every read between; -1 when @p p was not its own
+ * at the join or it read nothing of it before. Sets *moved when @p p was
+ * assigned or revoked from
  * @p join until @p end (when the members are stopped), and *stalled when
  * no read came after @p after at all (the gap is then counted to the
  * member's exit). */
@@ -604,7 +605,7 @@ static long long join_gap(int k, int p, long long join, long long after,
 {
     FILE *f = fopen(mem[k].out, "r");
     long long prev = -1, gap = -1;
-    int done = 0;
+    int done = 0, owned = 0;
     char line[256];
 
     ck_assert_ptr_nonnull(f);
@@ -627,6 +628,8 @@ static long long join_gap(int k, int p, long long join, long long after,
         if (sscanf(line, "%c %lld %d %lld", &kind, &at, &q, &off) != 4 ||
             q != p)
             continue;
+        if ((kind == 'A' || kind == 'R') && at < join)
+            owned = kind == 'A'; /* whose it is when the third joins */
         if ((kind == 'A' || kind == 'R') && at >= join && at < end)
             *moved = 1;
         if (kind != 'M' || done)
@@ -638,6 +641,8 @@ static long long join_gap(int k, int p, long long join, long long after,
             done = 1;
     }
     fclose(f);
+    if (!owned)
+        return -1;
     return prev >= 0 ? (gap < 0 ? 0 : gap) : -1;
 }
 
