@@ -17,7 +17,12 @@
  *   max.message.bytes     message.max.bytes (checked by Produce)
  *   message.timestamp.type log.message.timestamp.type: CreateTime, or
  *                         LogAppendTime (Produce stamps each batch)
+ *   message.validate.compressed  log.message.validate.compressed: true
+ *                         (Produce decompresses a compressed batch to
+ *                         check its records) or false (trusted producers)
  *   cleanup.policy        only "delete", the one policy implemented
+ *   write.caching         log.write.caching: true or false (Redpanda's
+ *                         topic key; no Kafka equivalent)
  * Anything else, and any value the partition log cannot take, is skipped
  * with a warning naming the topic and key: a bad override must not keep a
  * partition from being served.

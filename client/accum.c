@@ -313,13 +313,19 @@ static quire_err_t batch_add(qr_accum_t *acc, qr_pbatch_t *b, int64_t ts,
     quire_err_t err;
 
     if ((size_t)b->count == b->rec_cap) {
-        size_t cap = b->rec_cap * 2;
-        qr_rec_meta_t *v = realloc(b->recs, cap * sizeof(*v));
+        size_t cap = b->rec_cap * 2,
+               grow = (cap - b->rec_cap) * sizeof(*b->recs);
+        qr_rec_meta_t *v;
 
+        /* the metadata counts against buffer.memory like the rest: when
+         * it does not fit, the batch is full (a new one waits for memory) */
+        if (acc->mem_used + (int64_t)grow > acc->conf.buffer_memory)
+            return QUIRE_ERR_BUF_FULL;
+        v = realloc(b->recs, cap * sizeof(*v));
         if (!v)
             return QUIRE_ERR_NO_MEMORY;
-        acc->mem_used += (int64_t)((cap - b->rec_cap) * sizeof(*v));
-        b->mem += (cap - b->rec_cap) * sizeof(*v);
+        acc->mem_used += (int64_t)grow;
+        b->mem += grow;
         b->recs = v;
         b->rec_cap = cap;
     }
@@ -375,7 +381,8 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
     cap = rsize + QR_BATCH_HEADER_SIZE;
     if (cap < acc->conf.batch_size)
         cap = acc->conf.batch_size;
-    mem = cap * (acc->conf.codec != QR_CODEC_NONE ? 2 : 1) +
+    mem = sizeof(qr_pbatch_t) +
+          cap * (acc->conf.codec != QR_CODEC_NONE ? 2 : 1) +
           RECS_INITIAL * sizeof(qr_rec_meta_t);
     if ((int64_t)mem > acc->conf.buffer_memory)
         return QUIRE_ERR_MESSAGE_TOO_LARGE;
@@ -621,5 +628,6 @@ void qr_accum_stats(qr_accum_t *acc, qr_accum_stats_t *st)
     st->in_flight = acc->in_flight;
     st->mem_used = acc->mem_used;
     st->records = acc->records;
+    st->waiters = acc->waiters;
     pthread_mutex_unlock(&acc->lock);
 }

@@ -21,10 +21,14 @@
  * guaranteeMessageOrder, without the max.in.flight=1 restriction on the
  * connection: several partitions' requests still pipeline).
  *
- * Memory: every batch's buffers (batch buffer, compression buffer, record
- * metadata) count against buffer.memory. An append that needs a new batch
+ * Memory: everything a batch holds (its struct, batch buffer, compression
+ * buffer, record metadata) counts against buffer.memory, and nothing is
+ * allocated past it: record metadata that would have to grow past the
+ * budget makes the batch full instead. An append that needs a new batch
  * when the budget is used blocks until memory is given back or its
- * deadline passes, then fails with QUIRE_ERR_QUEUE_FULL. Allocation uses
+ * deadline passes, then fails with QUIRE_ERR_QUEUE_FULL. Not counted: the
+ * per-topic and per-partition bookkeeping (a few dozen bytes per
+ * partition ever used) and the allocator's own overhead. Allocation uses
  * plain malloc; out of memory is QUIRE_ERR_NO_MEMORY.
  *
  * Locks: one mutex inside the accumulator guards every queue and counter.
@@ -225,6 +229,7 @@ typedef struct qr_accum_stats {
     size_t in_flight; /* drained, not given back */
     int64_t mem_used; /* bytes counted against buffer.memory */
     int64_t records;  /* records in alive batches */
+    int waiters;      /* senders blocked on memory */
 } qr_accum_stats_t;
 
 /** @brief Reads the counters. @locality any @locks takes the

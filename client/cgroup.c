@@ -74,6 +74,8 @@ struct qr_cgroup {
     cmd_t *await;    /* committed reads waiting for a session */
     uint64_t revoke_seq, revoke_acked;
     int revokes_pending; /* qr_group_revoke_defer() not yet done */
+    /* ---- atomic ---- */
+    int64_t lease_until_ns; /* qr_group_lease_until_ns(), for poll */
     ev_timer autocommit;
     ev_timer poll_wait; /* max.poll.interval.ms for a revocation */
 };
@@ -354,6 +356,44 @@ static void on_error(void *opaque, qr_group_t *g, quire_err_t err,
     pthread_mutex_lock(&cg->c->lock);
     queue_event(cg, ev);
     pthread_mutex_unlock(&cg->c->lock);
+}
+
+/* The group's lease moved: poll reads it (qr_cgroup_lease_wait()). */
+static void on_lease(void *opaque, qr_group_t *g, int64_t until_ns)
+{
+    qr_cgroup_t *cg = opaque;
+
+    (void)g;
+    __atomic_store_n(&cg->lease_until_ns, until_ns, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&cg->c->lock);
+    pthread_cond_broadcast(&cg->c->cv); /* a poll waiting for it */
+    pthread_mutex_unlock(&cg->c->lock);
+}
+
+int qr_cgroup_lease_wait(qr_cgroup_t *cg, cpart_t *cp, uint64_t gen,
+                         int64_t deadline_ms)
+{
+    quire_consumer_t *c = cg->c;
+    int ok;
+
+    for (;;) {
+        int64_t now = qr_clock_mono_ms();
+        int64_t step = now + 50 < deadline_ms ? now + 50 : deadline_ms;
+        struct timespec ts;
+
+        ok = qr_clock_mono_ns() <
+             __atomic_load_n(&cg->lease_until_ns, __ATOMIC_ACQUIRE);
+        if (ok || now >= deadline_ms ||
+            __atomic_load_n(&cp->gen, __ATOMIC_ACQUIRE) != gen)
+            return ok;
+        /* woken by a renewal (on_lease) or a revocation; the step bounds
+         * a wake-up missed between the check and the wait */
+        ts.tv_sec = (time_t)(step / 1000);
+        ts.tv_nsec = (long)(step % 1000) * 1000000L;
+        pthread_mutex_lock(&c->lock);
+        pthread_cond_timedwait(&c->cv, &c->lock, &ts);
+        pthread_mutex_unlock(&c->lock);
+    }
 }
 
 static void on_closed(void *opaque, qr_group_t *g)
@@ -788,6 +828,7 @@ quire_err_t qr_cgroup_new(quire_consumer_t *c, qr_cgroup_t **cgp, char *errstr,
     cbs.assigned = on_assigned;
     cbs.error = on_error;
     cbs.closed = on_closed;
+    cbs.lease = on_lease;
     cg->g = qr_group_new(cg->zk, &gconf, &cbs, zerr, sizeof(zerr));
     if (!cg->g) {
         snprintf(errstr, errstr_size, "%s", zerr);

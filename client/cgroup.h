@@ -27,6 +27,7 @@
 #include "quire.h"
 
 typedef struct qr_cgroup qr_cgroup_t;
+struct cpart;
 
 typedef enum qr_cgev_kind {
     QR_CGEV_ASSIGNED,
@@ -112,6 +113,17 @@ quire_err_t qr_cgroup_member_id(qr_cgroup_t *cg, char *dest, size_t dest_size);
  * @locality the polling thread  @locks takes c->lock (not held)
  */
 quire_err_t qr_cgroup_serve(qr_cgroup_t *cg, qr_cgev_t *ev, const char **msgp);
+
+/**
+ * @brief The lease on the group's partitions (coordinator/group.h,
+ * qr_group_lease_until_ns()), checked by poll before it returns a record:
+ * waits until the lease holds, @p cp's generation moves from @p gen (a
+ * revocation or seek), or @p deadline_ms (qr_clock_mono_ms()) passes.
+ * @returns 1 when the lease holds now, 0 otherwise.
+ * @locality the polling thread  @locks takes c->lock (not held)
+ */
+int qr_cgroup_lease_wait(qr_cgroup_t *cg, struct cpart *cp, uint64_t gen,
+                         int64_t deadline_ms);
 
 /**
  * @brief Starts leaving the group (close).

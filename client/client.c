@@ -206,6 +206,13 @@ static qr_bconn_t *broker_conn(qr_client_t *cl, cbroker_t *b)
     return conn;
 }
 
+qr_bconn_t *qr_client_conn_peek(qr_client_t *cl, int32_t node_id)
+{
+    cbroker_t *b = broker_find(cl, node_id);
+
+    return b ? b->conn : NULL;
+}
+
 qr_bconn_t *qr_client_conn(qr_client_t *cl, int32_t node_id)
 {
     cbroker_t *b = broker_find(cl, node_id);
@@ -260,7 +267,9 @@ static void meta_brokers(qr_client_t *cl, const qr_metadata_resp_t *md)
     }
 }
 
-/* Builds the new snapshot from @p md; keeps topics not in the answer. */
+/* Builds the new snapshot from @p md, which replaces the old one whole: a
+ * topic missing from the answer is dropped (it stays in cl->wanted, so
+ * on_metadata asks again after the backoff, and senders wait for it). */
 static quire_err_t meta_topics(qr_client_t *cl, const qr_metadata_resp_t *md,
                                int *all_ok)
 {
@@ -461,7 +470,7 @@ quire_err_t qr_client_partitions(qr_client_t *cl, const char *topic,
 
     pthread_mutex_lock(&cl->lock);
     for (;;) {
-        if (cl->stop) {
+        if (cl->stop || cl->closing) {
             err = QUIRE_ERR_DESTROYED;
             break;
         }
@@ -684,6 +693,14 @@ void qr_client_kick(qr_client_t *cl)
 void qr_client_wake(qr_client_t *cl)
 {
     ev_async_send(cl->loop, &cl->wake);
+}
+
+void qr_client_closing(qr_client_t *cl)
+{
+    pthread_mutex_lock(&cl->lock);
+    cl->closing = 1;
+    pthread_cond_broadcast(&cl->cv);
+    pthread_mutex_unlock(&cl->lock);
 }
 
 void qr_client_stop(qr_client_t *cl)

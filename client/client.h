@@ -72,6 +72,7 @@ struct qr_client {
     size_t wanted_cnt, wanted_cap;
     uint64_t meta_version; /* bumped by every refresh; lock */
     int stop;              /* lock */
+    int closing;           /* lock: qr_client_partitions refuses */
     /* ---- loop thread only ---- */
     struct cbroker *brokers;
     size_t broker_cnt, broker_cap;
@@ -100,6 +101,14 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
 /** @brief Starts the loop thread. @returns NONE or NO_MEMORY.
  * @locality application  @locks none */
 quire_err_t qr_client_start(qr_client_t *cl);
+
+/**
+ * @brief The owner is closing: qr_client_partitions() returns
+ * QUIRE_ERR_DESTROYED from now on, and every thread waiting in it is woken
+ * to do so. The loop keeps running (a close still flushes).
+ * @locality application  @locks takes cl->lock
+ */
+void qr_client_closing(qr_client_t *cl);
 
 /**
  * @brief Stops the loop thread: ops->stopping runs on it, every
@@ -154,6 +163,16 @@ const qr_cmeta_topic_t *qr_client_topic(const qr_client_t *cl,
  * @locality loop  @locks none
  */
 qr_bconn_t *qr_client_conn(qr_client_t *cl, int32_t node_id);
+
+/**
+ * @brief The connection to broker @p node_id if there is one (UP or
+ * CONNECTING), without starting one: for callers that must not wait on
+ * name resolution or connect(), such as the producer's drain selector
+ * under the accumulator's lock.
+ * @returns borrowed, as qr_client_conn(); NULL when there is none.
+ * @locality loop  @locks none
+ */
+qr_bconn_t *qr_client_conn_peek(qr_client_t *cl, int32_t node_id);
 
 /** @brief Asks for a metadata refresh soon (after an error that says the
  * cache is stale). Adds @p topic (may be NULL) to the topics asked about.

@@ -13,6 +13,8 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +24,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "logging.h"
+#include "producer_int.h"
 #include "topic.h"
 
 struct quire_producer {
@@ -29,6 +32,13 @@ struct quire_producer {
     qr_accum_t *acc;
     const quire_conf_t *conf; /* the client's */
     int stopping;             /* loop: fail instead of retrying */
+    /* close() against send() on other threads: every send counts itself
+     * in (senders) before it looks at closing, and out as its last touch
+     * of the producer; close sets closing, wakes every blocked sender, and
+     * polls until the count is 0 before it frees anything (a condition
+     * variable would need the sender to touch it after counting out). */
+    atomic_int senders;
+    atomic_int closing;
 };
 
 /* One Produce request in flight: its batches in payload order. */
@@ -45,6 +55,10 @@ typedef struct round {
     int n;
     int32_t node[ROUND_NODES];
     size_t bytes[ROUND_NODES];
+    /* leaders with ready batches and no connection: connected after the
+     * drain, outside the accumulator's lock */
+    int nwant;
+    int32_t want[ROUND_NODES];
 } round_t;
 
 /* ---- delivery ---- */
@@ -162,10 +176,17 @@ static void on_produce(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
     quire_producer_t *p = ctx->p;
     qr_pbatch_t *first = ctx->batches;
 
-    (void)conn;
     (void)framebuf;
     if (err == QUIRE_ERR_NONE && resp && resp->error_code != QUIRE_ERR_NONE)
         err = resp->error_code;
+    /* an answer with another body is a protocol error: never read it
+     * through the produce member of the union, and do not retry into a
+     * broker that answers so */
+    if (err == QUIRE_ERR_NONE && resp && resp->api != QR_API_PRODUCE) {
+        QR_LOG_WARN("PRODUCE", "%s answered a Produce with a %s body",
+                    qr_bconn_name(conn), qr_wire_api_name(resp->api));
+        err = QUIRE_ERR_BAD_FRAME;
+    }
     if (err == QUIRE_ERR_DESTROYED)
         p->stopping = 1;
     while (first) {
@@ -217,7 +238,8 @@ static int32_t leader_of(quire_producer_t *p, const char *topic,
 
 /* Drain selector (accumulator lock held): a batch goes when its leader is
  * connected, the connection has room for one more request, and the
- * request being built for that leader stays within max.request.size. */
+ * request being built for that leader stays within max.request.size. A
+ * leader without a connection is noted for producer_run to connect. */
 static int select_batch(void *arg, const char *topic, int32_t partition,
                         size_t bytes)
 {
@@ -240,8 +262,19 @@ static int select_batch(void *arg, const char *topic, int32_t partition,
     }
     if (r->n == ROUND_NODES)
         return 0;
-    conn = qr_client_conn(p->cl, leader);
-    if (!conn || qr_bconn_state(conn) != QR_BCONN_UP ||
+    /* never connect here: resolving a name or connect() under the lock
+     * would hold every sender up behind the network */
+    conn = qr_client_conn_peek(p->cl, leader);
+    if (!conn) {
+        int k = 0;
+
+        while (k < r->nwant && r->want[k] != leader)
+            k++;
+        if (k == r->nwant && r->nwant < ROUND_NODES)
+            r->want[r->nwant++] = leader;
+        return 0;
+    }
+    if (qr_bconn_state(conn) != QR_BCONN_UP ||
         qr_bconn_pending(conn) >= p->conf->max_in_flight)
         return 0;
     r->node[r->n] = leader;
@@ -302,13 +335,15 @@ static void send_request(quire_producer_t *p, int32_t node, qr_pbatch_t *list,
     free(iov);
     if (err == QUIRE_ERR_NONE)
         return;
-    /* not sent: as if the request had failed at once */
+    /* not sent: as if the request had failed at once. Only a connection
+     * that closed meanwhile (STATE) is worth a retry; an encoding error
+     * (BAD_ARG) or no memory would fail the same way every time, so the
+     * records fail now instead of at delivery.timeout.ms */
     if (ctx) {
         ctx->p = p;
         ctx->batches = list;
         on_produce(conn,
-                   err == QUIRE_ERR_NO_MEMORY ? err
-                                              : QUIRE_ERR_NETWORK_EXCEPTION,
+                   err == QUIRE_ERR_STATE ? QUIRE_ERR_NETWORK_EXCEPTION : err,
                    NULL, NULL, ctx);
         return;
     }
@@ -343,6 +378,10 @@ static void producer_run(qr_client_t *cl, void *arg)
     r.p = p;
     qr_accum_drain(p->acc, now, select_batch, &r, &list, &next_ms);
     qr_client_run_at(p->cl, next_ms);
+    /* start the connections the drain wanted (the lock is not held);
+     * this runs again when one comes up */
+    for (int i = 0; i < r.nwant; i++)
+        qr_client_conn(p->cl, r.want[i]);
     /* finish (CRC, compression) outside the accumulator's lock */
     for (int i = 0; i < r.n; i++) {
         qr_pbatch_t *mine = NULL, **tail = &mine, **pp = &list, *b;
@@ -391,6 +430,28 @@ static const qr_client_ops_t producer_ops = {
 
 /* ---- public API ---- */
 
+/* Frees the accumulator and @p p (not the client). */
+static void producer_free(quire_producer_t *p)
+{
+    qr_accum_destroy(p->acc);
+    free(p);
+}
+
+/* Waits until no thread is inside send(): they were woken, and each
+ * leaves as soon as it runs. Polled from 50 us up to 2 ms. */
+static void wait_senders(quire_producer_t *p)
+{
+    long ns = 50000;
+
+    while (atomic_load(&p->senders) > 0) {
+        struct timespec ts = {0, ns};
+
+        nanosleep(&ts, NULL);
+        if (ns < 2000000)
+            ns *= 2;
+    }
+}
+
 quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
                                char *errstr, size_t errstr_size)
 {
@@ -403,6 +464,8 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
     p = calloc(1, sizeof(*p));
     if (!p)
         return QUIRE_ERR_NO_MEMORY;
+    atomic_init(&p->senders, 0);
+    atomic_init(&p->closing, 0);
     ac.batch_size = (size_t)conf->batch_size;
     ac.linger_ms = conf->linger_ms;
     ac.codec = conf->compression;
@@ -410,13 +473,12 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
     ac.max_batch = (size_t)conf->max_request_size;
     err = qr_accum_new(&ac, &p->acc);
     if (err != QUIRE_ERR_NONE) {
-        free(p);
+        producer_free(p);
         return err;
     }
     err = qr_client_new(conf, &producer_ops, p, &p->cl, errstr, errstr_size);
     if (err != QUIRE_ERR_NONE) {
-        qr_accum_destroy(p->acc);
-        free(p);
+        producer_free(p);
         return err;
     }
     p->conf = conf;
@@ -430,8 +492,7 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
     if (err != QUIRE_ERR_NONE) {
         p->cl->conf = NULL; /* the caller keeps the conf on error */
         qr_client_destroy(p->cl);
-        qr_accum_destroy(p->acc);
-        free(p);
+        producer_free(p);
         return err;
     }
     *producerp = p;
@@ -462,12 +523,12 @@ static int64_t coarse_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
-                                int32_t partition, const void *key,
-                                size_t key_len, const void *value,
-                                size_t value_len, const quire_header_t *headers,
-                                size_t header_cnt, int64_t timestamp,
-                                void *opaque)
+/* send() once counted in. */
+static quire_err_t do_send(quire_producer_t *p, const char *topic,
+                           int32_t partition, const void *key, size_t key_len,
+                           const void *value, size_t value_len,
+                           const quire_header_t *headers, size_t header_cnt,
+                           int64_t timestamp, void *opaque)
 {
     qr_batch_rec_header_t hstack[HEADERS_ON_STACK], *hv = hstack;
     int64_t now, deadline;
@@ -475,11 +536,6 @@ quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
     quire_err_t err;
     int wake = 0;
 
-    if (!p || !topic || partition < QUIRE_PARTITION_ANY || timestamp < 0 ||
-        (header_cnt && !headers))
-        return QUIRE_ERR_BAD_ARG;
-    if (qr_topic_name_check(topic, strlen(topic), NULL) != QUIRE_ERR_NONE)
-        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
     /* deadlines only need max.block.ms precision: the coarse clock (a
      * few ms resolution) is several times cheaper than the precise one */
     now = coarse_mono_ms();
@@ -497,6 +553,7 @@ quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
         part =
             key ? quire_partition_for_key(key, key_len, cnt) : QR_ACCUM_STICKY;
     if (header_cnt > HEADERS_ON_STACK) {
+        /* bounded above (send), so the product cannot wrap */
         hv = malloc(header_cnt * sizeof(*hv));
         if (!hv)
             return QUIRE_ERR_NO_MEMORY;
@@ -523,6 +580,38 @@ out:
     return err;
 }
 
+quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
+                                int32_t partition, const void *key,
+                                size_t key_len, const void *value,
+                                size_t value_len, const quire_header_t *headers,
+                                size_t header_cnt, int64_t timestamp,
+                                void *opaque)
+{
+    quire_err_t err;
+
+    if (!p || !topic || partition < QUIRE_PARTITION_ANY || timestamp < 0 ||
+        (header_cnt && !headers))
+        return QUIRE_ERR_BAD_ARG;
+    if (qr_topic_name_check(topic, strlen(topic), NULL) != QUIRE_ERR_NONE)
+        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+    /* each header takes at least 2 bytes of a record (two varint
+     * lengths), so more than max.request.size / 2 cannot fit a batch; this
+     * also bounds the header array's allocation before it multiplies */
+    if (header_cnt > (size_t)p->conf->max_request_size / 2)
+        return QUIRE_ERR_MESSAGE_TOO_LARGE;
+    /* counted in before looking at closing (both sequentially consistent):
+     * either close sees this sender and waits, or this sender sees close */
+    atomic_fetch_add(&p->senders, 1);
+    if (atomic_load(&p->closing))
+        err = QUIRE_ERR_DESTROYED;
+    else
+        err = do_send(p, topic, partition, key, key_len, value, value_len,
+                      headers, header_cnt, timestamp, opaque);
+    /* the last touch of @p p: close may free it as soon as this lands */
+    atomic_fetch_sub(&p->senders, 1);
+    return err;
+}
+
 quire_err_t quire_producer_flush(quire_producer_t *p, int timeout_ms)
 {
     quire_err_t err;
@@ -542,12 +631,23 @@ quire_err_t quire_producer_close(quire_producer_t *p, int timeout_ms)
 
     if (!p)
         return QUIRE_ERR_NONE;
+    /* senders that arrive from now on return DESTROYED; those already in
+     * send() are woken (memory: the accumulator; metadata: the client)
+     * and waited for before anything is freed */
+    atomic_store(&p->closing, 1);
     qr_accum_close(p->acc);
+    qr_client_closing(p->cl);
+    wait_senders(p);
     err = quire_producer_flush(p, timeout_ms < 0 ? 0 : timeout_ms);
     /* fails what is left (queued and in flight) on the loop, then joins */
     qr_client_stop(p->cl);
     qr_client_destroy(p->cl);
-    qr_accum_destroy(p->acc);
-    free(p);
+    producer_free(p);
     return err;
+}
+
+void qr_producer_stats(quire_producer_t *p, qr_producer_stats_t *st)
+{
+    st->senders = atomic_load(&p->senders);
+    qr_accum_stats(p->acc, &st->acc);
 }

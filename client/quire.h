@@ -194,8 +194,12 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
  *          without it); QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION for a
  *          partition the topic does not have; QUIRE_ERR_MESSAGE_TOO_LARGE;
  *          QUIRE_ERR_INVALID_TOPIC_EXCEPTION; QUIRE_ERR_BAD_ARG;
- *          QUIRE_ERR_DESTROYED while closing; QUIRE_ERR_NO_MEMORY. On
- *          error no delivery report follows.
+ *          QUIRE_ERR_DESTROYED once quire_producer_close() has begun
+ *          (a send blocked on metadata or memory then returns it at once;
+ *          close waits for every send in progress before it frees the
+ *          producer, but a send that starts after close returned uses a
+ *          freed handle); QUIRE_ERR_NO_MEMORY. On error no delivery report
+ *          follows.
  * @locality any  @locks none
  */
 quire_err_t quire_producer_send(quire_producer_t *producer, const char *topic,
@@ -217,7 +221,8 @@ quire_err_t quire_producer_flush(quire_producer_t *producer, int timeout_ms);
  * @brief Flushes for up to @p timeout_ms, then fails whatever is left
  * (reports with QUIRE_ERR_DESTROYED), stops the background thread and
  * frees the producer. Every accepted record has had its report when it
- * returns. Accepts NULL.
+ * returns. Other threads may be inside quire_producer_send() meanwhile:
+ * they return QUIRE_ERR_DESTROYED and close waits for them. Accepts NULL.
  * @returns QUIRE_ERR_NONE when everything was delivered in time, else
  *          QUIRE_ERR_TIMED_OUT.
  * @locality any thread but the delivery callback  @locks none
@@ -245,6 +250,10 @@ typedef struct quire_record {
     size_t value_len;
     const quire_header_t *headers;
     size_t header_cnt;
+    /** The last offset concerned: @c offset for a record; for a corrupt
+     * batch (QUIRE_ERR_CORRUPT_MESSAGE) the batch's last offset, so that
+     * quire_consumer_seek() to last_offset + 1 skips it. */
+    int64_t last_offset;
 } quire_record_t;
 
 /**
@@ -296,9 +305,13 @@ quire_err_t quire_consumer_seek(quire_consumer_t *consumer, const char *topic,
  * @returns QUIRE_ERR_NONE with *recp; QUIRE_ERR_TIMED_OUT when none came;
  *          a partition's error (e.g. QUIRE_ERR_OFFSET_OUT_OF_RANGE,
  *          QUIRE_ERR_CORRUPT_MESSAGE) with *recp naming the topic,
- *          partition and offset concerned (no key or value): the partition
- *          stops until seek; in a group, QUIRE_ERR_NO_OFFSET (no committed
- *          offset and auto.offset.reset=none), and the group's troubles
+ *          partition and offset concerned (no key): the partition
+ *          stops until seek. For a corrupt batch (a CRC or record that
+ *          does not check, as librdkafka's _BAD_MSG) *recp's offset and
+ *          last_offset are the batch's offset range and its value a
+ *          message saying so and why: seek to last_offset + 1 to skip
+ *          it, or to offset to try again; in a group, QUIRE_ERR_NO_OFFSET (no
+ * committed offset and auto.offset.reset=none), and the group's troubles
  *          (QUIRE_ERR_REBALANCE_IN_PROGRESS after rebalance.max.retries,
  *          ZooKeeper errors) with *recp's topic NULL and its value the
  *          message; QUIRE_ERR_BAD_ARG.

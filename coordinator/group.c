@@ -314,7 +314,7 @@ void qr_group_part_gc(qr_group_t *g)
 {
     size_t w = 0;
     for (size_t i = 0; i < g->part_cnt; i++) {
-        if (g->parts[i].held || g->parts[i].active)
+        if (g->parts[i].held || g->parts[i].unsure || g->parts[i].active)
             g->parts[w++] = g->parts[i];
         else
             free(g->parts[i].topic);
@@ -396,9 +396,68 @@ static void waiters_free(qr_group_t *g)
 
 static void forget_held(qr_group_t *g)
 {
-    for (size_t i = 0; i < g->part_cnt; i++)
-        g->parts[i].held = 0;
+    for (size_t i = 0; i < g->part_cnt; i++) {
+        gpart_t *gp = &g->parts[i];
+        gp->held = gp->unsure = gp->verified = gp->releasing = 0;
+    }
     qr_group_part_gc(g);
+}
+
+int qr_group_node_ours(const qr_group_t *g, const qr_zk_res_t *res)
+{
+    return res->rc == ZOK && res->stat &&
+           res->stat->ephemeralOwner == qr_zk_session_id(g->zk) &&
+           res->len == (int)strlen(g->consumer_id) &&
+           memcmp(res->data, g->consumer_id, (size_t)res->len) == 0;
+}
+
+/* ---- the lease ---- */
+
+int64_t qr_group_lease_until_ns(const qr_group_t *g)
+{
+    int64_t heard = qr_zk_heard_ns(g->zk);
+    if (heard == 0)
+        return 0;
+    return heard + (int64_t)qr_zk_session_timeout(g->zk) * 1000000 *
+                       QR_GROUP_LEASE_NUM / QR_GROUP_LEASE_DEN;
+}
+
+void qr_group_lease_publish(qr_group_t *g)
+{
+    if (g->cbs.lease)
+        g->cbs.lease(g->cbs.opaque, g, qr_group_lease_until_ns(g));
+}
+
+static void do_register(qr_group_t *g);
+
+static void on_beat_done(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                         void *arg)
+{
+    qr_group_t *g = owner;
+    (void)zk;
+    (void)res;
+    (void)arg;
+    g->beat_inflight = 0;
+    qr_group_lease_publish(g);
+}
+
+/* Every quarter of the session timeout: one small request, so that the
+ * lease is renewed while ZooKeeper answers (the client's own pings are
+ * invisible to us), and a registration that failed is tried again. */
+static void on_beat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    qr_group_t *g = w->data;
+    (void)revents;
+    w->repeat = qr_zk_session_timeout(g->zk) / 4000.0;
+    ev_timer_again(loop, w);
+    if (g->state != GS_RUNNING || !qr_zk_connected(g->zk))
+        return;
+    if (!g->registered && !g->registering)
+        do_register(g);
+    if (!g->beat_inflight &&
+        qr_zk_exists(g->zk, g->ids_path, NULL, on_beat_done, g, NULL) ==
+            QUIRE_ERR_NONE)
+        g->beat_inflight = 1;
 }
 
 /* ---- watches ---- */
@@ -497,10 +556,46 @@ static void on_later(struct ev_loop *loop, ev_idle *w, int revents)
 
 /* ---- registration ---- */
 
-enum { REG_CREATE = 100, REG_CHECK, CLOSE_DELETE };
+enum { REG_CREATE = 100, REG_CHECK, REG_WRITE, CLOSE_READ, CLOSE_DELETE };
 
-static void do_register(qr_group_t *g);
 static void close_finish(qr_group_t *g);
+static void close_revoked(qr_group_t *g, void *arg);
+static void report(qr_group_t *g, quire_err_t err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reg_write(qr_group_t *g);
+static void close_read_done(qr_group_t *g, const qr_zk_res_t *res, gop_t *op);
+
+/* Whether @p rc only says the connection or session went (reported by
+ * the session events, and retried on RECONNECTED or SESSION). */
+static int rc_lost(int rc)
+{
+    return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZCLOSING ||
+           rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE;
+}
+
+/* A registration that failed for another reason than a lost connection:
+ * the application hears of it (libquire: through poll), and the heartbeat
+ * tries again. */
+static void reg_failed(qr_group_t *g, int rc)
+{
+    if (rc_lost(rc))
+        return;
+    report(g, qr_zk_err(rc),
+           "registration as %s in group %s failed: %s; trying again",
+           g->consumer_id, g->group_id, zerror(rc));
+}
+
+static void registered(qr_group_t *g)
+{
+    g->registered = 1;
+    g->reg_failed = 0;
+    QR_LOG_INFO("GROUP", "%s: registered in group %s", g->consumer_id,
+                g->group_id);
+    /* the subscription changed while the create was out */
+    if (g->reg_dirty)
+        reg_write(g);
+    qr_group_poke(g);
+}
 
 static char *registration(const qr_group_t *g)
 {
@@ -528,10 +623,7 @@ static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
     case REG_CREATE:
         g->registering = 0;
         if (res->rc == ZOK) {
-            g->registered = 1;
-            QR_LOG_INFO("GROUP", "%s: registered in group %s", g->consumer_id,
-                        g->group_id);
-            qr_group_poke(g);
+            registered(g);
         } else if (res->rc == ZNODEEXISTS) {
             /* ours from this session (a retried create), or left by an
              * older session of ours: tell them apart by ephemeralOwner */
@@ -541,27 +633,47 @@ static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
                 QUIRE_ERR_NONE)
                 g->registering = 0;
         } else {
-            QR_LOG_WARN("GROUP", "%s: registration failed: %s", g->consumer_id,
-                        zerror(res->rc));
+            reg_failed(g, res->rc);
         }
         break;
     case REG_CHECK:
         g->registering = 0;
         if (res->rc == ZOK && res->stat &&
             res->stat->ephemeralOwner == qr_zk_session_id(zk)) {
-            g->registered = 1;
-            qr_group_poke(g);
+            /* ours: written by this session, maybe with an older
+             * subscription */
+            g->reg_dirty = 1;
+            registered(g);
         } else if (res->rc == ZNONODE) {
             do_register(g);
         } else if (res->rc == ZOK) {
-            QR_LOG_WARN("GROUP",
-                        "%s: registration still held by session 0x%llx; "
-                        "waiting for it to go",
-                        g->consumer_id,
-                        (unsigned long long)(res->stat
-                                                 ? res->stat->ephemeralOwner
-                                                 : 0));
+            /* an older session of ours, or another process with our id:
+             * wait for it to go (on_reg_watch), and say so once */
+            if (!g->reg_failed)
+                report(g, QUIRE_ERR_EXISTS,
+                       "consumer id %s is registered in group %s by another "
+                       "session (0x%llx); waiting for it to go",
+                       g->consumer_id, g->group_id,
+                       (unsigned long long)(res->stat
+                                                ? res->stat->ephemeralOwner
+                                                : 0));
+            g->reg_failed = 1;
+        } else {
+            reg_failed(g, res->rc);
         }
+        break;
+    case REG_WRITE:
+        if (res->rc == ZNONODE) {
+            g->registered = 0; /* gone: join again, with the new data */
+            do_register(g);
+        } else if (res->rc != ZOK && !rc_lost(res->rc)) {
+            reg_failed(g, res->rc);
+        } else if (res->rc != ZOK) {
+            g->reg_dirty = 1; /* written again on RECONNECTED */
+        }
+        break;
+    case CLOSE_READ:
+        close_read_done(g, res, op);
         break;
     case CLOSE_DELETE:
         if (--g->close_pending == 0)
@@ -594,9 +706,26 @@ static void do_register(qr_group_t *g)
     char *data = registration(g);
     gop_t *op = qr_group_op_new(&g->misc_ops, REG_CREATE);
     g->registering = 1;
+    g->reg_dirty = 0; /* the create carries the subscription of now */
     if (qr_zk_create(g->zk, g->my_path, data, (int)strlen(data), ZOO_EPHEMERAL,
                      on_misc, g, op) != QUIRE_ERR_NONE)
         g->registering = 0;
+    free(data);
+}
+
+/* Writes the subscription into our registration; every member watches
+ * the member nodes, so each rebalances. */
+static void reg_write(qr_group_t *g)
+{
+    char *data = registration(g);
+    gop_t *op = qr_group_op_new(&g->misc_ops, REG_WRITE);
+    g->reg_dirty = 0;
+    if (qr_zk_set(g->zk, g->my_path, data, (int)strlen(data), -1, on_misc, g,
+                  op) != QUIRE_ERR_NONE) {
+        g->reg_dirty = 1;
+        qr_group_op_unlink(&g->misc_ops, op);
+        qr_group_ops_free(op);
+    }
     free(data);
 }
 
@@ -607,9 +736,6 @@ void qr_group_reregister(qr_group_t *g)
 }
 
 /* ---- sessions ---- */
-
-static void report(qr_group_t *g, quire_err_t err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 static void report(qr_group_t *g, quire_err_t err, const char *fmt, ...)
 {
@@ -628,10 +754,19 @@ static void on_lost(struct ev_loop *loop, ev_timer *w, int revents)
     qr_group_t *g = w->data;
     (void)loop;
     (void)revents;
-    /* Disconnected for a whole session timeout: the session has likely
-     * expired and another member may own our partitions already. */
+    /* Disconnected past the lease: the session may expire any moment
+     * now, and another member own our partitions. */
+    if (qr_zk_connected(g->zk))
+        return;
+    if (g->state == GS_CLOSING) {
+        close_finish(g); /* the nodes go with the session */
+        return;
+    }
     report(g, QUIRE_ERR_ZK_CONNECTION_LOSS,
-           "no ZooKeeper connection for a session timeout: stopped fetching");
+           "no answer from ZooKeeper within the lease (%d/%d of the %d ms "
+           "session timeout): stopped fetching",
+           QR_GROUP_LEASE_NUM, QR_GROUP_LEASE_DEN,
+           qr_zk_session_timeout(g->zk));
     qr_group_revoke(g, NULL);
     g->revoked_lost = 1;
 }
@@ -658,18 +793,28 @@ static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
         /* reads that failed with the connection left no watch; arming
          * some twice is harmless */
         watches_clear(g);
+        if (g->state == GS_CLOSING && g->close_recommit) {
+            g->close_recommit = 0;
+            close_revoked(g, NULL);
+        }
         if (g->state != GS_RUNNING)
             break;
         if (!g->registered)
             do_register(g);
+        else if (g->reg_dirty)
+            reg_write(g);
         g->revoked_lost = 0;
         qr_group_poke(g);
         break;
     case QR_ZK_EV_DISCONNECTED:
+        /* at the end of the lease (group.h), not a whole session timeout
+         * after the client noticed: it notices only after 2/3 of it */
         if (!ev_is_active(&g->lost)) {
-            ev_timer_set(&g->lost, qr_zk_session_timeout(zk) / 1000.0, 0);
+            int64_t left = qr_group_lease_until_ns(g) - qr_clock_mono_ns();
+            ev_timer_set(&g->lost, left > 0 ? left / 1e9 : 0, 0);
             ev_timer_start(g->loop, &g->lost);
         }
+        (void)zk;
         break;
     case QR_ZK_EV_EXPIRED:
         ev_timer_stop(g->loop, &g->lost);
@@ -742,6 +887,8 @@ qr_group_t *qr_group_new(qr_zk_t *zk, const qr_group_conf_t *conf,
     ev_timer_init(&g->coalesce, on_coalesce, 0, 0);
     ev_timer_init(&g->retry, on_retry, 0, 0);
     ev_timer_init(&g->lost, on_lost, 0, 0);
+    ev_init(&g->beat, on_beat);
+    g->beat.data = g;
     double ac = conf->auto_commit_interval_ms / 1000.0;
     ev_timer_init(&g->autocommit, on_autocommit, ac, ac);
     ev_idle_init(&g->later, on_later);
@@ -766,11 +913,12 @@ static void subscription_free(qr_group_t *g)
 
 static void subscription_changed(qr_group_t *g)
 {
-    if (g->state != GS_RUNNING || !g->registered)
+    if (g->state != GS_RUNNING)
         return;
-    char *data = registration(g);
-    qr_zk_set(g->zk, g->my_path, data, (int)strlen(data), -1, NULL, g, NULL);
-    free(data);
+    g->reg_dirty = 1;
+    if (!g->registered)
+        return; /* written once the registration is in */
+    reg_write(g);
     qr_group_poke(g);
 }
 
@@ -853,6 +1001,8 @@ quire_err_t qr_group_start(qr_group_t *g)
     qr_zk_listen(g->zk, on_session, g);
     if (g->conf.auto_commit_interval_ms > 0)
         ev_timer_start(g->loop, &g->autocommit);
+    g->beat.repeat = qr_zk_session_timeout(g->zk) / 4000.0;
+    ev_timer_again(g->loop, &g->beat);
     do_register(g); /* or on the first SESSION event */
     return QUIRE_ERR_NONE;
 }
@@ -868,7 +1018,7 @@ quire_err_t qr_group_offset_store(qr_group_t *g, const char *topic,
     if (offset < 0 || !topic)
         return QUIRE_ERR_BAD_ARG;
     gpart_t *gp = qr_group_part_find(g, topic, partition);
-    if (!gp || !gp->held)
+    if (!gp || !gp->held || gp->releasing)
         return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     gp->stored = offset;
     return QUIRE_ERR_NONE;
@@ -936,18 +1086,36 @@ static void close_finish(qr_group_t *g)
 static void close_after_commit(qr_group_t *g, quire_err_t err, void *arg)
 {
     (void)arg;
+    if (err == QUIRE_ERR_ZK_CONNECTION_LOSS && g->state == GS_CLOSING) {
+        /* the session may still be alive and our nodes with it: commit
+         * again once connected, so the next owner starts where the
+         * revocation stopped (a new session ends the close instead) */
+        if (qr_zk_connected(g->zk))
+            close_revoked(g, NULL);
+        else
+            g->close_recommit = 1;
+        return;
+    }
     if (err != QUIRE_ERR_NONE)
         QR_LOG_WARN("GROUP", "%s: final commit failed: %s", g->consumer_id,
                     quire_err2str(err));
     g->close_pending = 1; /* held until every delete is issued */
     for (size_t i = 0; i < g->part_cnt; i++) {
         gpart_t *gp = &g->parts[i];
-        if (!gp->held)
+        if (!gp->held && !gp->unsure)
             continue;
+        /* read first: deleted only if still ours (close_read_done) */
         char *p = qr_group_path(g, "owners", gp->topic, gp->partition);
-        gop_t *op = qr_group_op_new(&g->misc_ops, CLOSE_DELETE);
-        if (qr_zk_delete(g->zk, p, -1, on_misc, g, op) == QUIRE_ERR_NONE)
+        gop_t *op = qr_group_op_new(&g->misc_ops, CLOSE_READ);
+        op->topic = qr_strdup(gp->topic);
+        op->partition = gp->partition;
+        gp->releasing = 1;
+        if (qr_zk_get(g->zk, p, NULL, on_misc, g, op) == QUIRE_ERR_NONE) {
             g->close_pending++;
+        } else {
+            qr_group_op_unlink(&g->misc_ops, op);
+            qr_group_ops_free(op);
+        }
         free(p);
     }
     if (g->registered) {
@@ -960,13 +1128,38 @@ static void close_after_commit(qr_group_t *g, quire_err_t err, void *arg)
         close_finish(g);
 }
 
+/* An owner node read at close: deleted (the version read) when ours. */
+static void close_read_done(qr_group_t *g, const qr_zk_res_t *res, gop_t *op)
+{
+    if (qr_group_node_ours(g, res)) {
+        char *p = qr_group_path(g, "owners", op->topic, op->partition);
+        gop_t *del = qr_group_op_new(&g->misc_ops, CLOSE_DELETE);
+        if (qr_zk_delete(g->zk, p, res->stat->version, on_misc, g, del) ==
+            QUIRE_ERR_NONE) {
+            free(p);
+            return; /* close_pending passes to the delete */
+        }
+        qr_group_op_unlink(&g->misc_ops, del);
+        qr_group_ops_free(del);
+        free(p);
+    }
+    if (--g->close_pending == 0)
+        close_finish(g);
+}
+
 static void close_revoked(qr_group_t *g, void *arg)
 {
     (void)arg;
     if (g->state != GS_CLOSING)
         return;
     if (!qr_zk_connected(g->zk)) {
-        close_finish(g);
+        /* the connection is down, maybe not the session: while the lease
+         * lasts our nodes may still stand, so commit once connected
+         * again (on_session); past it they go with the session */
+        if (ev_is_active(&g->lost) && qr_zk_session_id(g->zk) != 0)
+            g->close_recommit = 1;
+        else
+            close_finish(g);
         return;
     }
     qr_offsets_commit(g, NULL, NULL, close_after_commit, NULL);
@@ -999,6 +1192,7 @@ void qr_group_destroy(qr_group_t *g)
     ev_timer_stop(g->loop, &g->retry);
     ev_timer_stop(g->loop, &g->autocommit);
     ev_timer_stop(g->loop, &g->lost);
+    ev_timer_stop(g->loop, &g->beat);
     ev_idle_stop(g->loop, &g->later);
     waiters_free(g);
     qr_rebalance_free_all(g);

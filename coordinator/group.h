@@ -46,6 +46,18 @@
  * nodes that still carry our id but belong to an older session of ours
  * (ephemeralOwner) are waited out, never taken for ours.
  *
+ * Connection loss (the same session comes back): a request whose answer
+ * was lost may have been applied or not. So an owner node is deleted only
+ * after reading it in the same attempt and finding our session and id
+ * (a delete of the version read); every attempt first re-reads the owner
+ * nodes it holds or whose claim went unanswered, and takes the answer as
+ * the truth (ours: held; gone or someone else's: not held, and revoked
+ * when fetched). Once the delete of an owner node goes out, no commit of
+ * that partition does. Member nodes are read with a watch, so a
+ * subscription change rebalances every member. While the session may
+ * still be alive but ZooKeeper has not answered for a while, the lease
+ * (qr_group_lease_until_ns()) tells the user to stop handing out records.
+ *
  * Ownership: the conf and callbacks are copied; @c opaque is borrowed for
  * the group's lifetime; the qr_zk_t is borrowed and must outlive the group.
  * Every callback runs on the loop, from inside ZooKeeper processing or a
@@ -102,7 +114,18 @@ typedef struct qr_group_cbs {
                   const char *msg);
     /* qr_group_close() finished: our nodes are gone. May be NULL. */
     void (*closed)(void *opaque, qr_group_t *g);
+    /* the lease on the owned partitions now lasts until @p until_ns
+     * (qr_clock_mono_ns(); 0: no lease). Called when it is renewed (every
+     * quarter of the session timeout while ZooKeeper answers) and before
+     * each assigned(). May be NULL. See qr_group_lease_until_ns(). */
+    void (*lease)(void *opaque, qr_group_t *g, int64_t until_ns);
 } qr_group_cbs_t;
+
+/** The lease: the share of the negotiated session timeout, counted from
+ * the issue time of the latest request ZooKeeper answered, during which
+ * this member may hand out records of the partitions it owns. */
+#define QR_GROUP_LEASE_NUM 3
+#define QR_GROUP_LEASE_DEN 4
 
 /** Completion of qr_group_commit(): QUIRE_ERR_NONE once every changed
  * offset is in ZooKeeper. */
@@ -221,6 +244,18 @@ quire_err_t qr_group_committed(const qr_group_t *g, const char *topic,
  * @locality main loop  @locks none
  */
 size_t qr_group_assignment(const qr_group_t *g, const qr_group_tp_t **tps);
+
+/**
+ * @brief Until when this member may treat its owned partitions as its own
+ * (monotonic ns, qr_clock_mono_ns()): qr_zk_heard_ns() plus
+ * QR_GROUP_LEASE_NUM/QR_GROUP_LEASE_DEN of the negotiated session timeout.
+ * ZooKeeper cannot expire the session, and so nobody else can own these
+ * partitions, before qr_zk_heard_ns() plus the whole timeout; the rest
+ * covers the time between a check of the lease and the use of a record.
+ * @returns 0 when nothing was heard in this session.
+ * @locality main loop  @locks none
+ */
+int64_t qr_group_lease_until_ns(const qr_group_t *g);
 
 /** @brief Number of completed rebalances (for tests and metrics).
  * @locality main loop @locks none */

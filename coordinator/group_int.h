@@ -21,6 +21,12 @@ typedef struct gpart {
     char *topic; /* owned */
     int32_t partition;
     int held;          /* our owner node exists (this session) */
+    int unsure;        /* a claim of it whose answer was lost: settled by
+                          reading the node (rebalance.c) */
+    int verified;      /* read as ours by the attempt in progress */
+    int releasing;     /* our delete of its owner node went out: no
+                          commit of it is issued any more (offsets.c) */
+    int32_t ver;       /* the owner node's version, as verified */
     int active;        /* the user fetches it (assigned, not revoked) */
     int64_t stored;    /* position the user stored; OFFSET_NONE */
     int64_t committed; /* what ZooKeeper has; OFFSET_NONE */
@@ -116,6 +122,8 @@ struct qr_group {
     commit_t *commits; /* batches in flight */
     gop_t *misc_ops;   /* registration, close deletes */
     int close_pending;
+    int close_recommit; /* close's commit lost its connection: again on
+                           RECONNECTED, before any owner node goes */
     int holds;          /* qr_group_revoke_defer() not yet done */
     gwaiter_t *waiters; /* owned, run in order when holds reaches 0 */
 
@@ -123,7 +131,12 @@ struct qr_group {
     ev_timer retry;    /* backoff after a failed attempt */
     ev_timer autocommit;
     ev_timer lost; /* disconnected for a whole session timeout */
-    ev_idle later; /* runs finished commits' callbacks */
+    ev_timer beat; /* a request every quarter session: the lease */
+    int beat_inflight;
+    int reg_dirty;  /* the subscription changed since the registration
+                       was last written */
+    int reg_failed; /* the last registration failure was reported */
+    ev_idle later;  /* runs finished commits' callbacks */
 };
 
 /* ---- group.c ---- */
@@ -133,7 +146,7 @@ gpart_t *qr_group_part_find(const qr_group_t *g, const char *topic,
                             int32_t partition);
 /* Finds or inserts (held = active = 0, offsets NONE). */
 gpart_t *qr_group_part_add(qr_group_t *g, const char *topic, int32_t partition);
-/* Drops entries that are neither held nor active. */
+/* Drops entries that are neither held, unsure nor active. */
 void qr_group_part_gc(qr_group_t *g);
 /* A ZooKeeper watch of the group fired, or something else changed:
  * rebalance after the quiet time. */
@@ -161,6 +174,11 @@ void qr_group_op_unlink(gop_t **list, gop_t *op);
  * @returns 0, or -1 with the reason in @p errstr. */
 int qr_group_regex_compile(regex_t *re, const char *pattern, char *errstr,
                            size_t errstr_size);
+/* Whether the owner node in @p res (a get's answer) is ours: our session
+ * as its ephemeralOwner and our consumer id as its data. */
+int qr_group_node_ours(const qr_group_t *g, const qr_zk_res_t *res);
+/* Tells the user how long the lease on the owned partitions lasts. */
+void qr_group_lease_publish(qr_group_t *g);
 /* The session watch callback shared by every read of the group. */
 void qr_group_on_watch(qr_zk_t *zk, int type, const char *path, void *owner);
 

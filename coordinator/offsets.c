@@ -72,7 +72,8 @@ static void on_write(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
     commit_t *c = op->commit;
     /* the same claim of the partition as when the write was issued */
     gpart_t *held = qr_group_part_find(g, op->topic, op->partition);
-    if (held && (!held->held || held->gen != (uint64_t)op->idx))
+    if (held &&
+        (!held->held || held->releasing || held->gen != (uint64_t)op->idx))
         held = NULL;
     int retry = (res->rc == ZNONODE && op->stage == STAGE_SET) ||
                 (res->rc == ZNODEEXISTS && op->stage == STAGE_CREATE);
@@ -121,7 +122,9 @@ static void batch_issue(commit_t *c)
     c->issued = 1;
     for (size_t i = 0; i < g->part_cnt; i++) {
         gpart_t *gp = &g->parts[i];
-        if (!gp->held || gp->stored == QR_GROUP_OFFSET_NONE ||
+        /* not once its release went out (phase_release): the delete may
+         * land first, and the next owner start before this write */
+        if (!gp->held || gp->releasing || gp->stored == QR_GROUP_OFFSET_NONE ||
             gp->stored == gp->committed)
             continue;
         gop_t *op = qr_group_op_new(&c->ops, 0);

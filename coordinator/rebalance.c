@@ -3,14 +3,19 @@
  * with the group (DESIGN.md §6; the order is Kafka's
  * ZKRebalancerListener.rebalance(), made asynchronous):
  *
+ *   verify   every owner node we hold, or claimed without hearing the
+ *            answer (a connection loss): ours (our session and id) or not;
+ *            only what is read as ours is held, and released later
  *   read     children of ids, /brokers/topics and /brokers/ids (watched);
- *            every member's registration; each subscribed topic's
+ *            every member's registration (watched: a subscription change
+ *            rebalances everyone); each subscribed topic's
  *            partition list (watched); with sticky, every owner node
  *   compute  the assignor over the sorted view (assignor.h)
  *   revoke   the revoked callback for what the user fetches and will no
  *            longer own (range, roundrobin: everything)
  *   commit   stored positions, waiting until ZooKeeper has them
- *   release  delete our owner nodes that are not in the new assignment
+ *   release  delete our owner nodes that are not in the new assignment,
+ *            each at the version verify read (no commit of it after this)
  *   claim    create the missing ones (ephemeral); a node that exists is
  *            ours only if it carries our id and our session's
  *            ephemeralOwner, otherwise a watch is left on it and the
@@ -22,7 +27,8 @@
  * order) and the next phase starts when the last one completes. A failed
  * request fails the attempt at the end of its phase. An attempt that is
  * aborted (session event, close) is marked stale: its remaining results are
- * ignored, except that an owner node it created after all is deleted again.
+ * ignored, except that a claim it made after all (or may have made) is
+ * settled by the next attempt's verify, which then releases it.
  */
 #include "config.h"
 
@@ -49,7 +55,8 @@ enum {
     K_CLAIM,
     K_CHECK,
     K_OFFSET,
-    K_TOPICS_EXIST
+    K_TOPICS_EXIST,
+    K_VERIFY
 };
 
 struct att {
@@ -273,6 +280,41 @@ static void phase_claim(att_t *att);
 static void phase_offsets(att_t *att);
 static void phase_done(att_t *att);
 
+/* Reads every owner node we hold or may hold: after a connection loss
+ * an answer may be missing (a delete applied, a create applied), so what
+ * we believe is checked before anything is done with it. */
+static void verify_owned(att_t *att)
+{
+    qr_group_t *g = att->g;
+    for (size_t i = 0; i < g->part_cnt; i++) {
+        gpart_t *gp = &g->parts[i];
+        gp->verified = 0;
+        if (!gp->held && !gp->unsure)
+            continue;
+        char *path = qr_group_path(g, "owners", gp->topic, gp->partition);
+        gop_t *op = op_new(att, K_VERIFY, 0, gp->topic, gp->partition);
+        issued(att, qr_zk_get(g->zk, path, NULL, on_op, g, op));
+        free(path);
+    }
+}
+
+/* Fetched partitions that verify found not ours any more: revoked now. */
+static void revoke_unheld(qr_group_t *g)
+{
+    unsigned char *keep = qr_calloc(g->part_cnt + 1, 1);
+    int any = 0;
+    for (size_t i = 0; i < g->part_cnt; i++) {
+        keep[i] = g->parts[i].held || !g->parts[i].active;
+        any |= !keep[i];
+    }
+    if (any) {
+        QR_LOG_WARN("GROUP", "%s: owner nodes found not ours: revoked",
+                    g->consumer_id);
+        qr_group_revoke(g, keep);
+    }
+    free(keep);
+}
+
 void qr_rebalance_start(qr_group_t *g)
 {
     if (g->state != GS_RUNNING || !g->registered)
@@ -290,6 +332,7 @@ void qr_rebalance_start(qr_group_t *g)
     g->dirty = 0;
     QR_DBG(QR_DBG_GROUP, "GROUP", "%s: rebalance attempt starts",
            g->consumer_id);
+    verify_owned(att);
     read_node(att, K_IDS, 0, g->ids_path, 1, 1);
     read_node(att, K_TOPICS, 0, "/brokers/topics", 1, 1);
     read_node(att, K_BROKERS, 0, "/brokers/ids", 1, 1);
@@ -299,6 +342,7 @@ void qr_rebalance_start(qr_group_t *g)
 static void phase_members(att_t *att)
 {
     qr_group_t *g = att->g;
+    revoke_unheld(g);
     if (att->failed) {
         att_fail(att, "reading the members");
         return;
@@ -307,7 +351,7 @@ static void phase_members(att_t *att)
     att->mem_ok = qr_calloc(att->id_cnt ? att->id_cnt : 1, 1);
     for (size_t i = 0; i < att->id_cnt; i++) {
         char *p = qr_group_path(g, "ids", att->ids[i], -1);
-        read_node(att, K_MEMBER, i, p, 0, 0);
+        read_node(att, K_MEMBER, i, p, 1, 0);
         free(p);
     }
     att_wait(att, phase_topics);
@@ -580,9 +624,16 @@ static void phase_release(att_t *att)
         long f = flat_of(att, gp->topic, gp->partition);
         if (!gp->held || (f >= 0 && att->mine[f]))
             continue;
+        if (!gp->verified) {
+            att->failed = 1; /* not read by this attempt: never deleted */
+            continue;
+        }
+        /* from here on no commit of it goes out (offsets.c): one issued
+         * after the delete could land after the next owner's start */
+        gp->releasing = 1;
         char *path = qr_group_path(g, "owners", gp->topic, gp->partition);
         gop_t *op = op_new(att, K_RELEASE, 0, gp->topic, gp->partition);
-        issued(att, qr_zk_delete(g->zk, path, -1, on_op, g, op));
+        issued(att, qr_zk_delete(g->zk, path, gp->ver, on_op, g, op));
         free(path);
     }
     att_wait(att, phase_claim);
@@ -679,6 +730,7 @@ static void phase_done(att_t *att)
     int dirty = g->dirty;
     g->dirty = 0;
     att_free(att);
+    qr_group_lease_publish(g); /* the user checks it before any record */
     if (n && g->cbs.assigned)
         g->cbs.assigned(g->cbs.opaque, g, tps, n);
     free(tps);
@@ -688,25 +740,62 @@ static void phase_done(att_t *att)
 
 /* ---- completions ---- */
 
+/* A claim whose outcome we do not know (its answer was lost, or its
+ * attempt was dropped): remembered, and settled by the next attempt's
+ * verify, which reads the node. */
+static void claim_unsure(qr_group_t *g, const gop_t *op)
+{
+    gpart_t *gp = qr_group_part_add(g, op->topic, op->partition);
+    if (!gp->held)
+        gp->unsure = 1;
+}
+
 static void stale_result(att_t *att, const qr_zk_res_t *res, gop_t *op)
 {
     qr_group_t *g = att->g;
-    /* a claim that succeeded after its attempt was dropped: the node is
-     * ours but nobody tracks it, so give it back */
-    if (op->kind == K_CLAIM && res->rc == ZOK && qr_zk_connected(g->zk)) {
-        gpart_t *gp = qr_group_part_find(g, op->topic, op->partition);
-        if (!gp || !gp->held) {
-            char *path = qr_group_path(g, "owners", op->topic, op->partition);
-            qr_zk_delete(g->zk, path, -1, NULL, g, NULL);
-            free(path);
-        }
+    /* a claim that succeeded (or may have) after its attempt was dropped:
+     * the node may be ours while nobody tracks it. A new session has
+     * forgotten everything (the node went with the old one). */
+    if (op->kind == K_CLAIM && res->rc != ZNODEEXISTS &&
+        res->rc != ZSESSIONEXPIRED && res->rc != ZCLOSING &&
+        g->state != GS_CLOSED) {
+        claim_unsure(g, op);
+        qr_group_poke(g);
     }
 }
 
-static void claimed(qr_group_t *g, const gop_t *op)
+static void result_verify(att_t *att, const qr_zk_res_t *res, gop_t *op)
+{
+    qr_group_t *g = att->g;
+    gpart_t *gp = qr_group_part_find(g, op->topic, op->partition);
+    if (res->rc != ZOK && res->rc != ZNONODE) {
+        att->failed = 1;
+        return;
+    }
+    if (!gp)
+        return;
+    gp->unsure = 0;
+    if (qr_group_node_ours(g, res)) {
+        if (!gp->held)
+            gp->gen = ++g->claims; /* a claim whose answer was lost */
+        gp->held = 1;
+        gp->verified = 1;
+        gp->ver = res->stat->version;
+        gp->releasing = 0; /* a delete that did not happen after all */
+    } else {
+        if (gp->held)
+            QR_LOG_WARN("GROUP", "%s: owner node of %s-%d is not ours any more",
+                        g->consumer_id, gp->topic, (int)gp->partition);
+        gp->held = 0;
+    }
+}
+
+static void claimed(qr_group_t *g, const gop_t *op, int32_t ver)
 {
     gpart_t *gp = qr_group_part_add(g, op->topic, op->partition);
     gp->held = 1;
+    gp->unsure = gp->releasing = 0;
+    gp->ver = ver;
     gp->gen = ++g->claims;
 }
 
@@ -714,7 +803,7 @@ static void result_claim(att_t *att, const qr_zk_res_t *res, gop_t *op)
 {
     qr_group_t *g = att->g;
     if (res->rc == ZOK) {
-        claimed(g, op);
+        claimed(g, op, 0); /* a new node's version */
     } else if (res->rc == ZNODEEXISTS) {
         /* ours (a create the client retried) or someone's: look, and
          * leave a watch so its deletion brings a quick retry */
@@ -723,6 +812,9 @@ static void result_claim(att_t *att, const qr_zk_res_t *res, gop_t *op)
         issued(att, qr_zk_get(g->zk, path, qr_group_on_watch, on_op, g, chk));
         free(path);
     } else {
+        /* the create may have been applied with its answer lost */
+        if (res->rc == ZCONNECTIONLOSS || res->rc == ZOPERATIONTIMEOUT)
+            claim_unsure(g, op);
         att->failed = 1;
     }
 }
@@ -730,11 +822,8 @@ static void result_claim(att_t *att, const qr_zk_res_t *res, gop_t *op)
 static void result_check(att_t *att, const qr_zk_res_t *res, gop_t *op)
 {
     qr_group_t *g = att->g;
-    if (res->rc == ZOK && res->stat &&
-        res->stat->ephemeralOwner == qr_zk_session_id(g->zk) &&
-        res->len == (int)strlen(g->consumer_id) &&
-        memcmp(res->data, g->consumer_id, (size_t)res->len) == 0) {
-        claimed(g, op);
+    if (qr_group_node_ours(g, res)) {
+        claimed(g, op, res->stat->version);
         return;
     }
     att->conflict = 1;
@@ -769,7 +858,7 @@ static void store_result(att_t *att, const qr_zk_res_t *res, gop_t *op)
     /* a read that failed left no watch: arm it again next time */
     if (res->rc != ZOK && res->path &&
         (op->kind == K_IDS || op->kind == K_TOPICS || op->kind == K_BROKERS ||
-         op->kind == K_TOPIC))
+         op->kind == K_TOPIC || op->kind == K_MEMBER))
         qr_group_watch_fired(g, res->path);
     switch (op->kind) {
     case K_IDS:
@@ -838,13 +927,18 @@ static void store_result(att_t *att, const qr_zk_res_t *res, gop_t *op)
             att->failed = 1;
         break;
     case K_RELEASE:
+        /* anything but a clear answer (a lost one, a version that moved)
+         * leaves it held and releasing: the next attempt reads it again */
         if (res->rc == ZOK || res->rc == ZNONODE) {
             gpart_t *gp = qr_group_part_find(g, op->topic, op->partition);
             if (gp)
-                gp->held = 0;
+                gp->held = gp->releasing = 0;
         } else {
             att->failed = 1;
         }
+        break;
+    case K_VERIFY:
+        result_verify(att, res, op);
         break;
     case K_CLAIM:
         result_claim(att, res, op);

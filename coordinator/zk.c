@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "logging.h"
 #include "zk.h"
 #include "zk_loop.h"
@@ -52,6 +53,8 @@ typedef struct req {
     void *owner, *arg;
     char *path;           /* full path, with the chroot; owned */
     qr_zk_multi_t *multi; /* REQ_MULTI: owned */
+    int64_t sent_ns;      /* mono time it was issued (the lease) */
+    int64_t sid;          /* the session it was issued in */
 } req_t;
 
 typedef struct watch {
@@ -82,6 +85,9 @@ struct qr_zk {
     int ever_connected; /* a session was established once */
     int closing;
     int64_t session_id; /* of the current session, 0 before the first */
+    int negotiated_ms;  /* session timeout the server granted; 0: none yet */
+    int64_t heard_ns;   /* latest issue time of an answered request of this
+                           session (mono ns), 0: none */
     int chroot_pending; /* chroot creates in flight for a new session */
 
     ev_timer reinit;       /* deferred close + new handle after expiry */
@@ -277,6 +283,8 @@ static req_t *req_new(qr_zk_t *zk, req_kind_t kind, const char *path,
     req->owner = owner;
     req->arg = arg;
     req->path = path ? full_path(zk, path) : NULL;
+    req->sent_ns = qr_clock_mono_ns();
+    req->sid = zk->session_id;
     link_init(&req->link);
     link_add(&zk->reqs, &req->link);
     return req;
@@ -312,6 +320,13 @@ static void req_done(req_t *req, qr_zk_res_t *res)
     res->path = req->path ? rel_path(zk, req->path) : NULL;
     if (res->rc == ZSESSIONEXPIRED || res->rc == ZINVALIDSTATE)
         zk->connected = 0;
+    /* An answer from the server: it had our session alive when the
+     * request reached it, which was after req->sent_ns (the lease). */
+    if (res->rc != ZCONNECTIONLOSS && res->rc != ZOPERATIONTIMEOUT &&
+        res->rc != ZCLOSING && res->rc != ZSESSIONEXPIRED &&
+        res->rc != ZINVALIDSTATE && req->sid == zk->session_id &&
+        req->sent_ns > zk->heard_ns)
+        zk->heard_ns = req->sent_ns;
     if (req->cb)
         req->cb(zk, res, req->owner, req->arg);
     req_free(req);
@@ -725,12 +740,16 @@ static void on_connected(qr_zk_t *zk)
     int64_t id = cid ? cid->client_id : 0;
 
     zk->connected = 1;
+    /* what the server granted, which may differ from what we asked for
+     * (it clamps to 2..20 ticks): every timer about the session uses it */
+    zk->negotiated_ms = zoo_recv_timeout(zk->zh);
     if (id == zk->session_id && zk->ever_connected) {
         QR_LOG_INFO("ZK", "session 0x%llx reconnected", (unsigned long long)id);
         emit(zk, QR_ZK_EV_RECONNECTED);
         return;
     }
     zk->session_id = id;
+    zk->heard_ns = 0;
     if (zk->chroot_len)
         create_chroot(zk);
     else
@@ -908,8 +927,14 @@ const char *qr_zk_chroot(const qr_zk_t *zk)
 
 int qr_zk_session_timeout(const qr_zk_t *zk)
 {
-    return zk->zh && zk->connected ? zoo_recv_timeout(zk->zh)
-                                   : zk->session_timeout_ms;
+    /* the negotiated value stays valid while disconnected: the session
+     * the server keeps is the one it granted */
+    return zk->negotiated_ms > 0 ? zk->negotiated_ms : zk->session_timeout_ms;
+}
+
+int64_t qr_zk_heard_ns(const qr_zk_t *zk)
+{
+    return zk->heard_ns;
 }
 
 void qr_zk_close(qr_zk_t *zk)

@@ -128,9 +128,22 @@ struct ev_loop *qr_zk_loop(const qr_zk_t *zk);
  * lifetime. @locality any @locks none */
 const char *qr_zk_chroot(const qr_zk_t *zk);
 
-/** @brief The session timeout the server granted (or asked for, before
- * connecting), in ms. @locality main loop @locks none */
+/** @brief The session timeout the server granted for the current session
+ * (kept while disconnected), or the one asked for before the first
+ * connection, in ms. @locality main loop @locks none */
 int qr_zk_session_timeout(const qr_zk_t *zk);
+
+/**
+ * @brief When this process last heard from ZooKeeper, as a lower bound the
+ * server agrees with: the monotonic time (qr_clock_mono_ns()) at which the
+ * latest request of the current session that the server answered (any
+ * answer but a connection loss or expiry) was issued. The server received
+ * that request later, so it cannot expire the session before this time
+ * plus the session timeout. 0 when nothing has been answered in this
+ * session.
+ * @locality main loop  @locks none
+ */
+int64_t qr_zk_heard_ns(const qr_zk_t *zk);
 
 /* ---- requests: paths relative to the chroot, starting with '/' ---- */
 

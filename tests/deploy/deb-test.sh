@@ -4,8 +4,9 @@
 # is /usr/sbin/quire-broker with its unit, conffile and system user, `quire-
 # broker --version` and `pkg-config --modversion quire` give the version,
 # quire(3)'s EXAMPLE compiles with `cc example.c $(pkg-config --cflags
-# --libs quire)` and sends 10 records through the installed broker (on a
-# private ZooKeeper, loopback); purged, none of their files is left.
+# --libs quire)` and sends 10 records through the installed broker to a
+# topic made by the installed quire-topics (on a private ZooKeeper,
+# loopback); purged, none of their files is left.
 # Slow (the build takes minutes): `make deb-test`, part of `make nemesis`,
 # not of `make check`. Needs root (77 without); installs and purges
 # packages on this machine, refusing to if any quire package is installed.
@@ -102,7 +103,10 @@ pid=$!
 echo "$pid" >"$d/broker.pid"
 for _ in $(seq 1 200); do [ -s "$d/port" ] && break; sleep 0.1; done
 rc=99
-[ -s "$d/port" ] && { "$d/example" "$(cat "$d/port")" debtest >"$d/example.out"; rc=$?; }
+# the topic made with the installed tool, as an operator would
+[ -s "$d/port" ] && /usr/bin/quire-topics --zookeeper "$QUIRE_TEST_ZK/debtest" \
+    --create --topic debtest --partitions 1 --replication-factor 1 &&
+    { "$d/example" "$(cat "$d/port")" debtest >"$d/example.out"; rc=$?; }
 kill "$pid"; wait "$pid"
 exit $rc
 RUN

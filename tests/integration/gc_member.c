@@ -6,7 +6,7 @@
  *
  *   gc_member --zookeeper CONNECT --group G --topic T [--strategy S]
  *             [--session-timeout-ms MS] [--fetch-wait-ms MS]
- *             [--commit-ms MS] [--quiet]
+ *             [--commit-ms MS] [--record-ms MS] [--quiet]
  *
  * It writes to standard output (the test points it at a file), one line
  * per event, times from the system's monotonic clock in ms:
@@ -22,6 +22,8 @@
  *                                   confirmation arrives (not with
  *                                   --quiet)
  *   X <ms> <records>                clean exit (after SIGTERM/SIGINT)
+ * --record-ms: a slow application, MS ms of work after each record
+ * (check_group_lease: records are still buffered when it is stopped).
  * Commits are its own (enable.auto.commit=false), always after flushing
  * standard output: every --commit-ms, in the revocation callback and at
  * exit, each of every owned partition's position. So every committed
@@ -184,12 +186,13 @@ int main(int argc, char **argv)
         {"fetch-wait-ms", required_argument, NULL, 'f'},
         {"commit-ms", required_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, 'q'},
+        {"record-ms", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     const char *zk = NULL, *group = NULL, *topic = NULL;
     const char *strategy = "range", *session = "2000", *fetch_wait = "100";
     long long commit_ms = 500, last_commit, got = 0;
-    int opt;
+    int opt, record_ms = 0;
     quire_conf_t *conf;
     quire_consumer_t *c;
     char errstr[256];
@@ -220,6 +223,9 @@ int main(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'r':
+            record_ms = atoi(optarg);
+            break;
         default:
             return 2;
         }
@@ -227,7 +233,8 @@ int main(int argc, char **argv)
     if (!zk || !group || !topic || optind < argc) {
         fprintf(stderr, "usage: gc_member --zookeeper C --group G --topic T "
                         "[--strategy S] [--session-timeout-ms MS] "
-                        "[--fetch-wait-ms MS] [--commit-ms MS] [--quiet]\n");
+                        "[--fetch-wait-ms MS] [--commit-ms MS] "
+                        "[--record-ms MS] [--quiet]\n");
         return 2;
     }
     conf = quire_conf_new();
@@ -266,6 +273,11 @@ int main(int argc, char **argv)
                 printf("M %lld %d %lld %.*s\n", now, r->partition,
                        (long long)r->offset, (int)r->value_len,
                        r->value ? (const char *)r->value : "");
+            if (record_ms > 0) {
+                struct timespec ts = {record_ms / 1000,
+                                      (long)(record_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
         } else if (err != QUIRE_ERR_TIMED_OUT) {
             printf("E %lld %s %.*s\n", now, quire_err2str(err),
                    r && !r->topic && r->value ? (int)r->value_len : 0,

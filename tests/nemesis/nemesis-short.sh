@@ -5,6 +5,6 @@
 # the controller takes its partitions' leadership, healed it rejoins),
 # while producers (acks=all) and a consumer group run; no acknowledged
 # record lost or misplaced, no partition owned twice (tests/nemesis/run).
-exec "$(dirname "$0")/run" --cycles 1 --fault-s 8 \
+exec "$(dirname "$0")/run" --cycles 1 --fault-s 6 \
     --nemeses kill,zk-kill,zk-kill-leader,isolate \
     --out "${TMPDIR:-/tmp}/quire-nemesis-short-$$"

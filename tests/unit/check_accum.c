@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,7 +356,8 @@ static void *release_later(void *arg)
 START_TEST(buffer_memory_blocks_then_fails)
 {
     /* room for exactly two 1 KiB batches (plus record metadata) */
-    qr_accum_t *acc = new_accum(conf_of(1024, 60000, 2 * (1024 + 64 * 16)));
+    qr_accum_t *acc = new_accum(
+        conf_of(1024, 60000, 2 * (1024 + 64 * 16 + sizeof(qr_pbatch_t))));
     int64_t now = qr_clock_mono_ms(), t0;
     pthread_t th;
     releaser_t r = {acc, 200};
@@ -385,6 +387,63 @@ START_TEST(buffer_memory_blocks_then_fails)
 }
 END_TEST
 
+/*
+ * buffer.memory is a bound on what the accumulator holds, record metadata
+ * included (issue 22): 64 partitions of 1-byte records (16 bytes of
+ * metadata each, about 9 bytes in the batch) used to reach 2.81x a 1 MiB
+ * budget without blocking: batches opened within the budget, then their
+ * metadata grew unchecked. Appends go on until QUEUE_FULL (no waiting);
+ * then the heap actually held by the batches (malloc_usable_size of each
+ * allocation) must stay within the budget plus 1% (the allocator rounds
+ * sizes up; partition bookkeeping is outside it).
+ */
+START_TEST(buffer_memory_bounds_record_metadata)
+{
+    const int64_t budget = 1 << 20;
+    const int32_t parts = 64;
+    qr_accum_t *acc = new_accum(conf_of(16384, 60000, budget));
+    int64_t now = qr_clock_mono_ms(), held = 0;
+    qr_accum_stats_t st;
+    qr_pbatch_t *list, *b, *next;
+    quire_err_t err = QUIRE_ERR_NONE;
+    int32_t part;
+    int wake;
+    int32_t i;
+
+    /* a batch opened on every partition the budget allows, then each
+     * filled until it needs a new one */
+    for (i = 0; i < parts; i++)
+        qr_accum_append(acc, "t", i, parts, now, NULL, 0, "x", 1, NULL, 0, NULL,
+                        now, now, &part, &wake);
+    for (i = 0; i < parts; i++) {
+        long n = 0;
+
+        do
+            err = qr_accum_append(acc, "t", i, parts, now, NULL, 0, "x", 1,
+                                  NULL, 0, NULL, now, now, &part, &wake);
+        while (err == QUIRE_ERR_NONE && ++n < 1000000);
+    }
+    ck_assert_int_eq(err, QUIRE_ERR_QUEUE_FULL);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_le(st.mem_used, budget);
+    ck_assert_int_gt(st.records, 0);
+    qr_accum_drain(acc, now, take_all, NULL, &list, &now);
+    for (b = list; b; b = b->next)
+        held +=
+            (int64_t)(malloc_usable_size(b) + malloc_usable_size(b->buf) +
+                      malloc_usable_size(b->out) + malloc_usable_size(b->recs));
+    ck_assert_msg(held <= budget + budget / 100,
+                  "batches hold %lld bytes for a budget of %lld (%.2fx)",
+                  (long long)held, (long long)budget,
+                  (double)held / (double)budget);
+    for (b = list; b; b = next) {
+        next = b->next;
+        qr_accum_done(acc, b);
+    }
+    qr_accum_destroy(acc);
+}
+END_TEST
+
 static void *close_later(void *arg)
 {
     usleep(100 * 1000);
@@ -394,7 +453,8 @@ static void *close_later(void *arg)
 
 START_TEST(close_wakes_and_refuses)
 {
-    qr_accum_t *acc = new_accum(conf_of(1024, 60000, 1024 + 64 * 16));
+    qr_accum_t *acc =
+        new_accum(conf_of(1024, 60000, 1024 + 64 * 16 + sizeof(qr_pbatch_t)));
     int64_t now = qr_clock_mono_ms();
     qr_pbatch_t *list;
     int64_t next_ms;
@@ -557,6 +617,7 @@ static Suite *accum_suite(void)
     tcase_add_test(tc, sticky_partition_per_batch);
     tcase_add_test(tc, too_large_and_bad_args);
     tcase_add_test(tc, buffer_memory_blocks_then_fails);
+    tcase_add_test(tc, buffer_memory_bounds_record_metadata);
     tcase_add_test(tc, close_wakes_and_refuses);
     tcase_add_test(tc, expire_and_wait_empty);
     tcase_add_loop_test(tc, compression_round_trip, 0,
