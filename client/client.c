@@ -451,6 +451,10 @@ static void meta_maybe_request(qr_client_t *cl)
     req.api = QR_API_METADATA;
     req.u.metadata.topic_count = cnt;
     req.u.metadata.topics = topics;
+    req.u.metadata.allow_auto_topic_creation =
+        cl->conf->allow_auto_create_topics < 0
+            ? cl->ops->auto_create_default
+            : cl->conf->allow_auto_create_topics;
     if (qr_bconn_send(conn, &req, NULL, 0, 1, cl->conf->request_timeout_ms,
                       on_metadata, cl) == QUIRE_ERR_NONE) {
         cl->meta_inflight = 1;
