@@ -52,7 +52,8 @@ struct prod_op {
 };
 
 quire_err_t qr_api_produce_check(const uint8_t *p, size_t len,
-                                 int32_t max_batch, const char **why)
+                                 int32_t max_batch, size_t decompress_max,
+                                 const char **why)
 {
     size_t off = 0;
     qr_batch_hdr_t hdr;
@@ -77,10 +78,14 @@ quire_err_t qr_api_produce_check(const uint8_t *p, size_t len,
                 *why = "batch larger than max.message.bytes";
             return QUIRE_ERR_MESSAGE_TOO_LARGE;
         }
-        err = qr_batch_validate(p + off, len - off, QR_BATCH_CHECK_CRC, &hdr,
-                                why);
+        /* Record by record before the ack (Kafka's LogValidator): a
+         * malformed record stored would stop every consumer there. */
+        err = qr_batch_validate_produced(p + off, len - off, decompress_max,
+                                         &hdr, why);
         if (err == QUIRE_ERR_TRUNCATED)
             err = QUIRE_ERR_CORRUPT_MESSAGE; /* lengths do not tile */
+        else if (err == QUIRE_ERR_NO_MEMORY) /* local: not for the wire */
+            err = QUIRE_ERR_UNKNOWN_SERVER_ERROR;
         if (err != QUIRE_ERR_NONE)
             return err;
         off += qr_batch_size(&hdr);
@@ -225,9 +230,15 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
     entry = qr_request_lookup(ctx, topic, in->partition, &err);
     if (!entry)
         return err;
-    /* the topic's max.message.bytes (message.max.bytes unless overridden) */
-    err = qr_api_produce_check(in->records, in->records_length,
-                               atomic_load(&entry->max_message_bytes), &why);
+    /* the topic's max.message.bytes (message.max.bytes unless overridden);
+     * compressed records are decompressed unless the topic trusts its
+     * producers, up to what one request could have carried uncompressed */
+    err = qr_api_produce_check(
+        in->records, in->records_length, atomic_load(&entry->max_message_bytes),
+        atomic_load(&entry->trust_compressed)
+            ? 0
+            : (size_t)qr_server_conf(ctx->server)->socket_request_max_bytes,
+        &why);
     if (err != QUIRE_ERR_NONE) {
         qr_conn_log_peer(ctx->conn, "produce to %s-%d refused: %s (%s)", topic,
                          in->partition, quire_err2name(err), why ? why : "");

@@ -183,6 +183,19 @@ static const qr_conf_prop_t props[] = {
      "Record timestamps kept: CreateTime (the producer's) or LogAppendTime "
      "(the broker stamps each batch on append; topic override "
      "message.timestamp.type)"},
+    {"log.message.validate.compressed", QR_CONF_BOOL,
+     OFF(log_message_validate_compressed), "true", NORANGE, NULL,
+     QR_CONF_F_RESTART,
+     "Decompress every compressed batch a producer sends and check its "
+     "records before acknowledging it, as Kafka's broker does; false "
+     "trusts producers to compress well-formed records (uncompressed "
+     "batches are always checked; topic override "
+     "message.validate.compressed)"},
+    {"log.open.segments.max", QR_CONF_INT, OFF(log_open_segments_max),
+     "1000", 1, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Sealed segments, over all partitions, that keep their .log fd and "
+     "index maps open after a read (least recently read closed first, "
+     "reopened on demand); active segments are always open"},
     /* ---- tests only ---- */
     {"quire.test.flush.delay.ms", QR_CONF_INT, OFF(test_flush_delay_ms), "0",
      0, 60000, NULL, QR_CONF_F_RESTART,

@@ -35,7 +35,9 @@ typedef struct qr_brokerconf {
     int auto_create_topics_enable;
     int default_replication_factor;
     int message_max_bytes;
-    int log_message_timestamp_type; /* 0 CreateTime, 1 LogAppendTime */
+    int log_message_timestamp_type;      /* 0 CreateTime, 1 LogAppendTime */
+    int log_message_validate_compressed; /* decompress to check records */
+    int log_open_segments_max; /* sealed segments kept open (fds, maps) */
     int socket_request_max_bytes;
     int socket_send_buffer_bytes;    /* -1: the OS default */
     int socket_receive_buffer_bytes; /* -1: the OS default */

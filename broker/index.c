@@ -39,20 +39,48 @@ static quire_err_t map_file(qr_idxfile_t *f, size_t bytes, int prot, int flags)
     return QUIRE_ERR_NONE;
 }
 
-/* Preallocates real blocks (not a sparse hole) so that a full disk is an
- * error here, not a SIGBUS on a later store into the mapping. */
+/* Sets the file's length only, as Kafka does: a sparse file whose blocks
+ * come as entries are written (qr_idxfile_reserve()), so an empty
+ * partition costs no index blocks. Reserving 10 MiB per index up front
+ * let one Metadata request that auto-created 100 topics take 2 GB. */
 static quire_err_t prealloc(qr_idxfile_t *f, size_t bytes)
 {
-    int err = posix_fallocate(f->fd, 0, (off_t)bytes);
-    if (err == EOPNOTSUPP || err == EINVAL) {
-        /* a filesystem without fallocate: a plain size change */
-        if (ftruncate(f->fd, (off_t)bytes) != 0)
-            return sys_fail("ftruncate", f->path, errno);
-        return QUIRE_ERR_NONE;
-    }
-    if (err != 0)
-        return sys_fail("posix_fallocate", f->path, err);
+    if (ftruncate(f->fd, (off_t)bytes) != 0)
+        return sys_fail("ftruncate", f->path, errno);
     return QUIRE_ERR_NONE;
+}
+
+/* Blocks are allocated this many bytes at a time, ahead of the entries. */
+#define RESERVE_STEP 4096
+
+int qr_idxfile_reserve(qr_idxfile_t *f, size_t n)
+{
+    size_t need = (n + 1) * f->entry_size, upto;
+    int err;
+
+    if (need <= f->reserved)
+        return 0;
+    upto = (need + RESERVE_STEP - 1) / RESERVE_STEP * RESERVE_STEP;
+    if (upto > f->map_size)
+        upto = f->map_size;
+    /* Real blocks before the store: a full disk is an error here, never a
+     * SIGBUS on a store into a hole of the mapping. */
+    err =
+        posix_fallocate(f->fd, (off_t)f->reserved, (off_t)(upto - f->reserved));
+    if (err == EOPNOTSUPP || err == EINVAL) {
+        f->reserved = f->map_size; /* no fallocate here: sparse, as Kafka */
+        return 0;
+    }
+    if (err != 0) {
+        QR_LOG_WARN("LOG", "%s: no room for more index entries: %s (errno %d)",
+                    f->path, strerror(err), err);
+        /* full from now on: the segment rolls, and the roll reports the
+         * disk */
+        f->max_entries = n;
+        return -1;
+    }
+    f->reserved = upto;
+    return 0;
 }
 
 static quire_err_t open_existing(qr_idxfile_t *f, size_t max_bytes,
@@ -86,6 +114,7 @@ static quire_err_t open_existing(qr_idxfile_t *f, size_t max_bytes,
         err = map_file(f, want, PROT_READ | PROT_WRITE, 0);
     if (err != QUIRE_ERR_NONE)
         return err;
+    f->reserved = have; /* the entries' blocks exist: they were written */
     size_t n = 0;
     while (n < have / f->entry_size && used(qr_idxfile_at(f, n), n))
         n++;
@@ -223,7 +252,7 @@ quire_err_t qr_index_append(qr_index_t *idx, int64_t offset, uint32_t pos)
 
     if (!f->writable || rel < 0 || rel > INT32_MAX || pos == 0)
         return QUIRE_ERR_STATE;
-    if (n >= f->max_entries)
+    if (n >= f->max_entries || qr_idxfile_reserve(f, n) != 0)
         return QUIRE_ERR_BUF_FULL;
     if (n > 0) {
         int64_t last_off;

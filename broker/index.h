@@ -11,11 +11,14 @@
  * segment, at position 0, is never indexed, so a position of 0 marks the
  * unused, preallocated tail). Offsets and positions strictly increase.
  *
- * The active segment's file is preallocated (posix_fallocate, so a full
- * disk shows up as an error at roll time, never as SIGBUS on a store into
- * the mapping) to log.index.size.max.bytes and mapped read-write; at roll or
- * close it is trimmed to its entries (ftruncate) and the mapping kept, so
- * concurrent readers never fault.
+ * The active segment's file is given its full length,
+ * log.index.size.max.bytes, with ftruncate (sparse: no blocks, as Kafka's
+ * setLength) and mapped read-write; blocks are allocated with
+ * posix_fallocate a page ahead of the entries written
+ * (qr_idxfile_reserve()), so an empty partition costs a few kilobytes of
+ * disk and a full disk is an error, never a SIGBUS on a store into the
+ * mapping. At roll or close the file is trimmed to its entries (ftruncate)
+ * and the mapping kept, so concurrent readers never fault.
  *
  * Concurrency: one writer (the partition's appender, under the partition
  * lock) and any number of lock-free readers. The writer stores an entry and
@@ -41,8 +44,9 @@ typedef struct qr_idxfile {
     size_t max_entries;     /* capacity of the mapping */
     size_t map_size;        /* bytes mapped */
     int fd;
-    int writable; /* active segment: preallocated, mapped rw */
-    char *path;   /* owned, for log lines */
+    int writable;    /* active segment: full length, mapped rw */
+    size_t reserved; /* writer: bytes from 0 with real blocks */
+    char *path;      /* owned, for log lines */
 } qr_idxfile_t;
 
 /** Tells whether entry @p i (at @p p) of a preallocated file is in use. */
@@ -66,6 +70,15 @@ typedef int (*qr_idxfile_used_fn)(const uint8_t *p, size_t i);
 quire_err_t qr_idxfile_open(qr_idxfile_t *f, const char *path,
                             size_t entry_size, size_t max_bytes, int create,
                             int writable, qr_idxfile_used_fn used);
+
+/**
+ * @brief Makes sure entry @p n has disk blocks before it is stored (the
+ * file is sparse past the entries written).
+ * @returns 0; -1 when the disk is full (logged; the file then counts as
+ *          full, so the segment rolls).
+ * @locality any  @locks partition lock (the single writer)
+ */
+int qr_idxfile_reserve(qr_idxfile_t *f, size_t n);
 
 /** @brief Pointer to entry @p i (i < capacity). @locality any @locks none */
 static inline uint8_t *qr_idxfile_at(const qr_idxfile_t *f, size_t i)

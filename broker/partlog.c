@@ -529,23 +529,75 @@ static quire_err_t list_segments(qr_plog_t *part, int64_t **basesp, size_t *np,
     return QUIRE_ERR_NONE;
 }
 
-/* Drops segments [from, nsegs): a cut before them made them unreachable. */
-static void drop_tail(qr_plog_t *part, size_t from)
+/* Deletes segment @p i (open time: the partition is not shared yet),
+ * saying which and why (recovery.c's rule: only a segment with no valid
+ * batch left). */
+static void drop_seg(qr_plog_t *part, size_t i, const char *why)
 {
-    while (part->nsegs > from) {
-        qr_seg_t *seg = part->segs[--part->nsegs];
-        QR_LOG_WARN("LOG", "%s: deleting segment %020lld, after the truncation",
-                    part->name, (long long)seg->base_offset);
-        qr_seg_unlink(seg);
-        qr_seg_release(seg);
-    }
-    qr_plog_segs_changed(part);
+    qr_seg_t *seg = part->segs[i];
+
+    QR_LOG_WARN("LOG", "%s: deleting segment %020lld: %s", part->name,
+                (long long)seg->base_offset, why);
+    qr_seg_unlink(seg);
+    qr_seg_release(seg);
+    memmove(part->segs + i, part->segs + i + 1,
+            (part->nsegs - i - 1) * sizeof(*part->segs));
+    memmove(part->bases + i, part->bases + i + 1,
+            (part->nsegs - i - 1) * sizeof(*part->bases));
+    part->nsegs--;
 }
 
-/* With a failed sync behind it (the marker), the log is cut back to the
- * recovery point the marker recorded: what lies past it may be pages the
- * kernel failed to write and then dropped or kept only in its cache. The
- * segment was just scanned (writable indexes); *cut set when cut. */
+/* The last segment must be where appends go on: based at the log end.
+ * After a cut left it empty with another base, it is replaced. */
+static quire_err_t fix_active(qr_plog_t *part, int64_t end, int *changed)
+{
+    qr_seg_t *seg = part->segs[part->nsegs - 1], *fresh;
+    qr_seg_opts_t so = seg_opts(&part->conf);
+    quire_err_t err;
+
+    if (qr_seg_size(seg) > 0 || seg->base_offset == end)
+        return QUIRE_ERR_NONE;
+    *changed = 1;
+    if (part->nsegs > 1) {
+        drop_seg(part, part->nsegs - 1,
+                 "empty after recovery and not based at the log end");
+    } else {
+        QR_LOG_WARN("LOG",
+                    "%s: replacing empty segment %020lld by one at "
+                    "the log end %lld",
+                    part->name, (long long)seg->base_offset, (long long)end);
+        qr_seg_unlink(seg);
+        qr_seg_release(seg);
+        part->nsegs = 0;
+    }
+    err = qr_seg_create(part->dir, end, &so, &fresh);
+    if (err == QUIRE_ERR_NONE)
+        segs_push_only(part, fresh);
+    return err;
+}
+
+/* A segment after a cut (recovery.c's rule), just checked: deleted when
+ * no valid batch is left in it and it is not the last (*dropped); kept
+ * otherwise, the offsets between it and what comes before a gap, said in
+ * the log. */
+static void after_cut_one(qr_plog_t *part, size_t i, int64_t expect,
+                          int *dropped)
+{
+    qr_seg_t *seg = part->segs[i];
+
+    *dropped = 0;
+    if (i + 1 < part->nsegs && qr_seg_size(seg) == 0) {
+        drop_seg(part, i, "no valid batch in it after the cut before it");
+        *dropped = 1;
+    } else if (qr_seg_size(seg) > 0 && seg->base_offset > expect) {
+        QR_LOG_WARN("LOG",
+                    "%s: keeping segment %020lld after the cut: its batches "
+                    "are valid; offsets %lld..%lld are missing",
+                    part->name, (long long)seg->base_offset, (long long)expect,
+                    (long long)seg->base_offset - 1);
+    }
+}
+
 static quire_err_t cut_to(qr_plog_t *part, qr_seg_t *seg, int64_t limit,
                           int64_t expect, int *cut)
 {
@@ -591,8 +643,8 @@ static void overlap_error(qr_plog_t *part, size_t i)
     QR_LOG_ERR("LOG",
                "%s: segment %020lld ends at offset %lld, past the base of "
                "segment %020lld: overlapping segments (a directory update "
-               "was lost); keeping the earlier one and deleting %zu later "
-               "segments",
+               "was lost); keeping the earlier one; the %zu later segments "
+               "are checked after it and those overlapping it deleted",
                part->name, (long long)seg->base_offset,
                (long long)atomic_load(&seg->next_offset),
                (long long)part->segs[i + 1]->base_offset, part->nsegs - i - 1);
@@ -632,6 +684,7 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
     int64_t rp = o->recovery_point;
     size_t first = part->nsegs; /* first segment to recover */
     int64_t expect = part->segs[0]->base_offset;
+    int after_cut = 0; /* every segment after a cut is checked */
     quire_err_t err;
 
     if (!o->clean) {
@@ -643,22 +696,45 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
                     part->name, (long long)part->segs[first]->base_offset,
                     (long long)rp);
     }
-    for (size_t i = 0; i < part->nsegs; i++) {
+    /* idx_ok is indexed by the segments as listed; drop_seg() shifts the
+     * array, so k follows the listing while i follows the array. */
+    for (size_t i = 0, k = 0; i < part->nsegs; k++) {
         qr_seg_t *seg = part->segs[i];
-        int scanned, cut;
-        err = recover_one(part, i, i >= first || !idx_ok[i], expect, limit,
-                          &scanned, &cut);
+        int scanned = 0, cut = 0, dropped = 0;
+        if (limit != INT64_MAX && i > 0 && seg->base_offset >= limit) {
+            /* past the recovery point of a failed sync: nothing there is
+             * known to have reached the disk */
+            drop_seg(part, i, "past the recovery point of the failed sync");
+            *changed = 1;
+            continue;
+        }
+        /* held while it is worked on, so the cache cannot close it */
+        qr_seg_keep(seg);
+        err = qr_seg_use(seg);
+        if (err == QUIRE_ERR_NONE)
+            err = recover_one(part, i, k >= first || !idx_ok[k] || after_cut,
+                              expect, limit, &scanned, &cut);
+        if (err == QUIRE_ERR_NONE && after_cut)
+            after_cut_one(part, i, expect, &dropped);
+        if (err == QUIRE_ERR_NONE && !dropped && scanned && i + 1 < part->nsegs)
+            err = qr_seg_seal(seg);
+        if (err == QUIRE_ERR_NONE && !dropped && i + 1 < part->nsegs)
+            qr_seg_cache_add(seg);
+        qr_seg_release(seg);
         if (err != QUIRE_ERR_NONE)
             return err;
-        if (cut) {
-            drop_tail(part, i + 1);
-            *changed = 1;
-        }
-        if (scanned && i + 1 < part->nsegs &&
-            (err = qr_seg_seal(seg)) != QUIRE_ERR_NONE)
-            return err;
-        expect = atomic_load(&seg->next_offset);
+        *changed |= cut || dropped;
+        after_cut |= cut;
+        if (dropped)
+            continue;
+        /* an empty segment moves the end to its base, never back */
+        if (qr_seg_size(seg) > 0 || seg->base_offset > expect || i == 0)
+            expect = atomic_load(&seg->next_offset);
+        i++;
     }
+    if ((err = fix_active(part, expect, changed)) != QUIRE_ERR_NONE)
+        return err;
+    qr_plog_segs_changed(part);
     atomic_store(&part->log_start, part->segs[0]->base_offset);
     atomic_store(&part->log_end, expect);
     atomic_store(&part->hw, expect);
@@ -688,10 +764,15 @@ static quire_err_t recover_all(qr_plog_t *part, const qr_plog_open_opts_t *o,
 static void drop_page_cache(qr_plog_t *part)
 {
     for (size_t i = 0; i < part->nsegs; i++) {
-        int rc = posix_fadvise(part->segs[i]->fd, 0, 0, POSIX_FADV_DONTNEED);
+        qr_seg_t *seg = part->segs[i];
+        int rc = EBADF;
+        qr_seg_keep(seg); /* its files may be closed: reopened here */
+        if (qr_seg_use(seg) == QUIRE_ERR_NONE)
+            rc = posix_fadvise(seg->fd, 0, 0, POSIX_FADV_DONTNEED);
+        qr_seg_release(seg);
         if (rc != 0)
             QR_LOG_WARN("LOG", "%s: segment %020lld: fadvise: %s", part->name,
-                        (long long)part->segs[i]->base_offset, strerror(rc));
+                        (long long)seg->base_offset, strerror(rc));
     }
 }
 
@@ -737,6 +818,8 @@ static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
         qr_seg_t *seg;
         err =
             qr_seg_open(part->dir, bases[i], &so, i + 1 == n, &seg, &idx_ok[i]);
+        if (err == QUIRE_ERR_NONE && i + 1 < n && idx_ok[i])
+            qr_seg_close_files(seg); /* reopened one at a time by recovery */
         if (err == QUIRE_ERR_NONE)
             segs_push_only(part, seg);
         else
@@ -982,8 +1065,11 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
     int64_t base = qr_plog_log_end(part);
     quire_err_t err;
 
-    if (qr_seg_size(old) == 0)
-        return QUIRE_ERR_NONE; /* an empty active segment is fresh enough */
+    /* An empty active segment is fresh enough, unless the log end moved
+     * past its base without it (then offsets there could not be indexed
+     * relative to it). */
+    if (qr_seg_size(old) == 0 && old->base_offset == base)
+        return QUIRE_ERR_NONE;
     err = qr_seg_create(part->dir, base, &so, &seg);
     if (err != QUIRE_ERR_NONE)
         return err;
@@ -998,6 +1084,8 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
     if (qr_seg_seal(old) != QUIRE_ERR_NONE)
         QR_LOG_WARN("LOG", "%s: could not trim the indexes of %020lld",
                     part->name, (long long)old->base_offset);
+    else
+        qr_seg_cache_add(old); /* its files may now be closed when idle */
     /* Kafka flushes on roll: the sealed segment and its indexes are synced
      * in the background, so the recovery point moves past them. */
     pthread_mutex_lock(&part->flush_lock);
@@ -1008,16 +1096,17 @@ quire_err_t qr_plog_do_roll(qr_plog_t *part)
     return QUIRE_ERR_NONE;
 }
 
+/* The roll checks made once per append: size, age, full indexes. The
+ * offset span is judged per batch, in fitting(). */
 static int should_roll(const qr_plog_t *part, const qr_seg_t *seg, size_t len,
-                       int64_t last, int64_t now)
+                       int64_t now)
 {
     uint64_t size = qr_seg_size(seg);
     if (size == 0)
         return 0;
     return size + len > (uint64_t)part->conf.segment_bytes ||
            now - seg->roll_base_ms > part->conf.roll_ms ||
-           qr_index_full(&seg->idx) || qr_tindex_full(&seg->tidx) ||
-           last - seg->base_offset > INT32_MAX;
+           qr_index_full(&seg->idx) || qr_tindex_full(&seg->tidx);
 }
 
 /* Checks that the headers tile [data, data+len); counts records. */
@@ -1055,9 +1144,14 @@ static int64_t assign_offsets(uint8_t *data, size_t len, int64_t next)
     return next - 1;
 }
 
-/* Bytes of the leading whole batches of [data, len) that fit in `room`;
- * at least one batch when `force`. */
-static size_t fitting(const uint8_t *data, size_t len, uint64_t room, int force)
+/* Bytes of the leading whole batches of [data, len) (offsets assigned)
+ * that fit in `room` bytes of the segment based at `seg_base`: at least
+ * one batch when `force` (an empty segment takes any size), and never a
+ * batch whose last offset is more than INT32_MAX past the base, empty
+ * segment or not: the indexes store offsets relative to it in 32 bits, and
+ * recovery would judge such a segment corrupt. */
+static size_t fitting(const uint8_t *data, size_t len, uint64_t room,
+                      int64_t seg_base, int force)
 {
     size_t off = 0;
     while (off < len) {
@@ -1065,18 +1159,20 @@ static size_t fitting(const uint8_t *data, size_t len, uint64_t room, int force)
         qr_batch_hdr_read(data + off, len - off, &hdr);
         if (off + qr_batch_size(&hdr) > room && !(force && off == 0))
             break;
+        if (qr_batch_last_offset(&hdr) - seg_base > INT32_MAX)
+            break;
         off += qr_batch_size(&hdr);
     }
     return off;
 }
 
 static quire_err_t write_locked(qr_plog_t *part, uint8_t *data, size_t len,
-                                int64_t last, int64_t now)
+                                int64_t now)
 {
     size_t done = 0;
     quire_err_t err;
 
-    if (should_roll(part, active_seg(part), len, last, now) &&
+    if (should_roll(part, active_seg(part), len, now) &&
         (err = qr_plog_do_roll(part)) != QUIRE_ERR_NONE)
         return err;
     while (done < len) {
@@ -1085,9 +1181,16 @@ static quire_err_t write_locked(qr_plog_t *part, uint8_t *data, size_t len,
         uint64_t room = (uint64_t)part->conf.segment_bytes > size
                             ? (uint64_t)part->conf.segment_bytes - size
                             : 0;
-        size_t n = fitting(data + done, len - done, room, size == 0);
+        size_t n =
+            fitting(data + done, len - done, room, seg->base_offset, size == 0);
         int sys_errno, cut_failed;
         if (n == 0) {
+            if (size == 0 && seg->base_offset == qr_plog_log_end(part)) {
+                /* cannot happen: a batch's span is at most INT32_MAX */
+                QR_LOG_ERR("LOG", "%s: batch at offset %lld fits no segment",
+                           part->name, (long long)seg->base_offset);
+                return QUIRE_ERR_CORRUPT_MESSAGE;
+            }
             if ((err = qr_plog_do_roll(part)) != QUIRE_ERR_NONE)
                 return err;
             continue;
@@ -1129,7 +1232,7 @@ quire_err_t qr_plog_append(qr_plog_t *part, uint8_t *data, size_t len,
     if (err == QUIRE_ERR_NONE) {
         base = qr_plog_log_end(part);
         last = assign_offsets(data, len, base);
-        err = write_locked(part, data, len, last, qr_plog_now_ms());
+        err = write_locked(part, data, len, qr_plog_now_ms());
         if (part->conf.write_caching)
             end = qr_plog_log_end(part);
     }
@@ -1174,6 +1277,10 @@ static qr_seg_t *next_seg(qr_plog_t *part, const qr_seg_t *seg)
         qr_seg_keep(next);
     }
     pthread_rwlock_unlock(&part->segs_lock);
+    if (next && qr_seg_use(next) != QUIRE_ERR_NONE) {
+        qr_seg_release(next);
+        return NULL;
+    }
     return next;
 }
 
@@ -1210,6 +1317,10 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
     pthread_rwlock_unlock(&part->segs_lock);
     if (!seg) /* retention moved the start meanwhile */
         return QUIRE_ERR_OFFSET_OUT_OF_RANGE;
+    if (qr_seg_use(seg) != QUIRE_ERR_NONE) { /* closed by the cache */
+        qr_seg_release(seg);
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
     for (;;) {
         uint64_t end = visible_bytes(seg, &vis), pos;
         int64_t base;
@@ -1271,8 +1382,10 @@ quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
         if (!seg)
             return QUIRE_ERR_NONE;
         i--; /* the loop's i++ moved past seg */
-        quire_err_t err =
-            qr_seg_find_ts(seg, timestamp, visible_bytes(seg, &vis), offset);
+        quire_err_t err = qr_seg_use(seg);
+        if (err == QUIRE_ERR_NONE)
+            err = qr_seg_find_ts(seg, timestamp, visible_bytes(seg, &vis),
+                                 offset);
         qr_seg_release(seg);
         if (err == QUIRE_ERR_NONE)
             return QUIRE_ERR_NONE;

@@ -178,8 +178,9 @@ typedef struct qr_plog_open_opts {
  * @brief Opens (optionally creates) the log of @p topic / @p partition under
  * @p log_dir and recovers it: without @c clean, every segment from the one
  * holding the recovery point on is scanned, each batch checked (length,
- * CRC-32C, offsets increasing), the log cut at the first bad or torn batch
- * (later segments deleted) and indexes rebuilt; missing or corrupt indexes
+ * CRC-32C, offsets increasing), a segment cut at its first bad or torn
+ * batch, later segments kept when valid (the rule: recovery.c) and indexes
+ * rebuilt; missing or corrupt indexes
  * are rebuilt in any case. Every action is logged with the partition and
  * byte position. Leftover ".deleted" files are removed.
  * @param log_dir, topic  borrowed (copied).

@@ -71,6 +71,7 @@ void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
     e->leader_epoch = leader_epoch;
     atomic_init(&e->max_message_bytes, prod->max_message_bytes);
     atomic_init(&e->log_append_time, prod->log_append_time);
+    atomic_init(&e->trust_compressed, prod->trust_compressed);
     e->part = part;
     pthread_mutex_init(&e->wmu, NULL);
     pthread_rwlock_wrlock(&map->lock);

@@ -57,6 +57,8 @@ typedef struct qr_pwgroup {
 typedef struct qr_topic_produce {
     int32_t max_message_bytes; /* max.message.bytes: largest batch */
     int log_append_time;       /* message.timestamp.type=LogAppendTime */
+    int trust_compressed;      /* message.validate.compressed=false: 0
+                                  (the default) checks compressed records */
 } qr_topic_produce_t;
 
 typedef struct qr_pentry {
@@ -70,6 +72,8 @@ typedef struct qr_pentry {
     atomic_int log_append_time;   /* the topic's message.timestamp.type is
                                      LogAppendTime: Produce stamps each
                                      batch with the broker's clock */
+    atomic_int trust_compressed;  /* the topic's message.validate.compressed
+                                     is false: Produce does not decompress */
     qr_plog_t *part;              /* one reference, owned by the entry */
     pthread_mutex_t wmu;
     qr_pwgroup_t *groups; /* guarded by wmu; one per thread that waited */

@@ -1,5 +1,34 @@
 /*
  * recovery: segment scans at open.
+ *
+ * ---- The rule: what recovery cuts, and what it deletes (issue 17) ----
+ *
+ * 1. What is checked. After a crash, every segment from the one holding
+ *    the recovery point on; any segment whose index is missing or
+ *    corrupt; and every segment after one that had to be cut. Each batch
+ *    in turn: its header and length inside the file, the CRC-32C, the
+ *    header fields (qr_batch_validate(QR_BATCH_CHECK_CRC)), a base offset
+ *    at or above both the segment's base and the end of what was kept
+ *    before it, and a last offset at most INT32_MAX past the segment's
+ *    base (what the indexes can address).
+ * 2. What is cut. A segment is cut at its first batch that fails: that
+ *    batch and the rest of the file, since after a damaged batch the
+ *    positions of the following ones cannot be trusted. The log says the
+ *    segment, the byte position, the reason and the bytes cut.
+ * 3. What is deleted. A cut never deletes the segments after it by
+ *    itself. Each later segment is checked by (1) on its own, and what is
+ *    valid in it is kept: records acknowledged after the damaged part
+ *    survive it, and the offsets that were cut become a gap in the log
+ *    (fetches go on at the next offset kept; the log says which offsets
+ *    are missing). A later segment is deleted only when nothing in it can
+ *    be valid: its first batch already fails (1), so it has no batch left;
+ *    the log names it and says why. The last segment is never deleted for
+ *    being empty: appends go on there, from its base.
+ *
+ * Before this rule a cut deleted every later segment (Kafka deletes the
+ * unflushed segments after a truncated one): one batch putting offsets
+ * beyond INT32_MAX from its segment's base cost other clients'
+ * acknowledged records in the segments after it.
  */
 #include "config.h"
 

@@ -3,12 +3,14 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "alloc.h"
 #include "checkpoint.h"
+#include "diskfmt.h"
 #include "logging.h"
 #include "partlog_int.h"
 #include "retention.h"
@@ -19,9 +21,13 @@ static int64_t seg_time(const qr_seg_t *seg)
     int64_t ts = atomic_load(&((qr_seg_t *)seg)->max_ts);
     struct stat st;
 
+    char path[PATH_MAX];
+
     if (ts >= 0)
         return ts;
-    if (fstat(seg->fd, &st) != 0)
+    /* by name: the cache may have closed the segment's fd */
+    if (qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path)) != 0 ||
+        stat(path, &st) != 0)
         return -1;
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }

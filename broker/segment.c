@@ -59,12 +59,19 @@ static qr_seg_t *seg_alloc(const char *dir, int64_t base_offset,
     atomic_init(&seg->next_offset, base_offset);
     atomic_init(&seg->max_ts, -1);
     atomic_init(&seg->refcnt, 1);
+    atomic_init(&seg->files_open, 1);
+    atomic_init(&seg->referenced, 1);
     pthread_mutex_init(&seg->sync_lock, NULL);
+    pthread_mutex_init(&seg->open_lock, NULL);
     return seg;
 }
 
+static void cache_remove(qr_seg_t *seg);
+
 static void seg_free(qr_seg_t *seg)
 {
+    cache_remove(seg);
+    pthread_mutex_destroy(&seg->open_lock);
     qr_index_close(&seg->idx);
     qr_tindex_close(&seg->tidx);
     if (seg->fd >= 0)
@@ -182,6 +189,194 @@ quire_err_t qr_seg_open(const char *dir, int64_t base_offset,
 fail:
     seg_free(seg);
     return err;
+}
+
+/* ---- open files: the cache of sealed segments (issue 17 item 2) ----
+ *
+ * A CLOCK list over the sealed segments whose files are open: the hand is
+ * the list's head; a segment read since the hand last passed (referenced)
+ * gets a second chance, else it is closed if nobody but its partition
+ * holds it. One lock for the list, taken on add, close and free, never
+ * on a read that finds its segment open. */
+
+static struct {
+    pthread_mutex_t lock;
+    qr_seg_t *head, *tail; /* head: next for the hand */
+    size_t count, max;
+} cache = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 1000};
+
+/* cache.lock held */
+static void cache_unlink(qr_seg_t *seg)
+{
+    if (seg->lru_prev)
+        seg->lru_prev->lru_next = seg->lru_next;
+    else
+        cache.head = seg->lru_next;
+    if (seg->lru_next)
+        seg->lru_next->lru_prev = seg->lru_prev;
+    else
+        cache.tail = seg->lru_prev;
+    seg->lru_prev = seg->lru_next = NULL;
+    seg->in_cache = 0;
+    cache.count--;
+}
+
+/* cache.lock held */
+static void cache_append(qr_seg_t *seg)
+{
+    seg->lru_prev = cache.tail;
+    seg->lru_next = NULL;
+    if (cache.tail)
+        cache.tail->lru_next = seg;
+    else
+        cache.head = seg;
+    cache.tail = seg;
+    seg->in_cache = 1;
+    cache.count++;
+}
+
+static void close_files(qr_seg_t *seg)
+{
+    qr_index_close(&seg->idx);
+    qr_tindex_close(&seg->tidx);
+    if (seg->fd >= 0)
+        close(seg->fd);
+    seg->fd = -1;
+}
+
+/* Closes @p seg unless someone besides its partition holds it. The
+ * store of files_open before the load of refcnt pairs with qr_seg_use()'s
+ * keep-then-load (both seq_cst): either the user's reference is seen here,
+ * or the user sees files_open 0 and reopens under open_lock. cache.lock
+ * held. */
+static int try_close(qr_seg_t *seg)
+{
+    int closed = 0;
+
+    if (pthread_mutex_trylock(&seg->open_lock) != 0)
+        return 0;
+    atomic_store(&seg->files_open, 0);
+    if (atomic_load(&seg->refcnt) == 1) {
+        close_files(seg);
+        closed = 1;
+    } else {
+        atomic_store(&seg->files_open, 1);
+    }
+    pthread_mutex_unlock(&seg->open_lock);
+    return closed;
+}
+
+/* The hand: at most two passes over the list. cache.lock held. */
+static void cache_sweep(void)
+{
+    size_t steps = 2 * cache.count;
+
+    while (cache.count > cache.max && steps-- > 0 && cache.head) {
+        qr_seg_t *seg = cache.head;
+        cache_unlink(seg);
+        if (!atomic_exchange(&seg->referenced, 0) && try_close(seg))
+            continue;
+        cache_append(seg); /* a second chance, or in use */
+    }
+}
+
+static void cache_remove(qr_seg_t *seg)
+{
+    pthread_mutex_lock(&cache.lock);
+    if (seg->in_cache)
+        cache_unlink(seg);
+    pthread_mutex_unlock(&cache.lock);
+}
+
+void qr_seg_cache_set_max(size_t max)
+{
+    pthread_mutex_lock(&cache.lock);
+    cache.max = max ? max : 1;
+    pthread_mutex_unlock(&cache.lock);
+}
+
+size_t qr_seg_cache_open_count(void)
+{
+    pthread_mutex_lock(&cache.lock);
+    size_t n = cache.count;
+    pthread_mutex_unlock(&cache.lock);
+    return n;
+}
+
+void qr_seg_cache_add(qr_seg_t *seg)
+{
+    atomic_store(&seg->referenced, 1);
+    pthread_mutex_lock(&cache.lock);
+    if (!seg->in_cache && atomic_load(&seg->files_open))
+        cache_append(seg);
+    cache_sweep();
+    pthread_mutex_unlock(&cache.lock);
+}
+
+/* Reopens a sealed segment's files: the .log read-write (recovery may cut
+ * it), the trimmed indexes read-only. An index that cannot be opened any
+ * more is left empty: lookups then scan the log from its start. */
+static quire_err_t reopen_files(qr_seg_t *seg)
+{
+    char path[PATH_MAX + 16];
+    const char *suffix = seg->deleted ? QR_SEG_SUFFIX_DELETED : "";
+
+    if (qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, PATH_MAX) != 0)
+        return seg_fail("name", seg->dir, errno);
+    strcat(path, suffix);
+    seg->fd = open_log_file(path, O_RDWR | O_CLOEXEC, 0);
+    if (seg->fd < 0)
+        return seg_fail("reopen", path, errno);
+    if (seg->deleted || open_indexes(seg, 0, 0) != QUIRE_ERR_NONE) {
+        qr_index_close(&seg->idx);
+        qr_tindex_close(&seg->tidx);
+        memset(&seg->idx.f, 0, sizeof(seg->idx.f));
+        memset(&seg->tidx.f, 0, sizeof(seg->tidx.f));
+        seg->idx.f.fd = seg->tidx.f.fd = -1;
+        seg->idx.f.entry_size = QR_INDEX_ENTRY_SIZE;
+        seg->tidx.f.entry_size = QR_TINDEX_ENTRY_SIZE;
+        if (!seg->deleted)
+            QR_LOG_WARN("LOG",
+                        "%s: indexes of %020lld unreadable on reopen; "
+                        "reads scan the segment",
+                        seg->dir, (long long)seg->base_offset);
+    }
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_seg_use(qr_seg_t *seg)
+{
+    quire_err_t err = QUIRE_ERR_NONE;
+    int reopened = 0;
+
+    atomic_store_explicit(&seg->referenced, 1, memory_order_relaxed);
+    /* after the caller's keep (a relaxed add): see try_close() */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&seg->files_open))
+        return QUIRE_ERR_NONE;
+    pthread_mutex_lock(&seg->open_lock);
+    if (!atomic_load(&seg->files_open)) {
+        err = reopen_files(seg);
+        if (err == QUIRE_ERR_NONE) {
+            atomic_store(&seg->files_open, 1);
+            reopened = 1;
+        } else {
+            close_files(seg);
+        }
+    }
+    pthread_mutex_unlock(&seg->open_lock);
+    if (reopened)
+        qr_seg_cache_add(seg);
+    return err;
+}
+
+void qr_seg_close_files(qr_seg_t *seg)
+{
+    pthread_mutex_lock(&seg->open_lock);
+    atomic_store(&seg->files_open, 0);
+    close_files(seg);
+    pthread_mutex_unlock(&seg->open_lock);
+    cache_remove(seg);
 }
 
 void qr_seg_keep(qr_seg_t *seg)
@@ -496,6 +691,9 @@ quire_err_t qr_seg_seal(qr_seg_t *seg)
 
 quire_err_t qr_seg_flush(qr_seg_t *seg)
 {
+    quire_err_t uerr = qr_seg_use(seg);
+    if (uerr != QUIRE_ERR_NONE)
+        return uerr;
     if (fdatasync(seg->fd) != 0) {
         char path[PATH_MAX];
         int err = errno;

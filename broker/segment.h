@@ -15,6 +15,16 @@
  * renamed to ".deleted" by retention and unlinked after
  * log.segment.delete.delay.ms; the fd and mappings are closed only when the
  * last reference goes, so a sendfile in flight is never cut.
+ *
+ * Open files (issue 17 item 2). A sealed segment's .log fd and index maps
+ * are closed when it has not been read for a while and more than
+ * log.open.segments.max sealed segments (over all partitions) are open:
+ * a CLOCK sweep (an LRU approximation whose hit costs one atomic store)
+ * closes unreferenced ones, and qr_seg_use() reopens on demand. Only a
+ * segment whose one reference is the partition's list is closed, so a
+ * holder of a reference that called qr_seg_use() keeps its fd and maps
+ * until it releases. The active segment is never closed. So the number of
+ * segments on disk does not bound the broker: fds and maps are.
  */
 #ifndef QR_SEGMENT_H
 #define QR_SEGMENT_H
@@ -65,7 +75,48 @@ typedef struct qr_seg {
     struct qr_seg *next_deleted;
 
     char *dir; /* owned copy of the partition directory */
+
+    /* open files (see the file comment): files_open and referenced are
+     * atomics; the cache links are the cache lock's */
+    _Atomic int files_open;    /* fd and maps valid */
+    _Atomic int referenced;    /* read since the sweep last passed */
+    pthread_mutex_t open_lock; /* a reopen and a close exclude each other */
+    struct qr_seg *lru_prev, *lru_next;
+    int in_cache;
 } qr_seg_t;
+
+/**
+ * @brief Sets how many sealed segments, over the whole process, keep their
+ * files open (log.open.segments.max); closes the excess at the next add.
+ * @locality main (start-up)  @locks takes the cache lock
+ */
+void qr_seg_cache_set_max(size_t max);
+
+/** @brief Sealed segments with open files now (tests). @locks cache lock */
+size_t qr_seg_cache_open_count(void);
+
+/**
+ * @brief Makes sure the segment's .log fd and index maps are open (reopens
+ * them after the cache closed them) and marks it recently used. The caller
+ * holds a reference; the files stay open until it releases it.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality any  @locks takes the segment's open_lock when it reopens
+ */
+quire_err_t qr_seg_use(qr_seg_t *seg);
+
+/**
+ * @brief Closes a sealed segment's files now (open time: thousands of
+ * segments are opened one after the other); qr_seg_use() reopens them.
+ * @locality any  @locks the partition is not shared yet
+ */
+void qr_seg_close_files(qr_seg_t *seg);
+
+/**
+ * @brief Hands a sealed segment with open files to the cache, which may
+ * then close it (or others) beyond log.open.segments.max.
+ * @locality any  @locks takes the cache lock
+ */
+void qr_seg_cache_add(qr_seg_t *seg);
 
 /**
  * @brief Creates an empty active segment (truncating a leftover empty one of

@@ -538,6 +538,7 @@ static void topic_settings(const qr_server_t *server, const char *topic,
     qr_brokerconf_plog(server->bconf, &defaults);
     dprod.max_message_bytes = server->bconf->message_max_bytes;
     dprod.log_append_time = server->bconf->log_message_timestamp_type == 1;
+    dprod.trust_compressed = !server->bconf->log_message_validate_compressed;
     (void)qr_topicconf_apply(topic, &defaults, &dprod, config, pconf, prod);
 }
 
@@ -590,6 +591,7 @@ static void cb_topic_config(void *opaque, const char *topic,
                        qr_plog_name(entries[i]->part), errstr);
         atomic_store(&entries[i]->max_message_bytes, prod.max_message_bytes);
         atomic_store(&entries[i]->log_append_time, prod.log_append_time);
+        atomic_store(&entries[i]->trust_compressed, prod.trust_compressed);
         qr_pentry_release(entries[i]);
     }
     free(entries);
@@ -735,6 +737,8 @@ static quire_err_t start_storage(qr_server_t *server)
         bconf->log_flush_offset_checkpoint_interval_ms;
     lconf.on_append = on_visible;
     lconf.on_append_opaque = server;
+    /* before the logs open: their segments are opened one at a time */
+    qr_seg_cache_set_max((size_t)bconf->log_open_segments_max);
     err = qr_logmgr_open(&lconf, &server->logmgr, errstr, sizeof(errstr));
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("SERVER", "log.dirs: %s", errstr);

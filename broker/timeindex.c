@@ -61,7 +61,7 @@ quire_err_t qr_tindex_maybe_append(qr_tindex_t *tidx, int64_t timestamp,
         if (offset < last_off)
             return QUIRE_ERR_STATE;
     }
-    if (n >= f->max_entries)
+    if (n >= f->max_entries || qr_idxfile_reserve(f, n) != 0)
         return QUIRE_ERR_BUF_FULL;
     uint8_t *p = qr_idxfile_at(f, n);
     qr_dk_put64(p, (uint64_t)timestamp);

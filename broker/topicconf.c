@@ -79,6 +79,14 @@ static int apply_one(const char *key, const char *value, qr_plog_conf_t *pconf,
             }
             return 0;
         }
+        if (strcmp(key, "message.validate.compressed") == 0) {
+            if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+                snprintf(why, why_size, "\"%s\" is not true or false", value);
+                return -1;
+            }
+            prod->trust_compressed = strcmp(value, "false") == 0;
+            return 0;
+        }
         snprintf(why, why_size, "not supported by this broker");
         return -1;
     }

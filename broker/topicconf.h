@@ -17,6 +17,9 @@
  *   max.message.bytes     message.max.bytes (checked by Produce)
  *   message.timestamp.type log.message.timestamp.type: CreateTime, or
  *                         LogAppendTime (Produce stamps each batch)
+ *   message.validate.compressed  log.message.validate.compressed: true
+ *                         (Produce decompresses a compressed batch to
+ *                         check its records) or false (trusted producers)
  *   cleanup.policy        only "delete", the one policy implemented
  *   write.caching         log.write.caching: true or false (Redpanda's
  *                         topic key; no Kafka equivalent)

@@ -15,11 +15,7 @@
 #include "quire.h"
 
 /** auto.offset.reset values. */
-enum {
-    QR_CCONF_RESET_EARLIEST,
-    QR_CCONF_RESET_LATEST,
-    QR_CCONF_RESET_NONE
-};
+enum { QR_CCONF_RESET_EARLIEST, QR_CCONF_RESET_LATEST, QR_CCONF_RESET_NONE };
 
 /** acks=all on the wire. */
 #define QR_CCONF_ACKS_ALL (-1)

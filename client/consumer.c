@@ -826,6 +826,7 @@ static quire_err_t make_record(quire_consumer_t *c, qr_batch_rec_t *r)
         off += h.key_len + 1;
     }
     c->rec.offset = r->offset;
+    c->rec.last_offset = r->offset;
     c->rec.timestamp = r->timestamp;
     c->rec.key = r->key;
     c->rec.key_len = r->key ? (size_t)r->key_len : 0;
@@ -850,12 +851,9 @@ static quire_err_t open_batch(quire_consumer_t *c)
             return QUIRE_ERR_NOT_FOUND;
         err = qr_batch_validate(ch->p + c->cur_off, ch->len - c->cur_off,
                                 QR_BATCH_CHECK_CRC, &hdr, &why);
-        if (err != QUIRE_ERR_NONE) {
-            QR_LOG_WARN("FETCH", "%s-%d: bad batch at offset %lld: %s",
-                        ch->cp->topic, ch->cp->partition,
-                        (long long)hdr.base_offset, why ? why : "");
-            return QUIRE_ERR_CORRUPT_MESSAGE;
-        }
+        c->bad_why = why;
+        if (err != QUIRE_ERR_NONE)
+            return QUIRE_ERR_CORRUPT_MESSAGE; /* poll_corrupt() says more */
         if (hdr.attributes & QR_BATCH_ATTR_CONTROL) {
             c->cur_off += qr_batch_size(&hdr);
             continue;
@@ -881,13 +879,17 @@ static quire_err_t open_batch(quire_consumer_t *c)
                 return QUIRE_ERR_NO_MEMORY;
             }
         }
-        if (err != QUIRE_ERR_NONE)
+        if (err != QUIRE_ERR_NONE) {
+            c->bad_why = c->it.why;
             return err == QUIRE_ERR_NO_MEMORY ? err : QUIRE_ERR_CORRUPT_MESSAGE;
+        }
         c->cur_off += qr_batch_size(&hdr);
         c->it_active = 1;
         return QUIRE_ERR_NONE;
     }
 }
+
+static void drop_current(quire_consumer_t *c);
 
 /* The partition error @p err at @p offset, reported through poll. */
 static quire_err_t poll_error(quire_consumer_t *c, cpart_t *cp, quire_err_t err,
@@ -897,8 +899,70 @@ static quire_err_t poll_error(quire_consumer_t *c, cpart_t *cp, quire_err_t err,
     c->rec.topic = cp->topic;
     c->rec.partition = cp->partition;
     c->rec.offset = offset;
+    c->rec.last_offset = offset;
     *recp = &c->rec;
     return err;
+}
+
+/* The offsets of the bad batch at @p at in the current chunk, from @p pos
+ * (the next offset poll owes) on: to its last offset, judged by the next
+ * batch's base when one follows (the bad batch's own lastOffsetDelta may be
+ * the damaged field), else by its lastOffsetDelta. */
+static void bad_range(const quire_consumer_t *c, size_t at, int64_t pos,
+                      int64_t *first, int64_t *last)
+{
+    const chunk_t *ch = c->cur;
+    qr_batch_hdr_t h, next;
+    size_t size;
+
+    *first = *last = pos;
+    if (at >= ch->len ||
+        qr_batch_hdr_read(ch->p + at, ch->len - at, &h) != QUIRE_ERR_NONE)
+        return;
+    if (h.base_offset > pos)
+        *first = *last = h.base_offset;
+    size = qr_batch_size(&h);
+    if (h.length >= QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD &&
+        size < ch->len - at &&
+        qr_batch_hdr_read(ch->p + at + size, ch->len - at - size, &next) ==
+            QUIRE_ERR_NONE &&
+        next.magic == QR_BATCH_MAGIC && next.base_offset > *first) {
+        *last = next.base_offset - 1;
+        return;
+    }
+    if (h.last_offset_delta >= 0 &&
+        h.base_offset + (int64_t)h.last_offset_delta > *first)
+        *last = h.base_offset + h.last_offset_delta;
+}
+
+/* A corrupt batch at @p at: the partition stops (until seek) and poll
+ * reports CORRUPT_MESSAGE with the batch's offset range, as librdkafka
+ * reports _BAD_MSG, so the application can skip it deliberately. */
+static quire_err_t poll_corrupt(quire_consumer_t *c, cpart_t *cp, size_t at,
+                                const quire_record_t **recp)
+{
+    int64_t pos = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE), first, last;
+    char msg[512];
+
+    bad_range(c, at, pos, &first, &last);
+    pthread_mutex_lock(&c->lock);
+    if (cp->gen == c->cur->gen)
+        cp->state = CP_ERROR;
+    pthread_mutex_unlock(&c->lock);
+    drop_current(c);
+    snprintf(msg, sizeof(msg),
+             "%s-%d: corrupt batch at offsets %lld..%lld (%s); seek to %lld "
+             "to skip it",
+             cp->topic, cp->partition, (long long)first, (long long)last,
+             c->bad_why ? c->bad_why : "invalid batch", (long long)last + 1);
+    QR_LOG_WARN("FETCH", "%s", msg);
+    free(c->errmsg);
+    c->errmsg = strdup(msg);
+    poll_error(c, cp, QUIRE_ERR_CORRUPT_MESSAGE, first, recp);
+    c->rec.last_offset = last;
+    c->rec.value = c->errmsg;
+    c->rec.value_len = c->errmsg ? strlen(c->errmsg) : 0;
+    return QUIRE_ERR_CORRUPT_MESSAGE;
 }
 
 /* Gives the current chunk back and stops the iteration. */
@@ -1007,6 +1071,8 @@ quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
                 drop_current(c);
                 continue;
             }
+            if (err == QUIRE_ERR_CORRUPT_MESSAGE)
+                return poll_corrupt(c, cp, c->cur_off, recp);
             if (err != QUIRE_ERR_NONE) {
                 int64_t off = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
 
@@ -1024,14 +1090,9 @@ quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
             continue;
         }
         if (err != QUIRE_ERR_NONE) {
-            int64_t off = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
-
-            pthread_mutex_lock(&c->lock);
-            if (cp->gen == ch->gen)
-                cp->state = CP_ERROR;
-            pthread_mutex_unlock(&c->lock);
-            drop_current(c);
-            return poll_error(c, cp, QUIRE_ERR_CORRUPT_MESSAGE, off, recp);
+            c->bad_why = c->it.why;
+            return poll_corrupt(c, cp, c->cur_off - qr_batch_size(&c->it.hdr),
+                                recp);
         }
         if (r.offset < __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE))
             continue; /* before the position: the batch began earlier */

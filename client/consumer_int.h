@@ -86,7 +86,8 @@ struct quire_consumer {
     size_t hkeys_cap;
     cpart_t *last_cp; /* the partition of the last record returned */
     uint64_t last_gen;
-    char *errmsg; /* owned: the group error poll returned last */
+    char *errmsg;        /* owned: the group error poll returned last */
+    const char *bad_why; /* static: why the last batch was refused */
 };
 
 /* ---- consumer.c, for cgroup.c ---- */

@@ -250,6 +250,10 @@ typedef struct quire_record {
     size_t value_len;
     const quire_header_t *headers;
     size_t header_cnt;
+    /** The last offset concerned: @c offset for a record; for a corrupt
+     * batch (QUIRE_ERR_CORRUPT_MESSAGE) the batch's last offset, so that
+     * quire_consumer_seek() to last_offset + 1 skips it. */
+    int64_t last_offset;
 } quire_record_t;
 
 /**
@@ -301,9 +305,13 @@ quire_err_t quire_consumer_seek(quire_consumer_t *consumer, const char *topic,
  * @returns QUIRE_ERR_NONE with *recp; QUIRE_ERR_TIMED_OUT when none came;
  *          a partition's error (e.g. QUIRE_ERR_OFFSET_OUT_OF_RANGE,
  *          QUIRE_ERR_CORRUPT_MESSAGE) with *recp naming the topic,
- *          partition and offset concerned (no key or value): the partition
- *          stops until seek; in a group, QUIRE_ERR_NO_OFFSET (no committed
- *          offset and auto.offset.reset=none), and the group's troubles
+ *          partition and offset concerned (no key): the partition
+ *          stops until seek. For a corrupt batch (a CRC or record that
+ *          does not check, as librdkafka's _BAD_MSG) *recp's offset and
+ *          last_offset are the batch's offset range and its value a
+ *          message saying so and why: seek to last_offset + 1 to skip
+ *          it, or to offset to try again; in a group, QUIRE_ERR_NO_OFFSET (no
+ * committed offset and auto.offset.reset=none), and the group's troubles
  *          (QUIRE_ERR_REBALANCE_IN_PROGRESS after rebalance.max.retries,
  *          ZooKeeper errors) with *recp's topic NULL and its value the
  *          message; QUIRE_ERR_BAD_ARG.

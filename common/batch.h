@@ -107,13 +107,14 @@ quire_err_t qr_batch_hdr_read(const uint8_t *p, size_t avail,
 /** How much qr_batch_validate() checks. */
 typedef enum qr_batch_check {
     /* Header fields, lengths, magic, codec, counts vs. deltas, CRC-32C over
-     * the covered bytes. What the broker does on produce: one CRC pass, no
-     * per-record work, compressed or not. */
+     * the covered bytes: one CRC pass, no per-record work, compressed or
+     * not. What recovery checks of the batches on disk. */
     QR_BATCH_CHECK_CRC,
     /* All of the above and, for an uncompressed batch, every record's
      * framing: varints well-formed, lengths inside the batch, offset deltas
      * increasing and the last equal to lastOffsetDelta, the count exact.
-     * Used by recovery, dump tools and clients. */
+     * Used by dump tools and clients; the broker's produce path runs it
+     * through qr_batch_validate_produced(). */
     QR_BATCH_CHECK_RECORDS,
 } qr_batch_check_t;
 
@@ -139,6 +140,32 @@ typedef enum qr_batch_check {
 quire_err_t qr_batch_validate(const uint8_t *p, size_t avail,
                               qr_batch_check_t check, qr_batch_hdr_t *hdr,
                               const char **why);
+
+/**
+ * @brief What a broker checks of a batch a producer sends, before it is
+ * acknowledged: qr_batch_validate(QR_BATCH_CHECK_RECORDS), then Kafka's
+ * LogValidator rules for producer batches, which the on-disk format alone
+ * does not need: recordCount >= 1 and lastOffsetDelta == recordCount - 1
+ * (the batch takes exactly as many offsets as it has records, so an empty
+ * batch cannot move the log end), and no control batch (a client may not
+ * write transaction markers). A compressed batch's records are
+ * decompressed and read one by one, as Kafka's broker does, unless
+ * @p decompress_max is 0 (a producer trusted not to send malformed
+ * records inside compressed blocks).
+ * @param decompress_max  largest records section, decompressed, that is
+ *        accepted (memory used for it is allocated and freed here); 0:
+ *        compressed records are not looked at.
+ * @param hdr, why  as qr_batch_validate().
+ * @returns as qr_batch_validate(), and QUIRE_ERR_INVALID_RECORD for an
+ *          empty or control batch, records that decompress to more than
+ *          @p decompress_max bytes, or malformed decompressed records;
+ *          QUIRE_ERR_CORRUPT_MESSAGE for a compressed block that does not
+ *          decompress; QUIRE_ERR_NO_MEMORY.
+ * @locality any  @locks none
+ */
+quire_err_t qr_batch_validate_produced(const uint8_t *p, size_t avail,
+                                       size_t decompress_max,
+                                       qr_batch_hdr_t *hdr, const char **why);
 
 /**
  * @brief Writes baseOffset in place (not covered by the CRC). (contract)

@@ -425,6 +425,7 @@ static const config_key_t config_keys[] = {
     {"cleanup.policy", 1, 0, cleanup_words},
     {"message.timestamp.type", 1, 0, ts_type_words},
     {"write.caching", 1, 0, bool_words}, /* log.write.caching (issue 19) */
+    {"message.validate.compressed", 1, 0, bool_words},
 };
 
 quire_err_t qr_topic_config_check(const char *key, const char *value,
@@ -444,7 +445,8 @@ quire_err_t qr_topic_config_check(const char *key, const char *value,
                  "max.message.bytes, flush.messages, flush.ms, "
                  "index.interval.bytes, segment.index.bytes, "
                  "file.delete.delay.ms, cleanup.policy, "
-                 "message.timestamp.type, write.caching)",
+                 "message.timestamp.type, write.caching, "
+                 "message.validate.compressed)",
                  key);
         return QUIRE_ERR_INVALID_CONFIG;
     }

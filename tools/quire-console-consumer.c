@@ -56,6 +56,9 @@ static const char usage_text[] =
     "                             earliest, or latest\n"
     "  --max-messages N           exit after N records\n"
     "  --timeout-ms MS            exit when no record came for MS ms\n"
+    "  --skip-message-on-error    on a corrupt batch, say which offsets it\n"
+    "                             holds and go on after it (default: stop\n"
+    "                             there with exit status 1)\n"
     "  --property KEY=VALUE       print.key, print.timestamp,\n"
     "                             print.partition, print.offset (=true),\n"
     "                             key.separator (default TAB)\n"
@@ -78,6 +81,7 @@ typedef struct opts {
     char *sep;
     int verbose;
     int64_t commit_interval_ms; /* --group: auto.commit.interval.ms */
+    int skip_on_error;          /* --skip-message-on-error */
 } opts_t;
 
 #define COMMIT_TIMEOUT_MS 10000
@@ -170,6 +174,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
         {"timeout-ms", required_argument, NULL, 'T'},
         {"property", required_argument, NULL, 'r'},
         {"consumer-property", required_argument, NULL, 'C'},
+        {"skip-message-on-error", no_argument, NULL, 'S'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -226,6 +231,9 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
         case 'C':
             if (qr_ccli_conf_kv(conf, PROG, optarg) != 0)
                 return QR_CLI_EXIT_USAGE;
+            break;
+        case 'S':
+            o->skip_on_error = 1;
             break;
         case 'v':
             o->verbose = 1;
@@ -324,6 +332,34 @@ static int assign(quire_consumer_t *c, const opts_t *o)
     return 0;
 }
 
+/* A corrupt batch (the library's message names its offsets): said on
+ * stderr, and with --skip-message-on-error skipped deliberately by a seek
+ * past it (Kafka's console consumer option). Returns 1 to go on. */
+static int on_corrupt(quire_consumer_t *c, const opts_t *o,
+                      const quire_record_t *r)
+{
+    quire_err_t err;
+
+    qr_cli_error(PROG, "%.*s", (int)r->value_len,
+                 r->value ? (const char *)r->value : "corrupt batch");
+    if (!o->skip_on_error) {
+        fprintf(stderr,
+                "%s: stopping; --skip-message-on-error would go on after "
+                "it\n",
+                PROG);
+        return 0;
+    }
+    err = quire_consumer_seek(c, r->topic, r->partition, r->last_offset + 1);
+    if (err != QUIRE_ERR_NONE) {
+        qr_cli_error(PROG, "cannot skip it: %s", quire_err2str(err));
+        return 0;
+    }
+    fprintf(stderr, "%s: skipped offsets %lld..%lld of %s-%d\n", PROG,
+            (long long)r->offset, (long long)r->last_offset, r->topic,
+            r->partition);
+    return 1;
+}
+
 static int consume(quire_consumer_t *c, const opts_t *o)
 {
     int64_t got = 0, idle = 0;
@@ -338,6 +374,12 @@ static int consume(quire_consumer_t *c, const opts_t *o)
             if (o->timeout_ms >= 0 && idle >= o->timeout_ms)
                 break;
             continue;
+        }
+        if (err == QUIRE_ERR_CORRUPT_MESSAGE && r && r->topic) {
+            if (on_corrupt(c, o, r))
+                continue;
+            fflush(stdout);
+            return QR_CLI_EXIT_ERROR;
         }
         if (err != QUIRE_ERR_NONE) {
             qr_cli_error(PROG, "%s-%d at offset %lld: %s", r->topic,
@@ -413,6 +455,11 @@ static int consume_group(quire_consumer_t *c, const opts_t *o)
             idle += step;
             if (o->timeout_ms >= 0 && idle >= o->timeout_ms)
                 break;
+        } else if (err == QUIRE_ERR_CORRUPT_MESSAGE && r && r->topic) {
+            if (!on_corrupt(c, o, r)) {
+                fflush(stdout);
+                return QR_CLI_EXIT_ERROR;
+            }
         } else if (err != QUIRE_ERR_NONE && r && !r->topic) {
             /* the group's trouble: it keeps trying by itself */
             qr_cli_error(PROG, "group %s: %s: %.*s", o->group,

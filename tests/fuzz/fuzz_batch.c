@@ -15,8 +15,9 @@
  *                 decompressed again and must come back the same.
  * Otherwise the data is read as a log does: batches back to back, each
  * checked by qr_batch_validate() with QR_BATCH_CHECK_CRC and
- * QR_BATCH_CHECK_RECORDS, the two verdicts compared, and a batch that
- * passes read record by record (header by header) with the batch reader:
+ * QR_BATCH_CHECK_RECORDS and by qr_batch_validate_produced() (what Produce
+ * runs, compressed records decompressed), the verdicts compared, and a batch
+ * that passes read record by record (header by header) with the batch reader:
  * in place when uncompressed, after decompression with common/codec under a
  * size cap when compressed, through qr_batch_iter_open() as well. Reading
  * stops at the first bad batch, as recovery does.
@@ -154,6 +155,37 @@ static void read_compressed(const uint8_t *p, size_t avail,
     free(out);
 }
 
+/* What Produce runs (issue 17): the record checks first, then a
+ * producer's rules; a batch it passes takes exactly its records' offsets,
+ * is no control batch, and a compressed one decompressed to well-formed
+ * records (a decompression cap of 1 MiB). */
+static void check_produced(const uint8_t *p, size_t avail, quire_err_t err2)
+{
+    qr_batch_hdr_t hdr;
+    const char *why = NULL;
+    quire_err_t err =
+        qr_batch_validate_produced(p, avail, (size_t)1 << 20, &hdr, &why);
+
+    if (err2 != QUIRE_ERR_NONE) {
+        QR_FUZZ_CHECK(err == err2);
+        return;
+    }
+    if (err != QUIRE_ERR_NONE) {
+        QR_FUZZ_CHECK(err == QUIRE_ERR_INVALID_RECORD ||
+                      err == QUIRE_ERR_CORRUPT_MESSAGE ||
+                      err == QUIRE_ERR_UNSUPPORTED_COMPRESSION_TYPE ||
+                      err == QUIRE_ERR_NO_MEMORY);
+        QR_FUZZ_CHECK(why != NULL && why[0] != '\0');
+        if (qr_batch_codec(&hdr) == QR_CODEC_NONE)
+            QR_FUZZ_CHECK(hdr.record_count < 1 ||
+                          (hdr.attributes & QR_BATCH_ATTR_CONTROL));
+        return;
+    }
+    QR_FUZZ_CHECK(hdr.record_count >= 1);
+    QR_FUZZ_CHECK(hdr.last_offset_delta == hdr.record_count - 1);
+    QR_FUZZ_CHECK(!(hdr.attributes & QR_BATCH_ATTR_CONTROL));
+}
+
 static void check_batches(uint8_t *buf, size_t n, int mode)
 {
     size_t off = 0;
@@ -184,6 +216,7 @@ static void check_batches(uint8_t *buf, size_t n, int mode)
         err = qr_batch_validate(p, avail, QR_BATCH_CHECK_CRC, &hdr, &why);
         err2 =
             qr_batch_validate(p, avail, QR_BATCH_CHECK_RECORDS, &hdr2, &why2);
+        check_produced(p, avail, err2);
         if (err != QUIRE_ERR_NONE) {
             QR_FUZZ_CHECK(err == QUIRE_ERR_TRUNCATED ||
                           err == QUIRE_ERR_CORRUPT_MESSAGE ||

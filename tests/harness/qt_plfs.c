@@ -64,7 +64,32 @@ static int mounted(const qt_plfs_t *fs)
            a.st_dev != b.st_dev;
 }
 
+static void print_log(const qt_plfs_t *fs)
+{
+    char line[512];
+    FILE *fp = fopen(fs->log, "r");
+    while (fp && fgets(line, sizeof(line), fp))
+        fprintf(stderr, "plfs.log: %s", line);
+    if (fp)
+        fclose(fp);
+}
+
+static int mount_once(qt_plfs_t *fs, const char *bin);
+
+/* A mount right after a lazy unmount of the same point can fail once;
+ * a few tries, each reported. */
 int qt_plfs_mount(qt_plfs_t *fs, const char *bin)
+{
+    for (int i = 0; i < 3; i++) {
+        if (mount_once(fs, bin) == 0)
+            return 0;
+        print_log(fs);
+        usleep(300000);
+    }
+    return -1;
+}
+
+static int mount_once(qt_plfs_t *fs, const char *bin)
 {
     pid_t pid = fork();
     if (pid < 0)

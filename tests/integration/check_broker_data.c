@@ -34,8 +34,12 @@ static void start_shared(void)
 {
     zk_chroot = qt_zk_chroot_new(qt_zk_env(), 10000);
     ck_assert_ptr_nonnull(zk_chroot);
+    /* These tests read right after acks=0/1 produces: records visible at
+     * append, Kafka's way (the default, visible once synced, is tested by
+     * check_durable and check_powerloss). */
     broker = qt_broker_new(1, zk_chroot,
                            "num.partitions=3\n"
+                           "log.write.caching=true\n"
                            "message.max.bytes=1048576\n"
                            "socket.request.max.bytes=4194304\n");
     ck_assert_ptr_nonnull(broker);

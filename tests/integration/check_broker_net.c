@@ -371,8 +371,7 @@ static const struct bad_conf {
 } bad_confs[] = {
     {"broker.id=1\nzookeeper.connect=x:1\nbogus.key=3\n", "bogus.key"},
     {"broker.id=abc\nzookeeper.connect=x:1\n", "broker.id"},
-    {"broker.id.generation.enable=false\nzookeeper.connect=x:1\n",
-     "broker.id"},
+    {"broker.id.generation.enable=false\nzookeeper.connect=x:1\n", "broker.id"},
     {"broker.id=1001\nzookeeper.connect=x:1\n", "reserved.broker.max.id"},
     {"broker.id=1\n", "zookeeper.connect"},
     {"broker.id=1\nzookeeper.connect=x:1\nlisteners=tcp://h:1\n", "listeners"},

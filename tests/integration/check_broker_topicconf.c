@@ -245,7 +245,9 @@ START_TEST(test_log_append_time)
 
     zk_chroot = qt_zk_chroot_new(qt_zk_env(), 10000);
     ck_assert_ptr_nonnull(zk_chroot);
-    b = qt_broker_new(1, zk_chroot, "num.partitions=1\n");
+    /* reads right after an acks=1 produce: visible at append */
+    b = qt_broker_new(1, zk_chroot,
+                      "num.partitions=1\nlog.write.caching=true\n");
     ck_assert_ptr_nonnull(b);
     ck_assert_int_eq(qt_broker_start(b, START_MS), 0);
     snprintf(lat, sizeof(lat), "lat-%d", (int)getpid());

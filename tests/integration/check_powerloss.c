@@ -423,7 +423,7 @@ START_TEST(test_power_cuts)
     fprintf(stderr, "check_powerloss: %d cycles, seed %u\n", n, seed);
     setup_broker("num.partitions=1\n"
                  "log.segment.bytes=2048\n"
-                 "log.retention.bytes=6000\n"
+                 "log.retention.bytes=3000\n"
                  "log.retention.check.interval.ms=50\n"
                  "log.segment.delete.delay.ms=500\n"
                  "log.flush.offset.checkpoint.interval.ms=300\n"

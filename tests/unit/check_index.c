@@ -183,6 +183,48 @@ START_TEST(test_timeindex)
 }
 END_TEST
 
+/* Issue 17 item 4: an index is sparse, its blocks come as entries are
+ * written: 10 MiB long, kilobytes on disk. */
+START_TEST(test_sparse)
+{
+    qr_index_t idx;
+    qr_tindex_t tidx;
+    struct stat st;
+
+    ck_assert_int_eq(qr_index_open(&idx, ipath, 0, 10 << 20, 1, 1),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_tindex_open(&tidx, tpath, 0, 10 << 20, 1, 1),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(stat(ipath, &st), 0);
+    ck_assert_int_eq(st.st_size, 10 << 20);
+    ck_assert_int_le((long long)st.st_blocks * 512, 4096);
+    ck_assert_int_eq(stat(tpath, &st), 0);
+    ck_assert_int_le((long long)st.st_blocks * 512, 4096);
+    /* 1,000 entries: 8,000 bytes, so about two pages, not ten megabytes */
+    for (int i = 1; i <= 1000; i++) {
+        ck_assert_int_eq(qr_index_append(&idx, i, (uint32_t)i * 100),
+                         QUIRE_ERR_NONE);
+        ck_assert_int_eq(qr_tindex_maybe_append(&tidx, 1000 + i, i),
+                         QUIRE_ERR_NONE);
+    }
+    ck_assert_int_eq(stat(ipath, &st), 0);
+    ck_assert_int_ge((long long)st.st_blocks * 512, 8000);
+    ck_assert_int_le((long long)st.st_blocks * 512, 64 << 10);
+    ck_assert_int_eq(stat(tpath, &st), 0);
+    ck_assert_int_le((long long)st.st_blocks * 512, 64 << 10);
+    /* reopened writable (a restart), it goes on where it was */
+    qr_index_close(&idx);
+    ck_assert_int_eq(qr_index_open(&idx, ipath, 0, 10 << 20, 0, 1),
+                     QUIRE_ERR_NONE);
+    ck_assert_uint_eq(qr_index_entries(&idx), 1000);
+    ck_assert_int_eq(qr_index_append(&idx, 1001, 100100), QUIRE_ERR_NONE);
+    ck_assert_int_eq(stat(ipath, &st), 0);
+    ck_assert_int_le((long long)st.st_blocks * 512, 64 << 10);
+    qr_index_close(&idx);
+    qr_tindex_close(&tidx);
+}
+END_TEST
+
 static Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -191,6 +233,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_index_append_lookup);
     tcase_add_test(tc, test_index_rules);
     tcase_add_test(tc, test_timeindex);
+    tcase_add_test(tc, test_sparse);
     suite_add_tcase(s, tc);
     return s;
 }

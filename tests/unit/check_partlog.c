@@ -187,6 +187,173 @@ START_TEST(test_reopen_clean)
 }
 END_TEST
 
+/* An empty batch (recordCount 0) taking @p delta + 1 offsets: what
+ * Produce refuses now, and what a log written before could hold. */
+static size_t empty_batch(uint8_t *out, int32_t delta)
+{
+    size_t n = tl_batch(out, 0, 1000, 0, 0);
+    tl_put32(out + QR_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)delta);
+    tl_put64(out + QR_BATCH_OFF_MAX_TIMESTAMP, 1000);
+    tl_put32(out + QR_BATCH_OFF_CRC, qr_crc32c(0, out + QR_BATCH_OFF_ATTRIBUTES,
+                                               n - QR_BATCH_OFF_ATTRIBUTES));
+    return n;
+}
+
+/* Issue 17 item 1: two empty batches in one append (lastOffsetDelta
+ * INT32_MAX, then 0) put offsets INT32_MAX past one segment's base; after
+ * a crash recovery cut that segment and deleted the next one, with a
+ * later acknowledged record. Each batch must land in a segment it fits
+ * (offset span <= INT32_MAX), and that record survive the crash. */
+START_TEST(test_offset_span_per_batch)
+{
+    uint8_t buf[1024];
+    qr_plog_conf_t conf;
+    int64_t base, last, acked;
+    qr_plog_slice_t s;
+    size_t n;
+
+    tl_conf(&conf, 1 << 20, 4096);
+    qr_plog_t *part = tl_open(dir, "span", &conf, 1, -1, NULL);
+    append_many(part, 1, 1, 0);
+    n = empty_batch(buf, INT32_MAX);
+    n += empty_batch(buf + n, 0);
+    ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(base, 1);
+    ck_assert_int_eq(last, 1 + (int64_t)INT32_MAX + 1);
+    acked = last + 1;
+    append_many(part, 1, 1, acked);
+    /* the first segment, the two empty batches apart, the record's own */
+    ck_assert_uint_ge(qr_plog_segment_count(part), 3);
+    /* a crash: no close, no clean marker, nothing known durable */
+    qr_plog_release(part);
+    part = tl_open(dir, "span", &conf, 0, 0, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), acked + 1);
+    ck_assert_int_eq(qr_plog_read(part, acked, 1 << 20, &s), QUIRE_ERR_NONE);
+    tl_check_slice(&s, acked);
+    qr_plog_slice_release(&s);
+    ck_assert_int_eq(qr_plog_read(part, 0, 1 << 20, &s), QUIRE_ERR_NONE);
+    tl_check_slice(&s, 0);
+    qr_plog_slice_release(&s);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* Issue 17 item 4: an empty partition (default 10 MiB indexes) costs
+ * kilobytes of disk, not 20 MiB of preallocated index blocks. */
+START_TEST(test_empty_partition_disk)
+{
+    qr_plog_conf_t conf;
+    char pdir[PATH_MAX];
+    long long bytes = 0, length = 0;
+    struct dirent *de;
+    DIR *d;
+
+    qr_plog_conf_defaults(&conf);
+    qr_plog_t *part = tl_open(dir, "sparse", &conf, 1, -1, NULL);
+    snprintf(pdir, sizeof(pdir), "%s/sparse-0", dir);
+    ck_assert_ptr_nonnull(d = opendir(pdir));
+    while ((de = readdir(d)) != NULL) {
+        char f[PATH_MAX + 256];
+        struct stat st;
+        snprintf(f, sizeof(f), "%s/%s", pdir, de->d_name);
+        if (de->d_name[0] == '.' || stat(f, &st) != 0)
+            continue;
+        bytes += (long long)st.st_blocks * 512;
+        length += st.st_size;
+    }
+    closedir(d);
+    ck_assert_int_gt(length, 20000000); /* the two indexes: 10 MiB long */
+    ck_assert_int_le(bytes, 16 << 10);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* Entries of /proc/self/fd, or lines of /proc/self/maps. */
+static long proc_count(const char *what)
+{
+    long n = 0;
+
+    if (strcmp(what, "fd") == 0) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        ck_assert_ptr_nonnull(d);
+        while ((de = readdir(d)) != NULL)
+            n += de->d_name[0] != '.';
+        closedir(d);
+    } else {
+        FILE *f = fopen("/proc/self/maps", "r");
+        int c;
+        ck_assert_ptr_nonnull(f);
+        while ((c = fgetc(f)) != EOF)
+            n += c == '\n';
+        fclose(f);
+    }
+    return n;
+}
+
+#define MANY_SEGS 1500
+#define OPEN_MAX  8
+
+/* fds and maps within what OPEN_MAX sealed segments and the active one
+ * hold (3 fds, 2 maps each at most), plus slack for the process */
+static void check_bounded(long fds0, long maps0, const char *when)
+{
+    long fds = proc_count("fd"), maps = proc_count("maps");
+
+    ck_assert_msg(fds <= fds0 + 3 * (OPEN_MAX + 1) + 8,
+                  "%s: %ld fds (%ld before)", when, fds, fds0);
+    ck_assert_msg(maps <= maps0 + 2 * (OPEN_MAX + 1) + 16,
+                  "%s: %ld maps (%ld before)", when, maps, maps0);
+    ck_assert_uint_le(qr_seg_cache_open_count(), OPEN_MAX);
+}
+
+/* Reads every 37th offset (each in a segment of its own) and checks it. */
+static void read_spread(qr_plog_t *part)
+{
+    for (int64_t o = 0; o < MANY_SEGS; o += 37) {
+        qr_plog_slice_t s;
+        ck_assert_int_eq(qr_plog_read(part, o, 1 << 16, &s), QUIRE_ERR_NONE);
+        tl_check_slice(&s, o);
+        qr_plog_slice_release(&s);
+    }
+}
+
+/* Issue 17 item 2: thousands of segments on disk; the open fds and maps
+ * stay bounded by log.open.segments.max, while appending, reading old
+ * segments, and after reopening (with and without recovery). */
+START_TEST(test_open_files_bounded)
+{
+    qr_plog_conf_t conf;
+    long fds0, maps0;
+
+    qr_seg_cache_set_max(OPEN_MAX);
+    tl_conf(&conf, 200, 4096); /* one ~170-byte batch per segment */
+    fds0 = proc_count("fd");
+    maps0 = proc_count("maps");
+    qr_plog_t *part = tl_open(dir, "many", &conf, 1, -1, NULL);
+    append_many(part, MANY_SEGS, 1, 0);
+    ck_assert_uint_eq(qr_plog_segment_count(part), MANY_SEGS);
+    check_bounded(fds0, maps0, "after appending");
+    read_spread(part);
+    check_bounded(fds0, maps0, "after reading");
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    /* a crash: every segment scanned at open, one at a time */
+    part = tl_open(dir, "many", &conf, 0, 0, NULL);
+    check_bounded(fds0, maps0, "after recovery");
+    ck_assert_int_eq(qr_plog_log_end(part), MANY_SEGS);
+    read_spread(part);
+    check_bounded(fds0, maps0, "after reading, recovered");
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    part = tl_open(dir, "many", &conf, 1, MANY_SEGS, NULL);
+    check_bounded(fds0, maps0, "after a clean open");
+    read_spread(part);
+    append_many(part, 10, 1, MANY_SEGS);
+    check_bounded(fds0, maps0, "after more appends");
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
 /* The slice a fetch must get, found by walking the segment file itself:
  * the batch holding `offset` (from the slice's position, checked by
  * tl_check_slice), then every following batch that still fits in
@@ -699,6 +866,14 @@ static Suite *partlog_suite(void)
     tcase_add_test(tc, test_reads_keep_atime);
     tcase_add_test(tc, test_many_segments_lookup);
     tcase_add_test(tc, test_corrupt_header_below_end);
+    tcase_add_test(tc, test_offset_span_per_batch);
+    tcase_add_test(tc, test_empty_partition_disk);
+    suite_add_tcase(s, tc);
+    /* thousands of segments, opened three times: slow under sanitizers */
+    tc = tcase_create("many_segments");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_open_files_bounded);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -160,14 +160,19 @@ static void copy_fixture(const char *name)
     closedir(d);
 }
 
-/* Every batch below the log end is the generator's, intact. */
-static void check_content(qr_plog_t *part)
+/* Every batch below the log end is the generator's, intact; offsets a
+ * recovery cut left missing are skipped. Returns how many were. */
+static int64_t check_content(qr_plog_t *part)
 {
-    int64_t end = qr_plog_log_end(part);
+    int64_t end = qr_plog_log_end(part), missing = 0;
     for (int64_t o = 0; o < end; o += FIX_PER_BATCH) {
         qr_plog_slice_t s;
         uint8_t got[1024], want[1024];
         ck_assert_int_eq(qr_plog_read(part, o, 1, &s), QUIRE_ERR_NONE);
+        if (s.base_offset > o) { /* a gap: the read goes on after it */
+            missing += s.base_offset - o;
+            o = s.base_offset;
+        }
         tl_check_slice(&s, o);
         int i = (int)(o / FIX_PER_BATCH);
         size_t n =
@@ -178,6 +183,7 @@ static void check_content(qr_plog_t *part)
         ck_assert_int_eq(memcmp(got + 8, want + 8, n - 8), 0);
         qr_plog_slice_release(&s);
     }
+    return missing;
 }
 
 static off_t fsize(int64_t base, const char *suffix)
@@ -317,16 +323,73 @@ START_TEST(test_flipped_byte)
     fix_conf(&conf);
     copy_fixture("flipped-byte");
     qr_plog_t *part = tl_open(dir, FIX_TOPIC, &conf, 0, 0, NULL);
-    ck_assert_int_eq(qr_plog_log_end(part), 36);
-    ck_assert_uint_eq(qr_plog_segment_count(part), 2);
-    ck_assert_int_eq(fsize(56, ".log"), -1); /* later segment deleted */
-    check_content(part);
+    /* segment 28 cut at the damaged batch (offsets 36-37), segment 56
+     * kept: its batches are valid (issue 17: a cut no longer deletes what
+     * follows it) */
+    ck_assert_int_eq(qr_plog_log_end(part), 80);
+    ck_assert_uint_eq(qr_plog_segment_count(part), 3);
+    ck_assert_int_gt(fsize(56, ".log"), 0);
+    ck_assert_int_eq(check_content(part), 56 - 36);
     qr_plog_slice_t s;
-    ck_assert_int_eq(qr_plog_read(part, 37, 100, &s),
-                     QUIRE_ERR_OFFSET_OUT_OF_RANGE);
+    ck_assert_int_eq(qr_plog_read(part, 37, 100, &s), QUIRE_ERR_NONE);
+    ck_assert_int_eq(s.base_offset, 56);
+    qr_plog_slice_release(&s);
     qr_plog_close(part);
-    /* from a recovery point past the damage, a clean-looking open of the
-     * earlier segments trusts them: only later segments are scanned */
+}
+END_TEST
+
+/* Flips a byte @p at bytes into batch @p nth of segment @p base. */
+static void flip(int64_t base, int nth, off_t at)
+{
+    char f[PATH_MAX + 64];
+    uint8_t hdr[12], b;
+    off_t pos = 0;
+    int fd;
+
+    seg_file(f, sizeof(f), dir, base, ".log");
+    fd = open(f, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    for (int i = 0; i < nth; i++) {
+        ck_assert_int_eq(pread(fd, hdr, 12, pos), 12);
+        pos += 12 + tl_get32(hdr + 8);
+    }
+    ck_assert_int_eq(pread(fd, &b, 1, pos + at), 1);
+    b ^= 0x5a;
+    ck_assert_int_eq(pwrite(fd, &b, 1, pos + at), 1);
+    close(fd);
+}
+
+/* The recovery rule (broker/recovery.c): after a cut, each later segment
+ * is checked on its own; one with no valid batch left is deleted (and the
+ * log says so), the ones after it are kept. */
+START_TEST(test_cut_keeps_later_segments)
+{
+    qr_plog_conf_t conf;
+    uint8_t buf[1024];
+
+    fix_conf(&conf);
+    make_base(dir);
+    qr_plog_t *part = tl_open(dir, FIX_TOPIC, &conf, 1, -1, NULL);
+    for (int i = FIX_BATCHES; i < FIX_BATCHES + 20; i++) {
+        size_t n = tl_batch(buf, FIX_PER_BATCH, 1000 + 10 * i, 100, (uint8_t)i);
+        int64_t b, l;
+        ck_assert_int_eq(qr_plog_append(part, buf, n, &b, &l), QUIRE_ERR_NONE);
+    }
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    ck_assert_int_gt(fsize(84, ".log"), 0);
+    flip(28, 4, 150); /* offsets 36-37 */
+    flip(56, 0, 150); /* the first batch of segment 56 */
+    part = tl_open(dir, FIX_TOPIC, &conf, 0, 0, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), 120);
+    ck_assert_int_eq(fsize(56, ".log"), -1);
+    ck_assert_int_gt(fsize(84, ".log"), 0);
+    ck_assert_int_eq(check_content(part), 84 - 36);
+    qr_plog_close(part);
+    /* and a second open finds nothing more to do */
+    part = tl_open(dir, FIX_TOPIC, &conf, 0, 0, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), 120);
+    ck_assert_int_eq(check_content(part), 84 - 36);
+    qr_plog_close(part);
 }
 END_TEST
 
@@ -343,7 +406,8 @@ START_TEST(test_flipped_byte_below_recovery_point)
     ck_assert_int_eq(qr_plog_log_end(part), 80);
     qr_plog_close(part);
     part = tl_open(dir, FIX_TOPIC, &conf, 0, 28, NULL);
-    ck_assert_int_eq(qr_plog_log_end(part), 36);
+    ck_assert_int_eq(qr_plog_log_end(part), 80);
+    ck_assert_int_eq(check_content(part), 56 - 36);
     qr_plog_close(part);
 }
 END_TEST
@@ -643,6 +707,7 @@ static Suite *recovery_suite(void)
     tcase_add_test(tc, test_torn_tail);
     tcase_add_test(tc, test_flipped_byte);
     tcase_add_test(tc, test_flipped_byte_below_recovery_point);
+    tcase_add_test(tc, test_cut_keeps_later_segments);
     tcase_add_test(tc, test_truncated_index);
     tcase_add_test(tc, test_missing_index);
     tcase_add_test(tc, test_leftovers);
