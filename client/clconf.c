@@ -123,7 +123,7 @@ static const prop_t props[] = {
      0,
      "ask the broker to create a topic that does not exist when its "
      "metadata is requested (the broker's auto.create.topics.enable "
-     "decides): true or false",
+     "decides): true, false, or empty for the client's default",
      bool_words},
     {"group.id", T_STR, OFF(group_id), "", 0, 0,
      "the consumer group joined by quire_consumer_subscribe(); needs "
@@ -319,6 +319,10 @@ static quire_err_t prop_set(struct quire_conf *conf, const prop_t *p,
         err = parse_codec(p, s, &v, errstr, errstr_size);
         break;
     case T_ENUM:
+        if (PER_CLIENT(p) && !*s) { /* back to the client's default */
+            v = -1;
+            break;
+        }
         err = parse_enum(p, s, &v, errstr, errstr_size);
         break;
     }
