@@ -555,21 +555,26 @@ static quire_err_t fix_active(qr_plog_t *part, int64_t end, int *changed)
     qr_seg_opts_t so = seg_opts(&part->conf);
     quire_err_t err;
 
+    /* An empty last segment behind others is dropped: the one before it
+     * ends at the log end and takes the appends (a roll follows when it
+     * is full), so no new file is made for nothing. */
+    while (part->nsegs > 1 && qr_seg_size(seg) == 0 &&
+           seg->base_offset != end) {
+        *changed = 1;
+        drop_seg(part, part->nsegs - 1,
+                 "empty after recovery and not based at the log end");
+        seg = part->segs[part->nsegs - 1];
+    }
     if (qr_seg_size(seg) > 0 || seg->base_offset == end)
         return QUIRE_ERR_NONE;
     *changed = 1;
-    if (part->nsegs > 1) {
-        drop_seg(part, part->nsegs - 1,
-                 "empty after recovery and not based at the log end");
-    } else {
-        QR_LOG_WARN("LOG",
-                    "%s: replacing empty segment %020lld by one at "
-                    "the log end %lld",
-                    part->name, (long long)seg->base_offset, (long long)end);
-        qr_seg_unlink(seg);
-        qr_seg_release(seg);
-        part->nsegs = 0;
-    }
+    QR_LOG_WARN("LOG",
+                "%s: replacing empty segment %020lld by one at "
+                "the log end %lld",
+                part->name, (long long)seg->base_offset, (long long)end);
+    qr_seg_unlink(seg);
+    qr_seg_release(seg);
+    part->nsegs = 0;
     err = qr_seg_create(part->dir, end, &so, &fresh);
     if (err == QUIRE_ERR_NONE)
         segs_push_only(part, fresh);

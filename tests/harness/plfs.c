@@ -328,11 +328,15 @@ static void dir_sync(node_t *dir)
 }
 
 /* Loads the durable tree under dir (recursively). */
+static size_t reach_len; /* entries of load's reach array */
+
 static void load_dir(node_t *dir, char *reach)
 {
     char path[PATH_MAX], line[PATH_MAX + 64];
     path_of(path, sizeof(path), "dirs", dir->ino);
-    reach[dir->ino] |= 2;
+    /* inodes past every backing file have nothing to keep: no mark */
+    if (dir->ino < reach_len)
+        reach[dir->ino] |= 2;
     FILE *fp = fopen(path, "r");
     if (!fp)
         return; /* never synced: empty */
@@ -357,7 +361,8 @@ static void load_dir(node_t *dir, char *reach)
                 c->size = c->dsize = c->low = (uint64_t)st.st_size;
                 c->mtime = st.st_mtim;
             }
-            reach[ino] |= 1;
+            if (ino < reach_len)
+                reach[ino] |= 1;
         }
     }
     fclose(fp);
@@ -416,6 +421,7 @@ static void load(void)
                                                  : max_ino_in("dirs")) +
         2;
     char *reach = xcalloc(nreach, 1);
+    reach_len = nreach;
     node_t *root = node_new(1, 1, 0755);
     root->nlink = 1;
     load_dir(root, reach);

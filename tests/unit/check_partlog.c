@@ -303,7 +303,9 @@ static void check_bounded(long fds0, long maps0, const char *when)
 
     ck_assert_msg(fds <= fds0 + 3 * (OPEN_MAX + 1) + 8,
                   "%s: %ld fds (%ld before)", when, fds, fds0);
-    ck_assert_msg(maps <= maps0 + 2 * (OPEN_MAX + 1) + 16,
+    /* slack for the allocator's own mappings (ASan adds some per heap
+     * growth); without the bound there are 2 per segment: ~3,000 */
+    ck_assert_msg(maps <= maps0 + 2 * (OPEN_MAX + 1) + 300,
                   "%s: %ld maps (%ld before)", when, maps, maps0);
     ck_assert_uint_le(qr_seg_cache_open_count(), OPEN_MAX);
 }
