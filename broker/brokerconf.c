@@ -201,6 +201,12 @@ static const qr_conf_prop_t props[] = {
      0, 60000, NULL, QR_CONF_F_RESTART,
      "FOR TESTS ONLY: delay every group-commit fdatasync by this many ms "
      "(to test Produce timeout_ms); never set it in production"},
+    {"quire.test.metadata.topics.max", QR_CONF_INT,
+     OFF(test_metadata_topics_max), "100000", 1, 100000, NULL,
+     QR_CONF_F_RESTART,
+     "FOR TESTS ONLY: the most topics one Metadata response carries before "
+     "it is answered RESPONSE_TOO_LARGE (the wire's own limit, 100000, is "
+     "too many topics for a test's ZooKeeper); never set it in production"},
 };
 /* clang-format on */
 

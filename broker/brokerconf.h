@@ -72,7 +72,8 @@ typedef struct qr_brokerconf {
     int log_index_size_max_bytes;
     int64_t log_segment_delete_delay_ms;
     /* ---- tests only ---- */
-    int test_flush_delay_ms; /* flusher threads sleep before each job */
+    int test_flush_delay_ms;      /* flusher threads sleep before each job */
+    int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */
     /* which keys were given (qr_conf_is_set()) */
     uint64_t set[QR_CONF_SET_WORDS(QR_BROKERCONF_NKEYS)];
 } qr_brokerconf_t;

@@ -44,6 +44,11 @@ typedef struct prop {
     const word_t *words; /* T_ENUM: ends with a NULL word */
 } prop_t;
 
+/* A T_ENUM whose defval is "" has the producer's or consumer's own
+ * default: the field is -1 until set (allow.auto.create.topics). */
+#define PER_CLIENT(p)  ((p)->type == T_ENUM && !*(p)->defval)
+#define PER_CLIENT_DOC "true for a producer, false for a consumer"
+
 static const word_t bool_words[] = {{"false", 0}, {"true", 1}, {NULL, 0}};
 static const word_t reset_words[] = {{"latest", QR_CCONF_RESET_LATEST},
                                      {"earliest", QR_CCONF_RESET_EARLIEST},
@@ -114,6 +119,12 @@ static const prop_t props[] = {
      "1048576", 1, IMAX, "most bytes of one partition per fetch", NULL},
     {"fetch.max.bytes", T_INT, OFF(fetch_max_bytes), "52428800", 1, IMAX,
      "most bytes per fetch response", NULL},
+    {"allow.auto.create.topics", T_ENUM, OFF(allow_auto_create_topics), "", 0,
+     0,
+     "ask the broker to create a topic that does not exist when its "
+     "metadata is requested (the broker's auto.create.topics.enable "
+     "decides): true, false, or empty for the client's default",
+     bool_words},
     {"group.id", T_STR, OFF(group_id), "", 0, 0,
      "the consumer group joined by quire_consumer_subscribe(); needs "
      "zookeeper.connect, where groups live",
@@ -308,6 +319,10 @@ static quire_err_t prop_set(struct quire_conf *conf, const prop_t *p,
         err = parse_codec(p, s, &v, errstr, errstr_size);
         break;
     case T_ENUM:
+        if (PER_CLIENT(p) && !*s) { /* back to the client's default */
+            v = -1;
+            break;
+        }
         err = parse_enum(p, s, &v, errstr, errstr_size);
         break;
     }
@@ -335,6 +350,10 @@ quire_conf_t *quire_conf_new(void)
     if (!conf)
         return NULL;
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+        if (PER_CLIENT(&props[i])) { /* decided by the producer or consumer */
+            *(int *)((char *)conf + props[i].offset) = -1;
+            continue;
+        }
         if (prop_set(conf, &props[i], props[i].defval, NULL, 0) !=
             QUIRE_ERR_NONE) {
             /* only out of memory: the defaults are tested to parse */
@@ -420,6 +439,8 @@ static const char *prop_text(const quire_conf_t *conf, const prop_t *p,
         for (const word_t *w = p->words; w->word; w++)
             if (w->value == *(const int *)f)
                 return w->word;
+        if (PER_CLIENT(p))
+            return ""; /* unset: the client's own default */
         break;
     case T_INT:
         break;
@@ -497,13 +518,20 @@ static const char *type_name(prop_type_t t)
     return "?";
 }
 
+static const char *default_text(const prop_t *p, const char *empty)
+{
+    if (PER_CLIENT(p))
+        return PER_CLIENT_DOC;
+    return *p->defval ? p->defval : empty;
+}
+
 void quire_conf_print_help(FILE *fp)
 {
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
         const prop_t *p = &props[i];
 
         fprintf(fp, "%-38s %-6s default: %s\n    %s\n", p->name,
-                type_name(p->type), *p->defval ? p->defval : "(empty)", p->doc);
+                type_name(p->type), default_text(p, "(empty)"), p->doc);
     }
 }
 
@@ -513,7 +541,7 @@ void qr_cconf_print_man(FILE *fp)
         const prop_t *p = &props[i];
 
         fprintf(fp, ".TP\n.B %s\n%s (%s; default: %s)\n", p->name, p->doc,
-                type_name(p->type), *p->defval ? p->defval : "empty");
+                type_name(p->type), default_text(p, "empty"));
     }
 }
 

@@ -46,7 +46,8 @@ struct quire_conf {
     int fetch_max_bytes;
     /* ---- consumer group ---- */
     char *group_id;
-    int enable_auto_commit; /* 0 or 1 */
+    int allow_auto_create_topics; /* 0, 1, or -1: the client's default */
+    int enable_auto_commit;       /* 0 or 1 */
     int auto_commit_interval_ms;
     int auto_offset_reset;   /* QR_CCONF_RESET_* */
     int assignment_strategy; /* qr_assignor_kind_t's values */

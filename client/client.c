@@ -451,6 +451,10 @@ static void meta_maybe_request(qr_client_t *cl)
     req.api = QR_API_METADATA;
     req.u.metadata.topic_count = cnt;
     req.u.metadata.topics = topics;
+    req.u.metadata.allow_auto_topic_creation =
+        cl->conf->allow_auto_create_topics < 0
+            ? cl->ops->auto_create_default
+            : cl->conf->allow_auto_create_topics;
     if (qr_bconn_send(conn, &req, NULL, 0, 1, cl->conf->request_timeout_ms,
                       on_metadata, cl) == QUIRE_ERR_NONE) {
         cl->meta_inflight = 1;
@@ -466,6 +470,7 @@ quire_err_t qr_client_partitions(qr_client_t *cl, const char *topic,
     quire_err_t err = QUIRE_ERR_TIMED_OUT;
     const qr_cmeta_topic_t *t;
     struct timespec ts;
+    uint64_t asked_version = 0;
     int asked = 0;
 
     pthread_mutex_lock(&cl->lock);
@@ -485,6 +490,16 @@ quire_err_t qr_client_partitions(qr_client_t *cl, const char *topic,
         if (t)
             err = t->err != QUIRE_ERR_NONE ? t->err
                                            : QUIRE_ERR_LEADER_NOT_AVAILABLE;
+        /* the broker said it does not exist (and did not create it): fail
+         * at once rather than wait out the deadline. The answer stays in
+         * the snapshot, so the next call fails at once too, until a
+         * refresh (asked again every retry.backoff.ms while a wanted topic
+         * has an error) finds the topic. */
+        if (t &&
+            (t->err == QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
+             t->err == QUIRE_ERR_INVALID_TOPIC_EXCEPTION) &&
+            (!asked || cl->meta_version != asked_version))
+            break;
         if (!asked) {
             int found = 0;
 
@@ -505,6 +520,7 @@ quire_err_t qr_client_partitions(qr_client_t *cl, const char *topic,
                 cl->wanted[cl->wanted_cnt++] = s;
             }
             asked = 1;
+            asked_version = cl->meta_version;
             pthread_mutex_unlock(&cl->lock);
             ev_async_send(cl->loop, &cl->wake);
             pthread_mutex_lock(&cl->lock);

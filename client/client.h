@@ -51,6 +51,9 @@ typedef struct qr_client_ops {
     /** The loop is stopping: complete or fail everything, close nothing
      * (the client closes the connections right after). */
     void (*stopping)(qr_client_t *cl, void *ctx);
+    /** allow.auto.create.topics when the application left it unset: 1
+     * for a producer, 0 for a consumer (as Kafka's clients). */
+    int auto_create_default;
 } qr_client_ops_t;
 
 struct qr_client {

@@ -535,6 +535,7 @@ static const qr_client_ops_t consumer_ops = {
     .run = consumer_run,
     .conn_closed = NULL,
     .stopping = consumer_stopping,
+    .auto_create_default = 0,
 };
 
 /* ---- public API ---- */

@@ -426,6 +426,7 @@ static const qr_client_ops_t producer_ops = {
     .run = producer_run,
     .conn_closed = NULL,
     .stopping = producer_stopping,
+    .auto_create_default = 1,
 };
 
 /* ---- public API ---- */
