@@ -93,7 +93,10 @@ static int has_record(qt_client_t *c, const char *topic, int64_t offset,
     char want[64];
     int wl = snprintf(want, sizeof(want), "%s-%d", prefix, n), found = -1;
 
-    ck_assert_int_eq(qt_fetch(c, topic, 0, offset, 0, 0, 1 << 20, 1 << 20,
+    /* Wait up to 5 s for the record to become visible: with
+     * log.write.caching=false (the default) an acks=1 record is served
+     * only once its background sync is done. */
+    ck_assert_int_eq(qt_fetch(c, topic, 0, offset, 5000, 1, 1 << 20, 1 << 20,
                               &resp, &fp, IO_MS),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(fp->error_code, QUIRE_ERR_NONE);

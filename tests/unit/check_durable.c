@@ -175,6 +175,10 @@ START_TEST(test_failed_sync_never_acknowledged)
     for (int i = 0; i < 1000 && !qr_plog_offline(part); i++)
         usleep(10000);
     ck_assert(qr_plog_offline(part));
+    /* The partition goes offline first (nothing more is acknowledged),
+     * then the flusher writes the marker: wait for it. */
+    for (int i = 0; i < 1000 && !marker_exists("fg"); i++)
+        usleep(10000);
     ck_assert(marker_exists("fg"));
 
     /* every later sync would succeed: none may move anything */
