@@ -35,7 +35,9 @@ struct qr_replica {
     int64_t hw;
     int64_t log_end, synced_end; /* the leader's own */
     follower_t f[QR_REPLICA_MAX];
-    size_t n; /* followers (the leader is not among them) */
+    size_t n;           /* followers (the leader is not among them) */
+    int32_t refused[8]; /* non-replicas whose fetches were refused */
+    size_t refused_n;
     qr_replica_waiter_t *waiters;
     qr_replica_cbs_t cbs;
 };
@@ -120,8 +122,7 @@ static void collect(qr_replica_t *rs, qr_replica_waiter_t **done,
     }
 }
 
-/* HW = min over the ISR, never backwards; calls set_hw when it moves.
- * Returns 1 when it moved. */
+/* HW = min over the ISR, never backwards. Returns 1 when it moved. */
 static int recompute(qr_replica_t *rs)
 {
     int64_t hw;
@@ -142,16 +143,20 @@ static int recompute(qr_replica_t *rs)
     if (hw <= rs->hw)
         return 0;
     rs->hw = hw;
-    if (rs->cbs.set_hw)
-        rs->cbs.set_hw(rs->cbs.opaque, hw);
     return 1;
 }
 
-/* Unlocks, then wakes fetches and runs the callbacks of @p done. */
+/* Unlocks, then pushes the HW, wakes fetches and runs the callbacks of
+ * @p done. The push runs unlocked because the log calls back into its
+ * owner (on_append), which may come back here. */
 static void unlock_and_finish(qr_replica_t *rs, int moved,
                               qr_replica_waiter_t *done)
 {
+    int64_t hw = rs->hw;
+
     pthread_mutex_unlock(&rs->mu);
+    if (moved && rs->cbs.set_hw)
+        rs->cbs.set_hw(rs->cbs.opaque, hw);
     if (moved && rs->cbs.wake)
         rs->cbs.wake(rs->cbs.opaque);
     while (done) {
@@ -293,12 +298,17 @@ void qr_replica_leader_end(qr_replica_t *rs, int64_t log_end,
 quire_err_t qr_replica_fetched(qr_replica_t *rs, int32_t id,
                                int64_t fetch_offset, int64_t synced_offset,
                                int64_t leader_end, int64_t now_ms,
-                               int *isr_kick)
+                               int *isr_kick, int *first_refusal)
 {
     follower_t *f;
 
     pthread_mutex_lock(&rs->mu);
     f = find(rs, id);
+    if (!f && !has(rs->refused, rs->refused_n, id)) {
+        *first_refusal = 1; /* the caller logs it, once per broker */
+        if (rs->refused_n < QR_ARRAY_LEN(rs->refused))
+            rs->refused[rs->refused_n++] = id;
+    }
     if (!f || rs->deposed) {
         pthread_mutex_unlock(&rs->mu);
         return f ? QUIRE_ERR_NOT_LEADER_FOR_PARTITION

@@ -42,9 +42,8 @@
  * threads reach it through the entry they hold. Every function may run on
  * any thread (network threads: fetches, produces; flusher threads: the
  * leader's synced end; main loop: state, ISR checks and writes) and takes
- * the object's mutex, a leaf but for the set_hw callback (which may take
- * the partition log's hw lock, a leaf itself). Waiter callbacks and wake
- * run after the mutex is released.
+ * the object's mutex, a leaf lock. The callbacks (set_hw, wake, waiters)
+ * run after it is released, so they may call back in.
  */
 #ifndef QR_REPLICA_H
 #define QR_REPLICA_H
@@ -77,8 +76,9 @@ typedef struct qr_replica_waiter {
 
 /** How the replica set reaches its partition log. */
 typedef struct qr_replica_cbs {
-    /* The HW moved to @p hw (called in increasing order, under the
-     * object's mutex: only leaf locks inside). */
+    /* The HW moved to @p hw, with no lock held (threads racing may
+     * deliver two values out of order: the receiver keeps the highest,
+     * as qr_plog_set_replicated_hw() does). */
     void (*set_hw)(void *opaque, int64_t hw);
     /* After the HW moved, with no lock held: wake parked fetches. */
     void (*wake)(void *opaque);
@@ -161,6 +161,8 @@ void qr_replica_leader_end(qr_replica_t *rs, int64_t log_end,
  * @param leader_end the leader's log end as of this fetch.
  * @param isr_kick set to 1 when the follower may now join the ISR (the
  *        owner runs the ISR check on the main loop), else untouched.
+ * @param first_refusal set to 1 when @p id is refused for the first time
+ *        (the caller logs it once), else untouched.
  * @returns QUIRE_ERR_NONE; REPLICA_NOT_AVAILABLE when @p id is not in the
  *          replica list; NOT_LEADER_FOR_PARTITION when deposed.
  * @locality net thread (any)  @locks takes the mutex
@@ -168,7 +170,7 @@ void qr_replica_leader_end(qr_replica_t *rs, int64_t log_end,
 quire_err_t qr_replica_fetched(qr_replica_t *rs, int32_t id,
                                int64_t fetch_offset, int64_t synced_offset,
                                int64_t leader_end, int64_t now_ms,
-                               int *isr_kick);
+                               int *isr_kick, int *first_refusal);
 
 /**
  * @brief Before an acks=all append: NOT_ENOUGH_REPLICAS when the ISR has

@@ -124,21 +124,21 @@ START_TEST(test_hw_min_over_isr)
 {
     sink_t s;
     qr_replica_t *rs = make(&s, 3, 5, 1);
-    int kick = 0;
+    int kick = 0, first = 0;
 
     qr_replica_set_state(rs, r123, 3, r123, 3, 5, 1, 0, 1000);
     qr_replica_leader_end(rs, 20, 20);
     ck_assert_int_eq(qr_replica_hw(rs), 3);
-    ck_assert_int_eq(qr_replica_fetched(rs, 2, 12, -1, 20, 1100, &kick),
+    ck_assert_int_eq(qr_replica_fetched(rs, 2, 12, -1, 20, 1100, &kick, &first),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(qr_replica_hw(rs), 3); /* 3 has not fetched */
-    ck_assert_int_eq(qr_replica_fetched(rs, 3, 8, -1, 20, 1100, &kick),
+    ck_assert_int_eq(qr_replica_fetched(rs, 3, 8, -1, 20, 1100, &kick, &first),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(qr_replica_hw(rs), 8);
-    ck_assert_int_eq(qr_replica_fetched(rs, 3, 20, -1, 20, 1200, &kick),
+    ck_assert_int_eq(qr_replica_fetched(rs, 3, 20, -1, 20, 1200, &kick, &first),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(qr_replica_hw(rs), 12);
-    ck_assert_int_eq(qr_replica_fetched(rs, 2, 6, -1, 20, 1300, &kick),
+    ck_assert_int_eq(qr_replica_fetched(rs, 2, 6, -1, 20, 1300, &kick, &first),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(qr_replica_hw(rs), 12); /* never backwards */
     ck_assert_int_eq(s.sets, 2);
@@ -154,20 +154,20 @@ START_TEST(test_synced_offset_counts)
     sink_t s;
     qr_replica_t *rs = make(&s, 0, 0, 0);
     int32_t r12[] = {1, 2};
-    int kick = 0;
+    int kick = 0, first = 0;
 
     qr_replica_set_state(rs, r12, 2, r12, 2, 5, 1, 0, 1000);
     qr_replica_leader_end(rs, 10, 10);
-    qr_replica_fetched(rs, 2, 10, -1, 10, 1000, &kick);
+    qr_replica_fetched(rs, 2, 10, -1, 10, 1000, &kick, &first);
     ck_assert_int_eq(qr_replica_hw(rs), 0);
-    qr_replica_fetched(rs, 2, 10, 7, 10, 1000, &kick);
+    qr_replica_fetched(rs, 2, 10, 7, 10, 1000, &kick, &first);
     ck_assert_int_eq(qr_replica_hw(rs), 7);
     /* a synced end past the fetch offset is clamped to it */
-    qr_replica_fetched(rs, 2, 9, 50, 10, 1000, &kick);
+    qr_replica_fetched(rs, 2, 9, 50, 10, 1000, &kick, &first);
     ck_assert_int_eq(qr_replica_hw(rs), 9);
     /* the leader's own synced end counts too */
     qr_replica_leader_end(rs, 30, 10);
-    qr_replica_fetched(rs, 2, 30, 30, 30, 1000, &kick);
+    qr_replica_fetched(rs, 2, 30, 30, 30, 1000, &kick, &first);
     ck_assert_int_eq(qr_replica_hw(rs), 10);
     qr_replica_destroy(rs);
 }
@@ -180,31 +180,41 @@ START_TEST(test_caught_up_rule)
     sink_t s;
     qr_replica_t *rs = make(&s, 0, 0, 1);
     qr_replica_info_t info;
-    int kick = 0;
+    int kick = 0, first = 0;
 
     qr_replica_set_state(rs, r123, 3, r123, 3, 5, 1, 0, 1000);
     ck_assert_int_eq(qr_replica_info(rs, 2, &info), 0);
     ck_assert_int_eq(info.last_caught_up_ms, 1000); /* handed the ISR */
     /* behind: not caught up */
-    qr_replica_fetched(rs, 2, 5, -1, 100, 2000, &kick);
+    qr_replica_fetched(rs, 2, 5, -1, 100, 2000, &kick, &first);
     qr_replica_info(rs, 2, &info);
     ck_assert_int_eq(info.last_caught_up_ms, 1000);
     ck_assert_int_eq(info.fetch_offset, 5);
     /* still behind the leader now (150), but at its end of the previous
      * fetch (100): caught up as of that fetch */
-    qr_replica_fetched(rs, 2, 100, -1, 150, 3000, &kick);
+    qr_replica_fetched(rs, 2, 100, -1, 150, 3000, &kick, &first);
     qr_replica_info(rs, 2, &info);
     ck_assert_int_eq(info.last_caught_up_ms, 2000);
     /* at the leader's end: caught up now */
-    qr_replica_fetched(rs, 2, 150, -1, 150, 4000, &kick);
+    qr_replica_fetched(rs, 2, 150, -1, 150, 4000, &kick, &first);
     qr_replica_info(rs, 2, &info);
     ck_assert_int_eq(info.last_caught_up_ms, 4000);
-    /* a non-replica is refused and changes nothing */
-    ck_assert_int_eq(qr_replica_fetched(rs, 9, 150, -1, 150, 4000, &kick),
-                     QUIRE_ERR_REPLICA_NOT_AVAILABLE);
+    /* a non-replica is refused and changes nothing; the first refusal
+     * of each broker is flagged (logged once) */
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(
+        qr_replica_fetched(rs, 9, 150, -1, 150, 4000, &kick, &first),
+        QUIRE_ERR_REPLICA_NOT_AVAILABLE);
+    ck_assert_int_eq(first, 1);
+    first = 0;
+    ck_assert_int_eq(
+        qr_replica_fetched(rs, 9, 150, -1, 150, 4000, &kick, &first),
+        QUIRE_ERR_REPLICA_NOT_AVAILABLE);
+    ck_assert_int_eq(first, 0);
     ck_assert_int_eq(qr_replica_info(rs, 9, &info), -1);
-    ck_assert_int_eq(qr_replica_fetched(rs, 1, 150, -1, 150, 4000, &kick),
-                     QUIRE_ERR_REPLICA_NOT_AVAILABLE); /* the leader itself */
+    ck_assert_int_eq(
+        qr_replica_fetched(rs, 1, 150, -1, 150, 4000, &kick, &first),
+        QUIRE_ERR_REPLICA_NOT_AVAILABLE); /* the leader itself */
     qr_replica_destroy(rs);
 }
 END_TEST
@@ -218,11 +228,11 @@ START_TEST(test_shrink)
     int32_t r12[] = {1, 2};
     qr_replica_isr_t plan;
     ack_t a1, a2;
-    int kick = 0;
+    int kick = 0, first = 0;
 
     qr_replica_set_state(rs, r12, 2, r12, 2, 5, 1, 7, 1000);
     qr_replica_leader_end(rs, 10, 10);
-    qr_replica_fetched(rs, 2, 10, -1, 10, 1000, &kick);
+    qr_replica_fetched(rs, 2, 10, -1, 10, 1000, &kick, &first);
     ck_assert_int_eq(qr_replica_hw(rs), 10);
     qr_replica_leader_end(rs, 20, 20);
     ck_assert_int_eq(wait_for(rs, &a1, 19, 1), 1);
@@ -285,15 +295,15 @@ START_TEST(test_expand)
     int32_t r1[] = {1};
     qr_replica_isr_t plan;
     qr_replica_info_t info;
-    int kick = 0;
+    int kick = 0, first = 0;
 
     qr_replica_set_state(rs, r123, 3, r1, 1, 5, 1, 3, 1000);
     qr_replica_leader_end(rs, 20, 20);
     ck_assert_int_eq(qr_replica_hw(rs), 20);
-    qr_replica_fetched(rs, 2, 12, -1, 20, 1100, &kick);
+    qr_replica_fetched(rs, 2, 12, -1, 20, 1100, &kick, &first);
     ck_assert_int_eq(kick, 0);
     ck_assert_int_eq(qr_replica_isr_plan(rs, 1100, LAG, &plan), 0);
-    qr_replica_fetched(rs, 2, 20, -1, 20, 1200, &kick);
+    qr_replica_fetched(rs, 2, 20, -1, 20, 1200, &kick, &first);
     ck_assert_int_eq(kick, 1);
     ck_assert_int_eq(qr_replica_isr_plan(rs, 1200, LAG, &plan), 1);
     ck_assert_uint_eq(plan.isr_cnt, 2);
@@ -317,10 +327,10 @@ START_TEST(test_expand_needs_epoch_start)
     qr_replica_t *rs = make(&s, 10, 15, 1);
     int32_t r1[] = {1};
     qr_replica_isr_t plan;
-    int kick = 0;
+    int kick = 0, first = 0;
 
     qr_replica_set_state(rs, r123, 3, r1, 1, 5, 1, 3, 1000);
-    qr_replica_fetched(rs, 2, 12, -1, 15, 1100, &kick);
+    qr_replica_fetched(rs, 2, 12, -1, 15, 1100, &kick, &first);
     ck_assert_int_eq(kick, 0);
     ck_assert_int_eq(qr_replica_isr_plan(rs, 1100, LAG, &plan), 0);
     qr_replica_destroy(rs);
@@ -336,7 +346,7 @@ START_TEST(test_depose_and_destroy)
     int32_t r12[] = {1, 2};
     qr_replica_isr_t plan;
     ack_t a, b;
-    int kick = 0;
+    int kick = 0, first = 0;
 
     qr_replica_set_state(rs, r12, 2, r12, 2, 5, 1, 0, 0);
     qr_replica_leader_end(rs, 5, 5);
@@ -349,7 +359,7 @@ START_TEST(test_depose_and_destroy)
     ck_assert_int_eq(b.err, QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
     ck_assert_int_eq(qr_replica_check_insync(rs, 1),
                      QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
-    ck_assert_int_eq(qr_replica_fetched(rs, 2, 5, -1, 5, 10, &kick),
+    ck_assert_int_eq(qr_replica_fetched(rs, 2, 5, -1, 5, 10, &kick, &first),
                      QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
     ck_assert_int_eq(qr_replica_hw(rs), 0); /* a zombie's HW stays */
     ck_assert_int_eq(qr_replica_isr_plan(rs, LAG * 10, LAG, &plan), 0);
