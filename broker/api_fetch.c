@@ -145,6 +145,7 @@ static void op_finish(fetch_op_t *op)
 static quire_err_t check_part(fetch_op_t *op, fetch_part_t *fp)
 {
     qr_replica_t *rs = fp->entry->replica;
+    qr_replica_info_t info;
     int kick = 0, first = 0;
     quire_err_t err;
 
@@ -155,6 +156,12 @@ static quire_err_t check_part(fetch_op_t *op, fetch_part_t *fp)
         return QUIRE_ERR_UNKNOWN_LEADER_EPOCH;
     if (op->replica_id < 0)
         return QUIRE_ERR_NONE;
+    /* an offset the log does not have says nothing of a replica: its
+     * state stays (a non-replica is refused below all the same) */
+    if ((fp->fetch_offset < qr_plog_log_start(fp->entry->part) ||
+         fp->fetch_offset > qr_plog_log_end(fp->entry->part)) &&
+        rs && qr_replica_info(rs, op->replica_id, &info) == 0)
+        return QUIRE_ERR_OFFSET_OUT_OF_RANGE;
     if (!rs)
         err = QUIRE_ERR_REPLICA_NOT_AVAILABLE;
     else
