@@ -77,6 +77,27 @@ quire_err_t qr_ckpt_read(const char *path, qr_ckpt_t *ck, char *errstr,
 quire_err_t qr_ckpt_write(const char *path, const qr_ckpt_t *ck);
 
 /**
+ * @brief Writes @p len bytes of @p data to @p path atomically: "<path>.tmp",
+ * fsync, rename over @p path, fsync of the directory (the other checkpoint
+ * files of the tree use it: leader-epoch-checkpoint, epochcache.h).
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality any (it syncs: never a network thread but for rare events)
+ * @locks none
+ */
+quire_err_t qr_ckpt_write_file(const char *path, const char *data, size_t len);
+
+/**
+ * @brief Reads a whole small file: *@p bufp (owned by the caller, NUL
+ * terminated) and its length.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_NOT_FOUND when there is no file;
+ *          QUIRE_ERR_CORRUPT_MESSAGE when larger than @p max;
+ *          QUIRE_ERR_IO. Detail in @p errstr.
+ * @locality any  @locks none
+ */
+quire_err_t qr_ckpt_read_file(const char *path, size_t max, char **bufp,
+                              size_t *lenp, char *errstr, size_t errstr_size);
+
+/**
  * @brief Creates the clean-shutdown marker in @p dir, durably.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
  * @locality main (shutdown)  @locks none
