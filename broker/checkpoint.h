@@ -6,6 +6,9 @@
  *       N                      number of entries
  *       <topic> <partition> <offset>   N lines
  *     the offset below which each partition's log is known durable.
+ *   replication-offset-checkpoint      the same format: each partition's
+ *     replicated high watermark (qr_plog_set_replicated_hw()), for the
+ *     partitions that have one; reloaded at open, clamped to the log end.
  *   .quire_cleanshutdown               empty; present only between a clean
  *     shutdown and the next start (taken away, durably, before any write).
  *
@@ -22,7 +25,9 @@
 #include "err.h"
 
 #define QR_CKPT_RECOVERY_FILE "recovery-point-offset-checkpoint"
-#define QR_CKPT_CLEAN_FILE    ".quire_cleanshutdown"
+/* the replicated high watermarks, same format (issue 16; logmgr.h) */
+#define QR_CKPT_REPLICATION_FILE "replication-offset-checkpoint"
+#define QR_CKPT_CLEAN_FILE       ".quire_cleanshutdown"
 /** Largest checkpoint file read (bound before allocating). */
 #define QR_CKPT_MAX_BYTES (64u << 20)
 
