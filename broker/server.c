@@ -563,6 +563,8 @@ static quire_err_t cb_open_partition(void *opaque, const char *topic,
                    partition, errstr);
         return err;
     }
+    /* its appends carry the epoch (issue 16: leader-epoch-checkpoint) */
+    qr_plog_set_leader_epoch(part, leader_epoch);
     qr_partmap_put(server->partmap, topic, partition, leader_epoch, &prod,
                    part);
     QR_LOG_INFO("SERVER", "leading %s-%d (epoch %d)", topic, partition,
