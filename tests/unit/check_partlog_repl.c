@@ -17,6 +17,7 @@
 #include "epochcache.h"
 #include "partlog.h"
 #include "plog_testlib.h"
+#include "retention.h"
 
 static char *dir;
 static char pdir[PATH_MAX];
@@ -477,6 +478,56 @@ START_TEST(test_truncate_fully)
 }
 END_TEST
 
+/* Retention drops the epochs of the segments it deletes; the one that
+ * covers the new log start starts at it (Kafka's truncateFromStart). */
+START_TEST(test_retention_cuts_epochs)
+{
+    qr_plog_conf_t conf;
+    tl_conf(&conf, 400, 150);
+    conf.retention_bytes = 0; /* everything but the active segment */
+    qr_plog_t *part = tl_open(dir, "r", &conf, 1, -1, NULL);
+    int deleted = 0;
+
+    replicate(part, 4, 2, 1); /* 0..7 */
+    replicate(part, 4, 2, 2); /* 8..15 */
+    replicate(part, 1, 2, 3); /* 16..17 */
+    ck_assert_str_eq(slurp(epoch_file()), "0\n3\n1 0\n2 8\n3 16\n");
+    ck_assert_int_eq(qr_retention_run(part, qr_plog_now_ms(), &deleted),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_gt(deleted, 0);
+    int64_t start = qr_plog_log_start(part);
+    ck_assert_int_gt(start, 8);
+    char want[128];
+    snprintf(want, sizeof(want),
+             start < 16 ? "0\n2\n2 %lld\n3 16\n" : "0\n1\n3 %lld\n",
+             (long long)start);
+    ck_assert_str_eq(slurp(epoch_file()), want);
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* A damaged leader-epoch-checkpoint is rebuilt from the batches' epochs
+ * at open, not trusted and not left empty. */
+START_TEST(test_corrupt_epoch_file_rebuilt)
+{
+    qr_plog_conf_t conf;
+    tl_conf(&conf, 400, 150);
+    qr_plog_t *part = tl_open(dir, "r", &conf, 1, -1, NULL);
+
+    replicate(part, 3, 2, 1); /* 0..5 */
+    replicate(part, 3, 2, 4); /* 6..11 */
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+    FILE *f = fopen(epoch_file(), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("0\n2\n1 0\n", f); /* torn */
+    fclose(f);
+    part = tl_open(dir, "r", &conf, 1, -1, NULL);
+    ck_assert_int_eq(qr_plog_latest_epoch(part), 4);
+    ck_assert_str_eq(slurp(epoch_file()), "0\n2\n1 0\n4 6\n");
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
 static int64_t hook_end = -1;
 static int hook_calls;
 
@@ -573,6 +624,8 @@ static Suite *partlog_repl_suite(void)
     tcase_add_test(tc, test_crash_after_truncate);
     tcase_add_test(tc, test_truncate_fully);
     tcase_add_test(tc, test_replicated_hw);
+    tcase_add_test(tc, test_retention_cuts_epochs);
+    tcase_add_test(tc, test_corrupt_epoch_file_rebuilt);
     suite_add_tcase(s, tc);
     return s;
 }
