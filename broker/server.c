@@ -722,6 +722,8 @@ static quire_err_t cb_open_partition(void *opaque, const char *topic,
                    partition, errstr);
         return err;
     }
+    /* its appends carry the epoch (issue 16: leader-epoch-checkpoint) */
+    qr_plog_set_leader_epoch(part, leader_epoch);
     qr_partmap_put_replica(server->partmap, topic, partition, leader_epoch,
                            &prod, part,
                            new_replica_set(server, part, leader_epoch, &pconf));
