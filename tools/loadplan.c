@@ -157,9 +157,16 @@ static int range_cmp(const void *a, const void *b)
     return (x->first > y->first) - (x->first < y->first);
 }
 
+/* qsort may not be given NULL, even for no element */
+static void sort_ranges(qr_lranges_t *rs)
+{
+    if (rs->n > 1)
+        qsort(rs->v, rs->n, sizeof(*rs->v), range_cmp);
+}
+
 int64_t qr_lcover_end(qr_lranges_t *rs, int64_t from)
 {
-    qsort(rs->v, rs->n, sizeof(*rs->v), range_cmp);
+    sort_ranges(rs);
     int64_t next = from;
     for (size_t i = 0; i < rs->n; i++) {
         if (rs->v[i].first < from || rs->v[i].first > next)
@@ -185,7 +192,7 @@ int64_t qr_lplan_gaps(qr_lranges_t *rs, int64_t from, int64_t end,
                       int64_t split, qr_lranges_t *out)
 {
     int64_t next = from, total = 0;
-    qsort(rs->v, rs->n, sizeof(*rs->v), range_cmp);
+    sort_ranges(rs);
     for (size_t i = 0; i < rs->n && next < end; i++) {
         if (rs->v[i].last < next)
             continue;
