@@ -98,24 +98,25 @@ static int set_nbytes(avro_value_t *v, const void *p, size_t len)
            avro_value_set_bytes(&branch, (void *)p, len);
 }
 
+/* Fields by index, in qr_lfmt_avro_schema's order (no name lookups). */
 static int avro_fill(qr_lwriter_t *w, const quire_record_t *rec)
 {
     avro_value_t f;
     int rc = 0;
     avro_value_reset(&w->value);
-    rc |= avro_value_get_by_name(&w->value, "topic", &f, NULL) ||
+    rc |= avro_value_get_by_index(&w->value, 0, &f, NULL) ||
           avro_value_set_string_len(&f, rec->topic, strlen(rec->topic) + 1);
-    rc |= avro_value_get_by_name(&w->value, "partition", &f, NULL) ||
+    rc |= avro_value_get_by_index(&w->value, 1, &f, NULL) ||
           avro_value_set_int(&f, rec->partition);
-    rc |= avro_value_get_by_name(&w->value, "offset", &f, NULL) ||
+    rc |= avro_value_get_by_index(&w->value, 2, &f, NULL) ||
           avro_value_set_long(&f, rec->offset);
-    rc |= avro_value_get_by_name(&w->value, "timestamp", &f, NULL) ||
+    rc |= avro_value_get_by_index(&w->value, 3, &f, NULL) ||
           avro_value_set_long(&f, rec->timestamp);
-    rc |= avro_value_get_by_name(&w->value, "key", &f, NULL) ||
+    rc |= avro_value_get_by_index(&w->value, 4, &f, NULL) ||
           set_nbytes(&f, rec->key, rec->key_len);
-    rc |= avro_value_get_by_name(&w->value, "value", &f, NULL) ||
+    rc |= avro_value_get_by_index(&w->value, 5, &f, NULL) ||
           set_nbytes(&f, rec->value, rec->value_len);
-    rc |= avro_value_get_by_name(&w->value, "headers", &f, NULL);
+    rc |= avro_value_get_by_index(&w->value, 6, &f, NULL);
     for (size_t i = 0; rc == 0 && i < rec->header_cnt; i++) {
         avro_value_t hv;
         const quire_header_t *h = &rec->headers[i];

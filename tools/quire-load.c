@@ -896,6 +896,7 @@ static quire_err_t run_task(load_t *ld, quire_consumer_t *c, task_t *t)
     const part_t *part = &ld->parts[t->part];
     tfile_t tf = {0};
     int64_t next = t->first, idle = qr_clock_mono_ms();
+    int progressed = 0;
     quire_err_t err =
         quire_consumer_assign(c, part->topic, part->partition, t->first);
     if (err != QUIRE_ERR_NONE)
@@ -906,6 +907,8 @@ static quire_err_t run_task(load_t *ld, quire_consumer_t *c, task_t *t)
         err = quire_consumer_poll(c, 200, &rec);
         if (err == QUIRE_ERR_TIMED_OUT) {
             err = QUIRE_ERR_NONE;
+            if (progressed) /* the clock is read only when idle */
+                idle = qr_clock_mono_ms(), progressed = 0;
             if (atomic_load(&ld->stop))
                 err = QUIRE_ERR_DESTROYED;
             else if (qr_clock_mono_ms() - idle > ld->o->timeout_ms)
@@ -923,7 +926,7 @@ static quire_err_t run_task(load_t *ld, quire_consumer_t *c, task_t *t)
                      quire_err2str(err));
             break;
         }
-        idle = qr_clock_mono_ms();
+        progressed = 1;
         /* a fetch of the worker's previous partition may still land after
          * its unassign: only this task's partition counts */
         if (rec->offset < next || rec->partition != part->partition ||
