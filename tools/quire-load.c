@@ -433,7 +433,10 @@ static int list_topics(qr_zk_t *zk, const opts_t *o, char ***topicsp,
     }
     v = qr_calloc(res.child_cnt + 1, sizeof(char *));
     for (size_t i = 0; i < res.child_cnt && n < MAX_TOPICS; i++)
-        if (regexec(&re, res.children[i], 0, NULL, 0) == 0)
+        if (regexec(&re, res.children[i], 0, NULL, 0) == 0 &&
+            /* a name that is no topic's ("..") never becomes a path */
+            qr_topic_name_check(res.children[i], strlen(res.children[i]),
+                                NULL) == QUIRE_ERR_NONE)
             v[n++] = qr_strdup(res.children[i]);
     qr_zk_sres_free(&res);
     regfree(&re);
