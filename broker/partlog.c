@@ -1499,8 +1499,9 @@ static qr_seg_t *next_seg(qr_plog_t *part, const qr_seg_t *seg)
     return next;
 }
 
-quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
-                         qr_plog_slice_t *slice)
+/* Reads up to @p to_log_end ? the log end : the visible end. */
+static quire_err_t read_slice(qr_plog_t *part, int64_t offset, size_t max_bytes,
+                              int to_log_end, qr_plog_slice_t *slice)
 {
     int64_t end_off, start;
     qr_seg_t *seg = NULL;
@@ -1517,6 +1518,8 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
      * published before them, so the segment ends loaded afterwards cover
      * them. Offsets between the two exist but are not served yet. */
     vis_read(part, &vis);
+    if (to_log_end) /* every segment up to its published end */
+        vis = (vis_end_t){INT64_MAX, INT64_MAX, 0};
     end_off = qr_plog_log_end(part);
     start = qr_plog_log_start(part);
     if (offset < start || offset > end_off)
@@ -1567,6 +1570,18 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
         slice->base_offset = base;
         return QUIRE_ERR_NONE;
     }
+}
+
+quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
+                         qr_plog_slice_t *slice)
+{
+    return read_slice(part, offset, max_bytes, 0, slice);
+}
+
+quire_err_t qr_plog_read_replica(qr_plog_t *part, int64_t offset,
+                                 size_t max_bytes, qr_plog_slice_t *slice)
+{
+    return read_slice(part, offset, max_bytes, 1, slice);
 }
 
 quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,

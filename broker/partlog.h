@@ -273,6 +273,15 @@ typedef struct qr_plog_slice {
 quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
                          qr_plog_slice_t *slice);
 
+/**
+ * @brief As qr_plog_read(), but up to the log end instead of the visible
+ * end: a follower's replica fetch (issue 16; Kafka's leader serves
+ * followers up to its log end, consumers up to the high watermark).
+ * @locality any (net thread)  @locks takes segs_lock (read) briefly
+ */
+quire_err_t qr_plog_read_replica(qr_plog_t *part, int64_t offset,
+                                 size_t max_bytes, qr_plog_slice_t *slice);
+
 /** @brief Releases the slice's segment (accepts an empty slice).
  * @locality any @locks none */
 void qr_plog_slice_release(qr_plog_slice_t *slice);

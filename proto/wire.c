@@ -399,6 +399,8 @@ static quire_err_t dec_fetch_req(dec_ctx_t *ctx, const Quire__FetchRequest *pb,
             parts[j].partition = p->partition;
             parts[j].fetch_offset = p->fetch_offset;
             parts[j].partition_max_bytes = p->partition_max_bytes;
+            parts[j].current_leader_epoch = p->current_leader_epoch;
+            parts[j].replica_synced_offset = p->replica_synced_offset;
         }
         topics[i].partition_count = t->n_partitions;
         topics[i].partitions = parts;
@@ -1109,6 +1111,12 @@ static quire_err_t enc_fetch_req(enc_ctx_t *ctx, const qr_fetch_req_t *in,
             SET(pp, partition, t->partitions[j].partition);
             SET(pp, fetch_offset, t->partitions[j].fetch_offset);
             SET(pp, partition_max_bytes, t->partitions[j].partition_max_bytes);
+            if (in->replica_id >= 0) { /* a follower's (see wire.h) */
+                SET(pp, current_leader_epoch,
+                    t->partitions[j].current_leader_epoch);
+                SET(pp, replica_synced_offset,
+                    t->partitions[j].replica_synced_offset);
+            }
             tp->partitions[j] = pp;
         }
         tp->n_partitions = t->partition_count;

@@ -196,6 +196,12 @@ typedef struct qr_fetch_part {
     int32_t partition;
     int64_t fetch_offset;
     int32_t partition_max_bytes;
+    /** Followers (replica_id >= 0) only; encoded only for them, so a
+     * zero-initialised consumer request stays as before. Decoded as -1
+     * when absent. The leader epoch the follower knows (fencing). */
+    int32_t current_leader_epoch;
+    /** As current_leader_epoch: the follower's fdatasync'd end. */
+    int64_t replica_synced_offset;
 } qr_fetch_part_t;
 
 typedef struct qr_fetch_topic {

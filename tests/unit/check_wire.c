@@ -264,7 +264,8 @@ END_TEST
 
 START_TEST(test_req_fetch)
 {
-    qr_fetch_part_t parts[] = {{0, 0, 1 << 20}, {5, 123456789012LL, 1024}};
+    qr_fetch_part_t parts[] = {{0, 0, 1 << 20, -1, -1},
+                               {5, 123456789012LL, 1024, -1, -1}};
     qr_fetch_topic_t topics[] = {{"logs", 2, parts}};
     qr_req_t req = {.api = QR_API_FETCH, .correlation_id = 99};
     qr_req_t out;
@@ -289,6 +290,32 @@ START_TEST(test_req_fetch)
     ck_assert_int_eq(fr->topics[0].partitions[1].fetch_offset, 123456789012LL);
     ck_assert_int_eq(fr->topics[0].partitions[1].partition_max_bytes, 1024);
     ck_assert_int_eq(fr->topics[0].partitions[0].partition_max_bytes, 1 << 20);
+    /* a consumer's request carries no fencing fields: they decode as -1
+     * whatever the C struct held (zero-initialised callers stay as before) */
+    ck_assert_int_eq(fr->topics[0].partitions[0].current_leader_epoch, -1);
+    ck_assert_int_eq(fr->topics[0].partitions[0].replica_synced_offset, -1);
+    qr_wire_req_free(&out);
+    rx_free(&rx);
+    parts[0].current_leader_epoch = 0;
+    parts[0].replica_synced_offset = 0;
+    req_round_trip(&req, NULL, 0, &rx, &out);
+    fr = &out.u.fetch;
+    ck_assert_int_eq(fr->topics[0].partitions[0].current_leader_epoch, -1);
+    ck_assert_int_eq(fr->topics[0].partitions[0].replica_synced_offset, -1);
+    qr_wire_req_free(&out);
+    rx_free(&rx);
+    /* a follower's (replica_id >= 0, issue 16) carries both */
+    req.u.fetch.replica_id = 2;
+    parts[1].current_leader_epoch = 7;
+    parts[1].replica_synced_offset = 123456789000LL;
+    req_round_trip(&req, NULL, 0, &rx, &out);
+    fr = &out.u.fetch;
+    ck_assert_int_eq(fr->replica_id, 2);
+    ck_assert_int_eq(fr->topics[0].partitions[0].current_leader_epoch, 0);
+    ck_assert_int_eq(fr->topics[0].partitions[0].replica_synced_offset, 0);
+    ck_assert_int_eq(fr->topics[0].partitions[1].current_leader_epoch, 7);
+    ck_assert_int_eq(fr->topics[0].partitions[1].replica_synced_offset,
+                     123456789000LL);
     qr_wire_req_free(&out);
     rx_free(&rx);
 }
@@ -708,7 +735,7 @@ START_TEST(test_encode_refuses)
     qr_req_t req = {.api = QR_API_PRODUCE, .correlation_id = 1};
     qr_resp_t resp = {.api = QR_API_FETCH};
     char *long_name = malloc(QR_WIRE_TOPIC_MAX + 2);
-    qr_fetch_part_t fp = {0, 0, 100};
+    qr_fetch_part_t fp = {0, 0, 100, -1, -1};
     qr_fetch_topic_t ft = {long_name, 1, &fp};
     uint8_t *out = NULL;
     size_t len;
