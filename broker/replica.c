@@ -207,7 +207,10 @@ qr_replica_t *qr_replica_new(const char *name, int32_t self,
     rs->write_caching = write_caching;
     rs->hw = hw;
     rs->epoch_start = leader_end;
-    rs->log_end = rs->synced_end = leader_end;
+    rs->log_end = leader_end;
+    /* what is synced is known only from the log's next move; the HW is
+     * below it (write caching off: the visible end is the synced end) */
+    rs->synced_end = hw < leader_end ? hw : leader_end;
     rs->cbs = *cbs;
     return rs;
 }

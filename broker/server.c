@@ -818,6 +818,7 @@ static quire_err_t cb_open_partition(void *opaque, const char *topic,
                    &prod);
     if (err != QUIRE_ERR_NONE)
         return err;
+    /* its appends carry the epoch (issue 16: leader-epoch-checkpoint) */
     qr_plog_set_leader_epoch(part, leader_epoch);
     qr_partmap_put_replica(server->partmap, topic, partition, leader_epoch,
                            &prod, part,
