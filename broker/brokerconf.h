@@ -74,6 +74,13 @@ typedef struct qr_brokerconf {
     /* ---- replication, leader side (issue 16) ---- */
     int min_insync_replicas;
     int64_t replica_lag_time_max_ms;
+    /* ---- replication: the follower side (replica.*) ---- */
+    int replica_fetch_max_bytes;          /* per partition */
+    int replica_fetch_response_max_bytes; /* per Fetch answer */
+    int replica_fetch_wait_max_ms;
+    int replica_fetch_min_bytes;
+    int64_t replica_fetch_backoff_ms;
+    int64_t replica_socket_timeout_ms;
     /* ---- tests only ---- */
     int test_flush_delay_ms;      /* flusher threads sleep before each job */
     int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */

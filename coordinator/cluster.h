@@ -132,6 +132,31 @@ typedef struct qr_cluster_cbs {
     void (*partition_state)(void *opaque, const char *topic, int32_t partition,
                             const qr_replicas_t *replicas,
                             const qr_pstate_t *st, int32_t version);
+
+    /* Replication (issue 16). This broker is a replica of topic-partition
+     * and the state names another leader: @p leader (-1 when the state
+     * has none or the leader is not registered; @p leader_host NULL then)
+     * at @p leader_epoch, registered at @p leader_host:@p leader_port
+     * (borrowed for the call). Called again whenever the leader, its epoch,
+     * its address or the topic's overrides (@p config, as open_partition)
+     * change, and after open_partition's leadership ended (close_partition
+     * is then NOT called: the log stays open). A non-NONE return is logged
+     * and retried after a delay. Optional (NULL: replicas not led are
+     * ignored, as before replication); unfollow_partition is then
+     * mandatory. */
+    quire_err_t (*follow_partition)(void *opaque, const char *topic,
+                                    int32_t partition, int32_t leader,
+                                    int32_t leader_epoch,
+                                    const char *leader_host, int leader_port,
+                                    const qr_topic_config_t *config);
+
+    /* This broker followed topic-partition and is no longer one of its
+     * replicas (reassigned away) nor its leader: stop fetching, close the
+     * log, and remove its data when @p delete_data (the topic still exists
+     * without us; 0 when the topic itself vanished from the view). A topic
+     * being deleted goes through delete_partition instead. */
+    void (*unfollow_partition)(void *opaque, const char *topic,
+                               int32_t partition, int delete_data);
 } qr_cluster_cbs_t;
 
 /**
