@@ -13,12 +13,21 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "topic.h"
 #include "znode.h"
 
 const char *const qr_znode_roots[] = {
-    QR_ZNODE_BROKERS,       QR_ZNODE_BROKER_IDS,    QR_ZNODE_TOPICS,
-    QR_ZNODE_CONFIG,        QR_ZNODE_CONFIG_TOPICS, QR_ZNODE_ADMIN,
-    QR_ZNODE_DELETE_TOPICS, QR_ZNODE_CONSUMERS,
+    QR_ZNODE_BROKERS,
+    QR_ZNODE_BROKER_IDS,
+    QR_ZNODE_TOPICS,
+    QR_ZNODE_CONFIG,
+    QR_ZNODE_CONFIG_TOPICS,
+    QR_ZNODE_ADMIN,
+    QR_ZNODE_DELETE_TOPICS,
+    QR_ZNODE_CONSUMERS,
+    /* replication (issue 16) */
+    QR_ZNODE_CONTROLLED_SHUTDOWN,
+    QR_ZNODE_ISR_CHANGE,
 };
 const size_t qr_znode_root_cnt = QR_ARRAY_LEN(qr_znode_roots);
 
@@ -78,6 +87,11 @@ char *qr_znode_config_path(const char *topic)
 char *qr_znode_delete_path(const char *topic)
 {
     return path_fmt(QR_ZNODE_DELETE_TOPICS "/%s", topic);
+}
+
+char *qr_znode_controlled_shutdown_path(int32_t id)
+{
+    return path_fmt(QR_ZNODE_CONTROLLED_SHUTDOWN "/%" PRId32, id);
 }
 
 char *qr_znode_delete_ack_path(const char *topic, int32_t id)
@@ -426,6 +440,8 @@ static const config_key_t config_keys[] = {
     {"message.timestamp.type", 1, 0, ts_type_words},
     {"write.caching", 1, 0, bool_words}, /* log.write.caching (issue 19) */
     {"message.validate.compressed", 1, 0, bool_words},
+    /* the controller's (issue 16) */
+    {"unclean.leader.election.enable", 1, 0, bool_words},
 };
 
 quire_err_t qr_topic_config_check(const char *key, const char *value,
@@ -446,7 +462,8 @@ quire_err_t qr_topic_config_check(const char *key, const char *value,
                  "index.interval.bytes, segment.index.bytes, "
                  "file.delete.delay.ms, cleanup.policy, "
                  "message.timestamp.type, write.caching, "
-                 "message.validate.compressed)",
+                 "message.validate.compressed, "
+                 "unclean.leader.election.enable)",
                  key);
         return QUIRE_ERR_INVALID_CONFIG;
     }
@@ -606,5 +623,70 @@ quire_err_t qr_znode_epoch_decode(const char *data, int len, int32_t *epoch,
     if (qr_znode_parse_id(buf, epoch) != 0)
         return bad(errstr, errstr_size, "controller epoch",
                    "\"%s\" is not a decimal number", buf);
+    return QUIRE_ERR_NONE;
+}
+
+/* ---- isr_change_notification ---- */
+
+char *qr_znode_isr_change_encode(const qr_znode_tp_t *tps, size_t n)
+{
+    json_t *root = json_object(), *arr = json_array();
+
+    json_object_set_new(root, "version", json_integer(1));
+    for (size_t i = 0; i < n; i++) {
+        json_t *tp = json_object();
+        json_object_set_new(tp, "topic", json_string(tps[i].topic));
+        json_object_set_new(tp, "partition", json_integer(tps[i].partition));
+        json_array_append_new(arr, tp);
+    }
+    json_object_set_new(root, "partitions", arr);
+    return dump(root);
+}
+
+void qr_znode_tp_free(qr_znode_tp_t *tps, size_t n)
+{
+    for (size_t i = 0; tps && i < n; i++)
+        free(tps[i].topic);
+    free(tps);
+}
+
+quire_err_t qr_znode_isr_change_decode(const char *data, int len,
+                                       qr_znode_tp_t **out, size_t *n,
+                                       char *errstr, size_t errstr_size)
+{
+    static const char what[] = "isr change notification";
+    json_t *root = load_obj(data, len, what, errstr, errstr_size);
+    json_t *arr;
+    qr_znode_tp_t *tps;
+    size_t cnt;
+
+    if (!root)
+        return QUIRE_ERR_BAD_JSON;
+    arr = json_object_get(root, "partitions");
+    if (!json_is_array(arr) ||
+        (cnt = json_array_size(arr)) > QR_ZNODE_ISR_CHANGE_MAX) {
+        json_decref(root);
+        return bad(errstr, errstr_size, what,
+                   "\"partitions\" is not an array of at most %d",
+                   QR_ZNODE_ISR_CHANGE_MAX);
+    }
+    tps = qr_calloc(cnt + 1, sizeof(*tps));
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *tp = json_array_get(arr, i), *t = json_object_get(tp, "topic");
+        const char *name = json_is_string(t) ? json_string_value(t) : NULL;
+        int64_t p;
+        if (!name || qr_topic_name_check(name, strlen(name), NULL) ||
+            get_int(tp, "partition", 0, QR_ASSIGN_MAX_PARTITIONS - 1, &p)) {
+            qr_znode_tp_free(tps, i);
+            json_decref(root);
+            return bad(errstr, errstr_size, what,
+                       "entry %zu: bad \"topic\" or \"partition\"", i);
+        }
+        tps[i].topic = qr_strdup(name);
+        tps[i].partition = (int32_t)p;
+    }
+    json_decref(root);
+    *out = tps;
+    *n = cnt;
     return QUIRE_ERR_NONE;
 }

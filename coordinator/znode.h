@@ -15,6 +15,13 @@
  *   /admin/delete_topics/<t>/<broker id>       (no data) a broker deleted
  *                                              its replicas (quire's; Kafka
  *                                              uses a StopReplica RPC)
+ *   /admin/controlled_shutdown/<broker id>     (ephemeral, no data) the
+ *                                              broker asks the controller
+ *                                              to move its leadership away
+ *                                              (quire's; Kafka uses an RPC)
+ *   /isr_change_notification/isr_change_<seq>  {"version":1,"partitions":
+ *                                               [{"topic":t,"partition":p}]}
+ *                                              a leader changed ISRs
  *   /controller                                {"version":1,"brokerid":..,
  *                                               "timestamp":"ms"}
  *   /controller_epoch                          decimal
@@ -32,16 +39,22 @@
 #include "assign.h"
 #include "err.h"
 
-#define QR_ZNODE_BROKERS          "/brokers"
-#define QR_ZNODE_BROKER_IDS       "/brokers/ids"
-#define QR_ZNODE_TOPICS           "/brokers/topics"
-#define QR_ZNODE_CONFIG           "/config"
-#define QR_ZNODE_CONFIG_TOPICS    "/config/topics"
-#define QR_ZNODE_ADMIN            "/admin"
-#define QR_ZNODE_DELETE_TOPICS    "/admin/delete_topics"
-#define QR_ZNODE_CONSUMERS        "/consumers"
-#define QR_ZNODE_CONTROLLER       "/controller"
-#define QR_ZNODE_CONTROLLER_EPOCH "/controller_epoch"
+#define QR_ZNODE_BROKERS             "/brokers"
+#define QR_ZNODE_BROKER_IDS          "/brokers/ids"
+#define QR_ZNODE_TOPICS              "/brokers/topics"
+#define QR_ZNODE_CONFIG              "/config"
+#define QR_ZNODE_CONFIG_TOPICS       "/config/topics"
+#define QR_ZNODE_ADMIN               "/admin"
+#define QR_ZNODE_DELETE_TOPICS       "/admin/delete_topics"
+#define QR_ZNODE_CONSUMERS           "/consumers"
+#define QR_ZNODE_CONTROLLER          "/controller"
+#define QR_ZNODE_CONTROLLER_EPOCH    "/controller_epoch"
+#define QR_ZNODE_CONTROLLED_SHUTDOWN "/admin/controlled_shutdown"
+#define QR_ZNODE_ISR_CHANGE          "/isr_change_notification"
+/** The prefix of the persistent sequential notification nodes. */
+#define QR_ZNODE_ISR_CHANGE_PREFIX QR_ZNODE_ISR_CHANGE "/isr_change_"
+/** Most partitions one ISR change notification may name. */
+#define QR_ZNODE_ISR_CHANGE_MAX 100000
 
 /** The persistent roots, parents first, created at start. */
 extern const char *const qr_znode_roots[];
@@ -58,6 +71,7 @@ char *qr_znode_state_path(const char *topic, int32_t partition);
 char *qr_znode_config_path(const char *topic);
 char *qr_znode_delete_path(const char *topic);
 char *qr_znode_delete_ack_path(const char *topic, int32_t id);
+char *qr_znode_controlled_shutdown_path(int32_t id);
 
 /**
  * @brief Parses a non-negative decimal int32 (a broker id or partition
@@ -169,5 +183,31 @@ quire_err_t qr_znode_controller_decode(const char *data, int len,
  * @returns QUIRE_ERR_NONE or BAD_JSON. @locality any @locks none */
 quire_err_t qr_znode_epoch_decode(const char *data, int len, int32_t *epoch,
                                   char *errstr, size_t errstr_size);
+
+/* ---- isr_change_notification ---- */
+
+/** One partition an ISR change notification names. */
+typedef struct qr_znode_tp {
+    char *topic; /* owned */
+    int32_t partition;
+} qr_znode_tp_t;
+
+/** @brief The notification JSON for @p n partitions (borrowed).
+ * @returns owned string. @locality any @locks none */
+char *qr_znode_isr_change_encode(const qr_znode_tp_t *tps, size_t n);
+
+/**
+ * @brief Parses a notification: "partitions" an array (at most
+ * QR_ZNODE_ISR_CHANGE_MAX) of {"topic": a valid name, "partition": >= 0}.
+ * @param out on success an owned array (qr_znode_tp_free()), @p n entries.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_BAD_JSON. @locality any @locks none
+ */
+quire_err_t qr_znode_isr_change_decode(const char *data, int len,
+                                       qr_znode_tp_t **out, size_t *n,
+                                       char *errstr, size_t errstr_size);
+
+/** @brief Frees @p n entries of @p tps and the array. @locality any @locks
+ * none */
+void qr_znode_tp_free(qr_znode_tp_t *tps, size_t n);
 
 #endif /* QR_ZNODE_H */

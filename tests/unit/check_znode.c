@@ -24,13 +24,14 @@ START_TEST(test_paths)
         {qr_znode_config_path("t"), "/config/topics/t"},
         {qr_znode_delete_path("t"), "/admin/delete_topics/t"},
         {qr_znode_delete_ack_path("t", 2), "/admin/delete_topics/t/2"},
+        {qr_znode_controlled_shutdown_path(7), "/admin/controlled_shutdown/7"},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         ck_assert_str_eq(t[i].got, t[i].want);
         free(t[i].got);
     }
     ck_assert_str_eq(qr_znode_roots[0], "/brokers");
-    ck_assert_uint_eq(qr_znode_root_cnt, 8);
+    ck_assert_uint_eq(qr_znode_root_cnt, 10);
 }
 END_TEST
 
@@ -319,6 +320,46 @@ START_TEST(test_bad)
 }
 END_TEST
 
+/* /isr_change_notification: round trip, and bad documents refused. */
+START_TEST(test_isr_change)
+{
+    qr_znode_tp_t in[] = {{"a", 0}, {"b.c", 7}}, *out = NULL;
+    size_t n = 0;
+    char errstr[256], *s = qr_znode_isr_change_encode(in, 2);
+    static const char *const bad_docs[] = {
+        "{\"version\":1}",
+        "{\"version\":2,\"partitions\":[]}",
+        "{\"version\":1,\"partitions\":{}}",
+        "{\"version\":1,\"partitions\":[{\"topic\":\"a\"}]}",
+        "{\"version\":1,\"partitions\":[{\"topic\":\"a\","
+        "\"partition\":-1}]}",
+        "{\"version\":1,\"partitions\":[{\"topic\":\"../x\","
+        "\"partition\":0}]}",
+        "{\"version\":1,\"partitions\":[{\"topic\":1,\"partition\":0}]}",
+    };
+
+    ck_assert_str_eq(s, "{\"version\":1,\"partitions\":[{\"topic\":\"a\","
+                        "\"partition\":0},{\"topic\":\"b.c\","
+                        "\"partition\":7}]}");
+    ck_assert_int_eq(
+        qr_znode_isr_change_decode(s, LEN(s), &out, &n, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(out[1].topic, "b.c");
+    ck_assert_int_eq(out[1].partition, 7);
+    qr_znode_tp_free(out, n);
+    free(s);
+    for (size_t i = 0; i < sizeof(bad_docs) / sizeof(bad_docs[0]); i++) {
+        errstr[0] = '\0';
+        ck_assert_int_eq(qr_znode_isr_change_decode(bad_docs[i],
+                                                    LEN(bad_docs[i]), &out, &n,
+                                                    errstr, sizeof(errstr)),
+                         QUIRE_ERR_BAD_JSON);
+        ck_assert_msg(errstr[0] != '\0', "no message for %s", bad_docs[i]);
+    }
+}
+END_TEST
+
 /* Truncations of a valid document never crash and are refused. */
 START_TEST(test_truncated)
 {
@@ -353,6 +394,7 @@ static Suite *znode_suite(void)
     tcase_add_test(tc, test_controller);
     tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_truncated);
+    tcase_add_test(tc, test_isr_change);
     suite_add_tcase(s, tc);
     return s;
 }
