@@ -17,60 +17,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qt_broker.h"
 #include "qt_client.h"
-#include "qt_zk.h"
+#include "qt_repl.h"
 #include "znode.h"
 
-#define START_MS 30000
-#define IO_MS    10000
-#define WAIT_MS  20000
+#define IO_MS   10000
+#define WAIT_MS 20000
 
-static char *connect_str;
-static zhandle_t *zh;
-static qt_broker_t *b[3];
+static qt_repl_t cl;
 
 static void start_brokers(const char *extra)
 {
     char props[512];
 
-    connect_str = qt_zk_chroot_new(qt_zk_env(), 5000);
-    ck_assert_ptr_nonnull(connect_str);
-    zh = qt_zk_connect(connect_str, 5000);
-    ck_assert_ptr_nonnull(zh);
     snprintf(props, sizeof(props),
              "zookeeper.session.timeout.ms=2000\n"
              "controlled.shutdown.retry.backoff.ms=3000\n%s",
              extra ? extra : "");
-    for (int i = 0; i < 3; i++) {
-        b[i] = qt_broker_new(i + 1, connect_str, props);
-        ck_assert_ptr_nonnull(b[i]);
-        ck_assert_int_eq(qt_broker_start(b[i], START_MS), 0);
-    }
+    qt_repl_start(&cl, props);
 }
 
 static void teardown(void)
 {
-    for (int i = 0; i < 3; i++) {
-        qt_broker_destroy(b[i]);
-        b[i] = NULL;
-    }
-    qt_zk_close(zh);
-    zh = NULL;
-    free(connect_str);
-    connect_str = NULL;
+    qt_repl_stop(&cl);
 }
 
 static void create_rf3(const char *topic)
 {
-    static const char data[] =
-        "{\"version\":1,\"partitions\":{\"0\":[1,2,3],\"1\":[2,3,1],"
-        "\"2\":[3,1,2]}}";
-    char path[256];
-
-    snprintf(path, sizeof(path), "/brokers/topics/%s", topic);
-    ck_assert_int_eq(qt_zk_create_all(zh, path, data, (int)strlen(data), 5000),
-                     ZOK);
+    qt_repl_create_topic(&cl, topic,
+                         "\"0\":[1,2,3],\"1\":[2,3,1],\"2\":[3,1,2]");
 }
 
 typedef struct want {
@@ -82,15 +57,7 @@ typedef struct want {
 static bool read_state(const char *topic, int p, qr_pstate_t *st,
                        struct Stat *stat)
 {
-    char *path = qr_znode_state_path(topic, p), *data = NULL, errstr[128];
-    int len = -1;
-    bool ok = qt_zk_get(zh, path, &data, &len, stat, false, 2000) == ZOK &&
-              qr_znode_state_decode(data, len, st, errstr, sizeof(errstr)) ==
-                  QUIRE_ERR_NONE;
-
-    free(data);
-    free(path);
-    return ok;
+    return qt_repl_state(&cl, topic, p, st, stat);
 }
 
 static bool same(const qr_pstate_t *st, const want_t *w)
@@ -169,12 +136,12 @@ START_TEST(test_kill_leader)
     start_brokers(NULL);
     create_rf3("rf3");
     wait_state("rf3", 0, (want_t){1, {1, 2, 3}, 3}, &st0, &stat);
-    wait_metadata(b[2], "rf3", 0, (want_t){1, {1, 2, 3}, 3});
-    ck_assert_int_eq(qt_broker_kill(b[0]), 0);
+    wait_metadata(cl.b[2], "rf3", 0, (want_t){1, {1, 2, 3}, 3});
+    ck_assert_int_eq(qt_broker_kill(cl.b[0]), 0);
     wait_state("rf3", 0, (want_t){2, {2, 3}, 2}, &st, &stat);
     ck_assert_int_eq(st.leader_epoch, st0.leader_epoch + 1);
-    wait_metadata(b[2], "rf3", 0, (want_t){2, {2, 3}, 2});
-    wait_metadata(b[1], "rf3", 0, (want_t){2, {2, 3}, 2});
+    wait_metadata(cl.b[2], "rf3", 0, (want_t){2, {2, 3}, 2});
+    wait_metadata(cl.b[1], "rf3", 0, (want_t){2, {2, 3}, 2});
     wait_state("rf3", 2, (want_t){3, {3, 2}, 2}, &st, &stat);
 
     /* broker 2, leader of rf3-1, shrinks its ISR as a leader does */
@@ -182,26 +149,26 @@ START_TEST(test_kill_leader)
     st.isr_cnt = 1;
     data = qr_znode_state_encode(&st);
     path = qr_znode_state_path("rf3", 1);
-    ck_assert_int_eq(
-        qt_zk_set(zh, path, data, (int)strlen(data), stat.version, NULL, 2000),
-        ZOK);
+    ck_assert_int_eq(qt_zk_set(cl.zh, path, data, (int)strlen(data),
+                               stat.version, NULL, 2000),
+                     ZOK);
     free(path);
     free(data);
-    ck_assert_int_eq(qt_zk_create(zh, QR_ZNODE_ISR_CHANGE_PREFIX, note,
+    ck_assert_int_eq(qt_zk_create(cl.zh, QR_ZNODE_ISR_CHANGE_PREFIX, note,
                                   (int)strlen(note), ZOO_SEQUENCE, NULL, 2000),
                      ZOK);
-    wait_metadata(b[2], "rf3", 1, (want_t){2, {2}, 1});
+    wait_metadata(cl.b[2], "rf3", 1, (want_t){2, {2}, 1});
     ck_assert(qt_zk_wait_exists(
-        zh, QR_ZNODE_ISR_CHANGE "/isr_change_0000000000", false, WAIT_MS));
+        cl.zh, QR_ZNODE_ISR_CHANGE "/isr_change_0000000000", false, WAIT_MS));
     ck_assert(read_state("rf3", 1, &after, &stat));
     ck_assert_int_eq(after.leader_epoch, st.leader_epoch); /* not the
                                                               controller's */
 
     /* rf3-1's only ISR member dies: offline, the ISR kept */
-    ck_assert_int_eq(qt_broker_kill(b[1]), 0);
+    ck_assert_int_eq(qt_broker_kill(cl.b[1]), 0);
     wait_state("rf3", 1, (want_t){-1, {2}, 1}, &after, &stat);
     ck_assert_int_eq(after.leader_epoch, st.leader_epoch + 1);
-    wait_metadata(b[2], "rf3", 1, (want_t){-1, {2}, 1});
+    wait_metadata(cl.b[2], "rf3", 1, (want_t){-1, {2}, 1});
 }
 END_TEST
 
@@ -216,19 +183,20 @@ static void shutdown_leader(bool controlled)
     create_rf3("cs");
     wait_state("cs", 0, (want_t){1, {1, 2, 3}, 3}, &st0, &stat);
     wait_state("cs", 1, (want_t){2, {2, 3, 1}, 3}, &st, &stat);
-    wait_metadata(b[0], "cs", 0, (want_t){1, {1, 2, 3}, 3});
-    ck_assert_int_eq(qt_broker_stop(b[0], WAIT_MS), 0);
+    wait_metadata(cl.b[0], "cs", 0, (want_t){1, {1, 2, 3}, 3});
+    ck_assert_int_eq(qt_broker_stop(cl.b[0], WAIT_MS), 0);
     wait_state("cs", 0, (want_t){2, {2, 3}, 2}, &st, &stat);
     ck_assert_int_eq(st.leader_epoch, st0.leader_epoch + 1);
-    ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/1", false, WAIT_MS));
-    ck_assert_int_eq(qt_zk_exists(zh, "/brokers/ids", &ids, false, 2000), ZOK);
+    ck_assert(qt_zk_wait_exists(cl.zh, "/brokers/ids/1", false, WAIT_MS));
+    ck_assert_int_eq(qt_zk_exists(cl.zh, "/brokers/ids", &ids, false, 2000),
+                     ZOK);
     if (controlled)
         ck_assert_msg(stat.mzxid < ids.pzxid,
                       "leadership moved after the broker deregistered");
     else
         ck_assert_int_gt(stat.mzxid, ids.pzxid);
     wait_state("cs", 1, (want_t){2, {2, 3}, 2}, &st, &stat);
-    wait_metadata(b[2], "cs", 0, (want_t){2, {2, 3}, 2});
+    wait_metadata(cl.b[2], "cs", 0, (want_t){2, {2, 3}, 2});
 }
 
 START_TEST(test_controlled_shutdown)

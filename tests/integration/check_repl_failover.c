@@ -28,10 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qt_broker.h"
 #include "qt_client.h"
 #include "qt_records.h"
-#include "qt_zk.h"
+#include "qt_repl.h"
 #include "quire.h"
 #include "znode.h"
 
@@ -42,59 +41,30 @@
 #define NPARTS   3
 #define MAXACK   200000
 
-static char *connect_str;
-static zhandle_t *zh;
-static qt_broker_t *b[3];
+static qt_repl_t cl;
 
 /* ---- cluster ---- */
 
 static void start_cluster(void)
 {
-    connect_str = qt_zk_chroot_new(qt_zk_env(), 5000);
-    ck_assert_ptr_nonnull(connect_str);
-    zh = qt_zk_connect(connect_str, 5000);
-    ck_assert_ptr_nonnull(zh);
-    for (int i = 0; i < 3; i++) {
-        b[i] = qt_broker_new(i + 1, connect_str,
-                             "zookeeper.session.timeout.ms=2000\n"
-                             "min.insync.replicas=2\n"
-                             "controlled.shutdown.retry.backoff.ms=1000\n");
-        ck_assert_ptr_nonnull(b[i]);
-        ck_assert_int_eq(qt_broker_start(b[i], START_MS), 0);
-    }
+    qt_repl_start(&cl, "zookeeper.session.timeout.ms=2000\n"
+                       "min.insync.replicas=2\n"
+                       "controlled.shutdown.retry.backoff.ms=1000\n");
 }
 
 static void teardown(void)
 {
-    for (int i = 0; i < 3; i++) {
-        qt_broker_destroy(b[i]);
-        b[i] = NULL;
-    }
-    qt_zk_close(zh);
-    free(connect_str);
+    qt_repl_stop(&cl);
 }
 
 static void create_topic(const char *topic, const char *parts)
 {
-    char path[256], data[256];
-
-    snprintf(path, sizeof(path), "/brokers/topics/%s", topic);
-    snprintf(data, sizeof(data), "{\"version\":1,\"partitions\":{%s}}", parts);
-    ck_assert_int_eq(qt_zk_create_all(zh, path, data, (int)strlen(data), 5000),
-                     ZOK);
+    qt_repl_create_topic(&cl, topic, parts);
 }
 
 static bool read_state(const char *topic, int p, qr_pstate_t *st)
 {
-    char *path = qr_znode_state_path(topic, p), *data = NULL, errstr[128];
-    int len = -1;
-    bool ok = qt_zk_get(zh, path, &data, &len, NULL, false, 2000) == ZOK &&
-              qr_znode_state_decode(data, len, st, errstr, sizeof(errstr)) ==
-                  QUIRE_ERR_NONE;
-
-    free(data);
-    free(path);
-    return ok;
+    return qt_repl_state(&cl, topic, p, st, NULL);
 }
 
 /* Waits for a leader other than @p not and a full ISR (or any ISR when
@@ -123,9 +93,10 @@ static int64_t leader_hw(const char *topic, int p)
     qt_client_t *c;
     int64_t off = -1;
 
-    if (!read_state(topic, p, &st) || st.leader < 1 || !b[st.leader - 1]->pid)
+    if (!read_state(topic, p, &st) || st.leader < 1 ||
+        !cl.b[st.leader - 1]->pid)
         return -1;
-    c = qt_client_connect(b[st.leader - 1]->addr, IO_MS);
+    c = qt_client_connect(cl.b[st.leader - 1]->addr, IO_MS);
     if (!c)
         return -1;
     if (qt_list_offset(c, topic, p, -1 /* latest */, &off, IO_MS) !=
@@ -185,7 +156,7 @@ static void replicas_agree(const char *topic, int p, int64_t hw)
 
     for (int i = 0; i < 3; i++) {
         char *d;
-        snprintf(dir, sizeof(dir), "%s/%s-%d", b[i]->log_dir, topic, p);
+        snprintf(dir, sizeof(dir), "%s/%s-%d", cl.b[i]->log_dir, topic, p);
         d = dump_upto(dir, hw);
         ck_assert_msg(strlen(d) > 0, "%s: nothing below the HW", dir);
         if (!first)
@@ -266,8 +237,8 @@ static void prod_start(prod_t *pr)
     memset(pr, 0, sizeof(*pr));
     pthread_mutex_init(&pr->mu, NULL);
     pr->acks = calloc(MAXACK, sizeof(acked_t));
-    snprintf(servers, sizeof(servers), "%s,%s,%s", b[0]->addr, b[1]->addr,
-             b[2]->addr);
+    snprintf(servers, sizeof(servers), "%s,%s,%s", cl.b[0]->addr, cl.b[1]->addr,
+             cl.b[2]->addr);
     ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", servers, errstr,
                                     sizeof(errstr)),
                      QUIRE_ERR_NONE);
@@ -310,8 +281,8 @@ static void read_back(prod_t *pr, int64_t hw[NPARTS])
     char **seen[NPARTS];
     int64_t got = 0, total = 0;
 
-    snprintf(servers, sizeof(servers), "%s,%s,%s", b[0]->addr, b[1]->addr,
-             b[2]->addr);
+    snprintf(servers, sizeof(servers), "%s,%s,%s", cl.b[0]->addr, cl.b[1]->addr,
+             cl.b[2]->addr);
     ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", servers, errstr,
                                     sizeof(errstr)),
                      0);
@@ -389,7 +360,7 @@ START_TEST(test_kill_leader_10x)
         ck_assert_msg(acked_count(&pr) >= before + 100,
                       "kill %d: no progress (%zu acknowledged, %ld failed)", k,
                       acked_count(&pr), atomic_load(&pr.failed));
-        ck_assert_int_eq(qt_broker_kill(b[leader - 1]), 0);
+        ck_assert_int_eq(qt_broker_kill(cl.b[leader - 1]), 0);
         next = wait_leader("e2e", 0, leader, false);
         ck_assert_int_ne(next, leader);
         for (int i = 0; i < 20; i++) {
@@ -401,7 +372,7 @@ START_TEST(test_kill_leader_10x)
             }
             qt_sleep_ms(20);
         }
-        ck_assert_int_eq(qt_broker_start(b[leader - 1], START_MS), 0);
+        ck_assert_int_eq(qt_broker_start(cl.b[leader - 1], START_MS), 0);
     }
     prod_stop(&pr);
     ck_assert_int_gt(pr.ack_cnt, 1000);
@@ -413,7 +384,7 @@ START_TEST(test_kill_leader_10x)
     }
     read_back(&pr, hw);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(qt_broker_stop(b[i], WAIT_MS), 0);
+        ck_assert_int_eq(qt_broker_stop(cl.b[i], WAIT_MS), 0);
     for (int p = 0; p < NPARTS; p++)
         replicas_agree("e2e", p, hw[p]);
     fprintf(stderr, "kill_leader_10x: %zu acknowledged, %ld failed\n",
@@ -436,7 +407,7 @@ START_TEST(test_zombie_leader)
     start_cluster();
     create_topic("zb", "\"0\":[1,2,3]");
     ck_assert_int_eq(wait_leader("zb", 0, -1, true), 1);
-    c = qt_client_connect(b[0]->addr, IO_MS);
+    c = qt_client_connect(cl.b[0]->addr, IO_MS);
     ck_assert_ptr_nonnull(c);
     len = qt_batch(batch, sizeof(batch), 10, "zb", 0);
     ck_assert_int_eq(qt_produce(c, "zb", 0, -1, batch, len, &base, IO_MS),
@@ -444,7 +415,7 @@ START_TEST(test_zombie_leader)
     ck_assert_int_eq(base, 0);
 
     /* paused past its session: another ISR member leads */
-    kill(b[0]->pid, SIGSTOP);
+    kill(cl.b[0]->pid, SIGSTOP);
     next = wait_leader("zb", 0, 1, false);
     /* queued on the paused leader: an acks=all produce */
     len = qt_batch(batch, sizeof(batch), 5, "zombie", 0);
@@ -461,7 +432,7 @@ START_TEST(test_zombie_leader)
     }
     /* the new leader takes writes */
     {
-        qt_client_t *c2 = qt_client_connect(b[next - 1]->addr, IO_MS);
+        qt_client_t *c2 = qt_client_connect(cl.b[next - 1]->addr, IO_MS);
         uint8_t more[4096];
         size_t mlen = qt_batch(more, sizeof(more), 10, "zb", 10);
         ck_assert_ptr_nonnull(c2);
@@ -470,7 +441,7 @@ START_TEST(test_zombie_leader)
         ck_assert_int_eq(base, 10);
         qt_client_close(c2);
     }
-    kill(b[0]->pid, SIGCONT);
+    kill(cl.b[0]->pid, SIGCONT);
     /* the zombie answers with an error, never an acknowledgement */
     ck_assert_int_eq(qt_client_recv(c, &resp, 20000), QUIRE_ERR_NONE);
     ck_assert_int_eq(resp.correlation_id, corr);
@@ -484,7 +455,7 @@ START_TEST(test_zombie_leader)
     hw = leader_hw("zb", 0);
     ck_assert_int_eq(hw, 20);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(qt_broker_stop(b[i], WAIT_MS), 0);
+        ck_assert_int_eq(qt_broker_stop(cl.b[i], WAIT_MS), 0);
     replicas_agree("zb", 0, hw);
 }
 END_TEST
