@@ -648,22 +648,25 @@ static void on_isrn_read(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                          void *arg)
 {
     qr_controller_t *ctl = owner;
-    qr_znode_tp_t *tps = NULL;
+    char **topics = NULL, errstr[256];
+    int32_t *parts = NULL;
     size_t n = 0;
-    char errstr[256];
 
     (void)arg;
     if (res->rc != ZOK || ctl->state != CTL_ACTIVE) {
         isrn_done(ctl);
         return;
     }
-    if (qr_znode_isr_change_decode(res->data, res->len, &tps, &n, errstr,
-                                   sizeof(errstr)) != QUIRE_ERR_NONE)
+    if (qr_znode_isr_change_decode(res->data, res->len, &topics, &parts, &n,
+                                   errstr, sizeof(errstr)) != QUIRE_ERR_NONE)
         QR_LOG_WARN("CTRL", "%s: %s; deleted unread", res->path, errstr);
-    for (size_t i = 0; i < n; i++)
-        qr_view_refresh_state(ctl->view, tps[i].topic, tps[i].partition);
+    for (size_t i = 0; i < n; i++) {
+        qr_view_refresh_state(ctl->view, topics[i], parts[i]);
+        free(topics[i]);
+    }
     QR_DBG(QR_DBG_ZK, "CTRL", "%s: %zu partitions re-read", res->path, n);
-    qr_znode_tp_free(tps, n);
+    free(topics);
+    free(parts);
     if (qr_zk_delete(zk, res->path, -1, on_isrn_deleted, ctl, NULL) ==
         QUIRE_ERR_NONE)
         ctl->isrn_inflight++;

@@ -26,8 +26,8 @@ const char *const qr_znode_roots[] = {
     QR_ZNODE_DELETE_TOPICS,
     QR_ZNODE_CONSUMERS,
     /* replication (issue 16) */
-    QR_ZNODE_CONTROLLED_SHUTDOWN,
     QR_ZNODE_ISR_CHANGE,
+    QR_ZNODE_CONTROLLED_SHUTDOWN,
 };
 const size_t qr_znode_root_cnt = QR_ARRAY_LEN(qr_znode_roots);
 
@@ -412,6 +412,75 @@ quire_err_t qr_znode_state_decode(const char *data, int len, qr_pstate_t *out,
     return QUIRE_ERR_NONE;
 }
 
+/* ---- isr_change_notification ---- */
+
+char *qr_znode_isr_change_encode(const char *topic, int32_t partition)
+{
+    json_t *root = json_object(), *parts = json_array(), *p = json_object();
+
+    json_object_set_new(p, "topic", json_string(topic));
+    json_object_set_new(p, "partition", json_integer(partition));
+    json_array_append_new(parts, p);
+    json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "partitions", parts);
+    return dump(root);
+}
+
+/* Most partitions one notification may name (a sanity bound on input). */
+#define ISR_CHANGE_MAX 100000
+
+quire_err_t qr_znode_isr_change_decode(const char *data, int len,
+                                       char ***topics, int32_t **partitions,
+                                       size_t *n, char *errstr,
+                                       size_t errstr_size)
+{
+    static const char what[] = "ISR change notification";
+    json_t *root = load_obj(data, len, what, errstr, errstr_size), *arr;
+    quire_err_t err = QUIRE_ERR_NONE;
+    size_t cnt = 0, k;
+    char **t;
+    int32_t *p;
+
+    if (!root)
+        return QUIRE_ERR_BAD_JSON;
+    arr = json_object_get(root, "partitions");
+    if (json_is_array(arr))
+        cnt = json_array_size(arr);
+    if (cnt == 0 || cnt > ISR_CHANGE_MAX) {
+        json_decref(root);
+        return bad(errstr, errstr_size, what, "\"partitions\" missing or bad");
+    }
+    t = qr_calloc(cnt, sizeof(*t));
+    p = qr_calloc(cnt, sizeof(*p));
+    for (k = 0; k < cnt; k++) {
+        json_t *e = json_array_get(arr, k);
+        json_t *name = json_is_object(e) ? json_object_get(e, "topic") : NULL;
+        int64_t part;
+        if (!json_is_string(name) ||
+            qr_topic_name_check(json_string_value(name),
+                                json_string_length(name),
+                                NULL) != QUIRE_ERR_NONE ||
+            get_int(e, "partition", 0, INT32_MAX, &part) != 0) {
+            err = bad(errstr, errstr_size, what, "entry %zu is bad", k);
+            break;
+        }
+        t[k] = qr_strdup(json_string_value(name));
+        p[k] = (int32_t)part;
+    }
+    json_decref(root);
+    if (err != QUIRE_ERR_NONE) {
+        for (size_t i = 0; i < k; i++)
+            free(t[i]);
+        free(t);
+        free(p);
+        return err;
+    }
+    *topics = t;
+    *partitions = p;
+    *n = cnt;
+    return QUIRE_ERR_NONE;
+}
+
 /* ---- topic config ---- */
 
 typedef struct config_key {
@@ -623,70 +692,5 @@ quire_err_t qr_znode_epoch_decode(const char *data, int len, int32_t *epoch,
     if (qr_znode_parse_id(buf, epoch) != 0)
         return bad(errstr, errstr_size, "controller epoch",
                    "\"%s\" is not a decimal number", buf);
-    return QUIRE_ERR_NONE;
-}
-
-/* ---- isr_change_notification ---- */
-
-char *qr_znode_isr_change_encode(const qr_znode_tp_t *tps, size_t n)
-{
-    json_t *root = json_object(), *arr = json_array();
-
-    json_object_set_new(root, "version", json_integer(1));
-    for (size_t i = 0; i < n; i++) {
-        json_t *tp = json_object();
-        json_object_set_new(tp, "topic", json_string(tps[i].topic));
-        json_object_set_new(tp, "partition", json_integer(tps[i].partition));
-        json_array_append_new(arr, tp);
-    }
-    json_object_set_new(root, "partitions", arr);
-    return dump(root);
-}
-
-void qr_znode_tp_free(qr_znode_tp_t *tps, size_t n)
-{
-    for (size_t i = 0; tps && i < n; i++)
-        free(tps[i].topic);
-    free(tps);
-}
-
-quire_err_t qr_znode_isr_change_decode(const char *data, int len,
-                                       qr_znode_tp_t **out, size_t *n,
-                                       char *errstr, size_t errstr_size)
-{
-    static const char what[] = "isr change notification";
-    json_t *root = load_obj(data, len, what, errstr, errstr_size);
-    json_t *arr;
-    qr_znode_tp_t *tps;
-    size_t cnt;
-
-    if (!root)
-        return QUIRE_ERR_BAD_JSON;
-    arr = json_object_get(root, "partitions");
-    if (!json_is_array(arr) ||
-        (cnt = json_array_size(arr)) > QR_ZNODE_ISR_CHANGE_MAX) {
-        json_decref(root);
-        return bad(errstr, errstr_size, what,
-                   "\"partitions\" is not an array of at most %d",
-                   QR_ZNODE_ISR_CHANGE_MAX);
-    }
-    tps = qr_calloc(cnt + 1, sizeof(*tps));
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *tp = json_array_get(arr, i), *t = json_object_get(tp, "topic");
-        const char *name = json_is_string(t) ? json_string_value(t) : NULL;
-        int64_t p;
-        if (!name || qr_topic_name_check(name, strlen(name), NULL) ||
-            get_int(tp, "partition", 0, QR_ASSIGN_MAX_PARTITIONS - 1, &p)) {
-            qr_znode_tp_free(tps, i);
-            json_decref(root);
-            return bad(errstr, errstr_size, what,
-                       "entry %zu: bad \"topic\" or \"partition\"", i);
-        }
-        tps[i].topic = qr_strdup(name);
-        tps[i].partition = (int32_t)p;
-    }
-    json_decref(root);
-    *out = tps;
-    *n = cnt;
     return QUIRE_ERR_NONE;
 }

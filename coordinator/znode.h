@@ -19,12 +19,12 @@
  *                                              broker asks the controller
  *                                              to move its leadership away
  *                                              (quire's; Kafka uses an RPC)
- *   /isr_change_notification/isr_change_<seq>  {"version":1,"partitions":
- *                                               [{"topic":t,"partition":p}]}
- *                                              a leader changed ISRs
  *   /controller                                {"version":1,"brokerid":..,
  *                                               "timestamp":"ms"}
  *   /controller_epoch                          decimal
+ *   /isr_change_notification/isr_change_<seq>  {"version":1,"partitions":
+ *                                               [{"topic":..,"partition":..}]}
+ *                                              a leader changed an ISR
  *
  * Every reader refuses malformed data (wrong type, missing field, version
  * other than 1, out-of-range number) with QUIRE_ERR_BAD_JSON and one line
@@ -39,22 +39,22 @@
 #include "assign.h"
 #include "err.h"
 
-#define QR_ZNODE_BROKERS             "/brokers"
-#define QR_ZNODE_BROKER_IDS          "/brokers/ids"
-#define QR_ZNODE_TOPICS              "/brokers/topics"
-#define QR_ZNODE_CONFIG              "/config"
-#define QR_ZNODE_CONFIG_TOPICS       "/config/topics"
-#define QR_ZNODE_ADMIN               "/admin"
-#define QR_ZNODE_DELETE_TOPICS       "/admin/delete_topics"
-#define QR_ZNODE_CONSUMERS           "/consumers"
-#define QR_ZNODE_CONTROLLER          "/controller"
-#define QR_ZNODE_CONTROLLER_EPOCH    "/controller_epoch"
+#define QR_ZNODE_BROKERS          "/brokers"
+#define QR_ZNODE_BROKER_IDS       "/brokers/ids"
+#define QR_ZNODE_TOPICS           "/brokers/topics"
+#define QR_ZNODE_CONFIG           "/config"
+#define QR_ZNODE_CONFIG_TOPICS    "/config/topics"
+#define QR_ZNODE_ADMIN            "/admin"
+#define QR_ZNODE_DELETE_TOPICS    "/admin/delete_topics"
+#define QR_ZNODE_CONSUMERS        "/consumers"
+#define QR_ZNODE_CONTROLLER       "/controller"
+#define QR_ZNODE_CONTROLLER_EPOCH "/controller_epoch"
+/* A leader's ISR changes, for the controller (Kafka 0.8.2's layout):
+ * persistent sequential children isr_change_<seq> */
+#define QR_ZNODE_ISR_CHANGE        "/isr_change_notification"
+#define QR_ZNODE_ISR_CHANGE_PREFIX "/isr_change_notification/isr_change_"
+/* Brokers asking for a controlled shutdown (issue 16 item 9) */
 #define QR_ZNODE_CONTROLLED_SHUTDOWN "/admin/controlled_shutdown"
-#define QR_ZNODE_ISR_CHANGE          "/isr_change_notification"
-/** The prefix of the persistent sequential notification nodes. */
-#define QR_ZNODE_ISR_CHANGE_PREFIX QR_ZNODE_ISR_CHANGE "/isr_change_"
-/** Most partitions one ISR change notification may name. */
-#define QR_ZNODE_ISR_CHANGE_MAX 100000
 
 /** The persistent roots, parents first, created at start. */
 extern const char *const qr_znode_roots[];
@@ -123,6 +123,27 @@ char *qr_znode_state_encode(const qr_pstate_t *st);
 quire_err_t qr_znode_state_decode(const char *data, int len, qr_pstate_t *out,
                                   char *errstr, size_t errstr_size);
 
+/* ---- isr_change_notification ---- */
+
+/**
+ * @brief The data of an isr_change_ node:
+ * {"version":1,"partitions":[{"topic":"t","partition":p}]}.
+ * @returns owned string. @locality any @locks none
+ */
+char *qr_znode_isr_change_encode(const char *topic, int32_t partition);
+
+/**
+ * @brief Parses an isr_change_ node (one or more partitions; Kafka's
+ * controller reads the same).
+ * @param topics, partitions set to owned arrays of *@p n entries (free()
+ *        each topic, then both arrays) on success.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_BAD_JSON. @locality any @locks none
+ */
+quire_err_t qr_znode_isr_change_decode(const char *data, int len,
+                                       char ***topics, int32_t **partitions,
+                                       size_t *n, char *errstr,
+                                       size_t errstr_size);
+
 /* ---- config/topics/<t> ---- */
 
 /** A topic's configuration overrides, as text. */
@@ -183,31 +204,5 @@ quire_err_t qr_znode_controller_decode(const char *data, int len,
  * @returns QUIRE_ERR_NONE or BAD_JSON. @locality any @locks none */
 quire_err_t qr_znode_epoch_decode(const char *data, int len, int32_t *epoch,
                                   char *errstr, size_t errstr_size);
-
-/* ---- isr_change_notification ---- */
-
-/** One partition an ISR change notification names. */
-typedef struct qr_znode_tp {
-    char *topic; /* owned */
-    int32_t partition;
-} qr_znode_tp_t;
-
-/** @brief The notification JSON for @p n partitions (borrowed).
- * @returns owned string. @locality any @locks none */
-char *qr_znode_isr_change_encode(const qr_znode_tp_t *tps, size_t n);
-
-/**
- * @brief Parses a notification: "partitions" an array (at most
- * QR_ZNODE_ISR_CHANGE_MAX) of {"topic": a valid name, "partition": >= 0}.
- * @param out on success an owned array (qr_znode_tp_free()), @p n entries.
- * @returns QUIRE_ERR_NONE or QUIRE_ERR_BAD_JSON. @locality any @locks none
- */
-quire_err_t qr_znode_isr_change_decode(const char *data, int len,
-                                       qr_znode_tp_t **out, size_t *n,
-                                       char *errstr, size_t errstr_size);
-
-/** @brief Frees @p n entries of @p tps and the array. @locality any @locks
- * none */
-void qr_znode_tp_free(qr_znode_tp_t *tps, size_t n);
 
 #endif /* QR_ZNODE_H */
