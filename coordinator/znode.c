@@ -509,6 +509,7 @@ static const config_key_t config_keys[] = {
     {"message.timestamp.type", 1, 0, ts_type_words},
     {"write.caching", 1, 0, bool_words}, /* log.write.caching (issue 19) */
     {"message.validate.compressed", 1, 0, bool_words},
+    {"min.insync.replicas", 1, INT32_MAX, NULL}, /* issue 16 */
     /* the controller's (issue 16) */
     {"unclean.leader.election.enable", 1, 0, bool_words},
 };
@@ -531,7 +532,7 @@ quire_err_t qr_topic_config_check(const char *key, const char *value,
                  "index.interval.bytes, segment.index.bytes, "
                  "file.delete.delay.ms, cleanup.policy, "
                  "message.timestamp.type, write.caching, "
-                 "message.validate.compressed, "
+                 "message.validate.compressed, min.insync.replicas, "
                  "unclean.leader.election.enable)",
                  key);
         return QUIRE_ERR_INVALID_CONFIG;

@@ -156,7 +156,8 @@ typedef struct qr_topic_config {
  * @brief Checks one override: the key must be one quire implements
  * (retention.ms, retention.bytes, segment.bytes, segment.ms,
  * max.message.bytes, flush.messages, flush.ms, index.interval.bytes,
- * segment.index.bytes, file.delete.delay.ms, cleanup.policy=delete) and
+ * segment.index.bytes, file.delete.delay.ms, cleanup.policy=delete,
+ * min.insync.replicas, ...) and
  * the value in range.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_INVALID_CONFIG (@p errstr names
  *          the key and the reason).
