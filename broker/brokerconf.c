@@ -122,6 +122,29 @@ static const qr_conf_prop_t props[] = {
      OFF(zookeeper_connection_timeout_ms), "18000", 100, 600000, NULL,
      QR_CONF_F_RESTART,
      "How long start-up waits for the first ZooKeeper connection"},
+    /* ---- controller and controlled shutdown (issue 16) ---- */
+    {"unclean.leader.election.enable", QR_CONF_BOOL,
+     OFF(unclean_leader_election_enable), "false", NORANGE, NULL,
+     QR_CONF_F_RESTART,
+     "When no ISR member of a partition is alive, let the controller elect "
+     "a replica outside the ISR (available again, but records acknowledged "
+     "by the old ISR may be lost); false keeps the partition offline until "
+     "an ISR member returns (topic override of the same name)"},
+    {"controlled.shutdown.enable", QR_CONF_BOOL,
+     OFF(controlled_shutdown_enable), "true", NORANGE, NULL,
+     QR_CONF_F_RESTART,
+     "On SIGTERM or SIGINT, first ask the controller to move every "
+     "partition this broker leads to another ISR member, and stop once it "
+     "leads none (a second signal stops at once)"},
+    {"controlled.shutdown.max.retries", QR_CONF_INT,
+     OFF(controlled_shutdown_max_retries), "3", 1, 1000, NULL,
+     QR_CONF_F_RESTART,
+     "Attempts a controlled shutdown waits for leadership to move before "
+     "the broker stops anyway"},
+    {"controlled.shutdown.retry.backoff.ms", QR_CONF_INT64,
+     OFF(controlled_shutdown_retry_backoff_ms), "5000", 1, 3600000, NULL,
+     QR_CONF_F_RESTART,
+     "Length of one controlled shutdown attempt"},
     /* ---- partition log ---- */
     {"log.dirs", QR_CONF_LIST, OFF(log_dirs), "/tmp/quire-logs", NORANGE,
      NULL, QR_CONF_F_RESTART,

@@ -54,6 +54,11 @@ typedef struct qr_brokerconf {
     char *zookeeper_connect;
     int64_t zookeeper_session_timeout_ms;
     int64_t zookeeper_connection_timeout_ms;
+    /* ---- controller and controlled shutdown (issue 16) ---- */
+    int unclean_leader_election_enable;
+    int controlled_shutdown_enable;
+    int controlled_shutdown_max_retries;
+    int64_t controlled_shutdown_retry_backoff_ms;
     /* ---- partition log (log.*) ---- */
     qr_conf_list_t log_dirs;
     int64_t log_segment_bytes;

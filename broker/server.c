@@ -94,6 +94,7 @@ struct qr_server {
     acted_t *acted[ACTED_BUCKETS]; /* main loop only */
     int announced;
     int stopping;
+    int ctl_shutdown; /* a controlled shutdown is under way */
     quire_err_t exit_err;
     admit_t admit;
     atomic_int_fast64_t mem_used; /* queued.max.request.bytes accounting */
@@ -397,6 +398,13 @@ void qr_server_stop(qr_server_t *server)
     ev_break(server->loop, EVBREAK_ALL);
 }
 
+static void on_shutdown_moved(void *opaque, int moved, const char *msg)
+{
+    (void)moved;
+    (void)msg; /* logged by the cluster */
+    qr_server_stop(opaque);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     qr_server_t *server = w->data;
@@ -404,6 +412,16 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     (void)loop;
     (void)revents;
     QR_LOG_INFO("SERVER", "signal %d: shutting down", w->signum);
+    /* the first signal moves leadership away first (issue 16 item 9) */
+    if (server->bconf->controlled_shutdown_enable && server->cluster &&
+        !server->stopping && !server->ctl_shutdown &&
+        qr_cluster_controlled_shutdown(
+            server->cluster, server->bconf->controlled_shutdown_max_retries,
+            server->bconf->controlled_shutdown_retry_backoff_ms,
+            on_shutdown_moved, server) == QUIRE_ERR_NONE) {
+        server->ctl_shutdown = 1;
+        return;
+    }
     qr_server_stop(server);
 }
 
@@ -1014,6 +1032,7 @@ static quire_err_t start_cluster(qr_server_t *server)
     cconf.auto_create_topics = bconf->auto_create_topics_enable;
     cconf.num_partitions = bconf->num_partitions;
     cconf.default_replication_factor = bconf->default_replication_factor;
+    cconf.unclean_leader_election = bconf->unclean_leader_election_enable;
     cbs.opaque = server;
     cbs.open_partition = cb_open_partition;
     cbs.close_partition = cb_close_partition;

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "cluster.h"
 #include "controller.h"
+#include "ctlshutdown.h"
 #include "logging.h"
 #include "registry.h"
 #include "topic.h"
@@ -51,6 +52,9 @@ struct qr_cluster {
     qr_registry_t *reg;
     qr_view_t *view;
     qr_controller_t *ctl;
+    qr_ctlshutdown_t *cs; /* a controlled shutdown under way */
+    qr_cluster_shutdown_cb_t *cs_cb;
+    void *cs_opaque;
     qr_isrchange_t *isrw; /* the leader's ISR writes (issue 16) */
     int closed;
 
@@ -600,6 +604,8 @@ static void on_view(qr_view_t *view, void *opaque)
     update_leadership(cl);
     update_following(cl);
     process_autocreate(cl);
+    if (cl->cs)
+        qr_ctlshutdown_update(cl->cs);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -822,8 +828,10 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
     cl->reg = qr_registry_new(cl->zk, cl->conf.broker_id, cl->conf.host,
                               cl->conf.port, on_registered, cl);
     cl->view = qr_view_new(cl->zk, on_view, cl);
-    if (cl->conf.controller_eligible)
-        cl->ctl = qr_controller_new(cl->zk, cl->view, cl->conf.broker_id);
+    if (cl->conf.controller_eligible) {
+        qr_controller_conf_t ccf = {cl->conf.unclean_leader_election};
+        cl->ctl = qr_controller_new(cl->zk, cl->view, cl->conf.broker_id, &ccf);
+    }
     cl->isrw = qr_isrchange_new(cl->zk, cl->view, cl->conf.broker_id);
     ev_async_start(cl->loop, &cl->wake);
     /* the async watcher alone should not keep the loop running */
@@ -835,6 +843,29 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
 int32_t qr_cluster_broker_id(const qr_cluster_t *cl)
 {
     return cl->conf.broker_id;
+}
+
+static void on_shutdown_done(void *opaque, int moved, const char *msg)
+{
+    qr_cluster_t *cl = opaque;
+
+    cl->cs_cb(cl->cs_opaque, moved, msg);
+}
+
+quire_err_t qr_cluster_controlled_shutdown(qr_cluster_t *cl, int max_retries,
+                                           int64_t backoff_ms,
+                                           qr_cluster_shutdown_cb_t *cb,
+                                           void *opaque)
+{
+    if (!cl->view || cl->closed)
+        return QUIRE_ERR_STATE;
+    if (cl->cs)
+        return QUIRE_ERR_NONE;
+    cl->cs_cb = cb;
+    cl->cs_opaque = opaque;
+    cl->cs = qr_ctlshutdown_new(cl->zk, cl->view, cl->conf.broker_id,
+                                max_retries, backoff_ms, on_shutdown_done, cl);
+    return QUIRE_ERR_NONE;
 }
 
 quire_err_t qr_cluster_isr_write(qr_cluster_t *cl, const char *topic,
@@ -877,6 +908,8 @@ void qr_cluster_close(qr_cluster_t *cl)
         free(old[i].topic);
     }
     free(old);
+    qr_ctlshutdown_destroy(cl->cs);
+    cl->cs = NULL;
     qr_controller_destroy(cl->ctl);
     cl->ctl = NULL;
     qr_isrchange_destroy(cl->isrw);

@@ -60,6 +60,8 @@ typedef struct qr_cluster_conf {
     int auto_create_topics;       /* auto.create.topics.enable */
     int32_t num_partitions;       /* num.partitions, for auto-creation */
     int32_t default_replication_factor; /* default.replication.factor */
+    int unclean_leader_election;        /* unclean.leader.election.enable, as
+                                           the controller's default */
 } qr_cluster_conf_t;
 
 /** What qr_cluster_cbs_t.status reports. */
@@ -236,6 +238,29 @@ quire_err_t qr_cluster_isr_write(qr_cluster_t *cl, const char *topic,
  * @locality main loop  @locks none
  */
 int qr_cluster_is_controller(const qr_cluster_t *cl);
+
+/** Reports the end of a controlled shutdown (see below). */
+typedef void(qr_cluster_shutdown_cb_t)(void *opaque, int moved,
+                                       const char *msg);
+
+/**
+ * @brief Starts a controlled shutdown (issue 16 item 9; ctlshutdown.h):
+ * asks the controller, through the ephemeral
+ * /admin/controlled_shutdown/<id>, to move every leadership this broker
+ * holds to another ISR member, and waits until the view shows it leading
+ * nothing that could move, for at most @p max_retries attempts of
+ * @p backoff_ms (controlled.shutdown.max.retries,
+ * controlled.shutdown.retry.backoff.ms). The broker keeps serving
+ * meanwhile. @p cb runs once, on the main loop, with @p moved 1 when done
+ * or 0 when the attempts ran out; the broker then stops as usual
+ * (qr_cluster_close()). A second call while one runs does nothing.
+ * @returns QUIRE_ERR_NONE, or QUIRE_ERR_STATE when not started or closed.
+ * @locality main loop  @locks none
+ */
+quire_err_t qr_cluster_controlled_shutdown(qr_cluster_t *cl, int max_retries,
+                                           int64_t backoff_ms,
+                                           qr_cluster_shutdown_cb_t *cb,
+                                           void *opaque);
 
 /**
  * @brief Stops the watchers, deletes this broker's registration and closes
