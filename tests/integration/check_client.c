@@ -942,6 +942,26 @@ static void move_leader(zhandle_t *zh, const char *topic, int p, int from,
         qt_zk_set(zh, path, state, (int)strlen(state), -1, NULL, 10000), ZOK);
 }
 
+/* Polls once (200 ms): 0 when nothing came, else 1 after checking the
+ * record is at @p offset with value "value-<@p i>". */
+static int poll_expect(quire_consumer_t *c, int64_t offset, int i)
+{
+    const quire_record_t *r;
+    quire_err_t err = quire_consumer_poll(c, 200, &r);
+    char want[32];
+
+    if (err == QUIRE_ERR_TIMED_OUT)
+        return 0;
+    ck_assert_msg(err == QUIRE_ERR_NONE, "poll: %s", quire_err2str(err));
+    ck_assert_int_eq(r->offset, offset);
+    snprintf(want, sizeof(want), "value-%d", i);
+    ck_assert_msg(r->value_len == strlen(want) &&
+                      !memcmp(r->value, want, r->value_len),
+                  "offset %lld: '%.*s', not '%s'", (long long)offset,
+                  (int)r->value_len, (const char *)r->value, want);
+    return 1;
+}
+
 /* Reads @p topic-@p part on its new leader from 0 to @p end: each offset
  * holds the record reported delivered there after the move (the last
  * report per offset in send order is the new leader's). */
@@ -961,22 +981,9 @@ static void read_back_after_move(const char *topic, int part, int n, int parts,
     ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(quire_consumer_assign(c, topic, part, 0), QUIRE_ERR_NONE);
-    while (next < end && qt_now_ms() < deadline) {
-        const quire_record_t *r;
-        quire_err_t err = quire_consumer_poll(c, 200, &r);
-        char want[32];
-
-        if (err == QUIRE_ERR_TIMED_OUT)
-            continue;
-        ck_assert_msg(err == QUIRE_ERR_NONE, "poll: %s", quire_err2str(err));
-        ck_assert_int_eq(r->offset, next);
-        snprintf(want, sizeof(want), "value-%d", at[next]);
-        ck_assert_msg(r->value_len == strlen(want) &&
-                          !memcmp(r->value, want, r->value_len),
-                      "offset %lld: '%.*s', reported '%s'", (long long)next,
-                      (int)r->value_len, (const char *)r->value, want);
-        next++;
-    }
+    while (next < end && qt_now_ms() < deadline)
+        if (poll_expect(c, next, at[next]))
+            next++;
     ck_assert_int_eq(next, end);
     quire_consumer_close(c);
     free(at);
@@ -1091,17 +1098,8 @@ START_TEST(consumer_follows_leader_restart)
     ck_assert_int_eq(quire_consumer_assign(c, "follow", 0, 0), QUIRE_ERR_NONE);
     deadline = qt_now_ms() + 60000;
     while (got < 2 * n && qt_now_ms() < deadline) {
-        const quire_record_t *r;
-        quire_err_t err = quire_consumer_poll(c, 200, &r);
-        char want[32];
-
-        if (err == QUIRE_ERR_TIMED_OUT)
+        if (!poll_expect(c, got, got))
             continue;
-        ck_assert_msg(err == QUIRE_ERR_NONE, "poll: %s", quire_err2str(err));
-        ck_assert_int_eq(r->offset, got);
-        snprintf(want, sizeof(want), "value-%d", got);
-        ck_assert(r->value_len == strlen(want) &&
-                  !memcmp(r->value, want, r->value_len));
         got++;
         if (got == n / 2) {
             /* the leader restarts under the consumer (and the producer) */
