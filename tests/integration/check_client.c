@@ -34,6 +34,9 @@
 #ifndef QT_PRODUCER_BIN
 #error "QT_PRODUCER_BIN must name tools/quire-console-producer"
 #endif
+#ifndef QT_PERF_BIN
+#error "QT_PERF_BIN must name tools/quire-perf"
+#endif
 
 #define START_MS 20000
 #define MAXB     3
@@ -867,6 +870,51 @@ static void keyed_fail_clearly(const char *topic, const int dead[FO_PARTS],
     free(ds);
 }
 
+/* quire-perf produce with one broker down: the library's partitioner
+ * (the default) delivers everything; round robin over every partition
+ * fails the dead ones' records, naming them. */
+static void perf_both_partitioners(const char *topic)
+{
+    char parts[16];
+    char *argv[] = {QT_PERF_BIN,
+                    "produce",
+                    "--topic",
+                    (char *)topic,
+                    "--bootstrap-server",
+                    bootstrap,
+                    "--num-records",
+                    "20000",
+                    "--timeout-ms",
+                    "60000",
+                    "--producer-property",
+                    "delivery.timeout.ms=5000",
+                    "--producer-property",
+                    "request.timeout.ms=2000",
+                    NULL,
+                    NULL,
+                    NULL};
+    qt_run_result_t res;
+    char name[64];
+
+    ck_assert_int_eq(qt_run(argv, NULL, 90000, &res), 0);
+    ck_assert_msg(res.status == 0, "quire-perf exited %d:\n%s", res.status,
+                  res.err);
+    ck_assert_msg(strstr(res.out, "20000 records delivered") != NULL, "%s",
+                  res.out);
+    qt_run_free(&res);
+    snprintf(parts, sizeof(parts), "%d", FO_PARTS);
+    argv[14] = "--partitions";
+    argv[15] = parts;
+    ck_assert_int_eq(qt_run(argv, NULL, 90000, &res), 0);
+    ck_assert_msg(res.status == 1, "quire-perf exited %d:\n%s", res.status,
+                  res.err);
+    snprintf(name, sizeof(name), " for %s-", topic);
+    ck_assert_msg(strstr(res.err, "record(s) failed; the first: Expiring") &&
+                      strstr(res.err, name),
+                  "%s", res.err);
+    qt_run_free(&res);
+}
+
 START_TEST(unkeyed_go_around_a_dead_broker)
 {
     int dead[FO_PARTS];
@@ -882,6 +930,7 @@ START_TEST(unkeyed_go_around_a_dead_broker)
      * refuses connections */
     console_produce_all("avail", 20000);
     keyed_fail_clearly("avail", dead, "is unreachable");
+    perf_both_partitioners("avail");
     /* after: its partitions have no leader */
     ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/2", false, 20000));
     console_produce_all("avail", 20000);
