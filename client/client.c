@@ -35,7 +35,7 @@ typedef struct cbroker {
      * comes up; probed every PROBE_MS meanwhile */
     int conn_up; /* the current connection came up */
     int down;
-    quire_err_t down_err;
+    char down_why[96]; /* the failed connection's reason */
     int64_t probe_at;
 } cbroker_t;
 
@@ -167,13 +167,14 @@ static void on_conn_close(qr_bconn_t *conn, quire_err_t why, void *owner)
            qr_bconn_name(conn), quire_err2str(why));
     if (b && b->conn == conn && why != QUIRE_ERR_DESTROYED && !b->conn_up &&
         b->id >= 0) {
+        snprintf(b->down_why, sizeof(b->down_why), "%s",
+                 *qr_bconn_why(conn) ? qr_bconn_why(conn) : quire_err2str(why));
         if (!b->down)
             QR_LOG_WARN("NET",
                         "broker %d (%s) is unreachable: %s; records without "
                         "a key go to other partitions meanwhile",
-                        (int)b->id, qr_bconn_name(conn), quire_err2str(why));
+                        (int)b->id, qr_bconn_name(conn), b->down_why);
         b->down = 1;
-        b->down_err = why;
         b->probe_at = qr_clock_mono_ms() + PROBE_MS;
         cl->avail_gen++;
     }
@@ -246,7 +247,7 @@ static qr_bconn_t *broker_conn(qr_client_t *cl, cbroker_t *b)
 }
 
 int qr_client_broker_down(const qr_client_t *cl, int32_t node_id,
-                          quire_err_t *whyp)
+                          const char **whyp)
 {
     for (size_t i = 0; i < cl->broker_cnt; i++) {
         const cbroker_t *b = &cl->brokers[i];
@@ -254,7 +255,7 @@ int qr_client_broker_down(const qr_client_t *cl, int32_t node_id,
         if (b->id != node_id)
             continue;
         if (b->down && whyp)
-            *whyp = b->down_err;
+            *whyp = b->down_why;
         return b->down;
     }
     return 0;

@@ -185,11 +185,12 @@ qr_bconn_t *qr_client_conn_peek(qr_client_t *cl, int32_t node_id);
  * @brief Whether broker @p node_id is known to be unreachable: its last
  * connection failed before coming up (refused, timed out, unresolvable),
  * and none has come up since. Such a broker is tried again every second.
- * @param whyp out (may be NULL): the error of the failed connection.
+ * @param whyp out (may be NULL): why the connection failed, for people
+ *        ("Connection refused"); borrowed until the loop's next run.
  * @locality loop  @locks none
  */
 int qr_client_broker_down(const qr_client_t *cl, int32_t node_id,
-                          quire_err_t *whyp);
+                          const char **whyp);
 
 /** @brief "host:port" of broker @p node_id into @p buf ("unknown
  * address" when it is not known). @returns @p buf.

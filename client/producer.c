@@ -125,7 +125,7 @@ static void stuck_reason(quire_producer_t *p, const qr_pbatch_t *b, char *buf,
 {
     const qr_cmeta_topic_t *t = qr_client_topic(p->cl, b->topic);
     int32_t leader = leader_of(p, b->topic, b->partition);
-    quire_err_t why = QUIRE_ERR_NONE;
+    const char *why = "";
     char addr[300];
 
     if (leader < 0)
@@ -137,8 +137,7 @@ static void stuck_reason(quire_producer_t *p, const qr_pbatch_t *b, char *buf,
     else if (qr_client_broker_down(p->cl, leader, &why))
         snprintf(buf, size, "its leader, broker %d at %s, is unreachable (%s)",
                  (int)leader,
-                 qr_client_broker_name(p->cl, leader, addr, sizeof(addr)),
-                 quire_err2str(why));
+                 qr_client_broker_name(p->cl, leader, addr, sizeof(addr)), why);
     else if (b->last_err != QUIRE_ERR_NONE)
         snprintf(buf, size, "last error: %s (leader: broker %d at %s)",
                  quire_err2str(b->last_err), (int)leader,
