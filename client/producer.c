@@ -479,7 +479,6 @@ static void update_available(quire_producer_t *p)
         }
         for (int32_t j = 0; j < t->part_cnt; j++)
             up[j] = t->parts[j].leader >= 0 &&
-                    t->parts[j].err == QUIRE_ERR_NONE &&
                     !qr_client_broker_down(cl, t->parts[j].leader, NULL);
         if (qr_accum_set_available(p->acc, t->name, up, t->part_cnt) !=
             QUIRE_ERR_NONE)
