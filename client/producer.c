@@ -101,15 +101,20 @@ static int retriable(quire_err_t err)
     case QUIRE_ERR_REPLICA_NOT_AVAILABLE:
     case QUIRE_ERR_KAFKA_STORAGE_ERROR:
     case QUIRE_ERR_FENCED_LEADER_EPOCH:
+    case QUIRE_ERR_UNKNOWN_LEADER_EPOCH:
+    case QUIRE_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
         return 1;
     default:
         return 0;
     }
 }
 
+/* Retriable errors that say the metadata is stale (the leader moved, or
+ * our idea of its epoch is off), rather than the ISR being short */
 static int stale_meta(quire_err_t err)
 {
-    return retriable(err) && err != QUIRE_ERR_NOT_ENOUGH_REPLICAS;
+    return retriable(err) && err != QUIRE_ERR_NOT_ENOUGH_REPLICAS &&
+           err != QUIRE_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
 }
 
 /* ---- failure reasons (issue 16 item 12) ---- */
