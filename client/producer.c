@@ -33,6 +33,9 @@ struct quire_producer {
     qr_accum_t *acc;
     const quire_conf_t *conf; /* the client's */
     int stopping;             /* loop: fail instead of retrying */
+    /* the client's avail_gen when the partitions records without a key
+     * may use were last given to the accumulator (loop thread) */
+    uint64_t avail_gen;
     /* close() against send() on other threads: every send counts itself
      * in (senders) before it looks at closing, and out as its last touch
      * of the producer; close sets closing, wakes every blocked sender, and
@@ -40,9 +43,6 @@ struct quire_producer {
      * variable would need the sender to touch it after counting out). */
     atomic_int senders;
     atomic_int closing;
-    /* the client's avail_gen when the partitions records without a key
-     * may use were last given to the accumulator (loop thread) */
-    uint64_t avail_gen;
 };
 
 /* One Produce request in flight: its batches in payload order. */
@@ -67,8 +67,8 @@ typedef struct round {
 
 /* ---- delivery ---- */
 
-static void deliver(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
-                    int64_t append_time, quire_err_t err, const char *why)
+static void deliver_why(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
+                        int64_t append_time, quire_err_t err, const char *why)
 {
     quire_delivery_t dr;
 
@@ -86,6 +86,14 @@ static void deliver(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
         }
     }
     qr_accum_done(p->acc, b);
+}
+
+/* A report without a message of its own (delivered, or an error that
+ * says it all). */
+static void deliver(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
+                    int64_t append_time, quire_err_t err)
+{
+    deliver_why(p, b, base, append_time, err, NULL);
 }
 
 static int retriable(quire_err_t err)
@@ -181,7 +189,7 @@ static void fail_list(quire_producer_t *p, qr_pbatch_t *list, quire_err_t err)
                      (int)b->count, b->topic, (int)b->partition,
                      quire_err2str(err), reason);
         QR_LOG_WARN("PRODUCE", "%s", why);
-        deliver(p, b, -1, -1, err, why);
+        deliver_why(p, b, -1, -1, err, why);
     }
 }
 
@@ -199,7 +207,7 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
             int32_t count = b->count;
 
             next = b->next;
-            deliver(p, b, base, append_time, err, NULL);
+            deliver(p, b, base, append_time, err);
             if (base >= 0)
                 base += count;
         }
@@ -252,7 +260,7 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
                      (int)b->count, b->topic, (int)b->partition,
                      quire_err2str(err));
         QR_LOG_WARN("PRODUCE", "%s", why);
-        deliver(p, b, -1, -1, err, why);
+        deliver_why(p, b, -1, -1, err, why);
     }
 }
 
@@ -456,7 +464,7 @@ static void send_request(quire_producer_t *p, int32_t node, qr_pbatch_t *list,
         snprintf(why, sizeof(why), "%d record(s) for %s-%d not sent: %s",
                  (int)b->count, b->topic, (int)b->partition,
                  quire_err2str(err));
-        deliver(p, b, -1, -1, err, why);
+        deliver_why(p, b, -1, -1, err, why);
     }
 }
 
@@ -534,8 +542,7 @@ static void producer_run(qr_client_t *cl, void *arg)
             if (qr_accum_finish(b) != QUIRE_ERR_NONE) {
                 QR_LOG_ERR("PRODUCE", "%s-%d: cannot build the batch", b->topic,
                            b->partition);
-                deliver(p, b, -1, -1, QUIRE_ERR_COMPRESSION,
-                        "cannot build the batch");
+                deliver(p, b, -1, -1, QUIRE_ERR_COMPRESSION);
                 continue;
             }
             *tail = b;
