@@ -71,6 +71,9 @@ typedef struct qr_brokerconf {
     int log_index_interval_bytes;
     int log_index_size_max_bytes;
     int64_t log_segment_delete_delay_ms;
+    /* ---- replication, leader side (issue 16) ---- */
+    int min_insync_replicas;
+    int64_t replica_lag_time_max_ms;
     /* ---- tests only ---- */
     int test_flush_delay_ms;      /* flusher threads sleep before each job */
     int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */
