@@ -601,11 +601,18 @@ static qr_replica_t *new_replica_set(qr_server_t *server, qr_plog_t *part,
                                      const qr_plog_conf_t *pconf)
 {
     qr_replica_cbs_t cbs = {push_hw, NULL, part};
+    qr_replica_t *rs;
 
-    return qr_replica_new(qr_plog_name(part), server->info.broker_id,
-                          leader_epoch, qr_plog_high_watermark(part),
-                          qr_plog_log_end(part), (int)pconf->write_caching,
-                          &cbs);
+    rs = qr_replica_new(qr_plog_name(part), server->info.broker_id,
+                        leader_epoch, qr_plog_high_watermark(part),
+                        qr_plog_log_end(part), (int)pconf->write_caching,
+                        &cbs);
+    /* what the log has synced is the leader's own offset at once: after a
+     * restart the checkpointed HW may be stale, and with the leader alone
+     * in the ISR (RF=1) acknowledged records must be visible again without
+     * waiting for the next append (check_powerloss) */
+    qr_replica_leader_end(rs, qr_plog_log_end(part), qr_plog_synced_end(part));
+    return rs;
 }
 
 static void cb_partition_state(void *opaque, const char *topic,
