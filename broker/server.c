@@ -605,8 +605,7 @@ static qr_replica_t *new_replica_set(qr_server_t *server, qr_plog_t *part,
 
     rs = qr_replica_new(qr_plog_name(part), server->info.broker_id,
                         leader_epoch, qr_plog_high_watermark(part),
-                        qr_plog_log_end(part), (int)pconf->write_caching,
-                        &cbs);
+                        qr_plog_log_end(part), (int)pconf->write_caching, &cbs);
     /* what the log has synced is the leader's own offset at once: after a
      * restart the checkpointed HW may be stale, and with the leader alone
      * in the ISR (RF=1) acknowledged records must be visible again without
