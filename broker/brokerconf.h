@@ -71,6 +71,9 @@ typedef struct qr_brokerconf {
     int log_index_interval_bytes;
     int log_index_size_max_bytes;
     int64_t log_segment_delete_delay_ms;
+    /* ---- idempotent producers (issue 22) ---- */
+    int64_t producer_id_expiration_ms;
+    int64_t producer_id_expiration_check_interval_ms;
     /* ---- tests only ---- */
     int test_flush_delay_ms;      /* flusher threads sleep before each job */
     int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */

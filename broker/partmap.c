@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "idemp.h"
 #include "partmap.h"
 
 struct qr_partmap {
@@ -73,6 +74,7 @@ void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
     atomic_init(&e->log_append_time, prod->log_append_time);
     atomic_init(&e->trust_compressed, prod->trust_compressed);
     e->part = part;
+    e->idemp = qr_idemp_new(); /* issue 22 */
     pthread_mutex_init(&e->wmu, NULL);
     pthread_rwlock_wrlock(&map->lock);
     i = search(map, topic, partition, &found);
@@ -193,6 +195,7 @@ void qr_pentry_release(qr_pentry_t *entry)
 {
     if (!entry || atomic_fetch_sub(&entry->refcnt, 1) != 1)
         return;
+    qr_idemp_destroy(entry->idemp, entry->part); /* issue 22: snapshot */
     qr_plog_release(entry->part);
     while (entry->groups) {
         qr_pwgroup_t *g = entry->groups;

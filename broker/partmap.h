@@ -75,6 +75,8 @@ typedef struct qr_pentry {
     atomic_int trust_compressed;  /* the topic's message.validate.compressed
                                      is false: Produce does not decompress */
     qr_plog_t *part;              /* one reference, owned by the entry */
+    struct qr_idemp *idemp;       /* issue 22: owned; idempotent appends
+                                     (idemp.h), snapshot when freed */
     pthread_mutex_t wmu;
     qr_pwgroup_t *groups; /* guarded by wmu; one per thread that waited */
 } qr_pentry_t;

@@ -9,6 +9,7 @@
 
 #include "api_apiversions.h"
 #include "api_fetch.h"
+#include "api_initpid.h"
 #include "api_listoffsets.h"
 #include "api_metadata.h"
 #include "api_produce.h"
@@ -65,6 +66,9 @@ static void dispatch(qr_reqctx_t *ctx)
         break;
     case QR_API_LIST_OFFSETS:
         qr_api_listoffsets(ctx);
+        break;
+    case QR_API_INIT_PRODUCER_ID: /* issue 22 */
+        qr_api_initpid(ctx);
         break;
     default:
         /* Decode accepted an api this build has no handler for: the

@@ -25,6 +25,7 @@
 #include "brokerseq.h"
 #include "clock.h"
 #include "cluster.h"
+#include "pidblock.h"
 #include "listener.h"
 #include "logging.h"
 #include "logmgr.h"
@@ -77,6 +78,7 @@ struct qr_server {
     qr_logmgr_t *logmgr;
     qr_partmap_t *partmap;
     qr_cluster_t *cluster;
+    qr_pidblock_t *pidblock; /* issue 22: InitProducerId's ids */
     int announced;
     int stopping;
     quire_err_t exit_err;
@@ -140,6 +142,11 @@ const qr_brokerconf_t *qr_server_conf(const qr_server_t *server)
 const qr_server_info_t *qr_server_info(const qr_server_t *server)
 {
     return &server->info;
+}
+
+qr_pidblock_t *qr_server_pidblock(qr_server_t *server)
+{
+    return server->pidblock;
 }
 
 qr_partmap_t *qr_server_partmap(qr_server_t *server)
@@ -423,6 +430,8 @@ static void shutdown_all(qr_server_t *server)
                 server->exit_err = err;
         }
     }
+    if (server->pidblock) /* issue 22: before the session goes */
+        qr_pidblock_detach(server->pidblock);
     if (server->cluster)
         qr_cluster_close(server->cluster);
 }
@@ -657,6 +666,8 @@ static void cb_status(void *opaque, qr_cluster_status_t status, quire_err_t err,
     case QR_CLUSTER_REGISTERED:
         QR_LOG_INFO("SERVER", "registered as broker %d at %s:%d",
                     server->info.broker_id, server->host, server->info.port);
+        /* issue 22: (re)start reserving producer id blocks */
+        qr_pidblock_attach(server->pidblock, qr_cluster_zk(server->cluster));
         if (!server->announced) {
             server->announced = 1;
             announce(server);
@@ -698,6 +709,7 @@ static quire_err_t start_cluster(qr_server_t *server)
     cbs.delete_partition = cb_delete_partition;
     cbs.topic_config = cb_topic_config;
     cbs.status = cb_status;
+    server->pidblock = qr_pidblock_new(server->loop, bconf->broker_id);
     server->cluster =
         qr_cluster_new(server->loop, &cconf, &cbs, errstr, sizeof(errstr));
     if (!server->cluster) {
@@ -876,6 +888,7 @@ void qr_server_destroy(qr_server_t *server)
     for (int i = 0; i < server->nt_cnt; i++)
         qr_netthread_destroy(server->nts[i]);
     free(server->nts);
+    qr_pidblock_destroy(server->pidblock); /* issue 22 */
     qr_cluster_destroy(server->cluster);
     qr_partmap_destroy(server->partmap);
     if (server->loop) {

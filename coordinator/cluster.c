@@ -644,6 +644,11 @@ int32_t qr_cluster_broker_id(const qr_cluster_t *cl)
     return cl->conf.broker_id;
 }
 
+struct qr_zk *qr_cluster_zk(qr_cluster_t *cl)
+{
+    return cl->zk;
+}
+
 int qr_cluster_is_controller(const qr_cluster_t *cl)
 {
     return cl->ctl && qr_controller_active(cl->ctl);

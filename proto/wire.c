@@ -173,26 +173,29 @@ static qr_wire_mem_t *mem_stack_init(mem_stack_t *ms)
 static const qr_api_version_t api_versions[] = {
     {QR_API_PRODUCE, 0, 0},      {QR_API_FETCH, 0, 0},
     {QR_API_LIST_OFFSETS, 0, 0}, {QR_API_METADATA, 0, 0},
-    {QR_API_API_VERSIONS, 0, 0},
+    {QR_API_API_VERSIONS, 0, 0}, {QR_API_INIT_PRODUCER_ID, 0, 0},
 };
 
 static const struct {
     qr_api_t api;
     const char *name;
 } api_names[] = {
-    {QR_API_PRODUCE, "Produce"},          {QR_API_FETCH, "Fetch"},
-    {QR_API_LIST_OFFSETS, "ListOffsets"}, {QR_API_METADATA, "Metadata"},
+    {QR_API_PRODUCE, "Produce"},
+    {QR_API_FETCH, "Fetch"},
+    {QR_API_LIST_OFFSETS, "ListOffsets"},
+    {QR_API_METADATA, "Metadata"},
     {QR_API_API_VERSIONS, "ApiVersions"},
+    {QR_API_INIT_PRODUCER_ID, "InitProducerId"},
 };
 
-_Static_assert((int)QR_API_PRODUCE == (int)QUIRE__API_KEY__PRODUCE &&
-                   (int)QR_API_FETCH == (int)QUIRE__API_KEY__FETCH &&
-                   (int)QR_API_LIST_OFFSETS ==
-                       (int)QUIRE__API_KEY__LIST_OFFSETS &&
-                   (int)QR_API_METADATA == (int)QUIRE__API_KEY__METADATA &&
-                   (int)QR_API_API_VERSIONS ==
-                       (int)QUIRE__API_KEY__API_VERSIONS,
-               "qr_api_t and quire.proto's ApiKey must agree");
+_Static_assert(
+    (int)QR_API_PRODUCE == (int)QUIRE__API_KEY__PRODUCE &&
+        (int)QR_API_FETCH == (int)QUIRE__API_KEY__FETCH &&
+        (int)QR_API_LIST_OFFSETS == (int)QUIRE__API_KEY__LIST_OFFSETS &&
+        (int)QR_API_METADATA == (int)QUIRE__API_KEY__METADATA &&
+        (int)QR_API_API_VERSIONS == (int)QUIRE__API_KEY__API_VERSIONS &&
+        (int)QR_API_INIT_PRODUCER_ID == (int)QUIRE__API_KEY__INIT_PRODUCER_ID,
+    "qr_api_t and quire.proto's ApiKey must agree");
 
 const qr_api_version_t *qr_wire_api_versions(size_t *count)
 {
@@ -495,6 +498,28 @@ static bool scan_correlation_id(const uint8_t *p, size_t len, int32_t *cid)
     return found;
 }
 
+/* ---- InitProducerId (issue 22) ---- */
+
+static quire_err_t dec_init_pid_req(const Quire__InitProducerIdRequest *pb,
+                                    qr_init_pid_req_t *out)
+{
+    TRY(dec_string(pb->transactional_id, QR_WIRE_STRING_MAX,
+                   &out->transactional_id));
+    out->transaction_timeout_ms = pb->transaction_timeout_ms;
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t dec_init_pid_resp(const Quire__InitProducerIdResponse *pb,
+                                     qr_init_pid_resp_t *out)
+{
+    out->error_code = err_in(pb->error_code);
+    out->producer_id = pb->producer_id;
+    if (pb->producer_epoch < INT16_MIN || pb->producer_epoch > INT16_MAX)
+        return BAD;
+    out->producer_epoch = (int16_t)pb->producer_epoch;
+    return QUIRE_ERR_NONE;
+}
+
 static quire_err_t dec_req_body(dec_ctx_t *ctx, const Quire__Request *pb,
                                 const qr_frame_t *frame, qr_req_t *req)
 {
@@ -525,6 +550,10 @@ static quire_err_t dec_req_body(dec_ctx_t *ctx, const Quire__Request *pb,
             return BAD;
         return dec_list_offsets_req(ctx, pb->list_offsets,
                                     &req->u.list_offsets);
+    case QR_API_INIT_PRODUCER_ID:
+        if (pb->body_case != QUIRE__REQUEST__BODY_INIT_PRODUCER_ID)
+            return BAD;
+        return dec_init_pid_req(pb->init_producer_id, &req->u.init_pid);
     default:
         return QUIRE_ERR_UNSUPPORTED_VERSION;
     }
@@ -787,7 +816,9 @@ _Static_assert((int)QUIRE__REQUEST__BODY_API_VERSIONS ==
                    (int)QUIRE__REQUEST__BODY_FETCH ==
                        (int)QUIRE__RESPONSE__BODY_FETCH &&
                    (int)QUIRE__REQUEST__BODY_LIST_OFFSETS ==
-                       (int)QUIRE__RESPONSE__BODY_LIST_OFFSETS,
+                       (int)QUIRE__RESPONSE__BODY_LIST_OFFSETS &&
+                   (int)QUIRE__REQUEST__BODY_INIT_PRODUCER_ID ==
+                       (int)QUIRE__RESPONSE__BODY_INIT_PRODUCER_ID,
                "Request and Response oneof cases must match");
 static int body_case_of(qr_api_t api)
 {
@@ -802,6 +833,8 @@ static int body_case_of(qr_api_t api)
         return QUIRE__RESPONSE__BODY_FETCH;
     case QR_API_LIST_OFFSETS:
         return QUIRE__RESPONSE__BODY_LIST_OFFSETS;
+    case QR_API_INIT_PRODUCER_ID:
+        return QUIRE__RESPONSE__BODY_INIT_PRODUCER_ID;
     default:
         return QUIRE__RESPONSE__BODY__NOT_SET;
     }
@@ -830,6 +863,8 @@ static quire_err_t dec_resp_body(dec_ctx_t *ctx, const Quire__Response *pb,
     case QR_API_LIST_OFFSETS:
         return dec_list_offsets_resp(ctx, pb->list_offsets,
                                      &resp->u.list_offsets);
+    case QR_API_INIT_PRODUCER_ID:
+        return dec_init_pid_resp(pb->init_producer_id, &resp->u.init_pid);
     default:
         return BAD;
     }
@@ -942,6 +977,37 @@ static quire_err_t enc_parts(enc_ctx_t *ctx, size_t parts)
         (msg)->field = (val);   \
         (msg)->has_##field = 1; \
     } while (0)
+
+/* ---- encoding InitProducerId (issue 22) ---- */
+
+static quire_err_t enc_init_pid_req(enc_ctx_t *ctx, const qr_init_pid_req_t *in,
+                                    Quire__InitProducerIdRequest **out)
+{
+    Quire__InitProducerIdRequest *pb;
+
+    NEW_MSG(ctx, Quire__InitProducerIdRequest,
+            quire__init_producer_id_request__init, pb);
+    TRY(enc_string(in->transactional_id, QR_WIRE_STRING_MAX,
+                   &pb->transactional_id));
+    SET(pb, transaction_timeout_ms, in->transaction_timeout_ms);
+    *out = pb;
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t enc_init_pid_resp(enc_ctx_t *ctx,
+                                     const qr_init_pid_resp_t *in,
+                                     Quire__InitProducerIdResponse **out)
+{
+    Quire__InitProducerIdResponse *pb;
+
+    NEW_MSG(ctx, Quire__InitProducerIdResponse,
+            quire__init_producer_id_response__init, pb);
+    SET_ERR(pb, in->error_code);
+    SET(pb, producer_id, in->producer_id);
+    SET(pb, producer_epoch, in->producer_epoch);
+    *out = pb;
+    return QUIRE_ERR_NONE;
+}
 
 /* ---- encoding request bodies ---- */
 
@@ -1103,6 +1169,8 @@ static quire_err_t enc_req(enc_ctx_t *ctx, const qr_req_t *req,
     case QR_API_LIST_OFFSETS:
         return enc_list_offsets_req(ctx, &req->u.list_offsets,
                                     &pb->list_offsets);
+    case QR_API_INIT_PRODUCER_ID:
+        return enc_init_pid_req(ctx, &req->u.init_pid, &pb->init_producer_id);
     default:
         return QUIRE_ERR_BAD_ARG;
     }
@@ -1345,6 +1413,8 @@ static quire_err_t enc_resp(enc_ctx_t *ctx, const qr_resp_t *resp,
     case QR_API_LIST_OFFSETS:
         return enc_list_offsets_resp(ctx, &resp->u.list_offsets,
                                      &pb->list_offsets);
+    case QR_API_INIT_PRODUCER_ID:
+        return enc_init_pid_resp(ctx, &resp->u.init_pid, &pb->init_producer_id);
     default:
         return QUIRE_ERR_BAD_ARG;
     }
