@@ -22,7 +22,9 @@ typedef struct seqslot {
 struct qr_idemprod {
     int64_t pid;
     int16_t epoch;
-    int requesting; /* InitProducerId out */
+    int requesting;  /* InitProducerId out */
+    int explicit_on; /* enable.idempotence=true was set */
+    int disabled;    /* unset, and the broker does not know the API */
     int64_t retry_at_ms;
     uint64_t generation; /* bumped when every sequence starts again */
     seqslot_t *slots;    /* open addressing on the partition pointer */
@@ -49,20 +51,23 @@ quire_err_t qr_idemprod_conf(const quire_conf_t *conf, int *on, char *errstr,
         return QUIRE_ERR_CONF_INVALID;
     }
     if (why) {
-        QR_LOG_INFO("PRODUCE", "idempotence off (enable.idempotence not "
-                    "set and %s)", why);
+        QR_LOG_INFO("PRODUCE",
+                    "idempotence off (enable.idempotence not "
+                    "set and %s)",
+                    why);
         return QUIRE_ERR_NONE;
     }
     *on = 1;
     return QUIRE_ERR_NONE;
 }
 
-qr_idemprod_t *qr_idemprod_new(void)
+qr_idemprod_t *qr_idemprod_new(int explicit_on)
 {
     qr_idemprod_t *ip = calloc(1, sizeof(*ip));
 
     if (!ip)
         return NULL;
+    ip->explicit_on = explicit_on;
     ip->pid = -1;
     ip->epoch = -1;
     return ip;
@@ -118,9 +123,14 @@ static void on_init(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
         resp->u.init_pid.producer_epoch >= 0) {
         qr_idemprod_set(ip, resp->u.init_pid.producer_id,
                         resp->u.init_pid.producer_epoch);
-        QR_DBG(QR_DBG_PRODUCE, "PRODUCE",
-               "producer id %lld epoch %d from %s", (long long)ip->pid,
-               ip->epoch, qr_bconn_name(conn));
+        QR_DBG(QR_DBG_PRODUCE, "PRODUCE", "producer id %lld epoch %d from %s",
+               (long long)ip->pid, ip->epoch, qr_bconn_name(conn));
+    } else if (err == QUIRE_ERR_UNSUPPORTED_VERSION && !ip->explicit_on) {
+        QR_LOG_WARN("PRODUCE",
+                    "%s does not know InitProducerId: "
+                    "idempotence off (enable.idempotence is not set)",
+                    qr_bconn_name(conn));
+        ip->disabled = 1;
     } else {
         if (err != QUIRE_ERR_DESTROYED)
             QR_LOG_WARN("PRODUCE", "InitProducerId to %s: %s; retrying",
@@ -161,7 +171,7 @@ int qr_idemprod_ready(qr_idemprod_t *ip, qr_client_t *cl)
     qr_req_t req;
     int64_t now;
 
-    if (ip->pid >= 0)
+    if (ip->pid >= 0 || ip->disabled)
         return 1;
     now = qr_clock_mono_ms();
     if (ip->requesting || now < ip->retry_at_ms)
@@ -239,7 +249,7 @@ quire_err_t qr_idemprod_stamp(qr_idemprod_t *ip, qr_pbatch_t *b)
     seqslot_t *s;
     int32_t seq;
 
-    if (b->len != 0)
+    if (b->len != 0 || ip->disabled)
         return QUIRE_ERR_NONE; /* finished: a retry keeps its numbers */
     s = slot_for(ip, b->part);
     if (!s)
@@ -269,8 +279,9 @@ void qr_idemprod_failed(qr_idemprod_t *ip, const qr_pbatch_t *b,
         return; /* an older epoch's batch: bumped already */
     ip->epoch++;
     ip->generation++;
-    QR_LOG_INFO("PRODUCE", "producer id %lld: a numbered batch of %s-%d "
+    QR_LOG_INFO("PRODUCE",
+                "producer id %lld: a numbered batch of %s-%d "
                 "failed (%s); epoch bumped to %d, sequences restart at 0",
-                (long long)ip->pid, b->topic, b->partition,
-                quire_err2str(err), ip->epoch);
+                (long long)ip->pid, b->topic, b->partition, quire_err2str(err),
+                ip->epoch);
 }

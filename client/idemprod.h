@@ -47,9 +47,15 @@ typedef struct qr_idemprod qr_idemprod_t;
 quire_err_t qr_idemprod_conf(const quire_conf_t *conf, int *on, char *errstr,
                              size_t errstr_size);
 
-/** @brief A state with no producer id yet. @returns owned, NULL when out
- * of memory. @locality any @locks none */
-qr_idemprod_t *qr_idemprod_new(void);
+/**
+ * @brief A state with no producer id yet.
+ * @param explicit_on enable.idempotence was set to true: a broker that does
+ *        not know InitProducerId (UNSUPPORTED_VERSION, an older quire) is
+ *        asked again until delivery.timeout.ms fails the records; left
+ *        unset, idempotence is turned off instead (logged), as Kafka's
+ *        client does with brokers older than 0.11.
+ * @returns owned, NULL when out of memory. @locality any @locks none */
+qr_idemprod_t *qr_idemprod_new(int explicit_on);
 
 /** @brief Frees it; NULL is fine. @locality loop @locks none */
 void qr_idemprod_destroy(qr_idemprod_t *ip);

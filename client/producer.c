@@ -498,7 +498,8 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
     {
         int on = 0;
         err = qr_idemprod_conf(conf, &on, errstr, errstr_size);
-        if (err == QUIRE_ERR_NONE && on && !(p->idem = qr_idemprod_new()))
+        if (err == QUIRE_ERR_NONE && on &&
+            !(p->idem = qr_idemprod_new(conf->enable_idempotence == 1)))
             err = QUIRE_ERR_NO_MEMORY;
         if (err != QUIRE_ERR_NONE) {
             producer_free(p);

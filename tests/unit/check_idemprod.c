@@ -60,15 +60,13 @@ START_TEST(conf_rules)
     decide(conf_with("enable.idempotence", "true",
                      "max.in.flight.requests.per.connection", "6"),
            QUIRE_ERR_CONF_INVALID);
-    ck_assert_int_eq(decide(conf_with("enable.idempotence", "true",
-                                      "max.in.flight.requests.per.connection",
-                                      "5"),
-                            0),
-                     1);
-    ck_assert_int_eq(decide(conf_with("enable.idempotence", "false", NULL,
-                                      NULL),
-                            0),
-                     0);
+    ck_assert_int_eq(
+        decide(conf_with("enable.idempotence", "true",
+                         "max.in.flight.requests.per.connection", "5"),
+               0),
+        1);
+    ck_assert_int_eq(
+        decide(conf_with("enable.idempotence", "false", NULL, NULL), 0), 0);
 }
 END_TEST
 
@@ -97,16 +95,14 @@ static qr_pbatch_t *batch_of(qr_accum_t *acc, int32_t part, int n)
                                          "k", 1, "v", 1, NULL, 0, NULL, 1000,
                                          1000, &used, &wake),
                          QUIRE_ERR_NONE);
-    ck_assert_uint_eq(qr_accum_drain(acc, 1000, take_all, NULL, &list,
-                                     &next_ms),
-                      1);
+    ck_assert_uint_eq(
+        qr_accum_drain(acc, 1000, take_all, NULL, &list, &next_ms), 1);
     return list;
 }
 
 /* Finishes @p b and checks its header (and so that the CRC covers what
  * was stamped: qr_batch_validate checks it). */
-static void expect_hdr(qr_pbatch_t *b, int64_t pid, int16_t epoch,
-                       int32_t seq)
+static void expect_hdr(qr_pbatch_t *b, int64_t pid, int16_t epoch, int32_t seq)
 {
     qr_batch_hdr_t hdr;
     const char *why = NULL;
@@ -127,7 +123,7 @@ START_TEST(sequences)
                          .buffer_memory = 1 << 20,
                          .max_batch = 1 << 20};
     qr_accum_t *acc = NULL;
-    qr_idemprod_t *ip = qr_idemprod_new();
+    qr_idemprod_t *ip = qr_idemprod_new(0);
     qr_pbatch_t *a, *b, *x;
     int64_t pid;
     int16_t epoch;
@@ -151,9 +147,8 @@ START_TEST(sequences)
     {
         qr_pbatch_t *list;
         int64_t next_ms;
-        ck_assert_uint_eq(qr_accum_drain(acc, 1000, take_all, NULL, &list,
-                                         &next_ms),
-                          1);
+        ck_assert_uint_eq(
+            qr_accum_drain(acc, 1000, take_all, NULL, &list, &next_ms), 1);
         ck_assert_ptr_eq(list, b);
     }
     ck_assert_int_eq(qr_idemprod_stamp(ip, b), QUIRE_ERR_NONE);
