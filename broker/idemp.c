@@ -290,3 +290,21 @@ quire_err_t qr_idemp_append(qr_idemp_t *id, qr_plog_t *part,
     pthread_mutex_unlock(&id->lock);
     return err;
 }
+
+quire_err_t qr_idemp_apply(qr_idemp_t *id, qr_plog_t *part, const uint8_t *data,
+                           size_t len)
+{
+    qr_plog_conf_t pconf;
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    pthread_mutex_lock(&id->lock);
+    if (id->ps) {
+        err = qr_prodstate_apply(id->ps, data, len, NULL);
+        id->since_snapshot += (int64_t)len;
+        qr_plog_get_conf(part, &pconf);
+        if (id->since_snapshot >= pconf.segment_bytes)
+            snapshot(id, part);
+    }
+    pthread_mutex_unlock(&id->lock);
+    return err;
+}

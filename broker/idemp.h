@@ -83,6 +83,20 @@ quire_err_t qr_idemp_append(qr_idemp_t *id, qr_plog_t *part,
                             int *duplicate);
 
 /**
+ * @brief Records batches already written to @p part by someone else: a
+ * follower appending the leader's batches (qr_plog_append_replica()),
+ * offsets already in them. Nothing to do while the state is not loaded
+ * (the load reads them from the log); once loaded, they are applied and
+ * count toward the next snapshot, as appends do.
+ * @param data  borrowed: whole batches as written.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_CORRUPT_MESSAGE when the headers do
+ *          not tile @p len.
+ * @locality any (a follower's fetcher)  @locks takes id->lock
+ */
+quire_err_t qr_idemp_apply(qr_idemp_t *id, qr_plog_t *part, const uint8_t *data,
+                           size_t len);
+
+/**
  * @brief Loads the state now if it is not (snapshot, then the log).
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR.
  * @locality any  @locks takes id->lock

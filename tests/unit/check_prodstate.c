@@ -401,10 +401,21 @@ START_TEST(append_dedups)
     ck_assert_int_eq(app(id, part, buf, n + m, &base, &dup),
                      QUIRE_ERR_INVALID_RECORD);
     ck_assert_int_eq(qr_plog_log_end(part), 16);
+    /* a follower's copy: batches written with their offsets, recorded
+     * (here as if producer 12's batch at offset 16 had been replicated) */
+    n = idem_batch(buf, 2, 12, 0, 0, 9);
+    ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &base),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_idemp_apply(id, part, buf, n), QUIRE_ERR_NONE);
+    ck_assert_int_eq(app(id, part, buf, n, &base, &dup), QUIRE_ERR_NONE);
+    ck_assert_int_eq(dup, 1);
+    ck_assert_int_eq(base, 16);
+    ck_assert_int_eq(qr_idemp_apply(id, part, buf, n - 1),
+                     QUIRE_ERR_CORRUPT_MESSAGE);
     /* plain batches go through untouched */
     n = tl_batch(buf, 2, 5, 20, 9);
     ck_assert_int_eq(app(id, part, buf, n, &base, &dup), QUIRE_ERR_NONE);
-    ck_assert_int_eq(base, 16);
+    ck_assert_int_eq(base, 18);
     qr_idemp_destroy(id, part);
     ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
 }
