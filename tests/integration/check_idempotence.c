@@ -204,7 +204,7 @@ static void produce_through_faults(const char *topic, const char *idem)
         zhandle_t *zh = qt_zk_connect(zk_connect, 10000);
         ck_assert_ptr_nonnull(zh);
         ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/1", false, 30000));
-        zookeeper_close(zh);
+        qt_zk_close(zh);
     }
     ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
     wait_delivered(NREC);
@@ -405,7 +405,7 @@ START_TEST(fencing_and_id_blocks)
         ck_assert(a >= start && a <= end);
         (void)by;
         free(data);
-        zookeeper_close(zh);
+        qt_zk_close(zh);
     }
     /* epoch 1 of producer a writes; epoch 0 is then fenced */
     ck_assert_int_eq(produce_idem(cl, a, 1, 0, &base), QUIRE_ERR_NONE);
