@@ -74,6 +74,9 @@ typedef struct qr_brokerconf {
     /* ---- idempotent producers (issue 22) ---- */
     int64_t producer_id_expiration_ms;
     int64_t producer_id_expiration_check_interval_ms;
+    /* ---- replication, leader side (issue 16) ---- */
+    int min_insync_replicas;
+    int64_t replica_lag_time_max_ms;
     /* ---- tests only ---- */
     int test_flush_delay_ms;      /* flusher threads sleep before each job */
     int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_apiversions.h"
+#include "api_epoch.h"
 #include "api_fetch.h"
 #include "api_initpid.h"
 #include "api_listoffsets.h"
@@ -69,6 +70,9 @@ static void dispatch(qr_reqctx_t *ctx)
         break;
     case QR_API_INIT_PRODUCER_ID: /* issue 22 */
         qr_api_initpid(ctx);
+        break;
+    case QR_API_OFFSET_FOR_LEADER_EPOCH:
+        qr_api_epoch(ctx);
         break;
     default:
         /* Decode accepted an api this build has no handler for: the

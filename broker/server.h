@@ -75,6 +75,12 @@ const qr_server_info_t *qr_server_info(const qr_server_t *server);
 /** @brief Producer ids for InitProducerId (issue 22; pidblock.h).
  * @locality any @locks none */
 struct qr_pidblock *qr_server_pidblock(qr_server_t *server);
+/**
+ * @brief Asks the main loop to run the ISR checks now (a follower may
+ * join an ISR), instead of at the next replica.lag.time.max.ms / 2.
+ * @locality any  @locks none (ev_async)
+ */
+void qr_server_isr_kick(qr_server_t *server);
 
 /** @brief The partition table. @locality any @locks none */
 qr_partmap_t *qr_server_partmap(qr_server_t *server);

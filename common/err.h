@@ -68,6 +68,10 @@ extern "C" {
     X(INVALID_PRODUCER_EPOCH, 47,                                             \
       "Producer epoch is stale: a newer producer fenced this one")            \
     X(UNKNOWN_PRODUCER_ID, 59, "Broker has no state for this producer id")    \
+    /* issue 16: replication */                                               \
+    X(NOT_ENOUGH_REPLICAS_AFTER_APPEND, 20,                                   \
+      "Appended, but fewer in-sync replicas than min.insync.replicas")        \
+    X(UNKNOWN_LEADER_EPOCH, 75, "Leader epoch is newer than the broker's")    \
     /* ---- local codes (never on the wire) ---- */                           \
     X(NEED_MORE, -100, "More input needed")                                   \
     X(BAD_ARG, -101, "Invalid argument")                                      \
