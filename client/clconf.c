@@ -109,7 +109,8 @@ static const prop_t props[] = {
      "largest batch (and so record) the producer sends", NULL},
     {"delivery.timeout.ms", T_INT, OFF(delivery_timeout_ms), "120000", 1, IMAX,
      "how long a record may wait for its delivery (queued, sent, "
-     "retried) before it fails with REQUEST_TIMED_OUT",
+     "retried) before it fails with REQUEST_TIMED_OUT; at least linger.ms "
+     "+ request.timeout.ms",
      NULL},
     /* issue 22 */
     {"enable.idempotence", T_ENUM, OFF(enable_idempotence), "", 0, 0,
