@@ -99,7 +99,7 @@ quire_err_t qr_idemp_rebuild(qr_prodstate_t *ps, qr_plog_t *part,
         qr_plog_slice_t slice;
         int64_t next = pos;
 
-        err = qr_plog_read(part, pos, REBUILD_CHUNK, &slice);
+        err = qr_plog_read_replica(part, pos, REBUILD_CHUNK, &slice);
         if (err == QUIRE_ERR_OFFSET_OUT_OF_RANGE && pos < start) {
             pos = qr_plog_log_start(part);
             continue;

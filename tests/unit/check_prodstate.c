@@ -451,7 +451,10 @@ static void remove_snapshots(const char *pdir)
 
 /* @p how: 0 reopen with the snapshot, 1 without any (rebuild from the
  * log), 2 with a snapshot from before the last batches (snapshot, then
- * the log after it). */
+ * the log after it), 3 as 2 with the replicated high watermark back at the
+ * snapshot (a restart before the HW checkpoint caught up: the rebuild must
+ * still read to the log end, or the next batch in sequence looks like a
+ * gap). */
 static void reopen_keeps_state(int how)
 {
     qr_plog_conf_t conf;
@@ -463,7 +466,7 @@ static void reopen_keeps_state(int how)
     tl_conf(&conf, 1 << 20, 4096);
     part = tl_open(dir, "t", &conf, 1, -1, NULL);
     snprintf(pdir, sizeof(pdir), "%s", qr_plog_dir(part));
-    if (how == 2) {
+    if (how >= 2) {
         uint8_t buf[4096];
         int64_t base;
         int dup;
@@ -490,6 +493,10 @@ static void reopen_keeps_state(int how)
         remove_snapshots(pdir);
 
     part = tl_open(dir, "t", &conf, how != 1, -1, NULL);
+    if (how == 3) {
+        qr_plog_set_replicated_hw(part, 3);
+        ck_assert_int_eq(qr_plog_high_watermark(part), 3);
+    }
     id = qr_idemp_new();
     expect_dup_of_2(id, part);
     ck_assert(qr_idemp_get(id, 11, &e));
@@ -526,6 +533,12 @@ START_TEST(reopen_snapshot_then_log)
 }
 END_TEST
 
+START_TEST(reopen_reads_past_the_hw)
+{
+    reopen_keeps_state(3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("prodstate");
@@ -551,6 +564,7 @@ static Suite *suite(void)
     tcase_add_test(tc, reopen_with_snapshot);
     tcase_add_test(tc, reopen_rebuilds_from_log);
     tcase_add_test(tc, reopen_snapshot_then_log);
+    tcase_add_test(tc, reopen_reads_past_the_hw);
     suite_add_tcase(s, tc);
     return s;
 }
