@@ -610,11 +610,17 @@ static qr_replica_t *new_replica_set(qr_server_t *server, qr_plog_t *part,
                                      const qr_plog_conf_t *pconf)
 {
     qr_replica_cbs_t cbs = {push_hw, NULL, part};
+    qr_replica_t *rs = qr_replica_new(
+        qr_plog_name(part), server->info.broker_id, leader_epoch,
+        qr_plog_high_watermark(part), qr_plog_log_end(part),
+        (int)pconf->write_caching, &cbs);
 
-    return qr_replica_new(qr_plog_name(part), server->info.broker_id,
-                          leader_epoch, qr_plog_high_watermark(part),
-                          qr_plog_log_end(part), (int)pconf->write_caching,
-                          &cbs);
+    /* What the log already holds synced counts now, not at its next move:
+     * after a restart nothing may append again (an idempotent producer's
+     * retries are all duplicates), and acks=all waiters and consumers would
+     * otherwise wait on a HW stuck at the checkpoint. */
+    qr_replica_leader_end(rs, qr_plog_log_end(part), qr_plog_synced_end(part));
+    return rs;
 }
 
 static void cb_partition_state(void *opaque, const char *topic,
