@@ -91,7 +91,7 @@ struct qr_server {
     qr_logmgr_t *logmgr;
     qr_partmap_t *partmap;
     qr_cluster_t *cluster;
-    qr_pidblock_t *pidblock; /* issue 22: InitProducerId's ids */
+    qr_pidblock_t *pidblock;       /* issue 22: InitProducerId's ids */
     qr_fetcher_t *fetcher;         /* the follower side (main loop) */
     acted_t *acted[ACTED_BUCKETS]; /* main loop only */
     int announced;
@@ -610,10 +610,10 @@ static qr_replica_t *new_replica_set(qr_server_t *server, qr_plog_t *part,
                                      const qr_plog_conf_t *pconf)
 {
     qr_replica_cbs_t cbs = {push_hw, NULL, part};
-    qr_replica_t *rs = qr_replica_new(
-        qr_plog_name(part), server->info.broker_id, leader_epoch,
-        qr_plog_high_watermark(part), qr_plog_log_end(part),
-        (int)pconf->write_caching, &cbs);
+    qr_replica_t *rs =
+        qr_replica_new(qr_plog_name(part), server->info.broker_id, leader_epoch,
+                       qr_plog_high_watermark(part), qr_plog_log_end(part),
+                       (int)pconf->write_caching, &cbs);
 
     /* What the log already holds synced counts now, not at its next move:
      * after a restart nothing may append again (an idempotent producer's
