@@ -50,6 +50,7 @@ cleanup() {
     "$zksh" stop "$OUT/zk" >/dev/null 2>&1
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 connect=127.0.0.1:$zk_port/quire-partitions
 cat >"$OUT/broker/server.properties" <<PROPS
 broker.id=1
