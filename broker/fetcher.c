@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "fetcher.h"
 #include "frame.h"
+#include "idemp.h"
 #include "logging.h"
 #include "wire.h"
 
@@ -46,7 +47,9 @@ typedef struct fpart {
     struct fpart *next; /* f->parts */
     char *topic;        /* owned */
     int32_t partition;
-    qr_plog_t *part; /* one reference; NULL once unfollowed */
+    qr_plog_t *part;   /* one reference; NULL once unfollowed */
+    qr_idemp_t *idemp; /* issue 22: the producer state of the batches we
+                          copy (owned; NULL once unfollowed) */
     int32_t leader, epoch;
     char *host; /* owned; NULL: no leader to fetch from */
     int port;
@@ -171,6 +174,7 @@ void qr_fetcher_follow(qr_fetcher_t *f, qr_plog_t *part, int32_t leader,
         fp->partition = partition;
         qr_plog_keep(part);
         fp->part = part;
+        fp->idemp = qr_idemp_new();
         fp->epoch = -1;
         fp->next = f->parts;
         f->parts = fp;
@@ -199,6 +203,7 @@ void qr_fetcher_follow(qr_fetcher_t *f, qr_plog_t *part, int32_t leader,
 int qr_fetcher_unfollow(qr_fetcher_t *f, const char *topic, int32_t partition)
 {
     qr_plog_t *part = NULL;
+    qr_idemp_t *idemp = NULL;
     fpart_t *fp;
 
     pthread_mutex_lock(&f->mu);
@@ -207,12 +212,17 @@ int qr_fetcher_unfollow(qr_fetcher_t *f, const char *topic, int32_t partition)
         /* the thread frees the entry once no request names it */
         part = fp->part;
         fp->part = NULL;
+        idemp = fp->idemp;
+        fp->idemp = NULL;
         fp->gen++;
     }
     pthread_mutex_unlock(&f->mu);
     if (!fp)
         return 0;
     QR_LOG_INFO("REPL", "%s-%d: no longer fetched", topic, (int)partition);
+    /* nothing appends any more: a snapshot at the log end, where a new
+     * leader's producer state loads from (issue 22) */
+    qr_idemp_destroy(idemp, part);
     qr_plog_release(part);
     if (f->started)
         ev_async_send(f->loop, &f->wake);
@@ -493,8 +503,8 @@ static void truncate_part(source_t *src, fpart_t *fp, int64_t offset, int fully)
 
     if (!fully && offset >= end)
         return;
-    err = fully ? qr_plog_truncate_fully(fp->part, offset)
-                : qr_plog_truncate_to(fp->part, offset);
+    /* the producer state is cut with the log (issue 22) */
+    err = qr_idemp_truncate(fp->idemp, fp->part, offset, fully);
     fp->truncations++;
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("REPL", "%s: cannot truncate to %" PRId64 ": %s",
@@ -596,8 +606,8 @@ static void apply_records(source_t *src, fpart_t *fp,
         return;
     }
     if (span > 0) {
-        err = qr_plog_append_replica(fp->part, (uint8_t *)r->records + skip,
-                                     span, &last);
+        err = qr_idemp_append_replica(
+            fp->idemp, fp->part, (uint8_t *)r->records + skip, span, &last);
         if (err != QUIRE_ERR_NONE) {
             QR_LOG_ERR("REPL", "%s: append of %zu bytes from %s: %s",
                        qr_plog_name(fp->part), span, src->name,
@@ -1170,6 +1180,7 @@ void qr_fetcher_stop(qr_fetcher_t *f)
     while (f->parts) {
         fpart_t *fp = f->parts;
         f->parts = fp->next;
+        qr_idemp_destroy(fp->idemp, fp->part);
         qr_plog_release(fp->part);
         free(fp->topic);
         free(fp->host);
