@@ -618,13 +618,19 @@ static void apply_records(source_t *src, fpart_t *fp,
                 delay_part(src, fp, err);
             return;
         }
-        /* At the leader's end (the answer was not cut by
-         * replica.fetch.max.bytes, which leaves less than a batch unused)
-         * with write caching off: the next Fetch waits for the sync, to
-         * report it to acks=all. While catching up it does not wait. */
-        if ((size_t)r->records_length + largest <=
-                (size_t)src->f->conf.fetch_max_bytes &&
-            !write_caching(fp->part))
+        /* With write caching off, the next Fetch waits for the sync, to
+         * report it to acks=all, when we are at the leader's end (the
+         * answer was not cut by replica.fetch.max.bytes, which leaves less
+         * than a batch unused) or when the leader's HW is below what we
+         * just appended (we are in its ISR and its acks=all wait for us:
+         * a Fetch sent before the sync would report an old synced end and
+         * then be held at the leader for replica.fetch.wait.max.ms, since
+         * the producers, waiting for their acks, send nothing new). While
+         * catching up from below the HW it does not wait. */
+        if (!write_caching(fp->part) &&
+            ((size_t)r->records_length + largest <=
+                 (size_t)src->f->conf.fetch_max_bytes ||
+             r->high_watermark <= last))
             fp->synced_want = last + 1;
     }
     end = qr_plog_log_end(fp->part);
