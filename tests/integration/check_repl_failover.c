@@ -508,8 +508,7 @@ START_TEST(test_zombie_leader)
     c = qt_client_connect(cl.b[0]->addr, IO_MS);
     ck_assert_ptr_nonnull(c);
     len = qt_batch(batch, sizeof(batch), 10, "zb", 0);
-    ck_assert_int_eq(qt_produce(c, "zb", 0, -1, batch, len, &base, IO_MS),
-                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(produce_to(1, "zb", batch, len, &base), QUIRE_ERR_NONE);
     ck_assert_int_eq(base, 0);
 
     /* paused past its session: another ISR member leads */
