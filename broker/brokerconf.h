@@ -71,6 +71,10 @@ typedef struct qr_brokerconf {
     int log_index_interval_bytes;
     int log_index_size_max_bytes;
     int64_t log_segment_delete_delay_ms;
+    /* ---- preferred leader balance (issue 16 item 10) ---- */
+    int auto_leader_rebalance_enable;
+    int leader_imbalance_check_interval_seconds;
+    int leader_imbalance_per_broker_percentage;
     /* ---- tests only ---- */
     int test_flush_delay_ms;      /* flusher threads sleep before each job */
     int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */

@@ -692,6 +692,11 @@ static quire_err_t start_cluster(qr_server_t *server)
     cconf.auto_create_topics = bconf->auto_create_topics_enable;
     cconf.num_partitions = bconf->num_partitions;
     cconf.default_replication_factor = bconf->default_replication_factor;
+    cconf.leader_balance.auto_rebalance = bconf->auto_leader_rebalance_enable;
+    cconf.leader_balance.check_interval_s =
+        bconf->leader_imbalance_check_interval_seconds;
+    cconf.leader_balance.imbalance_percentage =
+        bconf->leader_imbalance_per_broker_percentage;
     cbs.opaque = server;
     cbs.open_partition = cb_open_partition;
     cbs.close_partition = cb_close_partition;

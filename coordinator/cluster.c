@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "cluster.h"
 #include "controller.h"
+#include "reassign.h"
 #include "logging.h"
 #include "registry.h"
 #include "topic.h"
@@ -38,6 +39,8 @@ struct qr_cluster {
     qr_registry_t *reg;
     qr_view_t *view;
     qr_controller_t *ctl;
+    qr_prefelect_t *prefelect; /* the controller's admin duties */
+    qr_reassign_t *reassign;
     int closed;
 
     led_t *led; /* sorted by (topic, partition) */
@@ -630,8 +633,12 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
     cl->reg = qr_registry_new(cl->zk, cl->conf.broker_id, cl->conf.host,
                               cl->conf.port, on_registered, cl);
     cl->view = qr_view_new(cl->zk, on_view, cl);
-    if (cl->conf.controller_eligible)
+    if (cl->conf.controller_eligible) {
         cl->ctl = qr_controller_new(cl->zk, cl->view, cl->conf.broker_id);
+        cl->prefelect =
+            qr_prefelect_new(cl->zk, cl->ctl, &cl->conf.leader_balance);
+        cl->reassign = qr_reassign_new(cl->zk, cl->ctl);
+    }
     ev_async_start(cl->loop, &cl->wake);
     /* the async watcher alone should not keep the loop running */
     ev_unref(cl->loop);
@@ -671,6 +678,10 @@ void qr_cluster_close(qr_cluster_t *cl)
         free(old[i].topic);
     }
     free(old);
+    qr_prefelect_destroy(cl->prefelect);
+    cl->prefelect = NULL;
+    qr_reassign_destroy(cl->reassign);
+    cl->reassign = NULL;
     qr_controller_destroy(cl->ctl);
     cl->ctl = NULL;
     qr_registry_destroy(cl->reg);

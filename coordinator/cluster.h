@@ -40,6 +40,7 @@
 
 #include "err.h"
 #include "meta.h"
+#include "prefelect.h"
 #include "znode.h"
 
 struct ev_loop;
@@ -59,6 +60,8 @@ typedef struct qr_cluster_conf {
     int auto_create_topics;       /* auto.create.topics.enable */
     int32_t num_partitions;       /* num.partitions, for auto-creation */
     int32_t default_replication_factor; /* default.replication.factor */
+    qr_prefelect_conf_t leader_balance; /* auto.leader.rebalance.enable,
+                                           leader.imbalance.* (all 0: off) */
 } qr_cluster_conf_t;
 
 /** What qr_cluster_cbs_t.status reports. */
