@@ -23,6 +23,8 @@ struct qr_prefelect {
     ev_timer check_timer;
 };
 
+static const char leads_already[] = "the preferred replica leads already";
+
 int qr_prefelect_decide(const qr_replicas_t *r, const int32_t *live,
                         size_t nlive, const qr_pstate_t *cur, qr_pstate_t *out,
                         const char **why)
@@ -36,7 +38,7 @@ int qr_prefelect_decide(const qr_replicas_t *r, const int32_t *live,
     }
     pref = r->ids[0];
     if (cur->leader == pref) {
-        *why = "the preferred replica leads already";
+        *why = leads_already;
         return 0;
     }
     if (!qr_partlist_has_id(live, nlive, pref)) {
@@ -76,7 +78,10 @@ static int elect_one(qr_ctl_plan_t *pl, qr_view_t *view, const char *topic,
         qr_controller_plan_state(pl, topic, p, &st, t->parts[p].version);
         return 1;
     }
-    if (!quiet)
+    if (!quiet && why == leads_already)
+        QR_LOG_INFO("CTRL", "%s-%d: preferred replica election: %s", topic,
+                    (int)p, why);
+    else if (!quiet)
         QR_LOG_WARN("CTRL", "%s-%d: preferred replica election skipped: %s",
                     topic, (int)p, why);
     return 0;
