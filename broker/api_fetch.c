@@ -23,6 +23,7 @@
 
 #include "alloc.h"
 #include "api_fetch.h"
+#include "clock.h"
 #include "logging.h"
 #include "meta.h"
 #include "partmap.h"
@@ -34,7 +35,11 @@ typedef struct fetch_part {
     int32_t partition;
     int64_t fetch_offset;
     int32_t max_bytes;
-    qr_pentry_t *entry; /* while the op lives and we lead it */
+    int32_t current_leader_epoch; /* -1: not checked */
+    int64_t synced_offset;        /* a follower's replica_synced_offset */
+    int checked; /* fencing and the follower's state done (first read) */
+    quire_err_t check_err; /* their outcome */
+    qr_pentry_t *entry;    /* while the op lives and we lead it */
     qr_pwaiter_t waiter;
     qr_plog_slice_t slice;
     qr_fetch_part_resp_t *resp;
@@ -48,6 +53,7 @@ typedef struct fetch_op {
     qr_netthread_t *nt;
     qr_reply_t *reply;
     int32_t correlation_id;
+    int32_t replica_id; /* >= 0: a follower's fetch (issue 16) */
     int32_t min_bytes, max_bytes, max_wait_ms;
     int state;
     int counted; /* qr_netthread_op_begin() was called */
@@ -133,6 +139,47 @@ static void op_finish(fetch_op_t *op)
     qr_netthread_post(op->nt, &op->work);
 }
 
+/* Once per partition, at the first read: the leader epoch the sender
+ * knows (KIP-320 fencing) and, for a follower, its offsets (replica.h).
+ * Returns NONE or the partition's error. */
+static quire_err_t check_part(fetch_op_t *op, fetch_part_t *fp)
+{
+    qr_replica_t *rs = fp->entry->replica;
+    qr_replica_info_t info;
+    int kick = 0, first = 0;
+    quire_err_t err;
+
+    if (fp->current_leader_epoch >= 0 &&
+        fp->current_leader_epoch < fp->entry->leader_epoch)
+        return QUIRE_ERR_FENCED_LEADER_EPOCH;
+    if (fp->current_leader_epoch > fp->entry->leader_epoch)
+        return QUIRE_ERR_UNKNOWN_LEADER_EPOCH;
+    if (op->replica_id < 0)
+        return QUIRE_ERR_NONE;
+    /* an offset the log does not have says nothing of a replica: its
+     * state stays (a non-replica is refused below all the same) */
+    if ((fp->fetch_offset < qr_plog_log_start(fp->entry->part) ||
+         fp->fetch_offset > qr_plog_log_end(fp->entry->part)) &&
+        rs && qr_replica_info(rs, op->replica_id, &info) == 0)
+        return QUIRE_ERR_OFFSET_OUT_OF_RANGE;
+    if (!rs)
+        err = QUIRE_ERR_REPLICA_NOT_AVAILABLE;
+    else
+        err = qr_replica_fetched(rs, op->replica_id, fp->fetch_offset,
+                                 fp->synced_offset,
+                                 qr_plog_log_end(fp->entry->part),
+                                 qr_clock_mono_ms(), &kick, &first);
+    if (err == QUIRE_ERR_REPLICA_NOT_AVAILABLE && (first || !rs))
+        QR_LOG_WARN("FETCH",
+                    "%s-%d: replica fetch from broker %d, which is not one "
+                    "of its replicas: answering REPLICA_NOT_AVAILABLE (logged "
+                    "once per broker)",
+                    fp->topic, (int)fp->partition, (int)op->replica_id);
+    if (kick)
+        qr_server_isr_kick(op->server);
+    return err;
+}
+
 /* Reads one partition into its slice; returns the bytes taken. */
 static size_t read_part(fetch_op_t *op, fetch_part_t *fp, size_t used,
                         int *errors)
@@ -148,6 +195,16 @@ static size_t read_part(fetch_op_t *op, fetch_part_t *fp, size_t used,
         (*errors)++; /* its code was set by the lookup in evaluate() */
         return 0;
     }
+    if (!fp->checked) {
+        fp->checked = 1;
+        fp->check_err = check_part(op, fp);
+    }
+    if (fp->check_err != QUIRE_ERR_NONE) {
+        r->error_code = fp->check_err;
+        (*errors)++;
+        return 0;
+    }
+    /* the leader's HW: consumers read up to it, a follower sets its own */
     r->high_watermark = qr_plog_high_watermark(fp->entry->part);
     r->log_start_offset = qr_plog_log_start(fp->entry->part);
     if (fp->max_bytes <= 0)
@@ -156,8 +213,13 @@ static size_t read_part(fetch_op_t *op, fetch_part_t *fp, size_t used,
     if (used > 0 && room == 0)
         return 0;
     limit = (size_t)fp->max_bytes < room ? (size_t)fp->max_bytes : room;
-    err = qr_plog_read(fp->entry->part, fp->fetch_offset, limit ? limit : 1,
-                       &fp->slice);
+    /* a follower reads up to the log end, a consumer up to the HW */
+    if (op->replica_id >= 0)
+        err = qr_plog_read_replica(fp->entry->part, fp->fetch_offset,
+                                   limit ? limit : 1, &fp->slice);
+    else
+        err = qr_plog_read(fp->entry->part, fp->fetch_offset, limit ? limit : 1,
+                           &fp->slice);
     if (err != QUIRE_ERR_NONE) {
         r->error_code = err;
         (*errors)++;
@@ -324,6 +386,7 @@ static fetch_op_t *op_new(qr_reqctx_t *ctx)
     op->nt = ctx->nt;
     op->reply = ctx->reply;
     op->correlation_id = ctx->req->correlation_id;
+    op->replica_id = freq->replica_id >= 0 ? freq->replica_id : -1;
     op->min_bytes = freq->min_bytes;
     op->max_bytes = freq->max_bytes > 0 ? freq->max_bytes : 1;
     op->max_wait_ms = freq->max_wait_ms;
@@ -351,6 +414,8 @@ static fetch_op_t *op_new(qr_reqctx_t *ctx)
             fp->partition = in->partitions[p].partition;
             fp->fetch_offset = in->partitions[p].fetch_offset;
             fp->max_bytes = in->partitions[p].partition_max_bytes;
+            fp->current_leader_epoch = in->partitions[p].current_leader_epoch;
+            fp->synced_offset = in->partitions[p].replica_synced_offset;
             fp->resp = &op->presp[k];
             fp->resp->partition = fp->partition;
             fp->resp->high_watermark = -1;

@@ -28,6 +28,11 @@ typedef struct prod_part {
     int waiting; /* a flush was requested (net thread only) */
     quire_err_t flush_err;
     atomic_int flushed;
+    /* acks=all over the ISR (issue 16): the HW must pass the last offset;
+     * the replica set writes repl.err, then sets replicated (release) */
+    int repl_waiting; /* registered (net thread only) */
+    qr_replica_waiter_t repl;
+    atomic_int replicated;
 } prod_part_t;
 
 struct prod_op {
@@ -143,21 +148,42 @@ static void op_answer(prod_op_t *op)
     op->reply = NULL; /* the connection's now */
 }
 
-/* Copies each finished flush's outcome into its response; with @p expired,
- * a partition whose flush is still out gets REQUEST_TIMED_OUT (its records
- * stay appended, as in Kafka: only the durability wait is given up). */
+/* A partition's outcome: its own flush, then the HW over the ISR.
+ * Returns 0 while one is still out (and not @p expired). */
+static int part_outcome(prod_part_t *pp, int expired, quire_err_t *err)
+{
+    *err = QUIRE_ERR_NONE;
+    if (pp->waiting) {
+        if (atomic_load_explicit(&pp->flushed, memory_order_acquire))
+            *err = pp->flush_err;
+        else if (expired)
+            *err = QUIRE_ERR_REQUEST_TIMED_OUT;
+        else
+            return 0;
+    }
+    if (*err == QUIRE_ERR_NONE && pp->repl_waiting) {
+        if (atomic_load_explicit(&pp->replicated, memory_order_acquire))
+            *err = pp->repl.err;
+        else if (expired)
+            *err = QUIRE_ERR_REQUEST_TIMED_OUT;
+        else
+            return 0;
+    }
+    return 1;
+}
+
+/* Copies each finished wait's outcome into its response; with @p expired,
+ * a partition whose flush or replication is still out gets
+ * REQUEST_TIMED_OUT (its records stay appended, as in Kafka: only the
+ * durability wait is given up). */
 static void collect_flushes(prod_op_t *op, int expired)
 {
     for (size_t k = 0; k < op->part_cnt; k++) {
         prod_part_t *pp = &op->pp[k];
         quire_err_t err;
-        if (!pp->waiting)
+        if (!pp->waiting && !pp->repl_waiting)
             continue;
-        if (atomic_load_explicit(&pp->flushed, memory_order_acquire))
-            err = pp->flush_err;
-        else if (expired)
-            err = QUIRE_ERR_REQUEST_TIMED_OUT;
-        else
+        if (!part_outcome(pp, expired, &err))
             continue;
         if (err != QUIRE_ERR_NONE) {
             pp->resp->error_code = err;
@@ -216,6 +242,36 @@ static void on_flushed(void *opaque, qr_plog_t *part, int64_t last_offset,
         qr_netthread_post(op->nt, &op->work);
 }
 
+/* On whichever thread moved the HW past the batch (or deposed the
+ * leader): as on_flushed. */
+static void on_replicated(void *opaque, quire_err_t err)
+{
+    prod_part_t *pp = opaque;
+    prod_op_t *op = pp->op;
+
+    (void)err; /* already in pp->repl.err */
+    atomic_store_explicit(&pp->replicated, 1, memory_order_release);
+    if (atomic_fetch_sub(&op->pending, 1) == 1)
+        qr_netthread_post(op->nt, &op->work);
+}
+
+/* acks=all: wait for the HW to pass @p last over the ISR (replica.h). */
+static quire_err_t wait_replicated(prod_op_t *op, qr_pentry_t *entry,
+                                   prod_part_t *pp, int64_t last)
+{
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    pp->repl.cb = on_replicated;
+    pp->repl.opaque = pp;
+    atomic_fetch_add(&op->pending, 1);
+    if (qr_replica_ack_wait(entry->replica, &pp->repl, last,
+                            atomic_load(&entry->min_insync), &err))
+        pp->repl_waiting = 1;
+    else
+        atomic_fetch_sub(&op->pending, 1);
+    return err;
+}
+
 static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
                               const char *topic, const qr_produce_part_t *in,
                               prod_part_t *pp)
@@ -245,6 +301,17 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
         qr_pentry_release(entry);
         return err;
     }
+    /* Before the append (Kafka): a deposed leader takes nothing; acks=all
+     * needs min.insync.replicas in the ISR. */
+    if (entry->replica) {
+        err = qr_replica_check_insync(
+            entry->replica,
+            op->acks == -1 ? atomic_load(&entry->min_insync) : 1);
+        if (err != QUIRE_ERR_NONE) {
+            qr_pentry_release(entry);
+            return err;
+        }
+    }
     /* The records are a view into the connection's own read buffer, which
      * is writable: the log rewrites each baseOffset in place, and the
      * topic's LogAppendTime the batch timestamps. */
@@ -270,6 +337,8 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
             atomic_fetch_sub(&op->pending, 1);
         else
             pp->waiting = 1;
+        if (err == QUIRE_ERR_NONE && entry->replica)
+            err = wait_replicated(op, entry, pp, last);
     }
     qr_pentry_release(entry);
     return err;
@@ -313,6 +382,7 @@ static prod_op_t *op_new(qr_reqctx_t *ctx)
             op->pp[k].op = op;
             op->pp[k].resp = &op->parts[k];
             atomic_init(&op->pp[k].flushed, 0);
+            atomic_init(&op->pp[k].replicated, 0);
         }
     }
     return op;

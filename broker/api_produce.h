@@ -8,9 +8,15 @@
  * its topic's max.message.bytes (the broker's message.max.bytes unless
  * overridden), then appended with one write. acks=0 gets no response, acks=1 is
  * answered after the append, acks=all (-1) after the flusher's group-committed
- * fdatasync: the flusher callback posts the request back to its network thread,
- * which answers. Errors are per partition; the other partitions of a request
- * carry on.
+ * fdatasync and once the partition's high watermark has passed the batch
+ * (replica.h: every ISR member has it, synced without write caching; with
+ * RF=1 the same moment): the last of the flusher's and the replica set's
+ * callbacks posts the request back to its network thread, which answers.
+ * acks=all with fewer than min.insync.replicas in the ISR gets
+ * NOT_ENOUGH_REPLICAS before anything is appended, and
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below it while it
+ * waited; a deposed leader answers NOT_LEADER_FOR_PARTITION (issue 16).
+ * Errors are per partition; the other partitions of a request carry on.
  */
 #ifndef QR_API_PRODUCE_H
 #define QR_API_PRODUCE_H

@@ -197,6 +197,18 @@ static const qr_conf_prop_t props[] = {
      "Sealed segments, over all partitions, that keep their .log fd and "
      "index maps open after a read (least recently read closed first, "
      "reopened on demand); active segments are always open"},
+    /* ---- replication, leader side (issue 16) ---- */
+    {"min.insync.replicas", QR_CONF_INT, OFF(min_insync_replicas), "1", 1,
+     I32MAX, NULL, QR_CONF_F_RESTART,
+     "In-sync replicas (the leader included) an acks=all produce needs: "
+     "fewer gets NOT_ENOUGH_REPLICAS before the append, or "
+     "NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while it "
+     "waited (topic override min.insync.replicas)"},
+    {"replica.lag.time.max.ms", QR_CONF_INT64, OFF(replica_lag_time_max_ms),
+     "30000", 1, I64MAX, NULL, QR_CONF_F_RESTART,
+     "A follower that has not caught up with the leader's log end for this "
+     "long leaves the ISR (checked every half of it); Kafka's default since "
+     "2.5 (KIP-537), raised with zookeeper.session.timeout.ms=18000"},
     /* ---- preferred leader balance on the controller (issue 16 item 10) ---- */
     {"auto.leader.rebalance.enable", QR_CONF_BOOL,
      OFF(auto_leader_rebalance_enable), "true", NORANGE, NULL,

@@ -71,6 +71,9 @@ typedef struct qr_brokerconf {
     int log_index_interval_bytes;
     int log_index_size_max_bytes;
     int64_t log_segment_delete_delay_ms;
+    /* ---- replication, leader side (issue 16) ---- */
+    int min_insync_replicas;
+    int64_t replica_lag_time_max_ms;
     /* ---- preferred leader balance (issue 16 item 10) ---- */
     int auto_leader_rebalance_enable;
     int leader_imbalance_check_interval_seconds;

@@ -162,19 +162,17 @@ static quire_err_t parse(const char *buf, size_t size, qr_ckpt_t *ck,
     return QUIRE_ERR_NONE;
 }
 
-quire_err_t qr_ckpt_read(const char *path, qr_ckpt_t *ck, char *errstr,
-                         size_t errstr_size)
+quire_err_t qr_ckpt_read_file(const char *path, size_t max, char **bufp,
+                              size_t *lenp, char *errstr, size_t errstr_size)
 {
     struct stat st;
-    quire_err_t err;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-    qr_ckpt_clear(ck);
     if (fd < 0) {
         snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? QUIRE_ERR_NOT_FOUND : QUIRE_ERR_IO;
     }
-    if (fstat(fd, &st) != 0 || st.st_size > (off_t)QR_CKPT_MAX_BYTES) {
+    if (fstat(fd, &st) != 0 || st.st_size > (off_t)max) {
         snprintf(errstr, errstr_size, "%s: unreadable or too large", path);
         close(fd);
         return QUIRE_ERR_CORRUPT_MESSAGE;
@@ -196,6 +194,24 @@ quire_err_t qr_ckpt_read(const char *path, qr_ckpt_t *ck, char *errstr,
         free(buf);
         return QUIRE_ERR_IO;
     }
+    buf[size] = '\0';
+    *bufp = buf;
+    *lenp = size;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_ckpt_read(const char *path, qr_ckpt_t *ck, char *errstr,
+                         size_t errstr_size)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    quire_err_t err;
+
+    qr_ckpt_clear(ck);
+    err = qr_ckpt_read_file(path, QR_CKPT_MAX_BYTES, &buf, &size, errstr,
+                            errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
     err = parse(buf, size, ck, errstr, errstr_size);
     free(buf);
     if (err != QUIRE_ERR_NONE)
@@ -244,24 +260,16 @@ static quire_err_t write_all(int fd, const char *buf, size_t len)
     return QUIRE_ERR_NONE;
 }
 
-quire_err_t qr_ckpt_write(const char *path, const qr_ckpt_t *ck)
+quire_err_t qr_ckpt_write_file(const char *path, const char *data, size_t len)
 {
-    char tmp[PATH_MAX + 8], dir[PATH_MAX], line[400];
+    char tmp[PATH_MAX + 8], dir[PATH_MAX];
     int fd;
-    quire_err_t err = QUIRE_ERR_NONE;
 
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return ck_fail("create", tmp, errno);
-    int n = snprintf(line, sizeof(line), "0\n%zu\n", ck->n);
-    err = write_all(fd, line, (size_t)n);
-    for (size_t i = 0; i < ck->n && err == QUIRE_ERR_NONE; i++) {
-        n = snprintf(line, sizeof(line), "%s %d %lld\n", ck->v[i].topic,
-                     (int)ck->v[i].partition, (long long)ck->v[i].offset);
-        err = write_all(fd, line, (size_t)n);
-    }
-    if (err != QUIRE_ERR_NONE) {
+    if (write_all(fd, data, len) != QUIRE_ERR_NONE) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -281,6 +289,28 @@ quire_err_t qr_ckpt_write(const char *path, const qr_ckpt_t *ck)
     }
     dir_of(path, dir, sizeof(dir));
     return qr_ckpt_sync_dir(dir);
+}
+
+quire_err_t qr_ckpt_write(const char *path, const qr_ckpt_t *ck)
+{
+    size_t cap = 64, len = 0;
+    char *text = qr_malloc(cap);
+    quire_err_t err;
+
+    len = (size_t)snprintf(text, cap, "0\n%zu\n", ck->n);
+    for (size_t i = 0; i < ck->n; i++) {
+        /* a topic name is at most 249 bytes: a line fits in 300 */
+        if (cap - len < 300) {
+            cap = cap * 2 + 300;
+            text = qr_realloc(text, cap);
+        }
+        len += (size_t)snprintf(text + len, cap - len, "%s %d %lld\n",
+                                ck->v[i].topic, (int)ck->v[i].partition,
+                                (long long)ck->v[i].offset);
+    }
+    err = qr_ckpt_write_file(path, text, len);
+    free(text);
+    return err;
 }
 
 quire_err_t qr_ckpt_mark_clean(const char *dir)

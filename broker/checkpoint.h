@@ -6,6 +6,9 @@
  *       N                      number of entries
  *       <topic> <partition> <offset>   N lines
  *     the offset below which each partition's log is known durable.
+ *   replication-offset-checkpoint      the same format: each partition's
+ *     replicated high watermark (qr_plog_set_replicated_hw()), for the
+ *     partitions that have one; reloaded at open, clamped to the log end.
  *   .quire_cleanshutdown               empty; present only between a clean
  *     shutdown and the next start (taken away, durably, before any write).
  *
@@ -22,7 +25,9 @@
 #include "err.h"
 
 #define QR_CKPT_RECOVERY_FILE "recovery-point-offset-checkpoint"
-#define QR_CKPT_CLEAN_FILE    ".quire_cleanshutdown"
+/* the replicated high watermarks, same format (issue 16; logmgr.h) */
+#define QR_CKPT_REPLICATION_FILE "replication-offset-checkpoint"
+#define QR_CKPT_CLEAN_FILE       ".quire_cleanshutdown"
 /** Largest checkpoint file read (bound before allocating). */
 #define QR_CKPT_MAX_BYTES (64u << 20)
 
@@ -75,6 +80,27 @@ quire_err_t qr_ckpt_read(const char *path, qr_ckpt_t *ck, char *errstr,
  * @locality logmgr's janitor or shutdown  @locks none
  */
 quire_err_t qr_ckpt_write(const char *path, const qr_ckpt_t *ck);
+
+/**
+ * @brief Writes @p len bytes of @p data to @p path atomically: "<path>.tmp",
+ * fsync, rename over @p path, fsync of the directory (the other checkpoint
+ * files of the tree use it: leader-epoch-checkpoint, epochcache.h).
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality any (it syncs: never a network thread but for rare events)
+ * @locks none
+ */
+quire_err_t qr_ckpt_write_file(const char *path, const char *data, size_t len);
+
+/**
+ * @brief Reads a whole small file: *@p bufp (owned by the caller, NUL
+ * terminated) and its length.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_NOT_FOUND when there is no file;
+ *          QUIRE_ERR_CORRUPT_MESSAGE when larger than @p max;
+ *          QUIRE_ERR_IO. Detail in @p errstr.
+ * @locality any  @locks none
+ */
+quire_err_t qr_ckpt_read_file(const char *path, size_t max, char **bufp,
+                              size_t *lenp, char *errstr, size_t errstr_size);
 
 /**
  * @brief Creates the clean-shutdown marker in @p dir, durably.

@@ -38,6 +38,9 @@ typedef struct mgr_dir {
     /* mgr->lock: partitions closed cleanly (flushed, sealed) during this
      * run, with their end: only these reopen without recovery */
     qr_ckpt_t closed;
+    /* mgr->lock: replicated high watermarks (replication-offset-checkpoint):
+     * of the partitions whose replica set or fetcher set one */
+    qr_ckpt_t hw;
     int load_failed; /* a partition failed to load: it needs recovery, so
                         the dir never gets the clean-shutdown marker */
 } mgr_dir_t;
@@ -181,6 +184,21 @@ static void dir_offline(mgr_dir_t *d, const char *what, int err)
                d->path, what, strerror(err), err);
 }
 
+/* Writes both checkpoint files of a dir: recovery points, then high
+ * watermarks. mgr->lock held (or start-up). */
+static quire_err_t write_ckpts(mgr_dir_t *d)
+{
+    char path[PATH_MAX];
+    quire_err_t err;
+
+    snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_RECOVERY_FILE);
+    err = qr_ckpt_write(path, &d->ck);
+    snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_REPLICATION_FILE);
+    if (err == QUIRE_ERR_NONE)
+        err = qr_ckpt_write(path, &d->hw);
+    return err;
+}
+
 /* Lock, marker, checkpoint. 0, or -1 for a dir another process holds. */
 static int open_dir(mgr_dir_t *d, char *errstr, size_t errsz)
 {
@@ -222,10 +240,47 @@ static int open_dir(mgr_dir_t *d, char *errstr, size_t errsz)
                     path, why);
         d->clean = 0;
     }
+    snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_REPLICATION_FILE);
+    err = qr_ckpt_read(path, &d->hw, why, sizeof(why));
+    if (err != QUIRE_ERR_NONE && err != QUIRE_ERR_NOT_FOUND)
+        QR_LOG_WARN("LOG",
+                    "%s: %s; the high watermarks of this dir's partitions "
+                    "restart from their leaders",
+                    path, why);
     /* Probe writability now rather than at the first checkpoint. */
-    if (qr_ckpt_write(path, &d->ck) != QUIRE_ERR_NONE)
+    if (write_ckpts(d) != QUIRE_ERR_NONE)
         dir_offline(d, "writing the checkpoint", errno);
     return 0;
+}
+
+/* A partition just opened gets its replicated high watermark back, never
+ * past its log end. mgr->lock held (or start-up). */
+static void restore_hw(mgr_dir_t *d, qr_plog_t *part)
+{
+    int64_t hw;
+
+    if (!qr_ckpt_get(&d->hw, part->topic, part->partition, &hw))
+        return;
+    if (hw > qr_plog_log_end(part)) {
+        QR_LOG_INFO("LOG",
+                    "%s: high watermark %lld from %s is past the log end "
+                    "%lld: clamped",
+                    part->name, (long long)hw, QR_CKPT_REPLICATION_FILE,
+                    (long long)qr_plog_log_end(part));
+        hw = qr_plog_log_end(part);
+    }
+    qr_plog_set_replicated_hw(part, hw);
+}
+
+/* The partition's entries in the dir's checkpoints. mgr->lock held. */
+static void note_part(mgr_dir_t *d, qr_plog_t *part)
+{
+    int64_t hw = qr_plog_replicated_hw(part);
+
+    qr_ckpt_set(&d->ck, part->topic, part->partition,
+                qr_plog_recovery_point(part));
+    if (hw >= 0)
+        qr_ckpt_set(&d->hw, part->topic, part->partition, hw);
 }
 
 /* "<topic>-<partition>" -> parts; 0 on success. */
@@ -335,6 +390,7 @@ static void load_dir(qr_logmgr_t *mgr, size_t di)
             qr_plog_close(part);
             continue;
         }
+        restore_hw(d, part);
         insert_part(mgr, (size_t)(-at - 1), part, di);
         d->nparts++;
     }
@@ -423,6 +479,7 @@ static void free_mgr(qr_logmgr_t *mgr)
             close(d->lock_fd); /* drops the flock */
         qr_ckpt_clear(&d->ck);
         qr_ckpt_clear(&d->closed);
+        qr_ckpt_clear(&d->hw);
         free(d->path);
     }
     free(mgr->dirs);
@@ -525,16 +582,13 @@ quire_err_t qr_logmgr_checkpoint(qr_logmgr_t *mgr)
          * entry stays as it was until the log is truncated at reopen. */
         if (qr_plog_offline(part))
             continue;
-        qr_ckpt_set(&mgr->dirs[mgr->parts[i].dir].ck, part->topic,
-                    part->partition, qr_plog_recovery_point(part));
+        note_part(&mgr->dirs[mgr->parts[i].dir], part);
     }
     for (size_t i = 0; i < mgr->ndirs; i++) {
-        char path[PATH_MAX];
         mgr_dir_t *d = &mgr->dirs[i];
         if (!d->online)
             continue;
-        snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_RECOVERY_FILE);
-        quire_err_t err = qr_ckpt_write(path, &d->ck);
+        quire_err_t err = write_ckpts(d);
         if (err != QUIRE_ERR_NONE && ret == QUIRE_ERR_NONE)
             ret = err;
     }
@@ -571,19 +625,16 @@ quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
                 ret = QUIRE_ERR_KAFKA_STORAGE_ERROR;
         }
         if (!offline && err == QUIRE_ERR_NONE)
-            qr_ckpt_set(&mgr->dirs[mp.dir].ck, part->topic, part->partition,
-                        qr_plog_recovery_point(part));
+            note_part(&mgr->dirs[mp.dir], part);
         qr_plog_release(part);
     }
     qr_flusher_destroy(mgr->flusher);
     mgr->flusher = NULL;
     for (size_t i = 0; i < mgr->ndirs; i++) {
-        char path[PATH_MAX];
         mgr_dir_t *d = &mgr->dirs[i];
         if (!dir_ok[i])
             continue;
-        snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_RECOVERY_FILE);
-        if (qr_ckpt_write(path, &d->ck) != QUIRE_ERR_NONE ||
+        if (write_ckpts(d) != QUIRE_ERR_NONE ||
             qr_ckpt_mark_clean(d->path) != QUIRE_ERR_NONE)
             ret = QUIRE_ERR_KAFKA_STORAGE_ERROR;
     }
@@ -661,6 +712,7 @@ quire_err_t qr_logmgr_open_part(qr_logmgr_t *mgr, const char *topic,
                        errstr_size);
     if (err == QUIRE_ERR_NONE) {
         qr_ckpt_remove(&d->closed, topic, partition);
+        restore_hw(d, part);
         insert_part(mgr, (size_t)(-find_part(mgr, topic, partition) - 1), part,
                     (size_t)di);
         if (!existed)
@@ -701,8 +753,7 @@ quire_err_t qr_logmgr_close_part(qr_logmgr_t *mgr, const char *topic,
     qr_plog_keep(part);
     quire_err_t err = qr_plog_close(part);
     if (err == QUIRE_ERR_NONE && !qr_plog_offline(part)) {
-        qr_ckpt_set(&mgr->dirs[mp.dir].ck, topic, partition,
-                    qr_plog_recovery_point(part));
+        note_part(&mgr->dirs[mp.dir], part);
         qr_ckpt_set(&mgr->dirs[mp.dir].closed, topic, partition,
                     qr_plog_recovery_point(part));
     }
@@ -729,6 +780,7 @@ static quire_err_t delete_closed(qr_logmgr_t *mgr, const char *topic,
                  (int)partition);
         qr_ckpt_remove(&d->ck, topic, partition);
         qr_ckpt_remove(&d->closed, topic, partition);
+        qr_ckpt_remove(&d->hw, topic, partition);
         if (stat(path, &st) != 0)
             continue;
         snprintf(gone, sizeof(gone), "%s.%lld-delete", path,
@@ -766,6 +818,7 @@ quire_err_t qr_logmgr_delete_part(qr_logmgr_t *mgr, const char *topic,
     mgr_part_t mp = take_part(mgr, (size_t)at);
     quire_err_t err = qr_plog_delete(mp.part);
     qr_ckpt_remove(&mgr->dirs[mp.dir].ck, topic, partition);
+    qr_ckpt_remove(&mgr->dirs[mp.dir].hw, topic, partition);
     if (mgr->dirs[mp.dir].nparts > 0)
         mgr->dirs[mp.dir].nparts--;
     pthread_mutex_unlock(&mgr->lock);

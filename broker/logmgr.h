@@ -3,8 +3,10 @@
  *
  * At open, for every log dir: take its lock file (flock on ".lock": one
  * broker per dir), read and durably remove the clean-shutdown marker, read
- * the recovery-point checkpoint, then open (and recover) every partition
- * directory found, so none is left unrecovered behind a later clean
+ * the recovery-point checkpoint and replication-offset-checkpoint (the
+ * replicated high watermarks, restored to each partition clamped to its
+ * log end: qr_plog_set_replicated_hw()), then open (and recover) every
+ * partition directory found, so none is left unrecovered behind a later clean
  * shutdown. A dir that cannot be created, locked or written is logged and
  * left offline; its partitions are unavailable (KAFKA_STORAGE_ERROR) and
  * the broker carries on with the others.

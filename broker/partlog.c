@@ -144,7 +144,15 @@ int64_t qr_plog_log_end(const qr_plog_t *part)
 
 int64_t qr_plog_high_watermark(const qr_plog_t *part)
 {
-    return atomic_load_explicit(&((qr_plog_t *)part)->hw, memory_order_acquire);
+    qr_plog_t *p = (qr_plog_t *)part;
+    int64_t loc = atomic_load_explicit(&p->hw, memory_order_acquire);
+    int64_t repl = atomic_load_explicit(&p->repl_hw, memory_order_acquire);
+    return repl < loc ? repl : loc;
+}
+
+int64_t qr_plog_synced_end(const qr_plog_t *part)
+{
+    return qr_plog_recovery_point(part);
 }
 
 int64_t qr_plog_recovery_point(const qr_plog_t *part)
@@ -379,6 +387,9 @@ static qr_plog_t *plog_alloc(const char *log_dir, const char *topic,
     pthread_mutex_init(&part->sync_lock, NULL);
     pthread_rwlock_init(&part->segs_lock, NULL);
     atomic_init(&part->refcnt, 1);
+    part->epochs = qr_epochcache_new(part->dir, part->name);
+    atomic_init(&part->leader_epoch, -1);
+    atomic_init(&part->repl_hw, INT64_MAX);
     return part;
 }
 
@@ -423,6 +434,7 @@ static void plog_free(qr_plog_t *part)
     pthread_mutex_destroy(&part->hw_lock);
     pthread_mutex_destroy(&part->sync_lock);
     pthread_rwlock_destroy(&part->segs_lock);
+    qr_epochcache_destroy(part->epochs);
     free(part->topic);
     free(part->name);
     free(part->dir);
@@ -919,19 +931,28 @@ void qr_plog_sync_failed(qr_plog_t *part, const char *why)
 static void flush_job_run(qr_flush_job_t *job);
 static void schedule_flush_locked(qr_plog_t *part);
 
-/* The visible end for @p off at open: the batch boundary at or below it. */
+/* The visible end for @p off (open time, a replicated high watermark):
+ * the batch boundary at or below it. Takes segs_lock (read) briefly. */
 static void vis_at(qr_plog_t *part, int64_t off, vis_end_t *v)
 {
-    ssize_t i = seg_floor(part, off);
-    qr_seg_t *seg = part->segs[i < 0 ? 0 : (size_t)i];
+    qr_seg_t *seg = NULL;
     qr_batch_hdr_t hdr;
     uint64_t pos;
+    ssize_t i;
 
-    v->base = seg->base_offset;
-    v->off = seg->base_offset;
+    pthread_rwlock_rdlock(&part->segs_lock);
+    i = seg_floor(part, off);
+    if (part->nsegs > 0) {
+        seg = part->segs[i < 0 ? 0 : (size_t)i];
+        qr_seg_keep(seg);
+    }
+    pthread_rwlock_unlock(&part->segs_lock);
+    v->off = v->base = seg ? seg->base_offset : off;
     v->pos = 0;
-    if (i < 0)
+    if (i < 0 || !seg || qr_seg_use(seg) != QUIRE_ERR_NONE) {
+        qr_seg_release(seg);
         return;
+    }
     if (off >= atomic_load(&seg->next_offset)) {
         v->off = atomic_load(&seg->next_offset);
         v->pos = qr_seg_size(seg);
@@ -940,6 +961,39 @@ static void vis_at(qr_plog_t *part, int64_t off, vis_end_t *v)
         v->off = hdr.base_offset;
         v->pos = pos;
     }
+    qr_seg_release(seg);
+}
+
+/* What readers may see: the local visible end (hw_read), bounded by the
+ * replicated high watermark when one is set below it. Its place on disk
+ * is found once per value (rb_*, under hw_lock). */
+static void vis_read(qr_plog_t *part, vis_end_t *v)
+{
+    int64_t repl;
+
+    hw_read(part, v);
+    repl = atomic_load_explicit(&part->repl_hw, memory_order_acquire);
+    if (repl >= v->off)
+        return;
+    pthread_mutex_lock(&part->hw_lock);
+    if (part->rb_valid && part->rb_for == repl) {
+        v->off = part->rb_off;
+        v->base = part->rb_base;
+        v->pos = part->rb_pos;
+        pthread_mutex_unlock(&part->hw_lock);
+        return;
+    }
+    pthread_mutex_unlock(&part->hw_lock);
+    vis_at(part, repl, v);
+    pthread_mutex_lock(&part->hw_lock);
+    if (atomic_load(&part->repl_hw) == repl) {
+        part->rb_valid = 1;
+        part->rb_for = repl;
+        part->rb_off = v->off;
+        part->rb_base = v->base;
+        part->rb_pos = v->pos;
+    }
+    pthread_mutex_unlock(&part->hw_lock);
 }
 
 /* The visible end after open: the log end with write caching, else the
@@ -1006,6 +1060,66 @@ static quire_err_t open_log(qr_plog_t *part, const qr_plog_open_opts_t *opts,
     return err;
 }
 
+/* Every batch header of the log, for its leader epoch (open time: the
+ * partition is not shared yet). */
+static quire_err_t rebuild_epochs(qr_plog_t *part)
+{
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    qr_epochcache_clear(part->epochs);
+    for (size_t i = 0; i < part->nsegs && err == QUIRE_ERR_NONE; i++) {
+        qr_seg_t *seg = part->segs[i];
+        uint64_t pos = 0, size;
+        qr_batch_hdr_t hdr;
+        qr_seg_keep(seg);
+        err = qr_seg_use(seg);
+        size = qr_seg_size(seg);
+        while (err == QUIRE_ERR_NONE && pos < size &&
+               qr_seg_read_hdr(seg, pos, size, &hdr) == QUIRE_ERR_NONE) {
+            if (hdr.leader_epoch >= 0)
+                qr_epochcache_assign(part->epochs, hdr.leader_epoch,
+                                     hdr.base_offset);
+            pos += qr_batch_size(&hdr);
+        }
+        qr_seg_release(seg);
+    }
+    return err;
+}
+
+/* The epoch cache at open: loaded, and cut to the recovered log (after a
+ * crash the file may hold an epoch whose first batch never reached the
+ * disk, or recovery cut a torn tail). A corrupt file is rebuilt from the
+ * batches' partitionLeaderEpoch fields. */
+static quire_err_t open_epochs(qr_plog_t *part, char *errstr, size_t errsz)
+{
+    char why[512] = "";
+    quire_err_t err = qr_epochcache_load(part->epochs, why, sizeof(why));
+
+    if (err == QUIRE_ERR_CORRUPT_MESSAGE) {
+        QR_LOG_ERR("LOG", "%s: %s; rebuilding it from the log's batches",
+                   part->name, why);
+        err = rebuild_epochs(part);
+    } else if (err == QUIRE_ERR_NOT_FOUND) {
+        err = QUIRE_ERR_NONE; /* a log from before replication: no epochs */
+    }
+    if (err == QUIRE_ERR_NONE) {
+        if (qr_epochcache_truncate_from_end(part->epochs,
+                                            qr_plog_log_end(part)))
+            QR_LOG_WARN("LOG",
+                        "%s: leader epochs starting at or after the log end "
+                        "%lld dropped from %s",
+                        part->name, (long long)qr_plog_log_end(part),
+                        QR_EPOCHCACHE_FILE);
+        qr_epochcache_truncate_from_start(part->epochs,
+                                          qr_plog_log_start(part));
+        err = qr_epochcache_persist(part->epochs);
+    }
+    if (err != QUIRE_ERR_NONE)
+        snprintf(errstr, errsz, "%s: cannot load or write %s", part->name,
+                 QR_EPOCHCACHE_FILE);
+    return err;
+}
+
 quire_err_t qr_plog_open(const char *log_dir, const char *topic,
                          int32_t partition, const qr_plog_conf_t *conf,
                          const qr_plog_open_opts_t *opts, qr_plog_t **partp,
@@ -1048,6 +1162,8 @@ quire_err_t qr_plog_open(const char *log_dir, const char *topic,
         }
     }
     err = open_log(part, opts, errstr, errstr_size);
+    if (err == QUIRE_ERR_NONE)
+        err = open_epochs(part, errstr, errstr_size);
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("LOG", "%s", errstr);
         qr_plog_release(part);
@@ -1220,6 +1336,67 @@ static quire_err_t write_locked(qr_plog_t *part, uint8_t *data, size_t len,
     return QUIRE_ERR_NONE;
 }
 
+/* The checks before an append: state, headers. part->lock held. */
+static quire_err_t append_precheck(qr_plog_t *part, const uint8_t *data,
+                                   size_t len, int64_t *records)
+{
+    if (part->closed)
+        return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
+    if (atomic_load(&part->offline))
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    return walk_batches(data, len, part->conf.segment_bytes, records);
+}
+
+/* Writes checked batches (offsets in them), then the flush policy; *end
+ * set to the visible end to announce through on_append (else left).
+ * part->lock held. */
+static quire_err_t write_appended(qr_plog_t *part, uint8_t *data, size_t len,
+                                  int64_t records, int64_t *end)
+{
+    quire_err_t err = write_locked(part, data, len, qr_plog_now_ms());
+
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (part->conf.write_caching)
+        *end = qr_plog_high_watermark(part);
+    part->unflushed_msgs += records;
+    /* Without write caching nothing is visible before it is synced:
+     * every append asks for a sync (shared by all appends meanwhile). */
+    if (part->unflushed_msgs >= part->conf.flush_interval_messages ||
+        !part->conf.write_caching) {
+        part->unflushed_msgs = 0;
+        pthread_mutex_lock(&part->flush_lock);
+        schedule_flush_locked(part);
+        pthread_mutex_unlock(&part->flush_lock);
+    }
+    return QUIRE_ERR_NONE;
+}
+
+/* A leader's append: every batch gets partitionLeaderEpoch = @p epoch
+ * (outside the CRC, like baseOffset); a new epoch enters the cache at
+ * @p base, durably before the batches are written. part->lock held. */
+static quire_err_t stamp_epoch(qr_plog_t *part, uint8_t *data, size_t len,
+                               int32_t epoch, int64_t base)
+{
+    for (size_t off = 0; off < len;) {
+        qr_batch_hdr_t hdr;
+        qr_batch_hdr_read(data + off, len - off, &hdr);
+        qr_batch_set_leader_epoch(data + off, epoch);
+        off += qr_batch_size(&hdr);
+    }
+    if (qr_epochcache_latest(part->epochs) == epoch)
+        return QUIRE_ERR_NONE;
+    qr_epochcache_assign(part->epochs, epoch, base);
+    QR_LOG_INFO("LOG", "%s: leader epoch %d starts at offset %lld", part->name,
+                (int)epoch, (long long)base);
+    if (qr_epochcache_persist(part->epochs) != QUIRE_ERR_NONE) {
+        qr_epochcache_truncate_from_end(part->epochs, base);
+        qr_plog_set_offline(part, "writing " QR_EPOCHCACHE_FILE " failed");
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    return QUIRE_ERR_NONE;
+}
+
 quire_err_t qr_plog_append(qr_plog_t *part, uint8_t *data, size_t len,
                            int64_t *base_offset, int64_t *last_offset)
 {
@@ -1227,33 +1404,66 @@ quire_err_t qr_plog_append(qr_plog_t *part, uint8_t *data, size_t len,
     quire_err_t err;
 
     pthread_mutex_lock(&part->lock);
-    if (part->closed) {
-        err = QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
-    } else if (atomic_load(&part->offline)) {
-        err = QUIRE_ERR_KAFKA_STORAGE_ERROR;
-    } else {
-        err = walk_batches(data, len, part->conf.segment_bytes, &records);
-    }
+    err = append_precheck(part, data, len, &records);
     if (err == QUIRE_ERR_NONE) {
+        int32_t epoch = atomic_load(&part->leader_epoch);
         base = qr_plog_log_end(part);
         last = assign_offsets(data, len, base);
-        err = write_locked(part, data, len, qr_plog_now_ms());
-        if (part->conf.write_caching)
-            end = qr_plog_log_end(part);
+        if (epoch >= 0)
+            err = stamp_epoch(part, data, len, epoch, base);
     }
+    if (err == QUIRE_ERR_NONE)
+        err = write_appended(part, data, len, records, &end);
     if (err == QUIRE_ERR_NONE) {
         *base_offset = base;
         *last_offset = last;
-        part->unflushed_msgs += records;
-        /* Without write caching nothing is visible before it is synced:
-         * every append asks for a sync (shared by all appends meanwhile). */
-        if (part->unflushed_msgs >= part->conf.flush_interval_messages ||
-            !part->conf.write_caching) {
-            part->unflushed_msgs = 0;
-            pthread_mutex_lock(&part->flush_lock);
-            schedule_flush_locked(part);
-            pthread_mutex_unlock(&part->flush_lock);
-        }
+    }
+    pthread_mutex_unlock(&part->lock);
+    if (end >= 0 && part->on_append)
+        part->on_append(part->on_append_opaque, part, end);
+    return err;
+}
+
+quire_err_t qr_plog_append_replica(qr_plog_t *part, uint8_t *data, size_t len,
+                                   int64_t *last)
+{
+    int64_t records, end = -1, next, prev_last = -1;
+    quire_err_t err;
+
+    pthread_mutex_lock(&part->lock);
+    err = append_precheck(part, data, len, &records);
+    /* The leader's offsets: the first batch at the log end, then
+     * increasing (a gap is allowed, as after compaction). */
+    next = qr_plog_log_end(part);
+    for (size_t off = 0; err == QUIRE_ERR_NONE && off < len;) {
+        qr_batch_hdr_t hdr;
+        qr_batch_hdr_read(data + off, len - off, &hdr);
+        if (off == 0 && hdr.base_offset < next)
+            err = QUIRE_ERR_OFFSET_OUT_OF_RANGE;
+        else if (hdr.base_offset < next ||
+                 qr_batch_last_offset(&hdr) < hdr.base_offset)
+            err = QUIRE_ERR_CORRUPT_MESSAGE;
+        else if (hdr.leader_epoch >= 0 &&
+                 qr_epochcache_assign(part->epochs, hdr.leader_epoch,
+                                      hdr.base_offset))
+            QR_DBG(QR_DBG_LOG, "LOG", "%s: leader epoch %d from offset %lld",
+                   part->name, (int)hdr.leader_epoch,
+                   (long long)hdr.base_offset);
+        next = qr_batch_last_offset(&hdr) + 1;
+        prev_last = next - 1;
+        off += qr_batch_size(&hdr);
+    }
+    /* The cache is never behind the log: written before the batches. */
+    if (err == QUIRE_ERR_NONE &&
+        (err = qr_epochcache_persist(part->epochs)) != QUIRE_ERR_NONE)
+        qr_plog_set_offline(part, "writing " QR_EPOCHCACHE_FILE " failed");
+    if (err == QUIRE_ERR_NONE)
+        err = write_appended(part, data, len, records, &end);
+    if (err == QUIRE_ERR_NONE) {
+        *last = prev_last;
+    } else {
+        /* epochs of batches that were not written: not in the log */
+        qr_epochcache_truncate_from_end(part->epochs, qr_plog_log_end(part));
     }
     pthread_mutex_unlock(&part->lock);
     if (end >= 0 && part->on_append)
@@ -1289,8 +1499,9 @@ static qr_seg_t *next_seg(qr_plog_t *part, const qr_seg_t *seg)
     return next;
 }
 
-quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
-                         qr_plog_slice_t *slice)
+/* Reads up to @p to_log_end ? the log end : the visible end. */
+static quire_err_t read_slice(qr_plog_t *part, int64_t offset, size_t max_bytes,
+                              int to_log_end, qr_plog_slice_t *slice)
 {
     int64_t end_off, start;
     qr_seg_t *seg = NULL;
@@ -1306,7 +1517,9 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
     /* The visible end, then the log end: every byte below them was
      * published before them, so the segment ends loaded afterwards cover
      * them. Offsets between the two exist but are not served yet. */
-    hw_read(part, &vis);
+    vis_read(part, &vis);
+    if (to_log_end) /* every segment up to its published end */
+        vis = (vis_end_t){INT64_MAX, INT64_MAX, 0};
     end_off = qr_plog_log_end(part);
     start = qr_plog_log_start(part);
     if (offset < start || offset > end_off)
@@ -1359,6 +1572,18 @@ quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
     }
 }
 
+quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
+                         qr_plog_slice_t *slice)
+{
+    return read_slice(part, offset, max_bytes, 0, slice);
+}
+
+quire_err_t qr_plog_read_replica(qr_plog_t *part, int64_t offset,
+                                 size_t max_bytes, qr_plog_slice_t *slice)
+{
+    return read_slice(part, offset, max_bytes, 1, slice);
+}
+
 quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
                                     int64_t *offset)
 {
@@ -1374,7 +1599,7 @@ quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
         return QUIRE_ERR_INVALID_REQUEST;
     *offset = -1;
     vis_end_t vis;
-    hw_read(part, &vis); /* nothing past what a fetch may read */
+    vis_read(part, &vis); /* nothing past what a fetch may read */
     for (size_t i = 0;; i++) {
         qr_seg_t *seg = NULL;
         pthread_rwlock_rdlock(&part->segs_lock);
@@ -1734,5 +1959,306 @@ quire_err_t qr_plog_delete(qr_plog_t *part)
     QR_LOG_INFO("LOG", "%s: deleted%s", part->name,
                 err == QUIRE_ERR_NONE ? "" : " (not durably: see above)");
     qr_plog_release(part);
+    return err;
+}
+
+/* ---- replication (issue 16) ---- */
+
+void qr_plog_set_leader_epoch(qr_plog_t *part, int32_t epoch)
+{
+    atomic_store(&part->leader_epoch, epoch);
+}
+
+int32_t qr_plog_latest_epoch(qr_plog_t *part)
+{
+    return qr_epochcache_latest(part->epochs);
+}
+
+quire_err_t qr_plog_end_offset_for_epoch(qr_plog_t *part, int32_t epoch,
+                                         int32_t *found_epoch,
+                                         int64_t *end_offset)
+{
+    if (atomic_load(&part->gone))
+        return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
+    if (atomic_load(&part->offline))
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    /* the log end under the lock: no append between it and the epochs */
+    pthread_mutex_lock(&part->lock);
+    qr_epochcache_end_offset_for(part->epochs, epoch, qr_plog_log_end(part),
+                                 found_epoch, end_offset);
+    pthread_mutex_unlock(&part->lock);
+    return QUIRE_ERR_NONE;
+}
+
+void qr_plog_set_replicated_hw(qr_plog_t *part, int64_t hw)
+{
+    int64_t before, after;
+
+    if (hw < 0)
+        return;
+    before = qr_plog_high_watermark(part);
+    pthread_mutex_lock(&part->hw_lock);
+    int64_t old = atomic_load(&part->repl_hw);
+    if (old == INT64_MAX || hw > old)
+        atomic_store_explicit(&part->repl_hw, hw, memory_order_release);
+    pthread_mutex_unlock(&part->hw_lock);
+    after = qr_plog_high_watermark(part);
+    if (after > before && part->on_append)
+        part->on_append(part->on_append_opaque, part, after);
+}
+
+int64_t qr_plog_replicated_hw(const qr_plog_t *part)
+{
+    int64_t repl = atomic_load(&((qr_plog_t *)part)->repl_hw);
+    return repl == INT64_MAX ? -1 : repl;
+}
+
+/* The visible ends after a truncation to @p v (hw_lock): the local one
+ * and the replicated high watermark never past it. */
+static void clamp_visible(qr_plog_t *part, const vis_end_t *v)
+{
+    vis_end_t cur;
+
+    hw_read(part, &cur);
+    if (cur.off >= v->off)
+        hw_publish(part, v, 1);
+    pthread_mutex_lock(&part->hw_lock);
+    if (atomic_load(&part->repl_hw) > v->off &&
+        atomic_load(&part->repl_hw) != INT64_MAX)
+        atomic_store(&part->repl_hw, v->off);
+    part->rb_valid = 0;
+    pthread_mutex_unlock(&part->hw_lock);
+    if (qr_plog_recovery_point(part) > v->off)
+        atomic_store(&part->recovery_point, v->off);
+}
+
+/* Flush waiters for offsets a truncation removed: those records are gone
+ * (this replica follows another leader now). */
+static void fail_waiters_from(qr_plog_t *part, int64_t end)
+{
+    qr_plog_waiter_t *done = NULL, **pp;
+
+    pthread_mutex_lock(&part->flush_lock);
+    for (pp = &part->waiters; *pp;) {
+        qr_plog_waiter_t *w = *pp;
+        if (w->last_offset >= end) {
+            *pp = w->next;
+            w->next = done;
+            done = w;
+        } else {
+            pp = &w->next;
+        }
+    }
+    pthread_mutex_unlock(&part->flush_lock);
+    complete_waiters(part, done, QUIRE_ERR_NOT_LEADER_FOR_PARTITION);
+}
+
+/* Segments [from, nsegs) leave the array (readers keep theirs); their
+ * files are unlinked. Returns how many. part->lock held. */
+static size_t drop_tail(qr_plog_t *part, size_t from)
+{
+    qr_seg_t **gone;
+    size_t k;
+
+    pthread_rwlock_wrlock(&part->segs_lock);
+    k = part->nsegs - from;
+    gone = qr_malloc((k ? k : 1) * sizeof(*gone));
+    memcpy(gone, part->segs + from, k * sizeof(*gone));
+    part->nsegs = from;
+    qr_plog_segs_changed(part);
+    pthread_rwlock_unlock(&part->segs_lock);
+    for (size_t i = 0; i < k; i++) {
+        QR_LOG_INFO("LOG", "%s: truncation deletes segment %020lld", part->name,
+                    (long long)gone[i]->base_offset);
+        qr_seg_unlink(gone[i]);
+        qr_seg_release(gone[i]);
+    }
+    free(gone);
+    if (k > 0)
+        atomic_store(&part->dir_dirty, 1);
+    return k;
+}
+
+/* Makes a truncation durable: the active segment's cut, the directory's
+ * unlinks and creates, the epoch cache. A failure takes the partition
+ * offline (qr_plog_sync_failed()). part->lock and sync_lock held. */
+static quire_err_t truncation_durable(qr_plog_t *part, int64_t end)
+{
+    quire_err_t err = qr_seg_flush(active_seg(part));
+
+    if (err == QUIRE_ERR_NONE && atomic_exchange(&part->dir_dirty, 0))
+        err = qr_ckpt_sync_dir(part->dir);
+    if (err != QUIRE_ERR_NONE) {
+        qr_plog_sync_failed(part, "syncing a truncation failed");
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    qr_epochcache_truncate_from_end(part->epochs, end);
+    if (qr_epochcache_persist(part->epochs) != QUIRE_ERR_NONE) {
+        qr_plog_set_offline(part, "writing " QR_EPOCHCACHE_FILE " failed");
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+/* The state checks of a truncation. part->lock held. */
+static quire_err_t truncatable(const qr_plog_t *part)
+{
+    if (part->closed)
+        return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
+    if (atomic_load(&part->offline))
+        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_plog_truncate_fully(qr_plog_t *part, int64_t offset)
+{
+    qr_seg_opts_t so;
+    qr_seg_t *seg;
+    quire_err_t err;
+
+    if (offset < 0)
+        return QUIRE_ERR_BAD_ARG;
+    pthread_mutex_lock(&part->sync_lock);
+    pthread_mutex_lock(&part->lock);
+    if ((err = truncatable(part)) != QUIRE_ERR_NONE)
+        goto out;
+    so = seg_opts(&part->conf);
+    QR_LOG_WARN("LOG",
+                "%s: truncating fully (offsets %lld..%lld) and starting "
+                "at %lld",
+                part->name, (long long)qr_plog_log_start(part),
+                (long long)qr_plog_log_end(part) - 1, (long long)offset);
+    /* Nothing visible, then nothing in the array, then the files. */
+    vis_end_t v = {offset, offset, 0};
+    clamp_visible(part, &v);
+    hw_publish(part, &v, 1);
+    pthread_mutex_lock(&part->hw_lock);
+    if (atomic_load(&part->repl_hw) != INT64_MAX)
+        atomic_store(&part->repl_hw, offset);
+    pthread_mutex_unlock(&part->hw_lock);
+    atomic_store(&part->recovery_point, offset);
+    drop_tail(part, 0);
+    err = qr_seg_create(part->dir, offset, &so, &seg);
+    if (err != QUIRE_ERR_NONE) {
+        qr_plog_set_offline(part, "creating a segment failed");
+        goto out;
+    }
+    pthread_rwlock_wrlock(&part->segs_lock);
+    segs_push(part, seg);
+    atomic_store_explicit(&part->log_start, offset, memory_order_release);
+    atomic_store_explicit(&part->log_end, offset, memory_order_release);
+    pthread_rwlock_unlock(&part->segs_lock);
+    atomic_store(&part->dir_dirty, 1);
+    qr_epochcache_clear(part->epochs);
+    err = truncation_durable(part, offset);
+out:
+    pthread_mutex_unlock(&part->lock);
+    pthread_mutex_unlock(&part->sync_lock);
+    if (err == QUIRE_ERR_NONE)
+        fail_waiters_from(part, 0);
+    return err;
+}
+
+/* Where a truncation to @p offset cuts segment @p seg (pinned, in use):
+ * the position of the batch holding @p offset (the whole batch goes, as
+ * in Kafka) and the new log end. */
+static quire_err_t cut_point(qr_seg_t *seg, int64_t offset, uint64_t *pos,
+                             int64_t *end)
+{
+    qr_batch_hdr_t hdr;
+    quire_err_t err;
+
+    *pos = qr_seg_size(seg);
+    *end = atomic_load(&seg->next_offset);
+    if (offset >= *end)
+        return QUIRE_ERR_NONE;
+    err = qr_seg_find(seg, offset, qr_seg_size(seg), pos, &hdr);
+    if (err == QUIRE_ERR_NOT_FOUND)
+        return QUIRE_ERR_NONE;
+    if (err == QUIRE_ERR_NONE)
+        *end = hdr.base_offset;
+    return err;
+}
+
+quire_err_t qr_plog_truncate_to(qr_plog_t *part, int64_t offset)
+{
+    qr_seg_t *seg, *fresh = NULL;
+    uint64_t pos;
+    int64_t end;
+    size_t i;
+    int cut = 0;
+    quire_err_t err;
+
+    if (offset < 0)
+        return QUIRE_ERR_BAD_ARG;
+    if (offset <= qr_plog_log_start(part))
+        return offset < qr_plog_log_end(part)
+                   ? qr_plog_truncate_fully(part, offset)
+                   : QUIRE_ERR_NONE;
+    pthread_mutex_lock(&part->sync_lock);
+    pthread_mutex_lock(&part->lock);
+    if ((err = truncatable(part)) != QUIRE_ERR_NONE ||
+        offset >= qr_plog_log_end(part))
+        goto out;
+    /* The segment holding the cut: the array only changes under
+     * part->lock, which is held. */
+    i = (size_t)seg_floor(part, offset);
+    seg = part->segs[i];
+    qr_seg_keep(seg);
+    err = qr_seg_use(seg);
+    if (err == QUIRE_ERR_NONE)
+        err = cut_point(seg, offset, &pos, &end);
+    if (err != QUIRE_ERR_NONE) {
+        qr_seg_release(seg);
+        goto out;
+    }
+    QR_LOG_WARN("LOG",
+                "%s: truncating to offset %lld: offsets %lld..%lld dropped "
+                "(segment %020lld cut at byte %llu)",
+                part->name, (long long)offset, (long long)end,
+                (long long)qr_plog_log_end(part) - 1,
+                (long long)seg->base_offset, (unsigned long long)pos);
+    /* Readers first: nothing at or past the new end is visible, and
+     * offsets past it are out of range, before any file changes. */
+    vis_end_t v = {end, seg->base_offset, pos};
+    clamp_visible(part, &v);
+    atomic_store_explicit(&part->log_end, end, memory_order_release);
+    drop_tail(part, i + 1);
+    /* The cut segment becomes the active one: a new object over its files
+     * (cut, indexes rebuilt writable); the old one stays with its
+     * readers. */
+    err = qr_seg_reopen_cut(seg, pos, &fresh);
+    if (err == QUIRE_ERR_NONE)
+        err = qr_recovery_recover_segment(fresh, part->name, seg->base_offset,
+                                          &cut);
+    qr_seg_release(seg);
+    if (err == QUIRE_ERR_NONE && (cut || qr_seg_size(fresh) != pos)) {
+        QR_LOG_ERR("LOG", "%s: segment %020lld changed under a truncation",
+                   part->name, (long long)fresh->base_offset);
+        err = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+    }
+    if (err != QUIRE_ERR_NONE) {
+        qr_seg_release(fresh);
+        qr_plog_set_offline(part, "truncating a segment failed");
+        goto out;
+    }
+    /* The end of what was kept: below the cut batch's base when a gap
+     * lies before it. */
+    if (atomic_load(&fresh->next_offset) < end) {
+        v.off = end = atomic_load(&fresh->next_offset);
+        clamp_visible(part, &v);
+        atomic_store_explicit(&part->log_end, end, memory_order_release);
+    }
+    pthread_rwlock_wrlock(&part->segs_lock);
+    qr_seg_t *old = part->segs[i];
+    part->segs[i] = fresh;
+    pthread_rwlock_unlock(&part->segs_lock);
+    qr_seg_release(old);
+    err = truncation_durable(part, end);
+out:
+    pthread_mutex_unlock(&part->lock);
+    pthread_mutex_unlock(&part->sync_lock);
+    if (err == QUIRE_ERR_NONE)
+        fail_waiters_from(part, qr_plog_log_end(part));
     return err;
 }

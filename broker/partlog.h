@@ -273,6 +273,15 @@ typedef struct qr_plog_slice {
 quire_err_t qr_plog_read(qr_plog_t *part, int64_t offset, size_t max_bytes,
                          qr_plog_slice_t *slice);
 
+/**
+ * @brief As qr_plog_read(), but up to the log end instead of the visible
+ * end: a follower's replica fetch (issue 16; Kafka's leader serves
+ * followers up to its log end, consumers up to the high watermark).
+ * @locality any (net thread)  @locks takes segs_lock (read) briefly
+ */
+quire_err_t qr_plog_read_replica(qr_plog_t *part, int64_t offset,
+                                 size_t max_bytes, qr_plog_slice_t *slice);
+
 /** @brief Releases the slice's segment (accepts an empty slice).
  * @locality any @locks none */
 void qr_plog_slice_release(qr_plog_slice_t *slice);
@@ -365,6 +374,114 @@ uint64_t qr_plog_size_bytes(qr_plog_t *part);
 int64_t qr_plog_now_ms(void);
 /** @brief fdatasync calls made for this log (benchmarks, tests). */
 unsigned long long qr_plog_sync_count(const qr_plog_t *part);
+
+/* ---- Replication (issue 16; /work/wt/REPL.md "The partition log") ---- */
+
+/**
+ * @brief Leader epoch of this replica's appends: every batch
+ * qr_plog_append() writes from now on gets partitionLeaderEpoch = @p epoch
+ * (not covered by the CRC, like baseOffset), and the epoch cache gains
+ * (epoch, first offset) at the first such append, durably before the
+ * batch is written. Set when becoming leader. Until it is set (a log
+ * nobody set it on), appends keep the producer's field, as before
+ * replication, and the cache is not touched by them.
+ * @locality any  @locks none
+ */
+void qr_plog_set_leader_epoch(qr_plog_t *part, int32_t epoch);
+
+/**
+ * @brief Follower append: the leader's batches byte for byte, offsets and
+ * epochs already in them (nothing rewritten). The first batch must start
+ * at or after the log end (a gap is kept, as Kafka does), and every batch
+ * after the one before it.
+ * @param data  borrowed; CRC-checked by the caller (qr_batch_validate).
+ * @param last  set to the last offset written.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_OFFSET_OUT_OF_RANGE when the first
+ *   batch starts below the log end (nothing written: truncate first);
+ *   QUIRE_ERR_CORRUPT_MESSAGE for headers that do not tile @p len or
+ *   offsets that go back; otherwise as qr_plog_append(). The epoch cache
+ *   learns every new epoch of the batches, durably before they are
+ *   written. Flush policy and visible end as qr_plog_append().
+ * @locality any (the fetcher's thread)  @locks takes part->lock
+ */
+quire_err_t qr_plog_append_replica(qr_plog_t *part, uint8_t *data, size_t len,
+                                   int64_t *last);
+
+/**
+ * @brief Drops every batch holding an offset >= @p offset: a batch that
+ * @p offset falls inside goes whole (as in Kafka), so the log end becomes
+ * the end of the last batch kept (<= @p offset). Segments past the cut are
+ * deleted, the cut segment's .log truncated and its indexes (offset and
+ * time) rebuilt, it becomes the active segment; the epoch cache loses the
+ * entries from the new end on; the recovery point, the visible end and
+ * the replicated high watermark are clamped to it. Flush requests for
+ * removed offsets complete with NOT_LEADER_FOR_PARTITION. Durable (file,
+ * directory, leader-epoch-checkpoint synced) before it returns. Readers
+ * that hold a slice of a removed range keep their file descriptor; new
+ * reads see the new end at once. @p offset <= the log start empties the
+ * log as qr_plog_truncate_fully(); >= the log end changes nothing.
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_BAD_ARG (negative);
+ *   QUIRE_ERR_NOT_LEADER_FOR_PARTITION once closed;
+ *   QUIRE_ERR_KAFKA_STORAGE_ERROR (the partition goes offline).
+ * @locality never a network thread (it syncs)  @locks takes sync_lock,
+ *   part->lock
+ */
+quire_err_t qr_plog_truncate_to(qr_plog_t *part, int64_t offset);
+
+/**
+ * @brief Empties the log and starts it at @p offset (a follower below the
+ * leader's log start): every segment deleted, one empty segment based at
+ * @p offset, log start = log end = recovery point = @p offset, the epoch
+ * cache emptied, the replicated high watermark (if set) = @p offset. Every
+ * waiting flush request completes with NOT_LEADER_FOR_PARTITION. Durable
+ * before it returns.
+ * @returns as qr_plog_truncate_to().
+ * @locality never a network thread  @locks takes sync_lock, part->lock
+ */
+quire_err_t qr_plog_truncate_fully(qr_plog_t *part, int64_t offset);
+
+/**
+ * @brief The replicated high watermark, set by the leader's replica set or
+ * the follower's fetcher. It never moves backwards (lower values are
+ * ignored; only a truncation lowers it). Once set, the visible end
+ * (qr_plog_high_watermark(): what fetches, ListOffsets latest and the
+ * time lookup see) is min(replicated hw, the local visible end described
+ * at the top of this file). A log nobody set it on (RF=1 paths, tests)
+ * behaves exactly as before (no bound). When the visible end moves up,
+ * on_append runs (no lock held) as for an append.
+ * @locality any  @locks takes hw_lock briefly
+ */
+void qr_plog_set_replicated_hw(qr_plog_t *part, int64_t hw);
+
+/** @brief The replicated high watermark, -1 when never set (what logmgr
+ * writes to replication-offset-checkpoint). @locality any @locks none */
+int64_t qr_plog_replicated_hw(const qr_plog_t *part);
+
+/** @brief The end of what is fdatasync'd (the recovery point): offsets
+ * below it survive a power loss. @locality any @locks none */
+int64_t qr_plog_synced_end(const qr_plog_t *part);
+
+/**
+ * @brief The latest leader epoch in the epoch cache
+ * (<partition dir>/leader-epoch-checkpoint, epochcache.h), -1 when none.
+ * @locality any  @locks takes the cache's lock
+ */
+int32_t qr_plog_latest_epoch(qr_plog_t *part);
+
+/**
+ * @brief OffsetsForLeaderEpoch's answer for this log (KIP-101, KIP-279):
+ * the largest epoch <= @p epoch this log has, and the start offset of the
+ * first epoch after @p epoch, or the log end when @p epoch is the latest;
+ * (-1, -1) for an unknown (newer) or undefined epoch or an empty cache;
+ * (@p epoch, the first entry's start) for an epoch older than every
+ * entry. See qr_epochcache_end_offset_for().
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_NOT_LEADER_FOR_PARTITION once closed;
+ *   QUIRE_ERR_KAFKA_STORAGE_ERROR when offline.
+ * @locality any  @locks takes part->lock briefly
+ */
+quire_err_t qr_plog_end_offset_for_epoch(qr_plog_t *part, int32_t epoch,
+                                         int32_t *found_epoch,
+                                         int64_t *end_offset);
 
 /**
  * @brief FOR TESTS ONLY: the next @p n syncs of this partition fail as a

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "epochcache.h"
 #include "partlog.h"
 
 typedef struct qr_plog_waiter {
@@ -82,6 +83,19 @@ struct qr_plog {
 
     qr_plog_append_cb *on_append;
     void *on_append_opaque;
+
+    /* Replication (issue 16). The epoch cache is owned (its own leaf
+     * lock); leader_epoch stamps qr_plog_append()'s batches (-1: the
+     * producer's field is kept, as before replication). repl_hw bounds the
+     * visible end (INT64_MAX: not set); rb_* cache where its batch boundary
+     * lies on disk (hw_lock). */
+    qr_epochcache_t *epochs;
+    _Atomic int32_t leader_epoch;
+    _Atomic int64_t repl_hw;
+    int rb_valid;            /* hw_lock */
+    int64_t rb_for;          /* hw_lock: the repl_hw rb_* were found for */
+    int64_t rb_off, rb_base; /* hw_lock */
+    uint64_t rb_pos;         /* hw_lock */
 
     _Atomic int refcnt;
 };

@@ -61,6 +61,15 @@ void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
                     int32_t leader_epoch, const qr_topic_produce_t *prod,
                     qr_plog_t *part)
 {
+    qr_partmap_put_replica(map, topic, partition, leader_epoch, prod, part,
+                           NULL);
+}
+
+void qr_partmap_put_replica(qr_partmap_t *map, const char *topic,
+                            int32_t partition, int32_t leader_epoch,
+                            const qr_topic_produce_t *prod, qr_plog_t *part,
+                            qr_replica_t *replica)
+{
     qr_pentry_t *e = qr_calloc(1, sizeof(*e)), *old = NULL;
     size_t i;
     int found;
@@ -72,7 +81,9 @@ void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
     atomic_init(&e->max_message_bytes, prod->max_message_bytes);
     atomic_init(&e->log_append_time, prod->log_append_time);
     atomic_init(&e->trust_compressed, prod->trust_compressed);
+    atomic_init(&e->min_insync, prod->min_insync_replicas);
     e->part = part;
+    e->replica = replica;
     pthread_mutex_init(&e->wmu, NULL);
     pthread_rwlock_wrlock(&map->lock);
     i = search(map, topic, partition, &found);
@@ -162,6 +173,21 @@ qr_pentry_t **qr_partmap_topic(qr_partmap_t *map, const char *topic, size_t *n)
     return v;
 }
 
+qr_pentry_t **qr_partmap_all(qr_partmap_t *map, size_t *n)
+{
+    qr_pentry_t **v = NULL;
+
+    pthread_rwlock_rdlock(&map->lock);
+    *n = map->n;
+    if (map->n > 0) {
+        v = qr_malloc(map->n * sizeof(*v));
+        for (size_t j = 0; j < map->n; j++)
+            v[j] = qr_pentry_keep(map->v[j]);
+    }
+    pthread_rwlock_unlock(&map->lock);
+    return v;
+}
+
 size_t qr_partmap_count(qr_partmap_t *map)
 {
     size_t n;
@@ -193,6 +219,7 @@ void qr_pentry_release(qr_pentry_t *entry)
 {
     if (!entry || atomic_fetch_sub(&entry->refcnt, 1) != 1)
         return;
+    qr_replica_destroy(entry->replica); /* ends acks=all waits */
     qr_plog_release(entry->part);
     while (entry->groups) {
         qr_pwgroup_t *g = entry->groups;

@@ -19,7 +19,8 @@
  * thread appended.
  *
  * Lock order: map rwlock, then an entry's waiter lock, then a network
- * thread's lock (netthread.h); plog's locks are never held with these.
+ * thread's lock (netthread.h); plog's locks and the replica set's mutex
+ * are never held with these.
  */
 #ifndef QR_PARTMAP_H
 #define QR_PARTMAP_H
@@ -31,6 +32,7 @@
 
 #include "netthread.h"
 #include "partlog.h"
+#include "replica.h"
 
 typedef struct qr_partmap qr_partmap_t;
 
@@ -55,10 +57,12 @@ typedef struct qr_pwgroup {
 
 /** What Produce applies per topic, from its config (topicconf.h). */
 typedef struct qr_topic_produce {
-    int32_t max_message_bytes; /* max.message.bytes: largest batch */
-    int log_append_time;       /* message.timestamp.type=LogAppendTime */
-    int trust_compressed;      /* message.validate.compressed=false: 0
-                                  (the default) checks compressed records */
+    int32_t max_message_bytes;   /* max.message.bytes: largest batch */
+    int log_append_time;         /* message.timestamp.type=LogAppendTime */
+    int trust_compressed;        /* message.validate.compressed=false: 0
+                                    (the default) checks compressed records */
+    int32_t min_insync_replicas; /* min.insync.replicas: acks=all needs
+                                    this many in the ISR (issue 16) */
 } qr_topic_produce_t;
 
 typedef struct qr_pentry {
@@ -74,7 +78,11 @@ typedef struct qr_pentry {
                                      batch with the broker's clock */
     atomic_int trust_compressed;  /* the topic's message.validate.compressed
                                      is false: Produce does not decompress */
+    atomic_int min_insync;        /* the topic's min.insync.replicas */
     qr_plog_t *part;              /* one reference, owned by the entry */
+    qr_replica_t *replica; /* the leader's replica set (replica.h); owned,
+                              freed with the entry; NULL for entries made
+                              by qr_partmap_put() (tests) */
     pthread_mutex_t wmu;
     qr_pwgroup_t *groups; /* guarded by wmu; one per thread that waited */
 } qr_pentry_t;
@@ -91,6 +99,23 @@ qr_partmap_t *qr_partmap_new(void);
 void qr_partmap_put(qr_partmap_t *map, const char *topic, int32_t partition,
                     int32_t leader_epoch, const qr_topic_produce_t *prod,
                     qr_plog_t *part);
+
+/**
+ * @brief As qr_partmap_put(), with the partition's replica set.
+ * @param replica taken on every path (owned by the entry); may be NULL.
+ * @locality main loop  @locks takes the map's write lock
+ */
+void qr_partmap_put_replica(qr_partmap_t *map, const char *topic,
+                            int32_t partition, int32_t leader_epoch,
+                            const qr_topic_produce_t *prod, qr_plog_t *part,
+                            qr_replica_t *replica);
+
+/**
+ * @brief Every entry (the ISR checks).
+ * @returns as qr_partmap_topic().
+ * @locality any  @locks takes the map's read lock
+ */
+qr_pentry_t **qr_partmap_all(qr_partmap_t *map, size_t *n);
 
 /**
  * @brief Every entry of @p topic (to apply a changed topic config).

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_apiversions.h"
+#include "api_epoch.h"
 #include "api_fetch.h"
 #include "api_listoffsets.h"
 #include "api_metadata.h"
@@ -65,6 +66,9 @@ static void dispatch(qr_reqctx_t *ctx)
         break;
     case QR_API_LIST_OFFSETS:
         qr_api_listoffsets(ctx);
+        break;
+    case QR_API_OFFSET_FOR_LEADER_EPOCH:
+        qr_api_epoch(ctx);
         break;
     default:
         /* Decode accepted an api this build has no handler for: the

@@ -117,6 +117,14 @@ quire_err_t qr_retention_run(qr_plog_t *part, int64_t now_ms, int *deleted)
                     (long long)part->segs[0]->base_offset);
     }
     free(gone);
+    /* the epochs of deleted segments go with them (Kafka's
+     * truncateFromStart); a failure here loses nothing: the next open cuts
+     * the cache to the log again */
+    if (qr_epochcache_truncate_from_start(part->epochs,
+                                          qr_plog_log_start(part)) &&
+        qr_epochcache_persist(part->epochs) != QUIRE_ERR_NONE)
+        QR_LOG_WARN("LOG", "%s: could not rewrite %s after retention",
+                    part->name, QR_EPOCHCACHE_FILE);
     pthread_mutex_unlock(&part->lock);
     if (deleted)
         *deleted = (int)k;

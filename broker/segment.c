@@ -191,6 +191,42 @@ fail:
     return err;
 }
 
+quire_err_t qr_seg_reopen_cut(const qr_seg_t *old, uint64_t pos,
+                              qr_seg_t **segp)
+{
+    static const char *const idx_suffixes[] = {QR_SEG_SUFFIX_INDEX,
+                                               QR_SEG_SUFFIX_TIMEINDEX};
+    char path[PATH_MAX];
+    qr_seg_t *seg = seg_alloc(old->dir, old->base_offset, &old->opts);
+    quire_err_t err;
+
+    /* Unlinked, never truncated in place: readers of @p old may be inside
+     * their mappings, which keep the old inodes. */
+    for (size_t i = 0; i < QR_ARRAY_LEN(idx_suffixes); i++)
+        if (qr_seg_path(seg, idx_suffixes[i], path, sizeof(path)) == 0 &&
+            unlink(path) != 0 && errno != ENOENT) {
+            err = seg_fail("unlink", path, errno);
+            goto fail;
+        }
+    if (qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path)) != 0) {
+        err = seg_fail("name", seg->dir, errno);
+        goto fail;
+    }
+    seg->fd = open_log_file(path, O_RDWR | O_CLOEXEC, 0);
+    if (seg->fd < 0) {
+        err = seg_fail("open", path, errno);
+        goto fail;
+    }
+    if ((err = qr_seg_truncate(seg, pos)) != QUIRE_ERR_NONE)
+        goto fail;
+    seg->roll_base_ms = old->roll_base_ms;
+    *segp = seg;
+    return QUIRE_ERR_NONE;
+fail:
+    seg_free(seg);
+    return err;
+}
+
 /* ---- open files: the cache of sealed segments (issue 17 item 2) ----
  *
  * A CLOCK list over the sealed segments whose files are open: the hand is

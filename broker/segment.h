@@ -280,6 +280,20 @@ quire_err_t qr_seg_flush(qr_seg_t *seg);
 quire_err_t qr_seg_truncate(qr_seg_t *seg, uint64_t pos);
 
 /**
+ * @brief A truncation of a live log (a follower's, issue 16): a new segment
+ * object for @p old's files, its .log cut at @p pos (a batch boundary) and
+ * its index files unlinked; the caller rebuilds the indexes with
+ * qr_recovery_recover_segment(), which makes it the writable active
+ * segment. @p old stays valid for the readers that hold it (their fd and
+ * mappings are theirs) and is dropped from the partition by the caller.
+ * @param segp set to the new segment (owned, refcount 1) on success.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality any  @locks partition lock
+ */
+quire_err_t qr_seg_reopen_cut(const qr_seg_t *old, uint64_t pos,
+                              qr_seg_t **segp);
+
+/**
  * @brief Renames the three files to "<name>.deleted" (retention's first
  * step); the fd stays open.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).

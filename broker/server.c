@@ -30,6 +30,7 @@
 #include "logmgr.h"
 #include "meta.h"
 #include "partmap.h"
+#include "replica.h"
 #include "server.h"
 #include "topicconf.h"
 
@@ -82,6 +83,8 @@ struct qr_server {
     quire_err_t exit_err;
     admit_t admit;
     atomic_int_fast64_t mem_used; /* queued.max.request.bytes accounting */
+    ev_timer isr_timer; /* ISR checks, every replica.lag.time.max.ms / 2 */
+    ev_async isr_kick;  /* a follower may join an ISR: check now */
     autocreate_limit_t acl;
 };
 
@@ -402,6 +405,8 @@ static void drain_threads(qr_server_t *server)
         qr_netthread_join(server->nts[i]);
 }
 
+static void stop_isr_checks(qr_server_t *server);
+
 /* The order of the issue: stop accepting, finish in-flight requests, flush
  * and write the clean-shutdown marker, then deregister. */
 static void shutdown_all(qr_server_t *server)
@@ -409,8 +414,11 @@ static void shutdown_all(qr_server_t *server)
     qr_pentry_t *entry;
     quire_err_t err;
 
+    stop_isr_checks(server);
     drain_threads(server);
     while ((entry = qr_partmap_take_any(server->partmap)) != NULL) {
+        if (entry->replica)
+            qr_replica_depose(entry->replica);
         qr_pentry_notify(entry);
         qr_pentry_release(entry);
     }
@@ -539,7 +547,158 @@ static void topic_settings(const qr_server_t *server, const char *topic,
     dprod.max_message_bytes = server->bconf->message_max_bytes;
     dprod.log_append_time = server->bconf->log_message_timestamp_type == 1;
     dprod.trust_compressed = !server->bconf->log_message_validate_compressed;
+    dprod.min_insync_replicas = server->bconf->min_insync_replicas;
     (void)qr_topicconf_apply(topic, &defaults, &dprod, config, pconf, prod);
+}
+
+/* ---- the leader's replica sets (issue 16) ---- */
+
+static void push_hw(void *opaque, int64_t hw)
+{
+    /* the log calls on_visible when its visible end moves, which wakes
+     * the fetches parked on it */
+    qr_plog_set_replicated_hw(opaque, hw);
+}
+
+/* The replica set of a partition we start leading: its HW starts at the
+ * log's (never backwards), this epoch's first offset is the log end. */
+static qr_replica_t *new_replica_set(qr_server_t *server, qr_plog_t *part,
+                                     int32_t leader_epoch,
+                                     const qr_plog_conf_t *pconf)
+{
+    qr_replica_cbs_t cbs = {push_hw, NULL, part};
+
+    return qr_replica_new(qr_plog_name(part), server->info.broker_id,
+                          leader_epoch, qr_plog_high_watermark(part),
+                          qr_plog_log_end(part), (int)pconf->write_caching,
+                          &cbs);
+}
+
+static void cb_partition_state(void *opaque, const char *topic,
+                               int32_t partition, const qr_replicas_t *replicas,
+                               const qr_pstate_t *st, int32_t version)
+{
+    qr_server_t *server = opaque;
+    qr_pentry_t *entry = qr_partmap_get(server->partmap, topic, partition);
+
+    if (!entry)
+        return;
+    if (entry->replica)
+        qr_replica_set_state(entry->replica, replicas->ids, replicas->n,
+                             st->isr, st->isr_cnt, st->leader_epoch,
+                             st->controller_epoch, version, qr_clock_mono_ms());
+    qr_pentry_release(entry);
+}
+
+/* An ISR write came back (main loop). */
+static void on_isr_written(void *opaque, const char *topic, int32_t partition,
+                           const qr_pstate_t *st, quire_err_t result,
+                           int32_t version)
+{
+    qr_server_t *server = opaque;
+    qr_pentry_t *entry = qr_partmap_get(server->partmap, topic, partition);
+    qr_replica_isr_t isr;
+
+    if (!entry || !entry->replica || entry->leader_epoch != st->leader_epoch) {
+        qr_pentry_release(entry); /* another epoch's set: not its write */
+        return;
+    }
+    if (result == QUIRE_ERR_NONE) {
+        memcpy(isr.isr, st->isr, st->isr_cnt * sizeof(st->isr[0]));
+        isr.isr_cnt = st->isr_cnt;
+        isr.leader_epoch = st->leader_epoch;
+        isr.controller_epoch = st->controller_epoch;
+        isr.version = version;
+        qr_replica_isr_written(entry->replica, &isr, version,
+                               qr_clock_mono_ms());
+    } else if (result == QUIRE_ERR_NOT_LEADER_FOR_PARTITION) {
+        /* a zombie: the controller chose another leader meanwhile */
+        qr_replica_depose(entry->replica);
+    } else {
+        QR_LOG_WARN("SERVER", "%s-%d: ISR change not written: %s; retrying",
+                    topic, (int)partition, quire_err2str(result));
+        qr_replica_isr_failed(entry->replica);
+    }
+    qr_pentry_release(entry);
+}
+
+/* Shrinks and expands the ISRs we lead (Kafka's maybeShrinkIsr, and its
+ * expansion, run here on the main loop where ZooKeeper is). */
+static void check_isrs(qr_server_t *server)
+{
+    int64_t now = qr_clock_mono_ms();
+    qr_pentry_t **entries;
+    size_t n;
+
+    if (!server->cluster || server->stopping)
+        return;
+    entries = qr_partmap_all(server->partmap, &n);
+    for (size_t i = 0; i < n; i++) {
+        qr_pentry_t *entry = entries[i];
+        qr_replica_isr_t plan;
+        qr_pstate_t st = {0};
+        if (entry->replica &&
+            qr_replica_isr_plan(entry->replica, now,
+                                server->bconf->replica_lag_time_max_ms,
+                                &plan)) {
+            st.leader = server->info.broker_id;
+            st.leader_epoch = plan.leader_epoch;
+            st.controller_epoch = plan.controller_epoch;
+            memcpy(st.isr, plan.isr, plan.isr_cnt * sizeof(plan.isr[0]));
+            st.isr_cnt = plan.isr_cnt;
+            if (qr_cluster_isr_write(server->cluster, entry->topic,
+                                     entry->partition, &st, plan.version,
+                                     on_isr_written, server) != QUIRE_ERR_NONE)
+                qr_replica_isr_failed(entry->replica);
+        }
+        qr_pentry_release(entry);
+    }
+    free(entries);
+}
+
+static void on_isr_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    check_isrs(w->data);
+}
+
+static void on_isr_kick(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    check_isrs(w->data);
+}
+
+void qr_server_isr_kick(qr_server_t *server)
+{
+    ev_async_send(server->loop, &server->isr_kick);
+}
+
+static void start_isr_checks(qr_server_t *server)
+{
+    double every = (double)server->bconf->replica_lag_time_max_ms / 2e3;
+
+    ev_timer_init(&server->isr_timer, on_isr_timer, every, every);
+    server->isr_timer.data = server;
+    ev_timer_start(server->loop, &server->isr_timer);
+    ev_unref(server->loop); /* neither keeps the loop running alone */
+    ev_async_init(&server->isr_kick, on_isr_kick);
+    server->isr_kick.data = server;
+    ev_async_start(server->loop, &server->isr_kick);
+    ev_unref(server->loop);
+}
+
+static void stop_isr_checks(qr_server_t *server)
+{
+    if (ev_is_active(&server->isr_timer)) {
+        ev_ref(server->loop);
+        ev_timer_stop(server->loop, &server->isr_timer);
+    }
+    if (ev_is_active(&server->isr_kick)) {
+        ev_ref(server->loop);
+        ev_async_stop(server->loop, &server->isr_kick);
+    }
 }
 
 static quire_err_t cb_open_partition(void *opaque, const char *topic,
@@ -563,8 +722,11 @@ static quire_err_t cb_open_partition(void *opaque, const char *topic,
                    partition, errstr);
         return err;
     }
-    qr_partmap_put(server->partmap, topic, partition, leader_epoch, &prod,
-                   part);
+    /* its appends carry the epoch (issue 16: leader-epoch-checkpoint) */
+    qr_plog_set_leader_epoch(part, leader_epoch);
+    qr_partmap_put_replica(server->partmap, topic, partition, leader_epoch,
+                           &prod, part,
+                           new_replica_set(server, part, leader_epoch, &pconf));
     QR_LOG_INFO("SERVER", "leading %s-%d (epoch %d)", topic, partition,
                 leader_epoch);
     return QUIRE_ERR_NONE;
@@ -592,6 +754,10 @@ static void cb_topic_config(void *opaque, const char *topic,
         atomic_store(&entries[i]->max_message_bytes, prod.max_message_bytes);
         atomic_store(&entries[i]->log_append_time, prod.log_append_time);
         atomic_store(&entries[i]->trust_compressed, prod.trust_compressed);
+        atomic_store(&entries[i]->min_insync, prod.min_insync_replicas);
+        if (entries[i]->replica)
+            qr_replica_set_write_caching(entries[i]->replica,
+                                         (int)pconf.write_caching);
         qr_pentry_release(entries[i]);
     }
     free(entries);
@@ -607,6 +773,10 @@ static void drop_entry(qr_server_t *server, const char *topic,
     qr_pentry_t *entry = qr_partmap_take(server->partmap, topic, partition);
 
     if (entry) {
+        /* acks=all waits end now, NOT_LEADER_FOR_PARTITION, not when the
+         * last reference goes */
+        if (entry->replica)
+            qr_replica_depose(entry->replica);
         qr_pentry_notify(entry);
         qr_pentry_release(entry);
     }
@@ -702,6 +872,7 @@ static quire_err_t start_cluster(qr_server_t *server)
     cbs.close_partition = cb_close_partition;
     cbs.delete_partition = cb_delete_partition;
     cbs.topic_config = cb_topic_config;
+    cbs.partition_state = cb_partition_state;
     cbs.status = cb_status;
     server->cluster =
         qr_cluster_new(server->loop, &cconf, &cbs, errstr, sizeof(errstr));
@@ -722,6 +893,10 @@ static void on_visible(void *opaque, qr_plog_t *part, int64_t visible_end)
 
     (void)visible_end;
     if (entry) {
+        /* the leader's own offsets count in its HW (replica.h) */
+        if (entry->replica)
+            qr_replica_leader_end(entry->replica, qr_plog_log_end(part),
+                                  qr_plog_synced_end(part));
         qr_pentry_notify(entry);
         qr_pentry_release(entry);
     }
@@ -859,6 +1034,8 @@ quire_err_t qr_server_run(qr_server_t *server)
         err = start_cluster(server);
     if (err == QUIRE_ERR_NONE)
         err = start_serving(server);
+    if (err == QUIRE_ERR_NONE)
+        start_isr_checks(server);
     if (err == QUIRE_ERR_NONE) {
         char errstr[512];
         err = qr_cluster_start(server->cluster, errstr, sizeof(errstr));

@@ -72,6 +72,13 @@ const qr_brokerconf_t *qr_server_conf(const qr_server_t *server);
  * lifetime. @locality any (after start-up) @locks none */
 const qr_server_info_t *qr_server_info(const qr_server_t *server);
 
+/**
+ * @brief Asks the main loop to run the ISR checks now (a follower may
+ * join an ISR), instead of at the next replica.lag.time.max.ms / 2.
+ * @locality any  @locks none (ev_async)
+ */
+void qr_server_isr_kick(qr_server_t *server);
+
 /** @brief The partition table. @locality any @locks none */
 qr_partmap_t *qr_server_partmap(qr_server_t *server);
 

@@ -14,10 +14,12 @@
 
 #define PLOG_FIELD(f) offsetof(qr_plog_conf_t, f)
 #define MAX_BYTES_KEY ((size_t)-1) /* not a plog field */
+#define MIN_ISR_KEY   ((size_t)-2) /* not a plog field */
 
 typedef struct key {
     const char *name;
-    size_t field; /* offsetof into qr_plog_conf_t, or MAX_BYTES_KEY */
+    size_t field; /* offsetof into qr_plog_conf_t, MAX_BYTES_KEY or
+                     MIN_ISR_KEY */
     int64_t min, max;
 } override_key_t;
 
@@ -33,6 +35,7 @@ static const override_key_t keys[] = {
     {"file.delete.delay.ms", PLOG_FIELD(segment_delete_delay_ms), 0, INT64_MAX},
     {"max.message.bytes", MAX_BYTES_KEY, 0, INT32_MAX},
     {"write.caching", PLOG_FIELD(write_caching), 0, 1}, /* true/false too */
+    {"min.insync.replicas", MIN_ISR_KEY, 1, INT32_MAX},
 };
 
 static const override_key_t *find_key(const char *name)
@@ -100,6 +103,10 @@ static int apply_one(const char *key, const char *value, qr_plog_conf_t *pconf,
     }
     if (k->field == MAX_BYTES_KEY) {
         prod->max_message_bytes = (int32_t)v;
+        return 0;
+    }
+    if (k->field == MIN_ISR_KEY) {
+        prod->min_insync_replicas = (int32_t)v;
         return 0;
     }
     memcpy((char *)&next + k->field, &v, sizeof(v));

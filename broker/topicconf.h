@@ -23,13 +23,14 @@
  *   cleanup.policy        only "delete", the one policy implemented
  *   write.caching         log.write.caching: true or false (Redpanda's
  *                         topic key; no Kafka equivalent)
+ *   min.insync.replicas   min.insync.replicas: ISR members acks=all needs
  * Anything else, and any value the partition log cannot take, is skipped
  * with a warning naming the topic and key: a bad override must not keep a
  * partition from being served.
  *
  * When they apply: sizes of the index and segment from the next segment
  * on, retention at the next retention pass, flush settings at the next
- * append, max.message.bytes at the next Produce.
+ * append, max.message.bytes and min.insync.replicas at the next Produce.
  */
 #ifndef QR_TOPICCONF_H
 #define QR_TOPICCONF_H

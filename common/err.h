@@ -59,6 +59,10 @@ extern "C" {
     X(THROTTLING_QUOTA_EXCEEDED, 89, "Rate limit exceeded; retry later")      \
     X(RESPONSE_TOO_LARGE, 1001,                                               \
       "Response larger than the protocol allows; ask for less")               \
+    /* issue 16: replication */                                               \
+    X(NOT_ENOUGH_REPLICAS_AFTER_APPEND, 20,                                   \
+      "Appended, but fewer in-sync replicas than min.insync.replicas")        \
+    X(UNKNOWN_LEADER_EPOCH, 75, "Leader epoch is newer than the broker's")    \
     /* ---- local codes (never on the wire) ---- */                           \
     X(NEED_MORE, -100, "More input needed")                                   \
     X(BAD_ARG, -101, "Invalid argument")                                      \

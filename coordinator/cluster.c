@@ -28,7 +28,9 @@ typedef struct led {
     char *topic; /* owned */
     int32_t partition;
     int32_t leader_epoch;
-    int64_t config_mzxid; /* the topic config the broker was given */
+    int64_t config_mzxid;  /* the topic config the broker was given */
+    int32_t state_version; /* the state the broker was given (-1 none) */
+    size_t replica_cnt;    /* and its replica count then */
 } led_t;
 
 struct qr_cluster {
@@ -41,6 +43,7 @@ struct qr_cluster {
     qr_controller_t *ctl;
     qr_prefelect_t *prefelect; /* the controller's admin duties */
     qr_reassign_t *reassign;
+    qr_isrchange_t *isrw; /* the leader's ISR writes (issue 16) */
     int closed;
 
     led_t *led; /* sorted by (topic, partition) */
@@ -202,7 +205,30 @@ static void open_one(qr_cluster_t *cl, const qr_view_topic_t *t, int32_t p,
                 (int)epoch);
     cl->led = qr_realloc(cl->led, (cl->led_cnt + 1) * sizeof(*cl->led));
     cl->led[cl->led_cnt++] =
-        (led_t){qr_strdup(topic), p, epoch, t->config_mzxid};
+        (led_t){qr_strdup(topic), p, epoch, t->config_mzxid, -1, 0};
+}
+
+/* Hands the state of each led partition to the broker when its version
+ * or replica list changed (and first after the open). */
+static void report_states(qr_cluster_t *cl)
+{
+    for (size_t i = 0; cl->cbs.partition_state && i < cl->led_cnt; i++) {
+        led_t *led = &cl->led[i];
+        const qr_view_topic_t *t = qr_view_topic(cl->view, led->topic);
+        const qr_view_part_t *vp;
+        const qr_replicas_t *r;
+        if (!t || !t->loaded || (size_t)led->partition >= t->assign.part_cnt)
+            continue;
+        vp = &t->parts[led->partition];
+        r = &t->assign.parts[led->partition];
+        if (!vp->has_state ||
+            (vp->version == led->state_version && r->n == led->replica_cnt))
+            continue;
+        led->state_version = vp->version;
+        led->replica_cnt = r->n;
+        cl->cbs.partition_state(cl->cbs.opaque, led->topic, led->partition, r,
+                                &vp->st, vp->version);
+    }
 }
 
 /* Hands changed topic overrides to the broker, once per topic: every led
@@ -277,6 +303,7 @@ static void update_leadership(qr_cluster_t *cl)
                 open_one(cl, t, (int32_t)p, epoch);
     }
     update_configs(cl);
+    report_states(cl);
     publish(cl);
 }
 
@@ -639,6 +666,7 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
             qr_prefelect_new(cl->zk, cl->ctl, &cl->conf.leader_balance);
         cl->reassign = qr_reassign_new(cl->zk, cl->ctl);
     }
+    cl->isrw = qr_isrchange_new(cl->zk, cl->view, cl->conf.broker_id);
     ev_async_start(cl->loop, &cl->wake);
     /* the async watcher alone should not keep the loop running */
     ev_unref(cl->loop);
@@ -649,6 +677,19 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
 int32_t qr_cluster_broker_id(const qr_cluster_t *cl)
 {
     return cl->conf.broker_id;
+}
+
+quire_err_t qr_cluster_isr_write(qr_cluster_t *cl, const char *topic,
+                                 int32_t partition, const qr_pstate_t *st,
+                                 int32_t version, qr_isrchange_cb *cb,
+                                 void *opaque)
+{
+    if (cl->closed || !cl->isrw)
+        return QUIRE_ERR_STATE;
+    if (!qr_zk_connected(cl->zk))
+        return QUIRE_ERR_ZK_CONNECTION_LOSS;
+    return qr_isrchange_write(cl->isrw, topic, partition, st, version, cb,
+                              opaque);
 }
 
 int qr_cluster_is_controller(const qr_cluster_t *cl)
@@ -684,6 +725,8 @@ void qr_cluster_close(qr_cluster_t *cl)
     cl->reassign = NULL;
     qr_controller_destroy(cl->ctl);
     cl->ctl = NULL;
+    qr_isrchange_destroy(cl->isrw);
+    cl->isrw = NULL;
     qr_registry_destroy(cl->reg);
     cl->reg = NULL;
     qr_zk_forget(cl->zk, cl);

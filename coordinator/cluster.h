@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "isrchange.h"
 #include "meta.h"
 #include "prefelect.h"
 #include "znode.h"
@@ -123,6 +124,17 @@ typedef struct qr_cluster_cbs {
      * once per change and topic, after the view settles. May be NULL. */
     void (*topic_config)(void *opaque, const char *topic,
                          const qr_topic_config_t *config);
+
+    /* The state of a partition this broker leads, as the view read it:
+     * its replica list, the state znode (@p st: leader, leader epoch,
+     * controller epoch, ISR) and that znode's version (for the leader's
+     * conditional ISR writes, qr_cluster_isr_write()). Called right after
+     * a successful open_partition, and whenever the version or the
+     * replica list changes while it is led. All borrowed for the call.
+     * May be NULL. */
+    void (*partition_state)(void *opaque, const char *topic, int32_t partition,
+                            const qr_replicas_t *replicas,
+                            const qr_pstate_t *st, int32_t version);
 } qr_cluster_cbs_t;
 
 /**
@@ -181,6 +193,21 @@ int32_t qr_cluster_broker_id(const qr_cluster_t *cl);
  *           cluster's request mutex briefly
  */
 quire_err_t qr_cluster_topic_autocreate(qr_cluster_t *cl, const char *topic);
+
+/**
+ * @brief A leader's ISR change (issue 16 item 5): writes @p st over state
+ * version @p version of topic-partition, then the
+ * /isr_change_notification (isrchange.h has the rules and results).
+ * @param cb runs on the main loop unless this returns an error or the
+ *        cluster closes first.
+ * @returns QUIRE_ERR_NONE, or ZK_CONNECTION_LOSS / STATE (closed) when
+ *          nothing was sent.
+ * @locality main loop  @locks none
+ */
+quire_err_t qr_cluster_isr_write(qr_cluster_t *cl, const char *topic,
+                                 int32_t partition, const qr_pstate_t *st,
+                                 int32_t version, qr_isrchange_cb *cb,
+                                 void *opaque);
 
 /**
  * @brief Whether this broker is the elected controller right now.

@@ -13,12 +13,13 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "topic.h"
 #include "znode.h"
 
 const char *const qr_znode_roots[] = {
     QR_ZNODE_BROKERS,       QR_ZNODE_BROKER_IDS,    QR_ZNODE_TOPICS,
     QR_ZNODE_CONFIG,        QR_ZNODE_CONFIG_TOPICS, QR_ZNODE_ADMIN,
-    QR_ZNODE_DELETE_TOPICS, QR_ZNODE_CONSUMERS,
+    QR_ZNODE_DELETE_TOPICS, QR_ZNODE_CONSUMERS,     QR_ZNODE_ISR_CHANGE,
 };
 const size_t qr_znode_root_cnt = QR_ARRAY_LEN(qr_znode_roots);
 
@@ -398,6 +399,75 @@ quire_err_t qr_znode_state_decode(const char *data, int len, qr_pstate_t *out,
     return QUIRE_ERR_NONE;
 }
 
+/* ---- isr_change_notification ---- */
+
+char *qr_znode_isr_change_encode(const char *topic, int32_t partition)
+{
+    json_t *root = json_object(), *parts = json_array(), *p = json_object();
+
+    json_object_set_new(p, "topic", json_string(topic));
+    json_object_set_new(p, "partition", json_integer(partition));
+    json_array_append_new(parts, p);
+    json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "partitions", parts);
+    return dump(root);
+}
+
+/* Most partitions one notification may name (a sanity bound on input). */
+#define ISR_CHANGE_MAX 100000
+
+quire_err_t qr_znode_isr_change_decode(const char *data, int len,
+                                       char ***topics, int32_t **partitions,
+                                       size_t *n, char *errstr,
+                                       size_t errstr_size)
+{
+    static const char what[] = "ISR change notification";
+    json_t *root = load_obj(data, len, what, errstr, errstr_size), *arr;
+    quire_err_t err = QUIRE_ERR_NONE;
+    size_t cnt = 0, k;
+    char **t;
+    int32_t *p;
+
+    if (!root)
+        return QUIRE_ERR_BAD_JSON;
+    arr = json_object_get(root, "partitions");
+    if (json_is_array(arr))
+        cnt = json_array_size(arr);
+    if (cnt == 0 || cnt > ISR_CHANGE_MAX) {
+        json_decref(root);
+        return bad(errstr, errstr_size, what, "\"partitions\" missing or bad");
+    }
+    t = qr_calloc(cnt, sizeof(*t));
+    p = qr_calloc(cnt, sizeof(*p));
+    for (k = 0; k < cnt; k++) {
+        json_t *e = json_array_get(arr, k);
+        json_t *name = json_is_object(e) ? json_object_get(e, "topic") : NULL;
+        int64_t part;
+        if (!json_is_string(name) ||
+            qr_topic_name_check(json_string_value(name),
+                                json_string_length(name),
+                                NULL) != QUIRE_ERR_NONE ||
+            get_int(e, "partition", 0, INT32_MAX, &part) != 0) {
+            err = bad(errstr, errstr_size, what, "entry %zu is bad", k);
+            break;
+        }
+        t[k] = qr_strdup(json_string_value(name));
+        p[k] = (int32_t)part;
+    }
+    json_decref(root);
+    if (err != QUIRE_ERR_NONE) {
+        for (size_t i = 0; i < k; i++)
+            free(t[i]);
+        free(t);
+        free(p);
+        return err;
+    }
+    *topics = t;
+    *partitions = p;
+    *n = cnt;
+    return QUIRE_ERR_NONE;
+}
+
 /* ---- topic config ---- */
 
 typedef struct config_key {
@@ -426,6 +496,7 @@ static const config_key_t config_keys[] = {
     {"message.timestamp.type", 1, 0, ts_type_words},
     {"write.caching", 1, 0, bool_words}, /* log.write.caching (issue 19) */
     {"message.validate.compressed", 1, 0, bool_words},
+    {"min.insync.replicas", 1, INT32_MAX, NULL}, /* issue 16 */
 };
 
 quire_err_t qr_topic_config_check(const char *key, const char *value,
@@ -446,7 +517,7 @@ quire_err_t qr_topic_config_check(const char *key, const char *value,
                  "index.interval.bytes, segment.index.bytes, "
                  "file.delete.delay.ms, cleanup.policy, "
                  "message.timestamp.type, write.caching, "
-                 "message.validate.compressed)",
+                 "message.validate.compressed, min.insync.replicas)",
                  key);
         return QUIRE_ERR_INVALID_CONFIG;
     }

@@ -18,6 +18,9 @@
  *   /controller                                {"version":1,"brokerid":..,
  *                                               "timestamp":"ms"}
  *   /controller_epoch                          decimal
+ *   /isr_change_notification/isr_change_<seq>  {"version":1,"partitions":
+ *                                               [{"topic":..,"partition":..}]}
+ *                                              a leader changed an ISR
  *
  * Every reader refuses malformed data (wrong type, missing field, version
  * other than 1, out-of-range number) with QUIRE_ERR_BAD_JSON and one line
@@ -42,6 +45,10 @@
 #define QR_ZNODE_CONSUMERS        "/consumers"
 #define QR_ZNODE_CONTROLLER       "/controller"
 #define QR_ZNODE_CONTROLLER_EPOCH "/controller_epoch"
+/* A leader's ISR changes, for the controller (Kafka 0.8.2's layout):
+ * persistent sequential children isr_change_<seq> */
+#define QR_ZNODE_ISR_CHANGE        "/isr_change_notification"
+#define QR_ZNODE_ISR_CHANGE_PREFIX "/isr_change_notification/isr_change_"
 
 /* issue 16 item 10: Kafka 0.8.2's admin requests (coordinator/partlist.h) */
 #define QR_ZNODE_PREFERRED_ELECTION "/admin/preferred_replica_election"
@@ -113,6 +120,27 @@ char *qr_znode_state_encode(const qr_pstate_t *st);
 quire_err_t qr_znode_state_decode(const char *data, int len, qr_pstate_t *out,
                                   char *errstr, size_t errstr_size);
 
+/* ---- isr_change_notification ---- */
+
+/**
+ * @brief The data of an isr_change_ node:
+ * {"version":1,"partitions":[{"topic":"t","partition":p}]}.
+ * @returns owned string. @locality any @locks none
+ */
+char *qr_znode_isr_change_encode(const char *topic, int32_t partition);
+
+/**
+ * @brief Parses an isr_change_ node (one or more partitions; Kafka's
+ * controller reads the same).
+ * @param topics, partitions set to owned arrays of *@p n entries (free()
+ *        each topic, then both arrays) on success.
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_BAD_JSON. @locality any @locks none
+ */
+quire_err_t qr_znode_isr_change_decode(const char *data, int len,
+                                       char ***topics, int32_t **partitions,
+                                       size_t *n, char *errstr,
+                                       size_t errstr_size);
+
 /* ---- config/topics/<t> ---- */
 
 /** A topic's configuration overrides, as text. */
@@ -125,7 +153,8 @@ typedef struct qr_topic_config {
  * @brief Checks one override: the key must be one quire implements
  * (retention.ms, retention.bytes, segment.bytes, segment.ms,
  * max.message.bytes, flush.messages, flush.ms, index.interval.bytes,
- * segment.index.bytes, file.delete.delay.ms, cleanup.policy=delete) and
+ * segment.index.bytes, file.delete.delay.ms, cleanup.policy=delete,
+ * min.insync.replicas, ...) and
  * the value in range.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_INVALID_CONFIG (@p errstr names
  *          the key and the reason).

@@ -173,16 +173,19 @@ static qr_wire_mem_t *mem_stack_init(mem_stack_t *ms)
 static const qr_api_version_t api_versions[] = {
     {QR_API_PRODUCE, 0, 0},      {QR_API_FETCH, 0, 0},
     {QR_API_LIST_OFFSETS, 0, 0}, {QR_API_METADATA, 0, 0},
-    {QR_API_API_VERSIONS, 0, 0},
+    {QR_API_API_VERSIONS, 0, 0}, {QR_API_OFFSET_FOR_LEADER_EPOCH, 0, 0},
 };
 
 static const struct {
     qr_api_t api;
     const char *name;
 } api_names[] = {
-    {QR_API_PRODUCE, "Produce"},          {QR_API_FETCH, "Fetch"},
-    {QR_API_LIST_OFFSETS, "ListOffsets"}, {QR_API_METADATA, "Metadata"},
+    {QR_API_PRODUCE, "Produce"},
+    {QR_API_FETCH, "Fetch"},
+    {QR_API_LIST_OFFSETS, "ListOffsets"},
+    {QR_API_METADATA, "Metadata"},
     {QR_API_API_VERSIONS, "ApiVersions"},
+    {QR_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch"},
 };
 
 _Static_assert((int)QR_API_PRODUCE == (int)QUIRE__API_KEY__PRODUCE &&
@@ -191,7 +194,9 @@ _Static_assert((int)QR_API_PRODUCE == (int)QUIRE__API_KEY__PRODUCE &&
                        (int)QUIRE__API_KEY__LIST_OFFSETS &&
                    (int)QR_API_METADATA == (int)QUIRE__API_KEY__METADATA &&
                    (int)QR_API_API_VERSIONS ==
-                       (int)QUIRE__API_KEY__API_VERSIONS,
+                       (int)QUIRE__API_KEY__API_VERSIONS &&
+                   (int)QR_API_OFFSET_FOR_LEADER_EPOCH ==
+                       (int)QUIRE__API_KEY__OFFSET_FOR_LEADER_EPOCH,
                "qr_api_t and quire.proto's ApiKey must agree");
 
 const qr_api_version_t *qr_wire_api_versions(size_t *count)
@@ -394,6 +399,8 @@ static quire_err_t dec_fetch_req(dec_ctx_t *ctx, const Quire__FetchRequest *pb,
             parts[j].partition = p->partition;
             parts[j].fetch_offset = p->fetch_offset;
             parts[j].partition_max_bytes = p->partition_max_bytes;
+            parts[j].current_leader_epoch = p->current_leader_epoch;
+            parts[j].replica_synced_offset = p->replica_synced_offset;
         }
         topics[i].partition_count = t->n_partitions;
         topics[i].partitions = parts;
@@ -426,6 +433,38 @@ static quire_err_t dec_list_offsets_req(dec_ctx_t *ctx,
                 return BAD;
             parts[j].partition = t->partitions[j]->partition;
             parts[j].timestamp = t->partitions[j]->timestamp;
+        }
+        topics[i].partition_count = t->n_partitions;
+        topics[i].partitions = parts;
+    }
+    out->replica_id = pb->replica_id;
+    out->topic_count = pb->n_topics;
+    out->topics = topics;
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t dec_epoch_req(dec_ctx_t *ctx,
+                                 const Quire__OffsetForLeaderEpochRequest *pb,
+                                 qr_epoch_req_t *out)
+{
+    qr_epoch_req_topic_t *topics;
+
+    TRY(dec_topics(ctx, pb->n_topics, sizeof(*topics), (void **)&topics));
+    for (size_t i = 0; i < pb->n_topics; i++) {
+        const Quire__OffsetForLeaderEpochRequest__Topic *t = pb->topics[i];
+        qr_epoch_req_part_t *parts;
+
+        TRY(dec_string(t->topic, QR_WIRE_TOPIC_MAX, &topics[i].topic));
+        TRY(dec_parts(ctx, t->n_partitions, sizeof(*parts), (void **)&parts));
+        for (size_t j = 0; j < t->n_partitions; j++) {
+            const Quire__OffsetForLeaderEpochRequest__Partition *p =
+                t->partitions[j];
+            /* -1 means none; below it means nothing */
+            if (p->current_leader_epoch < -1 || p->leader_epoch < -1)
+                return BAD;
+            parts[j].partition = p->partition;
+            parts[j].current_leader_epoch = p->current_leader_epoch;
+            parts[j].leader_epoch = p->leader_epoch;
         }
         topics[i].partition_count = t->n_partitions;
         topics[i].partitions = parts;
@@ -525,6 +564,11 @@ static quire_err_t dec_req_body(dec_ctx_t *ctx, const Quire__Request *pb,
             return BAD;
         return dec_list_offsets_req(ctx, pb->list_offsets,
                                     &req->u.list_offsets);
+    case QR_API_OFFSET_FOR_LEADER_EPOCH:
+        if (pb->body_case != QUIRE__REQUEST__BODY_OFFSET_FOR_LEADER_EPOCH)
+            return BAD;
+        return dec_epoch_req(ctx, pb->offset_for_leader_epoch,
+                             &req->u.offset_for_leader_epoch);
     default:
         return QUIRE_ERR_UNSUPPORTED_VERSION;
     }
@@ -776,6 +820,36 @@ static quire_err_t dec_list_offsets_resp(dec_ctx_t *ctx,
     return QUIRE_ERR_NONE;
 }
 
+static quire_err_t dec_epoch_resp(dec_ctx_t *ctx,
+                                  const Quire__OffsetForLeaderEpochResponse *pb,
+                                  qr_epoch_resp_t *out)
+{
+    qr_epoch_topic_resp_t *topics;
+
+    TRY(dec_topics(ctx, pb->n_topics, sizeof(*topics), (void **)&topics));
+    for (size_t i = 0; i < pb->n_topics; i++) {
+        const Quire__OffsetForLeaderEpochResponse__TopicResponse *t =
+            pb->topics[i];
+        qr_epoch_part_resp_t *parts;
+
+        TRY(dec_string(t->topic, QR_WIRE_TOPIC_MAX, &topics[i].topic));
+        TRY(dec_parts(ctx, t->n_partitions, sizeof(*parts), (void **)&parts));
+        for (size_t j = 0; j < t->n_partitions; j++) {
+            const Quire__OffsetForLeaderEpochResponse__PartitionResponse *p =
+                t->partitions[j];
+            parts[j].partition = p->partition;
+            parts[j].error_code = err_in(p->error_code);
+            parts[j].leader_epoch = p->leader_epoch;
+            parts[j].end_offset = p->end_offset;
+        }
+        topics[i].partition_count = t->n_partitions;
+        topics[i].partitions = parts;
+    }
+    out->topic_count = pb->n_topics;
+    out->topics = topics;
+    return QUIRE_ERR_NONE;
+}
+
 /* The oneof case that goes with each api, for both envelopes (the field
  * numbers are the same in Request and Response). */
 _Static_assert((int)QUIRE__REQUEST__BODY_API_VERSIONS ==
@@ -787,7 +861,9 @@ _Static_assert((int)QUIRE__REQUEST__BODY_API_VERSIONS ==
                    (int)QUIRE__REQUEST__BODY_FETCH ==
                        (int)QUIRE__RESPONSE__BODY_FETCH &&
                    (int)QUIRE__REQUEST__BODY_LIST_OFFSETS ==
-                       (int)QUIRE__RESPONSE__BODY_LIST_OFFSETS,
+                       (int)QUIRE__RESPONSE__BODY_LIST_OFFSETS &&
+                   (int)QUIRE__REQUEST__BODY_OFFSET_FOR_LEADER_EPOCH ==
+                       (int)QUIRE__RESPONSE__BODY_OFFSET_FOR_LEADER_EPOCH,
                "Request and Response oneof cases must match");
 static int body_case_of(qr_api_t api)
 {
@@ -802,6 +878,8 @@ static int body_case_of(qr_api_t api)
         return QUIRE__RESPONSE__BODY_FETCH;
     case QR_API_LIST_OFFSETS:
         return QUIRE__RESPONSE__BODY_LIST_OFFSETS;
+    case QR_API_OFFSET_FOR_LEADER_EPOCH:
+        return QUIRE__RESPONSE__BODY_OFFSET_FOR_LEADER_EPOCH;
     default:
         return QUIRE__RESPONSE__BODY__NOT_SET;
     }
@@ -830,6 +908,9 @@ static quire_err_t dec_resp_body(dec_ctx_t *ctx, const Quire__Response *pb,
     case QR_API_LIST_OFFSETS:
         return dec_list_offsets_resp(ctx, pb->list_offsets,
                                      &resp->u.list_offsets);
+    case QR_API_OFFSET_FOR_LEADER_EPOCH:
+        return dec_epoch_resp(ctx, pb->offset_for_leader_epoch,
+                              &resp->u.offset_for_leader_epoch);
     default:
         return BAD;
     }
@@ -1030,6 +1111,12 @@ static quire_err_t enc_fetch_req(enc_ctx_t *ctx, const qr_fetch_req_t *in,
             SET(pp, partition, t->partitions[j].partition);
             SET(pp, fetch_offset, t->partitions[j].fetch_offset);
             SET(pp, partition_max_bytes, t->partitions[j].partition_max_bytes);
+            if (in->replica_id >= 0) { /* a follower's (see wire.h) */
+                SET(pp, current_leader_epoch,
+                    t->partitions[j].current_leader_epoch);
+                SET(pp, replica_synced_offset,
+                    t->partitions[j].replica_synced_offset);
+            }
             tp->partitions[j] = pp;
         }
         tp->n_partitions = t->partition_count;
@@ -1076,6 +1163,46 @@ static quire_err_t enc_list_offsets_req(enc_ctx_t *ctx,
     return QUIRE_ERR_NONE;
 }
 
+static quire_err_t enc_epoch_req(enc_ctx_t *ctx, const qr_epoch_req_t *in,
+                                 Quire__OffsetForLeaderEpochRequest **out)
+{
+    Quire__OffsetForLeaderEpochRequest *pb;
+
+    ENC_TOPICS(in->topic_count);
+    NEW_MSG(ctx, Quire__OffsetForLeaderEpochRequest,
+            quire__offset_for_leader_epoch_request__init, pb);
+    SET(pb, replica_id, in->replica_id);
+    NEW_PTRS(ctx, in->topic_count, pb->topics);
+    for (size_t i = 0; i < in->topic_count; i++) {
+        const qr_epoch_req_topic_t *t = &in->topics[i];
+        Quire__OffsetForLeaderEpochRequest__Topic *tp;
+
+        TRY(enc_parts(ctx, t->partition_count));
+        NEW_MSG(ctx, Quire__OffsetForLeaderEpochRequest__Topic,
+                quire__offset_for_leader_epoch_request__topic__init, tp);
+        TRY(enc_string(t->topic, QR_WIRE_TOPIC_MAX, &tp->topic));
+        NEW_PTRS(ctx, t->partition_count, tp->partitions);
+        for (size_t j = 0; j < t->partition_count; j++) {
+            const qr_epoch_req_part_t *p = &t->partitions[j];
+            Quire__OffsetForLeaderEpochRequest__Partition *pp;
+            if (p->current_leader_epoch < -1 || p->leader_epoch < -1)
+                return QUIRE_ERR_BAD_ARG;
+            NEW_MSG(ctx, Quire__OffsetForLeaderEpochRequest__Partition,
+                    quire__offset_for_leader_epoch_request__partition__init,
+                    pp);
+            SET(pp, partition, p->partition);
+            SET(pp, current_leader_epoch, p->current_leader_epoch);
+            SET(pp, leader_epoch, p->leader_epoch);
+            tp->partitions[j] = pp;
+        }
+        tp->n_partitions = t->partition_count;
+        pb->topics[i] = tp;
+    }
+    pb->n_topics = in->topic_count;
+    *out = pb;
+    return QUIRE_ERR_NONE;
+}
+
 static quire_err_t enc_req(enc_ctx_t *ctx, const qr_req_t *req,
                            Quire__Request *pb)
 {
@@ -1103,6 +1230,9 @@ static quire_err_t enc_req(enc_ctx_t *ctx, const qr_req_t *req,
     case QR_API_LIST_OFFSETS:
         return enc_list_offsets_req(ctx, &req->u.list_offsets,
                                     &pb->list_offsets);
+    case QR_API_OFFSET_FOR_LEADER_EPOCH:
+        return enc_epoch_req(ctx, &req->u.offset_for_leader_epoch,
+                             &pb->offset_for_leader_epoch);
     default:
         return QUIRE_ERR_BAD_ARG;
     }
@@ -1321,6 +1451,46 @@ static quire_err_t enc_list_offsets_resp(enc_ctx_t *ctx,
     return QUIRE_ERR_NONE;
 }
 
+static quire_err_t enc_epoch_resp(enc_ctx_t *ctx, const qr_epoch_resp_t *in,
+                                  Quire__OffsetForLeaderEpochResponse **out)
+{
+    Quire__OffsetForLeaderEpochResponse *pb;
+
+    ENC_TOPICS(in->topic_count);
+    NEW_MSG(ctx, Quire__OffsetForLeaderEpochResponse,
+            quire__offset_for_leader_epoch_response__init, pb);
+    NEW_PTRS(ctx, in->topic_count, pb->topics);
+    for (size_t i = 0; i < in->topic_count; i++) {
+        const qr_epoch_topic_resp_t *t = &in->topics[i];
+        Quire__OffsetForLeaderEpochResponse__TopicResponse *tr;
+
+        TRY(enc_parts(ctx, t->partition_count));
+        NEW_MSG(ctx, Quire__OffsetForLeaderEpochResponse__TopicResponse,
+                quire__offset_for_leader_epoch_response__topic_response__init,
+                tr);
+        TRY(enc_string(t->topic, QR_WIRE_TOPIC_MAX, &tr->topic));
+        NEW_PTRS(ctx, t->partition_count, tr->partitions);
+        for (size_t j = 0; j < t->partition_count; j++) {
+            const qr_epoch_part_resp_t *p = &t->partitions[j];
+            Quire__OffsetForLeaderEpochResponse__PartitionResponse *pr;
+            NEW_MSG(
+                ctx, Quire__OffsetForLeaderEpochResponse__PartitionResponse,
+                quire__offset_for_leader_epoch_response__partition_response__init,
+                pr);
+            SET(pr, partition, p->partition);
+            SET_ERR(pr, p->error_code);
+            SET(pr, leader_epoch, p->leader_epoch);
+            SET(pr, end_offset, p->end_offset);
+            tr->partitions[j] = pr;
+        }
+        tr->n_partitions = t->partition_count;
+        pb->topics[i] = tr;
+    }
+    pb->n_topics = in->topic_count;
+    *out = pb;
+    return QUIRE_ERR_NONE;
+}
+
 static quire_err_t enc_resp(enc_ctx_t *ctx, const qr_resp_t *resp,
                             Quire__Response *pb)
 {
@@ -1345,6 +1515,9 @@ static quire_err_t enc_resp(enc_ctx_t *ctx, const qr_resp_t *resp,
     case QR_API_LIST_OFFSETS:
         return enc_list_offsets_resp(ctx, &resp->u.list_offsets,
                                      &pb->list_offsets);
+    case QR_API_OFFSET_FOR_LEADER_EPOCH:
+        return enc_epoch_resp(ctx, &resp->u.offset_for_leader_epoch,
+                              &pb->offset_for_leader_epoch);
     default:
         return QUIRE_ERR_BAD_ARG;
     }

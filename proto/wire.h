@@ -89,6 +89,7 @@ typedef enum qr_api {
     QR_API_LIST_OFFSETS = 2,
     QR_API_METADATA = 3,
     QR_API_API_VERSIONS = 18,
+    QR_API_OFFSET_FOR_LEADER_EPOCH = 23,
 } qr_api_t;
 
 /** One row of the version table. */
@@ -195,6 +196,12 @@ typedef struct qr_fetch_part {
     int32_t partition;
     int64_t fetch_offset;
     int32_t partition_max_bytes;
+    /** Followers (replica_id >= 0) only; encoded only for them, so a
+     * zero-initialised consumer request stays as before. Decoded as -1
+     * when absent. The leader epoch the follower knows (fencing). */
+    int32_t current_leader_epoch;
+    /** As current_leader_epoch: the follower's fdatasync'd end. */
+    int64_t replica_synced_offset;
 } qr_fetch_part_t;
 
 typedef struct qr_fetch_topic {
@@ -274,6 +281,44 @@ typedef struct qr_list_offsets_resp {
     const qr_list_offsets_topic_resp_t *topics;
 } qr_list_offsets_resp_t;
 
+/* ---- OffsetForLeaderEpoch (issue 16) ---- */
+
+typedef struct qr_epoch_req_part {
+    int32_t partition;
+    int32_t current_leader_epoch; /**< -1: no fencing check */
+    int32_t leader_epoch;         /**< the epoch whose end is asked */
+} qr_epoch_req_part_t;
+
+typedef struct qr_epoch_req_topic {
+    const char *topic;
+    size_t partition_count;
+    const qr_epoch_req_part_t *partitions;
+} qr_epoch_req_topic_t;
+
+typedef struct qr_epoch_req {
+    int32_t replica_id; /**< the asking broker; -1 for tools */
+    size_t topic_count;
+    const qr_epoch_req_topic_t *topics;
+} qr_epoch_req_t;
+
+typedef struct qr_epoch_part_resp {
+    int32_t partition;
+    quire_err_t error_code;
+    int32_t leader_epoch; /**< -1 when unknown */
+    int64_t end_offset;   /**< -1 when unknown */
+} qr_epoch_part_resp_t;
+
+typedef struct qr_epoch_topic_resp {
+    const char *topic;
+    size_t partition_count;
+    const qr_epoch_part_resp_t *partitions;
+} qr_epoch_topic_resp_t;
+
+typedef struct qr_epoch_resp {
+    size_t topic_count;
+    const qr_epoch_topic_resp_t *topics;
+} qr_epoch_resp_t;
+
 /* ---- envelopes ---- */
 
 /** Arena that owns a decoded struct's memory (opaque). */
@@ -295,6 +340,7 @@ typedef struct qr_req {
         qr_produce_req_t produce;
         qr_fetch_req_t fetch;
         qr_list_offsets_req_t list_offsets;
+        qr_epoch_req_t offset_for_leader_epoch;
     } u;
     qr_wire_mem_t *mem; /**< owned by a decoded struct; NULL otherwise */
 } qr_req_t;
@@ -314,6 +360,7 @@ typedef struct qr_resp {
         qr_produce_resp_t produce;
         qr_fetch_resp_t fetch;
         qr_list_offsets_resp_t list_offsets;
+        qr_epoch_resp_t offset_for_leader_epoch;
     } u;
     qr_wire_mem_t *mem; /**< owned by a decoded struct; NULL otherwise */
 } qr_resp_t;

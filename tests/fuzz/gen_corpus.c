@@ -150,7 +150,7 @@ static void gen_requests(const char *dir, const blob_t *plain,
     append(&payload, two->bytes, two->len);
     write_req(dir, "produce", &req, &payload, &stream);
 
-    qr_fetch_part_t fp[] = {{0, 42, 1048576}, {3, 0, 65536}};
+    qr_fetch_part_t fp[] = {{0, 42, 1048576, -1, -1}, {3, 0, 65536, -1, -1}};
     qr_fetch_topic_t ft[] = {{"orders", 2, fp}};
     req = (qr_req_t){.api = QR_API_FETCH, .correlation_id = 4};
     req.u.fetch.replica_id = -1;

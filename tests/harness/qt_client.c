@@ -288,7 +288,7 @@ quire_err_t qt_fetch(qt_client_t *c, const char *topic, int32_t partition,
                      int max_bytes, int partition_max_bytes, qr_resp_t *resp,
                      const qr_fetch_part_resp_t **part, int timeout_ms)
 {
-    qr_fetch_part_t fp = {partition, offset, partition_max_bytes};
+    qr_fetch_part_t fp = {partition, offset, partition_max_bytes, -1, -1};
     qr_fetch_topic_t t = {topic, 1, &fp};
     qr_req_t req = {0};
     quire_err_t err;

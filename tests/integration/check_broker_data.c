@@ -224,7 +224,7 @@ END_TEST
 START_TEST(test_longpoll_wakes)
 {
     qt_client_t *consumer = connect_ok(broker), *producer;
-    qr_fetch_part_t fp = {1, 0, 1 << 20};
+    qr_fetch_part_t fp = {1, 0, 1 << 20, -1, -1};
     qr_fetch_topic_t t;
     qr_req_t req = {0};
     qr_resp_t resp;
@@ -686,7 +686,7 @@ START_TEST(test_sigterm_answers_parked_fetch)
     char *chroot;
     qt_broker_t *b = own_broker(7, &chroot);
     qt_client_t *c = connect_ok(b);
-    qr_fetch_part_t fp = {0, 0, 1 << 20};
+    qr_fetch_part_t fp = {0, 0, 1 << 20, -1, -1};
     qr_fetch_topic_t t = {"parked", 1, &fp};
     qr_req_t req = {0};
     qr_resp_t resp;

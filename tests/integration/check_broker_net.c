@@ -64,7 +64,9 @@ static void assert_serving(const char *addr)
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(resp.api, QR_API_API_VERSIONS);
     ck_assert_int_eq(resp.error_code, QUIRE_ERR_NONE);
-    ck_assert_uint_eq(resp.u.api_versions.api_count, 5);
+    size_t napis;
+    (void)qr_wire_api_versions(&napis);
+    ck_assert_uint_eq(resp.u.api_versions.api_count, napis);
     qr_wire_resp_free(&resp);
     qt_client_close(c);
 }

@@ -113,7 +113,8 @@ int main(int argc, char **argv)
         .default_replication_factor = 1,
     };
     daemon_t d = {.events = stdout};
-    qr_cluster_cbs_t cbs = {&d, on_open, on_close, on_delete, on_status, NULL};
+    qr_cluster_cbs_t cbs = {&d,        on_open, on_close, on_delete,
+                            on_status, NULL,    NULL};
     qr_cluster_t *cl;
     ev_signal sigterm, sigint;
     char errstr[512];

@@ -251,6 +251,79 @@ START_TEST(test_close_reopen_delete_janitor)
 }
 END_TEST
 
+static const char *read_text(const char *dir, const char *name)
+{
+    static char buf[1024];
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* replication-offset-checkpoint (issue 16 item 3): the replicated high
+ * watermarks written with the recovery points, in Kafka's format, only
+ * for partitions that have one; reloaded at open, clamped to the log
+ * end. */
+START_TEST(test_replication_checkpoint)
+{
+    const char *dirs[] = {d1};
+    char errstr[128];
+    qr_logmgr_t *mgr = mgr_open(dirs, 1);
+    qr_plog_t *p0, *p1;
+    ck_assert_int_eq(
+        qr_logmgr_open_part(mgr, "t", 0, NULL, &p0, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(
+        qr_logmgr_open_part(mgr, "t", 1, NULL, &p1, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    put(p0, 5); /* offsets 0..9 */
+    put(p1, 2);
+    qr_plog_set_replicated_hw(p0, 6);
+    qr_plog_release(p0);
+    qr_plog_release(p1);
+    ck_assert_int_eq(qr_logmgr_checkpoint(mgr), QUIRE_ERR_NONE);
+    ck_assert_str_eq(read_text(d1, QR_CKPT_REPLICATION_FILE), "0\n1\nt 0 6\n");
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+
+    /* reloaded: t-0 serves up to its high watermark, t-1 has none */
+    mgr = mgr_open(dirs, 1);
+    ck_assert_int_eq(qr_logmgr_get(mgr, "t", 0, &p0), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_plog_replicated_hw(p0), 6);
+    ck_assert_int_eq(qr_plog_high_watermark(p0), 6);
+    ck_assert_int_eq(qr_plog_log_end(p0), 10);
+    qr_plog_release(p0);
+    ck_assert_int_eq(qr_logmgr_get(mgr, "t", 1, &p1), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_plog_replicated_hw(p1), -1);
+    ck_assert_int_eq(qr_plog_high_watermark(p1), 4);
+    qr_plog_release(p1);
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+
+    /* past the log end (the log lost its tail): clamped to it */
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof(p), "%s/%s", d1, QR_CKPT_REPLICATION_FILE);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("0\n2\nt 0 500\nt 1 3\n", f);
+    fclose(f);
+    mgr = mgr_open(dirs, 1);
+    ck_assert_int_eq(qr_logmgr_get(mgr, "t", 0, &p0), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_plog_replicated_hw(p0), 10);
+    ck_assert_int_eq(qr_plog_high_watermark(p0), 10);
+    qr_plog_release(p0);
+    ck_assert_int_eq(qr_logmgr_get(mgr, "t", 1, &p1), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_plog_high_watermark(p1), 3);
+    qr_plog_release(p1);
+    /* a deleted partition leaves the file */
+    ck_assert_int_eq(qr_logmgr_delete_part(mgr, "t", 1), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+    ck_assert_str_eq(read_text(d1, QR_CKPT_REPLICATION_FILE), "0\n1\nt 0 10\n");
+}
+END_TEST
+
 START_TEST(test_janitor_thread)
 {
     const char *dirs[] = {d1};
@@ -308,6 +381,7 @@ static Suite *logmgr_suite(void)
     tcase_add_test(tc, test_lock_and_offline_dir);
     tcase_add_test(tc, test_close_reopen_delete_janitor);
     tcase_add_test(tc, test_janitor_thread);
+    tcase_add_test(tc, test_replication_checkpoint);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -14,8 +14,8 @@
 
 #include "partmap.h"
 
-static const qr_topic_produce_t prod1000 = {1000, 0, 0},
-                                prod2000 = {2000, 1, 0};
+static const qr_topic_produce_t prod1000 = {1000, 0, 0, 1},
+                                prod2000 = {2000, 1, 0, 1};
 
 static char dir[] = "/tmp/check_partmap-XXXXXX";
 

@@ -33,7 +33,7 @@ static size_t apply1(const char *key, const char *value, qr_plog_conf_t *out,
     qr_topic_config_t cfg = {NULL, NULL, 0};
     size_t skipped;
 
-    qr_topic_produce_t dp = {DEFAULT_MAX, 0, 0}, prod;
+    qr_topic_produce_t dp = {DEFAULT_MAX, 0, 0, 1}, prod;
 
     qr_topic_config_set(&cfg, key, value);
     skipped = qr_topicconf_apply("t", &d, &dp, &cfg, out, &prod);
@@ -47,7 +47,7 @@ START_TEST(test_no_overrides)
 {
     qr_plog_conf_t d = defaults(), out;
     qr_topic_config_t empty = {NULL, NULL, 0};
-    qr_topic_produce_t dp = {DEFAULT_MAX, 0, 0}, prod;
+    qr_topic_produce_t dp = {DEFAULT_MAX, 0, 0, 1}, prod;
 
     ck_assert_uint_eq(qr_topicconf_apply("t", &d, &dp, NULL, &out, &prod), 0);
     ck_assert_mem_eq(&out, &d, sizeof(d));
@@ -136,7 +136,7 @@ START_TEST(test_mixed)
 {
     qr_plog_conf_t d = defaults(), out;
     qr_topic_config_t cfg = {NULL, NULL, 0};
-    qr_topic_produce_t dp = {DEFAULT_MAX, 0, 0}, prod;
+    qr_topic_produce_t dp = {DEFAULT_MAX, 0, 0, 1}, prod;
 
     qr_topic_config_set(&cfg, "segment.bytes", "1024");
     qr_topic_config_set(&cfg, "retention.bytes", "nope");

@@ -145,9 +145,9 @@ START_TEST(test_version_table)
 {
     size_t n = 0;
     const qr_api_version_t *v = qr_wire_api_versions(&n);
-    static const int keys[] = {0, 1, 2, 3, 18};
+    static const int keys[] = {0, 1, 2, 3, 18, 23};
 
-    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(n, 6);
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         size_t j;
         for (j = 0; j < n; j++)
@@ -264,7 +264,8 @@ END_TEST
 
 START_TEST(test_req_fetch)
 {
-    qr_fetch_part_t parts[] = {{0, 0, 1 << 20}, {5, 123456789012LL, 1024}};
+    qr_fetch_part_t parts[] = {{0, 0, 1 << 20, -1, -1},
+                               {5, 123456789012LL, 1024, -1, -1}};
     qr_fetch_topic_t topics[] = {{"logs", 2, parts}};
     qr_req_t req = {.api = QR_API_FETCH, .correlation_id = 99};
     qr_req_t out;
@@ -289,6 +290,32 @@ START_TEST(test_req_fetch)
     ck_assert_int_eq(fr->topics[0].partitions[1].fetch_offset, 123456789012LL);
     ck_assert_int_eq(fr->topics[0].partitions[1].partition_max_bytes, 1024);
     ck_assert_int_eq(fr->topics[0].partitions[0].partition_max_bytes, 1 << 20);
+    /* a consumer's request carries no fencing fields: they decode as -1
+     * whatever the C struct held (zero-initialised callers stay as before) */
+    ck_assert_int_eq(fr->topics[0].partitions[0].current_leader_epoch, -1);
+    ck_assert_int_eq(fr->topics[0].partitions[0].replica_synced_offset, -1);
+    qr_wire_req_free(&out);
+    rx_free(&rx);
+    parts[0].current_leader_epoch = 0;
+    parts[0].replica_synced_offset = 0;
+    req_round_trip(&req, NULL, 0, &rx, &out);
+    fr = &out.u.fetch;
+    ck_assert_int_eq(fr->topics[0].partitions[0].current_leader_epoch, -1);
+    ck_assert_int_eq(fr->topics[0].partitions[0].replica_synced_offset, -1);
+    qr_wire_req_free(&out);
+    rx_free(&rx);
+    /* a follower's (replica_id >= 0, issue 16) carries both */
+    req.u.fetch.replica_id = 2;
+    parts[1].current_leader_epoch = 7;
+    parts[1].replica_synced_offset = 123456789000LL;
+    req_round_trip(&req, NULL, 0, &rx, &out);
+    fr = &out.u.fetch;
+    ck_assert_int_eq(fr->replica_id, 2);
+    ck_assert_int_eq(fr->topics[0].partitions[0].current_leader_epoch, 0);
+    ck_assert_int_eq(fr->topics[0].partitions[0].replica_synced_offset, 0);
+    ck_assert_int_eq(fr->topics[0].partitions[1].current_leader_epoch, 7);
+    ck_assert_int_eq(fr->topics[0].partitions[1].replica_synced_offset,
+                     123456789000LL);
     qr_wire_req_free(&out);
     rx_free(&rx);
 }
@@ -317,6 +344,73 @@ START_TEST(test_req_list_offsets)
     ck_assert_int_eq(lr->topics[0].partitions[2].partition, 2);
     qr_wire_req_free(&out);
     rx_free(&rx);
+}
+END_TEST
+
+START_TEST(test_req_offset_for_leader_epoch)
+{
+    qr_epoch_req_part_t parts[] = {{0, 5, 4}, {1, -1, -1}, {7, 2, 2}};
+    qr_epoch_req_topic_t topics[] = {{"x", 3, parts}};
+    qr_req_t req = {.api = QR_API_OFFSET_FOR_LEADER_EPOCH, .correlation_id = 9};
+    qr_req_t out;
+    rx_t rx;
+    const qr_epoch_req_t *er;
+
+    req.u.offset_for_leader_epoch.replica_id = 2;
+    req.u.offset_for_leader_epoch.topic_count = 1;
+    req.u.offset_for_leader_epoch.topics = topics;
+    req_round_trip(&req, NULL, 0, &rx, &out);
+    ck_assert_int_eq(out.api, QR_API_OFFSET_FOR_LEADER_EPOCH);
+    er = &out.u.offset_for_leader_epoch;
+    ck_assert_int_eq(er->replica_id, 2);
+    ck_assert_str_eq(er->topics[0].topic, "x");
+    ck_assert_uint_eq(er->topics[0].partition_count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(er->topics[0].partitions[i].partition,
+                         parts[i].partition);
+        ck_assert_int_eq(er->topics[0].partitions[i].current_leader_epoch,
+                         parts[i].current_leader_epoch);
+        ck_assert_int_eq(er->topics[0].partitions[i].leader_epoch,
+                         parts[i].leader_epoch);
+    }
+    qr_wire_req_free(&out);
+    rx_free(&rx);
+    ck_assert_str_eq(qr_wire_api_name(QR_API_OFFSET_FOR_LEADER_EPOCH),
+                     "OffsetForLeaderEpoch");
+    /* an epoch below -1 means nothing: never sent, refused when received */
+    qr_epoch_req_part_t bad[] = {{0, -1, -2}};
+    qr_epoch_req_topic_t bt[] = {{"x", 1, bad}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    req.u.offset_for_leader_epoch.topics = bt;
+    ck_assert_int_eq(qr_wire_req_encode_alloc(&req, &buf, &len),
+                     QUIRE_ERR_BAD_ARG);
+    Quire__OffsetForLeaderEpochRequest__Partition pp =
+        QUIRE__OFFSET_FOR_LEADER_EPOCH_REQUEST__PARTITION__INIT;
+    Quire__OffsetForLeaderEpochRequest__Partition *ppp = &pp;
+    Quire__OffsetForLeaderEpochRequest__Topic tp =
+        QUIRE__OFFSET_FOR_LEADER_EPOCH_REQUEST__TOPIC__INIT;
+    Quire__OffsetForLeaderEpochRequest__Topic *tpp = &tp;
+    Quire__OffsetForLeaderEpochRequest er_pb =
+        QUIRE__OFFSET_FOR_LEADER_EPOCH_REQUEST__INIT;
+    Quire__Request pb = QUIRE__REQUEST__INIT;
+    pp.has_current_leader_epoch = 1;
+    pp.current_leader_epoch = -3;
+    tp.topic = "x";
+    tp.n_partitions = 1;
+    tp.partitions = &ppp;
+    er_pb.n_topics = 1;
+    er_pb.topics = &tpp;
+    pb.has_api = 1;
+    pb.api = QUIRE__API_KEY__OFFSET_FOR_LEADER_EPOCH;
+    pb.has_correlation_id = 1;
+    pb.correlation_id = 4;
+    pb.body_case = QUIRE__REQUEST__BODY_OFFSET_FOR_LEADER_EPOCH;
+    pb.offset_for_leader_epoch = &er_pb;
+    ck_assert_int_eq(decode_raw_req(&pb, NULL, 0, &out),
+                     QUIRE_ERR_INVALID_REQUEST);
+    ck_assert(out.has_correlation_id);
+    qr_wire_req_free(&out);
 }
 END_TEST
 
@@ -498,6 +592,43 @@ START_TEST(test_resp_list_offsets)
 }
 END_TEST
 
+START_TEST(test_resp_offset_for_leader_epoch)
+{
+    qr_epoch_part_resp_t parts[] = {
+        {0, QUIRE_ERR_NONE, 4, 1234567890123LL},
+        {1, QUIRE_ERR_NONE, -1, -1},
+        {2, QUIRE_ERR_FENCED_LEADER_EPOCH, -1, -1},
+        {3, QUIRE_ERR_UNKNOWN_LEADER_EPOCH, -1, -1},
+        {4, QUIRE_ERR_NOT_LEADER_FOR_PARTITION, -1, -1},
+    };
+    qr_epoch_topic_resp_t topics[] = {{"x", 5, parts}};
+    qr_resp_t resp = {.api = QR_API_OFFSET_FOR_LEADER_EPOCH,
+                      .correlation_id = 15};
+    qr_resp_t out;
+    rx_t rx;
+    const qr_epoch_resp_t *e;
+
+    resp.u.offset_for_leader_epoch.topic_count = 1;
+    resp.u.offset_for_leader_epoch.topics = topics;
+    resp_round_trip(&resp, NULL, 0, &rx, &out);
+    e = &out.u.offset_for_leader_epoch;
+    ck_assert_str_eq(e->topics[0].topic, "x");
+    ck_assert_uint_eq(e->topics[0].partition_count, 5);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(e->topics[0].partitions[i].partition,
+                         parts[i].partition);
+        ck_assert_int_eq(e->topics[0].partitions[i].error_code,
+                         parts[i].error_code);
+        ck_assert_int_eq(e->topics[0].partitions[i].leader_epoch,
+                         parts[i].leader_epoch);
+        ck_assert_int_eq(e->topics[0].partitions[i].end_offset,
+                         parts[i].end_offset);
+    }
+    qr_wire_resp_free(&out);
+    rx_free(&rx);
+}
+END_TEST
+
 /* An answer to a request that could not be read: no api, no body. */
 START_TEST(test_resp_whole_request_error)
 {
@@ -604,7 +735,7 @@ START_TEST(test_encode_refuses)
     qr_req_t req = {.api = QR_API_PRODUCE, .correlation_id = 1};
     qr_resp_t resp = {.api = QR_API_FETCH};
     char *long_name = malloc(QR_WIRE_TOPIC_MAX + 2);
-    qr_fetch_part_t fp = {0, 0, 100};
+    qr_fetch_part_t fp = {0, 0, 100, -1, -1};
     qr_fetch_topic_t ft = {long_name, 1, &fp};
     uint8_t *out = NULL;
     size_t len;
@@ -1265,11 +1396,13 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, test_req_produce);
     tcase_add_test(tc, test_req_fetch);
     tcase_add_test(tc, test_req_list_offsets);
+    tcase_add_test(tc, test_req_offset_for_leader_epoch);
     tcase_add_test(tc, test_resp_api_versions);
     tcase_add_test(tc, test_resp_metadata);
     tcase_add_test(tc, test_resp_produce);
     tcase_add_test(tc, test_resp_fetch);
     tcase_add_test(tc, test_resp_list_offsets);
+    tcase_add_test(tc, test_resp_offset_for_leader_epoch);
     tcase_add_test(tc, test_resp_whole_request_error);
     tcase_add_test(tc, test_local_codes_mapped);
     tcase_add_test(tc, test_encode_buf_full);

@@ -30,7 +30,48 @@ START_TEST(test_paths)
         free(t[i].got);
     }
     ck_assert_str_eq(qr_znode_roots[0], "/brokers");
-    ck_assert_uint_eq(qr_znode_root_cnt, 8);
+    ck_assert_uint_eq(qr_znode_root_cnt, 9);
+    /* the leaders' ISR changes go under it (issue 16) */
+    ck_assert_str_eq(qr_znode_roots[8], "/isr_change_notification");
+}
+END_TEST
+
+/* The ISR change notification, Kafka 0.8.2's JSON, and what its reader
+ * refuses. */
+START_TEST(test_isr_change)
+{
+    char *s = qr_znode_isr_change_encode("orders", 3);
+    char **topics = NULL, errstr[256];
+    int32_t *parts = NULL;
+    size_t n = 0;
+    static const char *const bad[] = {
+        "{\"version\":1}",
+        "{\"version\":1,\"partitions\":[]}",
+        "{\"version\":2,\"partitions\":[{\"topic\":\"a\",\"partition\":0}]}",
+        "{\"version\":1,\"partitions\":[{\"topic\":\"..\",\"partition\":0}]}",
+        "{\"version\":1,\"partitions\":[{\"topic\":\"a\",\"partition\":-1}]}",
+        "{\"version\":1,\"partitions\":[{\"topic\":\"a\"}]}",
+        "{\"version\":1,\"partitions\":[1]}",
+    };
+
+    ck_assert_str_eq(s, "{\"version\":1,\"partitions\":[{\"topic\":\"orders\","
+                        "\"partition\":3}]}");
+    ck_assert_int_eq(qr_znode_isr_change_decode(s, (int)strlen(s), &topics,
+                                                &parts, &n, errstr,
+                                                sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(topics[0], "orders");
+    ck_assert_int_eq(parts[0], 3);
+    free(topics[0]);
+    free(topics);
+    free(parts);
+    free(s);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(qr_znode_isr_change_decode(
+                          bad[i], (int)strlen(bad[i]), &topics, &parts, &n,
+                          errstr, sizeof(errstr)) == QUIRE_ERR_BAD_JSON,
+                      "accepted %s", bad[i]);
 }
 END_TEST
 
@@ -344,6 +385,7 @@ static Suite *znode_suite(void)
     TCase *tc = tcase_create("json");
 
     tcase_add_test(tc, test_paths);
+    tcase_add_test(tc, test_isr_change);
     tcase_add_test(tc, test_parse_id);
     tcase_add_test(tc, test_broker);
     tcase_add_test(tc, test_topic);
