@@ -83,8 +83,8 @@ static pid_t broker(const char *connect, int id, int session_ms, int controller)
         .port = 9092 + id,
         .controller_eligible = controller,
     };
-    qr_cluster_cbs_t cbs = {NULL, cb_open, cb_close, cb_delete,
-                            NULL, NULL,    NULL};
+    qr_cluster_cbs_t cbs = {NULL, cb_open, cb_close, cb_delete, NULL,
+                            NULL, NULL,    NULL,     NULL};
     char errstr[256];
     ev_signal sig;
     qr_cluster_t *cl =

@@ -123,6 +123,29 @@ static const qr_conf_prop_t props[] = {
      OFF(zookeeper_connection_timeout_ms), "18000", 100, 600000, NULL,
      QR_CONF_F_RESTART,
      "How long start-up waits for the first ZooKeeper connection"},
+    /* ---- controller and controlled shutdown (issue 16) ---- */
+    {"unclean.leader.election.enable", QR_CONF_BOOL,
+     OFF(unclean_leader_election_enable), "false", NORANGE, NULL,
+     QR_CONF_F_RESTART,
+     "When no ISR member of a partition is alive, let the controller elect "
+     "a replica outside the ISR (available again, but records acknowledged "
+     "by the old ISR may be lost); false keeps the partition offline until "
+     "an ISR member returns (topic override of the same name)"},
+    {"controlled.shutdown.enable", QR_CONF_BOOL,
+     OFF(controlled_shutdown_enable), "true", NORANGE, NULL,
+     QR_CONF_F_RESTART,
+     "On SIGTERM or SIGINT, first ask the controller to move every "
+     "partition this broker leads to another ISR member, and stop once it "
+     "leads none (a second signal stops at once)"},
+    {"controlled.shutdown.max.retries", QR_CONF_INT,
+     OFF(controlled_shutdown_max_retries), "3", 1, 1000, NULL,
+     QR_CONF_F_RESTART,
+     "Attempts a controlled shutdown waits for leadership to move before "
+     "the broker stops anyway"},
+    {"controlled.shutdown.retry.backoff.ms", QR_CONF_INT64,
+     OFF(controlled_shutdown_retry_backoff_ms), "5000", 1, 3600000, NULL,
+     QR_CONF_F_RESTART,
+     "Length of one controlled shutdown attempt"},
     /* ---- partition log ---- */
     {"log.dirs", QR_CONF_LIST, OFF(log_dirs), "/tmp/quire-logs", NORANGE,
      NULL, QR_CONF_F_RESTART,
@@ -225,6 +248,34 @@ static const qr_conf_prop_t props[] = {
      QR_CONF_F_RESTART,
      "Share (percent) of a broker's preferred partitions led by others above "
      "which the controller rebalances"},
+    /* ---- replication: the follower side ---- */
+    {"replica.fetch.max.bytes", QR_CONF_INT, OFF(replica_fetch_max_bytes),
+     "1048576", 0, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Bytes a follower asks for per partition in one Fetch; a first batch "
+     "larger than this is still sent whole (KIP-74)"},
+    {"replica.fetch.response.max.bytes", QR_CONF_INT,
+     OFF(replica_fetch_response_max_bytes), "10485760", 0, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "Bytes a follower asks for in one Fetch over all its partitions on "
+     "that leader (one batch may go past it)"},
+    {"replica.fetch.wait.max.ms", QR_CONF_INT, OFF(replica_fetch_wait_max_ms),
+     "500", 0, 600000, NULL, QR_CONF_F_RESTART,
+     "How long a leader may hold a follower's Fetch waiting for "
+     "replica.fetch.min.bytes of new data"},
+    {"replica.fetch.min.bytes", QR_CONF_INT, OFF(replica_fetch_min_bytes),
+     "1", 0, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Bytes a follower's Fetch waits for before it is answered (up to "
+     "replica.fetch.wait.max.ms)"},
+    {"replica.fetch.backoff.ms", QR_CONF_INT64, OFF(replica_fetch_backoff_ms),
+     "1000", 0, 3600000, NULL, QR_CONF_F_RESTART,
+     "Delay before a follower retries a partition whose fetch failed, or "
+     "reconnects to a leader it lost"},
+    {"replica.socket.timeout.ms", QR_CONF_INT64,
+     OFF(replica_socket_timeout_ms), "30000", 1, 3600000, NULL,
+     QR_CONF_F_RESTART,
+     "A follower drops its connection to a leader that has not answered a "
+     "request within replica.fetch.wait.max.ms plus this, or not accepted "
+     "the connection within this"},
     /* ---- tests only ---- */
     {"quire.test.flush.delay.ms", QR_CONF_INT, OFF(test_flush_delay_ms), "0",
      0, 60000, NULL, QR_CONF_F_RESTART,

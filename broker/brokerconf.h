@@ -54,6 +54,11 @@ typedef struct qr_brokerconf {
     char *zookeeper_connect;
     int64_t zookeeper_session_timeout_ms;
     int64_t zookeeper_connection_timeout_ms;
+    /* ---- controller and controlled shutdown (issue 16) ---- */
+    int unclean_leader_election_enable;
+    int controlled_shutdown_enable;
+    int controlled_shutdown_max_retries;
+    int64_t controlled_shutdown_retry_backoff_ms;
     /* ---- partition log (log.*) ---- */
     qr_conf_list_t log_dirs;
     int64_t log_segment_bytes;
@@ -78,6 +83,13 @@ typedef struct qr_brokerconf {
     int auto_leader_rebalance_enable;
     int leader_imbalance_check_interval_seconds;
     int leader_imbalance_per_broker_percentage;
+    /* ---- replication: the follower side (replica.*) ---- */
+    int replica_fetch_max_bytes;          /* per partition */
+    int replica_fetch_response_max_bytes; /* per Fetch answer */
+    int replica_fetch_wait_max_ms;
+    int replica_fetch_min_bytes;
+    int64_t replica_fetch_backoff_ms;
+    int64_t replica_socket_timeout_ms;
     /* ---- tests only ---- */
     int test_flush_delay_ms;      /* flusher threads sleep before each job */
     int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */

@@ -212,6 +212,10 @@ qr_replica_t *qr_replica_new(const char *name, int32_t self,
      * below it (write caching off: the visible end is the synced end) */
     rs->synced_end = hw < leader_end ? hw : leader_end;
     rs->cbs = *cbs;
+    /* the log's HW is bounded from now on: a consumer must not see what
+     * the followers may not have before the first move */
+    if (rs->cbs.set_hw)
+        rs->cbs.set_hw(rs->cbs.opaque, hw);
     return rs;
 }
 

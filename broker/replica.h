@@ -108,7 +108,8 @@ typedef struct qr_replica_isr {
  * @p leader_epoch. Until qr_replica_set_state() it knows no followers
  * and the HW stays where it is (nothing is acknowledged on a guess).
  * @param name "topic-partition", copied, for logs.
- * @param hw the current high watermark (the HW never goes below it).
+ * @param hw the current high watermark (the HW never goes below it);
+ *        pushed through set_hw at once, so the log is bounded by it.
  * @param leader_end the leader's log end now: the start offset of this
  *        leader epoch (expansion needs a follower to reach it).
  * @param write_caching the topic's write caching (which offsets count).

@@ -25,6 +25,8 @@
 #include "brokerseq.h"
 #include "clock.h"
 #include "cluster.h"
+#include "fetcher.h"
+#include "frame.h"
 #include "listener.h"
 #include "logging.h"
 #include "logmgr.h"
@@ -42,6 +44,8 @@
 /* Topic names auto-creation remembers having charged (a client retrying
  * Metadata for a topic being created is not charged again). */
 #define AUTOCREATE_RECENT 256
+/* Buckets of the replica manager's leader epochs. */
+#define ACTED_BUCKETS 1024
 
 typedef struct admit_ip {
     struct admit_ip *next;
@@ -55,6 +59,14 @@ typedef struct admit {
     uint64_t max_total, max_per_ip;
     admit_ip_t *buckets[ADMIT_BUCKETS];
 } admit_t;
+
+/* The leader epoch the replica manager last acted on for a partition. */
+typedef struct acted {
+    struct acted *next;
+    char *topic; /* owned */
+    int32_t partition;
+    int32_t epoch;
+} acted_t;
 
 typedef struct autocreate_limit {
     pthread_mutex_t mu;
@@ -78,8 +90,11 @@ struct qr_server {
     qr_logmgr_t *logmgr;
     qr_partmap_t *partmap;
     qr_cluster_t *cluster;
+    qr_fetcher_t *fetcher;         /* the follower side (main loop) */
+    acted_t *acted[ACTED_BUCKETS]; /* main loop only */
     int announced;
     int stopping;
+    int ctl_shutdown; /* a controlled shutdown is under way */
     quire_err_t exit_err;
     admit_t admit;
     atomic_int_fast64_t mem_used; /* queued.max.request.bytes accounting */
@@ -383,6 +398,13 @@ void qr_server_stop(qr_server_t *server)
     ev_break(server->loop, EVBREAK_ALL);
 }
 
+static void on_shutdown_moved(void *opaque, int moved, const char *msg)
+{
+    (void)moved;
+    (void)msg; /* logged by the cluster */
+    qr_server_stop(opaque);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     qr_server_t *server = w->data;
@@ -390,6 +412,16 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     (void)loop;
     (void)revents;
     QR_LOG_INFO("SERVER", "signal %d: shutting down", w->signum);
+    /* the first signal moves leadership away first (issue 16 item 9) */
+    if (server->bconf->controlled_shutdown_enable && server->cluster &&
+        !server->stopping && !server->ctl_shutdown &&
+        qr_cluster_controlled_shutdown(
+            server->cluster, server->bconf->controlled_shutdown_max_retries,
+            server->bconf->controlled_shutdown_retry_backoff_ms,
+            on_shutdown_moved, server) == QUIRE_ERR_NONE) {
+        server->ctl_shutdown = 1;
+        return;
+    }
     qr_server_stop(server);
 }
 
@@ -416,6 +448,8 @@ static void shutdown_all(qr_server_t *server)
 
     stop_isr_checks(server);
     drain_threads(server);
+    if (server->fetcher)
+        qr_fetcher_stop(server->fetcher); /* releases the followed logs */
     while ((entry = qr_partmap_take_any(server->partmap)) != NULL) {
         if (entry->replica)
             qr_replica_depose(entry->replica);
@@ -701,6 +735,87 @@ static void stop_isr_checks(qr_server_t *server)
     }
 }
 
+/* ---- the replica manager (issue 16: leader and follower transitions) ----
+ *
+ * The cluster tells us, from the partition states in the view, which
+ * partitions we lead (cb_open_partition) and which we follow
+ * (cb_follow_partition). A leader's log is in the partmap, stamped with its
+ * leader epoch, and not fetched; a follower's log stays open outside the
+ * partmap (clients get NOT_LEADER_FOR_PARTITION) and the fetcher appends
+ * the leader's batches to it. A state whose leader_epoch is older than
+ * the one already acted on (a stale view, a deposed controller) changes
+ * nothing. */
+
+static acted_t **acted_find(qr_server_t *server, const char *topic,
+                            int32_t partition)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)partition;
+    acted_t **pp;
+
+    for (const char *c = topic; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    for (pp = &server->acted[h % ACTED_BUCKETS]; *pp; pp = &(*pp)->next)
+        if ((*pp)->partition == partition && !strcmp((*pp)->topic, topic))
+            break;
+    return pp;
+}
+
+/* Returns 1 (and logs) when @p epoch is older than the one acted on;
+ * else records it and returns 0. */
+static int epoch_stale(qr_server_t *server, const char *topic,
+                       int32_t partition, int32_t epoch, const char *what)
+{
+    acted_t **pp = acted_find(server, topic, partition);
+
+    if (*pp && epoch < (*pp)->epoch) {
+        QR_LOG_WARN("SERVER",
+                    "%s-%d: ignoring a state making us %s at leader epoch %d: "
+                    "epoch %d was already acted on",
+                    topic, partition, what, epoch, (*pp)->epoch);
+        return 1;
+    }
+    if (!*pp) {
+        *pp = qr_calloc(1, sizeof(**pp));
+        (*pp)->topic = qr_strdup(topic);
+        (*pp)->partition = partition;
+    }
+    (*pp)->epoch = epoch;
+    return 0;
+}
+
+/* The partition is gone from this broker (deleted, reassigned away): a
+ * topic created again under the same name starts at epoch 0. */
+static void epoch_forget(qr_server_t *server, const char *topic,
+                         int32_t partition)
+{
+    acted_t **pp = acted_find(server, topic, partition), *a = *pp;
+
+    if (a) {
+        *pp = a->next;
+        free(a->topic);
+        free(a);
+    }
+}
+
+static quire_err_t open_log(qr_server_t *server, const char *topic,
+                            int32_t partition, const qr_topic_config_t *config,
+                            const char *role, qr_plog_t **partp,
+                            qr_plog_conf_t *pconf, qr_topic_produce_t *prod)
+{
+    char errstr[512];
+    quire_err_t err;
+
+    if (!server->logmgr || server->stopping)
+        return QUIRE_ERR_STATE;
+    topic_settings(server, topic, config, pconf, prod);
+    err = qr_logmgr_open_part(server->logmgr, topic, partition, pconf, partp,
+                              errstr, sizeof(errstr));
+    if (err != QUIRE_ERR_NONE)
+        QR_LOG_ERR("SERVER", "cannot open %s-%d to %s it: %s", topic, partition,
+                   role, errstr);
+    return err;
+}
+
 static quire_err_t cb_open_partition(void *opaque, const char *topic,
                                      int32_t partition, int32_t leader_epoch,
                                      const qr_topic_config_t *config)
@@ -709,19 +824,18 @@ static quire_err_t cb_open_partition(void *opaque, const char *topic,
     qr_plog_t *part = NULL;
     qr_plog_conf_t pconf;
     qr_topic_produce_t prod;
-    char errstr[512];
     quire_err_t err;
 
     if (!server->logmgr || server->stopping)
         return QUIRE_ERR_STATE;
-    topic_settings(server, topic, config, &pconf, &prod);
-    err = qr_logmgr_open_part(server->logmgr, topic, partition, &pconf, &part,
-                              errstr, sizeof(errstr));
-    if (err != QUIRE_ERR_NONE) {
-        QR_LOG_ERR("SERVER", "cannot open %s-%d to lead it: %s", topic,
-                   partition, errstr);
+    if (epoch_stale(server, topic, partition, leader_epoch, "leader"))
+        return QUIRE_ERR_FENCED_LEADER_EPOCH;
+    /* no fetch may append once we lead: unfollow waits for the fetcher */
+    qr_fetcher_unfollow(server->fetcher, topic, partition);
+    err = open_log(server, topic, partition, config, "lead", &part, &pconf,
+                   &prod);
+    if (err != QUIRE_ERR_NONE)
         return err;
-    }
     /* its appends carry the epoch (issue 16: leader-epoch-checkpoint) */
     qr_plog_set_leader_epoch(part, leader_epoch);
     qr_partmap_put_replica(server->partmap, topic, partition, leader_epoch,
@@ -730,6 +844,58 @@ static quire_err_t cb_open_partition(void *opaque, const char *topic,
     QR_LOG_INFO("SERVER", "leading %s-%d (epoch %d)", topic, partition,
                 leader_epoch);
     return QUIRE_ERR_NONE;
+}
+
+static void drop_entry(qr_server_t *server, const char *topic,
+                       int32_t partition);
+
+static quire_err_t cb_follow_partition(void *opaque, const char *topic,
+                                       int32_t partition, int32_t leader,
+                                       int32_t leader_epoch,
+                                       const char *leader_host, int leader_port,
+                                       const qr_topic_config_t *config)
+{
+    qr_server_t *server = opaque;
+    qr_plog_t *part = NULL;
+    qr_plog_conf_t pconf;
+    qr_topic_produce_t prod;
+    quire_err_t err;
+
+    if (!server->logmgr || server->stopping)
+        return QUIRE_ERR_STATE;
+    if (epoch_stale(server, topic, partition, leader_epoch, "a follower"))
+        return QUIRE_ERR_FENCED_LEADER_EPOCH;
+    /* clients now get NOT_LEADER_FOR_PARTITION; the log stays open */
+    drop_entry(server, topic, partition);
+    err = open_log(server, topic, partition, config, "follow", &part, &pconf,
+                   &prod);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    qr_fetcher_follow(server->fetcher, part, leader, leader_epoch, leader_host,
+                      leader_port);
+    qr_plog_release(part);
+    return QUIRE_ERR_NONE;
+}
+
+static void cb_unfollow_partition(void *opaque, const char *topic,
+                                  int32_t partition, int delete_data)
+{
+    qr_server_t *server = opaque;
+    quire_err_t err;
+
+    qr_fetcher_unfollow(server->fetcher, topic, partition);
+    epoch_forget(server, topic, partition);
+    if (!server->logmgr)
+        return;
+    err = delete_data ? qr_logmgr_delete_part(server->logmgr, topic, partition)
+                      : qr_logmgr_close_part(server->logmgr, topic, partition);
+    if (err != QUIRE_ERR_NONE && err != QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+        QR_LOG_ERR("SERVER", "%s %s-%d: %s",
+                   delete_data ? "deleting" : "closing", topic, partition,
+                   quire_err2str(err));
+    else
+        QR_LOG_INFO("SERVER", "no longer a replica of %s-%d%s", topic,
+                    partition, delete_data ? " (data deleted)" : "");
 }
 
 /* Kafka applies topic config changes to the live logs: new sizes from the
@@ -789,6 +955,7 @@ static void cb_close_partition(void *opaque, const char *topic,
     quire_err_t err;
 
     drop_entry(server, topic, partition);
+    epoch_forget(server, topic, partition);
     if (!server->logmgr)
         return; /* shutdown: the log manager closed everything already */
     err = qr_logmgr_close_part(server->logmgr, topic, partition);
@@ -806,6 +973,9 @@ static quire_err_t cb_delete_partition(void *opaque, const char *topic,
     quire_err_t err;
 
     drop_entry(server, topic, partition);
+    if (server->fetcher)
+        qr_fetcher_unfollow(server->fetcher, topic, partition);
+    epoch_forget(server, topic, partition);
     if (!server->logmgr)
         return QUIRE_ERR_STATE;
     err = qr_logmgr_delete_part(server->logmgr, topic, partition);
@@ -867,10 +1037,13 @@ static quire_err_t start_cluster(qr_server_t *server)
         bconf->leader_imbalance_check_interval_seconds;
     cconf.leader_balance.imbalance_percentage =
         bconf->leader_imbalance_per_broker_percentage;
+    cconf.unclean_leader_election = bconf->unclean_leader_election_enable;
     cbs.opaque = server;
     cbs.open_partition = cb_open_partition;
     cbs.close_partition = cb_close_partition;
     cbs.delete_partition = cb_delete_partition;
+    cbs.follow_partition = cb_follow_partition;
+    cbs.unfollow_partition = cb_unfollow_partition;
     cbs.topic_config = cb_topic_config;
     cbs.partition_state = cb_partition_state;
     cbs.status = cb_status;
@@ -899,6 +1072,9 @@ static void on_visible(void *opaque, qr_plog_t *part, int64_t visible_end)
                                   qr_plog_synced_end(part));
         qr_pentry_notify(entry);
         qr_pentry_release(entry);
+    } else {
+        /* a follower's synced end: its next Fetch reports it */
+        qr_fetcher_notify(server->fetcher);
     }
 }
 
@@ -933,6 +1109,32 @@ static quire_err_t start_storage(qr_server_t *server)
                                   bconf->test_flush_delay_ms);
     }
     return QUIRE_ERR_NONE;
+}
+
+/* The follower side: one thread for every source broker's connection
+ * (fetcher.h says why). Its frames are bounded by what the leader may
+ * send: replica.fetch.response.max.bytes plus one batch past it (KIP-74),
+ * a batch being at most message.max.bytes (or a topic's larger
+ * max.message.bytes, up to socket.request.max.bytes). */
+static quire_err_t start_fetcher(qr_server_t *server)
+{
+    const qr_brokerconf_t *bconf = server->bconf;
+    qr_fetcher_conf_t fconf = {0};
+    uint64_t frame;
+
+    fconf.broker_id = bconf->broker_id;
+    fconf.fetch_max_bytes = bconf->replica_fetch_max_bytes;
+    fconf.response_max_bytes = bconf->replica_fetch_response_max_bytes;
+    fconf.wait_max_ms = bconf->replica_fetch_wait_max_ms;
+    fconf.min_bytes = bconf->replica_fetch_min_bytes;
+    fconf.backoff_ms = bconf->replica_fetch_backoff_ms;
+    fconf.socket_timeout_ms = bconf->replica_socket_timeout_ms;
+    frame = (uint64_t)bconf->replica_fetch_response_max_bytes +
+            (uint64_t)bconf->socket_request_max_bytes +
+            QR_FRAME_RESP_HEADER_MAX;
+    fconf.max_frame = frame > UINT32_MAX ? UINT32_MAX : (uint32_t)frame;
+    server->fetcher = qr_fetcher_new(&fconf);
+    return qr_fetcher_start(server->fetcher);
 }
 
 /* ---- the broker id (Kafka's getOrGenerateBrokerId) ---- */
@@ -1031,6 +1233,8 @@ quire_err_t qr_server_run(qr_server_t *server)
     if (err == QUIRE_ERR_NONE)
         err = bind_network(server);
     if (err == QUIRE_ERR_NONE)
+        err = start_fetcher(server);
+    if (err == QUIRE_ERR_NONE)
         err = start_cluster(server);
     if (err == QUIRE_ERR_NONE)
         err = start_serving(server);
@@ -1059,6 +1263,14 @@ void qr_server_destroy(qr_server_t *server)
         qr_netthread_destroy(server->nts[i]);
     free(server->nts);
     qr_cluster_destroy(server->cluster);
+    qr_fetcher_destroy(server->fetcher);
+    for (int i = 0; i < ACTED_BUCKETS; i++)
+        while (server->acted[i]) {
+            acted_t *a = server->acted[i];
+            server->acted[i] = a->next;
+            free(a->topic);
+            free(a);
+        }
     qr_partmap_destroy(server->partmap);
     if (server->loop) {
         ev_signal_stop(server->loop, &server->sigterm);

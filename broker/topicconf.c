@@ -90,6 +90,8 @@ static int apply_one(const char *key, const char *value, qr_plog_conf_t *pconf,
             prod->trust_compressed = strcmp(value, "false") == 0;
             return 0;
         }
+        if (strcmp(key, "unclean.leader.election.enable") == 0)
+            return 0; /* the controller's, read from the view there */
         snprintf(why, why_size, "not supported by this broker");
         return -1;
     }

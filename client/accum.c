@@ -28,6 +28,11 @@ typedef struct atopic {
     qr_accum_part_t **parts; /* index: partition id; NULL until used */
     int32_t nparts;
     int32_t sticky; /* -1: none chosen yet */
+    /* availability for unkeyed records (qr_accum_set_available): up[p]
+     * is 1 when partition p has a reachable leader; NULL or navail == 0:
+     * every partition is a candidate */
+    uint8_t *up;
+    int32_t up_cnt, navail;
 } atopic_t;
 
 struct qr_accum_part {
@@ -142,6 +147,7 @@ void qr_accum_destroy(qr_accum_t *acc)
             free(part);
         }
         free(topic->parts);
+        free(topic->up);
         free(topic->name);
         free(topic);
     }
@@ -220,19 +226,45 @@ static quire_err_t part_get(atopic_t *topic, int32_t partition,
     return QUIRE_ERR_NONE;
 }
 
+/* Whether unkeyed records may go to @p p of @p topic. Lock held. */
+static int part_up(const atopic_t *topic, int32_t p)
+{
+    return topic->navail == 0 || (p < topic->up_cnt && topic->up[p]);
+}
+
 /* A new sticky partition, different from the current one when there is a
- * choice (Kafka's StickyPartitionCache.nextPartition). */
+ * choice (Kafka's StickyPartitionCache.nextPartition), among the
+ * partitions with a reachable leader when any has one (Kafka's
+ * availablePartitionsForTopic). */
 static int32_t sticky_next(qr_accum_t *acc, atopic_t *topic, int32_t part_cnt)
 {
-    int32_t old = topic->sticky, p;
+    int32_t old = topic->sticky, p, navail = 0, skip, k;
 
-    if (part_cnt == 1)
-        p = 0;
-    else if (old < 0 || old >= part_cnt)
-        p = (int32_t)(next_rand(acc) % (uint32_t)part_cnt);
-    else
-        p = (old + 1 + (int32_t)(next_rand(acc) % (uint32_t)(part_cnt - 1))) %
-            part_cnt;
+    for (p = 0; topic->navail && p < part_cnt && p < topic->up_cnt; p++)
+        navail += topic->up[p];
+    if (navail == 0) {
+        /* none known to be up (or no information): all are candidates */
+        if (part_cnt == 1)
+            p = 0;
+        else if (old < 0 || old >= part_cnt)
+            p = (int32_t)(next_rand(acc) % (uint32_t)part_cnt);
+        else
+            p = (old + 1 +
+                 (int32_t)(next_rand(acc) % (uint32_t)(part_cnt - 1))) %
+                part_cnt;
+        topic->sticky = p;
+        return p;
+    }
+    /* the k'th available partition, the current one left out when there
+     * is another */
+    skip = old >= 0 && old < part_cnt && navail > 1 && part_up(topic, old);
+    k = (int32_t)(next_rand(acc) % (uint32_t)(navail - skip));
+    for (p = 0; p < part_cnt; p++) {
+        if (p >= topic->up_cnt || !topic->up[p] || (skip && p == old))
+            continue;
+        if (k-- == 0)
+            break;
+    }
     topic->sticky = p;
     return p;
 }
@@ -393,7 +425,8 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
         goto out;
     if (sticky) {
         partition = topic->sticky;
-        if (partition < 0 || partition >= part_cnt)
+        if (partition < 0 || partition >= part_cnt ||
+            !part_up(topic, partition))
             partition = sticky_next(acc, topic, part_cnt);
     }
     for (;;) {
@@ -407,6 +440,8 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
         if (part->open) {
             err = batch_add(acc, part->open, timestamp, key, key_len, value,
                             value_len, headers, header_cnt, opaque);
+            if (err == QUIRE_ERR_NONE && !sticky)
+                part->open->movable = 0; /* a chosen partition: stays */
             if (err != QUIRE_ERR_BUF_FULL)
                 break;
             /* full: it is ready now, and a new one is needed */
@@ -432,6 +467,7 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
                          now_ms >= 0 ? now_ms : qr_clock_mono_ms());
         if (err != QUIRE_ERR_NONE)
             break;
+        part->open->movable = sticky;
         *wakeup = 1;
         err = batch_add(acc, part->open, timestamp, key, key_len, value,
                         value_len, headers, header_cnt, opaque);
@@ -449,6 +485,112 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
 out:
     pthread_mutex_unlock(&acc->lock);
     return err;
+}
+
+/* ---- availability ---- */
+
+quire_err_t qr_accum_set_available(qr_accum_t *acc, const char *topic_name,
+                                   const uint8_t *up, int32_t part_cnt)
+{
+    quire_err_t err;
+    atopic_t *topic;
+    uint8_t *v = NULL;
+    int32_t n = 0;
+
+    if (part_cnt < 0 || (part_cnt && !up))
+        return QUIRE_ERR_BAD_ARG;
+    if (part_cnt > 0) {
+        v = malloc((size_t)part_cnt);
+        if (!v)
+            return QUIRE_ERR_NO_MEMORY;
+        for (int32_t p = 0; p < part_cnt; p++)
+            n += (v[p] = up[p] != 0);
+    }
+    pthread_mutex_lock(&acc->lock);
+    err = topic_get(acc, topic_name, &topic);
+    if (err == QUIRE_ERR_NONE) {
+        free(topic->up);
+        topic->up = v;
+        topic->up_cnt = part_cnt;
+        topic->navail = n;
+        v = NULL;
+    }
+    pthread_mutex_unlock(&acc->lock);
+    free(v);
+    return err;
+}
+
+/* Moves the movable batches queued on @p from (not up) to the topic's
+ * sticky partition (up), ahead of its open batch. Lock held. */
+static size_t reroute_part(qr_accum_t *acc, atopic_t *topic,
+                           qr_accum_part_t *from)
+{
+    qr_pbatch_t **pp = &from->head, *b, *prev = NULL;
+    qr_accum_part_t *to = NULL;
+    size_t n = 0;
+
+    while ((b = *pp) != NULL) {
+        if (!b->movable || b->attempts > 0) {
+            prev = b;
+            pp = &b->next;
+            continue;
+        }
+        if (!to) {
+            int32_t s = topic->sticky;
+
+            if (s < 0 || s >= topic->up_cnt || !part_up(topic, s))
+                s = sticky_next(acc, topic, topic->up_cnt);
+            if (part_get(topic, s, topic->up_cnt, &to) != QUIRE_ERR_NONE)
+                break;
+        }
+        /* unlink */
+        *pp = b->next;
+        if (from->tail == b)
+            from->tail = prev;
+        if (from->open == b)
+            from->open = NULL;
+        /* link ahead of the destination's open batch, or at its tail */
+        b->part = to;
+        b->partition = to->partition;
+        if (to->open) {
+            qr_pbatch_t **q = &to->head;
+
+            while (*q != to->open)
+                q = &(*q)->next;
+            b->next = to->open;
+            *q = b;
+        } else {
+            b->next = NULL;
+            if (to->tail)
+                to->tail->next = b;
+            else
+                to->head = b;
+            to->tail = b;
+        }
+        n++;
+    }
+    return n;
+}
+
+size_t qr_accum_reroute(qr_accum_t *acc)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&acc->lock);
+    for (size_t t = 0; t < acc->ntopics; t++) {
+        atopic_t *topic = acc->topics[t];
+
+        if (topic->navail == 0)
+            continue;
+        for (int32_t p = 0; p < topic->nparts; p++) {
+            qr_accum_part_t *part = topic->parts[p];
+
+            if (part && part->head && !part_up(topic, p))
+                n += reroute_part(acc, topic, part);
+        }
+    }
+    pthread_mutex_unlock(&acc->lock);
+    return n;
 }
 
 /* ---- drain and give back ---- */

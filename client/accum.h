@@ -83,6 +83,10 @@ typedef struct qr_pbatch {
     int64_t created_ms;     /* monotonic ms when opened */
     int64_t retry_at_ms;    /* monotonic ms when a retry may go */
     int attempts;           /* times sent */
+    int movable;            /* only unkeyed records placed by the sticky
+                               partitioner: qr_accum_reroute may move it
+                               to another partition while never sent */
+    quire_err_t last_err;   /* the last retriable error it met, or NONE */
     size_t mem;             /* bytes counted against buffer.memory */
 } qr_pbatch_t;
 
@@ -200,6 +204,31 @@ void qr_accum_requeue(qr_accum_t *acc, qr_pbatch_t *batch, int64_t retry_at_ms);
  */
 size_t qr_accum_expire(qr_accum_t *acc, const char *topic, int64_t now_ms,
                        int64_t max_age_ms, qr_pbatch_t **out);
+
+/**
+ * @brief Tells which partitions of @p topic have a reachable leader, for
+ * records without a key (Kafka's availablePartitionsForTopic): the sticky
+ * partition is chosen among them, and moves off a partition that is no
+ * longer up. With none up (or @p part_cnt 0) every partition is a
+ * candidate again.
+ * @param up @p part_cnt flags, borrowed (copied).
+ * @returns QUIRE_ERR_NONE; QUIRE_ERR_BAD_ARG; QUIRE_ERR_NO_MEMORY.
+ * @locality I/O thread  @locks takes the accumulator's
+ */
+quire_err_t qr_accum_set_available(qr_accum_t *acc, const char *topic,
+                                   const uint8_t *up, int32_t part_cnt);
+
+/**
+ * @brief Moves the queued batches that hold only sticky-placed records
+ * and were never sent (movable, attempts 0) off partitions that are not
+ * up onto the topic's sticky partition, ahead of its open batch, so that
+ * records without a key never wait for a partition without a leader.
+ * Batches with a chosen partition (keyed or explicit) and batches sent
+ * once stay where they are, in order.
+ * @returns the number of batches moved.
+ * @locality I/O thread  @locks takes the accumulator's
+ */
+size_t qr_accum_reroute(qr_accum_t *acc);
 
 /**
  * @brief Starts (+1) or ends (-1) a flush: while any flush is in progress

@@ -70,6 +70,8 @@ struct qr_bconn {
     size_t stage_len;
     uint8_t *frame; /* owned: a large frame being filled */
     size_t frame_size, frame_have;
+    /* why connecting failed, for people (qr_bconn_why) */
+    char why[96];
 };
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
@@ -184,6 +186,11 @@ int32_t qr_bconn_node(const qr_bconn_t *conn)
     return conn->node;
 }
 
+const char *qr_bconn_why(const qr_bconn_t *conn)
+{
+    return conn->why;
+}
+
 const char *qr_bconn_name(const qr_bconn_t *conn)
 {
     return conn->name;
@@ -226,6 +233,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     if (conn->state == QR_BCONN_CONNECTING &&
         now >= conn->connect_deadline_ms) {
         QR_LOG_WARN("NET", "connect to %s timed out", conn->name);
+        snprintf(conn->why, sizeof(conn->why), "connect timed out");
         qr_bconn_close(conn, QUIRE_ERR_NETWORK_EXCEPTION);
         return;
     }
@@ -431,6 +439,7 @@ static void connected(qr_bconn_t *conn)
         soerr = errno;
     if (soerr) {
         QR_LOG_WARN("NET", "connect to %s: %s", conn->name, strerror(soerr));
+        snprintf(conn->why, sizeof(conn->why), "%s", strerror(soerr));
         qr_bconn_close(conn, QUIRE_ERR_NETWORK_EXCEPTION);
         return;
     }

@@ -116,6 +116,11 @@ int32_t qr_bconn_node(const qr_bconn_t *conn);
  * connection's life. */
 const char *qr_bconn_name(const qr_bconn_t *conn);
 
+/** @brief Why connecting failed ("Connection refused", "connect timed
+ * out"), or "" when it did not (yet). @returns borrowed, valid with the
+ * connection. @locality loop  @locks none */
+const char *qr_bconn_why(const qr_bconn_t *conn);
+
 /**
  * @brief Closes the connection with @p why, completing every pending
  * request with it (NETWORK_EXCEPTION if @p why is NONE) and calling

@@ -108,7 +108,8 @@ static const prop_t props[] = {
      "largest batch (and so record) the producer sends", NULL},
     {"delivery.timeout.ms", T_INT, OFF(delivery_timeout_ms), "120000", 1, IMAX,
      "how long a record may wait for its delivery (queued, sent, "
-     "retried) before it fails with REQUEST_TIMED_OUT",
+     "retried) before it fails with REQUEST_TIMED_OUT; at least linger.ms "
+     "+ request.timeout.ms",
      NULL},
     {"fetch.min.bytes", T_INT, OFF(fetch_min_bytes), "1", 0, IMAX,
      "bytes a fetch waits for (up to fetch.max.wait.ms) before returning",

@@ -30,10 +30,22 @@ typedef struct cbroker {
     qr_bconn_t *conn;     /* current connection or NULL */
     qr_bconn_t *dead;     /* a closed connection to free (prepare) */
     int64_t reconnect_at; /* monotonic ms */
+    /* reachability, for records without a key (qr_client_broker_down):
+     * down once a connection to it failed before coming up, until one
+     * comes up; probed every PROBE_MS meanwhile */
+    int conn_up; /* the current connection came up */
+    int down;
+    char down_why[96]; /* the failed connection's reason */
+    int64_t probe_at;
 } cbroker_t;
 
 /* Housekeeping period: expiry, metadata age, reconnects. */
 #define TICK_MS 100
+
+/* How often a broker that could not be reached is tried again while a
+ * partition it leads waits for it (its records without a key go
+ * elsewhere meanwhile). */
+#define PROBE_MS 1000
 
 static void seterr(char *errstr, size_t size, const char *msg, const char *arg)
 {
@@ -153,8 +165,22 @@ static void on_conn_close(qr_bconn_t *conn, quire_err_t why, void *owner)
 
     QR_DBG(QR_DBG_NET, "NET", "connection to %s closed: %s",
            qr_bconn_name(conn), quire_err2str(why));
+    if (b && b->conn == conn && why != QUIRE_ERR_DESTROYED && !b->conn_up &&
+        b->id >= 0) {
+        snprintf(b->down_why, sizeof(b->down_why), "%s",
+                 *qr_bconn_why(conn) ? qr_bconn_why(conn) : quire_err2str(why));
+        if (!b->down)
+            QR_LOG_WARN("NET",
+                        "broker %d (%s) is unreachable: %s; records without "
+                        "a key go to other partitions meanwhile",
+                        (int)b->id, qr_bconn_name(conn), b->down_why);
+        b->down = 1;
+        b->probe_at = qr_clock_mono_ms() + PROBE_MS;
+        cl->avail_gen++;
+    }
     if (b && b->conn == conn) {
         b->conn = NULL;
+        b->conn_up = 0;
         b->dead = conn; /* freed by on_prepare, outside its callbacks */
         b->reconnect_at = qr_clock_mono_ms() + cl->conf->reconnect_backoff_ms;
     }
@@ -169,8 +195,17 @@ static void on_conn_close(qr_bconn_t *conn, quire_err_t why, void *owner)
 static void on_conn_up(qr_bconn_t *conn, void *owner)
 {
     qr_client_t *cl = owner;
+    cbroker_t *b = broker_find(cl, qr_bconn_node(conn));
 
-    (void)conn;
+    if (b && b->conn == conn) {
+        b->conn_up = 1;
+        if (b->down) {
+            QR_LOG_INFO("NET", "broker %d (%s) is reachable again", (int)b->id,
+                        qr_bconn_name(conn));
+            b->down = 0;
+            cl->avail_gen++;
+        }
+    }
     ev_feed_event(cl->loop, &cl->wake, EV_ASYNC);
 }
 
@@ -188,6 +223,11 @@ static qr_bconn_t *broker_conn(qr_client_t *cl, cbroker_t *b)
 
     if (b->conn)
         return b->conn;
+    /* an unreachable broker is tried once per PROBE_MS, whoever asks */
+    if (b->down && qr_clock_mono_ms() < b->probe_at) {
+        qr_client_run_at(cl, b->probe_at);
+        return NULL;
+    }
     if (qr_clock_mono_ms() < b->reconnect_at) {
         qr_client_run_at(cl, b->reconnect_at);
         return NULL;
@@ -204,6 +244,52 @@ static qr_bconn_t *broker_conn(qr_client_t *cl, cbroker_t *b)
     }
     b->conn = conn;
     return conn;
+}
+
+int qr_client_broker_down(const qr_client_t *cl, int32_t node_id,
+                          const char **whyp)
+{
+    for (size_t i = 0; i < cl->broker_cnt; i++) {
+        const cbroker_t *b = &cl->brokers[i];
+
+        if (b->id != node_id)
+            continue;
+        if (b->down && whyp)
+            *whyp = b->down_why;
+        return b->down;
+    }
+    return 0;
+}
+
+const char *qr_client_broker_name(const qr_client_t *cl, int32_t node_id,
+                                  char *buf, size_t size)
+{
+    for (size_t i = 0; i < cl->broker_cnt; i++) {
+        const cbroker_t *b = &cl->brokers[i];
+
+        if (b->id == node_id) {
+            snprintf(buf, size, "%s:%d", b->host, b->port);
+            return buf;
+        }
+    }
+    snprintf(buf, size, "unknown address");
+    return buf;
+}
+
+/* Tries the unreachable brokers again (every PROBE_MS): one that answers
+ * gets its partitions back for records without a key. */
+static void probe_down(qr_client_t *cl, int64_t now)
+{
+    for (size_t i = 0; i < cl->broker_cnt; i++) {
+        cbroker_t *b = &cl->brokers[i];
+
+        if (!b->down || b->conn)
+            continue;
+        if (now >= b->probe_at)
+            broker_conn(cl, b); /* a failure sets the next probe_at */
+        else
+            qr_client_run_at(cl, b->probe_at);
+    }
 }
 
 qr_bconn_t *qr_client_conn_peek(qr_client_t *cl, int32_t node_id)
@@ -322,6 +408,7 @@ static quire_err_t meta_topics(qr_client_t *cl, const qr_metadata_resp_t *md,
     cl->topics = topics;
     cl->topic_cnt = cnt;
     cl->meta_version++;
+    cl->avail_gen++;
     pthread_cond_broadcast(&cl->cv);
     pthread_mutex_unlock(&cl->lock);
     return QUIRE_ERR_NONE;
@@ -550,6 +637,7 @@ static void run_all(qr_client_t *cl)
 
     cl->next_run_ms = INT64_MAX;
     meta_maybe_request(cl);
+    probe_down(cl, qr_clock_mono_ms());
     if (cl->ops->run)
         cl->ops->run(cl, cl->ctx);
     /* the tick covers housekeeping; run earlier when something is due */

@@ -87,6 +87,10 @@ struct qr_client {
     int64_t meta_retry_at_ms;
     int64_t next_run_ms; /* when ops->run wants to run again */
     size_t rr;           /* round robin over brokers for metadata */
+    /* bumped by every metadata refresh and every broker becoming
+     * unreachable or reachable: the producer recomputes which partitions
+     * records without a key may go to when it changes */
+    uint64_t avail_gen;
 };
 
 /**
@@ -176,6 +180,23 @@ qr_bconn_t *qr_client_conn(qr_client_t *cl, int32_t node_id);
  * @locality loop  @locks none
  */
 qr_bconn_t *qr_client_conn_peek(qr_client_t *cl, int32_t node_id);
+
+/**
+ * @brief Whether broker @p node_id is known to be unreachable: its last
+ * connection failed before coming up (refused, timed out, unresolvable),
+ * and none has come up since. Such a broker is tried again every second.
+ * @param whyp out (may be NULL): why the connection failed, for people
+ *        ("Connection refused"); borrowed until the loop's next run.
+ * @locality loop  @locks none
+ */
+int qr_client_broker_down(const qr_client_t *cl, int32_t node_id,
+                          const char **whyp);
+
+/** @brief "host:port" of broker @p node_id into @p buf ("unknown
+ * address" when it is not known). @returns @p buf.
+ * @locality loop  @locks none */
+const char *qr_client_broker_name(const qr_client_t *cl, int32_t node_id,
+                                  char *buf, size_t size);
 
 /** @brief Asks for a metadata refresh soon (after an error that says the
  * cache is stale). Adds @p topic (may be NULL) to the topics asked about.

@@ -135,6 +135,7 @@ static int retriable(quire_err_t err)
     case QUIRE_ERR_REPLICA_NOT_AVAILABLE:
     case QUIRE_ERR_KAFKA_STORAGE_ERROR:
     case QUIRE_ERR_FENCED_LEADER_EPOCH:
+    case QUIRE_ERR_UNKNOWN_LEADER_EPOCH:
     case QUIRE_ERR_UNKNOWN_SERVER_ERROR:
         return 1;
     default:

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,9 @@ struct quire_producer {
     qr_accum_t *acc;
     const quire_conf_t *conf; /* the client's */
     int stopping;             /* loop: fail instead of retrying */
+    /* the client's avail_gen when the partitions records without a key
+     * may use were last given to the accumulator (loop thread) */
+    uint64_t avail_gen;
     /* close() against send() on other threads: every send counts itself
      * in (senders) before it looks at closing, and out as its last touch
      * of the producer; close sets closing, wakes every blocked sender, and
@@ -63,8 +67,8 @@ typedef struct round {
 
 /* ---- delivery ---- */
 
-static void deliver(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
-                    int64_t append_time, quire_err_t err)
+static void deliver_why(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
+                        int64_t append_time, quire_err_t err, const char *why)
 {
     quire_delivery_t dr;
 
@@ -72,6 +76,7 @@ static void deliver(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
         dr.topic = b->topic;
         dr.partition = b->partition;
         dr.err = err;
+        dr.errstr = err == QUIRE_ERR_NONE ? NULL : why;
         for (int32_t i = 0; i < b->count; i++) {
             dr.offset = err == QUIRE_ERR_NONE && base >= 0 ? base + i : -1;
             dr.timestamp =
@@ -81,6 +86,14 @@ static void deliver(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
         }
     }
     qr_accum_done(p->acc, b);
+}
+
+/* A report without a message of its own (delivered, or an error that
+ * says it all). */
+static void deliver(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
+                    int64_t append_time, quire_err_t err)
+{
+    deliver_why(p, b, base, append_time, err, NULL);
 }
 
 static int retriable(quire_err_t err)
@@ -96,15 +109,88 @@ static int retriable(quire_err_t err)
     case QUIRE_ERR_REPLICA_NOT_AVAILABLE:
     case QUIRE_ERR_KAFKA_STORAGE_ERROR:
     case QUIRE_ERR_FENCED_LEADER_EPOCH:
+    case QUIRE_ERR_UNKNOWN_LEADER_EPOCH:
+    case QUIRE_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
         return 1;
     default:
         return 0;
     }
 }
 
+/* Retriable errors that say the metadata is stale (the leader moved, or
+ * our idea of its epoch is off), rather than the ISR being short */
 static int stale_meta(quire_err_t err)
 {
-    return retriable(err) && err != QUIRE_ERR_NOT_ENOUGH_REPLICAS;
+    return retriable(err) && err != QUIRE_ERR_NOT_ENOUGH_REPLICAS &&
+           err != QUIRE_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+}
+
+/* ---- failure reasons (issue 16 item 12) ---- */
+
+static int32_t leader_of(quire_producer_t *p, const char *topic,
+                         int32_t partition);
+
+/* Why the records of @p b's partition are not getting through, for a
+ * delivery report: no leader, the leader unreachable, or the last error
+ * it answered. Loop thread. */
+static void stuck_reason(quire_producer_t *p, const qr_pbatch_t *b, char *buf,
+                         size_t size)
+{
+    const qr_cmeta_topic_t *t = qr_client_topic(p->cl, b->topic);
+    int32_t leader = leader_of(p, b->topic, b->partition);
+    const char *why = "";
+    char addr[300];
+
+    if (leader < 0)
+        snprintf(buf, size, "the partition has no leader (%s)",
+                 quire_err2str(t && b->partition < t->part_cnt &&
+                                       t->parts[b->partition].err
+                                   ? t->parts[b->partition].err
+                                   : QUIRE_ERR_LEADER_NOT_AVAILABLE));
+    else if (qr_client_broker_down(p->cl, leader, &why))
+        snprintf(buf, size, "its leader, broker %d at %s, is unreachable (%s)",
+                 (int)leader,
+                 qr_client_broker_name(p->cl, leader, addr, sizeof(addr)), why);
+    else if (b->last_err != QUIRE_ERR_NONE)
+        snprintf(buf, size, "last error: %s (leader: broker %d at %s)",
+                 quire_err2str(b->last_err), (int)leader,
+                 qr_client_broker_name(p->cl, leader, addr, sizeof(addr)));
+    else
+        snprintf(buf, size,
+                 "its leader, broker %d at %s, did not take it in time",
+                 (int)leader,
+                 qr_client_broker_name(p->cl, leader, addr, sizeof(addr)));
+}
+
+/* Fails the batches of @p list, each with a message naming its
+ * topic-partition and the reason, as Kafka's "Expiring N record(s) for
+ * topic-partition" (@p err REQUEST_TIMED_OUT) or the close that cut it
+ * short (DESTROYED). */
+static void fail_list(quire_producer_t *p, qr_pbatch_t *list, quire_err_t err)
+{
+    int64_t now = qr_clock_mono_ms();
+
+    for (qr_pbatch_t *b = list, *next; b; b = next) {
+        char reason[512], why[768];
+
+        next = b->next;
+        stuck_reason(p, b, reason, sizeof(reason));
+        if (err == QUIRE_ERR_REQUEST_TIMED_OUT)
+            snprintf(why, sizeof(why),
+                     "Expiring %d record(s) for %s-%d: %lld ms has passed "
+                     "since batch creation (delivery.timeout.ms %d); %s",
+                     (int)b->count, b->topic, (int)b->partition,
+                     (long long)(now - b->created_ms),
+                     p->conf->delivery_timeout_ms, reason);
+        else
+            snprintf(why, sizeof(why),
+                     "%d record(s) for %s-%d not delivered when the producer "
+                     "was closed (%s); %s",
+                     (int)b->count, b->topic, (int)b->partition,
+                     quire_err2str(err), reason);
+        QR_LOG_WARN("PRODUCE", "%s", why);
+        deliver_why(p, b, -1, -1, err, why);
+    }
 }
 
 /* Completes the batches of one partition, [first, end), that share the
@@ -129,6 +215,9 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
     }
     if (stale_meta(err))
         qr_client_meta_stale(p->cl, first->topic);
+    for (b = first; b != end; b = b->next)
+        if (retriable(err))
+            b->last_err = err;
     if (retriable(err) && !p->stopping && first->attempts <= p->conf->retries &&
         now - first->created_ms < p->conf->delivery_timeout_ms) {
         QR_DBG(QR_DBG_PRODUCE, "PRODUCE", "%s-%d: %s; retrying", first->topic,
@@ -146,11 +235,32 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
         qr_client_run_at(p->cl, now + p->conf->retry_backoff_ms);
         return;
     }
-    QR_LOG_WARN("PRODUCE", "%s-%d: delivery failed: %s", first->topic,
-                first->partition, quire_err2str(err));
+    if (retriable(err) && !p->stopping && first->attempts <= p->conf->retries) {
+        /* the delivery timeout ran out while retrying: Kafka's
+         * TimeoutException, naming the last error (the caller holds @p
+         * end: cut the group off it) */
+        for (b = first; b->next != end; b = b->next)
+            ;
+        b->next = NULL;
+        fail_list(p, first, QUIRE_ERR_REQUEST_TIMED_OUT);
+        return;
+    }
     for (b = first; b != end; b = next) {
+        char why[768];
+
         next = b->next;
-        deliver(p, b, -1, -1, err);
+        if (retriable(err) && !p->stopping)
+            snprintf(why, sizeof(why),
+                     "%d record(s) for %s-%d failed after %d attempt(s) "
+                     "(retries %d): %s",
+                     (int)b->count, b->topic, (int)b->partition, b->attempts,
+                     p->conf->retries, quire_err2str(err));
+        else
+            snprintf(why, sizeof(why), "%d record(s) for %s-%d failed: %s",
+                     (int)b->count, b->topic, (int)b->partition,
+                     quire_err2str(err));
+        QR_LOG_WARN("PRODUCE", "%s", why);
+        deliver_why(p, b, -1, -1, err, why);
     }
 }
 
@@ -348,19 +458,52 @@ static void send_request(quire_producer_t *p, int32_t node, qr_pbatch_t *list,
         return;
     }
     for (qr_pbatch_t *b = list, *next; b; b = next) {
+        char why[512];
+
         next = b->next;
-        deliver(p, b, -1, -1, err);
+        snprintf(why, sizeof(why), "%d record(s) for %s-%d not sent: %s",
+                 (int)b->count, b->topic, (int)b->partition,
+                 quire_err2str(err));
+        deliver_why(p, b, -1, -1, err, why);
     }
 }
 
-static void fail_list(quire_producer_t *p, qr_pbatch_t *list, quire_err_t err)
+/* Gives the accumulator the partitions records without a key may go to:
+ * those with a leader that is not known to be unreachable (Kafka's
+ * availablePartitionsForTopic, plus reachability, so that a dead broker
+ * ZooKeeper has not noticed yet, or cannot, stalls nothing), then moves
+ * the unsent sticky batches off the others. Loop thread. */
+static void update_available(quire_producer_t *p)
 {
-    for (qr_pbatch_t *b = list, *next; b; b = next) {
-        next = b->next;
-        QR_DBG(QR_DBG_PRODUCE, "PRODUCE", "%s-%d: %d record(s) failed: %s",
-               b->topic, b->partition, b->count, quire_err2str(err));
-        deliver(p, b, -1, -1, err);
+    qr_client_t *cl = p->cl;
+    size_t moved;
+
+    p->avail_gen = cl->avail_gen;
+    for (size_t i = 0; i < cl->topic_cnt; i++) {
+        const qr_cmeta_topic_t *t = &cl->topics[i];
+        uint8_t *up;
+
+        if (t->part_cnt <= 0)
+            continue;
+        up = malloc((size_t)t->part_cnt);
+        if (!up) {
+            p->avail_gen--; /* try again on the next run */
+            continue;
+        }
+        for (int32_t j = 0; j < t->part_cnt; j++)
+            up[j] = t->parts[j].leader >= 0 &&
+                    !qr_client_broker_down(cl, t->parts[j].leader, NULL);
+        if (qr_accum_set_available(p->acc, t->name, up, t->part_cnt) !=
+            QUIRE_ERR_NONE)
+            p->avail_gen--;
+        free(up);
     }
+    moved = qr_accum_reroute(p->acc);
+    if (moved)
+        QR_DBG(QR_DBG_PRODUCE, "PRODUCE",
+               "%zu batch(es) without keys moved off partitions without a "
+               "reachable leader",
+               moved);
 }
 
 static void producer_run(qr_client_t *cl, void *arg)
@@ -371,6 +514,8 @@ static void producer_run(qr_client_t *cl, void *arg)
     round_t r;
 
     (void)cl;
+    if (p->avail_gen != p->cl->avail_gen)
+        update_available(p);
     if (qr_accum_expire(p->acc, NULL, now, p->conf->delivery_timeout_ms,
                         &expired))
         fail_list(p, expired, QUIRE_ERR_REQUEST_TIMED_OUT);
@@ -462,6 +607,18 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
 
     if (!conf || !producerp)
         return QUIRE_ERR_BAD_ARG;
+    /* Kafka's check (KIP-91): a record must get at least one full request
+     * after lingering before its delivery timeout runs out */
+    if ((int64_t)conf->linger_ms + conf->request_timeout_ms >
+        conf->delivery_timeout_ms) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size,
+                     "delivery.timeout.ms (%d) should be equal to or larger "
+                     "than linger.ms (%d) + request.timeout.ms (%d)",
+                     conf->delivery_timeout_ms, conf->linger_ms,
+                     conf->request_timeout_ms);
+        return QUIRE_ERR_CONF_INVALID;
+    }
     p = calloc(1, sizeof(*p));
     if (!p)
         return QUIRE_ERR_NO_MEMORY;

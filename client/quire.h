@@ -147,6 +147,12 @@ typedef struct quire_delivery {
     int64_t timestamp; /**< CreateTime (ms), or the broker's LogAppendTime */
     quire_err_t err;   /**< QUIRE_ERR_NONE when delivered */
     void *opaque;      /**< the pointer given to quire_producer_send */
+    /** NULL when delivered; else one line for people naming the
+     * topic-partition and the reason, e.g. "Expiring 12 record(s) for
+     * t-3: 120004 ms has passed since batch creation (delivery.timeout.ms
+     * 120000); the partition has no leader (...)". Borrowed for the
+     * callback. */
+    const char *errstr;
 } quire_delivery_t;
 
 /**

@@ -126,58 +126,105 @@ static int has(const int32_t *v, size_t n, int32_t id)
     return 0;
 }
 
-static int32_t pick_leader(const qr_replicas_t *r, const int32_t *live,
-                           size_t nlive, const qr_pstate_t *cur)
+static int live(const qr_elect_in_t *in, int32_t id)
 {
-    int32_t pref = r->ids[0];
+    return has(in->live, in->nlive, id);
+}
 
-    if (has(live, nlive, pref) && has(cur->isr, cur->isr_cnt, pref))
-        return pref;
-    if (cur->leader >= 0 && has(live, nlive, cur->leader) &&
-        qr_replicas_has(r, cur->leader))
-        return cur->leader;
-    for (size_t i = 0; i < cur->isr_cnt; i++)
-        if (has(live, nlive, cur->isr[i]) && qr_replicas_has(r, cur->isr[i]))
-            return cur->isr[i];
-    for (size_t i = 0; i < r->n; i++)
-        if (has(live, nlive, r->ids[i]))
-            return r->ids[i];
+static int stopping(const qr_elect_in_t *in, int32_t id)
+{
+    return has(in->shutting, in->nshutting, id);
+}
+
+/* The first replica, in replica-list order, that is live and in @p isr
+ * (any ISR when @p isr is NULL), skipping stopping brokers unless
+ * @p stop_ok. -1 when none. */
+static int32_t first_replica(const qr_replicas_t *r, const qr_elect_in_t *in,
+                             const qr_pstate_t *isr, int stop_ok)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        int32_t id = r->ids[i];
+        if (live(in, id) && (stop_ok || !stopping(in, id)) &&
+            (!isr || has(isr->isr, isr->isr_cnt, id)))
+            return id;
+    }
     return -1;
 }
 
-int qr_assign_elect(const qr_replicas_t *r, const int32_t *live, size_t nlive,
-                    const qr_pstate_t *cur, qr_pstate_t *out)
+static qr_elect_how_t elect_new(const qr_replicas_t *r, const qr_elect_in_t *in,
+                                qr_pstate_t *out)
 {
+    int stop_ok = first_replica(r, in, NULL, 0) < 0;
+
+    for (size_t i = 0; i < r->n && i < QR_ASSIGN_MAX_REPLICAS; i++)
+        if (live(in, r->ids[i]) && (stop_ok || !stopping(in, r->ids[i])))
+            out->isr[out->isr_cnt++] = r->ids[i];
+    if (out->isr_cnt == 0)
+        return QR_ELECT_NONE;
+    out->leader = out->isr[0];
+    return QR_ELECT_NEW;
+}
+
+/* The leader (and why) for a partition that has a state. */
+static int32_t pick_leader(const qr_replicas_t *r, const qr_elect_in_t *in,
+                           const qr_pstate_t *cur, qr_elect_how_t *how)
+{
+    int32_t l = cur->leader, id;
+    int l_ok = l >= 0 && live(in, l) && qr_replicas_has(r, l);
+
+    *how = QR_ELECT_ISR;
+    if (l_ok && !stopping(in, l))
+        return l;
+    *how = l_ok ? QR_ELECT_MOVED : QR_ELECT_CLEAN;
+    if ((id = first_replica(r, in, cur, 0)) >= 0)
+        return id;
+    if (l_ok) {
+        *how = QR_ELECT_ISR; /* stopping, but nowhere to move it */
+        return l;
+    }
+    if ((id = first_replica(r, in, cur, 1)) >= 0)
+        return id;
+    *how = QR_ELECT_UNCLEAN;
+    if (in->unclean && (id = first_replica(r, in, NULL, 0)) < 0)
+        id = first_replica(r, in, NULL, 1);
+    if (in->unclean && id >= 0)
+        return id;
+    *how = QR_ELECT_OFFLINE;
+    return -1;
+}
+
+qr_elect_how_t qr_assign_elect(const qr_replicas_t *r, const qr_elect_in_t *in,
+                               const qr_pstate_t *cur, qr_pstate_t *out)
+{
+    qr_elect_how_t how;
+
     memset(out, 0, sizeof(*out));
     out->leader = -1;
     if (r->n == 0)
-        return 0;
-    if (!cur) {
-        for (size_t i = 0; i < r->n && i < QR_ASSIGN_MAX_REPLICAS; i++)
-            if (has(live, nlive, r->ids[i]))
-                out->isr[out->isr_cnt++] = r->ids[i];
-        if (out->isr_cnt == 0)
-            return 0;
-        out->leader = out->isr[0];
-        return 1;
-    }
-    out->leader = pick_leader(r, live, nlive, cur);
-    if (out->leader < 0) {
+        return QR_ELECT_NONE;
+    if (!cur)
+        return elect_new(r, in, out);
+    out->leader = pick_leader(r, in, cur, &how);
+    if (how == QR_ELECT_OFFLINE) {
         memcpy(out->isr, cur->isr, cur->isr_cnt * sizeof(int32_t));
         out->isr_cnt = cur->isr_cnt;
+    } else if (how == QR_ELECT_UNCLEAN) {
+        out->isr[out->isr_cnt++] = out->leader;
     } else {
         if (!has(cur->isr, cur->isr_cnt, out->leader))
             out->isr[out->isr_cnt++] = out->leader;
-        for (size_t i = 0; i < cur->isr_cnt; i++)
-            if (has(live, nlive, cur->isr[i]) &&
+        for (size_t i = 0; i < cur->isr_cnt; i++) {
+            int32_t id = cur->isr[i];
+            if (live(in, id) && (!stopping(in, id) || id == out->leader) &&
                 out->isr_cnt < QR_ASSIGN_MAX_REPLICAS)
-                out->isr[out->isr_cnt++] = cur->isr[i];
+                out->isr[out->isr_cnt++] = id;
+        }
     }
     out->leader_epoch = cur->leader_epoch;
     out->controller_epoch = cur->controller_epoch;
     if (out->leader == cur->leader && out->isr_cnt == cur->isr_cnt &&
         memcmp(out->isr, cur->isr, out->isr_cnt * sizeof(int32_t)) == 0)
-        return 0;
+        return QR_ELECT_NONE;
     out->leader_epoch = cur->leader_epoch + 1;
-    return 1;
+    return how;
 }

@@ -42,25 +42,65 @@ typedef struct qr_pstate {
     size_t isr_cnt;
 } qr_pstate_t;
 
+/** What the controller knows about the brokers when it elects. */
+typedef struct qr_elect_in {
+    const int32_t *live; /* borrowed: registered brokers, any order */
+    size_t nlive;
+    const int32_t *shutting; /* borrowed: brokers in controlled shutdown
+                                (/admin/controlled_shutdown/<id>) */
+    size_t nshutting;
+    int unclean; /* unclean.leader.election.enable for the topic */
+} qr_elect_in_t;
+
+/** Why qr_assign_elect() wrote what it wrote (for the controller's log). */
+typedef enum qr_elect_how {
+    QR_ELECT_NONE,    /* nothing changed: nothing to write */
+    QR_ELECT_NEW,     /* the partition's first state */
+    QR_ELECT_ISR,     /* same leader, dead or stopping members left the ISR */
+    QR_ELECT_CLEAN,   /* a new leader from the ISR (the old one died) */
+    QR_ELECT_MOVED,   /* leadership moved off a broker in controlled
+                         shutdown, to another ISR member */
+    QR_ELECT_UNCLEAN, /* no live ISR member; a live replica outside the ISR
+                         leads (unclean): acknowledged records may be lost */
+    QR_ELECT_OFFLINE, /* no live ISR member and unclean election off: leader
+                         -1, the ISR kept (they are the ones to wait for) */
+} qr_elect_how_t;
+
 /**
- * @brief Decides a partition's leader and ISR (the controller's rule).
- * With no state yet: the first live replica leads, the ISR is the live
- * replicas, epoch 0; nothing when no replica is live (the partition waits,
- * as Kafka's NewPartition does). With a state: the preferred replica (the
- * first) when it is live and in the ISR (leadership moves back when it
- * returns); else the current leader if live; else the first live ISR
- * member; else the first live replica (unclean, Kafka 0.8's default); else
- * -1, keeping the last ISR so the replica can come back. The ISR keeps only
- * live members (and the leader). The leader epoch goes up by one whenever
- * anything changes.
+ * @brief Decides a partition's leader and ISR (the controller's rule,
+ * Kafka's partition state machine with KIP-101-era fixes).
+ *
+ * With no state yet: the first live replica (not stopping, if any is)
+ * leads, the ISR is those live replicas, epoch 0; nothing when no replica
+ * is live (the partition waits, as Kafka's NewPartition does).
+ *
+ * With a state, a broker "stopping" is one in @p in->shutting:
+ *   - the leader is live, a replica and not stopping: it stays; the ISR
+ *     loses its dead and stopping members (Kafka 0.8's
+ *     removeReplicaFromIsr on broker failure and controlled shutdown);
+ *   - else the first replica, in replica-list order, that is live, in the
+ *     ISR and not stopping leads; the new ISR is the old one minus dead and
+ *     stopping members (OfflinePartitionLeaderSelector /
+ *     ControlledShutdownLeaderSelector);
+ *   - else a live, stopping leader stays (nothing to move to: controlled
+ *     shutdown of that partition fails, as in Kafka), and a dead leader is
+ *     followed by a live stopping ISR member (still clean);
+ *   - else, with @p in->unclean, the first live replica leads alone
+ *     (unclean); without it the leader is -1 and the ISR is kept, so only a
+ *     returning ISR member can lead again.
+ * A returning broker outside the ISR is never made leader (except by an
+ * unclean election); moving leadership back to the preferred replica is
+ * the preferred-replica election's job, not this one's.
+ * The leader epoch goes up by one whenever the leader or the ISR changes.
  * @param cur NULL when the partition has no state.
- * @param live borrowed: the live broker ids, any order.
- * @param out the new state (controller_epoch left 0 for the caller).
- * @returns 1 when @p out differs from @p cur and must be written, else 0.
+ * @param out the new state (controller_epoch copied from @p cur, 0 without;
+ *        the caller sets its own).
+ * @returns QR_ELECT_NONE when @p out equals @p cur (nothing to write), else
+ *          why it changed.
  * @locality any  @locks none
  */
-int qr_assign_elect(const qr_replicas_t *r, const int32_t *live, size_t nlive,
-                    const qr_pstate_t *cur, qr_pstate_t *out);
+qr_elect_how_t qr_assign_elect(const qr_replicas_t *r, const qr_elect_in_t *in,
+                               const qr_pstate_t *cur, qr_pstate_t *out);
 
 /**
  * @brief Computes a new assignment of partitions @p first..@p first+@p

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "cluster.h"
 #include "controller.h"
+#include "ctlshutdown.h"
 #include "reassign.h"
 #include "logging.h"
 #include "registry.h"
@@ -33,6 +34,17 @@ typedef struct led {
     size_t replica_cnt;    /* and its replica count then */
 } led_t;
 
+/* A partition this broker follows: a replica led by another broker (or by
+ * nobody), and what the broker was last told about it. */
+typedef struct followed {
+    char *topic; /* owned */
+    int32_t partition;
+    int32_t leader, leader_epoch;
+    char *host; /* owned: the leader's registered host; NULL: none */
+    int port;
+    int64_t config_mzxid;
+} followed_t;
+
 struct qr_cluster {
     struct ev_loop *loop;
     qr_cluster_conf_t conf; /* strings owned (copied) */
@@ -43,11 +55,16 @@ struct qr_cluster {
     qr_controller_t *ctl;
     qr_prefelect_t *prefelect; /* the controller's admin duties */
     qr_reassign_t *reassign;
+    qr_ctlshutdown_t *cs; /* a controlled shutdown under way */
+    qr_cluster_shutdown_cb_t *cs_cb;
+    void *cs_opaque;
     qr_isrchange_t *isrw; /* the leader's ISR writes (issue 16) */
     int closed;
 
     led_t *led; /* sorted by (topic, partition) */
     size_t led_cnt;
+    followed_t *fol; /* replicas led elsewhere (follow_partition) */
+    size_t fol_cnt;
     ev_timer retry; /* a failed open or delete is tried again */
 
     char **acking; /* topics whose deletion ack is in flight */
@@ -251,6 +268,9 @@ static void update_configs(qr_cluster_t *cl)
     }
 }
 
+static int will_follow(const qr_cluster_t *cl, const char *topic, int32_t p);
+static int replica_gone(const qr_cluster_t *cl, const char *topic, int32_t p);
+
 static void update_leadership(qr_cluster_t *cl)
 {
     const qr_view_t *view = cl->view;
@@ -285,8 +305,15 @@ static void update_leadership(qr_cluster_t *cl)
                                    &epoch)) {
                     QR_LOG_INFO("CLUSTER", "no longer leader of %s-%d",
                                 old[i].topic, (int)old[i].partition);
-                    cl->cbs.close_partition(cl->cbs.opaque, old[i].topic,
-                                            old[i].partition);
+                    /* a replica still: update_following() makes it a
+                     * follower, its log stays open; reassigned away: its
+                     * data goes */
+                    if (replica_gone(cl, old[i].topic, old[i].partition))
+                        cl->cbs.unfollow_partition(cl->cbs.opaque, old[i].topic,
+                                                   old[i].partition, 1);
+                    else if (!will_follow(cl, old[i].topic, old[i].partition))
+                        cl->cbs.close_partition(cl->cbs.opaque, old[i].topic,
+                                                old[i].partition);
                 }
                 free(old[i].topic);
             }
@@ -305,6 +332,146 @@ static void update_leadership(qr_cluster_t *cl)
     update_configs(cl);
     report_states(cl);
     publish(cl);
+}
+
+/* ---- following (issue 16: the replicas this broker does not lead) ---- */
+
+/* What the view says this broker should follow: a replica whose state
+ * names another leader (or none). */
+static const qr_view_part_t *desired_follow(const qr_cluster_t *cl,
+                                            const char *topic, int32_t p)
+{
+    const qr_view_topic_t *t = qr_view_topic(cl->view, topic);
+    const qr_view_part_t *vp;
+
+    if (!cl->cbs.follow_partition || !t || !t->loaded ||
+        (size_t)p >= t->assign.part_cnt || qr_view_marker(cl->view, topic) ||
+        !qr_replicas_has(&t->assign.parts[p], cl->conf.broker_id))
+        return NULL;
+    vp = &t->parts[p];
+    if (!vp->has_state || vp->st.leader == cl->conf.broker_id)
+        return NULL;
+    return vp;
+}
+
+static int will_follow(const qr_cluster_t *cl, const char *topic, int32_t p)
+{
+    return desired_follow(cl, topic, p) != NULL;
+}
+
+/* The topic exists (not being deleted) and this broker is no longer one of
+ * the partition's replicas: a reassignment moved it away. */
+static int replica_gone(const qr_cluster_t *cl, const char *topic, int32_t p)
+{
+    const qr_view_topic_t *t = qr_view_topic(cl->view, topic);
+
+    return cl->cbs.unfollow_partition && t && t->loaded &&
+           (size_t)p < t->assign.part_cnt && !qr_view_marker(cl->view, topic) &&
+           !qr_replicas_has(&t->assign.parts[p], cl->conf.broker_id);
+}
+
+static const qr_view_broker_t *live_broker(const qr_view_t *view, int32_t id)
+{
+    for (size_t i = 0; i < view->broker_cnt; i++)
+        if (view->brokers[i].id == id && view->brokers[i].host)
+            return &view->brokers[i];
+    return NULL;
+}
+
+static followed_t *find_followed(qr_cluster_t *cl, const char *topic, int32_t p)
+{
+    for (size_t i = 0; i < cl->fol_cnt; i++)
+        if (cl->fol[i].partition == p && strcmp(cl->fol[i].topic, topic) == 0)
+            return &cl->fol[i];
+    return NULL;
+}
+
+static void followed_drop(qr_cluster_t *cl, size_t i)
+{
+    free(cl->fol[i].topic);
+    free(cl->fol[i].host);
+    cl->fol[i] = cl->fol[--cl->fol_cnt];
+}
+
+/* Tells the broker about one followed partition when its leader, epoch,
+ * leader address or topic config changed since it was last told. */
+static void follow_one(qr_cluster_t *cl, const qr_view_topic_t *t, int32_t p,
+                       const qr_view_part_t *vp)
+{
+    const qr_view_broker_t *b = live_broker(cl->view, vp->st.leader);
+    int32_t leader = b ? vp->st.leader : -1;
+    const char *host = b ? b->host : NULL;
+    int port = b ? b->port : 0;
+    followed_t *fo = find_followed(cl, t->name, p);
+    quire_err_t err;
+
+    if (fo && fo->leader == leader && fo->leader_epoch == vp->st.leader_epoch &&
+        fo->port == port && fo->config_mzxid == t->config_mzxid &&
+        ((!fo->host && !host) || (fo->host && host && !strcmp(fo->host, host))))
+        return;
+    err = cl->cbs.follow_partition(cl->cbs.opaque, t->name, p, leader,
+                                   vp->st.leader_epoch, host, port, &t->config);
+    if (err != QUIRE_ERR_NONE) {
+        QR_LOG_ERR("CLUSTER", "cannot follow %s-%d: %s; retrying", t->name,
+                   (int)p, quire_err2str(err));
+        schedule_retry(cl);
+        return;
+    }
+    if (!fo) {
+        cl->fol = qr_realloc(cl->fol, (cl->fol_cnt + 1) * sizeof(*cl->fol));
+        fo = &cl->fol[cl->fol_cnt++];
+        fo->topic = qr_strdup(t->name);
+        fo->partition = p;
+    } else {
+        free(fo->host);
+    }
+    fo->leader = leader;
+    fo->leader_epoch = vp->st.leader_epoch;
+    fo->host = host ? qr_strdup(host) : NULL;
+    fo->port = port;
+    fo->config_mzxid = t->config_mzxid;
+}
+
+static void update_following(qr_cluster_t *cl)
+{
+    const qr_view_t *view = cl->view;
+
+    if (!cl->cbs.follow_partition)
+        return;
+    /* 1. what we follow no more: led now (open_partition took it over),
+     * being deleted (delete_partition does it), or no longer a replica */
+    for (size_t i = cl->fol_cnt; i-- > 0;) {
+        followed_t *fo = &cl->fol[i];
+        const qr_view_topic_t *t = qr_view_topic(view, fo->topic);
+        int replica;
+        if (will_follow(cl, fo->topic, fo->partition))
+            continue;
+        replica = t && t->loaded &&
+                  (size_t)fo->partition < t->assign.part_cnt &&
+                  qr_replicas_has(&t->assign.parts[fo->partition],
+                                  cl->conf.broker_id);
+        if (!is_led(cl, fo->topic, fo->partition) &&
+            !qr_view_marker(view, fo->topic) && !replica) {
+            /* reassigned away (or the topic vanished): stop fetching;
+             * its data goes only when the topic still exists without us */
+            QR_LOG_INFO("CLUSTER", "no longer a replica of %s-%d", fo->topic,
+                        (int)fo->partition);
+            cl->cbs.unfollow_partition(cl->cbs.opaque, fo->topic, fo->partition,
+                                       t && t->loaded);
+        }
+        followed_drop(cl, i);
+    }
+    /* 2. new followers, new leaders, new epochs */
+    for (size_t i = 0; i < view->topic_cnt; i++) {
+        const qr_view_topic_t *t = &view->topics[i];
+        if (!t->loaded)
+            continue;
+        for (size_t p = 0; p < t->assign.part_cnt; p++) {
+            const qr_view_part_t *vp = desired_follow(cl, t->name, (int32_t)p);
+            if (vp)
+                follow_one(cl, t, (int32_t)p, vp);
+        }
+    }
 }
 
 /* ---- deletions ---- */
@@ -438,7 +605,10 @@ static void on_view(qr_view_t *view, void *opaque)
         qr_controller_update(cl->ctl);
     handle_deletions(cl);
     update_leadership(cl);
+    update_following(cl);
     process_autocreate(cl);
+    if (cl->cs)
+        qr_ctlshutdown_update(cl->cs);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -620,7 +790,8 @@ qr_cluster_t *qr_cluster_new(struct ev_loop *loop,
     qr_zk_t *zk;
 
     if (!cbs->open_partition || !cbs->close_partition ||
-        !cbs->delete_partition) {
+        !cbs->delete_partition ||
+        (cbs->follow_partition && !cbs->unfollow_partition)) {
         snprintf(errstr, errstr_size,
                  "open, close and delete partition callbacks are required");
         return NULL;
@@ -661,7 +832,8 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
                               cl->conf.port, on_registered, cl);
     cl->view = qr_view_new(cl->zk, on_view, cl);
     if (cl->conf.controller_eligible) {
-        cl->ctl = qr_controller_new(cl->zk, cl->view, cl->conf.broker_id);
+        qr_controller_conf_t ccf = {cl->conf.unclean_leader_election};
+        cl->ctl = qr_controller_new(cl->zk, cl->view, cl->conf.broker_id, &ccf);
         cl->prefelect =
             qr_prefelect_new(cl->zk, cl->ctl, &cl->conf.leader_balance);
         cl->reassign = qr_reassign_new(cl->zk, cl->ctl);
@@ -677,6 +849,29 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
 int32_t qr_cluster_broker_id(const qr_cluster_t *cl)
 {
     return cl->conf.broker_id;
+}
+
+static void on_shutdown_done(void *opaque, int moved, const char *msg)
+{
+    qr_cluster_t *cl = opaque;
+
+    cl->cs_cb(cl->cs_opaque, moved, msg);
+}
+
+quire_err_t qr_cluster_controlled_shutdown(qr_cluster_t *cl, int max_retries,
+                                           int64_t backoff_ms,
+                                           qr_cluster_shutdown_cb_t *cb,
+                                           void *opaque)
+{
+    if (!cl->view || cl->closed)
+        return QUIRE_ERR_STATE;
+    if (cl->cs)
+        return QUIRE_ERR_NONE;
+    cl->cs_cb = cb;
+    cl->cs_opaque = opaque;
+    cl->cs = qr_ctlshutdown_new(cl->zk, cl->view, cl->conf.broker_id,
+                                max_retries, backoff_ms, on_shutdown_done, cl);
+    return QUIRE_ERR_NONE;
 }
 
 quire_err_t qr_cluster_isr_write(qr_cluster_t *cl, const char *topic,
@@ -723,6 +918,8 @@ void qr_cluster_close(qr_cluster_t *cl)
     cl->prefelect = NULL;
     qr_reassign_destroy(cl->reassign);
     cl->reassign = NULL;
+    qr_ctlshutdown_destroy(cl->cs);
+    cl->cs = NULL;
     qr_controller_destroy(cl->ctl);
     cl->ctl = NULL;
     qr_isrchange_destroy(cl->isrw);
@@ -748,6 +945,9 @@ void qr_cluster_destroy(qr_cluster_t *cl)
     for (size_t i = 0; i < cl->autocreate_cnt; i++)
         free(cl->autocreate[i]);
     free(cl->led);
+    while (cl->fol_cnt > 0)
+        followed_drop(cl, cl->fol_cnt - 1);
+    free(cl->fol);
     qr_meta_release(cl->meta);
     pthread_mutex_destroy(&cl->meta_lock);
     pthread_mutex_destroy(&cl->req_lock);

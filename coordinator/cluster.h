@@ -61,6 +61,8 @@ typedef struct qr_cluster_conf {
     int auto_create_topics;       /* auto.create.topics.enable */
     int32_t num_partitions;       /* num.partitions, for auto-creation */
     int32_t default_replication_factor; /* default.replication.factor */
+    int unclean_leader_election;        /* unclean.leader.election.enable, as
+                                           the controller's default */
     qr_prefelect_conf_t leader_balance; /* auto.leader.rebalance.enable,
                                            leader.imbalance.* (all 0: off) */
 } qr_cluster_conf_t;
@@ -135,6 +137,31 @@ typedef struct qr_cluster_cbs {
     void (*partition_state)(void *opaque, const char *topic, int32_t partition,
                             const qr_replicas_t *replicas,
                             const qr_pstate_t *st, int32_t version);
+
+    /* Replication (issue 16). This broker is a replica of topic-partition
+     * and the state names another leader: @p leader (-1 when the state
+     * has none or the leader is not registered; @p leader_host NULL then)
+     * at @p leader_epoch, registered at @p leader_host:@p leader_port
+     * (borrowed for the call). Called again whenever the leader, its epoch,
+     * its address or the topic's overrides (@p config, as open_partition)
+     * change, and after open_partition's leadership ended (close_partition
+     * is then NOT called: the log stays open). A non-NONE return is logged
+     * and retried after a delay. Optional (NULL: replicas not led are
+     * ignored, as before replication); unfollow_partition is then
+     * mandatory. */
+    quire_err_t (*follow_partition)(void *opaque, const char *topic,
+                                    int32_t partition, int32_t leader,
+                                    int32_t leader_epoch,
+                                    const char *leader_host, int leader_port,
+                                    const qr_topic_config_t *config);
+
+    /* This broker followed topic-partition and is no longer one of its
+     * replicas (reassigned away) nor its leader: stop fetching, close the
+     * log, and remove its data when @p delete_data (the topic still exists
+     * without us; 0 when the topic itself vanished from the view). A topic
+     * being deleted goes through delete_partition instead. */
+    void (*unfollow_partition)(void *opaque, const char *topic,
+                               int32_t partition, int delete_data);
 } qr_cluster_cbs_t;
 
 /**
@@ -214,6 +241,29 @@ quire_err_t qr_cluster_isr_write(qr_cluster_t *cl, const char *topic,
  * @locality main loop  @locks none
  */
 int qr_cluster_is_controller(const qr_cluster_t *cl);
+
+/** Reports the end of a controlled shutdown (see below). */
+typedef void(qr_cluster_shutdown_cb_t)(void *opaque, int moved,
+                                       const char *msg);
+
+/**
+ * @brief Starts a controlled shutdown (issue 16 item 9; ctlshutdown.h):
+ * asks the controller, through the ephemeral
+ * /admin/controlled_shutdown/<id>, to move every leadership this broker
+ * holds to another ISR member, and waits until the view shows it leading
+ * nothing that could move, for at most @p max_retries attempts of
+ * @p backoff_ms (controlled.shutdown.max.retries,
+ * controlled.shutdown.retry.backoff.ms). The broker keeps serving
+ * meanwhile. @p cb runs once, on the main loop, with @p moved 1 when done
+ * or 0 when the attempts ran out; the broker then stops as usual
+ * (qr_cluster_close()). A second call while one runs does nothing.
+ * @returns QUIRE_ERR_NONE, or QUIRE_ERR_STATE when not started or closed.
+ * @locality main loop  @locks none
+ */
+quire_err_t qr_cluster_controlled_shutdown(qr_cluster_t *cl, int max_retries,
+                                           int64_t backoff_ms,
+                                           qr_cluster_shutdown_cb_t *cb,
+                                           void *opaque);
 
 /**
  * @brief Stops the watchers, deletes this broker's registration and closes

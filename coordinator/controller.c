@@ -72,6 +72,11 @@ struct qr_controller {
     ev_timer refresh_timer;
     ctl_duty_t duty[CTL_DUTIES_MAX]; /* admin duties (prefelect, reassign) */
     size_t duty_cnt;
+    qr_controller_conf_t conf;
+    /* /isr_change_notification (see "ISR change notifications") */
+    int isrn_armed;    /* our children watch is set */
+    int isrn_inflight; /* reads and deletes of notifications in flight */
+    int isrn_again;    /* list again once those are done */
 };
 
 static void update(qr_controller_t *ctl);
@@ -106,6 +111,7 @@ static void resign(qr_controller_t *ctl, const char *why)
     ctl->state = CTL_IDLE;
     ctl->epoch = 0;
     ctl->confirmed = 0;
+    ctl->isrn_armed = 0; /* a watch may still fire: ignored while idle */
     if (view->controller_id == ctl->broker_id &&
         view->controller_owner == qr_zk_session_id(ctl->zk) &&
         qr_zk_delete(ctl->zk, QR_ZNODE_CONTROLLER, view->controller_version,
@@ -477,17 +483,83 @@ static void live_ids(const qr_view_t *view, int32_t **ids, size_t *n)
         (*ids)[i] = view->brokers[i].id;
 }
 
-static void elect_topic(qr_controller_t *ctl, plan_t *pl, qr_view_topic_t *t,
-                        const int32_t *live, size_t nlive)
+/* unclean.leader.election.enable: the topic's override, else the
+ * broker's key. */
+static int unclean_for(const qr_controller_t *ctl, const qr_view_topic_t *t)
 {
+    for (size_t i = 0; i < t->config.n; i++)
+        if (strcmp(t->config.keys[i], "unclean.leader.election.enable") == 0)
+            return strcmp(t->config.values[i], "true") == 0;
+    return ctl->conf.unclean_leader_election;
+}
+
+static void fmt_ids(char *buf, size_t size, const int32_t *ids, size_t n)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && off < size; i++)
+        off += (size_t)snprintf(buf + off, size - off, "%s%d", i ? "," : "",
+                                (int)ids[i]);
+}
+
+/* One line per decision; an unclean election or an offline partition is a
+ * warning an operator must see. */
+static void log_election(const qr_view_topic_t *t, size_t p,
+                         const qr_pstate_t *cur, const qr_pstate_t *st,
+                         qr_elect_how_t how)
+{
+    char was[QR_ASSIGN_MAX_REPLICAS * 12], now[QR_ASSIGN_MAX_REPLICAS * 12];
+
+    fmt_ids(was, sizeof(was), cur ? cur->isr : NULL, cur ? cur->isr_cnt : 0);
+    fmt_ids(now, sizeof(now), st->isr, st->isr_cnt);
+    switch (how) {
+    case QR_ELECT_UNCLEAN:
+        QR_LOG_WARN("CTRL",
+                    "%s-%zu: unclean leader election: no live ISR member "
+                    "(ISR was [%s]); broker %d leads at epoch %d, records "
+                    "acknowledged by the old ISR may be lost",
+                    t->name, p, was, (int)st->leader, (int)st->leader_epoch);
+        break;
+    case QR_ELECT_OFFLINE:
+        QR_LOG_WARN("CTRL",
+                    "%s-%zu: offline: no live ISR member (ISR [%s]) and "
+                    "unclean.leader.election.enable is false; waiting for "
+                    "one to return (epoch %d)",
+                    t->name, p, now, (int)st->leader_epoch);
+        break;
+    case QR_ELECT_MOVED:
+        QR_LOG_INFO("CTRL",
+                    "%s-%zu: controlled shutdown of broker %d: leader -> %d, "
+                    "ISR [%s], epoch %d",
+                    t->name, p, (int)cur->leader, (int)st->leader, now,
+                    (int)st->leader_epoch);
+        break;
+    default:
+        QR_LOG_INFO("CTRL",
+                    "%s-%zu: leader %d -> %d, ISR [%s] -> [%s], "
+                    "epoch %d",
+                    t->name, p, cur ? (int)cur->leader : -1, (int)st->leader,
+                    was, now, (int)st->leader_epoch);
+        break;
+    }
+}
+
+static void elect_topic(qr_controller_t *ctl, plan_t *pl, qr_view_topic_t *t,
+                        const qr_elect_in_t *in0)
+{
+    qr_elect_in_t in = *in0;
     int dir_done = 0;
 
+    in.unclean = unclean_for(ctl, t);
     for (size_t p = 0; p < t->assign.part_cnt; p++) {
         qr_view_part_t *part = &t->parts[p];
+        const qr_pstate_t *cur = part->has_state ? &part->st : NULL;
         qr_pstate_t st;
+        qr_elect_how_t how;
 
-        if (!qr_assign_elect(&t->assign.parts[p], live, nlive,
-                             part->has_state ? &part->st : NULL, &st))
+        how = qr_assign_elect(&t->assign.parts[p], &in, cur, &st);
+        if (how == QR_ELECT_NONE)
             continue;
         st.controller_epoch = ctl->epoch;
         if (!part->has_state && part->version >= 0) {
@@ -496,9 +568,7 @@ static void elect_topic(qr_controller_t *ctl, plan_t *pl, qr_view_topic_t *t,
                         t->name, p, (int)st.leader);
             plan_state(ctl, pl, t->name, (int32_t)p, &st, part->version);
         } else if (part->has_state) {
-            QR_LOG_INFO("CTRL", "%s-%zu: leader %d -> %d, epoch %d", t->name, p,
-                        (int)part->st.leader, (int)st.leader,
-                        (int)st.leader_epoch);
+            log_election(t, p, cur, &st, how);
             plan_state(ctl, pl, t->name, (int32_t)p, &st, part->version);
         } else {
             /* parents go out now, ahead of the multi (plan_flush later) */
@@ -569,10 +639,15 @@ static void duties(qr_controller_t *ctl)
 {
     qr_view_t *view = ctl->view;
     plan_t pl = {NULL, NULL};
+    qr_elect_in_t in = {0};
     int32_t *live;
     size_t nlive;
 
     live_ids(view, &live, &nlive);
+    in.live = live;
+    in.nlive = nlive;
+    in.shutting = view->shutting;
+    in.nshutting = view->shutting_cnt;
     for (size_t i = 0; i < view->topic_cnt; i++) {
         qr_view_topic_t *t = &view->topics[i];
         qr_view_marker_t *m = qr_view_marker(view, t->name);
@@ -584,7 +659,7 @@ static void duties(qr_controller_t *ctl)
                 delete_topic(ctl, t);
             continue;
         }
-        elect_topic(ctl, &pl, t, live, nlive);
+        elect_topic(ctl, &pl, t, &in);
     }
     if (!pl.m)
         admin_duties(ctl, &pl, live, nlive);
@@ -600,6 +675,132 @@ static void duties(qr_controller_t *ctl)
         free(path);
     }
     free(live);
+}
+
+/* ---- ISR change notifications ----
+ * A leader that changed a partition's ISR creates a persistent sequential
+ * /isr_change_notification/isr_change_<n> naming the partitions (Kafka
+ * 0.8.3's layout). The controller lists them (leaving a children watch),
+ * re-reads the named states into the view (so the brokers' Metadata shows
+ * the new ISR and its next decisions use the new znode versions), then
+ * deletes each notification. Leftovers from a controller that died are
+ * handled by the next one when it lists them on taking over. A burst is
+ * taken in passes of at most CTL_ISRN_PASS notifications; a listing that
+ * arrives while a pass is in flight waits for it. */
+
+#define CTL_ISRN_PASS 1000
+
+static void isrn_list(qr_controller_t *ctl);
+
+static void isrn_done(qr_controller_t *ctl)
+{
+    if (--ctl->isrn_inflight == 0 && ctl->isrn_again) {
+        ctl->isrn_again = 0;
+        if (ctl->state == CTL_ACTIVE)
+            isrn_list(ctl);
+    }
+}
+
+static void on_isrn_deleted(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                            void *arg)
+{
+    (void)zk;
+    (void)arg;
+    if (res->rc != ZOK && res->rc != ZNONODE && res->rc != ZCONNECTIONLOSS &&
+        res->rc != ZCLOSING)
+        QR_LOG_WARN("CTRL", "deleting %s: %s", res->path, zerror(res->rc));
+    isrn_done(owner);
+}
+
+static void on_isrn_read(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                         void *arg)
+{
+    qr_controller_t *ctl = owner;
+    char **topics = NULL, errstr[256];
+    int32_t *parts = NULL;
+    size_t n = 0;
+
+    (void)arg;
+    if (res->rc != ZOK || ctl->state != CTL_ACTIVE) {
+        isrn_done(ctl);
+        return;
+    }
+    if (qr_znode_isr_change_decode(res->data, res->len, &topics, &parts, &n,
+                                   errstr, sizeof(errstr)) != QUIRE_ERR_NONE)
+        QR_LOG_WARN("CTRL", "%s: %s; deleted unread", res->path, errstr);
+    for (size_t i = 0; i < n; i++) {
+        qr_view_refresh_state(ctl->view, topics[i], parts[i]);
+        free(topics[i]);
+    }
+    QR_DBG(QR_DBG_ZK, "CTRL", "%s: %zu partitions re-read", res->path, n);
+    free(topics);
+    free(parts);
+    if (qr_zk_delete(zk, res->path, -1, on_isrn_deleted, ctl, NULL) ==
+        QUIRE_ERR_NONE)
+        ctl->isrn_inflight++;
+    isrn_done(ctl);
+}
+
+static void on_isrn_watch(qr_zk_t *zk, int type, const char *path, void *owner)
+{
+    qr_controller_t *ctl = owner;
+
+    (void)zk;
+    (void)type;
+    (void)path;
+    ctl->isrn_armed = 0;
+    if (ctl->state == CTL_ACTIVE)
+        isrn_list(ctl);
+}
+
+static void on_isrn_children(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                             void *arg)
+{
+    qr_controller_t *ctl = owner;
+    const struct String_vector *sv = res->children;
+    static const char pre[] = "isr_change_";
+    int n = 0;
+
+    (void)arg;
+    if (res->rc != ZOK || ctl->state != CTL_ACTIVE) {
+        if (res->rc != ZOK)
+            ctl->isrn_armed = 0; /* no watch was left */
+        isrn_done(ctl);
+        return;
+    }
+    for (int i = 0; i < sv->count; i++) {
+        char *path;
+        if (strncmp(sv->data[i], pre, sizeof(pre) - 1) != 0)
+            continue;
+        if (n == CTL_ISRN_PASS) {
+            ctl->isrn_again = 1; /* the rest after this pass */
+            break;
+        }
+        path = qr_malloc(sizeof(QR_ZNODE_ISR_CHANGE) + strlen(sv->data[i]) + 1);
+        sprintf(path, "%s/%s", QR_ZNODE_ISR_CHANGE, sv->data[i]);
+        if (qr_zk_get(zk, path, NULL, on_isrn_read, ctl, NULL) ==
+            QUIRE_ERR_NONE) {
+            ctl->isrn_inflight++;
+            n++;
+        }
+        free(path);
+    }
+    isrn_done(ctl);
+}
+
+/* Lists the notifications (arming the children watch), unless a pass is in
+ * flight: then once it is done. */
+static void isrn_list(qr_controller_t *ctl)
+{
+    if (ctl->isrn_inflight > 0) {
+        ctl->isrn_again = 1;
+        return;
+    }
+    if (qr_zk_children(ctl->zk, QR_ZNODE_ISR_CHANGE, on_isrn_watch,
+                       on_isrn_children, ctl, NULL) == QUIRE_ERR_NONE) {
+        ctl->isrn_armed = 1;
+        ctl->isrn_inflight++;
+    }
 }
 
 static void update(qr_controller_t *ctl)
@@ -626,6 +827,8 @@ static void update(qr_controller_t *ctl)
     }
     if (ctl->state != CTL_ACTIVE || !ctl->confirmed)
         return;
+    if (!ctl->isrn_armed)
+        isrn_list(ctl); /* on taking over: leftovers first */
     if (ctl->inflight > 0) {
         ctl->again = 1;
         return;
@@ -652,14 +855,18 @@ static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
         ctl->epoch = 0;
         ctl->confirmed = 0;
         ctl->awaiting_delete = 0;
+        ctl->isrn_armed = 0;
     }
 }
 
 qr_controller_t *qr_controller_new(qr_zk_t *zk, qr_view_t *view,
-                                   int32_t broker_id)
+                                   int32_t broker_id,
+                                   const qr_controller_conf_t *conf)
 {
     qr_controller_t *ctl = qr_calloc(1, sizeof(*ctl));
 
+    if (conf)
+        ctl->conf = *conf;
     ctl->zk = zk;
     ctl->view = view;
     ctl->broker_id = broker_id;

@@ -12,9 +12,21 @@
  * /controller so the election runs again.
  *
  * Duties, run each time the shared view settles (qr_controller_update()):
- *   - a state for every partition with a live replica (leader, ISR, epochs),
- *     moved when the leader dies (-1 when no replica lives) and back to the
- *     preferred replica when it returns (qr_assign_elect());
+ *   - a state for every partition with a live replica (leader, ISR, epochs):
+ *     qr_assign_elect()'s rules. When a broker's registration goes (its
+ *     session expired), every partition it led gets the first live ISR
+ *     member in replica order as leader, and every ISR loses it, each with
+ *     leader_epoch + 1 (Kafka 0.8's onBrokerFailure); with no live ISR
+ *     member the partition goes offline (leader -1, ISR kept) unless
+ *     unclean.leader.election.enable (broker key, topic override) lets a
+ *     replica outside the ISR lead, logged as a warning;
+ *   - controlled shutdown: a broker that created
+ *     /admin/controlled_shutdown/<id> has the leadership it holds moved to
+ *     another ISR member and is dropped from ISRs, as above (Kafka's
+ *     ControlledShutdownLeaderSelector); the broker waits until it leads
+ *     nothing (qr_cluster_controlled_shutdown());
+ *   - /isr_change_notification: the leaders' ISR changes are re-read into
+ *     the view and the notifications deleted, leftovers included;
  *   - deletions: once every broker holding a replica of a topic marked
  *     under /admin/delete_topics has acknowledged (deleted its data), the
  *     topic's znodes are removed, then the marker.
@@ -29,15 +41,24 @@
 
 typedef struct qr_controller qr_controller_t;
 
+/** The controller's settings (server.properties keys). */
+typedef struct qr_controller_conf {
+    int unclean_leader_election; /* unclean.leader.election.enable: the
+                                    default for topics without the
+                                    override of that name */
+} qr_controller_conf_t;
+
 /**
  * @brief A controller candidate for broker @p broker_id. It takes part in
  * the election at the next qr_controller_update().
  * @param zk, view borrowed; must outlive the controller.
+ * @param conf borrowed, copied; NULL: every default (unclean election off).
  * @returns owned: qr_controller_destroy().
  * @locality main loop  @locks none
  */
 qr_controller_t *qr_controller_new(qr_zk_t *zk, qr_view_t *view,
-                                   int32_t broker_id);
+                                   int32_t broker_id,
+                                   const qr_controller_conf_t *conf);
 
 /**
  * @brief Runs the election and, when elected, the controller's duties

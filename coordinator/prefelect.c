@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "logging.h"
 #include "prefelect.h"
+#include "view.h"
 #include "znode.h"
 
 struct qr_prefelect {
@@ -140,12 +141,21 @@ static void duty(void *opaque, qr_ctl_plan_t *pl, qr_view_t *view,
                  const int32_t *live, size_t nlive)
 {
     qr_prefelect_t *pe = opaque;
+    /* A broker in a controlled shutdown is being drained of leadership by
+     * the controller: handing it a partition back would undo that, so it
+     * counts as not live here. */
+    int32_t *up = qr_calloc(nlive + 1, sizeof(int32_t));
+    size_t nup = 0;
 
-    run_requests(pe, pl, view, live, nlive);
+    for (size_t i = 0; i < nlive; i++)
+        if (!qr_view_broker_shutting_down(view, live[i]))
+            up[nup++] = live[i];
+    run_requests(pe, pl, view, up, nup);
     if (pe->rebalance_due && pe->conf.auto_rebalance) {
         pe->rebalance_due = 0;
-        rebalance(pe, pl, view, live, nlive);
+        rebalance(pe, pl, view, up, nup);
     }
+    free(up);
 }
 
 static void on_node(void *opaque)

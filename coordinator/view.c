@@ -30,6 +30,7 @@ static void read_config(qr_view_t *view, const char *name);
 static void read_markers(qr_view_t *view);
 static void read_acks(qr_view_t *view, const char *name);
 static void read_controller(qr_view_t *view);
+static void read_shutting(qr_view_t *view);
 
 static qr_view_t *gen_view(void *owner)
 {
@@ -120,6 +121,14 @@ qr_view_topic_t *qr_view_topic(const qr_view_t *view, const char *name)
     return bsearch(&key, view->topics, view->topic_cnt, sizeof(key), cmp_topic);
 }
 
+int qr_view_broker_shutting_down(const qr_view_t *view, int32_t id)
+{
+    for (size_t i = 0; i < view->shutting_cnt; i++)
+        if (view->shutting[i] == id)
+            return 1;
+    return 0;
+}
+
 qr_view_marker_t *qr_view_marker(const qr_view_t *view, const char *name)
 {
     for (size_t i = 0; i < view->marker_cnt; i++)
@@ -159,6 +168,9 @@ static void clear(qr_view_t *view)
     free(view->markers);
     view->markers = NULL;
     view->marker_cnt = 0;
+    free(view->shutting);
+    view->shutting = NULL;
+    view->shutting_cnt = 0;
     view->controller_id = -1;
     view->controller_owner = 0;
     view->controller_version = -1;
@@ -240,6 +252,8 @@ static void on_watch(qr_zk_t *zk, int type, const char *path, void *owner)
         read_acks(view, path + sizeof(del_pre) - 1);
     else if (strcmp(path, QR_ZNODE_CONTROLLER) == 0)
         read_controller(view);
+    else if (strcmp(path, QR_ZNODE_CONTROLLED_SHUTDOWN) == 0)
+        read_shutting(view);
     else if (strncmp(path, cfg_pre, sizeof(cfg_pre) - 1) == 0) {
         if (qr_view_topic(view, path + sizeof(cfg_pre) - 1))
             read_config(view, path + sizeof(cfg_pre) - 1);
@@ -546,6 +560,16 @@ void qr_view_note_state(qr_view_t *view, const char *topic, int32_t partition,
     t->parts[partition].version = version;
 }
 
+void qr_view_refresh_state(qr_view_t *view, const char *topic,
+                           int32_t partition)
+{
+    qr_view_topic_t *t = qr_view_topic(view, topic);
+
+    if (t && t->loaded && partition >= 0 &&
+        (size_t)partition < t->assign.part_cnt)
+        read_state(view, topic, partition);
+}
+
 void qr_view_refresh_topic(qr_view_t *view, const char *name)
 {
     qr_view_topic_t *t = qr_view_topic(view, name);
@@ -727,6 +751,37 @@ static void read_controller(qr_view_t *view)
                            on_controller, view->gen, NULL));
 }
 
+/* ---- /admin/controlled_shutdown ---- */
+
+static void on_shutting(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                        void *arg)
+{
+    qr_view_t *view = gen_view(owner);
+    const struct String_vector *sv = res->children;
+
+    (void)zk;
+    (void)arg;
+    if (res->rc == ZOK) {
+        free(view->shutting);
+        view->shutting = qr_calloc((size_t)sv->count + 1, sizeof(int32_t));
+        view->shutting_cnt = 0;
+        for (int i = 0; i < sv->count; i++)
+            if (qr_znode_parse_id(sv->data[i],
+                                  &view->shutting[view->shutting_cnt]) == 0)
+                view->shutting_cnt++;
+    } else if (res->rc == ZNONODE) {
+        view->shutting_cnt = 0;
+        root_missing(view, res);
+    }
+    done(view, res->rc);
+}
+
+static void read_shutting(qr_view_t *view)
+{
+    issued(view, qr_zk_children(view->zk, QR_ZNODE_CONTROLLED_SHUTDOWN,
+                                on_watch, on_shutting, view->gen, NULL));
+}
+
 /* ---- reloads ---- */
 
 static void reload(qr_view_t *view)
@@ -751,6 +806,7 @@ static void reload(qr_view_t *view)
     read_topics(view);
     read_markers(view);
     read_controller(view);
+    read_shutting(view);
 }
 
 static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)

@@ -6,7 +6,8 @@
  * /brokers/topics and each topic's assignment, every partition's state
  * (with its znode version, for the controller's conditional writes), each
  * topic's configuration overrides (/config/topics/<t>),
- * /admin/delete_topics with each marker's acknowledgements, and
+ * /admin/delete_topics with each marker's acknowledgements,
+ * /admin/controlled_shutdown (brokers stopping, issue 16 item 9) and
  * /controller. Each watch that fires re-reads its node and re-arms itself.
  *
  * When no read is in flight the view is "settled" and its listeners run:
@@ -73,6 +74,8 @@ struct qr_view {
     size_t topic_cnt;
     qr_view_marker_t *markers; /* owned */
     size_t marker_cnt;
+    int32_t *shutting; /* owned: ids under /admin/controlled_shutdown */
+    size_t shutting_cnt;
     int32_t controller_id;    /* -1 when /controller is absent */
     int64_t controller_owner; /* its ephemeralOwner (session id) */
     int32_t controller_version;
@@ -110,6 +113,10 @@ int qr_view_broker_live(const qr_view_t *view, int32_t id);
  * none */
 qr_view_topic_t *qr_view_topic(const qr_view_t *view, const char *name);
 
+/** @brief Whether broker @p id asked for a controlled shutdown (its
+ * /admin/controlled_shutdown/<id> exists). @locality main loop @locks none */
+int qr_view_broker_shutting_down(const qr_view_t *view, int32_t id);
+
 /** @brief The deletion marker of @p name. @returns borrowed as
  * qr_view_topic(); NULL if none. @locality main loop @locks none */
 qr_view_marker_t *qr_view_marker(const qr_view_t *view, const char *name);
@@ -120,6 +127,15 @@ qr_view_marker_t *qr_view_marker(const qr_view_t *view, const char *name);
  * @locality main loop  @locks none
  */
 void qr_view_refresh_topic(qr_view_t *view, const char *name);
+
+/**
+ * @brief Re-reads one partition's state (an /isr_change_notification named
+ * it). Nothing when the view does not know the partition. The listeners
+ * run when it settles.
+ * @locality main loop  @locks none
+ */
+void qr_view_refresh_state(qr_view_t *view, const char *topic,
+                           int32_t partition);
 
 /**
  * @brief Records what a successful write of a state znode produced, so the

@@ -17,9 +17,17 @@
 #include "znode.h"
 
 const char *const qr_znode_roots[] = {
-    QR_ZNODE_BROKERS,       QR_ZNODE_BROKER_IDS,    QR_ZNODE_TOPICS,
-    QR_ZNODE_CONFIG,        QR_ZNODE_CONFIG_TOPICS, QR_ZNODE_ADMIN,
-    QR_ZNODE_DELETE_TOPICS, QR_ZNODE_CONSUMERS,     QR_ZNODE_ISR_CHANGE,
+    QR_ZNODE_BROKERS,
+    QR_ZNODE_BROKER_IDS,
+    QR_ZNODE_TOPICS,
+    QR_ZNODE_CONFIG,
+    QR_ZNODE_CONFIG_TOPICS,
+    QR_ZNODE_ADMIN,
+    QR_ZNODE_DELETE_TOPICS,
+    QR_ZNODE_CONSUMERS,
+    /* replication (issue 16) */
+    QR_ZNODE_ISR_CHANGE,
+    QR_ZNODE_CONTROLLED_SHUTDOWN,
 };
 const size_t qr_znode_root_cnt = QR_ARRAY_LEN(qr_znode_roots);
 
@@ -79,6 +87,11 @@ char *qr_znode_config_path(const char *topic)
 char *qr_znode_delete_path(const char *topic)
 {
     return path_fmt(QR_ZNODE_DELETE_TOPICS "/%s", topic);
+}
+
+char *qr_znode_controlled_shutdown_path(int32_t id)
+{
+    return path_fmt(QR_ZNODE_CONTROLLED_SHUTDOWN "/%" PRId32, id);
 }
 
 char *qr_znode_delete_ack_path(const char *topic, int32_t id)
@@ -497,6 +510,8 @@ static const config_key_t config_keys[] = {
     {"write.caching", 1, 0, bool_words}, /* log.write.caching (issue 19) */
     {"message.validate.compressed", 1, 0, bool_words},
     {"min.insync.replicas", 1, INT32_MAX, NULL}, /* issue 16 */
+    /* the controller's (issue 16) */
+    {"unclean.leader.election.enable", 1, 0, bool_words},
 };
 
 quire_err_t qr_topic_config_check(const char *key, const char *value,
@@ -517,7 +532,8 @@ quire_err_t qr_topic_config_check(const char *key, const char *value,
                  "index.interval.bytes, segment.index.bytes, "
                  "file.delete.delay.ms, cleanup.policy, "
                  "message.timestamp.type, write.caching, "
-                 "message.validate.compressed, min.insync.replicas)",
+                 "message.validate.compressed, min.insync.replicas, "
+                 "unclean.leader.election.enable)",
                  key);
         return QUIRE_ERR_INVALID_CONFIG;
     }

@@ -15,6 +15,10 @@
  *   /admin/delete_topics/<t>/<broker id>       (no data) a broker deleted
  *                                              its replicas (quire's; Kafka
  *                                              uses a StopReplica RPC)
+ *   /admin/controlled_shutdown/<broker id>     (ephemeral, no data) the
+ *                                              broker asks the controller
+ *                                              to move its leadership away
+ *                                              (quire's; Kafka uses an RPC)
  *   /controller                                {"version":1,"brokerid":..,
  *                                               "timestamp":"ms"}
  *   /controller_epoch                          decimal
@@ -49,6 +53,8 @@
  * persistent sequential children isr_change_<seq> */
 #define QR_ZNODE_ISR_CHANGE        "/isr_change_notification"
 #define QR_ZNODE_ISR_CHANGE_PREFIX "/isr_change_notification/isr_change_"
+/* Brokers asking for a controlled shutdown (issue 16 item 9) */
+#define QR_ZNODE_CONTROLLED_SHUTDOWN "/admin/controlled_shutdown"
 
 /* issue 16 item 10: Kafka 0.8.2's admin requests (coordinator/partlist.h) */
 #define QR_ZNODE_PREFERRED_ELECTION "/admin/preferred_replica_election"
@@ -69,6 +75,7 @@ char *qr_znode_state_path(const char *topic, int32_t partition);
 char *qr_znode_config_path(const char *topic);
 char *qr_znode_delete_path(const char *topic);
 char *qr_znode_delete_ack_path(const char *topic, int32_t id);
+char *qr_znode_controlled_shutdown_path(int32_t id);
 
 /**
  * @brief Parses a non-negative decimal int32 (a broker id or partition

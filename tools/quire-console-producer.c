@@ -32,7 +32,9 @@ static const char usage_text[] =
     "  --producer-property KEY=VALUE  any libquire producer setting,\n"
     "                             e.g. linger.ms=5 (see quire(3))\n"
     "  --timeout-ms MS            how long to wait for the last deliveries\n"
-    "                             at end of input (default 30000)\n"
+    "                             at end of input (default: linger.ms +\n"
+    "                             delivery.timeout.ms, so every record\n"
+    "                             gets its own outcome)\n"
     "  -v, --verbose              log debugging information\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n";
@@ -47,13 +49,24 @@ typedef struct opts {
 
 static atomic_long failed, delivered;
 
+/* Failures per partition, each partition's first reason printed once
+ * (delivery reports come from the producer's one background thread). */
+#define FAIL_PARTS 1024
+static long part_failed[FAIL_PARTS];
+
 static void on_delivery(const quire_delivery_t *dr, void *opaque)
 {
     (void)opaque;
     if (dr->err != QUIRE_ERR_NONE) {
-        if (atomic_fetch_add(&failed, 1) < 5)
-            fprintf(stderr, "%s: error: delivery to %s failed: %s\n", PROG,
-                    dr->topic, quire_err2str(dr->err));
+        int32_t p = dr->partition;
+        int first = p >= 0 && p < FAIL_PARTS ? part_failed[p]++ == 0
+                                             : atomic_load(&failed) == 0;
+
+        atomic_fetch_add(&failed, 1);
+        if (first)
+            fprintf(stderr, "%s: error: delivery to %s-%d failed: %s\n", PROG,
+                    dr->topic, (int)p,
+                    dr->errstr ? dr->errstr : quire_err2str(dr->err));
     } else
         atomic_fetch_add(&delivered, 1);
 }
@@ -190,7 +203,7 @@ static int send_line(quire_producer_t *p, const opts_t *o, char *line,
 
 int main(int argc, char **argv)
 {
-    opts_t o = {.timeout_ms = 30000};
+    opts_t o = {.timeout_ms = -1};
     char errstr[256], *line = NULL;
     quire_err_t err;
     quire_conf_t *conf = quire_conf_new();
@@ -220,6 +233,22 @@ int main(int argc, char **argv)
         return exit_code;
     }
     quire_conf_set_delivery_cb(conf, on_delivery, NULL);
+    if (o.timeout_ms < 0) {
+        /* as Kafka's console producer, which closes without a limit:
+         * every record ends delivered or failed with its own reason
+         * (delivery.timeout.ms), never cut short by the close */
+        char dt[32], lg[32];
+        size_t dl = sizeof(dt), ll = sizeof(lg);
+
+        o.timeout_ms = 125000;
+        if (quire_conf_get(conf, "delivery.timeout.ms", dt, &dl) ==
+                QUIRE_ERR_NONE &&
+            quire_conf_get(conf, "linger.ms", lg, &ll) == QUIRE_ERR_NONE) {
+            long long t = atoll(dt) + atoll(lg) + 5000;
+
+            o.timeout_ms = t > 2147483647 ? 2147483647 : (int)t;
+        }
+    }
     errstr[0] = '\0';
     err = quire_producer_new(conf, &p, errstr, sizeof(errstr));
     if (err != QUIRE_ERR_NONE) {
@@ -243,6 +272,10 @@ int main(int argc, char **argv)
         qr_cli_error(PROG, "not every record was delivered within %d ms",
                      o.timeout_ms);
     if (atomic_load(&failed) > 0) {
+        for (int32_t i = 0; i < FAIL_PARTS; i++)
+            if (part_failed[i])
+                qr_cli_error(PROG, "%ld record(s) for %s-%d not delivered",
+                             part_failed[i], o.topic, (int)i);
         qr_cli_error(PROG, "%ld of %ld record(s) not delivered",
                      atomic_load(&failed), sent);
         exit_code = QR_CLI_EXIT_ERROR;

@@ -56,6 +56,12 @@ static const char usage_text[] =
     "  --compression CODEC    none, gzip, lz4 or zstd (default none)\n"
     "  --partitions P         use partitions 0..P-1 only (default: all;\n"
     "                         produce: round robin over them)\n"
+    "  --partitioner NAME     produce: default (the library chooses, as\n"
+    "                         Kafka's perf test: one partition per batch,\n"
+    "                         only partitions with a reachable leader;\n"
+    "                         the default without --partitions) or\n"
+    "                         round-robin (partition i mod P, P from\n"
+    "                         --partitions; the default with it)\n"
     "  --producer-property KEY=VALUE  any libquire producer setting\n"
     "  --consumer-property KEY=VALUE  any libquire consumer setting\n"
     "  --timeout-ms MS        give up when nothing moved for MS ms\n"
@@ -74,8 +80,12 @@ typedef struct opts {
     const char *topic, *bootstrap, *zookeeper;
     int64_t num, size, rate, timeout_ms;
     int32_t partitions;
+    int partitioner; /* PART_* */
     int csv, verbose;
 } opts_t;
+
+/* --partitioner */
+enum { PART_UNSET, PART_DEFAULT, PART_ROUND_ROBIN };
 
 /* ---- latency histogram: 64 sub-buckets per power of two (1.6%) ---- */
 
@@ -141,6 +151,7 @@ typedef struct perf {
     hist_t *hist; /* written by one thread: the delivery callback or poll */
     int64_t t0_ns;
     quire_err_t first_err;
+    char first_errstr[512];
 } perf_t;
 
 static void on_delivery(const quire_delivery_t *dr, void *opaque)
@@ -148,8 +159,11 @@ static void on_delivery(const quire_delivery_t *dr, void *opaque)
     perf_t *pf = opaque;
 
     if (dr->err != QUIRE_ERR_NONE) {
-        if (atomic_fetch_add(&pf->failed, 1) == 0)
+        if (atomic_fetch_add(&pf->failed, 1) == 0) {
             pf->first_err = dr->err;
+            snprintf(pf->first_errstr, sizeof(pf->first_errstr), "%s",
+                     dr->errstr ? dr->errstr : quire_err2str(dr->err));
+        }
         return;
     }
     atomic_fetch_add(&pf->acked, 1);
@@ -237,8 +251,9 @@ static int produce_all(perf_t *pf, quire_producer_t *p)
     for (int64_t i = 0; i < o->size; i++)
         value[i] = (uint8_t)('a' + (i * 7 + 3) % 26);
     for (int64_t i = 0; i < o->num; i++) {
-        int32_t part = o->partitions > 0 ? (int32_t)(i % o->partitions)
-                                         : QUIRE_PARTITION_ANY;
+        int32_t part = o->partitioner == PART_ROUND_ROBIN
+                           ? (int32_t)(i % o->partitions)
+                           : QUIRE_PARTITION_ANY;
         int64_t now;
         quire_err_t err;
 
@@ -309,8 +324,8 @@ static int run_produce(perf_t *pf, quire_conf_t *conf)
     t1 = qr_clock_mono_ns();
     quire_producer_close(p, (int)pf->o.timeout_ms);
     if (atomic_load(&pf->failed)) {
-        qr_cli_error(PROG, "%lld record(s) failed: %s",
-                     atomic_load(&pf->failed), quire_err2str(pf->first_err));
+        qr_cli_error(PROG, "%lld record(s) failed; the first: %s",
+                     atomic_load(&pf->failed), pf->first_errstr);
         rc = -1;
     }
     print_result(pf, atomic_load(&pf->acked), (double)(t1 - t0) / 1e9, 1);
@@ -490,6 +505,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
         {"acks", required_argument, NULL, 'a'},
         {"compression", required_argument, NULL, 'c'},
         {"partitions", required_argument, NULL, 'p'},
+        {"partitioner", required_argument, NULL, 'R'},
         {"producer-property", required_argument, NULL, 'P'},
         {"consumer-property", required_argument, NULL, 'C'},
         {"timeout-ms", required_argument, NULL, 'T'},
@@ -534,6 +550,19 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
             if (parse_num("partitions", optarg, 1, &v))
                 return QR_CLI_EXIT_USAGE;
             o->partitions = v > INT32_MAX ? INT32_MAX : (int32_t)v;
+            break;
+        case 'R':
+            if (!strcmp(optarg, "default"))
+                o->partitioner = PART_DEFAULT;
+            else if (!strcmp(optarg, "round-robin"))
+                o->partitioner = PART_ROUND_ROBIN;
+            else {
+                qr_cli_usage_error(PROG,
+                                   "--partitioner: unknown '%s' (known: "
+                                   "default, round-robin)",
+                                   optarg);
+                return QR_CLI_EXIT_USAGE;
+            }
             break;
         case 'a':
         case 'c':
@@ -586,6 +615,20 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
     }
     if (o->mode == MODE_E2E && o->rate <= 0)
         o->rate = 100000;
+    if (o->partitioner == PART_UNSET)
+        o->partitioner = o->partitions > 0 ? PART_ROUND_ROBIN : PART_DEFAULT;
+    if (o->partitioner == PART_ROUND_ROBIN && o->partitions <= 0) {
+        qr_cli_usage_error(PROG, "--partitioner round-robin needs "
+                                 "--partitions P");
+        return QR_CLI_EXIT_USAGE;
+    }
+    if (o->partitioner == PART_DEFAULT && o->partitions > 0 &&
+        o->mode != MODE_CONSUME) {
+        qr_cli_usage_error(PROG, "--partitioner default chooses among all "
+                                 "partitions: drop --partitions, or use "
+                                 "round-robin");
+        return QR_CLI_EXIT_USAGE;
+    }
     return 0;
 }
 

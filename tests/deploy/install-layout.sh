@@ -15,6 +15,7 @@ want=(
     "$QR_BINDIR/quire-topics" "$QR_BINDIR/quire-console-producer"
     "$QR_BINDIR/quire-console-consumer" "$QR_BINDIR/quire-consumer-groups"
     "$QR_BINDIR/quire-perf" "$QR_BINDIR/quire-dump-log"
+    "$QR_BINDIR/quire-load"
     "$QR_LIBDIR/libquire.so" "$QR_LIBDIR/pkgconfig/quire.pc"
     "$QR_INCLUDEDIR/quire/quire.h" "$QR_INCLUDEDIR/quire/err.h"
     "$QR_SYSCONFDIR/quire/server.properties"

@@ -25,10 +25,17 @@
 
 #include "qt_broker.h"
 #include "qt_zk.h"
+#include "qt_zkproxy.h"
 #include "quire.h"
 
 #ifndef QT_TOPICS_BIN
 #error "QT_TOPICS_BIN must name tools/quire-topics"
+#endif
+#ifndef QT_PRODUCER_BIN
+#error "QT_PRODUCER_BIN must name tools/quire-console-producer"
+#endif
+#ifndef QT_PERF_BIN
+#error "QT_PERF_BIN must name tools/quire-perf"
 #endif
 
 #define START_MS 20000
@@ -41,20 +48,33 @@ static char bootstrap[1024];
 
 /* ---- cluster helpers (run in the forked test) ---- */
 
-static void cluster_start(int n)
+/* @p broker_zk: the brokers' zookeeper.connect (a proxy's), or NULL for
+ * zk_connect itself. */
+static void cluster_start_via(int n, const qt_zkproxy_t *proxy)
 {
     size_t len = 0;
+    char *broker_zk;
 
     zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
     ck_assert_ptr_nonnull(zk_connect);
+    broker_zk = proxy
+                    ? qt_zkproxy_connect_string(proxy, strchr(zk_connect, '/'))
+                    : strdup(zk_connect);
+    ck_assert_ptr_nonnull(broker_zk);
     nbrokers = n;
     for (int i = 0; i < n; i++) {
-        brokers[i] = qt_broker_new(i + 1, zk_connect, NULL);
+        brokers[i] = qt_broker_new(i + 1, broker_zk, NULL);
         ck_assert_ptr_nonnull(brokers[i]);
         ck_assert_int_eq(qt_broker_start(brokers[i], START_MS), 0);
         len += (size_t)snprintf(bootstrap + len, sizeof(bootstrap) - len,
                                 "%s%s", i ? "," : "", brokers[i]->addr);
     }
+    free(broker_zk);
+}
+
+static void cluster_start(int n)
+{
+    cluster_start_via(n, NULL);
 }
 
 static void cluster_stop(void)
@@ -120,6 +140,7 @@ typedef struct dstate {
     int64_t offset[MAXREC];
     quire_err_t err[MAXREC];
     atomic_int total;
+    char why[64][512]; /* the last failure's errstr per partition */
 } dstate_t;
 
 static dstate_t *ds;
@@ -134,6 +155,9 @@ static void on_dr(const quire_delivery_t *dr, void *opaque)
     ds->part[i] = dr->partition;
     ds->offset[i] = dr->offset;
     ds->err[i] = dr->err;
+    if (dr->err != QUIRE_ERR_NONE && dr->partition >= 0 && dr->partition < 64)
+        snprintf(ds->why[dr->partition], sizeof(ds->why[0]), "%s",
+                 dr->errstr ? dr->errstr : "(no errstr)");
     atomic_fetch_add(&ds->total, 1);
 }
 
@@ -715,6 +739,462 @@ START_TEST(zookeeper_connect)
 }
 END_TEST
 
+/* ---- failover (issue 16 items 11 and 12) ----
+ * Replication factor 1: a partition whose broker is down has no leader
+ * (or, until ZooKeeper notices, or when it cannot, a leader nobody can
+ * reach). Records without a key must go around it; keyed records for it
+ * fail with a message naming the partition and the reason; a partition
+ * whose leadership moves (the broker stopped, its partition reassigned in
+ * ZooKeeper) gets every record at the new leader, in order. */
+
+#define FO_PARTS 6
+
+/* The leader of @p topic-@p p in its state znode, and its epochs. */
+static int zk_leader(zhandle_t *zh, const char *topic, int p, int *epochp,
+                     int *ctl_epochp)
+{
+    char path[256], *data = NULL, *at;
+    int leader = -1, len;
+
+    snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state",
+             topic, p);
+    ck_assert_int_eq(qt_zk_get(zh, path, &data, &len, NULL, false, 10000), ZOK);
+    ck_assert_ptr_nonnull(data);
+    ck_assert((at = strstr(data, "\"leader\":")) != NULL);
+    leader = atoi(at + 9);
+    if (epochp && (at = strstr(data, "\"leader_epoch\":")))
+        *epochp = atoi(at + 15);
+    if (ctl_epochp && (at = strstr(data, "\"controller_epoch\":")))
+        *ctl_epochp = atoi(at + 19);
+    free(data);
+    return leader;
+}
+
+/* Waits until every partition of @p topic has a leader in ZooKeeper;
+ * fills @p dead[p] with whether broker @p victim leads it. @returns how
+ * many it leads. */
+static int partitions_of(zhandle_t *zh, const char *topic, int victim,
+                         int dead[FO_PARTS])
+{
+    char path[256];
+    int n = 0;
+
+    for (int p = 0; p < FO_PARTS; p++) {
+        snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state",
+                 topic, p);
+        ck_assert(qt_zk_wait_exists(zh, path, true, 20000));
+        dead[p] = zk_leader(zh, topic, p, NULL, NULL) == victim;
+        n += dead[p];
+    }
+    return n;
+}
+
+/* `seq 1 N | quire-console-producer --topic T`, as the issue's user ran
+ * it, with a delivery timeout short enough for a test: every record must
+ * be delivered (exit 0, no failure on stderr). */
+static void console_produce_all(const char *topic, int n)
+{
+    char *input = malloc((size_t)n * 8 + 1), *at;
+    char *argv[] = {QT_PRODUCER_BIN,
+                    "--topic",
+                    (char *)topic,
+                    "--bootstrap-server",
+                    bootstrap,
+                    "--producer-property",
+                    "delivery.timeout.ms=20000",
+                    "--producer-property",
+                    "request.timeout.ms=5000",
+                    NULL};
+    qt_run_result_t res;
+
+    ck_assert_ptr_nonnull(input);
+    at = input;
+    for (int i = 1; i <= n; i++)
+        at += sprintf(at, "%d\n", i);
+    ck_assert_int_eq(qt_run(argv, input, 90000, &res), 0);
+    free(input);
+    ck_assert_msg(!res.timed_out, "quire-console-producer hung");
+    ck_assert_msg(res.status == 0, "quire-console-producer exited %d:\n%s",
+                  res.status, res.err);
+    ck_assert_msg(strstr(res.err, "not delivered") == NULL &&
+                      strstr(res.err, "destroyed") == NULL,
+                  "%s", res.err);
+    qt_run_free(&res);
+}
+
+/* Keyed records for every partition: those of the partitions in @p dead
+ * fail after delivery.timeout.ms with a message naming the partition and
+ * @p reason; the others are delivered. */
+static void keyed_fail_clearly(const char *topic, const int dead[FO_PARTS],
+                               const char *reason)
+{
+    const int n = 600;
+    quire_conf_t *conf = conf_new(bootstrap);
+    quire_producer_t *p;
+    int failed = 0;
+
+    conf_set(conf, "request.timeout.ms", "1000");
+    conf_set(conf, "delivery.timeout.ms", "3000");
+    p = producer_new(conf);
+    for (int i = 0; i < n; i++)
+        send_keyed(p, topic, i);
+    ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        int32_t part;
+
+        snprintf(key, sizeof(key), "key-%d", i % 997);
+        part = quire_partition_for_key(key, strlen(key), FO_PARTS);
+        ck_assert_int_eq(atomic_load(&ds->reports[i]), 1);
+        ck_assert_int_eq(ds->part[i], part);
+        if (!dead[part]) {
+            ck_assert_int_eq(ds->err[i], QUIRE_ERR_NONE);
+            continue;
+        }
+        failed++;
+        ck_assert_int_eq(ds->err[i], QUIRE_ERR_REQUEST_TIMED_OUT);
+    }
+    ck_assert_int_gt(failed, 0);
+    for (int q = 0; q < FO_PARTS; q++) {
+        char name[64];
+
+        if (!dead[q])
+            continue;
+        snprintf(name, sizeof(name), "Expiring");
+        ck_assert_msg(strstr(ds->why[q], name) != NULL, "%s", ds->why[q]);
+        snprintf(name, sizeof(name), " for %s-%d: ", topic, q);
+        ck_assert_msg(strstr(ds->why[q], name) != NULL, "%s", ds->why[q]);
+        ck_assert_msg(strstr(ds->why[q], reason) != NULL, "%s", ds->why[q]);
+        fprintf(stderr, "%s-%d: %s\n", topic, q, ds->why[q]);
+    }
+    free(ds);
+}
+
+/* quire-perf produce with one broker down: the library's partitioner
+ * (the default) delivers everything; round robin over every partition
+ * fails the dead ones' records, naming them. */
+static void perf_both_partitioners(const char *topic)
+{
+    char parts[16];
+    char *argv[] = {QT_PERF_BIN,
+                    "produce",
+                    "--topic",
+                    (char *)topic,
+                    "--bootstrap-server",
+                    bootstrap,
+                    "--num-records",
+                    "20000",
+                    "--timeout-ms",
+                    "60000",
+                    "--producer-property",
+                    "delivery.timeout.ms=5000",
+                    "--producer-property",
+                    "request.timeout.ms=2000",
+                    NULL,
+                    NULL,
+                    NULL};
+    qt_run_result_t res;
+    char name[64];
+
+    ck_assert_int_eq(qt_run(argv, NULL, 90000, &res), 0);
+    ck_assert_msg(res.status == 0, "quire-perf exited %d:\n%s", res.status,
+                  res.err);
+    ck_assert_msg(strstr(res.out, "20000 records delivered") != NULL, "%s",
+                  res.out);
+    qt_run_free(&res);
+    snprintf(parts, sizeof(parts), "%d", FO_PARTS);
+    argv[14] = "--partitions";
+    argv[15] = parts;
+    ck_assert_int_eq(qt_run(argv, NULL, 90000, &res), 0);
+    ck_assert_msg(res.status == 1, "quire-perf exited %d:\n%s", res.status,
+                  res.err);
+    snprintf(name, sizeof(name), " for %s-", topic);
+    ck_assert_msg(strstr(res.err, "record(s) failed; the first: Expiring") &&
+                      strstr(res.err, name),
+                  "%s", res.err);
+    qt_run_free(&res);
+}
+
+START_TEST(unkeyed_go_around_a_dead_broker)
+{
+    int dead[FO_PARTS];
+    zhandle_t *zh;
+
+    cluster_start(3);
+    topic_create("avail", FO_PARTS);
+    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_ptr_nonnull(zh);
+    ck_assert_int_gt(partitions_of(zh, "avail", 2, dead), 0);
+    ck_assert_int_eq(qt_broker_kill(brokers[1]), 0);
+    /* before ZooKeeper notices: the metadata still names broker 2, which
+     * refuses connections */
+    console_produce_all("avail", 20000);
+    keyed_fail_clearly("avail", dead, "is unreachable");
+    perf_both_partitioners("avail");
+    /* after: its partitions have no leader */
+    ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/2", false, 20000));
+    console_produce_all("avail", 20000);
+    keyed_fail_clearly("avail", dead, "has no leader");
+    qt_zk_close(zh);
+    cluster_stop();
+}
+END_TEST
+
+START_TEST(unkeyed_go_around_with_zookeeper_down)
+{
+    qt_zkproxy_t *proxy = qt_zkproxy_start(qt_zk_env(), 10000);
+    int dead[FO_PARTS];
+    zhandle_t *zh;
+
+    ck_assert_msg(proxy != NULL, "zkproxy did not start");
+    cluster_start_via(3, proxy);
+    topic_create("availzk", FO_PARTS);
+    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_ptr_nonnull(zh);
+    ck_assert_int_gt(partitions_of(zh, "availzk", 2, dead), 0);
+    qt_zk_close(zh);
+    /* the brokers lose ZooKeeper, then broker 2 dies: nobody can tell the
+     * others, whose metadata keeps naming it */
+    qt_zkproxy_stop(proxy);
+    ck_assert_int_eq(qt_broker_kill(brokers[1]), 0);
+    console_produce_all("availzk", 5000);
+    keyed_fail_clearly("availzk", dead, "is unreachable");
+    cluster_stop();
+}
+END_TEST
+
+/* Moves the leadership of @p topic-@p p from broker @p from (stopped) to
+ * @p to, as an operator reassigning an RF=1 partition would: the
+ * assignment first, then the state with the next leader epoch. */
+static void move_leader(zhandle_t *zh, const char *topic, int p, int from,
+                        int to)
+{
+    char path[256], *data = NULL, *at, want[32], state[256];
+    int len, epoch = 0, ctl = 0;
+
+    snprintf(path, sizeof(path), "/brokers/topics/%s", topic);
+    ck_assert_int_eq(qt_zk_get(zh, path, &data, &len, NULL, false, 10000), ZOK);
+    snprintf(want, sizeof(want), "\"%d\":[%d]", p, from);
+    ck_assert_msg((at = strstr(data, want)) != NULL, "%s", data);
+    at[strlen(want) - 2] = (char)('0' + to);
+    ck_assert_int_eq(
+        qt_zk_set(zh, path, data, (int)strlen(data), -1, NULL, 10000), ZOK);
+    free(data);
+    ck_assert_int_eq(zk_leader(zh, topic, p, &epoch, &ctl), from);
+    snprintf(state, sizeof(state),
+             "{\"controller_epoch\":%d,\"leader\":%d,\"version\":1,"
+             "\"leader_epoch\":%d,\"isr\":[%d]}",
+             ctl, to, epoch + 1, to);
+    snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state",
+             topic, p);
+    ck_assert_int_eq(
+        qt_zk_set(zh, path, state, (int)strlen(state), -1, NULL, 10000), ZOK);
+}
+
+/* Polls once (200 ms): 0 when nothing came, else 1 after checking the
+ * record is at @p offset with value "value-<@p i>". */
+static int poll_expect(quire_consumer_t *c, int64_t offset, int i)
+{
+    const quire_record_t *r;
+    quire_err_t err = quire_consumer_poll(c, 200, &r);
+    char want[32];
+
+    if (err == QUIRE_ERR_TIMED_OUT)
+        return 0;
+    ck_assert_msg(err == QUIRE_ERR_NONE, "poll: %s", quire_err2str(err));
+    ck_assert_int_eq(r->offset, offset);
+    snprintf(want, sizeof(want), "value-%d", i);
+    ck_assert_msg(r->value_len == strlen(want) &&
+                      !memcmp(r->value, want, r->value_len),
+                  "offset %lld: '%.*s', not '%s'", (long long)offset,
+                  (int)r->value_len, (const char *)r->value, want);
+    return 1;
+}
+
+/* Reads @p topic-@p part on its new leader from 0 to @p end: each offset
+ * holds the record reported delivered there after the move (the last
+ * report per offset in send order is the new leader's). */
+static void read_back_after_move(const char *topic, int part, int n, int parts,
+                                 int64_t end)
+{
+    quire_conf_t *conf = conf_new(bootstrap);
+    quire_consumer_t *c = NULL;
+    char errstr[256];
+    int *at = calloc((size_t)end, sizeof(int));
+    int64_t next = 0, deadline = qt_now_ms() + 30000;
+
+    ck_assert_ptr_nonnull(at);
+    for (int i = part; i < n; i += parts)
+        at[ds->offset[i]] = i; /* later reports overwrite the old log's */
+    conf_set(conf, "fetch.max.wait.ms", "100");
+    ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_assign(c, topic, part, 0), QUIRE_ERR_NONE);
+    while (next < end && qt_now_ms() < deadline)
+        if (poll_expect(c, next, at[next]))
+            next++;
+    ck_assert_int_eq(next, end);
+    quire_consumer_close(c);
+    free(at);
+}
+
+START_TEST(leader_moved_while_producing)
+{
+    const int n = 9000, parts = 3;
+    int victim = -1, target, moved_part = -1, drops[3] = {0};
+    int64_t last[3] = {-1, -1, -1};
+    quire_conf_t *conf;
+    quire_producer_t *p;
+    zhandle_t *zh;
+
+    cluster_start(3);
+    topic_create("moved", parts);
+    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_ptr_nonnull(zh);
+    for (int q = 0; q < parts; q++) {
+        char path[256];
+
+        snprintf(path, sizeof(path),
+                 "/brokers/topics/moved/partitions/%d/state", q);
+        ck_assert(qt_zk_wait_exists(zh, path, true, 20000));
+    }
+    moved_part = 0;
+    victim = zk_leader(zh, "moved", moved_part, NULL, NULL);
+    ck_assert(victim >= 1 && victim <= 3);
+    target = victim % 3 + 1;
+    conf = conf_new(bootstrap);
+    conf_set(conf, "linger.ms", "2");
+    conf_set(conf, "acks", "all");
+    conf_set(conf, "retry.backoff.ms", "50");
+    conf_set(conf, "request.timeout.ms", "3000");
+    conf_set(conf, "delivery.timeout.ms", "60000");
+    p = producer_new(conf);
+    for (int i = 0; i < n; i++) {
+        char key[32], value[64];
+
+        snprintf(key, sizeof(key), "key-%d", i % 997);
+        snprintf(value, sizeof(value), "value-%d", i);
+        ck_assert_int_eq(quire_producer_send(p, "moved", i % parts, key,
+                                             strlen(key), value, strlen(value),
+                                             NULL, 0, 0, (void *)(intptr_t)i),
+                         QUIRE_ERR_NONE);
+        if (i == n / 3) {
+            /* its leader dies with records in flight; the operator moves
+             * the partition to another broker */
+            ck_assert_int_eq(qt_broker_kill(brokers[victim - 1]), 0);
+            move_leader(zh, "moved", moved_part, victim, target);
+        }
+        if (i % 500 == 0)
+            qt_sleep_ms(20); /* spread the run over the move */
+    }
+    ck_assert_int_eq(quire_producer_close(p, 90000), QUIRE_ERR_NONE);
+    /* none failed, and per partition the offsets in send order only go
+     * up, except once on the moved partition (the new leader's log starts
+     * afresh: replication factor 1) */
+    for (int i = 0; i < n; i++) {
+        int q = i % parts;
+
+        ck_assert_int_eq(atomic_load(&ds->reports[i]), 1);
+        ck_assert_msg(ds->err[i] == QUIRE_ERR_NONE, "record %d: %s", i,
+                      ds->why[q]);
+        ck_assert_int_eq(ds->part[i], q);
+        if (ds->offset[i] <= last[q])
+            drops[q]++;
+        else
+            ck_assert_int_eq(ds->offset[i], last[q] + 1);
+        last[q] = ds->offset[i];
+    }
+    for (int q = 0; q < parts; q++)
+        ck_assert_int_eq(drops[q], q == moved_part ? 1 : 0);
+    ck_assert_int_eq(zk_leader(zh, "moved", moved_part, NULL, NULL), target);
+    read_back_after_move("moved", moved_part, n, parts, last[moved_part] + 1);
+    qt_zk_close(zh);
+    free(ds);
+    cluster_stop();
+}
+END_TEST
+
+/* A simple consumer keeps its position across its leader's restart: it
+ * reads on from where it was, nothing skipped or repeated. */
+START_TEST(consumer_follows_leader_restart)
+{
+    const int n = 2000;
+    quire_conf_t *conf;
+    quire_producer_t *p;
+    quire_consumer_t *c = NULL;
+    char errstr[256];
+    int leader, got = 0;
+    int64_t deadline;
+    zhandle_t *zh;
+
+    cluster_start(2);
+    topic_create("follow", 1);
+    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_ptr_nonnull(zh);
+    ck_assert(qt_zk_wait_exists(zh, "/brokers/topics/follow/partitions/0/state",
+                                true, 20000));
+    leader = zk_leader(zh, "follow", 0, NULL, NULL);
+    conf = conf_new(bootstrap);
+    p = producer_new(conf);
+    for (int i = 0; i < n; i++)
+        send_keyed(p, "follow", i);
+    ck_assert_int_eq(quire_producer_flush(p, 20000), QUIRE_ERR_NONE);
+    conf = conf_new(bootstrap);
+    conf_set(conf, "fetch.max.wait.ms", "100");
+    conf_set(conf, "retry.backoff.ms", "50");
+    ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_assign(c, "follow", 0, 0), QUIRE_ERR_NONE);
+    deadline = qt_now_ms() + 60000;
+    while (got < 2 * n && qt_now_ms() < deadline) {
+        if (!poll_expect(c, got, got))
+            continue;
+        got++;
+        if (got == n / 2) {
+            /* the leader restarts under the consumer (and the producer) */
+            char path[64];
+
+            snprintf(path, sizeof(path), "/brokers/ids/%d", leader);
+            ck_assert_int_eq(qt_broker_kill(brokers[leader - 1]), 0);
+            ck_assert(qt_zk_wait_exists(zh, path, false, 20000));
+            ck_assert_int_eq(qt_broker_start(brokers[leader - 1], START_MS), 0);
+            for (int i = n; i < 2 * n; i++)
+                send_keyed(p, "follow", i);
+        }
+    }
+    ck_assert_int_eq(got, 2 * n);
+    quire_consumer_close(c);
+    ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
+    for (int i = 0; i < 2 * n; i++)
+        ck_assert_int_eq(ds->err[i], QUIRE_ERR_NONE);
+    free(ds);
+    qt_zk_close(zh);
+    cluster_stop();
+}
+END_TEST
+
+START_TEST(delivery_timeout_checked)
+{
+    quire_conf_t *conf = conf_new("127.0.0.1:1");
+    quire_producer_t *p = NULL;
+    char errstr[256];
+
+    (void)qt_zk_env();
+    conf_set(conf, "linger.ms", "100");
+    conf_set(conf, "request.timeout.ms", "1000");
+    conf_set(conf, "delivery.timeout.ms", "1000");
+    ck_assert_int_eq(quire_producer_new(conf, &p, errstr, sizeof(errstr)),
+                     QUIRE_ERR_CONF_INVALID);
+    ck_assert_str_eq(errstr, "delivery.timeout.ms (1000) should be equal to "
+                             "or larger than linger.ms (100) + "
+                             "request.timeout.ms (1000)");
+    conf_set(conf, "delivery.timeout.ms", "1100");
+    ck_assert_int_eq(quire_producer_new(conf, &p, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_close(p, 0), QUIRE_ERR_NONE);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -737,6 +1217,16 @@ static Suite *client_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, silent_broker_does_not_hang);
     tcase_add_test(tc, bad_configuration);
+    tcase_add_test(tc, delivery_timeout_checked);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("failover");
+    tcase_set_tags(tc, "integration zk");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, unkeyed_go_around_a_dead_broker);
+    tcase_add_test(tc, unkeyed_go_around_with_zookeeper_down);
+    tcase_add_test(tc, leader_moved_while_producing);
+    tcase_add_test(tc, consumer_follows_leader_restart);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -113,8 +113,8 @@ static qr_cluster_t *start(const char *connect, int id, int autocreate,
         .num_partitions = 3,
         .default_replication_factor = 1,
     };
-    qr_cluster_cbs_t cbs = {&obs,      on_open, on_close, on_delete,
-                            on_status, NULL,    NULL};
+    qr_cluster_cbs_t cbs = {&obs, on_open, on_close, on_delete, on_status,
+                            NULL, NULL,    NULL,     NULL};
     char errstr[256];
     qr_cluster_t *cl =
         qr_cluster_new(loop, &conf, &cbs, errstr, sizeof(errstr));
@@ -266,8 +266,8 @@ START_TEST(test_bad_conf)
                               .broker_id = 1,
                               .host = "h",
                               .port = 1};
-    qr_cluster_cbs_t cbs = {&obs, on_open, on_close, on_delete,
-                            NULL, NULL,    NULL};
+    qr_cluster_cbs_t cbs = {&obs, on_open, on_close, on_delete, NULL,
+                            NULL, NULL,    NULL,     NULL};
     char errstr[256] = "";
 
     ck_assert_ptr_null(

@@ -222,7 +222,7 @@ START_TEST(test_offset_for_leader_epoch)
     /* the other broker leads nothing of ep-0: NOT_LEADER_FOR_PARTITION */
     expect(other, topic, 0, -1, e1, QUIRE_ERR_NOT_LEADER_FOR_PARTITION, -1, -1);
 
-    zookeeper_close(zh);
+    qt_zk_close(zh);
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(qt_broker_stop(brokers[i], 30000), 0);
         qt_broker_destroy(brokers[i]);

@@ -5,19 +5,24 @@
  * so a test can start several in separate processes and kill them by PID.
  *
  *   coordd --zookeeper CONNECT --id N [--port P] [--no-controller]
- *          [--session-timeout-ms MS] [--events FILE]
+ *          [--session-timeout-ms MS] [--events FILE] [--unclean]
+ *          [--controlled-shutdown RETRIES:BACKOFF_MS]
  *          [--leader-rebalance=SECONDS] (auto.leader.rebalance.enable, at any
  *          imbalance, checked every SECONDS)
  *
  * Each callback appends one line to FILE (default stdout), flushed at once:
  *   REGISTERED | SESSION_LOST | FATAL <msg> | OPEN <t> <p> <epoch> |
  *   CLOSE <t> <p> | DELETE <t> <p>
- * SIGTERM/SIGINT: close the cluster (deregister) and exit 0. FATAL: exit 1.
+ *   SHUTDOWN <moved 0|1>   (a controlled shutdown ended)
+ * SIGTERM/SIGINT: close the cluster (deregister) and exit 0; with
+ * --controlled-shutdown, a controlled shutdown first (a second signal skips
+ * it). FATAL: exit 1.
  */
 #include "config.h"
 
 #include <ev.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +35,10 @@ typedef struct daemon {
     struct ev_loop *loop;
     FILE *events;
     int exit_code;
+    qr_cluster_t *cl;
+    int cs_retries; /* 0: no controlled shutdown */
+    int64_t cs_backoff_ms;
+    int cs_started;
 } daemon_t;
 
 static void event(daemon_t *d, const char *fmt, ...)
@@ -82,10 +91,27 @@ static void on_status(void *opaque, qr_cluster_status_t st, quire_err_t err,
     }
 }
 
+static void on_shutdown_done(void *opaque, int moved, const char *msg)
+{
+    daemon_t *d = opaque;
+
+    (void)msg;
+    event(d, "SHUTDOWN %d", moved);
+    ev_break(d->loop, EVBREAK_ALL);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-    (void)w;
+    daemon_t *d = w->data;
+
     (void)revents;
+    if (d->cs_retries > 0 && !d->cs_started) {
+        d->cs_started = 1;
+        if (qr_cluster_controlled_shutdown(d->cl, d->cs_retries,
+                                           d->cs_backoff_ms, on_shutdown_done,
+                                           d) == QUIRE_ERR_NONE)
+            return;
+    }
     ev_break(loop, EVBREAK_ALL);
 }
 
@@ -99,6 +125,8 @@ int main(int argc, char **argv)
         {"session-timeout-ms", required_argument, NULL, 's'},
         {"events", required_argument, NULL, 'e'},
         {"leader-rebalance", required_argument, NULL, 'r'},
+        {"unclean", no_argument, NULL, 'u'},
+        {"controlled-shutdown", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     qr_cluster_conf_t conf = {
@@ -113,8 +141,8 @@ int main(int argc, char **argv)
         .default_replication_factor = 1,
     };
     daemon_t d = {.events = stdout};
-    qr_cluster_cbs_t cbs = {&d,        on_open, on_close, on_delete,
-                            on_status, NULL,    NULL};
+    qr_cluster_cbs_t cbs = {&d,   on_open, on_close, on_delete, on_status,
+                            NULL, NULL,    NULL,     NULL};
     qr_cluster_t *cl;
     ev_signal sigterm, sigint;
     char errstr[512];
@@ -149,6 +177,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'u':
+            conf.unclean_leader_election = 1;
+            break;
+        case 'c':
+            if (sscanf(optarg, "%d:%" SCNd64, &d.cs_retries,
+                       &d.cs_backoff_ms) != 2)
+                return 2;
+            break;
         default:
             return 2;
         }
@@ -166,9 +202,12 @@ int main(int argc, char **argv)
         qr_cluster_destroy(cl);
         return 1;
     }
+    d.cl = cl;
     ev_signal_init(&sigterm, on_signal, SIGTERM);
+    sigterm.data = &d;
     ev_signal_start(d.loop, &sigterm);
     ev_signal_init(&sigint, on_signal, SIGINT);
+    sigint.data = &d;
     ev_signal_start(d.loop, &sigint);
     ev_run(d.loop, 0);
     qr_cluster_destroy(cl);

@@ -295,6 +295,110 @@ START_TEST(sticky_partition_per_batch)
 }
 END_TEST
 
+/* Records without a key go only to partitions marked up (issue 16 item
+ * 12); with none up, to any. */
+START_TEST(sticky_only_available_partitions)
+{
+    qr_accum_t *acc = new_accum(conf_of(512, 60000, 16 << 20));
+    const uint8_t up[6] = {0, 1, 0, 0, 1, 0}, none[6] = {0};
+    int32_t part;
+    int used[6] = {0};
+
+    ck_assert_int_eq(qr_accum_set_available(acc, "t", up, 6), QUIRE_ERR_NONE);
+    for (int i = 0; i < 400; i++) {
+        ck_assert_int_eq(
+            put(acc, "t", QR_ACCUM_STICKY, 6, i, 100, 1000, 1000, &part, NULL),
+            QUIRE_ERR_NONE);
+        ck_assert_msg(part == 1 || part == 4, "record %d to partition %d", i,
+                      part);
+        used[part]++;
+    }
+    /* both available ones take batches */
+    ck_assert_int_gt(used[1], 0);
+    ck_assert_int_gt(used[4], 0);
+    /* a keyed (chosen) partition is taken as asked */
+    ck_assert_int_eq(put(acc, "t", 2, 6, 400, 10, 1000, 1000, &part, NULL),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(part, 2);
+    /* none up: every partition is a candidate again */
+    ck_assert_int_eq(qr_accum_set_available(acc, "t", none, 6), QUIRE_ERR_NONE);
+    memset(used, 0, sizeof(used));
+    for (int i = 0; i < 2000; i++) {
+        ck_assert_int_eq(
+            put(acc, "t", QR_ACCUM_STICKY, 6, i, 100, 1000, 1000, &part, NULL),
+            QUIRE_ERR_NONE);
+        used[part]++;
+    }
+    for (int q = 0; q < 6; q++)
+        ck_assert_int_gt(used[q], 0);
+    ck_assert_int_eq(qr_accum_set_available(acc, "t", NULL, 3),
+                     QUIRE_ERR_BAD_ARG);
+    qr_accum_destroy(acc);
+}
+END_TEST
+
+/* Selector taking only partition @p ctx. */
+static int only_part(void *ctx, const char *topic, int32_t partition,
+                     size_t bytes)
+{
+    (void)topic;
+    (void)bytes;
+    return partition == *(int32_t *)ctx;
+}
+
+/* A partition that loses its leader: its unsent sticky batches move to an
+ * available one, in order, ahead of that one's open batch; batches with a
+ * chosen partition and batches already sent stay. */
+START_TEST(reroute_moves_unsent_sticky_batches)
+{
+    qr_accum_t *acc = new_accum(conf_of(512, 60000, 1 << 20));
+    const uint8_t only1[3] = {0, 1, 0}, only2[3] = {0, 0, 1};
+    qr_pbatch_t *list, *b, *next;
+    int32_t part, want = 2;
+    int64_t next_ms;
+    int n = 0;
+
+    ck_assert_int_eq(qr_accum_set_available(acc, "t", only1, 3),
+                     QUIRE_ERR_NONE);
+    /* sticky records fill several batches of partition 1 */
+    for (int i = 0; i < 30; i++) {
+        ck_assert_int_eq(
+            put(acc, "t", QR_ACCUM_STICKY, 3, i, 100, 1000, 1000, &part, NULL),
+            QUIRE_ERR_NONE);
+        ck_assert_int_eq(part, 1);
+    }
+    /* a record for partition 1 by choice joins its open batch: that batch
+     * stays */
+    ck_assert_int_eq(put(acc, "t", 1, 3, 30, 10, 1000, 1000, &part, NULL),
+                     QUIRE_ERR_NONE);
+    /* partition 1 loses its leader */
+    ck_assert_int_eq(qr_accum_set_available(acc, "t", only2, 3),
+                     QUIRE_ERR_NONE);
+    ck_assert_uint_ge(qr_accum_reroute(acc), 2);
+    ck_assert_uint_eq(qr_accum_reroute(acc), 0); /* nothing left to move */
+    qr_accum_flushing(acc, 1);
+    ck_assert_uint_gt(
+        qr_accum_drain(acc, 2000, only_part, &want, &list, &next_ms), 0);
+    /* the closed sticky batches, in order, now on partition 2 */
+    for (b = list; b; b = next) {
+        next = b->next;
+        ck_assert_int_eq(b->partition, 2);
+        n = check_batch(b, n);
+        qr_accum_done(acc, b);
+    }
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_lt(n, 30);
+    /* the mixed batch is still partition 1's, after them */
+    want = 1;
+    ck_assert_uint_eq(
+        qr_accum_drain(acc, 2000, only_part, &want, &list, &next_ms), 1);
+    ck_assert_int_eq(list->partition, 1);
+    ck_assert_int_eq(check_batch(list, n), 31);
+    qr_accum_done(acc, list);
+    qr_accum_destroy(acc);
+}
+END_TEST
+
 START_TEST(too_large_and_bad_args)
 {
     qr_accum_conf_t c = conf_of(1024, 0, 1 << 20);
@@ -615,6 +719,8 @@ static Suite *accum_suite(void)
     tcase_add_test(tc, mute_and_retry_order);
     tcase_add_test(tc, selector_decides);
     tcase_add_test(tc, sticky_partition_per_batch);
+    tcase_add_test(tc, sticky_only_available_partitions);
+    tcase_add_test(tc, reroute_moves_unsent_sticky_batches);
     tcase_add_test(tc, too_large_and_bad_args);
     tcase_add_test(tc, buffer_memory_blocks_then_fails);
     tcase_add_test(tc, buffer_memory_bounds_record_metadata);

@@ -287,18 +287,41 @@ END_TEST
 
 /* ---- leader election ---- */
 
+/* The election inputs: live brokers, those in controlled shutdown. */
+static qr_elect_in_t in_of(const int32_t *live, size_t nlive,
+                           const int32_t *shutting, size_t nshutting,
+                           int unclean)
+{
+    qr_elect_in_t in = {live, nlive, shutting, nshutting, unclean};
+    return in;
+}
+
+static void assert_isr(const qr_pstate_t *st, const int32_t *want, size_t n)
+{
+    ck_assert_uint_eq(st->isr_cnt, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(st->isr[i], want[i]);
+}
+
 START_TEST(test_elect_new)
 {
-    int32_t ids[] = {2, 3}, live[] = {3};
+    int32_t ids[] = {2, 3}, live[] = {3}, both[] = {2, 3}, two[] = {2};
     qr_replicas_t r = {ids, 2};
+    qr_elect_in_t in = in_of(live, 1, NULL, 0, 0);
     qr_pstate_t out;
 
-    ck_assert_int_eq(qr_assign_elect(&r, live, 1, NULL, &out), 1);
+    ck_assert_int_eq(qr_assign_elect(&r, &in, NULL, &out), QR_ELECT_NEW);
     ck_assert_int_eq(out.leader, 3);
     ck_assert_int_eq(out.leader_epoch, 0);
     ck_assert_uint_eq(out.isr_cnt, 1);
+    /* a broker stopping does not take a new partition */
+    in = in_of(both, 2, two, 1, 0);
+    ck_assert_int_eq(qr_assign_elect(&r, &in, NULL, &out), QR_ELECT_NEW);
+    ck_assert_int_eq(out.leader, 3);
+    assert_isr(&out, live, 1);
     /* no live replica: no state yet */
-    ck_assert_int_eq(qr_assign_elect(&r, NULL, 0, NULL, &out), 0);
+    in = in_of(NULL, 0, NULL, 0, 0);
+    ck_assert_int_eq(qr_assign_elect(&r, &in, NULL, &out), QR_ELECT_NONE);
 }
 END_TEST
 
@@ -311,49 +334,152 @@ START_TEST(test_elect_rf1)
                        .isr = {5},
                        .isr_cnt = 1},
                 out, back;
+    qr_elect_in_t all = in_of(live, 2, NULL, 0, 0);
+    qr_elect_in_t no5 = in_of(live + 1, 1, NULL, 0, 0);
 
     /* unchanged */
-    ck_assert_int_eq(qr_assign_elect(&r, live, 2, &cur, &out), 0);
+    ck_assert_int_eq(qr_assign_elect(&r, &all, &cur, &out), QR_ELECT_NONE);
     /* the broker dies: -1, the ISR keeps the last member, epoch + 1 */
-    ck_assert_int_eq(qr_assign_elect(&r, live + 1, 1, &cur, &out), 1);
+    ck_assert_int_eq(qr_assign_elect(&r, &no5, &cur, &out), QR_ELECT_OFFLINE);
     ck_assert_int_eq(out.leader, -1);
     ck_assert_int_eq(out.leader_epoch, 5);
-    ck_assert_uint_eq(out.isr_cnt, 1);
-    ck_assert_int_eq(out.isr[0], 5);
-    /* it returns: leader again */
-    ck_assert_int_eq(qr_assign_elect(&r, live, 2, &out, &back), 1);
+    assert_isr(&out, ids, 1);
+    /* it returns: leader again (it is the ISR) */
+    ck_assert_int_eq(qr_assign_elect(&r, &all, &out, &back), QR_ELECT_CLEAN);
     ck_assert_int_eq(back.leader, 5);
     ck_assert_int_eq(back.leader_epoch, 6);
     /* still dead: nothing to write */
-    ck_assert_int_eq(qr_assign_elect(&r, live + 1, 1, &out, &back), 0);
+    ck_assert_int_eq(qr_assign_elect(&r, &no5, &out, &back), QR_ELECT_NONE);
+    /* in controlled shutdown with nowhere to go: it keeps leading */
+    qr_elect_in_t stop = in_of(live, 2, ids, 1, 0);
+    ck_assert_int_eq(qr_assign_elect(&r, &stop, &cur, &out), QR_ELECT_NONE);
 }
 END_TEST
 
-START_TEST(test_elect_rf3)
+/* The leader dies: the first live replica IN REPLICA ORDER that is in the
+ * ISR leads, the ISR loses the dead, the epoch goes up by one; a broker
+ * that returns outside the ISR is not made leader, and leadership does not
+ * move back by itself when it rejoins the ISR (preferred election's job). */
+START_TEST(test_elect_failover)
 {
     int32_t ids[] = {1, 2, 3}, all[] = {1, 2, 3}, no1[] = {2, 3};
+    int32_t isr32[] = {3, 2}, isr2[] = {2}, isr21[] = {2, 1};
     qr_replicas_t r = {ids, 3};
     qr_pstate_t cur = {.leader = 1,
-                       .leader_epoch = 0,
-                       .isr = {1, 2, 3},
+                       .leader_epoch = 7,
+                       .controller_epoch = 3,
+                       .isr = {1, 3, 2},
                        .isr_cnt = 3},
                 out, out2;
+    qr_elect_in_t in_all = in_of(all, 3, NULL, 0, 0);
+    qr_elect_in_t in_no1 = in_of(no1, 2, NULL, 0, 0);
 
-    /* preferred dies: the next live ISR member leads, ISR shrinks */
-    ck_assert_int_eq(qr_assign_elect(&r, no1, 2, &cur, &out), 1);
-    ck_assert_int_eq(out.leader, 2);
-    ck_assert_uint_eq(out.isr_cnt, 2);
-    /* it returns but is not in the ISR: leadership stays */
-    ck_assert_int_eq(qr_assign_elect(&r, all, 3, &out, &out2), 0);
-    /* once back in the ISR, leadership moves back */
+    ck_assert_int_eq(qr_assign_elect(&r, &in_no1, &cur, &out), QR_ELECT_CLEAN);
+    ck_assert_int_eq(out.leader, 2); /* replica order, not ISR order (3) */
+    ck_assert_int_eq(out.leader_epoch, 8);
+    ck_assert_int_eq(out.controller_epoch, 3); /* the caller sets its own */
+    assert_isr(&out, isr32, 2);
+    /* broker 1 returns outside the ISR: nothing changes */
+    ck_assert_int_eq(qr_assign_elect(&r, &in_all, &out, &out2), QR_ELECT_NONE);
+    /* the leader added it back to the ISR: still nothing */
     out.isr[out.isr_cnt++] = 1;
-    ck_assert_int_eq(qr_assign_elect(&r, all, 3, &out, &out2), 1);
+    ck_assert_int_eq(qr_assign_elect(&r, &in_all, &out, &out2), QR_ELECT_NONE);
+    /* a follower dies: it leaves the ISR, same leader, epoch + 1 */
+    qr_pstate_t two = {
+        .leader = 2, .leader_epoch = 9, .isr = {2, 3}, .isr_cnt = 2};
+    int32_t no3[] = {1, 2};
+    qr_elect_in_t in_no3 = in_of(no3, 2, NULL, 0, 0);
+    ck_assert_int_eq(qr_assign_elect(&r, &in_no3, &two, &out2), QR_ELECT_ISR);
+    ck_assert_int_eq(out2.leader, 2);
+    ck_assert_int_eq(out2.leader_epoch, 10);
+    assert_isr(&out2, isr2, 1);
+    /* a leader outside its own ISR (hand-written state) is put back in */
+    qr_pstate_t odd = {.leader = 2, .isr = {1}, .isr_cnt = 1};
+    ck_assert_int_eq(qr_assign_elect(&r, &in_all, &odd, &out2), QR_ELECT_ISR);
+    assert_isr(&out2, isr21, 2);
+}
+END_TEST
+
+/* No live ISR member: offline with the ISR kept (unclean off), or the
+ * first live replica alone (unclean on). */
+START_TEST(test_elect_unclean)
+{
+    int32_t ids[] = {1, 2, 3}, all[] = {1, 2, 3}, only3[] = {3}, one[] = {1};
+    int32_t three[] = {3}, isr12[] = {1, 2};
+    qr_replicas_t r = {ids, 3};
+    qr_pstate_t cur = {.leader = 1,
+                       .leader_epoch = 2,
+                       .isr = {1, 2},
+                       .isr_cnt = 2},
+                out, out2;
+    qr_elect_in_t clean = in_of(only3, 1, NULL, 0, 0);
+    qr_elect_in_t unclean = in_of(only3, 1, NULL, 0, 1);
+
+    ck_assert_int_eq(qr_assign_elect(&r, &clean, &cur, &out), QR_ELECT_OFFLINE);
+    ck_assert_int_eq(out.leader, -1);
+    ck_assert_int_eq(out.leader_epoch, 3);
+    assert_isr(&out, isr12, 2);
+    /* stays so: nothing more to write */
+    ck_assert_int_eq(qr_assign_elect(&r, &clean, &out, &out2), QR_ELECT_NONE);
+    /* an ISR member returns: it leads, the ISR is what lives of it */
+    qr_elect_in_t back1 = in_of(one, 1, NULL, 0, 0);
+    ck_assert_int_eq(qr_assign_elect(&r, &back1, &out, &out2), QR_ELECT_CLEAN);
     ck_assert_int_eq(out2.leader, 1);
-    /* unclean: no ISR member alive, a live replica outside it leads */
-    qr_pstate_t only1 = {.leader = 1, .isr = {1}, .isr_cnt = 1};
-    ck_assert_int_eq(qr_assign_elect(&r, no1, 2, &only1, &out), 1);
+    ck_assert_int_eq(out2.leader_epoch, 4);
+    assert_isr(&out2, one, 1);
+    /* unclean on: the live replica outside the ISR leads alone */
+    ck_assert_int_eq(qr_assign_elect(&r, &unclean, &cur, &out),
+                     QR_ELECT_UNCLEAN);
+    ck_assert_int_eq(out.leader, 3);
+    ck_assert_int_eq(out.leader_epoch, 3);
+    assert_isr(&out, three, 1);
+    /* ... also from an offline state, once it is switched on */
+    ck_assert_int_eq(qr_assign_elect(&r, &clean, &cur, &out), QR_ELECT_OFFLINE);
+    ck_assert_int_eq(qr_assign_elect(&r, &unclean, &out, &out2),
+                     QR_ELECT_UNCLEAN);
+    ck_assert_int_eq(out2.leader, 3);
+    /* nobody alive at all: offline whatever the setting */
+    qr_elect_in_t none = in_of(NULL, 0, NULL, 0, 1);
+    ck_assert_int_eq(qr_assign_elect(&r, &none, &cur, &out), QR_ELECT_OFFLINE);
+    (void)all;
+}
+END_TEST
+
+/* Controlled shutdown: a stopping leader hands over to the next ISR member
+ * in replica order; a stopping follower leaves the ISR; a stopping leader
+ * with no other ISR member stays; a dead leader's only live ISR member
+ * leads even while stopping (clean, better than offline). */
+START_TEST(test_elect_controlled_shutdown)
+{
+    int32_t ids[] = {1, 2, 3}, all[] = {1, 2, 3}, s1[] = {1}, s2[] = {2};
+    int32_t isr23[] = {2, 3}, isr13[] = {1, 3}, no3[] = {1, 2};
+    qr_replicas_t r = {ids, 3};
+    qr_pstate_t cur = {.leader = 1,
+                       .leader_epoch = 5,
+                       .isr = {1, 2, 3},
+                       .isr_cnt = 3},
+                out;
+    qr_elect_in_t stop1 = in_of(all, 3, s1, 1, 0);
+    qr_elect_in_t stop2 = in_of(all, 3, s2, 1, 0);
+
+    ck_assert_int_eq(qr_assign_elect(&r, &stop1, &cur, &out), QR_ELECT_MOVED);
     ck_assert_int_eq(out.leader, 2);
-    ck_assert_int_eq(out.isr[0], 2);
+    ck_assert_int_eq(out.leader_epoch, 6);
+    assert_isr(&out, isr23, 2);
+    ck_assert_int_eq(qr_assign_elect(&r, &stop2, &cur, &out), QR_ELECT_ISR);
+    ck_assert_int_eq(out.leader, 1);
+    assert_isr(&out, isr13, 2);
+    /* alone in the ISR: stays leader, nothing written */
+    qr_pstate_t alone = {
+        .leader = 1, .leader_epoch = 5, .isr = {1}, .isr_cnt = 1};
+    ck_assert_int_eq(qr_assign_elect(&r, &stop1, &alone, &out), QR_ELECT_NONE);
+    /* leader 3 died; 2 is the only live ISR member and is stopping */
+    qr_pstate_t l3 = {
+        .leader = 3, .leader_epoch = 5, .isr = {3, 2}, .isr_cnt = 2};
+    qr_elect_in_t dead3 = in_of(no3, 2, s2, 1, 0);
+    ck_assert_int_eq(qr_assign_elect(&r, &dead3, &l3, &out), QR_ELECT_CLEAN);
+    ck_assert_int_eq(out.leader, 2);
+    assert_isr(&out, s2, 1);
 }
 END_TEST
 
@@ -377,7 +503,9 @@ static Suite *assign_suite(void)
     tc = tcase_create("elect");
     tcase_add_test(tc, test_elect_new);
     tcase_add_test(tc, test_elect_rf1);
-    tcase_add_test(tc, test_elect_rf3);
+    tcase_add_test(tc, test_elect_failover);
+    tcase_add_test(tc, test_elect_unclean);
+    tcase_add_test(tc, test_elect_controlled_shutdown);
     suite_add_tcase(s, tc);
     return s;
 }

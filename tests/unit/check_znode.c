@@ -24,15 +24,18 @@ START_TEST(test_paths)
         {qr_znode_config_path("t"), "/config/topics/t"},
         {qr_znode_delete_path("t"), "/admin/delete_topics/t"},
         {qr_znode_delete_ack_path("t", 2), "/admin/delete_topics/t/2"},
+        {qr_znode_controlled_shutdown_path(7), "/admin/controlled_shutdown/7"},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         ck_assert_str_eq(t[i].got, t[i].want);
         free(t[i].got);
     }
     ck_assert_str_eq(qr_znode_roots[0], "/brokers");
-    ck_assert_uint_eq(qr_znode_root_cnt, 9);
+    ck_assert_uint_eq(qr_znode_root_cnt, 10);
     /* the leaders' ISR changes go under it (issue 16) */
     ck_assert_str_eq(qr_znode_roots[8], "/isr_change_notification");
+    /* and the brokers' controlled shutdown requests */
+    ck_assert_str_eq(qr_znode_roots[9], "/admin/controlled_shutdown");
 }
 END_TEST
 

@@ -17,7 +17,7 @@ check() { # description, condition (eval'd)
 
 . ./client_man_env.sh || exit 99
 
-for tool in quire-console-producer quire-console-consumer quire-perf; do
+for tool in quire-console-producer quire-console-consumer quire-perf quire-load; do
     bin=$top/tools/$tool
     [ -x "$bin" ] || { echo "no $bin"; exit 99; }
     "$bin" --help | grep -o -- '--[a-z][a-z-]*' | sort -u >"$tmp/h"
