@@ -158,6 +158,13 @@ static void leader_sets_isr(const char *topic, int p, const int32_t *isr,
         qt_zk_set(zh, path, enc, (int)strlen(enc), stat.version, NULL, 5000),
         ZOK);
     free(enc);
+    /* then a notification, as repl-leader does: main's controller re-reads
+     * a state only when told through /isr_change_notification */
+    enc = qr_znode_isr_change_encode(topic, p);
+    ck_assert_int_eq(qt_zk_create(zh, QR_ZNODE_ISR_CHANGE_PREFIX, enc,
+                                  (int)strlen(enc), ZOO_SEQUENCE, NULL, 5000),
+                     ZOK);
+    free(enc);
 }
 
 static bool isr_is(const qr_pstate_t *st, void *arg)
@@ -515,6 +522,9 @@ START_TEST(test_preferred_election)
     ck_assert(qt_wait_pstate(zh, "pe", 0, NULL, NULL, &st, 5000));
     leader_sets_isr("pe", 0, (const int32_t[]){2, 1}, 2);
     ck_assert(qt_wait_pstate(zh, "pe", 0, isr_is, (void *)"2,1", &st, 10000));
+    /* the controller does not move leadership back by itself (failover only,
+     * no auto rebalance here): 2 leads until the election is asked for */
+    ck_assert_int_eq(st.leader, 2);
     epoch = st.leader_epoch;
     ck_assert_int_eq(
         run_tool(QT_ELECTION, &r, "--path-to-json-file",

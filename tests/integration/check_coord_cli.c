@@ -376,7 +376,8 @@ START_TEST(test_zkcli_layout)
 
     out = zkcli("ls", "");
     ck_assert_ptr_nonnull(strstr(out, "[admin, brokers, config, consumers, "
-                                      "controller, controller_epoch]"));
+                                      "controller, controller_epoch, "
+                                      "isr_change_notification]"));
     free(out);
     out = zkcli("ls", "/brokers/topics/lay/partitions/1");
     ck_assert_ptr_nonnull(strstr(out, "[state]"));
