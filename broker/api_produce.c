@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "crc32c.h"
+#include "idemp.h"
 #include "logging.h"
 #include "partmap.h"
 
@@ -281,7 +283,10 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
     int64_t base, last;
     qr_pentry_t *entry;
     quire_err_t err;
-    int durable = 0;
+    int durable = 0, dup = 0;
+    const qr_brokerconf_t *bconf = qr_server_conf(ctx->server);
+    qr_idemp_conf_t idc = {bconf->producer_id_expiration_ms,
+                           bconf->producer_id_expiration_check_interval_ms};
 
     entry = qr_request_lookup(ctx, topic, in->partition, &err);
     if (!entry)
@@ -320,12 +325,24 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
         qr_api_produce_stamp((uint8_t *)in->records, in->records_length,
                              out->log_append_time);
     }
-    err = qr_plog_append(entry->part, (uint8_t *)in->records,
-                         in->records_length, &base, &last);
+    /* issue 22: idempotent batches are deduplicated (idemp.h) */
+    err =
+        qr_idemp_append(entry->idemp, entry->part, &idc, (uint8_t *)in->records,
+                        in->records_length, &base, &last, &dup);
     if (err != QUIRE_ERR_NONE) {
+        if (err == QUIRE_ERR_INVALID_PRODUCER_EPOCH ||
+            err == QUIRE_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER ||
+            err == QUIRE_ERR_INVALID_RECORD)
+            qr_conn_log_peer(ctx->conn, "produce to %s-%d refused: %s", topic,
+                             in->partition, quire_err2name(err));
         qr_pentry_release(entry);
         return err;
     }
+    if (dup)
+        QR_DBG(QR_DBG_PRODUCE, "PRODUCE",
+               "%s-%d: duplicate of offsets %" PRId64 "..%" PRId64
+               " answered, not written",
+               topic, in->partition, base, last);
     out->base_offset = base;
     out->log_start_offset = qr_plog_log_start(entry->part);
     qr_pentry_notify(entry); /* wake long-polling fetches */

@@ -220,6 +220,16 @@ static const qr_conf_prop_t props[] = {
      "Sealed segments, over all partitions, that keep their .log fd and "
      "index maps open after a read (least recently read closed first, "
      "reopened on demand); active segments are always open"},
+    /* ---- idempotent producers (issue 22) ---- */
+    {"producer.id.expiration.ms", QR_CONF_INT64,
+     OFF(producer_id_expiration_ms), "86400000", 1, I64MAX, NULL,
+     QR_CONF_F_RESTART,
+     "A partition forgets an idempotent producer whose last batch is older "
+     "than this; its next batch is then accepted at any sequence (KIP-360)"},
+    {"producer.id.expiration.check.interval.ms", QR_CONF_INT64,
+     OFF(producer_id_expiration_check_interval_ms), "600000", 1, I64MAX, NULL,
+     QR_CONF_F_RESTART,
+     "How often a partition looks for expired producer ids (on append)"},
     /* ---- replication, leader side (issue 16) ---- */
     {"min.insync.replicas", QR_CONF_INT, OFF(min_insync_replicas), "1", 1,
      I32MAX, NULL, QR_CONF_F_RESTART,

@@ -76,6 +76,9 @@ typedef struct qr_brokerconf {
     int log_index_interval_bytes;
     int log_index_size_max_bytes;
     int64_t log_segment_delete_delay_ms;
+    /* ---- idempotent producers (issue 22) ---- */
+    int64_t producer_id_expiration_ms;
+    int64_t producer_id_expiration_check_interval_ms;
     /* ---- replication, leader side (issue 16) ---- */
     int min_insync_replicas;
     int64_t replica_lag_time_max_ms;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "idemp.h"
 #include "partmap.h"
 
 struct qr_partmap {
@@ -83,6 +84,7 @@ void qr_partmap_put_replica(qr_partmap_t *map, const char *topic,
     atomic_init(&e->trust_compressed, prod->trust_compressed);
     atomic_init(&e->min_insync, prod->min_insync_replicas);
     e->part = part;
+    e->idemp = qr_idemp_new(); /* issue 22 */
     e->replica = replica;
     pthread_mutex_init(&e->wmu, NULL);
     pthread_rwlock_wrlock(&map->lock);
@@ -219,7 +221,8 @@ void qr_pentry_release(qr_pentry_t *entry)
 {
     if (!entry || atomic_fetch_sub(&entry->refcnt, 1) != 1)
         return;
-    qr_replica_destroy(entry->replica); /* ends acks=all waits */
+    qr_idemp_destroy(entry->idemp, entry->part); /* issue 22: snapshot */
+    qr_replica_destroy(entry->replica);          /* ends acks=all waits */
     qr_plog_release(entry->part);
     while (entry->groups) {
         qr_pwgroup_t *g = entry->groups;

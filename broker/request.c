@@ -10,6 +10,7 @@
 #include "api_apiversions.h"
 #include "api_epoch.h"
 #include "api_fetch.h"
+#include "api_initpid.h"
 #include "api_listoffsets.h"
 #include "api_metadata.h"
 #include "api_produce.h"
@@ -66,6 +67,9 @@ static void dispatch(qr_reqctx_t *ctx)
         break;
     case QR_API_LIST_OFFSETS:
         qr_api_listoffsets(ctx);
+        break;
+    case QR_API_INIT_PRODUCER_ID: /* issue 22 */
+        qr_api_initpid(ctx);
         break;
     case QR_API_OFFSET_FOR_LEADER_EPOCH:
         qr_api_epoch(ctx);

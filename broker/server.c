@@ -25,6 +25,7 @@
 #include "brokerseq.h"
 #include "clock.h"
 #include "cluster.h"
+#include "pidblock.h"
 #include "fetcher.h"
 #include "frame.h"
 #include "listener.h"
@@ -90,6 +91,7 @@ struct qr_server {
     qr_logmgr_t *logmgr;
     qr_partmap_t *partmap;
     qr_cluster_t *cluster;
+    qr_pidblock_t *pidblock;       /* issue 22: InitProducerId's ids */
     qr_fetcher_t *fetcher;         /* the follower side (main loop) */
     acted_t *acted[ACTED_BUCKETS]; /* main loop only */
     int announced;
@@ -158,6 +160,11 @@ const qr_brokerconf_t *qr_server_conf(const qr_server_t *server)
 const qr_server_info_t *qr_server_info(const qr_server_t *server)
 {
     return &server->info;
+}
+
+qr_pidblock_t *qr_server_pidblock(qr_server_t *server)
+{
+    return server->pidblock;
 }
 
 qr_partmap_t *qr_server_partmap(qr_server_t *server)
@@ -465,6 +472,8 @@ static void shutdown_all(qr_server_t *server)
                 server->exit_err = err;
         }
     }
+    if (server->pidblock) /* issue 22: before the session goes */
+        qr_pidblock_detach(server->pidblock);
     if (server->cluster)
         qr_cluster_close(server->cluster);
 }
@@ -601,11 +610,19 @@ static qr_replica_t *new_replica_set(qr_server_t *server, qr_plog_t *part,
                                      const qr_plog_conf_t *pconf)
 {
     qr_replica_cbs_t cbs = {push_hw, NULL, part};
+    qr_replica_t *rs;
 
-    return qr_replica_new(qr_plog_name(part), server->info.broker_id,
-                          leader_epoch, qr_plog_high_watermark(part),
-                          qr_plog_log_end(part), (int)pconf->write_caching,
-                          &cbs);
+    rs = qr_replica_new(qr_plog_name(part), server->info.broker_id,
+                        leader_epoch, qr_plog_high_watermark(part),
+                        qr_plog_log_end(part), (int)pconf->write_caching, &cbs);
+    /* what the log has synced is the leader's own offset at once: after a
+     * restart the checkpointed HW may be stale, and with the leader alone
+     * in the ISR (RF=1) acknowledged records must be visible again without
+     * waiting for the next append (check_powerloss), and an idempotent
+     * producer's retries after a restart are all duplicates that append
+     * nothing */
+    qr_replica_leader_end(rs, qr_plog_log_end(part), qr_plog_synced_end(part));
+    return rs;
 }
 
 static void cb_partition_state(void *opaque, const char *topic,
@@ -997,6 +1014,8 @@ static void cb_status(void *opaque, qr_cluster_status_t status, quire_err_t err,
     case QR_CLUSTER_REGISTERED:
         QR_LOG_INFO("SERVER", "registered as broker %d at %s:%d",
                     server->info.broker_id, server->host, server->info.port);
+        /* issue 22: (re)start reserving producer id blocks */
+        qr_pidblock_attach(server->pidblock, qr_cluster_zk(server->cluster));
         if (!server->announced) {
             server->announced = 1;
             announce(server);
@@ -1047,6 +1066,7 @@ static quire_err_t start_cluster(qr_server_t *server)
     cbs.topic_config = cb_topic_config;
     cbs.partition_state = cb_partition_state;
     cbs.status = cb_status;
+    server->pidblock = qr_pidblock_new(server->loop, bconf->broker_id);
     server->cluster =
         qr_cluster_new(server->loop, &cconf, &cbs, errstr, sizeof(errstr));
     if (!server->cluster) {
@@ -1262,6 +1282,7 @@ void qr_server_destroy(qr_server_t *server)
     for (int i = 0; i < server->nt_cnt; i++)
         qr_netthread_destroy(server->nts[i]);
     free(server->nts);
+    qr_pidblock_destroy(server->pidblock); /* issue 22 */
     qr_cluster_destroy(server->cluster);
     qr_fetcher_destroy(server->fetcher);
     for (int i = 0; i < ACTED_BUCKETS; i++)

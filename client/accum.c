@@ -628,13 +628,20 @@ size_t qr_accum_drain(qr_accum_t *acc, int64_t now_ms, qr_accum_sel_fn *sel,
         for (int32_t p = 0; p < topic->nparts; p++) {
             qr_accum_part_t *part = topic->parts[p];
             qr_pbatch_t *b;
+            int retried = -1; /* issue 22: what the taken batches are */
 
             if (!part || part->in_flight)
                 continue;
+            /* issue 22: retried batches and fresh ones never go in one
+             * request, so an idempotent producer's request holds batches
+             * that were all written before or none (one answer, one base
+             * offset per partition) */
             while ((b = part->head) != NULL &&
+                   (retried < 0 || retried == (b->attempts > 0)) &&
                    batch_ready(acc, part, b, now_ms, next_ms) &&
                    sel(ctx, topic->name, part->partition,
                        qr_batch_builder_size(&b->b))) {
+                retried = b->attempts > 0;
                 part->head = b->next;
                 if (!part->head)
                     part->tail = NULL;

@@ -78,9 +78,10 @@ static const prop_t props[] = {
      "a name sent with every request, for the broker's logs", NULL},
     {"debug", T_STR, OFF(debug), "", 0, 0,
      "debug contexts to log: zk,proto,fetch,produce,net or all", NULL},
-    {"acks", T_ACKS, OFF(acks), "1", 0, 0,
+    {"acks", T_ACKS, OFF(acks), "all", 0, 0,
      "acknowledgements the leader waits for: 0 (none), 1 (its own append), "
-     "all or -1 (every in-sync replica, after fdatasync)",
+     "all or -1 (every in-sync replica, after fdatasync); all by default, "
+     "as in Kafka 3.x, which enable.idempotence needs",
      NULL},
     {"batch.size", T_INT, OFF(batch_size), "16384", 1, IMAX,
      "bytes of records gathered per partition before a batch is sent", NULL},
@@ -111,6 +112,14 @@ static const prop_t props[] = {
      "retried) before it fails with REQUEST_TIMED_OUT; at least linger.ms "
      "+ request.timeout.ms",
      NULL},
+    /* issue 22 */
+    {"enable.idempotence", T_ENUM, OFF(enable_idempotence), "", 0, 0,
+     "number each partition's batches (producer id, epoch, sequence) so a "
+     "retried batch the broker already wrote is not written twice; needs "
+     "acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5. "
+     "Unset (the default) means true unless one of those is set otherwise, "
+     "then false (Kafka 3.2+); false: retries may write a batch twice",
+     bool_words},
     {"fetch.min.bytes", T_INT, OFF(fetch_min_bytes), "1", 0, IMAX,
      "bytes a fetch waits for (up to fetch.max.wait.ms) before returning",
      NULL},

@@ -39,6 +39,8 @@ struct quire_conf {
     int max_block_ms;
     int max_request_size;
     int delivery_timeout_ms;
+    int enable_idempotence; /* issue 22: -1 unset (on unless acks, retries or
+                               max.in.flight conflict), 0 or 1 */
     /* ---- consumer ---- */
     int fetch_min_bytes;
     int fetch_max_wait_ms;

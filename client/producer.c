@@ -24,6 +24,7 @@
 #include "client.h"
 #include "clock.h"
 #include "codec.h"
+#include "idemprod.h"
 #include "logging.h"
 #include "producer_int.h"
 #include "topic.h"
@@ -43,6 +44,7 @@ struct quire_producer {
      * variable would need the sender to touch it after counting out). */
     atomic_int senders;
     atomic_int closing;
+    qr_idemprod_t *idem; /* issue 22: NULL when idempotence is off */
 };
 
 /* One Produce request in flight: its batches in payload order. */
@@ -72,6 +74,8 @@ static void deliver_why(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
 {
     quire_delivery_t dr;
 
+    if (p->idem && err != QUIRE_ERR_NONE) /* issue 22: a hole in the seqs */
+        qr_idemprod_failed(p->idem, b, err);
     if (p->conf->dr_cb) {
         dr.topic = b->topic;
         dr.partition = b->partition;
@@ -202,6 +206,11 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
     int64_t now = qr_clock_mono_ms();
     qr_pbatch_t *b, *next, *rev = NULL;
 
+    if (err == QUIRE_ERR_DUPLICATE_SEQUENCE_NUMBER) {
+        /* issue 22: written before, offset unknown (Kafka's meaning) */
+        err = QUIRE_ERR_NONE;
+        base = -1;
+    }
     if (err == QUIRE_ERR_NONE) {
         for (b = first; b != end; b = next) {
             int32_t count = b->count;
@@ -519,6 +528,9 @@ static void producer_run(qr_client_t *cl, void *arg)
     if (qr_accum_expire(p->acc, NULL, now, p->conf->delivery_timeout_ms,
                         &expired))
         fail_list(p, expired, QUIRE_ERR_REQUEST_TIMED_OUT);
+    /* issue 22: nothing is numbered before the producer id is known */
+    if (p->idem && !qr_idemprod_ready(p->idem, p->cl))
+        return;
     memset(&r, 0, sizeof(r));
     r.p = p;
     qr_accum_drain(p->acc, now, select_batch, &r, &list, &next_ms);
@@ -539,6 +551,10 @@ static void producer_run(qr_client_t *cl, void *arg)
             }
             *pp = b->next;
             b->next = NULL;
+            if (p->idem && qr_idemprod_stamp(p->idem, b) != QUIRE_ERR_NONE) {
+                deliver(p, b, -1, -1, QUIRE_ERR_NO_MEMORY);
+                continue;
+            }
             if (qr_accum_finish(b) != QUIRE_ERR_NONE) {
                 QR_LOG_ERR("PRODUCE", "%s-%d: cannot build the batch", b->topic,
                            b->partition);
@@ -579,6 +595,7 @@ static const qr_client_ops_t producer_ops = {
 /* Frees the accumulator and @p p (not the client). */
 static void producer_free(quire_producer_t *p)
 {
+    qr_idemprod_destroy(p->idem);
     qr_accum_destroy(p->acc);
     free(p);
 }
@@ -633,6 +650,18 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
     if (err != QUIRE_ERR_NONE) {
         producer_free(p);
         return err;
+    }
+    /* issue 22: enable.idempotence */
+    {
+        int on = 0;
+        err = qr_idemprod_conf(conf, &on, errstr, errstr_size);
+        if (err == QUIRE_ERR_NONE && on &&
+            !(p->idem = qr_idemprod_new(conf->enable_idempotence == 1)))
+            err = QUIRE_ERR_NO_MEMORY;
+        if (err != QUIRE_ERR_NONE) {
+            producer_free(p);
+            return err;
+        }
     }
     err = qr_client_new(conf, &producer_ops, p, &p->cl, errstr, errstr_size);
     if (err != QUIRE_ERR_NONE) {

@@ -59,6 +59,15 @@ extern "C" {
     X(THROTTLING_QUOTA_EXCEEDED, 89, "Rate limit exceeded; retry later")      \
     X(RESPONSE_TOO_LARGE, 1001,                                               \
       "Response larger than the protocol allows; ask for less")               \
+    /* issue 22: the idempotent producer */                                   \
+    X(COORDINATOR_LOAD_IN_PROGRESS, 14,                                       \
+      "Broker still loading (producer ids); retry")                           \
+    X(OUT_OF_ORDER_SEQUENCE_NUMBER, 45,                                       \
+      "Producer sequence number out of order (a gap)")                        \
+    X(DUPLICATE_SEQUENCE_NUMBER, 46, "Duplicate producer sequence number")    \
+    X(INVALID_PRODUCER_EPOCH, 47,                                             \
+      "Producer epoch is stale: a newer producer fenced this one")            \
+    X(UNKNOWN_PRODUCER_ID, 59, "Broker has no state for this producer id")    \
     /* issue 16: replication */                                               \
     X(NOT_ENOUGH_REPLICAS_AFTER_APPEND, 20,                                   \
       "Appended, but fewer in-sync replicas than min.insync.replicas")        \

@@ -851,6 +851,11 @@ int32_t qr_cluster_broker_id(const qr_cluster_t *cl)
     return cl->conf.broker_id;
 }
 
+struct qr_zk *qr_cluster_zk(qr_cluster_t *cl)
+{
+    return cl->zk;
+}
+
 static void on_shutdown_done(void *opaque, int moved, const char *msg)
 {
     qr_cluster_t *cl = opaque;

@@ -221,6 +221,10 @@ int32_t qr_cluster_broker_id(const qr_cluster_t *cl);
  */
 quire_err_t qr_cluster_topic_autocreate(qr_cluster_t *cl, const char *topic);
 
+/** @brief The session (issue 22: producer id blocks). @returns borrowed,
+ * valid until qr_cluster_destroy(). @locality main loop @locks none */
+struct qr_zk *qr_cluster_zk(qr_cluster_t *cl);
+
 /**
  * @brief A leader's ISR change (issue 16 item 5): writes @p st over state
  * version @p version of topic-partition, then the

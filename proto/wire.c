@@ -171,9 +171,13 @@ static qr_wire_mem_t *mem_stack_init(mem_stack_t *ms)
 /* ---- versions ---- */
 
 static const qr_api_version_t api_versions[] = {
-    {QR_API_PRODUCE, 0, 0},      {QR_API_FETCH, 0, 0},
-    {QR_API_LIST_OFFSETS, 0, 0}, {QR_API_METADATA, 0, 0},
-    {QR_API_API_VERSIONS, 0, 0}, {QR_API_OFFSET_FOR_LEADER_EPOCH, 0, 0},
+    {QR_API_PRODUCE, 0, 0},
+    {QR_API_FETCH, 0, 0},
+    {QR_API_LIST_OFFSETS, 0, 0},
+    {QR_API_METADATA, 0, 0},
+    {QR_API_API_VERSIONS, 0, 0},
+    {QR_API_INIT_PRODUCER_ID, 0, 0},
+    {QR_API_OFFSET_FOR_LEADER_EPOCH, 0, 0},
 };
 
 static const struct {
@@ -185,19 +189,20 @@ static const struct {
     {QR_API_LIST_OFFSETS, "ListOffsets"},
     {QR_API_METADATA, "Metadata"},
     {QR_API_API_VERSIONS, "ApiVersions"},
+    {QR_API_INIT_PRODUCER_ID, "InitProducerId"},
     {QR_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch"},
 };
 
-_Static_assert((int)QR_API_PRODUCE == (int)QUIRE__API_KEY__PRODUCE &&
-                   (int)QR_API_FETCH == (int)QUIRE__API_KEY__FETCH &&
-                   (int)QR_API_LIST_OFFSETS ==
-                       (int)QUIRE__API_KEY__LIST_OFFSETS &&
-                   (int)QR_API_METADATA == (int)QUIRE__API_KEY__METADATA &&
-                   (int)QR_API_API_VERSIONS ==
-                       (int)QUIRE__API_KEY__API_VERSIONS &&
-                   (int)QR_API_OFFSET_FOR_LEADER_EPOCH ==
-                       (int)QUIRE__API_KEY__OFFSET_FOR_LEADER_EPOCH,
-               "qr_api_t and quire.proto's ApiKey must agree");
+_Static_assert(
+    (int)QR_API_PRODUCE == (int)QUIRE__API_KEY__PRODUCE &&
+        (int)QR_API_FETCH == (int)QUIRE__API_KEY__FETCH &&
+        (int)QR_API_LIST_OFFSETS == (int)QUIRE__API_KEY__LIST_OFFSETS &&
+        (int)QR_API_METADATA == (int)QUIRE__API_KEY__METADATA &&
+        (int)QR_API_API_VERSIONS == (int)QUIRE__API_KEY__API_VERSIONS &&
+        (int)QR_API_OFFSET_FOR_LEADER_EPOCH ==
+            (int)QUIRE__API_KEY__OFFSET_FOR_LEADER_EPOCH &&
+        (int)QR_API_INIT_PRODUCER_ID == (int)QUIRE__API_KEY__INIT_PRODUCER_ID,
+    "qr_api_t and quire.proto's ApiKey must agree");
 
 const qr_api_version_t *qr_wire_api_versions(size_t *count)
 {
@@ -534,6 +539,28 @@ static bool scan_correlation_id(const uint8_t *p, size_t len, int32_t *cid)
     return found;
 }
 
+/* ---- InitProducerId (issue 22) ---- */
+
+static quire_err_t dec_init_pid_req(const Quire__InitProducerIdRequest *pb,
+                                    qr_init_pid_req_t *out)
+{
+    TRY(dec_string(pb->transactional_id, QR_WIRE_STRING_MAX,
+                   &out->transactional_id));
+    out->transaction_timeout_ms = pb->transaction_timeout_ms;
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t dec_init_pid_resp(const Quire__InitProducerIdResponse *pb,
+                                     qr_init_pid_resp_t *out)
+{
+    out->error_code = err_in(pb->error_code);
+    out->producer_id = pb->producer_id;
+    if (pb->producer_epoch < INT16_MIN || pb->producer_epoch > INT16_MAX)
+        return BAD;
+    out->producer_epoch = (int16_t)pb->producer_epoch;
+    return QUIRE_ERR_NONE;
+}
+
 static quire_err_t dec_req_body(dec_ctx_t *ctx, const Quire__Request *pb,
                                 const qr_frame_t *frame, qr_req_t *req)
 {
@@ -564,6 +591,10 @@ static quire_err_t dec_req_body(dec_ctx_t *ctx, const Quire__Request *pb,
             return BAD;
         return dec_list_offsets_req(ctx, pb->list_offsets,
                                     &req->u.list_offsets);
+    case QR_API_INIT_PRODUCER_ID:
+        if (pb->body_case != QUIRE__REQUEST__BODY_INIT_PRODUCER_ID)
+            return BAD;
+        return dec_init_pid_req(pb->init_producer_id, &req->u.init_pid);
     case QR_API_OFFSET_FOR_LEADER_EPOCH:
         if (pb->body_case != QUIRE__REQUEST__BODY_OFFSET_FOR_LEADER_EPOCH)
             return BAD;
@@ -862,6 +893,8 @@ _Static_assert((int)QUIRE__REQUEST__BODY_API_VERSIONS ==
                        (int)QUIRE__RESPONSE__BODY_FETCH &&
                    (int)QUIRE__REQUEST__BODY_LIST_OFFSETS ==
                        (int)QUIRE__RESPONSE__BODY_LIST_OFFSETS &&
+                   (int)QUIRE__REQUEST__BODY_INIT_PRODUCER_ID ==
+                       (int)QUIRE__RESPONSE__BODY_INIT_PRODUCER_ID &&
                    (int)QUIRE__REQUEST__BODY_OFFSET_FOR_LEADER_EPOCH ==
                        (int)QUIRE__RESPONSE__BODY_OFFSET_FOR_LEADER_EPOCH,
                "Request and Response oneof cases must match");
@@ -878,6 +911,8 @@ static int body_case_of(qr_api_t api)
         return QUIRE__RESPONSE__BODY_FETCH;
     case QR_API_LIST_OFFSETS:
         return QUIRE__RESPONSE__BODY_LIST_OFFSETS;
+    case QR_API_INIT_PRODUCER_ID:
+        return QUIRE__RESPONSE__BODY_INIT_PRODUCER_ID;
     case QR_API_OFFSET_FOR_LEADER_EPOCH:
         return QUIRE__RESPONSE__BODY_OFFSET_FOR_LEADER_EPOCH;
     default:
@@ -908,6 +943,8 @@ static quire_err_t dec_resp_body(dec_ctx_t *ctx, const Quire__Response *pb,
     case QR_API_LIST_OFFSETS:
         return dec_list_offsets_resp(ctx, pb->list_offsets,
                                      &resp->u.list_offsets);
+    case QR_API_INIT_PRODUCER_ID:
+        return dec_init_pid_resp(pb->init_producer_id, &resp->u.init_pid);
     case QR_API_OFFSET_FOR_LEADER_EPOCH:
         return dec_epoch_resp(ctx, pb->offset_for_leader_epoch,
                               &resp->u.offset_for_leader_epoch);
@@ -1023,6 +1060,37 @@ static quire_err_t enc_parts(enc_ctx_t *ctx, size_t parts)
         (msg)->field = (val);   \
         (msg)->has_##field = 1; \
     } while (0)
+
+/* ---- encoding InitProducerId (issue 22) ---- */
+
+static quire_err_t enc_init_pid_req(enc_ctx_t *ctx, const qr_init_pid_req_t *in,
+                                    Quire__InitProducerIdRequest **out)
+{
+    Quire__InitProducerIdRequest *pb;
+
+    NEW_MSG(ctx, Quire__InitProducerIdRequest,
+            quire__init_producer_id_request__init, pb);
+    TRY(enc_string(in->transactional_id, QR_WIRE_STRING_MAX,
+                   &pb->transactional_id));
+    SET(pb, transaction_timeout_ms, in->transaction_timeout_ms);
+    *out = pb;
+    return QUIRE_ERR_NONE;
+}
+
+static quire_err_t enc_init_pid_resp(enc_ctx_t *ctx,
+                                     const qr_init_pid_resp_t *in,
+                                     Quire__InitProducerIdResponse **out)
+{
+    Quire__InitProducerIdResponse *pb;
+
+    NEW_MSG(ctx, Quire__InitProducerIdResponse,
+            quire__init_producer_id_response__init, pb);
+    SET_ERR(pb, in->error_code);
+    SET(pb, producer_id, in->producer_id);
+    SET(pb, producer_epoch, in->producer_epoch);
+    *out = pb;
+    return QUIRE_ERR_NONE;
+}
 
 /* ---- encoding request bodies ---- */
 
@@ -1230,6 +1298,8 @@ static quire_err_t enc_req(enc_ctx_t *ctx, const qr_req_t *req,
     case QR_API_LIST_OFFSETS:
         return enc_list_offsets_req(ctx, &req->u.list_offsets,
                                     &pb->list_offsets);
+    case QR_API_INIT_PRODUCER_ID:
+        return enc_init_pid_req(ctx, &req->u.init_pid, &pb->init_producer_id);
     case QR_API_OFFSET_FOR_LEADER_EPOCH:
         return enc_epoch_req(ctx, &req->u.offset_for_leader_epoch,
                              &pb->offset_for_leader_epoch);
@@ -1515,6 +1585,8 @@ static quire_err_t enc_resp(enc_ctx_t *ctx, const qr_resp_t *resp,
     case QR_API_LIST_OFFSETS:
         return enc_list_offsets_resp(ctx, &resp->u.list_offsets,
                                      &pb->list_offsets);
+    case QR_API_INIT_PRODUCER_ID:
+        return enc_init_pid_resp(ctx, &resp->u.init_pid, &pb->init_producer_id);
     case QR_API_OFFSET_FOR_LEADER_EPOCH:
         return enc_epoch_resp(ctx, &resp->u.offset_for_leader_epoch,
                               &pb->offset_for_leader_epoch);

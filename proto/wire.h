@@ -89,6 +89,7 @@ typedef enum qr_api {
     QR_API_LIST_OFFSETS = 2,
     QR_API_METADATA = 3,
     QR_API_API_VERSIONS = 18,
+    QR_API_INIT_PRODUCER_ID = 22, /**< issue 22 */
     QR_API_OFFSET_FOR_LEADER_EPOCH = 23,
 } qr_api_t;
 
@@ -281,6 +282,19 @@ typedef struct qr_list_offsets_resp {
     const qr_list_offsets_topic_resp_t *topics;
 } qr_list_offsets_resp_t;
 
+/* ---- InitProducerId (issue 22) ---- */
+
+typedef struct qr_init_pid_req {
+    /** Decode: never NULL ("" when absent: no transactions). */
+    const char *transactional_id;
+    int32_t transaction_timeout_ms;
+} qr_init_pid_req_t;
+
+typedef struct qr_init_pid_resp {
+    quire_err_t error_code;
+    int64_t producer_id;    /**< -1 on error */
+    int16_t producer_epoch; /**< -1 on error */
+} qr_init_pid_resp_t;
 /* ---- OffsetForLeaderEpoch (issue 16) ---- */
 
 typedef struct qr_epoch_req_part {
@@ -340,6 +354,7 @@ typedef struct qr_req {
         qr_produce_req_t produce;
         qr_fetch_req_t fetch;
         qr_list_offsets_req_t list_offsets;
+        qr_init_pid_req_t init_pid; /* issue 22 */
         qr_epoch_req_t offset_for_leader_epoch;
     } u;
     qr_wire_mem_t *mem; /**< owned by a decoded struct; NULL otherwise */
@@ -360,6 +375,7 @@ typedef struct qr_resp {
         qr_produce_resp_t produce;
         qr_fetch_resp_t fetch;
         qr_list_offsets_resp_t list_offsets;
+        qr_init_pid_resp_t init_pid; /* issue 22 */
         qr_epoch_resp_t offset_for_leader_epoch;
     } u;
     qr_wire_mem_t *mem; /**< owned by a decoded struct; NULL otherwise */

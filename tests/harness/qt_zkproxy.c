@@ -74,6 +74,12 @@ static bool read_line(qt_zkproxy_t *p, int64_t deadline, char *line,
 
 qt_zkproxy_t *qt_zkproxy_start(const char *upstream, int timeout_ms)
 {
+    return qt_proxy_start(QT_HARNESS_DIR "/zkproxy.py", upstream, timeout_ms);
+}
+
+qt_zkproxy_t *qt_proxy_start(const char *script, const char *upstream,
+                             int timeout_ms)
+{
     int in[2], outp[2];
     if (pipe(in) != 0 || pipe(outp) != 0)
         return NULL;
@@ -87,8 +93,7 @@ qt_zkproxy_t *qt_zkproxy_start(const char *upstream, int timeout_ms)
         close(in[1]);
         close(outp[0]);
         close(outp[1]);
-        execl("/usr/bin/python3", "python3", QT_HARNESS_DIR "/zkproxy.py",
-              upstream, (char *)NULL);
+        execl("/usr/bin/python3", "python3", script, upstream, (char *)NULL);
         fprintf(stderr, "zkproxy: exec /usr/bin/python3: %s\n",
                 strerror(errno));
         _exit(127);

@@ -35,6 +35,13 @@ typedef struct qt_zkproxy {
 qt_zkproxy_t *qt_zkproxy_start(const char *upstream, int timeout_ms);
 
 /**
+ * @brief The same for another proxy script speaking the same command
+ * protocol ("PORT n", then "OK" per command): brokerproxy.py (issue 22).
+ */
+qt_zkproxy_t *qt_proxy_start(const char *script, const char *upstream,
+                             int timeout_ms);
+
+/**
  * @brief Sends one command line (printf-style) and waits for its "OK".
  * @returns true on "OK".
  */

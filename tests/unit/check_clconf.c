@@ -31,7 +31,8 @@ START_TEST(defaults)
     /* Kafka's client defaults */
     ck_assert_str_eq(get(conf, "batch.size"), "16384");
     ck_assert_str_eq(get(conf, "linger.ms"), "0");
-    ck_assert_str_eq(get(conf, "acks"), "1");
+    ck_assert_str_eq(get(conf, "acks"), "all"); /* Kafka 3.x (issue 22) */
+    ck_assert_str_eq(get(conf, "enable.idempotence"), ""); /* unset: on */
     ck_assert_str_eq(get(conf, "compression.type"), "none");
     ck_assert_str_eq(get(conf, "buffer.memory"), "33554432");
     ck_assert_str_eq(get(conf, "retry.backoff.ms"), "100");

@@ -145,9 +145,9 @@ START_TEST(test_version_table)
 {
     size_t n = 0;
     const qr_api_version_t *v = qr_wire_api_versions(&n);
-    static const int keys[] = {0, 1, 2, 3, 18, 23};
+    static const int keys[] = {0, 1, 2, 3, 18, 22, 23};
 
-    ck_assert_uint_eq(n, 6);
+    ck_assert_uint_eq(n, 7);
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         size_t j;
         for (j = 0; j < n; j++)
@@ -181,6 +181,42 @@ START_TEST(test_req_api_versions)
     req_round_trip(&req, NULL, 0, &rx, &out);
     qr_wire_req_free(&out);
     ck_assert_ptr_null(out.mem);
+    rx_free(&rx);
+}
+END_TEST
+
+/* issue 22: InitProducerId both ways */
+START_TEST(test_init_pid)
+{
+    qr_req_t req = {.api = QR_API_INIT_PRODUCER_ID, .correlation_id = 9};
+    qr_resp_t resp = {.api = QR_API_INIT_PRODUCER_ID, .correlation_id = 9};
+    qr_req_t out;
+    qr_resp_t rout;
+    rx_t rx;
+
+    req.u.init_pid.transactional_id = NULL;
+    req.u.init_pid.transaction_timeout_ms = 1234;
+    req_round_trip(&req, NULL, 0, &rx, &out);
+    ck_assert_str_eq(out.u.init_pid.transactional_id, "");
+    ck_assert_int_eq(out.u.init_pid.transaction_timeout_ms, 1234);
+    qr_wire_req_free(&out);
+    rx_free(&rx);
+    resp.u.init_pid.producer_id = 4000000001LL;
+    resp.u.init_pid.producer_epoch = 7;
+    resp_round_trip(&resp, NULL, 0, &rx, &rout);
+    ck_assert_int_eq(rout.u.init_pid.error_code, QUIRE_ERR_NONE);
+    ck_assert_int_eq(rout.u.init_pid.producer_id, 4000000001LL);
+    ck_assert_int_eq(rout.u.init_pid.producer_epoch, 7);
+    qr_wire_resp_free(&rout);
+    rx_free(&rx);
+    resp.u.init_pid.error_code = QUIRE_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+    resp.u.init_pid.producer_id = -1;
+    resp.u.init_pid.producer_epoch = -1;
+    resp_round_trip(&resp, NULL, 0, &rx, &rout);
+    ck_assert_int_eq(rout.u.init_pid.error_code,
+                     QUIRE_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+    ck_assert_int_eq(rout.u.init_pid.producer_id, -1);
+    qr_wire_resp_free(&rout);
     rx_free(&rx);
 }
 END_TEST
@@ -1392,6 +1428,7 @@ static Suite *wire_suite(void)
 
     tcase_add_test(tc, test_version_table);
     tcase_add_test(tc, test_req_api_versions);
+    tcase_add_test(tc, test_init_pid);
     tcase_add_test(tc, test_req_metadata);
     tcase_add_test(tc, test_req_produce);
     tcase_add_test(tc, test_req_fetch);
