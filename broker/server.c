@@ -900,6 +900,10 @@ static void cb_unfollow_partition(void *opaque, const char *topic,
     qr_server_t *server = opaque;
     quire_err_t err;
 
+    /* a leader reassigned away: its acks=all waits end now
+     * (NOT_LEADER_FOR_PARTITION, the producer retries to the new leader),
+     * not never */
+    drop_entry(server, topic, partition);
     qr_fetcher_unfollow(server->fetcher, topic, partition);
     epoch_forget(server, topic, partition);
     if (!server->logmgr)
