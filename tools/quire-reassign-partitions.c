@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "adminreq.h"
 #include "alloc.h"
 #include "cli.h"
@@ -242,12 +243,36 @@ static void print_list(const char *title, const qr_partlist_t *pl)
 
 /* ---- actions ---- */
 
+/* Every broker of --broker-list is registered: a proposal naming another
+ * could never be executed. */
+static quire_err_t brokers_live(qr_zk_t *zk, const opts_t *o, char *errstr,
+                                size_t errstr_size)
+{
+    int32_t *live;
+    size_t nlive;
+    quire_err_t err;
+
+    if ((err = qr_admin_live_brokers(zk, TIMEOUT_MS, &live, &nlive, errstr,
+                                     errstr_size)))
+        return err;
+    for (size_t i = 0; i < o->broker_cnt && !err; i++)
+        if (!qr_partlist_has_id(live, nlive, o->brokers[i])) {
+            snprintf(errstr, errstr_size,
+                     "--broker-list: broker %d is not a live broker",
+                     (int)o->brokers[i]);
+            err = QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+    free(live);
+    return err;
+}
+
 static int generate(qr_zk_t *zk, const opts_t *o, const qr_partlist_t *topics)
 {
-    qr_partlist_t cur, prop;
+    qr_partlist_t cur = {NULL, 0}, prop;
     char errstr[512];
 
-    if (qr_adminreq_current(zk, topics, 0, &cur, TIMEOUT_MS, errstr,
+    if (brokers_live(zk, o, errstr, sizeof(errstr)) ||
+        qr_adminreq_current(zk, topics, 0, &cur, TIMEOUT_MS, errstr,
                             sizeof(errstr)) ||
         qr_adminreq_generate(&cur, o->brokers, o->broker_cnt, &prop, errstr,
                              sizeof(errstr))) {

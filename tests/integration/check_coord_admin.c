@@ -61,25 +61,49 @@ static void start(int id, const char *extra)
     ck_assert(qt_coordd_wait_event(&b[id], "REGISTERED", 10000));
 }
 
-/* Runs @p prog with --zookeeper and the NULL-terminated arguments. */
-static int run_tool(const char *prog, qt_run_result_t *r, ...)
+static int run_toolv(const char *prog, qt_run_result_t *r, va_list ap)
 {
     char *argv[32];
     int n = 0;
-    va_list ap;
     const char *a;
 
     argv[n++] = (char *)prog;
     argv[n++] = (char *)"--zookeeper";
     argv[n++] = connect_str;
-    va_start(ap, r);
     while ((a = va_arg(ap, const char *)) != NULL && n < 31)
         argv[n++] = (char *)a;
-    va_end(ap);
     argv[n] = NULL;
     if (qt_run(argv, NULL, 30000, r) != 0)
         return -1;
     return r->status;
+}
+
+/* Runs @p prog with --zookeeper and the NULL-terminated arguments. */
+static int run_tool(const char *prog, qt_run_result_t *r, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, r);
+    rc = run_toolv(prog, r, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* quire-reassign-partitions with the NULL-terminated arguments exits 1
+ * with @p want in its error. */
+static void reassign_refused(const char *want, ...)
+{
+    qt_run_result_t r;
+    va_list ap;
+    int rc;
+
+    va_start(ap, want);
+    rc = run_toolv(QT_REASSIGN, &r, ap);
+    va_end(ap);
+    ck_assert_msg(rc == 1 && strstr(r.err, want), "exit %d, not 1 with %s: %s",
+                  rc, want, r.err);
+    qt_run_free(&r);
 }
 
 static const char *write_file(const char *name, const char *text)
@@ -368,6 +392,28 @@ static const char *controller_of(char *buf, size_t size)
     return buf;
 }
 
+/* Requests --execute refuses before writing anything. */
+static const struct {
+    const char *json, *want;
+} bad_requests[] = {
+    {"{\"partitions\":[{\"topic\":\"m\",", "not JSON"},
+    {"{\"version\":1,\"partitions\":[]}", "lists no partitions"},
+    {"{\"partitions\":[{\"topic\":\"m\",\"partition\":0}]}",
+     "partitions[0]: \"replicas\" must be a list"},
+    {"{\"partitions\":[{\"topic\":\"nope\",\"partition\":0,"
+     "\"replicas\":[2,3]}]}",
+     "topic \"nope\" does not exist"},
+    {"{\"partitions\":[{\"topic\":\"m\",\"partition\":0,\"replicas\":[2,3]},"
+     "{\"topic\":\"m\",\"partition\":0,\"replicas\":[3,2]}]}",
+     "partitions[1]: m-0 is listed twice"},
+    {"{\"partitions\":[{\"topic\":\"m\",\"partition\":0,\"replicas\":[2,9]}]}",
+     "m-0: broker 9 is not a live broker"},
+    {"{\"partitions\":[{\"topic\":\"m\",\"partition\":4,\"replicas\":[2,3]}]}",
+     "partition 4 of topic \"m\" does not exist"},
+    {"{\"partitions\":[{\"topic\":\"m\",\"partition\":0,\"replicas\":[2,2]}]}",
+     "broker 2 is listed twice"},
+};
+
 START_TEST(test_reassign)
 {
     const char *move =
@@ -406,31 +452,21 @@ START_TEST(test_reassign)
         qt_zk_exists(zh, "/admin/reassign_partitions", NULL, false, 2000),
         ZNONODE);
     /* bad input: nothing written */
-    ck_assert_int_eq(
-        run_tool(QT_REASSIGN, &r, "--execute", "--reassignment-json-file",
-                 write_file("b1.json", "{\"partitions\":[{\"topic\":\"m\","
-                                       "\"partition\":0,\"replicas\":[2,9]}]}"),
-                 NULL),
-        1);
-    ck_assert_ptr_nonnull(strstr(r.err, "m-0: broker 9 is not a live broker"));
-    qt_run_free(&r);
-    ck_assert_int_eq(
-        run_tool(QT_REASSIGN, &r, "--execute", "--reassignment-json-file",
-                 write_file("b2.json", "{\"partitions\":[{\"topic\":\"m\","
-                                       "\"partition\":4,\"replicas\":[2,3]}]}"),
-                 NULL),
-        1);
-    ck_assert_ptr_nonnull(
-        strstr(r.err, "partition 4 of topic \"m\" does not exist"));
-    qt_run_free(&r);
-    ck_assert_int_eq(
-        run_tool(QT_REASSIGN, &r, "--execute", "--reassignment-json-file",
-                 write_file("b3.json", "{\"partitions\":[{\"topic\":\"m\","
-                                       "\"partition\":0,\"replicas\":[2,2]}]}"),
-                 NULL),
-        1);
-    ck_assert_ptr_nonnull(strstr(r.err, "broker 2 is listed twice"));
-    qt_run_free(&r);
+    for (size_t i = 0; i < sizeof(bad_requests) / sizeof(*bad_requests); i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "bad%zu.json", i);
+        reassign_refused(bad_requests[i].want, "--execute",
+                         "--reassignment-json-file",
+                         write_file(name, bad_requests[i].json), NULL);
+    }
+    reassign_refused("/nonexistent/move.json: No such file or directory",
+                     "--execute", "--reassignment-json-file",
+                     "/nonexistent/move.json", NULL);
+    reassign_refused("--broker-list: broker 9 is not a live broker",
+                     "--generate", "--topics-to-move-json-file",
+                     write_file("t9.json", "{\"topics\":[{\"topic\":\"m\"}],"
+                                           "\"version\":1}"),
+                     "--broker-list", "3,9", NULL);
     ck_assert_int_eq(
         qt_zk_exists(zh, "/admin/reassign_partitions", NULL, false, 2000),
         ZNONODE);
