@@ -57,8 +57,9 @@ static const qr_conf_prop_t props[] = {
      QR_CONF_F_RESTART,
      "Create a topic when a client asks Metadata for one that is missing"},
     {"default.replication.factor", QR_CONF_INT,
-     OFF(default_replication_factor), "1", 1, 1, NULL, QR_CONF_F_RESTART,
-     "Replication factor of automatically created topics (only 1 today)"},
+     OFF(default_replication_factor), "1", 1, 64, NULL, QR_CONF_F_RESTART,
+     "Replication factor of automatically created topics (at most the live "
+     "brokers: otherwise the creation fails and is logged)"},
     {"message.max.bytes", QR_CONF_INT, OFF(message_max_bytes), "1048588",
      61, 1073741824, NULL, QR_CONF_F_RESTART,
      "Largest record batch the broker accepts (MESSAGE_TOO_LARGE above)"},
@@ -241,6 +242,22 @@ static const qr_conf_prop_t props[] = {
      "A follower that has not caught up with the leader's log end for this "
      "long leaves the ISR (checked every half of it); Kafka's default since "
      "2.5 (KIP-537), raised with zookeeper.session.timeout.ms=18000"},
+    /* ---- preferred leader balance on the controller (issue 16 item 10) ---- */
+    {"auto.leader.rebalance.enable", QR_CONF_BOOL,
+     OFF(auto_leader_rebalance_enable), "true", NORANGE, NULL,
+     QR_CONF_F_RESTART,
+     "The controller moves leadership back to preferred replicas when a "
+     "broker's share of partitions it prefers but does not lead passes "
+     "leader.imbalance.per.broker.percentage"},
+    {"leader.imbalance.check.interval.seconds", QR_CONF_INT,
+     OFF(leader_imbalance_check_interval_seconds), "300", 1, 86400, NULL,
+     QR_CONF_F_RESTART,
+     "How often the controller checks the leader balance"},
+    {"leader.imbalance.per.broker.percentage", QR_CONF_INT,
+     OFF(leader_imbalance_per_broker_percentage), "10", 0, 100, NULL,
+     QR_CONF_F_RESTART,
+     "Share (percent) of a broker's preferred partitions led by others above "
+     "which the controller rebalances"},
     /* ---- replication: the follower side ---- */
     {"replica.fetch.max.bytes", QR_CONF_INT, OFF(replica_fetch_max_bytes),
      "1048576", 0, I32MAX, NULL, QR_CONF_F_RESTART,

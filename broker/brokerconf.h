@@ -82,6 +82,10 @@ typedef struct qr_brokerconf {
     /* ---- replication, leader side (issue 16) ---- */
     int min_insync_replicas;
     int64_t replica_lag_time_max_ms;
+    /* ---- preferred leader balance (issue 16 item 10) ---- */
+    int auto_leader_rebalance_enable;
+    int leader_imbalance_check_interval_seconds;
+    int leader_imbalance_per_broker_percentage;
     /* ---- replication: the follower side (replica.*) ---- */
     int replica_fetch_max_bytes;          /* per partition */
     int replica_fetch_response_max_bytes; /* per Fetch answer */

@@ -237,6 +237,32 @@ void qr_replica_destroy(qr_replica_t *rs)
 
 /* ---- the state znode ---- */
 
+static void follower_init(follower_t *f, int32_t id)
+{
+    memset(f, 0, sizeof(*f));
+    f->id = id;
+    f->fetch_offset = f->synced_offset = -1;
+    f->last_fetch_end = INT64_MAX;
+}
+
+/* Followers for the replicas of @p replicas not known yet, out of the ISR
+ * until they catch up; what is known stays (mutex held). */
+static void add_replicas(qr_replica_t *rs, const int32_t *replicas,
+                         size_t replica_cnt)
+{
+    for (size_t i = 0; i < replica_cnt && rs->n < QR_REPLICA_MAX; i++) {
+        follower_t *f = &rs->f[rs->n];
+        if (replicas[i] == rs->self || find(rs, replicas[i]))
+            continue;
+        follower_init(f, replicas[i]);
+        rs->n++;
+        QR_LOG_INFO("REPLICA",
+                    "%s: broker %d is a new replica (leader epoch "
+                    "%d)",
+                    rs->name, (int)f->id, (int)rs->leader_epoch);
+    }
+}
+
 void qr_replica_set_state(qr_replica_t *rs, const int32_t *replicas,
                           size_t replica_cnt, const int32_t *isr,
                           size_t isr_cnt, int32_t leader_epoch,
@@ -247,10 +273,16 @@ void qr_replica_set_state(qr_replica_t *rs, const int32_t *replicas,
     size_t old_n;
 
     pthread_mutex_lock(&rs->mu);
-    /* another epoch is another replica set; an older version is the view
-     * catching up with our own write */
-    if (leader_epoch != rs->leader_epoch ||
-        (rs->state_known && version <= rs->version)) {
+    /* another epoch is another replica set */
+    if (leader_epoch != rs->leader_epoch) {
+        pthread_mutex_unlock(&rs->mu);
+        return;
+    }
+    /* an older version is the view catching up with our own write; the
+     * same one with more replicas is a reassignment adding them (it writes
+     * the assignment, not the state) */
+    if (rs->state_known && version <= rs->version) {
+        add_replicas(rs, replicas, replica_cnt);
         pthread_mutex_unlock(&rs->mu);
         return;
     }
@@ -262,10 +294,7 @@ void qr_replica_set_state(qr_replica_t *rs, const int32_t *replicas,
         int was_in_isr = 0;
         if (replicas[i] == rs->self || has(replicas, i, replicas[i]))
             continue;
-        memset(f, 0, sizeof(*f));
-        f->id = replicas[i];
-        f->fetch_offset = f->synced_offset = -1;
-        f->last_fetch_end = INT64_MAX;
+        follower_init(f, replicas[i]);
         for (size_t k = 0; k < old_n; k++)
             if (old[k].id == f->id) {
                 *f = old[k];

@@ -134,7 +134,10 @@ void qr_replica_destroy(qr_replica_t *rs);
  * list, its ISR and the znode's version. Ignored unless @p leader_epoch is
  * this set's (a new epoch is a new replica set). The leader is always
  * counted in the ISR. Followers that enter the ISR here count as caught up
- * now (Kafka resets lastCaughtUpTimeMs when the ISR is handed over).
+ * now (Kafka resets lastCaughtUpTimeMs when the ISR is handed over). A
+ * version not newer than the last one changes only this: replicas not
+ * known yet are added, out of the ISR (a reassignment adding replicas
+ * rewrites the assignment, not the state).
  * @locality main loop  @locks takes the mutex
  */
 void qr_replica_set_state(qr_replica_t *rs, const int32_t *replicas,

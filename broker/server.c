@@ -904,6 +904,10 @@ static void cb_unfollow_partition(void *opaque, const char *topic,
     qr_server_t *server = opaque;
     quire_err_t err;
 
+    /* a leader reassigned away: its acks=all waits end now
+     * (NOT_LEADER_FOR_PARTITION, the producer retries to the new leader),
+     * not never */
+    drop_entry(server, topic, partition);
     qr_fetcher_unfollow(server->fetcher, topic, partition);
     epoch_forget(server, topic, partition);
     if (!server->logmgr)
@@ -1058,6 +1062,11 @@ static quire_err_t start_cluster(qr_server_t *server)
     cconf.auto_create_topics = bconf->auto_create_topics_enable;
     cconf.num_partitions = bconf->num_partitions;
     cconf.default_replication_factor = bconf->default_replication_factor;
+    cconf.leader_balance.auto_rebalance = bconf->auto_leader_rebalance_enable;
+    cconf.leader_balance.check_interval_s =
+        bconf->leader_imbalance_check_interval_seconds;
+    cconf.leader_balance.imbalance_percentage =
+        bconf->leader_imbalance_per_broker_percentage;
     cconf.unclean_leader_election = bconf->unclean_leader_election_enable;
     cbs.opaque = server;
     cbs.open_partition = cb_open_partition;

@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "alloc.h"
+#include "partlist.h"
 #include "registry.h"
 #include "topic.h"
 #include "zk_sync.h"
@@ -41,6 +42,27 @@ static quire_err_t check_config(const qr_topic_config_t *cfg, char *errstr,
     return QUIRE_ERR_NONE;
 }
 
+/* The multi that creates a topic: its assignment and its overrides. */
+static qr_zk_multi_t *plan_multi(const char *topic, const qr_assign_t *a,
+                                 const qr_topic_config_t *cfg)
+{
+    static const qr_topic_config_t empty = {NULL, NULL, 0};
+    qr_zk_multi_t *m = qr_zk_multi_new();
+    char *path, *data;
+
+    path = qr_znode_topic_path(topic);
+    data = qr_znode_topic_encode(a);
+    qr_zk_multi_create(m, path, data, (int)strlen(data), 0);
+    free(path);
+    free(data);
+    path = qr_znode_config_path(topic);
+    data = qr_znode_config_encode(cfg ? cfg : &empty);
+    qr_zk_multi_create(m, path, data, (int)strlen(data), 0);
+    free(path);
+    free(data);
+    return m;
+}
+
 quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
                                  int32_t rf, const qr_topic_config_t *cfg,
                                  const int32_t *live, size_t nlive,
@@ -48,10 +70,8 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
                                  qr_zk_multi_t **out, char *errstr,
                                  size_t errstr_size)
 {
-    static const qr_topic_config_t empty = {NULL, NULL, 0};
     qr_assign_t a;
     quire_err_t err;
-    char *path, *data;
 
     *out = NULL;
     if ((err = check_name(topic, errstr, errstr_size)) ||
@@ -67,45 +87,184 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
                  (int)rf);
         return QUIRE_ERR_INVALID_REPLICATION_FACTOR;
     }
-    if (rf > 1) {
-        snprintf(errstr, errstr_size,
-                 "replication factor %d: replication is not supported yet "
-                 "(only 1)",
-                 (int)rf);
-        return QUIRE_ERR_UNSUPPORTED;
-    }
     err = qr_assign_compute(live, nlive, 0, partitions, rf, start_index, shift,
                             &a, errstr, errstr_size);
     if (err)
         return err;
-    *out = qr_zk_multi_new();
-    path = qr_znode_topic_path(topic);
-    data = qr_znode_topic_encode(&a);
-    qr_zk_multi_create(*out, path, data, (int)strlen(data), 0);
-    free(path);
-    free(data);
-    path = qr_znode_config_path(topic);
-    data = qr_znode_config_encode(cfg ? cfg : &empty);
-    qr_zk_multi_create(*out, path, data, (int)strlen(data), 0);
-    free(path);
-    free(data);
+    *out = plan_multi(topic, &a, cfg);
     qr_assign_free(&a);
     return QUIRE_ERR_NONE;
 }
 
+static uint32_t random32(void)
+{
+    uint32_t r = 0;
+
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (uint32_t)random();
+    return r;
+}
+
+/* ---- --replica-assignment ---- */
+
+/* One partition's "b1:b2:..." (ends at ',' or the end). */
+static quire_err_t parse_partition(const char **sp, size_t p, qr_replicas_t *r,
+                                   char *errstr, size_t errstr_size)
+{
+    const char *s = *sp;
+    int32_t ids[QR_ASSIGN_MAX_REPLICAS];
+    size_t n = 0;
+
+    for (;;) {
+        char *end;
+        long v;
+
+        if (*s < '0' || *s > '9') {
+            snprintf(errstr, errstr_size,
+                     "replica assignment, partition %zu: expected a broker "
+                     "id at \"%.20s\"",
+                     p, s);
+            return QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        v = strtol(s, &end, 10);
+        if (v > INT32_MAX || end - s > 10) {
+            snprintf(errstr, errstr_size,
+                     "replica assignment, partition %zu: broker id %.12s out "
+                     "of range",
+                     p, s);
+            return QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (qr_partlist_has_id(ids, n, (int32_t)v)) {
+            snprintf(errstr, errstr_size,
+                     "replica assignment, partition %zu: broker %ld is listed "
+                     "twice",
+                     p, v);
+            return QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (n == QR_ASSIGN_MAX_REPLICAS) {
+            snprintf(errstr, errstr_size,
+                     "replica assignment, partition %zu: more than %d "
+                     "replicas",
+                     p, QR_ASSIGN_MAX_REPLICAS);
+            return QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        ids[n++] = (int32_t)v;
+        s = end;
+        if (*s != ':')
+            break;
+        s++;
+    }
+    if (*s != ',' && *s != '\0') {
+        snprintf(errstr, errstr_size,
+                 "replica assignment, partition %zu: unexpected \"%.20s\"", p,
+                 s);
+        return QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    r->n = n;
+    r->ids = qr_malloc(n * sizeof(int32_t));
+    memcpy(r->ids, ids, n * sizeof(int32_t));
+    *sp = s;
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_admin_parse_assignment(const char *spec, const int32_t *live,
+                                      size_t nlive, qr_assign_t *out,
+                                      char *errstr, size_t errstr_size)
+{
+    const char *s = spec;
+    quire_err_t err = QUIRE_ERR_NONE;
+    size_t cap = 0;
+
+    memset(out, 0, sizeof(*out));
+    while (!err) {
+        qr_replicas_t *r;
+        if (out->part_cnt == QR_ASSIGN_MAX_PARTITIONS) {
+            snprintf(errstr, errstr_size,
+                     "replica assignment: more than %d partitions",
+                     QR_ASSIGN_MAX_PARTITIONS);
+            err = QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+            break;
+        }
+        if (out->part_cnt == cap) {
+            cap = cap ? 2 * cap : 16;
+            out->parts = qr_realloc(out->parts, cap * sizeof(*out->parts));
+        }
+        r = &out->parts[out->part_cnt];
+        if ((err = parse_partition(&s, out->part_cnt, r, errstr, errstr_size)))
+            break;
+        out->part_cnt++;
+        if (r->n != out->parts[0].n) {
+            snprintf(errstr, errstr_size,
+                     "replica assignment: partition %zu has %zu replicas, "
+                     "partition 0 has %zu",
+                     out->part_cnt - 1, r->n, out->parts[0].n);
+            err = QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        for (size_t i = 0; i < r->n && !err && live; i++)
+            if (!qr_partlist_has_id(live, nlive, r->ids[i])) {
+                snprintf(errstr, errstr_size,
+                         "replica assignment, partition %zu: broker %d is "
+                         "not a live broker",
+                         out->part_cnt - 1, (int)r->ids[i]);
+                err = QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+            }
+        if (*s++ != ',')
+            break;
+    }
+    if (err)
+        qr_assign_free(out);
+    return err;
+}
+
+quire_err_t qr_admin_plan_create_assigned(const char *topic,
+                                          const qr_assign_t *a,
+                                          const qr_topic_config_t *cfg,
+                                          qr_zk_multi_t **out, char *errstr,
+                                          size_t errstr_size)
+{
+    quire_err_t err;
+
+    *out = NULL;
+    if ((err = check_name(topic, errstr, errstr_size)) ||
+        (err = check_config(cfg, errstr, errstr_size)))
+        return err;
+    if (a->part_cnt < 1) {
+        snprintf(errstr, errstr_size, "replica assignment: no partitions");
+        return QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    *out = plan_multi(topic, a, cfg);
+    return QUIRE_ERR_NONE;
+}
+
+int qr_admin_placement_draws(uint32_t *start_index, uint32_t *shift)
+{
+    const char *env = getenv(QR_ADMIN_PLACEMENT_ENV);
+    unsigned long a, b;
+    char tail;
+
+    if (env && sscanf(env, "%lu:%lu%c", &a, &b, &tail) == 2) {
+        *start_index = (uint32_t)a;
+        *shift = (uint32_t)b;
+        return 1;
+    }
+    *start_index = random32();
+    *shift = random32();
+    return 0;
+}
+
 /* ---- helpers ---- */
 
-static quire_err_t zk_fail(quire_err_t err, const qr_zk_sres_t *res,
-                           const char *action, const char *path, char *errstr,
-                           size_t errstr_size)
+quire_err_t qr_admin_zk_fail(quire_err_t err, const qr_zk_sres_t *res,
+                             const char *action, const char *path, char *errstr,
+                             size_t errstr_size)
 {
     snprintf(errstr, errstr_size, "%s %s: %s", action, path,
              res->rc == ZOPERATIONTIMEOUT ? "timed out" : zerror(res->rc));
     return err;
 }
 
-static quire_err_t live_brokers(qr_zk_t *zk, int timeout_ms, int32_t **ids,
-                                size_t *n, char *errstr, size_t errstr_size)
+quire_err_t qr_admin_live_brokers(qr_zk_t *zk, int timeout_ms, int32_t **ids,
+                                  size_t *n, char *errstr, size_t errstr_size)
 {
     qr_zk_sres_t res;
     quire_err_t err;
@@ -118,7 +277,8 @@ static quire_err_t live_brokers(qr_zk_t *zk, int timeout_ms, int32_t **ids,
         return QUIRE_ERR_NONE;
     }
     if (err) {
-        zk_fail(err, &res, "listing", QR_ZNODE_BROKER_IDS, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "listing", QR_ZNODE_BROKER_IDS, errstr,
+                         errstr_size);
         qr_zk_sres_free(&res);
         return err;
     }
@@ -128,15 +288,6 @@ static quire_err_t live_brokers(qr_zk_t *zk, int timeout_ms, int32_t **ids,
             (*n)++;
     qr_zk_sres_free(&res);
     return QUIRE_ERR_NONE;
-}
-
-static uint32_t random32(void)
-{
-    uint32_t r = 0;
-
-    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r = (uint32_t)random();
-    return r;
 }
 
 static quire_err_t ensure_roots(qr_zk_t *zk, int timeout_ms, char *errstr,
@@ -151,8 +302,8 @@ static quire_err_t ensure_roots(qr_zk_t *zk, int timeout_ms, char *errstr,
         if (err == QUIRE_ERR_EXISTS)
             err = QUIRE_ERR_NONE;
         if (err)
-            zk_fail(err, &res, "creating", qr_znode_roots[i], errstr,
-                    errstr_size);
+            qr_admin_zk_fail(err, &res, "creating", qr_znode_roots[i], errstr,
+                             errstr_size);
         qr_zk_sres_free(&res);
     }
     return err;
@@ -160,30 +311,14 @@ static quire_err_t ensure_roots(qr_zk_t *zk, int timeout_ms, char *errstr,
 
 /* ---- create ---- */
 
-quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
-                            int32_t rf, const qr_topic_config_t *cfg,
-                            int timeout_ms, char *errstr, size_t errstr_size)
+/* Submits a creation's multi @p m (consumed) and names what went wrong. */
+static quire_err_t submit_create(qr_zk_t *zk, const char *topic,
+                                 qr_zk_multi_t *m, int timeout_ms, char *errstr,
+                                 size_t errstr_size)
 {
-    int32_t *live;
-    size_t nlive;
-    qr_zk_multi_t *m;
     qr_zk_sres_t res;
     quire_err_t err;
 
-    /* everything that can be checked without ZooKeeper, first */
-    err = qr_admin_plan_create(topic, partitions, rf, cfg, &partitions, 1, 0, 0,
-                               &m, errstr, errstr_size);
-    qr_zk_multi_destroy(m);
-    if (err && err != QUIRE_ERR_INVALID_REPLICATION_FACTOR)
-        return err;
-    if ((err =
-             live_brokers(zk, timeout_ms, &live, &nlive, errstr, errstr_size)))
-        return err;
-    err = qr_admin_plan_create(topic, partitions, rf, cfg, live, nlive,
-                               random32(), random32(), &m, errstr, errstr_size);
-    free(live);
-    if (err)
-        return err;
     if ((err = ensure_roots(zk, timeout_ms, errstr, errstr_size))) {
         qr_zk_multi_destroy(m);
         return err;
@@ -198,10 +333,76 @@ quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
                      topic, QR_ZNODE_CONFIG_TOPICS, topic);
         err = QUIRE_ERR_TOPIC_ALREADY_EXISTS;
     } else if (err) {
-        zk_fail(err, &res, "creating topic", topic, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "creating topic", topic, errstr,
+                         errstr_size);
     }
     qr_zk_sres_free(&res);
     return err;
+}
+
+quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
+                            int32_t rf, const qr_topic_config_t *cfg,
+                            int timeout_ms, char *errstr, size_t errstr_size)
+{
+    int32_t *live;
+    size_t nlive;
+    qr_zk_multi_t *m;
+    uint32_t start, shift;
+    quire_err_t err;
+
+    /* everything that can be checked without ZooKeeper, first */
+    err = qr_admin_plan_create(topic, partitions, rf, cfg, &partitions, 1, 0, 0,
+                               &m, errstr, errstr_size);
+    qr_zk_multi_destroy(m);
+    if (err && err != QUIRE_ERR_INVALID_REPLICATION_FACTOR)
+        return err;
+    if ((err = qr_admin_live_brokers(zk, timeout_ms, &live, &nlive, errstr,
+                                     errstr_size)))
+        return err;
+    qr_admin_placement_draws(&start, &shift);
+    err = qr_admin_plan_create(topic, partitions, rf, cfg, live, nlive, start,
+                               shift, &m, errstr, errstr_size);
+    free(live);
+    if (err)
+        return err;
+    return submit_create(zk, topic, m, timeout_ms, errstr, errstr_size);
+}
+
+quire_err_t qr_admin_create_assigned(qr_zk_t *zk, const char *topic,
+                                     const char *spec,
+                                     const qr_topic_config_t *cfg,
+                                     int timeout_ms, char *errstr,
+                                     size_t errstr_size)
+{
+    int32_t *live;
+    size_t nlive;
+    qr_zk_multi_t *m;
+    qr_assign_t a;
+    quire_err_t err;
+
+    /* the syntax and the topic first: nothing read or written if bad */
+    if ((err =
+             qr_admin_parse_assignment(spec, NULL, 0, &a, errstr, errstr_size)))
+        return err;
+    err =
+        qr_admin_plan_create_assigned(topic, &a, cfg, &m, errstr, errstr_size);
+    qr_assign_free(&a);
+    qr_zk_multi_destroy(m);
+    if (err)
+        return err;
+    if ((err = qr_admin_live_brokers(zk, timeout_ms, &live, &nlive, errstr,
+                                     errstr_size)))
+        return err;
+    err = qr_admin_parse_assignment(spec, live, nlive, &a, errstr, errstr_size);
+    free(live);
+    if (err)
+        return err;
+    err =
+        qr_admin_plan_create_assigned(topic, &a, cfg, &m, errstr, errstr_size);
+    qr_assign_free(&a);
+    if (err)
+        return err;
+    return submit_create(zk, topic, m, timeout_ms, errstr, errstr_size);
 }
 
 /* ---- alter ---- */
@@ -231,7 +432,7 @@ static quire_err_t alter_partitions(qr_zk_t *zk, const char *topic,
         goto out;
     }
     if (err) {
-        zk_fail(err, &res, "reading", path, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "reading", path, errstr, errstr_size);
         goto out;
     }
     if ((err =
@@ -244,8 +445,8 @@ static quire_err_t alter_partitions(qr_zk_t *zk, const char *topic,
                  topic, a.part_cnt);
         err = QUIRE_ERR_INVALID_PARTITIONS;
     } else if ((size_t)partitions > a.part_cnt &&
-               !(err = live_brokers(zk, timeout_ms, &live, &nlive, errstr,
-                                    errstr_size))) {
+               !(err = qr_admin_live_brokers(zk, timeout_ms, &live, &nlive,
+                                             errstr, errstr_size))) {
         /* Kafka: continue the round-robin from partition 0's first
          * replica's place among the sorted live brokers */
         if (nlive > 1)
@@ -253,10 +454,12 @@ static quire_err_t alter_partitions(qr_zk_t *zk, const char *topic,
         for (size_t i = 0; i < nlive; i++)
             if (a.parts[0].ids[0] == live[i])
                 start = i;
+        uint32_t unused, shift;
+        qr_admin_placement_draws(&unused, &shift);
         err = qr_assign_compute(live, nlive, (int32_t)a.part_cnt,
                                 partitions - (int32_t)a.part_cnt,
-                                (int32_t)a.parts[0].n, (uint32_t)start,
-                                random32(), &more, errstr, errstr_size);
+                                (int32_t)a.parts[0].n, (uint32_t)start, shift,
+                                &more, errstr, errstr_size);
         if (!err) {
             qr_assign_append(&a, &more);
             int32_t version = res.stat.version;
@@ -269,7 +472,8 @@ static quire_err_t alter_partitions(qr_zk_t *zk, const char *topic,
                 snprintf(errstr, errstr_size,
                          "topic \"%s\" changed meanwhile; try again", topic);
             else if (err)
-                zk_fail(err, &res, "writing", path, errstr, errstr_size);
+                qr_admin_zk_fail(err, &res, "writing", path, errstr,
+                                 errstr_size);
         }
     }
     qr_assign_free(&a);
@@ -300,7 +504,7 @@ static quire_err_t alter_config(qr_zk_t *zk, const char *topic,
     } else if (err == QUIRE_ERR_NOT_FOUND) {
         err = QUIRE_ERR_NONE; /* no overrides yet: created below */
     } else {
-        zk_fail(err, &res, "reading", path, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "reading", path, errstr, errstr_size);
     }
     qr_zk_sres_free(&res);
     if (err)
@@ -322,7 +526,7 @@ static quire_err_t alter_config(qr_zk_t *zk, const char *topic,
                  "configuration of \"%s\" changed meanwhile; try again", topic);
         err = QUIRE_ERR_ZK_BAD_VERSION;
     } else if (err) {
-        zk_fail(err, &res, "writing", path, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "writing", path, errstr, errstr_size);
     }
     qr_zk_sres_free(&res);
 out:
@@ -360,7 +564,7 @@ quire_err_t qr_admin_alter(qr_zk_t *zk, const char *topic, int32_t partitions,
         snprintf(errstr, errstr_size, "topic \"%s\" does not exist", topic);
         err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     } else if (err) {
-        zk_fail(err, &res, "reading", path, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "reading", path, errstr, errstr_size);
     }
     qr_zk_sres_free(&res);
     free(path);
@@ -394,7 +598,7 @@ quire_err_t qr_admin_delete(qr_zk_t *zk, const char *topic, int *already,
         snprintf(errstr, errstr_size, "topic \"%s\" does not exist", topic);
         err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     } else if (err) {
-        zk_fail(err, &res, "reading", path, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "reading", path, errstr, errstr_size);
     }
     qr_zk_sres_free(&res);
     free(path);
@@ -406,7 +610,7 @@ quire_err_t qr_admin_delete(qr_zk_t *zk, const char *topic, int *already,
         *already = 1;
         err = QUIRE_ERR_NONE;
     } else if (err) {
-        zk_fail(err, &res, "creating", path, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "creating", path, errstr, errstr_size);
     }
     qr_zk_sres_free(&res);
     free(path);
@@ -447,7 +651,7 @@ static quire_err_t describe_topic(qr_zk_t *zk, qr_admin_topic_t *t,
     else if (err == QUIRE_ERR_NOT_FOUND)
         snprintf(errstr, errstr_size, "topic \"%s\" does not exist", t->name);
     else
-        zk_fail(err, &res, "reading", path, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "reading", path, errstr, errstr_size);
     qr_zk_sres_free(&res);
     free(path);
     if (err == QUIRE_ERR_NOT_FOUND)
@@ -468,7 +672,7 @@ static quire_err_t describe_topic(qr_zk_t *zk, qr_admin_topic_t *t,
         } else if (err == QUIRE_ERR_NOT_FOUND) {
             err = QUIRE_ERR_NONE;
         } else {
-            zk_fail(err, &res, "reading", path, errstr, errstr_size);
+            qr_admin_zk_fail(err, &res, "reading", path, errstr, errstr_size);
         }
         qr_zk_sres_free(&res);
         free(path);
@@ -484,7 +688,7 @@ static quire_err_t describe_topic(qr_zk_t *zk, qr_admin_topic_t *t,
     else if (err == QUIRE_ERR_NOT_FOUND)
         err = QUIRE_ERR_NONE;
     else
-        zk_fail(err, &res, "reading", path, errstr, errstr_size);
+        qr_admin_zk_fail(err, &res, "reading", path, errstr, errstr_size);
     qr_zk_sres_free(&res);
     free(path);
     return err;
@@ -508,21 +712,22 @@ quire_err_t qr_admin_describe(qr_zk_t *zk, const char *topic, int full,
     memset(out, 0, sizeof(*out));
     if (topic && (err = check_name(topic, errstr, errstr_size)))
         return err;
-    if ((err = live_brokers(zk, timeout_ms, &out->brokers, &out->broker_cnt,
-                            errstr, errstr_size)))
+    if ((err = qr_admin_live_brokers(zk, timeout_ms, &out->brokers,
+                                     &out->broker_cnt, errstr, errstr_size)))
         return err;
     if (out->broker_cnt > 1)
         qsort(out->brokers, out->broker_cnt, sizeof(int32_t), cmp_id);
     err = qr_zk_sync_children(zk, QR_ZNODE_TOPICS, timeout_ms, &topics);
     if (err && err != QUIRE_ERR_NOT_FOUND) {
-        zk_fail(err, &topics, "listing", QR_ZNODE_TOPICS, errstr, errstr_size);
+        qr_admin_zk_fail(err, &topics, "listing", QR_ZNODE_TOPICS, errstr,
+                         errstr_size);
         qr_zk_sres_free(&topics);
         return err;
     }
     err = qr_zk_sync_children(zk, QR_ZNODE_DELETE_TOPICS, timeout_ms, &marks);
     if (err && err != QUIRE_ERR_NOT_FOUND) {
-        zk_fail(err, &marks, "listing", QR_ZNODE_DELETE_TOPICS, errstr,
-                errstr_size);
+        qr_admin_zk_fail(err, &marks, "listing", QR_ZNODE_DELETE_TOPICS, errstr,
+                         errstr_size);
         qr_zk_sres_free(&topics);
         qr_zk_sres_free(&marks);
         return err;

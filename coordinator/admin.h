@@ -4,9 +4,9 @@
  *
  * Everything is checked before anything is written: the topic name
  * ([A-Za-z0-9._-]{1,249}, not "." or ".."), the partition count, the
- * replication factor against the live brokers (and > 1 refused as not
- * supported yet: there is no replication today, DESIGN.md §5), each config
- * override (qr_topic_config_check()).
+ * replication factor against the live brokers (or a hand-made
+ * --replica-assignment: its syntax, its broker ids against the live ones),
+ * each config override (qr_topic_config_check()).
  *
  * qr_admin_plan_create() is pure and non-blocking (the broker's
  * auto-creation uses it on its loop); the qr_admin_* operations below it
@@ -21,6 +21,7 @@
 #include "assign.h"
 #include "err.h"
 #include "zk.h"
+#include "zk_sync.h"
 #include "znode.h"
 
 /**
@@ -32,8 +33,8 @@
  * @param out set to an owned multi on success (qr_zk_multi_submit()).
  * @returns QUIRE_ERR_NONE; INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
  *          INVALID_REPLICATION_FACTOR, BROKER_NOT_AVAILABLE,
- *          INVALID_CONFIG, or UNSUPPORTED (replication factor > 1), each
- *          with one line in @p errstr.
+ *          or INVALID_CONFIG, each with one line in @p errstr (a
+ *          replication factor above the live brokers names both numbers).
  * @locality any  @locks none
  */
 quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
@@ -42,6 +43,61 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
                                  uint32_t start_index, uint32_t shift,
                                  qr_zk_multi_t **out, char *errstr,
                                  size_t errstr_size);
+
+/** The environment variable that fixes the placement's random draws, as
+ * "START:SHIFT" (tests; documented in quire-topics(1)). */
+#define QR_ADMIN_PLACEMENT_ENV "QUIRE_REPLICA_PLACEMENT"
+
+/**
+ * @brief The placement's start index and shift: from
+ * $QUIRE_REPLICA_PLACEMENT ("START:SHIFT") when set and well formed, else
+ * random (Kafka draws both at random).
+ * @returns 1 when they came from the environment, else 0.
+ * @locality any  @locks none
+ */
+int qr_admin_placement_draws(uint32_t *start_index, uint32_t *shift);
+
+/**
+ * @brief Parses a hand-made assignment, Kafka's --replica-assignment:
+ * partitions separated by ',', each partition's broker ids by ':', the
+ * first id the preferred leader ("1:2:3,2:3:1").
+ * @param live borrowed, may be NULL (syntax only): the live broker ids;
+ *        an id not among them is refused.
+ * @param out filled on success (owned: qr_assign_free()).
+ * @returns QUIRE_ERR_NONE, or INVALID_REPLICA_ASSIGNMENT with one line in
+ *          @p errstr naming the partition and the broker id (bad syntax, an
+ *          id twice in a partition, a replica count unlike partition 0's,
+ *          an id not live).
+ * @locality any  @locks none
+ */
+quire_err_t qr_admin_parse_assignment(const char *spec, const int32_t *live,
+                                      size_t nlive, qr_assign_t *out,
+                                      char *errstr, size_t errstr_size);
+
+/**
+ * @brief As qr_admin_plan_create() with the assignment @p a given.
+ * @param a borrowed.
+ * @locality any  @locks none
+ */
+quire_err_t qr_admin_plan_create_assigned(const char *topic,
+                                          const qr_assign_t *a,
+                                          const qr_topic_config_t *cfg,
+                                          qr_zk_multi_t **out, char *errstr,
+                                          size_t errstr_size);
+
+/** @brief Writes "@p action @p path: <ZooKeeper's reason>" to @p errstr.
+ * @returns @p err. @locality any @locks none */
+quire_err_t qr_admin_zk_fail(quire_err_t err, const qr_zk_sres_t *res,
+                             const char *action, const char *path, char *errstr,
+                             size_t errstr_size);
+
+/**
+ * @brief The ids registered under /brokers/ids (none: *@p n == 0).
+ * @param ids set to an owned array (free()), unsorted.
+ * @locality main thread, outside the loop  @locks none
+ */
+quire_err_t qr_admin_live_brokers(qr_zk_t *zk, int timeout_ms, int32_t **ids,
+                                  size_t *n, char *errstr, size_t errstr_size);
 
 /* ---- blocking operations (main thread of a tool, outside the loop) ----
  * Each waits at most @p timeout_ms per ZooKeeper call and reports one line
@@ -57,6 +113,19 @@ quire_err_t qr_admin_plan_create(const char *topic, int32_t partitions,
 quire_err_t qr_admin_create(qr_zk_t *zk, const char *topic, int32_t partitions,
                             int32_t rf, const qr_topic_config_t *cfg,
                             int timeout_ms, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Creates @p topic with the hand-made assignment @p spec
+ * (qr_admin_parse_assignment(), checked against the brokers registered
+ * now).
+ * @returns as qr_admin_create(), or INVALID_REPLICA_ASSIGNMENT.
+ * @locality main thread, outside the loop  @locks none
+ */
+quire_err_t qr_admin_create_assigned(qr_zk_t *zk, const char *topic,
+                                     const char *spec,
+                                     const qr_topic_config_t *cfg,
+                                     int timeout_ms, char *errstr,
+                                     size_t errstr_size);
 
 /**
  * @brief Alters @p topic: grows it to @p partitions (-1: unchanged; fewer

@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "controller.h"
 #include "ctlshutdown.h"
+#include "reassign.h"
 #include "logging.h"
 #include "registry.h"
 #include "topic.h"
@@ -52,6 +53,8 @@ struct qr_cluster {
     qr_registry_t *reg;
     qr_view_t *view;
     qr_controller_t *ctl;
+    qr_prefelect_t *prefelect; /* the controller's admin duties */
+    qr_reassign_t *reassign;
     qr_ctlshutdown_t *cs; /* a controlled shutdown under way */
     qr_cluster_shutdown_cb_t *cs_cb;
     void *cs_opaque;
@@ -831,6 +834,9 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
     if (cl->conf.controller_eligible) {
         qr_controller_conf_t ccf = {cl->conf.unclean_leader_election};
         cl->ctl = qr_controller_new(cl->zk, cl->view, cl->conf.broker_id, &ccf);
+        cl->prefelect =
+            qr_prefelect_new(cl->zk, cl->ctl, &cl->conf.leader_balance);
+        cl->reassign = qr_reassign_new(cl->zk, cl->ctl);
     }
     cl->isrw = qr_isrchange_new(cl->zk, cl->view, cl->conf.broker_id);
     ev_async_start(cl->loop, &cl->wake);
@@ -913,6 +919,10 @@ void qr_cluster_close(qr_cluster_t *cl)
         free(old[i].topic);
     }
     free(old);
+    qr_prefelect_destroy(cl->prefelect);
+    cl->prefelect = NULL;
+    qr_reassign_destroy(cl->reassign);
+    cl->reassign = NULL;
     qr_ctlshutdown_destroy(cl->cs);
     cl->cs = NULL;
     qr_controller_destroy(cl->ctl);

@@ -41,6 +41,7 @@
 #include "err.h"
 #include "isrchange.h"
 #include "meta.h"
+#include "prefelect.h"
 #include "znode.h"
 
 struct ev_loop;
@@ -62,6 +63,8 @@ typedef struct qr_cluster_conf {
     int32_t default_replication_factor; /* default.replication.factor */
     int unclean_leader_election;        /* unclean.leader.election.enable, as
                                            the controller's default */
+    qr_prefelect_conf_t leader_balance; /* auto.leader.rebalance.enable,
+                                           leader.imbalance.* (all 0: off) */
 } qr_cluster_conf_t;
 
 /** What qr_cluster_cbs_t.status reports. */

@@ -47,6 +47,14 @@ typedef struct ctl_batch {
     struct ctl_batch *next;
 } ctl_batch_t;
 
+/* A duty registered by qr_controller_add_duty(). */
+typedef struct ctl_duty {
+    qr_controller_duty_t *fn;
+    void *opaque;
+} ctl_duty_t;
+
+#define CTL_DUTIES_MAX 4
+
 struct qr_controller {
     qr_zk_t *zk;
     qr_view_t *view;
@@ -62,6 +70,8 @@ struct qr_controller {
     char **refresh; /* topics to re-read after a refused write */
     size_t refresh_cnt;
     ev_timer refresh_timer;
+    ctl_duty_t duty[CTL_DUTIES_MAX]; /* admin duties (prefelect, reassign) */
+    size_t duty_cnt;
     qr_controller_conf_t conf;
     /* /isr_change_notification (see "ISR change notifications") */
     int isrn_armed;    /* our children watch is set */
@@ -335,12 +345,9 @@ static void plan_flush(qr_controller_t *ctl, plan_t *pl)
     pl->b = NULL;
 }
 
-static void plan_state(qr_controller_t *ctl, plan_t *pl, const char *topic,
-                       int32_t p, const qr_pstate_t *st, int32_t version)
+/* Every multi starts with the check of our epoch's version (the fence). */
+static void plan_begin(qr_controller_t *ctl, plan_t *pl)
 {
-    char *path = qr_znode_state_path(topic, p), *data;
-    ctl_write_t *w;
-
     if (pl->m && qr_zk_multi_count(pl->m) >= CTL_MULTI_OPS)
         plan_flush(ctl, pl);
     if (!pl->m) {
@@ -350,6 +357,15 @@ static void plan_state(qr_controller_t *ctl, plan_t *pl, const char *topic,
         pl->b->magic = CTL_BATCH_MAGIC;
         pl->b->ctl = ctl;
     }
+}
+
+static void plan_state(qr_controller_t *ctl, plan_t *pl, const char *topic,
+                       int32_t p, const qr_pstate_t *st, int32_t version)
+{
+    char *path = qr_znode_state_path(topic, p), *data;
+    ctl_write_t *w;
+
+    plan_begin(ctl, pl);
     data = qr_znode_state_encode(st);
     if (version < 0)
         qr_zk_multi_create(pl->m, path, data, (int)strlen(data), 0);
@@ -405,6 +421,56 @@ static void ensure_parents(qr_controller_t *ctl, const char *topic, int32_t p,
     path = qr_znode_partition_path(topic, p);
     plain(ctl, qr_zk_create(ctl->zk, path, NULL, 0, 0, on_plain, ctl, NULL));
     free(path);
+}
+
+/* ---- admin duties (coordinator/prefelect.c, reassign.c) ---- */
+
+struct qr_ctl_plan {
+    qr_controller_t *ctl;
+    plan_t *pl;
+};
+
+void qr_controller_add_duty(qr_controller_t *ctl, qr_controller_duty_t *fn,
+                            void *opaque)
+{
+    if (ctl->duty_cnt == CTL_DUTIES_MAX)
+        abort(); /* a fixed set of modules: our bug */
+    ctl->duty[ctl->duty_cnt].fn = fn;
+    ctl->duty[ctl->duty_cnt++].opaque = opaque;
+}
+
+void qr_controller_plan_state(qr_ctl_plan_t *ap, const char *topic, int32_t p,
+                              const qr_pstate_t *st, int32_t version)
+{
+    qr_pstate_t fenced = *st;
+
+    fenced.controller_epoch = ap->ctl->epoch;
+    plan_state(ap->ctl, ap->pl, topic, p, &fenced, version);
+}
+
+void qr_controller_plan_set(qr_ctl_plan_t *ap, const char *path,
+                            const char *data, int32_t version)
+{
+    plan_begin(ap->ctl, ap->pl);
+    qr_zk_multi_set(ap->pl->m, path, data, (int)strlen(data), version);
+}
+
+void qr_controller_plan_delete(qr_ctl_plan_t *ap, const char *path,
+                               int32_t version)
+{
+    plan_begin(ap->ctl, ap->pl);
+    qr_zk_multi_delete(ap->pl->m, path, version);
+}
+
+/* Only when the elections planned nothing: leaders for partitions without
+ * one come before moving leadership around. */
+static void admin_duties(qr_controller_t *ctl, plan_t *pl, const int32_t *live,
+                         size_t nlive)
+{
+    qr_ctl_plan_t ap = {ctl, pl};
+
+    for (size_t i = 0; i < ctl->duty_cnt && !pl->m; i++)
+        ctl->duty[i].fn(ctl->duty[i].opaque, &ap, ctl->view, live, nlive);
 }
 
 /* ---- duties ---- */
@@ -595,6 +661,8 @@ static void duties(qr_controller_t *ctl)
         }
         elect_topic(ctl, &pl, t, &in);
     }
+    if (!pl.m)
+        admin_duties(ctl, &pl, live, nlive);
     plan_flush(ctl, &pl);
     for (size_t i = 0; i < view->marker_cnt; i++) {
         qr_view_marker_t *m = &view->markers[i];

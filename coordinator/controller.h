@@ -74,6 +74,51 @@ int qr_controller_active(const qr_controller_t *ctl);
 /** @brief The epoch this controller was elected with (0 when inactive). */
 int32_t qr_controller_epoch(const qr_controller_t *ctl);
 
+/* ---- admin duties: preferred replica election, reassignment ----
+ * Modules outside this file (prefelect.c, reassign.c) register a duty; the
+ * active controller runs the duties after each settle in which its own
+ * elections had nothing to write, and their writes go out in the same
+ * fenced multis as its own (the /controller_epoch version check first, so
+ * a deposed controller's duties change nothing). A multi is all or nothing
+ * up to CTL_MULTI_OPS operations; a duty must plan steps that are safe to
+ * repeat, since a refused multi is planned again on a later settle. */
+
+/** A fenced batch of writes being planned. */
+typedef struct qr_ctl_plan qr_ctl_plan_t;
+
+/** A duty: plans writes into @p pl from @p view (borrowed for the call).
+ * @p live: the live broker ids. */
+typedef void(qr_controller_duty_t)(void *opaque, qr_ctl_plan_t *pl,
+                                   qr_view_t *view, const int32_t *live,
+                                   size_t nlive);
+
+/**
+ * @brief Registers a duty (at most 4), run while this candidate is the
+ * active controller. @p opaque is borrowed and must outlive @p ctl.
+ * @locality main loop  @locks none
+ */
+void qr_controller_add_duty(qr_controller_t *ctl, qr_controller_duty_t *fn,
+                            void *opaque);
+
+/**
+ * @brief Plans a partition state write at the znode's @p version (the
+ * view's; -1 is not allowed here), stamped with the controller's epoch;
+ * noted in the view once written.
+ * @locality main loop  @locks none
+ */
+void qr_controller_plan_state(qr_ctl_plan_t *pl, const char *topic, int32_t p,
+                              const qr_pstate_t *st, int32_t version);
+
+/** @brief Plans a set of @p path to @p data (NUL-terminated) at @p version
+ * (-1: any). @locality main loop @locks none */
+void qr_controller_plan_set(qr_ctl_plan_t *pl, const char *path,
+                            const char *data, int32_t version);
+
+/** @brief Plans a delete of @p path at @p version (-1: any).
+ * @locality main loop @locks none */
+void qr_controller_plan_delete(qr_ctl_plan_t *pl, const char *path,
+                               int32_t version);
+
 /**
  * @brief Resigns (deletes /controller when it is ours) and frees @p ctl.
  * Accepts NULL.

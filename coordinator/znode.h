@@ -56,6 +56,10 @@
 /* Brokers asking for a controlled shutdown (issue 16 item 9) */
 #define QR_ZNODE_CONTROLLED_SHUTDOWN "/admin/controlled_shutdown"
 
+/* issue 16 item 10: Kafka 0.8.2's admin requests (coordinator/partlist.h) */
+#define QR_ZNODE_PREFERRED_ELECTION "/admin/preferred_replica_election"
+#define QR_ZNODE_REASSIGN           "/admin/reassign_partitions"
+
 /** The persistent roots, parents first, created at start. */
 extern const char *const qr_znode_roots[];
 extern const size_t qr_znode_root_cnt;

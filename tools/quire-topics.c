@@ -42,7 +42,9 @@ typedef struct opts {
     const char *unset[MAX_CONFIGS];
     size_t unset_cnt;
     const char *zookeeper;
+    const char *assignment; /* --replica-assignment */
     int json, verbose;
+    int under_replicated, unavailable; /* describe filters */
 } opts_t;
 
 static const char usage_text[] =
@@ -61,7 +63,17 @@ static const char usage_text[] =
     "  --topic T             the topic\n"
     "  --partitions N        number of partitions (create: required;\n"
     "                        alter: the new, larger number)\n"
-    "  --replication-factor R  replicas of each partition (default 1)\n"
+    "  --replication-factor R  replicas of each partition (default 1; at\n"
+    "                        most the number of live brokers)\n"
+    "  --replica-assignment B1:B2,B3:B4,...\n"
+    "                        create: the replicas of each partition by hand\n"
+    "                        (broker ids; the first is the preferred leader),\n"
+    "                        instead of --partitions/--replication-factor\n"
+    "  --under-replicated-partitions\n"
+    "                        describe: only partitions whose ISR is smaller\n"
+    "                        than their replicas\n"
+    "  --unavailable-partitions\n"
+    "                        describe: only partitions without a live leader\n"
     "  --config K=V          a per-topic override (repeatable)\n"
     "  --delete-config K     remove an override (alter; repeatable)\n"
     "  --zookeeper CONNECT   host:port[,host:port...][/chroot]\n"
@@ -82,6 +94,9 @@ static const struct option long_opts[] = {
     {"topic", required_argument, NULL, 't'},
     {"partitions", required_argument, NULL, 'p'},
     {"replication-factor", required_argument, NULL, 'r'},
+    {"replica-assignment", required_argument, NULL, 'a'},
+    {"under-replicated-partitions", no_argument, NULL, 'U'},
+    {"unavailable-partitions", no_argument, NULL, 'N'},
     {"config", required_argument, NULL, 'c'},
     {"delete-config", required_argument, NULL, 'u'},
     {"zookeeper", required_argument, NULL, 'z'},
@@ -165,6 +180,15 @@ static int parse_one(opts_t *o, int c)
     case 'r':
         return parse_number("--replication-factor", optarg,
                             QR_ASSIGN_MAX_REPLICAS, &o->rf);
+    case 'a':
+        o->assignment = optarg;
+        return 0;
+    case 'U':
+        o->under_replicated = 1;
+        return 0;
+    case 'N':
+        o->unavailable = 1;
+        return 0;
     case 'c':
         return add_config(o, optarg);
     case 'u':
@@ -217,8 +241,21 @@ static int check_opts(opts_t *o)
                            strlen(o->topic) > 64 ? "..." : "", why);
         return -1;
     }
-    if (o->action == ACT_CREATE && o->partitions < 0) {
+    if (o->assignment &&
+        (o->action != ACT_CREATE || o->partitions >= 0 || o->rf > 0)) {
+        qr_cli_usage_error(PROG, "--replica-assignment is for --create, "
+                                 "without --partitions and "
+                                 "--replication-factor");
+        return -1;
+    }
+    if (o->action == ACT_CREATE && o->partitions < 0 && !o->assignment) {
         qr_cli_usage_error(PROG, "--create needs --partitions");
+        return -1;
+    }
+    if ((o->under_replicated || o->unavailable) && o->action != ACT_DESCRIBE) {
+        qr_cli_usage_error(PROG, "--under-replicated-partitions and "
+                                 "--unavailable-partitions are for "
+                                 "--describe");
         return -1;
     }
     if (o->action == ACT_ALTER && o->partitions < 0 && !o->config.n &&
@@ -248,20 +285,50 @@ static void print_ids(const int32_t *ids, size_t n)
         printf("%s%d", i ? "," : "", (int)ids[i]);
 }
 
-static void print_describe(const qr_admin_desc_t *d)
+static int is_live(const qr_admin_desc_t *d, int32_t id)
 {
+    for (size_t i = 0; i < d->broker_cnt; i++)
+        if (d->brokers[i] == id)
+            return 1;
+    return 0;
+}
+
+/* Kafka's TopicCommand filters: under-replicated when the ISR is smaller
+ * than the replica list, unavailable when there is no leader or it is not
+ * a live broker. Without a filter every partition is shown. */
+static int part_shown(const opts_t *o, const qr_admin_desc_t *d,
+                      const qr_admin_part_t *part)
+{
+    size_t isr = part->has_state ? part->st.isr_cnt : 0;
+    int32_t leader = part->has_state ? part->st.leader : -1;
+
+    if (o->under_replicated && isr < part->replicas.n)
+        return 1;
+    if (o->unavailable && (leader < 0 || !is_live(d, leader)))
+        return 1;
+    return !o->under_replicated && !o->unavailable;
+}
+
+static void print_describe(const opts_t *o, const qr_admin_desc_t *d)
+{
+    int filtered = o->under_replicated || o->unavailable;
+
     for (size_t i = 0; i < d->topic_cnt; i++) {
         const qr_admin_topic_t *t = &d->topics[i];
-        printf("Topic:%s\tPartitionCount:%zu\tReplicationFactor:%zu\t"
-               "Configs:",
-               t->name, t->part_cnt,
-               t->part_cnt ? t->parts[0].replicas.n : (size_t)0);
-        for (size_t k = 0; k < t->config.n; k++)
-            printf("%s%s=%s", k ? "," : "", t->config.keys[k],
-                   t->config.values[k]);
-        printf("%s\n", t->deleting ? "\tMarkedForDeletion:true" : "");
+        if (!filtered) {
+            printf("Topic:%s\tPartitionCount:%zu\tReplicationFactor:%zu\t"
+                   "Configs:",
+                   t->name, t->part_cnt,
+                   t->part_cnt ? t->parts[0].replicas.n : (size_t)0);
+            for (size_t k = 0; k < t->config.n; k++)
+                printf("%s%s=%s", k ? "," : "", t->config.keys[k],
+                       t->config.values[k]);
+            printf("%s\n", t->deleting ? "\tMarkedForDeletion:true" : "");
+        }
         for (size_t p = 0; p < t->part_cnt; p++) {
             const qr_admin_part_t *part = &t->parts[p];
+            if (!part_shown(o, d, part))
+                continue;
             printf("\tTopic: %s\tPartition: %zu\tLeader: ", t->name, p);
             if (part->has_state && part->st.leader >= 0)
                 printf("%d", (int)part->st.leader);
@@ -286,7 +353,8 @@ static json_t *ids_json(const int32_t *ids, size_t n)
     return a;
 }
 
-static json_t *topic_json(const qr_admin_topic_t *t, int full)
+static json_t *topic_json(const opts_t *opts, const qr_admin_desc_t *d,
+                          const qr_admin_topic_t *t, int full)
 {
     json_t *o = json_object(), *parts, *cfg;
 
@@ -302,7 +370,10 @@ static json_t *topic_json(const qr_admin_topic_t *t, int full)
     parts = json_array();
     for (size_t p = 0; p < t->part_cnt; p++) {
         const qr_admin_part_t *part = &t->parts[p];
-        json_t *jp = json_object();
+        json_t *jp;
+        if (!part_shown(opts, d, part))
+            continue;
+        jp = json_object();
         json_object_set_new(jp, "partition", json_integer((json_int_t)p));
         json_object_set_new(
             jp, "leader", json_integer(part->has_state ? part->st.leader : -1));
@@ -321,13 +392,13 @@ static json_t *topic_json(const qr_admin_topic_t *t, int full)
     return o;
 }
 
-static void print_json(const qr_admin_desc_t *d, int full)
+static void print_json(const opts_t *o, const qr_admin_desc_t *d, int full)
 {
     json_t *root = json_object(), *topics = json_array();
     char *s;
 
     for (size_t i = 0; i < d->topic_cnt; i++)
-        json_array_append_new(topics, topic_json(&d->topics[i], full));
+        json_array_append_new(topics, topic_json(o, d, &d->topics[i], full));
     json_object_set_new(root, "topics", topics);
     if (full)
         json_object_set_new(root, "brokers",
@@ -349,9 +420,14 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
 
     switch (o->action) {
     case ACT_CREATE:
-        err =
-            qr_admin_create(zk, o->topic, o->partitions, o->rf > 0 ? o->rf : 1,
-                            &o->config, TIMEOUT_MS, errstr, errstr_size);
+        if (o->assignment)
+            err = qr_admin_create_assigned(zk, o->topic, o->assignment,
+                                           &o->config, TIMEOUT_MS, errstr,
+                                           errstr_size);
+        else
+            err = qr_admin_create(zk, o->topic, o->partitions,
+                                  o->rf > 0 ? o->rf : 1, &o->config, TIMEOUT_MS,
+                                  errstr, errstr_size);
         if (!err)
             printf("Created topic \"%s\".\n", o->topic);
         return err;
@@ -375,9 +451,9 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
         if (err)
             return err;
         if (o->json)
-            print_json(&d, o->action == ACT_DESCRIBE);
+            print_json(o, &d, o->action == ACT_DESCRIBE);
         else if (o->action == ACT_DESCRIBE)
-            print_describe(&d);
+            print_describe(o, &d);
         else
             for (size_t i = 0; i < d.topic_cnt; i++)
                 printf("%s%s\n", d.topics[i].name,

@@ -16,6 +16,7 @@
 #include "qt_client.h"
 #include "qt_records.h"
 #include "qt_zk.h"
+#include "znode.h"
 
 #define START_MS 30000
 #define IO_MS    10000
@@ -204,6 +205,66 @@ START_TEST(test_two_brokers)
 }
 END_TEST
 
+/* default.replication.factor (issue 16 item 1): an auto-created topic gets
+ * that many replicas, placed as Kafka places them: distinct brokers, the
+ * leaders spread over both. */
+START_TEST(test_default_replication_factor)
+{
+    char *chroot = qt_zk_chroot_new(qt_zk_env(), 10000), *data = NULL;
+    const char *extra = "num.partitions=4\nauto.create.topics.enable=true\n"
+                        "default.replication.factor=2\n";
+    qt_broker_t *b1, *b2;
+    qt_client_t *c1;
+    leaders_t ld;
+    zhandle_t *zh;
+    qr_assign_t a;
+    char errstr[128];
+    int len = 0, first[3] = {0};
+
+    ck_assert_ptr_nonnull(chroot);
+    b1 = qt_broker_new(1, chroot, extra);
+    b2 = qt_broker_new(2, chroot, extra);
+    ck_assert_int_eq(qt_broker_start(b1, START_MS), 0);
+    ck_assert_int_eq(qt_broker_start(b2, START_MS), 0);
+    c1 = qt_client_connect(b1->addr, IO_MS);
+    ck_assert_ptr_nonnull(c1);
+    int64_t deadline = qt_now_ms() + WAIT_MS;
+    do {
+        ck_assert_int_eq(get_leaders(c1, "__none__", &ld), -1);
+        if (ld.brokers == 2)
+            break;
+        qt_sleep_ms(100);
+    } while (qt_now_ms() < deadline);
+    ck_assert_int_eq(ld.brokers, 2);
+    ck_assert_int_eq(qt_wait_topic(c1, "rf2", NPARTS, WAIT_MS), 0);
+    zh = qt_zk_connect(chroot, 10000);
+    ck_assert_ptr_nonnull(zh);
+    ck_assert_int_eq(
+        qt_zk_get(zh, "/brokers/topics/rf2", &data, &len, NULL, false, 10000),
+        ZOK);
+    ck_assert_int_eq(
+        qr_znode_topic_decode(data, len, &a, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    ck_assert_uint_eq(a.part_cnt, NPARTS);
+    for (size_t p = 0; p < a.part_cnt; p++) {
+        ck_assert_uint_eq(a.parts[p].n, 2);
+        ck_assert_int_ne(a.parts[p].ids[0], a.parts[p].ids[1]);
+        first[a.parts[p].ids[0]]++;
+    }
+    ck_assert_int_eq(first[1], 2);
+    ck_assert_int_eq(first[2], 2);
+    qr_assign_free(&a);
+    free(data);
+    qt_zk_close(zh);
+    qt_client_close(c1);
+    ck_assert_int_eq(qt_broker_stop(b2, 30000), 0);
+    ck_assert_int_eq(qt_broker_stop(b1, 30000), 0);
+    qt_broker_destroy(b1);
+    qt_broker_destroy(b2);
+    free(chroot);
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("broker_cluster");
@@ -212,6 +273,7 @@ static Suite *cluster_suite(void)
     tcase_set_timeout(tc, 180);
     tcase_set_tags(tc, "integration zk slow");
     tcase_add_test(tc, test_two_brokers);
+    tcase_add_test(tc, test_default_replication_factor);
     suite_add_tcase(s, tc);
     return s;
 }

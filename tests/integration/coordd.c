@@ -7,6 +7,8 @@
  *   coordd --zookeeper CONNECT --id N [--port P] [--no-controller]
  *          [--session-timeout-ms MS] [--events FILE] [--unclean]
  *          [--controlled-shutdown RETRIES:BACKOFF_MS]
+ *          [--leader-rebalance=SECONDS] (auto.leader.rebalance.enable, at any
+ *          imbalance, checked every SECONDS)
  *
  * Each callback appends one line to FILE (default stdout), flushed at once:
  *   REGISTERED | SESSION_LOST | FATAL <msg> | OPEN <t> <p> <epoch> |
@@ -122,6 +124,7 @@ int main(int argc, char **argv)
         {"no-controller", no_argument, NULL, 'n'},
         {"session-timeout-ms", required_argument, NULL, 's'},
         {"events", required_argument, NULL, 'e'},
+        {"leader-rebalance", required_argument, NULL, 'r'},
         {"unclean", no_argument, NULL, 'u'},
         {"controlled-shutdown", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
@@ -161,6 +164,11 @@ int main(int argc, char **argv)
             break;
         case 's':
             conf.zk_session_timeout_ms = atoi(optarg);
+            break;
+        case 'r': /* auto.leader.rebalance every N s, at any imbalance */
+            conf.leader_balance.auto_rebalance = 1;
+            conf.leader_balance.check_interval_s = atoi(optarg);
+            conf.leader_balance.imbalance_percentage = 0;
             break;
         case 'e':
             d.events = fopen(optarg, "a");

@@ -138,7 +138,8 @@ static const struct {
     {"ok", 0, 1, NULL, NULL, QUIRE_ERR_INVALID_PARTITIONS},
     {"ok", -3, 1, NULL, NULL, QUIRE_ERR_INVALID_PARTITIONS},
     {"ok", 1, 0, NULL, NULL, QUIRE_ERR_INVALID_REPLICATION_FACTOR},
-    {"ok", 1, 2, NULL, NULL, QUIRE_ERR_UNSUPPORTED},
+    {"ok", 1, 4, NULL, NULL, QUIRE_ERR_INVALID_REPLICATION_FACTOR},
+    {"ok", 6, 3, NULL, NULL, QUIRE_ERR_NONE},
     {"ok", 1, 1, "retention.ms", "soon", QUIRE_ERR_INVALID_CONFIG},
     {"ok", 1, 1, "bogus", "1", QUIRE_ERR_INVALID_CONFIG},
     {"ok", 4, 1, "retention.ms", "60000", QUIRE_ERR_NONE},
@@ -171,6 +172,116 @@ START_TEST(test_plan)
         qr_zk_multi_destroy(m);
     }
     qr_topic_config_free(&cfg);
+}
+END_TEST
+
+/* Kafka's distribution properties with replication: over many start
+ * indexes and shifts, every broker leads the same number of partitions
+ * (to one), holds the same number of replicas (to one), and no partition
+ * has two replicas on one broker. */
+START_TEST(test_distribution_rf3)
+{
+    int32_t brokers[] = {11, 12, 13, 14, 15, 16};
+    char errstr[128];
+    qr_assign_t a;
+
+    for (uint32_t start = 0; start < 6; start++)
+        for (uint32_t shift = 0; shift < 5; shift++) {
+            int lead[6] = {0}, held[6] = {0};
+            ck_assert_int_eq(qr_assign_compute(brokers, 6, 0, 36, 3, start,
+                                               shift, &a, errstr,
+                                               sizeof(errstr)),
+                             QUIRE_ERR_NONE);
+            for (size_t p = 0; p < a.part_cnt; p++) {
+                ck_assert_uint_eq(a.parts[p].n, 3);
+                lead[a.parts[p].ids[0] - 11]++;
+                for (int i = 0; i < 3; i++) {
+                    held[a.parts[p].ids[i] - 11]++;
+                    for (int j = i + 1; j < 3; j++)
+                        ck_assert_int_ne(a.parts[p].ids[i], a.parts[p].ids[j]);
+                }
+            }
+            for (int b = 0; b < 6; b++) {
+                ck_assert_int_eq(lead[b], 6);
+                ck_assert_int_eq(held[b], 18);
+            }
+            qr_assign_free(&a);
+        }
+}
+END_TEST
+
+/* --replica-assignment: the accepted form, and each refusal naming the
+ * partition and the broker id. */
+static const struct {
+    const char *spec, *want; /* want: a substring of the error, NULL: ok */
+} specs[] = {
+    {"1:2:3,2:3:1,3:1:2", NULL},
+    {"1", NULL},
+    {"3:1,1:2", NULL},
+    {"1:2:3,2:9:1", "partition 1: broker 9 is not a live broker"},
+    {"1:2,2:2", "partition 1: broker 2 is listed twice"},
+    {"1:2,2:3:1", "partition 1 has 3 replicas, partition 0 has 2"},
+    {"1:2,3", "partition 1 has 1 replicas, partition 0 has 2"},
+    {"", "partition 0: expected a broker id"},
+    {"1:,2", "partition 0: expected a broker id"},
+    {"1:2,", "partition 1: expected a broker id"},
+    {"a:b", "partition 0: expected a broker id"},
+    {"1:-2", "partition 0: expected a broker id"},
+    {"1;2", "partition 0: unexpected \";2\""},
+    {"99999999999", "partition 0: broker id 99999999999 out of range"},
+};
+
+START_TEST(test_parse_assignment)
+{
+    int32_t live[] = {1, 2, 3};
+    char errstr[256] = "";
+    qr_assign_t a;
+    quire_err_t err;
+
+    err = qr_admin_parse_assignment(specs[_i].spec, live, 3, &a, errstr,
+                                    sizeof(errstr));
+    if (!specs[_i].want) {
+        ck_assert_int_eq(err, QUIRE_ERR_NONE);
+        ck_assert_uint_ge(a.part_cnt, 1);
+        qr_assign_free(&a);
+        return;
+    }
+    ck_assert_int_eq(err, QUIRE_ERR_INVALID_REPLICA_ASSIGNMENT);
+    ck_assert_msg(strstr(errstr, specs[_i].want), "\"%s\": got \"%s\"",
+                  specs[_i].spec, errstr);
+    ck_assert_ptr_null(a.parts);
+}
+END_TEST
+
+START_TEST(test_parse_assignment_values)
+{
+    char errstr[256];
+    qr_assign_t a;
+
+    /* syntax only (no live list): any id */
+    ck_assert_int_eq(qr_admin_parse_assignment("7:5,5:7", NULL, 0, &a, errstr,
+                                               sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_uint_eq(a.part_cnt, 2);
+    ck_assert_int_eq(a.parts[0].ids[0], 7);
+    ck_assert_int_eq(a.parts[0].ids[1], 5);
+    ck_assert_int_eq(a.parts[1].ids[0], 5);
+    qr_assign_free(&a);
+}
+END_TEST
+
+START_TEST(test_placement_env)
+{
+    uint32_t start, shift;
+
+    setenv(QR_ADMIN_PLACEMENT_ENV, "4:7", 1);
+    ck_assert_int_eq(qr_admin_placement_draws(&start, &shift), 1);
+    ck_assert_uint_eq(start, 4);
+    ck_assert_uint_eq(shift, 7);
+    setenv(QR_ADMIN_PLACEMENT_ENV, "4", 1); /* malformed: random */
+    ck_assert_int_eq(qr_admin_placement_draws(&start, &shift), 0);
+    unsetenv(QR_ADMIN_PLACEMENT_ENV);
+    ck_assert_int_eq(qr_admin_placement_draws(&start, &shift), 0);
 }
 END_TEST
 
@@ -383,6 +494,11 @@ static Suite *assign_suite(void)
     tcase_add_test(tc, test_refused);
     tcase_add_loop_test(tc, test_plan, 0,
                         (int)(sizeof(plans) / sizeof(plans[0])));
+    tcase_add_test(tc, test_distribution_rf3);
+    tcase_add_loop_test(tc, test_parse_assignment, 0,
+                        (int)(sizeof(specs) / sizeof(specs[0])));
+    tcase_add_test(tc, test_parse_assignment_values);
+    tcase_add_test(tc, test_placement_env);
     suite_add_tcase(s, tc);
     tc = tcase_create("elect");
     tcase_add_test(tc, test_elect_new);

@@ -139,7 +139,9 @@ static const struct bad {
     {"zookeeper.session.timeout.ms", "5", QUIRE_ERR_CONF_INVALID},
     {"log.segment.bytes", "3000000000", QUIRE_ERR_CONF_INVALID},
     {"log.index.interval.bytes", "-5", QUIRE_ERR_CONF_INVALID},
-    {"default.replication.factor", "3", QUIRE_ERR_CONF_INVALID},
+    {"default.replication.factor", "65", QUIRE_ERR_CONF_INVALID},
+    {"leader.imbalance.per.broker.percentage", "101", QUIRE_ERR_CONF_INVALID},
+    {"leader.imbalance.check.interval.seconds", "0", QUIRE_ERR_CONF_INVALID},
     {"log.flush.interval.messages", "0", QUIRE_ERR_CONF_INVALID},
 };
 

@@ -391,6 +391,47 @@ START_TEST(test_other_epoch_ignored)
 }
 END_TEST
 
+/* A reassignment adds replicas by rewriting the assignment, not the state:
+ * the same state version with a longer replica list adds the new ones
+ * (out of the ISR, fetches accepted, joining once caught up); an older
+ * version does the same and keeps the ISR as this leader wrote it. */
+START_TEST(test_replicas_added_same_version)
+{
+    sink_t s;
+    qr_replica_t *rs = make(&s, 0, 0, 1);
+    int32_t r12[] = {1, 2}, r231[] = {2, 3, 1};
+    qr_replica_isr_t plan;
+    qr_replica_info_t info;
+    int kick = 0, first = 0;
+
+    qr_replica_set_state(rs, r12, 2, r12, 2, 5, 1, 3, 1000);
+    qr_replica_leader_end(rs, 10, 10);
+    ck_assert_int_eq(qr_replica_fetched(rs, 3, 0, -1, 10, 1000, &kick, &first),
+                     QUIRE_ERR_REPLICA_NOT_AVAILABLE);
+    ck_assert_int_eq(first, 1);
+    qr_replica_set_state(rs, r231, 3, r12, 2, 5, 1, 3, 1100);
+    ck_assert_int_eq(qr_replica_info(rs, 3, &info), 0);
+    ck_assert_int_eq(info.in_isr, 0);
+    ck_assert_uint_eq(qr_replica_isr(rs, NULL, 0), 2);
+    /* not in the ISR: the HW does not wait for it */
+    qr_replica_fetched(rs, 2, 10, -1, 10, 1100, &kick, &first);
+    ck_assert_int_eq(qr_replica_hw(rs), 10);
+    kick = 0;
+    ck_assert_int_eq(qr_replica_fetched(rs, 3, 10, -1, 10, 1200, &kick, &first),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(kick, 1);
+    ck_assert_int_eq(qr_replica_isr_plan(rs, 1200, LAG, &plan), 1);
+    ck_assert_uint_eq(plan.isr_cnt, 3);
+    ck_assert_int_eq(plan.version, 3);
+    qr_replica_isr_written(rs, &plan, 4, 1200);
+    ck_assert_uint_eq(qr_replica_isr(rs, NULL, 0), 3);
+    /* the view's older state (version 3, ISR [1,2]) changes no ISR */
+    qr_replica_set_state(rs, r231, 3, r12, 2, 5, 1, 3, 1300);
+    ck_assert_uint_eq(qr_replica_isr(rs, NULL, 0), 3);
+    qr_replica_destroy(rs);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
     Suite *s = suite_create("replica");
@@ -406,6 +447,7 @@ static Suite *replica_suite(void)
     tcase_add_test(tc, test_expand_needs_epoch_start);
     tcase_add_test(tc, test_depose_and_destroy);
     tcase_add_test(tc, test_other_epoch_ignored);
+    tcase_add_test(tc, test_replicas_added_same_version);
     suite_add_tcase(s, tc);
     return s;
 }
