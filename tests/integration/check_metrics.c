@@ -17,6 +17,8 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <ctype.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -101,6 +103,80 @@ static void promtool_ok(const char *text)
     qt_run_free(&res);
 }
 
+/* ---- the dashboard asks only for metrics that exist ---- */
+
+/* Whether @p text has a sample of metric @p name. */
+static int has_metric(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+        if (strncmp(p, name, n) == 0 && (p[n] == '{' || p[n] == ' '))
+            return 1;
+    return 0;
+}
+
+/* Checks every quire_* name in @p expr against the scrape. */
+static int check_expr(const char *text, const char *expr)
+{
+    int names = 0;
+
+    for (const char *p = strstr(expr, "quire_"); p; p = strstr(p, "quire_")) {
+        char name[128];
+        size_t n = 0;
+        while ((isalnum((unsigned char)p[n]) || p[n] == '_') &&
+               n < sizeof(name) - 1) {
+            name[n] = p[n];
+            n++;
+        }
+        name[n] = '\0';
+        ck_assert_msg(has_metric(text, name),
+                      "deploy/grafana/quire.json asks for %s, which the "
+                      "broker does not export",
+                      name);
+        names++;
+        p += n;
+    }
+    return names;
+}
+
+/* The dashboard is JSON Grafana can import (panels with targets, a
+ * datasource input) and names only metrics in @p text. */
+static void dashboard_matches(const char *text)
+{
+    json_error_t jerr;
+    json_t *dash = json_load_file(QT_DASHBOARD, 0, &jerr);
+    json_t *panels, *panel, *target, *var;
+    size_t i, j;
+    int names = 0;
+
+    ck_assert_msg(dash != NULL, "%s:%d: %s", QT_DASHBOARD, jerr.line,
+                  jerr.text);
+    ck_assert(json_is_string(json_object_get(dash, "title")));
+    ck_assert(json_is_array(json_object_get(dash, "__inputs")));
+    panels = json_object_get(dash, "panels");
+    ck_assert(json_is_array(panels) && json_array_size(panels) >= 4);
+    json_array_foreach(panels, i, panel)
+    {
+        json_t *targets = json_object_get(panel, "targets");
+        ck_assert(json_is_string(json_object_get(panel, "title")));
+        ck_assert(json_is_array(targets) && json_array_size(targets) > 0);
+        json_array_foreach(targets, j, target)
+        {
+            const char *expr =
+                json_string_value(json_object_get(target, "expr"));
+            ck_assert_ptr_nonnull(expr);
+            names += check_expr(text, expr);
+        }
+    }
+    json_array_foreach(
+        json_object_get(json_object_get(dash, "templating"), "list"), i, var)
+        names +=
+        check_expr(text, json_string_value(json_object_get(var, "definition")));
+    ck_assert_int_gt(names, 10);
+    json_decref(dash);
+}
+
 /* ---- counters move with what a client does ---- */
 
 static qt_broker_t *broker_with_metrics(const char *zk, int *port)
@@ -175,7 +251,8 @@ START_TEST(test_counts_match_traffic)
     text = scrape(port);
     promtool_ok(text);
     ck_assert_msg(sample(text, "quire_messages_in_total") == NBATCH * NREC,
-                  "%s", text);
+                  "quire_messages_in_total %g",
+                  sample(text, "quire_messages_in_total"));
     ck_assert(sample(text, "quire_bytes_in_total") == (double)sent_bytes);
     ck_assert(sample(text, "quire_bytes_out_total") == (double)read_bytes);
     ck_assert(sample(text, "quire_requests_total{api=\"Produce\","
@@ -223,6 +300,7 @@ START_TEST(test_counts_match_traffic)
     }
     snprintf(series, sizeof(series), "quire_controller_active");
     ck_assert(sample(text, series) == 1);
+    dashboard_matches(text);
     free(text);
     qt_client_close(c);
     ck_assert_int_eq(qt_broker_stop(b, START_MS), 0);
