@@ -119,6 +119,12 @@ static void answer(fetch_op_t *op)
             memset(&fp->slice, 0, sizeof(fp->slice));
             qr_reply_add_file(op->reply, copy->fd, (int64_t)copy->pos,
                               copy->len, release_slice, copy);
+            /* issue 15: quire_bytes_out_total counts what consumers get;
+             * a follower's fetch is replication traffic (as in Kafka) */
+            if (op->replica_id < 0)
+                atomic_fetch_add_explicit(
+                    &qr_netthread_stats(op->nt)->fetch_bytes_out, copy->len,
+                    memory_order_relaxed);
         }
     }
     qr_reply_ready(op->reply);

@@ -138,6 +138,10 @@ static void op_answer(prod_op_t *op)
 
     op->answered = 1;
     if (op->acks == 0) {
+        quire_err_t first = QUIRE_ERR_NONE;
+        for (size_t k = 0; k < op->part_cnt && first == QUIRE_ERR_NONE; k++)
+            first = op->parts[k].error_code;
+        qr_reply_note(op->reply, QR_API_PRODUCE, first); /* issue 15 */
         qr_reply_drop(op->reply);
     } else {
         resp.api = QR_API_PRODUCE;
@@ -338,11 +342,18 @@ static quire_err_t append_one(qr_reqctx_t *ctx, prod_op_t *op,
         qr_pentry_release(entry);
         return err;
     }
-    if (dup)
+    if (dup) {
         QR_DBG(QR_DBG_PRODUCE, "PRODUCE",
                "%s-%d: duplicate of offsets %" PRId64 "..%" PRId64
                " answered, not written",
                topic, in->partition, base, last);
+    } else { /* issue 15: quire_messages_in_total, quire_bytes_in_total */
+        qr_nt_stats_t *st = qr_netthread_stats(ctx->nt);
+        atomic_fetch_add_explicit(&st->messages_in, (uint64_t)(last - base + 1),
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->produce_bytes_in, in->records_length,
+                                  memory_order_relaxed);
+    }
     out->base_offset = base;
     out->log_start_offset = qr_plog_log_start(entry->part);
     qr_pentry_notify(entry); /* wake long-polling fetches */

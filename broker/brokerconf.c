@@ -286,6 +286,12 @@ static const qr_conf_prop_t props[] = {
      "A follower drops its connection to a leader that has not answered a "
      "request within replica.fetch.wait.max.ms plus this, or not accepted "
      "the connection within this"},
+    /* ---- operations: metrics and health (issue 15) ---- */
+    {"metrics.listeners", QR_CONF_STRING, OFF(metrics_listeners), NULL,
+     NORANGE, NULL, QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
+     "Where to serve /metrics (Prometheus text) and /health over HTTP: "
+     "http://host:port, e.g. http://127.0.0.1:9404; port 0 = any free port "
+     "(written to PORT_FILE.metrics); unset = off"},
     /* ---- tests only ---- */
     {"quire.test.flush.delay.ms", QR_CONF_INT, OFF(test_flush_delay_ms), "0",
      0, 60000, NULL, QR_CONF_F_RESTART,

@@ -93,6 +93,8 @@ typedef struct qr_brokerconf {
     int replica_fetch_min_bytes;
     int64_t replica_fetch_backoff_ms;
     int64_t replica_socket_timeout_ms;
+    /* ---- operations (issue 15) ---- */
+    char *metrics_listeners; /* http://host:port of /metrics; NULL: off */
     /* ---- tests only ---- */
     int test_flush_delay_ms;      /* flusher threads sleep before each job */
     int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */

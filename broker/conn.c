@@ -75,6 +75,11 @@ struct qr_reply {
     qr_server_t *server;
     void (*on_orphan)(void *arg);
     void *orphan_arg;
+    /* issue 15: what qr_netthread_count_request() gets at completion */
+    qr_netthread_t *nt;
+    int64_t start_ns;
+    int api;
+    quire_err_t err;
 };
 
 struct qr_conn {
@@ -201,6 +206,9 @@ qr_reply_t *qr_reply_new(qr_conn_t *conn)
 
     reply->conn = conn;
     reply->server = conn->server;
+    reply->nt = conn->nt;
+    reply->start_ns = qr_clock_mono_ns();
+    reply->api = -1; /* until qr_reply_note() */
     if (conn->tail)
         conn->tail->next = reply;
     else
@@ -282,9 +290,19 @@ qr_conn_t *qr_reply_conn(const qr_reply_t *reply)
 
 static void try_write(qr_conn_t *conn);
 
+void qr_reply_note(qr_reply_t *reply, int api, quire_err_t err)
+{
+    reply->api = api;
+    reply->err = err;
+}
+
 void qr_reply_ready(qr_reply_t *reply)
 {
     qr_conn_t *conn = reply->conn;
+    int64_t ns = qr_clock_mono_ns() - reply->start_ns;
+
+    qr_netthread_count_request(reply->nt, reply->api, reply->err,
+                               ns > 0 ? (uint64_t)ns : 0);
 
     if (!conn) {
         reply_free(reply);
@@ -519,6 +537,8 @@ static int write_resp(qr_conn_t *conn, qr_reply_t *reply)
                 return -1;
             }
             conn->last_activity = ev_now(qr_netthread_loop(conn->nt));
+            atomic_fetch_add_explicit(&qr_netthread_stats(conn->nt)->bytes_out,
+                                      (uint64_t)n, memory_order_relaxed);
             ch->len -= (size_t)n;
             if (ch->len == 0) {
                 reply->first = ch->next;
@@ -535,8 +555,11 @@ static int write_resp(qr_conn_t *conn, qr_reply_t *reply)
         n = conn->io->writev(conn, iov, cnt);
         if (n < 0)
             return errno == EAGAIN || errno == EINTR ? 1 : -1;
-        if (n > 0) /* progress: the idle clock restarts */
+        if (n > 0) { /* progress: the idle clock restarts */
             conn->last_activity = ev_now(qr_netthread_loop(conn->nt));
+            atomic_fetch_add_explicit(&qr_netthread_stats(conn->nt)->bytes_out,
+                                      (uint64_t)n, memory_order_relaxed);
+        }
         conn->out_mem -= (size_t)n;
         while (n > 0) {
             ch = reply->first;

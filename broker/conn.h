@@ -167,6 +167,15 @@ void qr_reply_charge(qr_reply_t *reply, size_t n);
 void qr_reply_on_orphan(qr_reply_t *reply, void (*fn)(void *arg), void *arg);
 
 /**
+ * @brief Records the api the slot answers and the error it answers with,
+ * for the request metrics counted when the slot completes (issue 15). The
+ * codec that encodes the response calls it (qr_request_respond() for
+ * quire's protocol); a slot never noted counts as api "unknown".
+ * @locality the slot's net thread  @locks none
+ */
+void qr_reply_note(qr_reply_t *reply, int api, quire_err_t err);
+
+/**
  * @brief Marks the slot complete: it is written when every slot before it
  * is. If its connection has closed meanwhile, the slot is freed.
  * @locality the slot's net thread  @locks none

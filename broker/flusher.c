@@ -25,7 +25,21 @@ struct qr_flusher {
     pthread_t *threads;
     _Atomic unsigned long long runs;
     atomic_int test_delay_ms;
+    qr_flusher_stats_t stats;
 };
+
+qr_flusher_stats_t *qr_flusher_stats(qr_flusher_t *fl)
+{
+    return &fl->stats;
+}
+
+void qr_flusher_note_sync(qr_flusher_t *fl, unsigned fsyncs, uint64_t ns,
+                          unsigned waiters)
+{
+    atomic_fetch_add_explicit(&fl->stats.fsyncs, fsyncs, memory_order_relaxed);
+    qr_hist_observe(&fl->stats.flush_ns, ns);
+    qr_hist_observe(&fl->stats.group_commit, waiters);
+}
 
 static void test_delay(qr_flusher_t *fl)
 {
@@ -71,6 +85,9 @@ quire_err_t qr_flusher_new(int nthreads, qr_flusher_t **flp)
     qr_flusher_t *fl = qr_calloc(1, sizeof(*fl));
     pthread_mutex_init(&fl->lock, NULL);
     pthread_cond_init(&fl->cond, NULL);
+    qr_hist_init(&fl->stats.flush_ns, qr_hist_latency_ns,
+                 qr_hist_latency_ns_len);
+    qr_hist_init(&fl->stats.group_commit, qr_hist_pow2, qr_hist_pow2_len);
     fl->threads = qr_calloc((size_t)nthreads, sizeof(pthread_t));
     for (int i = 0; i < nthreads; i++) {
         int rc = pthread_create(&fl->threads[i], NULL, flusher_main, fl);

@@ -20,7 +20,11 @@
 #ifndef QR_FLUSHER_H
 #define QR_FLUSHER_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "err.h"
+#include "hist.h"
 
 typedef struct qr_flush_job qr_flush_job_t;
 
@@ -31,6 +35,29 @@ struct qr_flush_job {
 };
 
 typedef struct qr_flusher qr_flusher_t;
+
+/** What the partition logs' syncs report (issue 15): read, not pushed. */
+typedef struct qr_flusher_stats {
+    atomic_uint_fast64_t fsyncs; /* fdatasync/fsync calls */
+    qr_hist_t flush_ns;          /* one partition's sync, in ns */
+    qr_hist_t group_commit;      /* produce waits one sync completed */
+} qr_flusher_stats_t;
+
+/**
+ * @brief The flusher's counters, which the partition logs feed with
+ * qr_flusher_note_sync().
+ * @returns borrowed, valid until qr_flusher_destroy().
+ * @locality any  @locks none
+ */
+qr_flusher_stats_t *qr_flusher_stats(qr_flusher_t *fl);
+
+/**
+ * @brief Counts one partition sync: @p fsyncs calls that took @p ns in all
+ * and completed @p waiters acks=all waits (group commit).
+ * @locality any (a flusher thread)  @locks none
+ */
+void qr_flusher_note_sync(qr_flusher_t *fl, unsigned fsyncs, uint64_t ns,
+                          unsigned waiters);
 
 /**
  * @brief Starts @p nthreads flusher threads (1..64).

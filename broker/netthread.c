@@ -49,6 +49,11 @@ struct qr_netthread {
     qr_conn_t *conns;
     qr_nt_parked_t *parked;
     qr_nt_stats_t stats;
+    /* busy time (issue 15): from the end of a poll (check) to the start of
+     * the next (prepare) */
+    ev_prepare busy_prep;
+    ev_check busy_check;
+    int64_t busy_since_ns;
 };
 
 /* A socket handed over but never adopted: it leaves the admission count
@@ -154,6 +159,69 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
     maybe_leave(nt);
 }
 
+/* ---- counters (issue 15) ---- */
+
+int qr_nt_api_slot(int api)
+{
+    return api >= 0 && api < QR_NT_API_SLOTS - 1 ? api : QR_NT_API_SLOTS - 1;
+}
+
+int qr_nt_err_slot(quire_err_t err)
+{
+    int code = (int)err;
+    return code >= -1 && code < QR_NT_ERR_SLOTS - 2 ? code + 1
+                                                    : QR_NT_ERR_SLOTS - 1;
+}
+
+void qr_netthread_count_request(qr_netthread_t *nt, int api, quire_err_t err,
+                                uint64_t ns)
+{
+    int a = qr_nt_api_slot(api);
+
+    atomic_fetch_add_explicit(&nt->stats.done[a][qr_nt_err_slot(err)], 1,
+                              memory_order_relaxed);
+    qr_hist_observe(&nt->stats.latency[a], ns);
+}
+
+static void on_busy_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+    qr_netthread_t *nt = w->data;
+
+    (void)loop;
+    (void)revents;
+    nt->busy_since_ns = qr_clock_mono_ns();
+}
+
+static void on_busy_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    qr_netthread_t *nt = w->data;
+    int64_t now = qr_clock_mono_ns();
+
+    (void)loop;
+    (void)revents;
+    if (nt->busy_since_ns > 0 && now > nt->busy_since_ns)
+        atomic_fetch_add_explicit(&nt->stats.busy_ns,
+                                  (uint64_t)(now - nt->busy_since_ns),
+                                  memory_order_relaxed);
+    nt->busy_since_ns = 0;
+}
+
+/* Neither watcher keeps the loop alive (ev_unref), so a drain still ends
+ * the loop when the last connection goes. */
+static void start_busy_watchers(qr_netthread_t *nt)
+{
+    for (int a = 0; a < QR_NT_API_SLOTS; a++)
+        qr_hist_init(&nt->stats.latency[a], qr_hist_latency_ns,
+                     qr_hist_latency_ns_len);
+    ev_prepare_init(&nt->busy_prep, on_busy_prepare);
+    ev_check_init(&nt->busy_check, on_busy_check);
+    nt->busy_prep.data = nt->busy_check.data = nt;
+    ev_prepare_start(nt->loop, &nt->busy_prep);
+    ev_unref(nt->loop);
+    ev_check_start(nt->loop, &nt->busy_check);
+    ev_unref(nt->loop);
+}
+
 qr_netthread_t *qr_netthread_new(qr_server_t *server, int idx)
 {
     qr_netthread_t *nt = qr_calloc(1, sizeof(*nt));
@@ -170,6 +238,7 @@ qr_netthread_t *qr_netthread_new(qr_server_t *server, int idx)
     ev_async_init(&nt->wake, on_wake);
     nt->wake.data = nt;
     ev_async_start(nt->loop, &nt->wake);
+    start_busy_watchers(nt);
     return nt;
 }
 
@@ -291,6 +360,10 @@ void qr_netthread_destroy(qr_netthread_t *nt)
     run_late_work(nt);
     ev_async_stop(nt->loop, &nt->wake);
     ev_timer_stop(nt->loop, &nt->drain_timer);
+    ev_ref(nt->loop); /* undo start_busy_watchers()' ev_unref */
+    ev_prepare_stop(nt->loop, &nt->busy_prep);
+    ev_ref(nt->loop);
+    ev_check_stop(nt->loop, &nt->busy_check);
     ev_loop_destroy(nt->loop);
     pthread_mutex_destroy(&nt->mu);
     free(nt);

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "err.h"
+#include "hist.h"
 
 typedef struct qr_netthread qr_netthread_t;
 typedef struct qr_conn qr_conn_t;
@@ -37,14 +38,43 @@ typedef struct qr_nt_work {
     int queued;                          /* guarded by the thread's lock */
 } qr_nt_work_t;
 
-/** Per-thread counters, read (not pushed) by whoever wants them. */
+/* Request counters are kept per api key (Kafka's numbering, which quire's
+ * own protocol shares) and per error code (-1 .. 126, Kafka's wire range);
+ * anything else lands in the last slot of each. */
+#define QR_NT_API_SLOTS 72  /* keys 0..70, then "unknown" */
+#define QR_NT_ERR_SLOTS 129 /* codes -1..126, then "other" */
+
+/** Per-thread counters, read (not pushed) by whoever wants them (issue 15:
+ * the metrics scrape sums them over the threads). Each is written by its
+ * own thread only, with relaxed atomics: no lock on the request path. */
 typedef struct qr_nt_stats {
     atomic_uint_fast64_t conns_accepted;
     atomic_uint_fast64_t conns_open;
     atomic_uint_fast64_t requests;
-    atomic_uint_fast64_t bytes_in;
-    atomic_uint_fast64_t bytes_out;
+    atomic_uint_fast64_t bytes_in;    /* read from sockets */
+    atomic_uint_fast64_t bytes_out;   /* written to sockets (sendfile too) */
+    atomic_uint_fast64_t busy_ns;     /* time outside the loop's poll */
+    atomic_uint_fast64_t messages_in; /* records appended by Produce */
+    atomic_uint_fast64_t produce_bytes_in; /* record batch bytes appended */
+    atomic_uint_fast64_t fetch_bytes_out;  /* record batch bytes served */
+    atomic_uint_fast64_t done[QR_NT_API_SLOTS][QR_NT_ERR_SLOTS];
+    qr_hist_t latency[QR_NT_API_SLOTS]; /* ns from read to response ready */
 } qr_nt_stats_t;
+
+/** @brief The slot of @p api in qr_nt_stats_t. @locality any @locks none */
+int qr_nt_api_slot(int api);
+/** @brief The slot of @p err in qr_nt_stats_t. @locality any @locks none */
+int qr_nt_err_slot(quire_err_t err);
+
+/**
+ * @brief Counts one completed request: its api, the error it answered with
+ * and how long it took from being read to its response being complete. The
+ * one place every request passes, whatever protocol decoded it (conn.c calls
+ * it from qr_reply_ready() and qr_reply_drop()).
+ * @locality the thread of @p nt  @locks none
+ */
+void qr_netthread_count_request(qr_netthread_t *nt, int api, quire_err_t err,
+                                uint64_t ns);
 
 /**
  * @brief Creates thread @p idx (not started).

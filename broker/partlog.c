@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "batch.h"
 #include "checkpoint.h"
+#include "clock.h"
 #include "diskfmt.h"
 #include "logging.h"
 #include "partlog_int.h"
@@ -1632,7 +1633,7 @@ quire_err_t qr_plog_offset_for_time(qr_plog_t *part, int64_t timestamp,
  * files in it; *target is the end they cover (taken under the partition
  * lock, so offset and bytes agree). sync_lock held, no other lock. A
  * failure takes the partition offline for good (qr_plog_sync_failed()). */
-static quire_err_t do_sync(qr_plog_t *part, vis_end_t *target)
+static quire_err_t do_sync(qr_plog_t *part, vis_end_t *target, unsigned *fsyncs)
 {
     qr_seg_t **segs = NULL;
     size_t n = 0;
@@ -1661,12 +1662,15 @@ static quire_err_t do_sync(qr_plog_t *part, vis_end_t *target)
     pthread_mutex_unlock(&part->lock);
     if (!segs) /* closed: its segments are gone, nothing to sync */
         return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
-    if (atomic_exchange(&part->dir_dirty, 0))
+    if (atomic_exchange(&part->dir_dirty, 0)) {
         err = qr_ckpt_sync_dir(part->dir);
+        (*fsyncs)++;
+    }
     for (size_t k = 0; k < n; k++) {
         if (err == QUIRE_ERR_NONE) {
             err = qr_seg_flush(segs[k]);
             atomic_fetch_add(&part->syncs, 1);
+            (*fsyncs)++;
         }
         qr_seg_release(segs[k]);
     }
@@ -1749,12 +1753,22 @@ static quire_err_t sync_and_complete(qr_plog_t *part, int job)
     qr_plog_waiter_t *done;
     vis_end_t target = {0, 0, 0};
     int moved = 0;
+    unsigned fsyncs = 0, waiters = 0;
+    int64_t t0;
     quire_err_t err;
 
     pthread_mutex_lock(&part->sync_lock);
-    err = do_sync(part, &target);
+    t0 = qr_clock_mono_ns();
+    err = do_sync(part, &target, &fsyncs);
+    t0 = qr_clock_mono_ns() - t0;
     pthread_mutex_lock(&part->flush_lock);
     done = sync_done_locked(part, err, &target, &moved);
+    /* issue 15: the flush metrics; the waiters this sync completed are the
+     * group commit's size */
+    for (qr_plog_waiter_t *w = done; w; w = w->next)
+        waiters++;
+    if (fsyncs > 0 && part->flusher)
+        qr_flusher_note_sync(part->flusher, fsyncs, (uint64_t)t0, waiters);
     if (job) {
         part->flush_running = 0;
         /* arrived during the sync, or (write caching off) appended */

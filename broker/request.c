@@ -20,12 +20,46 @@
 #include "request.h"
 #include "topic.h"
 
+/* The first partition error of a produce, fetch or list-offsets response
+ * (as Kafka's per-request error metrics see a partition's error too). */
+#define FIRST_PART_ERR(body)                                              \
+    do {                                                                  \
+        for (size_t t = 0; t < (body).topic_count; t++)                   \
+            for (size_t p = 0; p < (body).topics[t].partition_count; p++) \
+                if ((body).topics[t].partitions[p].error_code !=          \
+                    QUIRE_ERR_NONE)                                       \
+                    return (body).topics[t].partitions[p].error_code;     \
+    } while (0)
+
+/* The error a response is counted under in the request metrics: the
+ * request-level code, else the first partition-level one. */
+static quire_err_t resp_error(const qr_resp_t *resp)
+{
+    if (resp->error_code != QUIRE_ERR_NONE)
+        return resp->error_code;
+    switch (resp->api) {
+    case QR_API_PRODUCE:
+        FIRST_PART_ERR(resp->u.produce);
+        break;
+    case QR_API_FETCH:
+        FIRST_PART_ERR(resp->u.fetch);
+        break;
+    case QR_API_LIST_OFFSETS:
+        FIRST_PART_ERR(resp->u.list_offsets);
+        break;
+    default:
+        break;
+    }
+    return QUIRE_ERR_NONE;
+}
+
 quire_err_t qr_request_respond(qr_reply_t *reply, const qr_resp_t *resp)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
     quire_err_t err = qr_wire_resp_encode_alloc(resp, &buf, &len);
 
+    qr_reply_note(reply, resp->api, resp_error(resp));
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("PROTO",
                    "cannot encode a %s response (correlation_id "

@@ -28,15 +28,18 @@
 #include "pidblock.h"
 #include "fetcher.h"
 #include "frame.h"
+#include "httpd.h"
 #include "idemp.h"
 #include "listener.h"
 #include "logging.h"
 #include "logmgr.h"
 #include "meta.h"
+#include "metrics.h"
 #include "partmap.h"
 #include "replica.h"
 #include "server.h"
 #include "topicconf.h"
+#include "zk.h"
 
 #define MAX_LISTENERS 8
 /* How long in-flight requests get to finish at shutdown. */
@@ -104,6 +107,10 @@ struct qr_server {
     ev_timer isr_timer; /* ISR checks, every replica.lag.time.max.ms / 2 */
     ev_async isr_kick;  /* a follower may join an ISR: check now */
     autocreate_limit_t acl;
+    /* issue 15: /metrics and /health */
+    qr_metrics_state_t mstate; /* written on the main loop, read anywhere */
+    qr_httpd_t *httpd;         /* NULL without metrics.listeners */
+    ev_timer mstate_timer;     /* refreshes what is polled (controller) */
 };
 
 /* ---- small helpers ---- */
@@ -393,6 +400,115 @@ qr_server_t *qr_server_new(qr_brokerconf_t *bconf, const char *port_file,
     return server;
 }
 
+/* ---- metrics and health (issue 15) ---- */
+
+int qr_server_netthread_count(const qr_server_t *server)
+{
+    return server->nt_cnt;
+}
+
+qr_netthread_t *qr_server_netthread(qr_server_t *server, int i)
+{
+    return server->nts[i];
+}
+
+qr_flusher_t *qr_server_flusher(qr_server_t *server)
+{
+    return server->logmgr ? qr_logmgr_flusher(server->logmgr) : NULL;
+}
+
+qr_metrics_state_t *qr_server_mstate(qr_server_t *server)
+{
+    return &server->mstate;
+}
+
+static void mstate_refresh(qr_server_t *server)
+{
+    atomic_store(&server->mstate.controller,
+                 server->cluster ? qr_cluster_is_controller(server->cluster)
+                                 : 0);
+}
+
+static void on_mstate_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    mstate_refresh(w->data);
+}
+
+/* The session's events, mirrored for /health and the zookeeper metrics. */
+static void on_zk_event(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
+{
+    qr_metrics_state_t *ms = &((qr_server_t *)owner)->mstate;
+
+    (void)zk;
+    switch (ev) {
+    case QR_ZK_EV_SESSION:
+        atomic_store(&ms->zk_connected, 1);
+        break;
+    case QR_ZK_EV_RECONNECTED:
+        atomic_store(&ms->zk_connected, 1);
+        atomic_fetch_add(&ms->zk_reconnects, 1);
+        break;
+    case QR_ZK_EV_DISCONNECTED:
+        atomic_store(&ms->zk_connected, 0);
+        atomic_fetch_add(&ms->zk_disconnects, 1);
+        break;
+    case QR_ZK_EV_EXPIRED:
+        atomic_store(&ms->zk_connected, 0);
+        atomic_store(&ms->registered, 0);
+        atomic_fetch_add(&ms->zk_expirations, 1);
+        break;
+    default:
+        atomic_store(&ms->zk_connected, 0);
+        break;
+    }
+    mstate_refresh(owner);
+}
+
+/* metrics.listeners: starts the HTTP thread; with port 0 and a port file,
+ * the bound address goes to PORT_FILE.metrics (before registration, so a
+ * test can watch /health turn 200). */
+static quire_err_t start_metrics(qr_server_t *server)
+{
+    const char *url = server->bconf->metrics_listeners;
+    char errstr[512], text[64], *path;
+    size_t plen;
+
+    ev_timer_init(&server->mstate_timer, on_mstate_timer, 1., 1.);
+    server->mstate_timer.data = server;
+    ev_timer_start(server->loop, &server->mstate_timer);
+    if (!url || !url[0])
+        return QUIRE_ERR_NONE;
+    server->httpd =
+        qr_httpd_start(url, qr_metrics_http, server, errstr, sizeof(errstr));
+    if (!server->httpd) {
+        QR_LOG_ERR("SERVER", "metrics.listeners: %s", errstr);
+        return QUIRE_ERR_CONF_INVALID;
+    }
+    QR_LOG_INFO("SERVER", "metrics and health on %s (port %d)", url,
+                qr_httpd_port(server->httpd));
+    if (!server->port_file)
+        return QUIRE_ERR_NONE;
+    plen = strlen(server->port_file) + sizeof(".metrics");
+    path = qr_malloc(plen);
+    snprintf(path, plen, "%s.metrics", server->port_file);
+    snprintf(text, sizeof(text), "%d", qr_httpd_port(server->httpd));
+    if (qr_server_write_port_file(path, text, errstr, sizeof(errstr)) !=
+        QUIRE_ERR_NONE)
+        QR_LOG_ERR("SERVER", "metrics port file: %s", errstr);
+    free(path);
+    return QUIRE_ERR_NONE;
+}
+
+static void stop_metrics(qr_server_t *server)
+{
+    qr_httpd_stop(server->httpd); /* no handler runs after this */
+    server->httpd = NULL;
+    if (server->loop)
+        ev_timer_stop(server->loop, &server->mstate_timer);
+}
+
 /* ---- signals and shutdown ---- */
 
 void qr_server_stop(qr_server_t *server)
@@ -400,6 +516,7 @@ void qr_server_stop(qr_server_t *server)
     if (server->stopping)
         return;
     server->stopping = 1;
+    atomic_store(&server->mstate.stopping, 1);
 #ifdef HAVE_LIBSYSTEMD
     sd_notify(0, "STOPPING=1");
 #endif
@@ -454,6 +571,7 @@ static void shutdown_all(qr_server_t *server)
     qr_pentry_t *entry;
     quire_err_t err;
 
+    stop_metrics(server); /* first: it reads what the rest tears down */
     stop_isr_checks(server);
     drain_threads(server);
     if (server->fetcher)
@@ -554,6 +672,7 @@ static quire_err_t start_serving(qr_server_t *server)
                     bconf->listeners.v[i], qr_listener_port(server->lsns[i]),
                     server->nt_cnt);
     }
+    atomic_store(&server->mstate.serving, 1);
     return QUIRE_ERR_NONE;
 }
 
@@ -1027,12 +1146,15 @@ static void cb_status(void *opaque, qr_cluster_status_t status, quire_err_t err,
                     server->info.broker_id, server->host, server->info.port);
         /* issue 22: (re)start reserving producer id blocks */
         qr_pidblock_attach(server->pidblock, qr_cluster_zk(server->cluster));
+        atomic_store(&server->mstate.registered, 1);
+        mstate_refresh(server);
         if (!server->announced) {
             server->announced = 1;
             announce(server);
         }
         break;
     case QR_CLUSTER_SESSION_LOST:
+        atomic_store(&server->mstate.registered, 0);
         QR_LOG_WARN("SERVER", "ZooKeeper session lost (%s); re-registering",
                     msg ? msg : quire_err2str(err));
         break;
@@ -1084,6 +1206,7 @@ static quire_err_t start_cluster(qr_server_t *server)
         QR_LOG_ERR("SERVER", "coordinator: %s", errstr);
         return QUIRE_ERR_CONF_INVALID;
     }
+    qr_zk_listen(qr_cluster_zk(server->cluster), on_zk_event, server);
     return QUIRE_ERR_NONE;
 }
 
@@ -1269,6 +1392,8 @@ quire_err_t qr_server_run(qr_server_t *server)
         err = start_cluster(server);
     if (err == QUIRE_ERR_NONE)
         err = start_serving(server);
+    if (err == QUIRE_ERR_NONE)
+        err = start_metrics(server);
     if (err == QUIRE_ERR_NONE)
         start_isr_checks(server);
     if (err == QUIRE_ERR_NONE) {

@@ -158,4 +158,22 @@ void qr_server_format_addr(const struct sockaddr *sa, char *out, size_t outsz);
 quire_err_t qr_server_write_port_file(const char *path, const char *text,
                                       char *errstr, size_t errstr_size);
 
+/* ---- what metrics.c reads (issue 15) ---- */
+
+/** @brief Number of network threads. @locality any @locks none */
+int qr_server_netthread_count(const qr_server_t *server);
+
+/** @brief Network thread @p i (< the count). @returns borrowed, valid
+ * while the server lives. @locality any @locks none */
+qr_netthread_t *qr_server_netthread(qr_server_t *server, int i);
+
+/** @brief The partition logs' flusher, NULL before storage started.
+ * @returns borrowed, valid until shutdown begins (the HTTP thread is
+ * stopped first). @locality any @locks none */
+struct qr_flusher *qr_server_flusher(qr_server_t *server);
+
+/** @brief The main loop's state mirrored for metrics and /health.
+ * @returns borrowed, valid while the server lives. @locality any */
+struct qr_metrics_state *qr_server_mstate(qr_server_t *server);
+
 #endif /* QR_SERVER_H */

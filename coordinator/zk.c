@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "logging.h"
 #include "zk.h"
+#include "quietlog.h"
 #include "zk_loop.h"
 
 #define QR_ZK_REQ_MAGIC   0x5a4b5251u /* "ZKRQ" */
@@ -738,8 +739,15 @@ static void on_connected(qr_zk_t *zk)
 {
     const clientid_t *cid = zoo_client_id(zk->zh);
     int64_t id = cid ? cid->client_id : 0;
+    uint64_t held;
 
     zk->connected = 1;
+    held = qr_zk_loop_log_settle(); /* issue 15: quiet logs */
+    if (held > 0)
+        QR_LOG_INFO("ZK",
+                    "connected to ZooKeeper again (%llu repeated client "
+                    "lines were not shown)",
+                    (unsigned long long)held);
     /* what the server granted, which may differ from what we asked for
      * (it clamps to 2..20 ticks): every timer about the session uses it */
     zk->negotiated_ms = zoo_recv_timeout(zk->zh);
@@ -829,6 +837,10 @@ static int open_handle(qr_zk_t *zk, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* a handle that cannot be opened is retried every second: one line, then
+ * a summary every few seconds (issue 15) */
+static qr_quiet_t reinit_quiet = QR_QUIET_INIT(QR_QUIET_INTERVAL_MS);
+
 static void on_reinit(struct ev_loop *loop, ev_timer *w, int revents)
 {
     qr_zk_t *zk = w->data;
@@ -840,7 +852,8 @@ static void on_reinit(struct ev_loop *loop, ev_timer *w, int revents)
     if (zk->closing)
         return;
     if (open_handle(zk, errstr, sizeof(errstr)) != 0) {
-        QR_LOG_ERR("ZK", "%s; retrying in 1 s", errstr);
+        QR_LOG_QUIET(&reinit_quiet, QR_LOG_LVL_ERR, "ZK", "reinit",
+                     "%s; retrying in 1 s", errstr);
         schedule_reinit(zk, 1.);
     }
 }

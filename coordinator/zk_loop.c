@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "logging.h"
+#include "quietlog.h"
 #include "zk_loop.h"
 
 struct qr_zk_loop {
@@ -118,10 +119,23 @@ void qr_zk_loop_destroy(qr_zk_loop_t *zl)
 
 /* ---- logging ---- */
 
+/* While ZooKeeper is unreachable the client logs the same few lines on
+ * every attempt (several a second): each is shown once, then summarised
+ * at most every QR_QUIET_INTERVAL_MS (issue 15). Keyed by "<func>@<line>",
+ * which names the place in the client, not the errno or port that vary. */
+static qr_quiet_t zkc_quiet = QR_QUIET_INIT(QR_QUIET_INTERVAL_MS);
+
+uint64_t qr_zk_loop_log_settle(void)
+{
+    return qr_quiet_clear(&zkc_quiet, NULL);
+}
+
 /* The client formats "<date>:<pid>(0x<tid>):ZOO_<LEVEL>@<func>@<line>:
  * <msg>"; keep the level and what follows it. */
 void qr_zk_loop_log(const char *message)
 {
+    char key[64];
+    size_t klen;
     static const struct {
         const char *tag;
         int level;
@@ -146,7 +160,16 @@ void qr_zk_loop_log(const char *message)
      * at INFO only with debug=zk, and its warnings and errors always. */
     if (level >= QR_LOG_LVL_INFO && !(qr_log_debug & QR_DBG_ZK))
         return;
-    QR_LOG(level, "ZKC", "%s", text);
+    if (qr_log_debug & QR_DBG_ZK) { /* debugging: every line */
+        QR_LOG(level, "ZKC", "%s", text);
+        return;
+    }
+    klen = strcspn(text, ":");
+    if (klen >= sizeof(key))
+        klen = sizeof(key) - 1;
+    memcpy(key, text, klen);
+    key[klen] = '\0';
+    QR_LOG_QUIET(&zkc_quiet, level, "ZKC", key, "%s", text);
 }
 
 void qr_zk_loop_set_log_level(void)

@@ -13,6 +13,8 @@
 #ifndef QR_ZK_LOOP_H
 #define QR_ZK_LOOP_H
 
+#include <stdint.h>
+
 #include <zookeeper/zookeeper.h>
 
 struct ev_loop;
@@ -43,6 +45,14 @@ void qr_zk_loop_destroy(qr_zk_loop_t *zl);
  * @locality any  @locks none
  */
 void qr_zk_loop_log(const char *message);
+
+/**
+ * @brief The connection is back: the client's repeated lines (shown once,
+ * then summarised) start afresh, so the next failure is shown at once.
+ * @returns the lines held back and never summarised.
+ * @locality any  @locks takes the quiet log's mutex
+ */
+uint64_t qr_zk_loop_log_settle(void);
 
 /**
  * @brief Sets the ZooKeeper client's process-wide log level from

@@ -113,17 +113,20 @@ static int reap(qt_broker_t *b, int options)
     return 128 + WTERMSIG(status);
 }
 
-int qt_broker_start(qt_broker_t *b, int timeout_ms)
+int qt_broker_spawn(qt_broker_t *b)
 {
-    long long deadline = now_ms() + timeout_ms;
     pid_t pid;
-    int rc;
 
     if (b->pid) {
         fprintf(stderr, "qt_broker: broker %d already running\n", b->broker_id);
         return -1;
     }
     unlink(b->port_file);
+    {
+        char mpath[sizeof(b->port_file) + 16];
+        snprintf(mpath, sizeof(mpath), "%s.metrics", b->port_file);
+        unlink(mpath); /* a stale one would name the last run's port */
+    }
     pid = fork();
     if (pid < 0) {
         fprintf(stderr, "qt_broker: fork: %s\n", strerror(errno));
@@ -137,6 +140,14 @@ int qt_broker_start(qt_broker_t *b, int timeout_ms)
         _exit(127);
     }
     b->pid = pid;
+    return 0;
+}
+
+int qt_broker_wait(qt_broker_t *b, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    int rc;
+
     while (now_ms() < deadline) {
         if (read_port_file(b) == 0)
             return 0;
@@ -153,6 +164,38 @@ int qt_broker_start(qt_broker_t *b, int timeout_ms)
     fprintf(stderr, "qt_broker: broker %d: no port file after %d ms\n",
             b->broker_id, timeout_ms);
     qt_broker_kill(b);
+    return -1;
+}
+
+int qt_broker_start(qt_broker_t *b, int timeout_ms)
+{
+    if (qt_broker_spawn(b) != 0)
+        return -1;
+    return qt_broker_wait(b, timeout_ms);
+}
+
+int qt_broker_metrics_port(qt_broker_t *b, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    char path[sizeof(b->port_file) + 16];
+
+    snprintf(path, sizeof(path), "%s.metrics", b->port_file);
+    while (now_ms() < deadline && b->pid) {
+        FILE *fp = fopen(path, "r");
+        int port = 0;
+        if (fp) {
+            if (fscanf(fp, "%d", &port) != 1)
+                port = 0;
+            fclose(fp);
+        }
+        if (port > 0)
+            return port;
+        if (reap(b, WNOHANG) != -2)
+            break;
+        nap_ms(20);
+    }
+    fprintf(stderr, "qt_broker: broker %d: no metrics port file %s\n",
+            b->broker_id, path);
     return -1;
 }
 

@@ -43,6 +43,26 @@ qt_broker_t *qt_broker_new(int broker_id, const char *zk_connect,
                            const char *extra);
 
 /**
+ * @brief Starts the broker process without waiting (qt_broker_wait()).
+ * @returns 0, or -1 (already running, fork failed) with a line on stderr.
+ */
+int qt_broker_spawn(qt_broker_t *b);
+
+/**
+ * @brief Waits for a spawned broker's port file (written once it serves
+ * and is registered); as qt_broker_start() otherwise.
+ */
+int qt_broker_wait(qt_broker_t *b, int timeout_ms);
+
+/**
+ * @brief The port of a broker's /metrics and /health (metrics.listeners
+ * with port 0 in @c extra): read from PORT_FILE.metrics, which the broker
+ * writes before it registers.
+ * @returns the port, or -1 (no file by the deadline, or the broker exited).
+ */
+int qt_broker_metrics_port(qt_broker_t *b, int timeout_ms);
+
+/**
  * @brief Starts the broker and waits for its port file.
  * @returns 0, or -1 (the process exited or the deadline passed; a broker
  *          still running is killed) with a line on stderr.
