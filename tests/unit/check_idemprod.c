@@ -153,22 +153,34 @@ START_TEST(sequences)
     }
     ck_assert_int_eq(qr_idemprod_stamp(ip, b), QUIRE_ERR_NONE);
     expect_hdr(b, 77, 0, 3);
-    /* b fails for good: epoch bumped, partition 0 starts again at 0 */
+    /* b fails for good: epoch bumped, partition 0 starts again at 0,
+     * but only once nothing is in flight (x is) */
     qr_idemprod_failed(ip, b, QUIRE_ERR_REQUEST_TIMED_OUT);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 1), 0);
+    qr_idemprod_get(ip, &pid, &epoch);
+    ck_assert_int_eq(pid, 77);
+    ck_assert_int_eq(epoch, 0);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1);
     qr_idemprod_get(ip, &pid, &epoch);
     ck_assert_int_eq(pid, 77);
     ck_assert_int_eq(epoch, 1);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1); /* once */
     qr_accum_done(acc, b);
     a = batch_of(acc, 0, 1);
     ck_assert_int_eq(qr_idemprod_stamp(ip, a), QUIRE_ERR_NONE);
     expect_hdr(a, 77, 1, 0);
     /* x (old epoch) failing later changes nothing more */
     qr_idemprod_failed(ip, x, QUIRE_ERR_REQUEST_TIMED_OUT);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1);
     qr_idemprod_get(ip, &pid, &epoch);
     ck_assert_int_eq(epoch, 1);
     qr_accum_done(acc, x);
-    /* fenced: a new producer id is needed */
+    /* fenced: a new producer id is needed, once nothing is in flight */
     qr_idemprod_failed(ip, a, QUIRE_ERR_INVALID_PRODUCER_EPOCH);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 2), 0);
+    qr_idemprod_get(ip, &pid, &epoch);
+    ck_assert_int_eq(pid, 77);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1);
     qr_idemprod_get(ip, &pid, &epoch);
     ck_assert_int_eq(pid, -1);
     qr_accum_done(acc, a);
