@@ -271,12 +271,12 @@ START_TEST(pipelined_partition_retry_order)
     qr_accum_stats(acc, &st);
     ck_assert_int_eq(st.part_in_flight_max, 3);
     /* answers in any order: the queue is 1, 2, then the fresh 3 */
-    qr_accum_requeue(acc, b[2], 1100);
     qr_accum_done(acc, b[0]); /* b[0] got through */
+    qr_accum_requeue(acc, b[1], 1100);
     /* a retry does not go while a batch of its partition is in flight */
     ck_assert_uint_eq(
         qr_accum_drain(acc, 1100, take_all, NULL, &list, &next_ms), 0);
-    qr_accum_requeue(acc, b[1], 1100);
+    qr_accum_requeue(acc, b[2], 1100);
     /* 1 then 2, one at a time (they came from different requests), and
      * nothing else of the partition while a retry is in flight (3 stays,
      * though 3 may fly) */
