@@ -189,6 +189,45 @@ START_TEST(sequences)
 }
 END_TEST
 
+/* issue 22: OUT_OF_ORDER_SEQUENCE_NUMBER is retried for a batch sent
+ * after one not acknowledged yet (that one goes first), not for the one
+ * right after the last acknowledged, nor for an older epoch's */
+START_TEST(out_of_order_retriable)
+{
+    qr_accum_conf_t c = {.batch_size = 16384,
+                         .codec = QR_CODEC_NONE,
+                         .buffer_memory = 1 << 20,
+                         .max_batch = 1 << 20,
+                         .part_in_flight = 5};
+    qr_accum_t *acc = NULL;
+    qr_idemprod_t *ip = qr_idemprod_new(0);
+    qr_pbatch_t *a, *b;
+
+    ck_assert_int_eq(qr_accum_new(&c, &acc), QUIRE_ERR_NONE);
+    qr_idemprod_set(ip, 9, 0);
+    a = batch_of(acc, 2, 3);
+    ck_assert_int_eq(qr_idemprod_stamp(ip, a), QUIRE_ERR_NONE);
+    expect_hdr(a, 9, 0, 0);
+    b = batch_of(acc, 2, 2);
+    ck_assert_int_eq(qr_idemprod_stamp(ip, b), QUIRE_ERR_NONE);
+    expect_hdr(b, 9, 0, 3);
+    /* a is not acknowledged: b is out of order because of it */
+    ck_assert_int_eq(qr_idemprod_oos_retriable(ip, b), 1);
+    ck_assert_int_eq(qr_idemprod_oos_retriable(ip, a), 0);
+    qr_idemprod_acked(ip, a);
+    qr_accum_done(acc, a);
+    /* b is the next the broker should take: out of order is an error */
+    ck_assert_int_eq(qr_idemprod_oos_retriable(ip, b), 0);
+    /* an older epoch's batch never is */
+    qr_idemprod_failed(ip, b, QUIRE_ERR_REQUEST_TIMED_OUT);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1);
+    ck_assert_int_eq(qr_idemprod_oos_retriable(ip, b), 0);
+    qr_accum_done(acc, b);
+    qr_idemprod_destroy(ip);
+    qr_accum_destroy(acc);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("idemprod");
@@ -196,6 +235,7 @@ static Suite *suite(void)
 
     tcase_add_test(tc, conf_rules);
     tcase_add_test(tc, sequences);
+    tcase_add_test(tc, out_of_order_retriable);
     suite_add_tcase(s, tc);
     return s;
 }
