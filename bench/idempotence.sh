@@ -70,7 +70,8 @@ while [ $r -lt "$rounds" ]; do
         b=$(run idem-off false); a=$(run idem-on true)
     fi
     set -- $a $b
-    echo "round $((r + 1)): on $1 rec/s (broker $2 ticks), off $3 rec/s (broker $4 ticks)"
+    echo "round $((r + 1)): on $1 rec/s (broker $2 ticks), off $3 rec/s (broker $4 ticks)," \
+        "load average $(cut -d' ' -f1 /proc/loadavg)"
     on="$on $1"
     off="$off $3"
     ratios="$ratios $(echo "$1 $3" | awk '{printf "%.4f", $1/$2}')"
@@ -81,6 +82,7 @@ done
 median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 echo "median: on $(median "$on") rec/s, off $(median "$off") rec/s;" \
     "median of the rounds' on/off ratios $(median "$ratios")"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "broker CPU over all rounds: on $ton ticks, off $toff ticks" \
     "(on/off $(echo "$ton $toff" | awk '{printf "%.3f", $1/$2}'))"
 grep -c "IDEMP" "$tmp/broker.log" | awk '{print "broker IDEMP log lines: " $1}'

@@ -5,7 +5,12 @@
  *   - part->head..part->tail is the partition's queue, oldest first; when
  *     part->open is set it is the tail and the only batch taking records.
  *   - part->in_flight counts the partition's drained batches not given
- *     back; while it is non-zero drain skips the partition (order).
+ *     back; drain skips the partition while it is at the limit
+ *     (part_in_flight, 1 when unset), a retried head while it is
+ *     non-zero, and everything while part->retries_out (retried batches
+ *     in flight) is (order).
+ *   - the retried batches of a queue (order != 0) are at its head, in
+ *     ascending order.
  *   - acc->mem_used is the sum of every alive batch's mem.
  * Topic and partition structs are never freed before the accumulator, so
  * pointers to them stay valid while the lock is dropped to wait.
@@ -41,6 +46,8 @@ struct qr_accum_part {
     qr_pbatch_t *head, *tail;
     qr_pbatch_t *open; /* the tail, while it takes records */
     int in_flight;
+    int retries_out;  /* of them, drained as retries */
+    uint64_t drained; /* batches ever drained: the next one's order */
 };
 
 struct qr_accum {
@@ -56,7 +63,8 @@ struct qr_accum {
     int waiters;  /* senders blocked on memory */
     int flushing; /* flushes in progress */
     int closed;
-    uint64_t rng; /* xorshift state for sticky partitions */
+    int part_in_flight_max; /* high-water mark (stats) */
+    uint64_t rng;           /* xorshift state for sticky partitions */
 };
 
 /* Record metadata slots a new batch starts with. */
@@ -618,6 +626,7 @@ size_t qr_accum_drain(qr_accum_t *acc, int64_t now_ms, qr_accum_sel_fn *sel,
                       void *ctx, qr_pbatch_t **out, int64_t *next_ms)
 {
     qr_pbatch_t *first = NULL, **tailp = &first;
+    int limit = acc->conf.part_in_flight > 1 ? acc->conf.part_in_flight : 1;
     size_t n = 0;
 
     *next_ms = INT64_MAX;
@@ -630,18 +639,33 @@ size_t qr_accum_drain(qr_accum_t *acc, int64_t now_ms, qr_accum_sel_fn *sel,
             qr_pbatch_t *b;
             int retried = -1; /* issue 22: what the taken batches are */
 
-            if (!part || part->in_flight)
+            if (!part || part->in_flight >= limit || part->retries_out)
+                continue;
+            /* a retry goes when nothing of its partition is in flight:
+             * after everything sent before and after it is back */
+            if (part->head && part->head->attempts > 0 && part->in_flight)
                 continue;
             /* issue 22: retried batches and fresh ones never go in one
              * request, so an idempotent producer's request holds batches
              * that were all written before or none (one answer, one base
-             * offset per partition) */
+             * offset per partition). With several in flight the retried
+             * ones may come from different requests, some written and
+             * some not: they go one at a time (Kafka sends one batch per
+             * partition per request) */
             while ((b = part->head) != NULL &&
                    (retried < 0 || retried == (b->attempts > 0)) &&
+                   (retried != 1 || limit == 1) &&
+                   (limit == 1 || part->in_flight < limit) &&
                    batch_ready(acc, part, b, now_ms, next_ms) &&
                    sel(ctx, topic->name, part->partition,
                        qr_batch_builder_size(&b->b))) {
                 retried = b->attempts > 0;
+                if (!b->order)
+                    b->order = ++part->drained;
+                if (retried) {
+                    b->as_retry = 1;
+                    part->retries_out++;
+                }
                 part->head = b->next;
                 if (!part->head)
                     part->tail = NULL;
@@ -652,6 +676,8 @@ size_t qr_accum_drain(qr_accum_t *acc, int64_t now_ms, qr_accum_sel_fn *sel,
                 tailp = &b->next;
                 part->in_flight++;
                 acc->in_flight++;
+                if (part->in_flight > acc->part_in_flight_max)
+                    acc->part_in_flight_max = part->in_flight;
                 n++;
             }
         }
@@ -659,6 +685,16 @@ size_t qr_accum_drain(qr_accum_t *acc, int64_t now_ms, qr_accum_sel_fn *sel,
     pthread_mutex_unlock(&acc->lock);
     *out = first;
     return n;
+}
+
+/* A drained batch is given back: no longer a retry in flight. Lock
+ * held. */
+static void retry_back(qr_pbatch_t *b)
+{
+    if (b->as_retry) {
+        b->as_retry = 0;
+        b->part->retries_out--;
+    }
 }
 
 quire_err_t qr_accum_finish(qr_pbatch_t *b)
@@ -672,6 +708,7 @@ quire_err_t qr_accum_finish(qr_pbatch_t *b)
 void qr_accum_done(qr_accum_t *acc, qr_pbatch_t *b)
 {
     pthread_mutex_lock(&acc->lock);
+    retry_back(b);
     b->part->in_flight--;
     acc->in_flight--;
     acc->batches--;
@@ -685,12 +722,18 @@ void qr_accum_done(qr_accum_t *acc, qr_pbatch_t *b)
 void qr_accum_requeue(qr_accum_t *acc, qr_pbatch_t *b, int64_t retry_at_ms)
 {
     qr_accum_part_t *part = b->part;
+    qr_pbatch_t **pp;
 
     pthread_mutex_lock(&acc->lock);
+    retry_back(b);
     b->retry_at_ms = retry_at_ms;
-    b->next = part->head;
-    part->head = b;
-    if (!part->tail)
+    /* behind the retried batches drained before it, ahead of the rest */
+    for (pp = &part->head; *pp && (*pp)->order && (*pp)->order < b->order;
+         pp = &(*pp)->next)
+        ;
+    b->next = *pp;
+    *pp = b;
+    if (!b->next)
         part->tail = b;
     part->in_flight--;
     acc->in_flight--;
@@ -778,5 +821,6 @@ void qr_accum_stats(qr_accum_t *acc, qr_accum_stats_t *st)
     st->mem_used = acc->mem_used;
     st->records = acc->records;
     st->waiters = acc->waiters;
+    st->part_in_flight_max = acc->part_in_flight_max;
     pthread_mutex_unlock(&acc->lock);
 }

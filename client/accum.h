@@ -15,11 +15,21 @@
  * is waiting for memory. A requeued batch is ready again when its backoff
  * ends.
  *
- * Ordering: a partition with batches in flight is muted (drain skips it)
- * until every one of them is done or requeued, so a retried batch is never
- * overtaken by a later one of the same partition (Kafka's
- * guaranteeMessageOrder, without the max.in.flight=1 restriction on the
- * connection: several partitions' requests still pipeline).
+ * Ordering: with part_in_flight 1 (or 0) a partition with batches in
+ * flight is muted (drain skips it) until every one of them is done or
+ * requeued, so a retried batch is never overtaken by a later one of the
+ * same partition (Kafka's guaranteeMessageOrder; several partitions'
+ * requests still pipeline on a connection). With part_in_flight N > 1
+ * (issue 22: the idempotent producer's 5) a partition may have up to N
+ * batches in flight, taken by successive drains. A batch given back for a
+ * retry goes into its partition's queue in the order it was first drained
+ * (before every later-drained batch, after every earlier one: Kafka's
+ * insertInSequenceOrder), a retried batch at the head is drained only
+ * when nothing of its partition is in flight, and nothing else of the
+ * partition is drained while a retried batch is in flight: retries go in
+ * their original order, one batch at a time (they may come from different
+ * requests, some written, some not), never overtaken by what was sent
+ * after them.
  *
  * Memory: everything a batch holds (its struct, batch buffer, compression
  * buffer, record metadata) counts against buffer.memory, and nothing is
@@ -57,6 +67,8 @@ typedef struct qr_accum_conf {
     int codec;             /* QR_CODEC_* (compression.type) */
     int64_t buffer_memory; /* buffer.memory */
     size_t max_batch;      /* max.request.size: the largest batch */
+    int part_in_flight;    /* batches of one partition in flight; 0 or 1:
+                              muted while any is (see Ordering) */
 } qr_accum_conf_t;
 
 /** What the delivery report needs of each record. */
@@ -83,6 +95,9 @@ typedef struct qr_pbatch {
     int64_t created_ms;     /* monotonic ms when opened */
     int64_t retry_at_ms;    /* monotonic ms when a retry may go */
     int attempts;           /* times sent */
+    uint64_t order;         /* its partition's drain count when first
+                               drained (1, 2, ...): retries keep it */
+    int as_retry;           /* drained as a retry, not given back yet */
     int movable;            /* only unkeyed records placed by the sticky
                                partitioner: qr_accum_reroute may move it
                                to another partition while never sent */
@@ -156,7 +171,9 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic,
 /**
  * @brief Takes the ready batches the selector accepts: for each partition
  * that is not muted, its ready batches from the head of its queue, in
- * order, as long as @p sel says yes. Taken partitions are muted.
+ * order, as long as @p sel says yes and the partition stays within
+ * part_in_flight (see Ordering); retried batches and fresh ones are never
+ * taken together from one partition.
  * @param out   out: the taken batches, linked through next, in queue order
  *              per partition (NULL when none). They belong to the caller
  *              until given back with qr_accum_done/qr_accum_requeue.
@@ -185,9 +202,11 @@ quire_err_t qr_accum_finish(qr_pbatch_t *batch);
 void qr_accum_done(qr_accum_t *acc, qr_pbatch_t *batch);
 
 /**
- * @brief Gives a drained batch back for a retry: it goes to the HEAD of
- * its partition's queue, ready again at @p retry_at_ms. To keep order,
- * requeue the batches of one partition from last to first.
+ * @brief Gives a drained batch back for a retry: it goes back into its
+ * partition's queue in first-drain order (ahead of every batch drained
+ * after it or never drained, behind the retried ones drained before it),
+ * ready again at @p retry_at_ms; batches given back in any order come out
+ * in their original order.
  * @locality I/O thread  @locks takes the accumulator's
  */
 void qr_accum_requeue(qr_accum_t *acc, qr_pbatch_t *batch, int64_t retry_at_ms);
@@ -254,11 +273,13 @@ void qr_accum_close(qr_accum_t *acc);
 
 /** Counters, for tests and statistics. */
 typedef struct qr_accum_stats {
-    size_t batches;   /* alive: queued or in flight */
-    size_t in_flight; /* drained, not given back */
-    int64_t mem_used; /* bytes counted against buffer.memory */
-    int64_t records;  /* records in alive batches */
-    int waiters;      /* senders blocked on memory */
+    size_t batches;         /* alive: queued or in flight */
+    size_t in_flight;       /* drained, not given back */
+    int64_t mem_used;       /* bytes counted against buffer.memory */
+    int64_t records;        /* records in alive batches */
+    int waiters;            /* senders blocked on memory */
+    int part_in_flight_max; /* most batches of one partition in flight at
+                               once so far */
 } qr_accum_stats_t;
 
 /** @brief Reads the counters. @locality any @locks takes the

@@ -102,7 +102,11 @@ static const prop_t props[] = {
      "is closed and the request failed or retried",
      NULL},
     {"max.in.flight.requests.per.connection", T_INT, OFF(max_in_flight), "5", 1,
-     IMAX, "requests sent on a connection before their responses", NULL},
+     IMAX,
+     "requests sent on a connection before their responses, and batches "
+     "of one partition in flight; with idempotence at most 5 and order "
+     "holds across retries, without it more than 1 may reorder a retry",
+     NULL},
     {"max.block.ms", T_INT, OFF(max_block_ms), "60000", 0, IMAX,
      "how long send() may block for metadata or buffer memory", NULL},
     {"max.request.size", T_INT, OFF(max_request_size), "1048576", 62, IMAX,

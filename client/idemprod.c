@@ -17,6 +17,7 @@
 typedef struct seqslot {
     const qr_accum_part_t *part; /* NULL: free */
     int32_t next_seq;
+    int32_t acked_next; /* the sequence after the last batch acknowledged */
 } seqslot_t;
 
 struct qr_idemprod {
@@ -30,7 +31,11 @@ struct qr_idemprod {
     seqslot_t *slots;    /* open addressing on the partition pointer */
     size_t nslots, used;
     uint64_t slots_gen; /* generation the slots' sequences belong to */
+    int repair;         /* REPAIR_*: applied once nothing is in flight */
 };
+
+/* What a batch that failed for good asks for (qr_idemprod_settle). */
+enum { REPAIR_NONE, REPAIR_BUMP, REPAIR_NEW_ID };
 
 quire_err_t qr_idemprod_conf(const quire_conf_t *conf, int *on, char *errstr,
                              size_t errstr_size)
@@ -239,9 +244,18 @@ static seqslot_t *slot_for(qr_idemprod_t *ip, const qr_accum_part_t *part)
     if (!ip->slots[i].part) {
         ip->slots[i].part = part;
         ip->slots[i].next_seq = 0;
+        ip->slots[i].acked_next = 0;
         ip->used++;
     }
     return &ip->slots[i];
+}
+
+/* The sequence after @p count records from @p seq (wrapping at
+ * INT32_MAX to 0, Kafka's DefaultRecordBatch.incrementSequence). */
+static int32_t seq_after(int32_t seq, int32_t count)
+{
+    return seq > INT32_MAX - count ? count - (INT32_MAX - seq) - 1
+                                   : seq + count;
 }
 
 quire_err_t qr_idemprod_stamp(qr_idemprod_t *ip, qr_pbatch_t *b)
@@ -256,9 +270,35 @@ quire_err_t qr_idemprod_stamp(qr_idemprod_t *ip, qr_pbatch_t *b)
         return QUIRE_ERR_NO_MEMORY;
     seq = s->next_seq;
     qr_batch_builder_set_producer(&b->b, ip->pid, ip->epoch, seq);
-    s->next_seq = seq > INT32_MAX - b->count ? b->count - (INT32_MAX - seq) - 1
-                                             : seq + b->count;
+    s->next_seq = seq_after(seq, b->count);
     return QUIRE_ERR_NONE;
+}
+
+/* The slot of a batch numbered with the current id and epoch, else NULL
+ * (not numbered, an older epoch's, or out of memory). */
+static seqslot_t *current_slot(qr_idemprod_t *ip, const qr_pbatch_t *b)
+{
+    if (b->len == 0 || ip->pid < 0 || b->b.producer_id != ip->pid ||
+        b->b.producer_epoch != ip->epoch)
+        return NULL;
+    return slot_for(ip, b->part);
+}
+
+void qr_idemprod_acked(qr_idemprod_t *ip, const qr_pbatch_t *b)
+{
+    seqslot_t *s = current_slot(ip, b);
+
+    if (s)
+        s->acked_next = seq_after(b->b.base_sequence, b->count);
+}
+
+int qr_idemprod_oos_retriable(qr_idemprod_t *ip, const qr_pbatch_t *b)
+{
+    seqslot_t *s = current_slot(ip, b);
+
+    /* not the next the broker should take: one sent before it is still
+     * unanswered or being retried, and goes first (Kafka's producer) */
+    return s && b->b.base_sequence != s->acked_next;
 }
 
 void qr_idemprod_failed(qr_idemprod_t *ip, const qr_pbatch_t *b,
@@ -269,19 +309,40 @@ void qr_idemprod_failed(qr_idemprod_t *ip, const qr_pbatch_t *b,
         return;
     if (err == QUIRE_ERR_INVALID_PRODUCER_EPOCH ||
         err == QUIRE_ERR_UNKNOWN_PRODUCER_ID || ip->epoch == INT16_MAX) {
-        QR_LOG_WARN("PRODUCE", "producer id %lld: %s; asking for a new one",
-                    (long long)ip->pid, quire_err2str(err));
-        ip->pid = -1;
-        ip->epoch = -1;
+        if (ip->repair != REPAIR_NEW_ID)
+            QR_LOG_WARN("PRODUCE",
+                        "producer id %lld: %s; asking for a new one once "
+                        "nothing is in flight",
+                        (long long)ip->pid, quire_err2str(err));
+        ip->repair = REPAIR_NEW_ID;
         return;
     }
-    if (b->b.producer_epoch != ip->epoch)
-        return; /* an older epoch's batch: bumped already */
-    ip->epoch++;
-    ip->generation++;
+    if (b->b.producer_epoch != ip->epoch || ip->repair != REPAIR_NONE)
+        return; /* an older epoch's batch, or a repair is on its way */
+    ip->repair = REPAIR_BUMP;
     QR_LOG_INFO("PRODUCE",
                 "producer id %lld: a numbered batch of %s-%d "
-                "failed (%s); epoch bumped to %d, sequences restart at 0",
-                (long long)ip->pid, b->topic, b->partition, quire_err2str(err),
-                ip->epoch);
+                "failed (%s); bumping the epoch once nothing is in flight",
+                (long long)ip->pid, b->topic, b->partition, quire_err2str(err));
+}
+
+int qr_idemprod_settle(qr_idemprod_t *ip, size_t in_flight)
+{
+    if (ip->repair == REPAIR_NONE)
+        return 1;
+    if (in_flight > 0)
+        return 0;
+    if (ip->repair == REPAIR_NEW_ID) {
+        ip->pid = -1;
+        ip->epoch = -1;
+    } else {
+        ip->epoch++;
+        ip->generation++;
+        QR_LOG_INFO("PRODUCE",
+                    "producer id %lld: epoch bumped to %d, sequences "
+                    "restart at 0",
+                    (long long)ip->pid, ip->epoch);
+    }
+    ip->repair = REPAIR_NONE;
+    return 1;
 }

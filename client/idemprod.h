@@ -17,11 +17,20 @@
  * partition's sequence: the epoch is bumped locally (KIP-360, Kafka 2.5+)
  * and every partition's sequence starts again at 0 for batches not
  * numbered yet; INVALID_PRODUCER_EPOCH (fenced) and UNKNOWN_PRODUCER_ID,
- * or an epoch at its maximum, get a new producer id instead.
+ * or an epoch at its maximum, get a new producer id instead. Either waits
+ * until no batch is in flight (nothing is drained meanwhile), as Kafka's
+ * producer does: a batch of the old epoch retried after one of the new
+ * had been written would be fenced.
  *
- * Order: a partition has one request in flight (accum.h), and a request
- * never mixes retried batches with fresh ones, so what the broker sees of
- * a partition is always in sequence.
+ * Order: a partition has up to max.in.flight.requests.per.connection (at
+ * most 5, the batches the broker remembers per producer) batches in
+ * flight; a request never mixes retried batches with fresh ones, retried
+ * batches go back into their partition's queue in sequence order and go
+ * only when nothing of the partition is in flight (accum.h). A batch the
+ * broker refuses with OUT_OF_ORDER_SEQUENCE_NUMBER because one sent
+ * before it was lost (its sequence is not the one after the last
+ * acknowledged) is retried behind that one, as Kafka's producer does;
+ * the batch right after the last acknowledged one failing so is an error.
  *
  * Threads: the client's loop thread only.
  */
@@ -78,12 +87,38 @@ int qr_idemprod_ready(qr_idemprod_t *ip, qr_client_t *cl);
 quire_err_t qr_idemprod_stamp(qr_idemprod_t *ip, qr_pbatch_t *b);
 
 /**
- * @brief A batch is reported failed with @p err: if it was numbered, bump
- * the epoch or ask for a new producer id (see above).
+ * @brief A batch is reported failed with @p err: if it was numbered, an
+ * epoch bump or a new producer id is due (see above and
+ * qr_idemprod_settle).
  * @locality loop  @locks none
  */
 void qr_idemprod_failed(qr_idemprod_t *ip, const qr_pbatch_t *b,
                         quire_err_t err);
+
+/**
+ * @brief Applies the epoch bump or id reset a failed batch asked for, once
+ * @p in_flight (the accumulator's batches in flight) is 0.
+ * @returns 1 when nothing is pending (batches may be drained), 0 while a
+ *          repair waits for batches in flight.
+ * @locality loop  @locks none
+ */
+int qr_idemprod_settle(qr_idemprod_t *ip, size_t in_flight);
+
+/**
+ * @brief A numbered batch was acknowledged (written, or a duplicate of one
+ * written): its partition's sequences up to it are on the broker.
+ * @locality loop  @locks none
+ */
+void qr_idemprod_acked(qr_idemprod_t *ip, const qr_pbatch_t *b);
+
+/**
+ * @brief Whether OUT_OF_ORDER_SEQUENCE_NUMBER for @p b is worth a retry:
+ * it carries the current id and epoch and its sequence is not the one
+ * after the last acknowledged (an earlier batch is missing and is being
+ * retried first).
+ * @locality loop  @locks none
+ */
+int qr_idemprod_oos_retriable(qr_idemprod_t *ip, const qr_pbatch_t *b);
 
 /** @brief Takes @p pid and @p epoch as InitProducerId's answer (every
  * sequence starts at 0). @locality loop @locks none */

@@ -2,7 +2,8 @@
  * producer: quire_producer_* (DESIGN.md §7). Application threads append to
  * the accumulator; the client's loop thread drains ready batches, groups
  * them by leader into Produce requests (several in flight per connection,
- * at most one per partition, see accum.h), and completes each record with
+ * up to max.in.flight.requests.per.connection batches per partition, see
+ * accum.h), and completes each record with
  * a delivery report: its offset, a retry (same order, after
  * retry.backoff.ms, with fresh metadata), or its error.
  *
@@ -204,8 +205,15 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
                            int64_t append_time)
 {
     int64_t now = qr_clock_mono_ms();
-    qr_pbatch_t *b, *next, *rev = NULL;
+    qr_pbatch_t *b, *next;
+    int retry = retriable(err);
 
+    /* issue 22: a batch sent after one that was lost is out of sequence
+     * for the broker; it is retried behind the lost one (which was given
+     * back first, or is still in flight) */
+    if (err == QUIRE_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER && p->idem &&
+        qr_idemprod_oos_retriable(p->idem, first))
+        retry = 1;
     if (err == QUIRE_ERR_DUPLICATE_SEQUENCE_NUMBER) {
         /* issue 22: written before, offset unknown (Kafka's meaning) */
         err = QUIRE_ERR_NONE;
@@ -216,6 +224,8 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
             int32_t count = b->count;
 
             next = b->next;
+            if (p->idem)
+                qr_idemprod_acked(p->idem, b);
             deliver(p, b, base, append_time, err);
             if (base >= 0)
                 base += count;
@@ -225,26 +235,22 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
     if (stale_meta(err))
         qr_client_meta_stale(p->cl, first->topic);
     for (b = first; b != end; b = b->next)
-        if (retriable(err))
+        if (retry)
             b->last_err = err;
-    if (retriable(err) && !p->stopping && first->attempts <= p->conf->retries &&
+    if (retry && !p->stopping && first->attempts <= p->conf->retries &&
         now - first->created_ms < p->conf->delivery_timeout_ms) {
         QR_DBG(QR_DBG_PRODUCE, "PRODUCE", "%s-%d: %s; retrying", first->topic,
                first->partition, quire_err2str(err));
-        /* requeue last to first, so the queue keeps their order */
+        /* back into the queue in the order they were first sent, behind
+         * the retries of batches sent before them (accum.h) */
         for (b = first; b != end; b = next) {
-            next = b->next;
-            b->next = rev;
-            rev = b;
-        }
-        for (b = rev; b; b = next) {
             next = b->next;
             qr_accum_requeue(p->acc, b, now + p->conf->retry_backoff_ms);
         }
         qr_client_run_at(p->cl, now + p->conf->retry_backoff_ms);
         return;
     }
-    if (retriable(err) && !p->stopping && first->attempts <= p->conf->retries) {
+    if (retry && !p->stopping && first->attempts <= p->conf->retries) {
         /* the delivery timeout ran out while retrying: Kafka's
          * TimeoutException, naming the last error (the caller holds @p
          * end: cut the group off it) */
@@ -258,7 +264,7 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
         char why[768];
 
         next = b->next;
-        if (retriable(err) && !p->stopping)
+        if (retry && !p->stopping)
             snprintf(why, sizeof(why),
                      "%d record(s) for %s-%d failed after %d attempt(s) "
                      "(retries %d): %s",
@@ -528,9 +534,16 @@ static void producer_run(qr_client_t *cl, void *arg)
     if (qr_accum_expire(p->acc, NULL, now, p->conf->delivery_timeout_ms,
                         &expired))
         fail_list(p, expired, QUIRE_ERR_REQUEST_TIMED_OUT);
-    /* issue 22: nothing is numbered before the producer id is known */
-    if (p->idem && !qr_idemprod_ready(p->idem, p->cl))
-        return;
+    /* issue 22: nothing is numbered before the producer id is known, nor
+     * while an epoch bump waits for the batches in flight */
+    if (p->idem) {
+        qr_accum_stats_t st;
+
+        qr_accum_stats(p->acc, &st);
+        if (!qr_idemprod_settle(p->idem, st.in_flight) ||
+            !qr_idemprod_ready(p->idem, p->cl))
+            return;
+    }
     memset(&r, 0, sizeof(r));
     r.p = p;
     qr_accum_drain(p->acc, now, select_batch, &r, &list, &next_ms);
@@ -646,6 +659,11 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
     ac.codec = conf->compression;
     ac.buffer_memory = conf->buffer_memory;
     ac.max_batch = (size_t)conf->max_request_size;
+    /* Kafka's max.in.flight.requests.per.connection, per partition: a
+     * Kafka request holds one batch per partition. With idempotence (at
+     * most 5) order holds across retries; without it, 1 keeps order and
+     * more may reorder on a retry (quire(3)) */
+    ac.part_in_flight = conf->max_in_flight;
     err = qr_accum_new(&ac, &p->acc);
     if (err != QUIRE_ERR_NONE) {
         producer_free(p);

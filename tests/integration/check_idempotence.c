@@ -5,10 +5,13 @@
  * answer lost), so the producer retries requests the broker already
  * wrote; the broker advertises the proxy's port, so every connection goes
  * through it. Meanwhile the broker is stopped cleanly once (its producer
- * state goes to a snapshot) and killed with SIGKILL once (the state is
- * rebuilt from the last snapshot and the log). The topic is then read
- * back: with idempotence every record is there exactly once, at the
- * offset its delivery report gave, with no hole; with
+ * state goes to a snapshot) and killed with SIGKILL KILLS times while
+ * records are in flight (the state is rebuilt from the last snapshot and
+ * the log). With idempotence up to 5 batches per partition are in flight
+ * (max.in.flight.requests.per.connection, checked to have happened). The
+ * topic is then read back: with idempotence every record is there exactly
+ * once, in the order sent, at the offset its delivery report gave, with
+ * no hole; with
  * enable.idempotence=false the same run writes duplicates (what quire(3)
  * documents). A fenced producer (an older epoch of the same id) is
  * refused with INVALID_PRODUCER_EPOCH; InitProducerId hands out ids from
@@ -24,6 +27,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "producer_int.h"
 #include "qt_broker.h"
 #include "qt_client.h"
 #include "qt_zk.h"
@@ -39,6 +43,7 @@
 #define PARTS     2
 #define NREC      6000
 #define CUT_EVERY 3
+#define KILLS     3
 
 static char *zk_connect;
 static qt_broker_t *broker;
@@ -121,6 +126,8 @@ typedef struct dstate {
 } dstate_t;
 
 static dstate_t ds;
+static quire_producer_t *producing; /* for on_dr's look at the counters */
+static int part_in_flight_max;      /* what it saw */
 
 static void on_dr(const quire_delivery_t *dr, void *opaque)
 {
@@ -139,6 +146,13 @@ static void on_dr(const quire_delivery_t *dr, void *opaque)
     ds.err[i] = dr->err;
     ds.part[i] = dr->partition;
     ds.offset[i] = dr->offset;
+    if (producing) { /* the loop thread: the producer is alive */
+        qr_producer_stats_t st;
+
+        qr_producer_stats(producing, &st);
+        if (st.acc.part_in_flight_max > part_in_flight_max)
+            part_in_flight_max = st.acc.part_in_flight_max;
+    }
     atomic_fetch_add(&ds.done, 1);
 }
 
@@ -166,6 +180,27 @@ static void wait_delivered(int n)
     ck_assert_int_eq(atomic_load(&ds.done), n);
 }
 
+/* Kills the broker with SIGKILL while records @p from..@p to are being
+ * sent, and starts it again once ZooKeeper has let its session go. */
+static void crash_while_sending(quire_producer_t *p, const char *topic,
+                                int from, int to)
+{
+    int mid = from + (to - from) / 2;
+    zhandle_t *zh;
+
+    send_range(p, topic, from, mid);
+    qt_sleep_ms(50);
+    ck_assert_int_eq(qt_broker_kill(broker), 0);
+    send_range(p, topic, mid, to);
+    /* the dead broker's session must expire before it can register */
+    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_ptr_nonnull(zh);
+    ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/1", false, 30000));
+    qt_zk_close(zh);
+    ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
+    wait_delivered(to);
+}
+
 static void produce_through_faults(const char *topic, const char *idem)
 {
     quire_conf_t *conf = quire_conf_new();
@@ -173,6 +208,7 @@ static void produce_through_faults(const char *topic, const char *idem)
     char errstr[256];
 
     memset(&ds, 0, sizeof(ds));
+    part_in_flight_max = 0;
     ck_assert_ptr_nonnull(conf);
     conf_set(conf, "bootstrap.servers", bootstrap);
     conf_set(conf, "enable.idempotence", idem);
@@ -182,41 +218,37 @@ static void produce_through_faults(const char *topic, const char *idem)
     conf_set(conf, "max.request.size", "4096");
     conf_set(conf, "retry.backoff.ms", "20");
     conf_set(conf, "reconnect.backoff.ms", "20");
+    conf_set(conf, "max.in.flight.requests.per.connection", "5");
     quire_conf_set_delivery_cb(conf, on_dr, NULL);
     ck_assert_msg(quire_producer_new(conf, &p, errstr, sizeof(errstr)) ==
                       QUIRE_ERR_NONE,
                   "%s", errstr);
+    producing = p;
     ck_assert(qt_zkproxy_cmd(proxy, 5000, "cut-every %d", CUT_EVERY));
     send_range(p, topic, 0, NREC / 3);
     wait_delivered(NREC / 3);
     /* a clean restart: the producer state goes through a snapshot */
     ck_assert_int_eq(qt_broker_stop(broker, 20000), 0);
-    send_range(p, topic, NREC / 3, 2 * NREC / 3);
+    send_range(p, topic, NREC / 3, NREC / 2);
     ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
-    wait_delivered(2 * NREC / 3);
-    /* a crash: rebuilt from the last snapshot and the log */
-    send_range(p, topic, 2 * NREC / 3, 5 * NREC / 6);
-    qt_sleep_ms(50);
-    ck_assert_int_eq(qt_broker_kill(broker), 0);
-    send_range(p, topic, 5 * NREC / 6, NREC);
-    /* the dead broker's session must expire before it can register */
-    {
-        zhandle_t *zh = qt_zk_connect(zk_connect, 10000);
-        ck_assert_ptr_nonnull(zh);
-        ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/1", false, 30000));
-        qt_zk_close(zh);
-    }
-    ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
-    wait_delivered(NREC);
+    wait_delivered(NREC / 2);
+    /* crashes: rebuilt from the last snapshot and the log each time */
+    for (int k = 0; k < KILLS; k++)
+        crash_while_sending(
+            p, topic, NREC / 2 + k * (NREC / 2) / KILLS,
+            k == KILLS - 1 ? NREC : NREC / 2 + (k + 1) * (NREC / 2) / KILLS);
     ck_assert_int_eq(quire_producer_flush(p, 60000), QUIRE_ERR_NONE);
     ck_assert(qt_zkproxy_cmd(proxy, 5000, "cut-every 0"));
+    producing = NULL;
     quire_producer_close(p, 10000);
+    fprintf(stderr, "%s: at most %d batches of a partition in flight\n", topic,
+            part_in_flight_max);
 }
 
 /* Reads the topic back. @returns how many records appear more than once;
  * a record missing, out of its partition's order, or not where its report
  * said fails the test. */
-static int read_back(const char *topic)
+static int read_back(const char *topic, int *reorderedp)
 {
     quire_conf_t *conf = quire_conf_new();
     quire_consumer_t *c = NULL;
@@ -224,6 +256,7 @@ static int read_back(const char *topic)
     char errstr[256];
     static int seen[NREC], at_reported[NREC];
     int64_t pos[PARTS], left = 0, deadline = qt_now_ms() + 60000;
+    int last[PARTS], reordered = 0;
     int dups = 0, failed = 0;
 
     memset(seen, 0, sizeof(seen));
@@ -240,6 +273,7 @@ static int read_back(const char *topic)
     for (int p = 0; p < PARTS; p++) {
         left += tps[p].offset;
         pos[p] = 0;
+        last[p] = -1;
         ck_assert_int_eq(
             quire_consumer_assign(c, topic, p, QUIRE_OFFSET_BEGINNING),
             QUIRE_ERR_NONE);
@@ -265,6 +299,10 @@ static int read_back(const char *topic)
             "p%d offset %lld: '%s'", r->partition, (long long)r->offset, value);
         if (++seen[i] > 1)
             dups++;
+        else if (i < last[r->partition])
+            reordered++; /* first seen after one sent later */
+        if (i > last[r->partition])
+            last[r->partition] = i;
         if (ds.err[i] == QUIRE_ERR_NONE && ds.part[i] == r->partition &&
             ds.offset[i] == r->offset)
             at_reported[i] = 1;
@@ -282,9 +320,13 @@ static int read_back(const char *topic)
                       i, ds.part[i], (long long)ds.offset[i], seen[i]);
     }
     quire_consumer_close(c);
-    fprintf(stderr, "%s: %d records read more than once, %d reported failed\n",
-            topic, dups, failed);
+    fprintf(stderr,
+            "%s: %d records read more than once, %d out of the order sent, "
+            "%d reported failed\n",
+            topic, dups, reordered, failed);
     ck_assert_int_eq(failed, 0);
+    if (reorderedp)
+        *reorderedp = reordered;
     return dups;
 }
 
@@ -304,9 +346,14 @@ START_TEST(no_duplicates_no_gaps)
 {
     setup_cluster();
     topic_create("idem", PARTS);
+    int reordered = -1;
+
     produce_through_faults("idem", "true");
     ck_assert_int_gt(proxy_cuts(), 10); /* the retries did happen */
-    ck_assert_int_eq(read_back("idem"), 0);
+    /* and several batches of a partition were in flight at once */
+    ck_assert_int_gt(part_in_flight_max, 1);
+    ck_assert_int_eq(read_back("idem", &reordered), 0);
+    ck_assert_int_eq(reordered, 0);
     teardown_cluster();
 }
 END_TEST
@@ -318,7 +365,7 @@ START_TEST(without_idempotence_duplicates)
     produce_through_faults("plain", "false");
     ck_assert_int_gt(proxy_cuts(), 10);
     /* what quire(3) documents for enable.idempotence=false */
-    ck_assert_int_gt(read_back("plain"), 0);
+    ck_assert_int_gt(read_back("plain", NULL), 0);
     teardown_cluster();
 }
 END_TEST

@@ -242,6 +242,62 @@ START_TEST(mute_and_retry_order)
 }
 END_TEST
 
+/* issue 22: with part_in_flight 3 a partition has up to 3 batches in
+ * flight from successive drains; batches given back in any order go back
+ * in the order they were first drained; a retried head waits until
+ * nothing of its partition is in flight, and nothing of it goes while a
+ * retried batch is in flight */
+START_TEST(pipelined_partition_retry_order)
+{
+    qr_accum_conf_t c = conf_of(16384, 0, 1 << 20);
+    qr_accum_t *acc;
+    qr_pbatch_t *b[4], *list;
+    int64_t next_ms;
+    qr_accum_stats_t st;
+
+    c.part_in_flight = 3;
+    acc = new_accum(c);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(put(acc, "t", 0, 1, i, 10, 1000, 1000, NULL, NULL),
+                         QUIRE_ERR_NONE);
+        ck_assert_uint_eq(
+            qr_accum_drain(acc, 1000, take_all, NULL, &b[i], &next_ms),
+            i < 3 ? 1 : 0); /* the 4th waits: 3 in flight */
+        if (i < 3) {
+            ck_assert_ptr_null(b[i]->next);
+            b[i]->attempts++;
+        }
+    }
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.part_in_flight_max, 3);
+    /* answers in any order: the queue is 1, 2, then the fresh 3 */
+    qr_accum_done(acc, b[0]); /* b[0] got through */
+    qr_accum_requeue(acc, b[1], 1100);
+    /* a retry does not go while a batch of its partition is in flight */
+    ck_assert_uint_eq(
+        qr_accum_drain(acc, 1100, take_all, NULL, &list, &next_ms), 0);
+    qr_accum_requeue(acc, b[2], 1100);
+    /* 1 then 2, one at a time (they came from different requests), and
+     * nothing else of the partition while a retry is in flight (3 stays,
+     * though 3 may fly) */
+    for (int i = 1; i < 3; i++) {
+        ck_assert_uint_eq(
+            qr_accum_drain(acc, 1100, take_all, NULL, &list, &next_ms), 1);
+        ck_assert_ptr_eq(list, b[i]);
+        ck_assert_ptr_null(list->next);
+        ck_assert_int_eq(check_batch(b[i], i), i + 1);
+        ck_assert_uint_eq(
+            qr_accum_drain(acc, 1100, take_all, NULL, &list, &next_ms), 0);
+        qr_accum_done(acc, b[i]);
+    }
+    ck_assert_uint_eq(
+        qr_accum_drain(acc, 1100, take_all, NULL, &list, &next_ms), 1);
+    ck_assert_int_eq(check_batch(list, 3), 4);
+    qr_accum_done(acc, list);
+    qr_accum_destroy(acc);
+}
+END_TEST
+
 static int only_partition_1(void *ctx, const char *topic, int32_t partition,
                             size_t bytes)
 {
@@ -726,6 +782,7 @@ static Suite *accum_suite(void)
     tcase_add_test(tc, linger);
     tcase_add_test(tc, full_batch_ready_before_linger);
     tcase_add_test(tc, mute_and_retry_order);
+    tcase_add_test(tc, pipelined_partition_retry_order);
     tcase_add_test(tc, selector_decides);
     tcase_add_test(tc, sticky_partition_per_batch);
     tcase_add_test(tc, sticky_only_available_partitions);

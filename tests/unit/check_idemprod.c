@@ -153,25 +153,76 @@ START_TEST(sequences)
     }
     ck_assert_int_eq(qr_idemprod_stamp(ip, b), QUIRE_ERR_NONE);
     expect_hdr(b, 77, 0, 3);
-    /* b fails for good: epoch bumped, partition 0 starts again at 0 */
+    /* b fails for good: epoch bumped, partition 0 starts again at 0,
+     * but only once nothing is in flight (x is) */
     qr_idemprod_failed(ip, b, QUIRE_ERR_REQUEST_TIMED_OUT);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 1), 0);
+    qr_idemprod_get(ip, &pid, &epoch);
+    ck_assert_int_eq(pid, 77);
+    ck_assert_int_eq(epoch, 0);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1);
     qr_idemprod_get(ip, &pid, &epoch);
     ck_assert_int_eq(pid, 77);
     ck_assert_int_eq(epoch, 1);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1); /* once */
     qr_accum_done(acc, b);
     a = batch_of(acc, 0, 1);
     ck_assert_int_eq(qr_idemprod_stamp(ip, a), QUIRE_ERR_NONE);
     expect_hdr(a, 77, 1, 0);
     /* x (old epoch) failing later changes nothing more */
     qr_idemprod_failed(ip, x, QUIRE_ERR_REQUEST_TIMED_OUT);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1);
     qr_idemprod_get(ip, &pid, &epoch);
     ck_assert_int_eq(epoch, 1);
     qr_accum_done(acc, x);
-    /* fenced: a new producer id is needed */
+    /* fenced: a new producer id is needed, once nothing is in flight */
     qr_idemprod_failed(ip, a, QUIRE_ERR_INVALID_PRODUCER_EPOCH);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 2), 0);
+    qr_idemprod_get(ip, &pid, &epoch);
+    ck_assert_int_eq(pid, 77);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1);
     qr_idemprod_get(ip, &pid, &epoch);
     ck_assert_int_eq(pid, -1);
     qr_accum_done(acc, a);
+    qr_idemprod_destroy(ip);
+    qr_accum_destroy(acc);
+}
+END_TEST
+
+/* issue 22: OUT_OF_ORDER_SEQUENCE_NUMBER is retried for a batch sent
+ * after one not acknowledged yet (that one goes first), not for the one
+ * right after the last acknowledged, nor for an older epoch's */
+START_TEST(out_of_order_retriable)
+{
+    qr_accum_conf_t c = {.batch_size = 16384,
+                         .codec = QR_CODEC_NONE,
+                         .buffer_memory = 1 << 20,
+                         .max_batch = 1 << 20,
+                         .part_in_flight = 5};
+    qr_accum_t *acc = NULL;
+    qr_idemprod_t *ip = qr_idemprod_new(0);
+    qr_pbatch_t *a, *b;
+
+    ck_assert_int_eq(qr_accum_new(&c, &acc), QUIRE_ERR_NONE);
+    qr_idemprod_set(ip, 9, 0);
+    a = batch_of(acc, 2, 3);
+    ck_assert_int_eq(qr_idemprod_stamp(ip, a), QUIRE_ERR_NONE);
+    expect_hdr(a, 9, 0, 0);
+    b = batch_of(acc, 2, 2);
+    ck_assert_int_eq(qr_idemprod_stamp(ip, b), QUIRE_ERR_NONE);
+    expect_hdr(b, 9, 0, 3);
+    /* a is not acknowledged: b is out of order because of it */
+    ck_assert_int_eq(qr_idemprod_oos_retriable(ip, b), 1);
+    ck_assert_int_eq(qr_idemprod_oos_retriable(ip, a), 0);
+    qr_idemprod_acked(ip, a);
+    qr_accum_done(acc, a);
+    /* b is the next the broker should take: out of order is an error */
+    ck_assert_int_eq(qr_idemprod_oos_retriable(ip, b), 0);
+    /* an older epoch's batch never is */
+    qr_idemprod_failed(ip, b, QUIRE_ERR_REQUEST_TIMED_OUT);
+    ck_assert_int_eq(qr_idemprod_settle(ip, 0), 1);
+    ck_assert_int_eq(qr_idemprod_oos_retriable(ip, b), 0);
+    qr_accum_done(acc, b);
     qr_idemprod_destroy(ip);
     qr_accum_destroy(acc);
 }
@@ -184,6 +235,7 @@ static Suite *suite(void)
 
     tcase_add_test(tc, conf_rules);
     tcase_add_test(tc, sequences);
+    tcase_add_test(tc, out_of_order_retriable);
     suite_add_tcase(s, tc);
     return s;
 }
