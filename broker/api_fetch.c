@@ -109,24 +109,28 @@ static void answer(fetch_op_t *op)
     resp.correlation_id = op->correlation_id;
     resp.u.fetch.topic_count = op->topic_cnt;
     resp.u.fetch.topics = op->topics;
-    if (qr_request_respond(op->reply, &resp) == QUIRE_ERR_NONE) {
-        for (size_t i = 0; i < op->part_cnt; i++) {
-            fetch_part_t *fp = &op->parts[i];
-            if (fp->slice.len == 0)
-                continue;
-            qr_plog_slice_t *copy = qr_malloc(sizeof(*copy));
-            *copy = fp->slice;
-            memset(&fp->slice, 0, sizeof(fp->slice));
-            qr_reply_add_file(op->reply, copy->fd, (int64_t)copy->pos,
-                              copy->len, release_slice, copy);
-            /* issue 15: quire_bytes_out_total counts what consumers get;
-             * a follower's fetch is replication traffic (as in Kafka) */
-            if (op->replica_id < 0)
-                atomic_fetch_add_explicit(
-                    &qr_netthread_stats(op->nt)->fetch_bytes_out, copy->len,
-                    memory_order_relaxed);
-        }
+    /* Each partition's records go as a file range the codec places where
+     * its protocol wants them (request.h); the reply releases the slice. */
+    for (size_t i = 0; i < op->part_cnt; i++) {
+        fetch_part_t *fp = &op->parts[i];
+        if (fp->slice.len == 0)
+            continue;
+        qr_plog_slice_t *copy = qr_malloc(sizeof(*copy));
+        *copy = fp->slice;
+        memset(&fp->slice, 0, sizeof(fp->slice));
+        fp->resp->file.fd = copy->fd;
+        fp->resp->file.pos = (int64_t)copy->pos;
+        fp->resp->file.len = copy->len;
+        fp->resp->file.release = release_slice;
+        fp->resp->file.arg = copy;
+        /* issue 15: quire_bytes_out_total counts what consumers get; a
+         * follower's fetch is replication traffic (as in Kafka) */
+        if (op->replica_id < 0)
+            atomic_fetch_add_explicit(
+                &qr_netthread_stats(op->nt)->fetch_bytes_out, copy->len,
+                memory_order_relaxed);
     }
+    (void)qr_request_respond(op->reply, &resp);
     qr_reply_ready(op->reply);
 }
 

@@ -168,6 +168,9 @@ static const struct bad_check {
     {"listeners", "PLAINTEXT://[::1:9092", "listeners"},
     {"listeners", "PLAINTEXT://h:12x", "listeners"},
     {"advertised.listeners", "nonsense", "advertised.listeners"},
+    /* issue 13: Kafka's protocol only beside a quire listener */
+    {"listeners", "KAFKA://127.0.0.1:19092", "PLAINTEXT"},
+    {"listeners", "KAFKA:/127.0.0.1:19092", "listeners"},
     {"socket.request.max.bytes", "2048", "socket.request.max.bytes"},
     {"debug", "zk,bogus", "debug"},
 };
@@ -205,6 +208,22 @@ START_TEST(test_listener_parse)
                      QUIRE_ERR_NONE);
     ck_assert_str_eq(la.host, "");
     ck_assert_int_eq(la.port, 9093);
+    ck_assert_int_eq(la.proto, QR_WIREPROTO_QUIRE);
+    /* issue 13: the name says the protocol */
+    ck_assert_int_eq(qr_listener_addr_parse("KAFKA://127.0.0.1:19092", &la,
+                                            errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(la.proto, QR_WIREPROTO_KAFKA);
+    ck_assert_str_eq(la.name, "KAFKA");
+    ck_assert_int_eq(la.port, 19092);
+    ck_assert_int_eq(
+        qr_listener_addr_parse("QUIRE://:9094", &la, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(la.proto, QR_WIREPROTO_QUIRE);
+    set_ok("zookeeper.connect", "127.0.0.1:2181/q");
+    set_ok("listeners", "PLAINTEXT://:0,KAFKA://:0");
+    ck_assert_int_eq(qr_brokerconf_check(bconf, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
 }
 END_TEST
 

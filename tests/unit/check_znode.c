@@ -116,7 +116,22 @@ START_TEST(test_broker)
         QUIRE_ERR_NONE);
     ck_assert_str_eq(b.host, "kafka1");
     ck_assert_int_eq(b.port, 9093);
+    ck_assert_int_eq(b.kafka_port, 0);
     free(b.host);
+    /* issue 13: both listeners, in Kafka's endpoints array */
+    s = qr_znode_broker_encode_ep("h1", 9092, 19092, 1400000000123);
+    ck_assert_ptr_nonnull(strstr(
+        s, "\"endpoints\":[\"PLAINTEXT://h1:9092\",\"KAFKA://h1:19092\"]"));
+    ck_assert_ptr_nonnull(strstr(s, "\"listener_security_protocol_map\":{"
+                                    "\"PLAINTEXT\":\"PLAINTEXT\",\"KAFKA\":"
+                                    "\"PLAINTEXT\"}"));
+    ck_assert_int_eq(
+        qr_znode_broker_decode(s, LEN(s), &b, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(b.port, 9092);
+    ck_assert_int_eq(b.kafka_port, 19092);
+    free(b.host);
+    free(s);
 }
 END_TEST
 
