@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include "api_apiversions.h"
+#include "conn.h"
+#include "wire.h"
 
 void qr_api_apiversions(qr_reqctx_t *ctx)
 {

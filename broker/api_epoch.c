@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "api_epoch.h"
+#include "conn.h"
 #include "partmap.h"
 
 static void one(qr_reqctx_t *ctx, const char *topic,

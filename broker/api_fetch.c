@@ -109,18 +109,22 @@ static void answer(fetch_op_t *op)
     resp.correlation_id = op->correlation_id;
     resp.u.fetch.topic_count = op->topic_cnt;
     resp.u.fetch.topics = op->topics;
-    if (qr_request_respond(op->reply, &resp) == QUIRE_ERR_NONE) {
-        for (size_t i = 0; i < op->part_cnt; i++) {
-            fetch_part_t *fp = &op->parts[i];
-            if (fp->slice.len == 0)
-                continue;
-            qr_plog_slice_t *copy = qr_malloc(sizeof(*copy));
-            *copy = fp->slice;
-            memset(&fp->slice, 0, sizeof(fp->slice));
-            qr_reply_add_file(op->reply, copy->fd, (int64_t)copy->pos,
-                              copy->len, release_slice, copy);
-        }
+    /* Each partition's records go as a file range the codec places where
+     * its protocol wants them (request.h); the reply releases the slice. */
+    for (size_t i = 0; i < op->part_cnt; i++) {
+        fetch_part_t *fp = &op->parts[i];
+        if (fp->slice.len == 0)
+            continue;
+        qr_plog_slice_t *copy = qr_malloc(sizeof(*copy));
+        *copy = fp->slice;
+        memset(&fp->slice, 0, sizeof(fp->slice));
+        fp->resp->file.fd = copy->fd;
+        fp->resp->file.pos = (int64_t)copy->pos;
+        fp->resp->file.len = copy->len;
+        fp->resp->file.release = release_slice;
+        fp->resp->file.arg = copy;
     }
+    (void)qr_request_respond(op->reply, &resp);
     qr_reply_ready(op->reply);
 }
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "api_initpid.h"
+#include "conn.h"
 #include "logging.h"
 #include "pidblock.h"
 #include "server.h"

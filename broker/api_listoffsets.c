@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "api_listoffsets.h"
+#include "conn.h"
 #include "partmap.h"
 
 static void one(qr_reqctx_t *ctx, const char *topic,

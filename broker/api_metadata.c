@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "frame.h"
 #include "api_metadata.h"
+#include "conn.h"
 #include "meta.h"
 #include "topic.h"
 

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "api_produce.h"
+#include "conn.h"
 #include "batch.h"
 #include "buf.h"
 #include "clock.h"

@@ -41,7 +41,9 @@ static const qr_conf_prop_t props[] = {
     {"listeners", QR_CONF_LIST, OFF(listeners), "PLAINTEXT://:9092", NORANGE,
      NULL, QR_CONF_F_RESTART,
      "Where to listen: PLAINTEXT://host:port, comma-separated; "
-     "empty host = all addresses, [::1] for IPv6, port 0 = any free port"},
+     "empty host = all addresses, [::1] for IPv6, port 0 = any free port; "
+     "QUIRE:// is the same as PLAINTEXT:// (quire's protocol), KAFKA:// "
+     "speaks Kafka's protocol"},
     {"advertised.listeners", QR_CONF_LIST, OFF(advertised_listeners), NULL,
      NORANGE, NULL, QR_CONF_F_RESTART | QR_CONF_F_NULLABLE,
      "Address published in ZooKeeper for clients (default: listeners)"},
@@ -327,19 +329,34 @@ quire_err_t qr_brokerconf_load(qr_brokerconf_t *bconf, const char *path,
 quire_err_t qr_listener_addr_parse(const char *text, qr_listener_addr_t *la,
                                    char *errstr, size_t errstr_size)
 {
-    static const char scheme[] = "PLAINTEXT://";
-    const char *p, *colon;
+    static const struct {
+        const char *name;
+        qr_wireproto_t proto;
+    } schemes[] = {{"PLAINTEXT", QR_WIREPROTO_QUIRE},
+                   {"QUIRE", QR_WIREPROTO_QUIRE},
+                   {"KAFKA", QR_WIREPROTO_KAFKA}};
+    const char *p = NULL, *colon;
     size_t hlen;
     char *end;
     long port;
 
     memset(la, 0, sizeof(*la));
-    if (strncmp(text, scheme, sizeof(scheme) - 1) != 0) {
-        snprintf(errstr, errstr_size, "\"%s\": expected PLAINTEXT://host:port",
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !p; i++) {
+        size_t n = strlen(schemes[i].name);
+        if (strncmp(text, schemes[i].name, n) == 0 &&
+            strncmp(text + n, "://", 3) == 0) {
+            p = text + n + 3;
+            la->proto = schemes[i].proto;
+            snprintf(la->name, sizeof(la->name), "%s", schemes[i].name);
+        }
+    }
+    if (!p) {
+        snprintf(errstr, errstr_size,
+                 "\"%s\": expected PLAINTEXT://, QUIRE:// or KAFKA://"
+                 "host:port",
                  text);
         return QUIRE_ERR_CONF_INVALID;
     }
-    p = text + sizeof(scheme) - 1;
     if (*p == '[') {
         const char *rb = strchr(p, ']');
         if (!rb || rb[1] != ':') {

@@ -153,15 +153,24 @@ int64_t qr_brokerconf_roll_ms(const qr_brokerconf_t *bconf);
  */
 int qr_brokerconf_net_threads(const qr_brokerconf_t *bconf);
 
-/** One parsed `PLAINTEXT://host:port` listener. */
+/** The wire protocol a listener speaks (issue 13). */
+typedef enum qr_wireproto {
+    QR_WIREPROTO_QUIRE = 0, /**< PLAINTEXT:// or QUIRE://: quire's own */
+    QR_WIREPROTO_KAFKA = 1, /**< KAFKA://: Kafka's protocol */
+} qr_wireproto_t;
+
+/** One parsed `PLAINTEXT://host:port` (or QUIRE://, KAFKA://) listener. */
 typedef struct qr_listener_addr {
     char host[256]; /* "" = every address (IPv6 and IPv4) */
     int port;       /* 0: any free port */
+    qr_wireproto_t proto;
+    char name[16]; /* the listener name as written: PLAINTEXT, QUIRE, KAFKA */
 } qr_listener_addr_t;
 
 /**
  * @brief Parses one listener as Kafka writes it: PLAINTEXT://host:port,
- * PLAINTEXT://[::1]:port or PLAINTEXT://:port.
+ * PLAINTEXT://[::1]:port or PLAINTEXT://:port. The name says the protocol:
+ * PLAINTEXT and QUIRE speak quire's, KAFKA speaks Kafka's (issue 13).
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_CONF_INVALID with the reason.
  * @locality any  @locks none
  */

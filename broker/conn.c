@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "frame.h"
+#include "kwire.h"
 #include "request.h"
 #include "server.h"
 
@@ -75,6 +76,9 @@ struct qr_reply {
     qr_server_t *server;
     void (*on_orphan)(void *arg);
     void *orphan_arg;
+    int proto;           /* qr_wireproto_t of its connection */
+    int16_t api_version; /* of the request it answers (the codec's) */
+    int16_t hdr_flex;    /* the response header is flexible (Kafka v1) */
 };
 
 struct qr_conn {
@@ -82,6 +86,7 @@ struct qr_conn {
     qr_server_t *server;
     const qr_conn_io_t *io;
     int fd;
+    int proto; /* qr_wireproto_t: which codec frames and decodes */
     char peer[64];
     ev_io w;
     int w_events;
@@ -201,6 +206,7 @@ qr_reply_t *qr_reply_new(qr_conn_t *conn)
 
     reply->conn = conn;
     reply->server = conn->server;
+    reply->proto = conn->proto;
     if (conn->tail)
         conn->tail->next = reply;
     else
@@ -648,8 +654,11 @@ static size_t parse_frames(qr_conn_t *conn, size_t *need)
     *need = QR_FRAME_PREFIX;
     conn->in_parse = 1;
     while (want_parse(conn)) {
-        err = qr_frame_parse(conn->rbuf + off, conn->rlen - off, &conn->lim,
-                             &frame);
+        err = conn->proto == QR_WIREPROTO_KAFKA
+                  ? qr_kwire_frame_parse(conn->rbuf + off, conn->rlen - off,
+                                         &conn->lim, &frame)
+                  : qr_frame_parse(conn->rbuf + off, conn->rlen - off,
+                                   &conn->lim, &frame);
         if (err == QUIRE_ERR_NEED_MORE) {
             *need = frame.size;
             break;
@@ -793,7 +802,8 @@ static void set_peer(qr_conn_t *conn, const struct sockaddr *sa)
     qr_server_format_addr(sa, conn->peer, sizeof(conn->peer));
 }
 
-qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd, const struct sockaddr *sa)
+qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd, const struct sockaddr *sa,
+                       int proto)
 {
     qr_server_t *server = qr_netthread_server(nt);
     const qr_brokerconf_t *bconf = qr_server_conf(server);
@@ -805,6 +815,7 @@ qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd, const struct sockaddr *sa)
     conn->server = server;
     conn->io = &qr_conn_io_tcp;
     conn->fd = fd;
+    conn->proto = proto;
     conn->rl = rl;
     conn->lim.max_frame = (uint32_t)bconf->socket_request_max_bytes;
     conn->lim.max_header = QR_FRAME_REQ_HEADER_MAX;
@@ -827,4 +838,26 @@ qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd, const struct sockaddr *sa)
     link_conn(conn);
     QR_DBG(QR_DBG_NET, "NET", "%s: connected", conn->peer);
     return conn;
+}
+
+int qr_conn_proto(const qr_conn_t *conn)
+{
+    return conn->proto;
+}
+
+void qr_reply_set_version(qr_reply_t *reply, int16_t api_version, int flex)
+{
+    reply->api_version = api_version;
+    reply->hdr_flex = (int16_t)(flex != 0);
+}
+
+int qr_reply_proto(const qr_reply_t *reply)
+{
+    return reply->proto;
+}
+
+int16_t qr_reply_api_version(const qr_reply_t *reply, int *hdr_flex)
+{
+    *hdr_flex = reply->hdr_flex;
+    return reply->api_version;
 }

@@ -36,6 +36,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "brokerconf.h"
 #include "err.h"
 #include "logging.h"
 #include "netthread.h"
@@ -65,11 +66,14 @@ typedef void (*qr_reply_release_fn)(void *arg);
  * @param fd consumed (closed on every path, including failure).
  * @param sa the address the socket was admitted under
  *        (qr_server_conn_admit()); copied, left when the connection goes.
+ * @param proto the listener's qr_wireproto_t: how frames are cut and
+ *        decoded, and how its responses are encoded.
  * @returns the connection (owned by @p nt), or NULL when it could not be
  *          set up (logged).
  * @locality net thread  @locks none
  */
-qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd, const struct sockaddr *sa);
+qr_conn_t *qr_conn_new(qr_netthread_t *nt, int fd, const struct sockaddr *sa,
+                       int proto);
 
 /**
  * @brief Closes the connection: stops its watchers, closes the socket,
@@ -187,6 +191,27 @@ int qr_reply_orphaned(const qr_reply_t *reply);
 /** @brief The connection of a slot, NULL when orphaned. @returns borrowed
  * for the current callback. @locality the slot's net thread */
 qr_conn_t *qr_reply_conn(const qr_reply_t *reply);
+
+/* ---- which codec a connection and its slots speak (issue 13) ---- */
+
+/** @brief The connection's qr_wireproto_t. @locality net thread */
+int qr_conn_proto(const qr_conn_t *conn);
+
+/**
+ * @brief Records, on the slot, the version of the request it answers and
+ * whether its response header is flexible: the codec encodes the response
+ * from them when the handler completes it, maybe much later.
+ * @locality the slot's net thread  @locks none
+ */
+void qr_reply_set_version(qr_reply_t *reply, int16_t api_version, int flex);
+
+/** @brief The slot's qr_wireproto_t (its connection's, kept when orphaned).
+ * @locality the slot's net thread */
+int qr_reply_proto(const qr_reply_t *reply);
+
+/** @brief What qr_reply_set_version() recorded: @returns the version,
+ * *@p hdr_flex the flag. @locality the slot's net thread */
+int16_t qr_reply_api_version(const qr_reply_t *reply, int *hdr_flex);
 
 /** The plain TCP I/O layer. */
 extern const qr_conn_io_t qr_conn_io_tcp;

@@ -38,6 +38,7 @@ struct qr_listener {
     lsock_t socks[MAX_SOCKS];
     int sock_cnt;
     int port;
+    int proto; /* qr_wireproto_t: handed to every connection */
     ev_timer backoff;
     qr_ratelimit_t rl;
 };
@@ -93,7 +94,7 @@ static int hand_out(qr_listener_t *lsn, int fd, const struct sockaddr *sa,
     for (int tries = 0; tries < lsn->nt_cnt; tries++) {
         qr_netthread_t *nt = lsn->nts[lsn->next_nt % (unsigned)lsn->nt_cnt];
         lsn->next_nt++;
-        if (qr_netthread_hand(nt, fd, sa, sl) == QUIRE_ERR_NONE)
+        if (qr_netthread_hand(nt, fd, sa, sl, lsn->proto) == QUIRE_ERR_NONE)
             return 0;
     }
     return -1;
@@ -219,6 +220,7 @@ qr_listener_t *qr_listener_new(struct ev_loop *loop,
     lsn->bconf = bconf;
     lsn->nts = nts;
     lsn->nt_cnt = nt_cnt;
+    lsn->proto = la->proto;
     lsn->rl = rl;
     ev_init(&lsn->backoff, on_backoff);
     lsn->backoff.data = lsn;

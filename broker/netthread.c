@@ -24,6 +24,7 @@
 
 typedef struct qr_nt_sock {
     int fd;
+    int proto;                    /* qr_wireproto_t of its listener */
     struct sockaddr_storage addr; /* admitted under it */
 } qr_nt_sock_t;
 
@@ -137,7 +138,8 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
             drop_socket(nt, &fds[i]);
             continue;
         }
-        if (qr_conn_new(nt, fds[i].fd, (const struct sockaddr *)&fds[i].addr)) {
+        if (qr_conn_new(nt, fds[i].fd, (const struct sockaddr *)&fds[i].addr,
+                        fds[i].proto)) {
             nt->conns_open++;
             atomic_fetch_add(&nt->stats.conns_open, 1);
         }
@@ -201,7 +203,8 @@ quire_err_t qr_netthread_start(qr_netthread_t *nt)
 }
 
 quire_err_t qr_netthread_hand(qr_netthread_t *nt, int fd,
-                              const struct sockaddr *sa, socklen_t sl)
+                              const struct sockaddr *sa, socklen_t sl,
+                              int proto)
 {
     qr_nt_sock_t *sock;
 
@@ -212,6 +215,7 @@ quire_err_t qr_netthread_hand(qr_netthread_t *nt, int fd,
     }
     sock = &nt->ring[(nt->ring_head + nt->ring_len) % RING_SIZE];
     sock->fd = fd;
+    sock->proto = proto;
     memset(&sock->addr, 0, sizeof(sock->addr));
     memcpy(&sock->addr, sa,
            sl < sizeof(sock->addr) ? (size_t)sl : sizeof(sock->addr));

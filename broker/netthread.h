@@ -67,11 +67,13 @@ quire_err_t qr_netthread_start(qr_netthread_t *nt);
  * @param sa the peer's address, under which the socket was admitted
  *        (qr_server_conn_admit()); copied. The thread calls
  *        qr_server_conn_leave() for it when the socket goes.
+ * @param proto the listener's wire protocol (qr_wireproto_t).
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_QUEUE_FULL (fd stays the caller's).
  * @locality main loop  @locks takes the thread's lock
  */
 quire_err_t qr_netthread_hand(qr_netthread_t *nt, int fd,
-                              const struct sockaddr *sa, socklen_t sl);
+                              const struct sockaddr *sa, socklen_t sl,
+                              int proto);
 
 /**
  * @brief Posts @p work to run on the thread; a no-op when it is already

@@ -14,27 +14,59 @@
 #include "api_listoffsets.h"
 #include "api_metadata.h"
 #include "api_produce.h"
+#include "conn.h"
+#include "frame.h"
+#include "kcodec.h"
 #include "logging.h"
 #include "meta.h"
 #include "partmap.h"
 #include "request.h"
 #include "topic.h"
+#include "wire.h"
+
+/* A Fetch response's file ranges, in order: quire's protocol sends them
+ * after the header (DESIGN.md §2). @add: 0 releases them instead. */
+static void fetch_files(qr_reply_t *reply, const qr_resp_t *resp, int add)
+{
+    if (resp->api != QR_API_FETCH)
+        return;
+    for (size_t t = 0; t < resp->u.fetch.topic_count; t++) {
+        const qr_fetch_topic_resp_t *ft = &resp->u.fetch.topics[t];
+        for (size_t p = 0; p < ft->partition_count; p++) {
+            const qr_file_range_t *f = &ft->partitions[p].file;
+            if (f->len == 0) {
+                if (f->release)
+                    f->release(f->arg);
+            } else if (add) {
+                qr_reply_add_file(reply, f->fd, f->pos, f->len, f->release,
+                                  f->arg);
+            } else if (f->release) {
+                f->release(f->arg);
+            }
+        }
+    }
+}
 
 quire_err_t qr_request_respond(qr_reply_t *reply, const qr_resp_t *resp)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    quire_err_t err = qr_wire_resp_encode_alloc(resp, &buf, &len);
+    quire_err_t err;
 
+    if (qr_reply_proto(reply) == QR_WIREPROTO_KAFKA)
+        return qr_kcodec_respond(reply, resp);
+    err = qr_wire_resp_encode_alloc(resp, &buf, &len);
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("PROTO",
                    "cannot encode a %s response (correlation_id "
                    "%d): %s",
                    qr_wire_api_name(resp->api), resp->correlation_id,
                    quire_err2str(err));
+        fetch_files(reply, resp, 0);
         return err;
     }
     qr_reply_add_mem(reply, buf, len);
+    fetch_files(reply, resp, 1);
     return QUIRE_ERR_NONE;
 }
 
@@ -86,11 +118,44 @@ static void dispatch(qr_reqctx_t *ctx)
     }
 }
 
+void qr_request_seen(qr_conn_t *conn, int proto, int api, int api_version,
+                     int32_t correlation_id)
+{
+    QR_DBG(QR_DBG_PROTO, "PROTO", "%s: %s%s v%d correlation_id %d",
+           qr_conn_peer(conn), proto == QR_WIREPROTO_KAFKA ? "Kafka " : "",
+           proto == QR_WIREPROTO_KAFKA ? qr_kcodec_api_name(api)
+                                       : qr_wire_api_name(api),
+           api_version, correlation_id);
+}
+
+void qr_request_run(qr_conn_t *conn, int proto, const qr_req_t *req,
+                    int hdr_flex, void (*handler)(qr_reqctx_t *ctx))
+{
+    qr_reqctx_t ctx;
+
+    qr_request_seen(conn, proto, req->api, req->api_version,
+                    req->correlation_id);
+    ctx.nt = qr_conn_thread(conn);
+    ctx.server = qr_netthread_server(ctx.nt);
+    ctx.conn = conn;
+    ctx.reply = qr_reply_new(conn);
+    qr_reply_set_version(ctx.reply, req->api_version, hdr_flex);
+    ctx.req = req;
+    ctx.meta = NULL;
+    handler(&ctx);
+    qr_meta_release(ctx.meta);
+}
+
 void qr_request_handle(qr_conn_t *conn, const qr_frame_t *frame)
 {
     qr_req_t req = {0};
-    qr_reqctx_t ctx;
-    quire_err_t err = qr_wire_req_decode(frame, &req);
+    quire_err_t err;
+
+    if (qr_conn_proto(conn) == QR_WIREPROTO_KAFKA) {
+        qr_kcodec_handle(conn, frame);
+        return;
+    }
+    err = qr_wire_req_decode(frame, &req);
 
     if (err != QUIRE_ERR_NONE) {
         if (!req.has_correlation_id) {
@@ -107,17 +172,7 @@ void qr_request_handle(qr_conn_t *conn, const qr_frame_t *frame)
         qr_wire_req_free(&req);
         return;
     }
-    QR_DBG(QR_DBG_PROTO, "PROTO", "%s: %s v%d correlation_id %d",
-           qr_conn_peer(conn), qr_wire_api_name(req.api), req.api_version,
-           req.correlation_id);
-    ctx.nt = qr_conn_thread(conn);
-    ctx.server = qr_netthread_server(ctx.nt);
-    ctx.conn = conn;
-    ctx.reply = qr_reply_new(conn);
-    ctx.req = &req;
-    ctx.meta = NULL;
-    dispatch(&ctx);
-    qr_meta_release(ctx.meta);
+    qr_request_run(conn, QR_WIREPROTO_QUIRE, &req, 0, dispatch);
     qr_wire_req_free(&req);
 }
 

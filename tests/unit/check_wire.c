@@ -567,9 +567,9 @@ START_TEST(test_resp_fetch)
 {
     static const char payload[] = "0123456789ab"; /* 10 + 0 + 2 */
     qr_fetch_part_resp_t parts[] = {
-        {0, QUIRE_ERR_NONE, 500, 0, 10, NULL},
-        {1, QUIRE_ERR_OFFSET_OUT_OF_RANGE, 20, 5, 0, NULL},
-        {2, QUIRE_ERR_NONE, 3, 0, 2, NULL},
+        {0, QUIRE_ERR_NONE, 500, 0, 10, NULL, {0}},
+        {1, QUIRE_ERR_OFFSET_OUT_OF_RANGE, 20, 5, 0, NULL, {0}},
+        {2, QUIRE_ERR_NONE, 3, 0, 2, NULL, {0}},
     };
     qr_fetch_topic_resp_t topics[] = {{"logs", 3, parts}};
     qr_resp_t resp = {.api = QR_API_FETCH, .correlation_id = 13};
@@ -817,8 +817,8 @@ END_TEST
 START_TEST(test_encode_payload_too_large)
 {
     qr_fetch_part_resp_t parts[] = {
-        {0, QUIRE_ERR_NONE, 0, 0, 0xF0000000u, NULL},
-        {1, QUIRE_ERR_NONE, 0, 0, 0x20000000u, NULL}};
+        {0, QUIRE_ERR_NONE, 0, 0, 0xF0000000u, NULL, {0}},
+        {1, QUIRE_ERR_NONE, 0, 0, 0x20000000u, NULL, {0}}};
     qr_fetch_topic_resp_t topic = {"t", 2, parts};
     qr_resp_t resp = {.api = QR_API_FETCH};
     uint8_t buf[256];

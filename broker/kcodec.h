@@ -1,0 +1,67 @@
+/*
+ * kcodec: the Kafka listener's edge (issue 13). Cuts nothing itself (conn.c
+ * cuts frames with qr_kwire_frame_parse()); it reads the request header,
+ * finds the API in one table, decodes the body with proto/kwire into the
+ * neutral qr_req_t, runs the same handler quire's protocol runs, and
+ * encodes the handler's qr_resp_t back in Kafka's format
+ * (qr_kcodec_respond(), reached through qr_request_respond()).
+ *
+ * The table is what ApiVersions answers: exactly the APIs and versions
+ * implemented. A known API asked at another version, or an unknown API,
+ * gets UNSUPPORTED_VERSION (35): ApiVersions itself as Kafka answers it
+ * (error 35 plus the table in a v0 body, so the client retries with a
+ * version it finds there), any other API as its correlation_id and the
+ * int16 error alone. A body that cannot be read (truncated, a length past
+ * the frame) closes the connection, as Kafka does: nothing of it was
+ * acknowledged, and every earlier request is still answered.
+ *
+ * Adding an API: apimsg.h its structs, proto/kwire a decode/encode pair,
+ * and one row in kcodec.c's table (versions, first flexible version,
+ * decode, handler, encode).
+ */
+#ifndef QR_KCODEC_H
+#define QR_KCODEC_H
+
+#include <stdint.h>
+
+#include "kwire.h"
+#include "request.h"
+
+/** One API of the Kafka listener. */
+typedef struct qr_kapi {
+    int16_t api_key;
+    const char *name;
+    int16_t min_version, max_version;
+    /** First flexible (tagged-field) version; above max_version: none. */
+    int16_t flex_version;
+    /** Reads the body into req->u (r->flex set); NONE or INVALID_REQUEST. */
+    quire_err_t (*decode)(qr_kr_t *r, int16_t version, qr_req_t *req);
+    /** Runs the request; answers through qr_request_respond(). */
+    void (*handler)(qr_reqctx_t *ctx);
+    /** Writes resp->u as the body (o->w.flex set). */
+    void (*encode)(qr_kout_t *o, int16_t version, const qr_resp_t *resp);
+} qr_kapi_t;
+
+/**
+ * @brief Handles one Kafka request frame (frame->header: the whole request).
+ * @locality net thread  @locks none
+ */
+void qr_kcodec_handle(qr_conn_t *conn, const struct qr_frame *frame);
+
+/**
+ * @brief Encodes @p resp as Kafka's response to the request @p reply
+ * answers (its version, qr_reply_set_version()) and adds it to @p reply.
+ * Fetch file ranges are consumed. A request-level error the version cannot
+ * express closes the connection (logged).
+ * @returns QUIRE_ERR_NONE, or the reason nothing was added.
+ * @locality the reply's net thread  @locks none
+ */
+quire_err_t qr_kcodec_respond(qr_reply_t *reply, const qr_resp_t *resp);
+
+/** @brief The table row of @p api_key, or NULL. @locality any */
+const qr_kapi_t *qr_kcodec_api(int api_key);
+
+/** @brief Kafka's name of @p api_key, "Unknown" when not served. */
+const char *qr_kcodec_api_name(int api_key);
+
+#endif /* QR_KCODEC_H */
