@@ -898,6 +898,35 @@ int64_t qr_kgc_next_deadline(const qr_kgc_t *kgc)
     return t;
 }
 
+/* splitmix64's finaliser: spreads every input bit over the output */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+int32_t qr_kgc_pick(const int32_t *ids, size_t n, const char *group_id)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, 64 bits */
+    for (const unsigned char *p = (const unsigned char *)group_id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    int32_t best = -1;
+    uint64_t best_score = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t score = mix64(h ^ mix64((uint64_t)(uint32_t)ids[i]));
+        if (best < 0 || score > best_score ||
+            (score == best_score && ids[i] < best)) {
+            best = ids[i];
+            best_score = score;
+        }
+    }
+    return best;
+}
+
 const char *qr_kgc_state_name(int state)
 {
     return state >= 0 && state < ST_COUNT ? state_names[state] : "?";

@@ -248,6 +248,18 @@ void qr_kgc_tick(qr_kgc_t *kgc, int64_t now);
  * when nothing is scheduled. */
 int64_t qr_kgc_next_deadline(const qr_kgc_t *kgc);
 
+/**
+ * @brief Which broker coordinates @p group_id: the same answer on every
+ * broker that sees the same live brokers. Rendezvous hashing: each id's
+ * score is a 64-bit mix of FNV-1a(group id) and the broker id, the highest
+ * score wins; when a broker dies only its own groups move, each to the
+ * broker that scores next.
+ * @param ids the live broker ids (any order).
+ * @returns a broker id, or -1 when @p n is 0.
+ * @locality any
+ */
+int32_t qr_kgc_pick(const int32_t *ids, size_t n, const char *group_id);
+
 /** @brief A state's name. */
 const char *qr_kgc_state_name(int state);
 

@@ -522,6 +522,33 @@ START_TEST(test_list_and_destroy)
 }
 END_TEST
 
+START_TEST(test_pick)
+{
+    /* the same answer whatever the order of the ids */
+    int32_t ids[] = {1, 2, 3, 4, 5}, rev[] = {5, 4, 3, 2, 1};
+    ck_assert_int_eq(qr_kgc_pick(ids, 0, "g"), -1);
+    ck_assert_int_eq(qr_kgc_pick(ids, 1, "g"), 1);
+    int per[6] = {0}, moved = 0;
+    for (int i = 0; i < 500; i++) {
+        char g[32];
+        snprintf(g, sizeof(g), "group-%d", i);
+        int32_t c = qr_kgc_pick(ids, 5, g);
+        ck_assert_int_eq(c, qr_kgc_pick(rev, 5, g));
+        per[c]++;
+        /* broker 3 dies: only its groups move */
+        int32_t left[] = {1, 2, 4, 5};
+        int32_t c2 = qr_kgc_pick(left, 4, g);
+        if (c != 3)
+            ck_assert_int_eq(c2, c);
+        else
+            moved++;
+    }
+    ck_assert_int_eq(moved, per[3]);
+    for (int b = 1; b <= 5; b++) /* spread: about 100 each */
+        ck_assert_int_gt(per[b], 50);
+}
+END_TEST
+
 static Suite *kgc_suite(void)
 {
     Suite *s = suite_create("kgroupcoord");
@@ -537,6 +564,7 @@ static Suite *kgc_suite(void)
     tcase_add_test(tc, test_standalone_commit);
     tcase_add_test(tc, test_rejoin_twice_and_unload);
     tcase_add_test(tc, test_list_and_destroy);
+    tcase_add_test(tc, test_pick);
     suite_add_tcase(s, tc);
     return s;
 }
