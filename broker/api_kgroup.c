@@ -175,12 +175,16 @@ static void to_main(kgop_t *op, void (*fn)(kgop_t *op))
 
 /* ---- which broker coordinates ---- */
 
+/* Candidates are the live brokers with a Kafka listener: a Kafka client
+ * can reach no other. */
 static int32_t coordinator_of(const qr_meta_t *meta, const char *group)
 {
     int32_t *v = qr_calloc(meta->broker_cnt + 1, sizeof(*v));
+    size_t n = 0;
     for (size_t i = 0; i < meta->broker_cnt; i++)
-        v[i] = meta->brokers[i].id;
-    int32_t id = qr_kgc_pick(v, meta->broker_cnt, group);
+        if (meta->brokers[i].kafka_port > 0)
+            v[n++] = meta->brokers[i].id;
+    int32_t id = qr_kgc_pick(v, n, group);
     free(v);
     return id;
 }
@@ -244,7 +248,7 @@ void qr_api_find_coordinator(qr_reqctx_t *ctx)
         } else {
             out->node_id = b->id;
             out->host = b->host;
-            out->port = b->port;
+            out->port = b->kafka_port;
         }
     }
     respond(ctx->reply, QR_API_FIND_COORDINATOR, ctx->req->correlation_id,

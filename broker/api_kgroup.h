@@ -4,8 +4,9 @@
  * OffsetCommit, OffsetFetch, DescribeGroups, ListGroups. Their bodies are
  * kgroupmsg.h's; proto/kgwire.c has the bytes.
  *
- * Which broker coordinates a group: qr_kgc_pick() over the live broker ids
- * of the current cluster snapshot (/brokers/ids), so every broker gives
+ * Which broker coordinates a group: qr_kgc_pick() over the ids of the live
+ * brokers with a Kafka listener in the current cluster snapshot
+ * (/brokers/ids and their endpoints), so every broker gives
  * the same answer, and when the coordinator dies its groups move to the
  * broker that scores next. A broker asked about a group it does not
  * coordinate answers NOT_COORDINATOR (the client asks FindCoordinator

@@ -96,7 +96,9 @@ void qr_api_metadata(qr_reqctx_t *ctx)
 {
     const qr_metadata_req_t *mreq = &ctx->req->u.metadata;
     qr_meta_t *meta = qr_server_meta(ctx->server);
-    size_t tcnt = mreq->topic_count ? mreq->topic_count : meta->topic_cnt;
+    size_t tcnt = mreq->topic_count ? mreq->topic_count
+                  : mreq->no_topics ? 0
+                                    : meta->topic_cnt;
     size_t pcnt = 0, k = 0;
     qr_metadata_broker_t *brokers;
     qr_metadata_topic_t *topics;
@@ -117,6 +119,7 @@ void qr_api_metadata(qr_reqctx_t *ctx)
         brokers[b].node_id = meta->brokers[b].id;
         brokers[b].host = meta->brokers[b].host;
         brokers[b].port = meta->brokers[b].port;
+        brokers[b].kafka_port = meta->brokers[b].kafka_port;
     }
     for (size_t t = 0; t < tcnt; t++) {
         const char *name =

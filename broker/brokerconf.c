@@ -424,6 +424,26 @@ static quire_err_t check_listeners(const char *key, const qr_conf_list_t *list,
     return QUIRE_ERR_NONE;
 }
 
+/* Brokers replicate and clients of libquire connect over quire's protocol,
+ * and /brokers/ids/<n>'s host and port name it: one such listener is
+ * needed beside any KAFKA:// ones (issue 13). */
+static quire_err_t check_quire_listener(const qr_brokerconf_t *bconf,
+                                        char *errstr, size_t errstr_size)
+{
+    qr_listener_addr_t la;
+    char why[384];
+
+    for (size_t i = 0; i < bconf->listeners.n; i++)
+        if (qr_listener_addr_parse(bconf->listeners.v[i], &la, why,
+                                   sizeof(why)) == QUIRE_ERR_NONE &&
+            la.proto == QR_WIREPROTO_QUIRE)
+            return QUIRE_ERR_NONE;
+    snprintf(errstr, errstr_size,
+             "listeners: a PLAINTEXT:// (or QUIRE://) listener is needed "
+             "beside KAFKA:// ones: brokers replicate over it");
+    return QUIRE_ERR_CONF_INVALID;
+}
+
 /* Kafka's rule: with generation on, configured ids stay at or below
  * reserved.broker.max.id (generated ones are above it); without it, an id
  * must be given. */
@@ -465,6 +485,9 @@ quire_err_t qr_brokerconf_check(const qr_brokerconf_t *bconf, char *errstr,
         return err;
     err =
         check_listeners("listeners", &bconf->listeners, 1, errstr, errstr_size);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    err = check_quire_listener(bconf, errstr, errstr_size);
     if (err != QUIRE_ERR_NONE)
         return err;
     err = check_listeners("advertised.listeners", &bconf->advertised_listeners,

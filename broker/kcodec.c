@@ -7,7 +7,11 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "api_fetch.h"
 #include "api_kgroup.h"
+#include "api_listoffsets.h"
+#include "api_metadata.h"
+#include "api_produce.h"
 #include "buf.h"
 #include "conn.h"
 #include "frame.h"
@@ -43,11 +47,60 @@ static void apiversions_handler(qr_reqctx_t *ctx)
 static void apiversions_encode(qr_kout_t *o, int16_t version,
                                const qr_resp_t *resp);
 
+/* Produce: quire's decoder refuses acks outside {-1, 0, 1}; Kafka answers
+ * INVALID_REQUIRED_ACKS for every partition instead (and writes nothing). */
+static void produce_handler(qr_reqctx_t *ctx)
+{
+    const qr_produce_req_t *preq = &ctx->req->u.produce;
+    qr_produce_topic_resp_t *topics;
+    qr_produce_part_resp_t *parts;
+    qr_resp_t resp = {0};
+    size_t n = 0, k = 0;
+
+    if (preq->acks == 0 || preq->acks == 1 || preq->acks == -1) {
+        qr_api_produce(ctx);
+        return;
+    }
+    for (size_t t = 0; t < preq->topic_count; t++)
+        n += preq->topics[t].partition_count;
+    topics = qr_calloc(preq->topic_count + 1, sizeof(*topics));
+    parts = qr_calloc(n + 1, sizeof(*parts));
+    for (size_t t = 0; t < preq->topic_count; t++) {
+        topics[t].topic = preq->topics[t].topic;
+        topics[t].partition_count = preq->topics[t].partition_count;
+        topics[t].partitions = &parts[k];
+        for (size_t p = 0; p < preq->topics[t].partition_count; p++, k++) {
+            parts[k].partition = preq->topics[t].partitions[p].partition;
+            parts[k].error_code = QUIRE_ERR_INVALID_REQUIRED_ACKS;
+            parts[k].base_offset = -1;
+            parts[k].log_append_time = -1;
+            parts[k].log_start_offset = -1;
+        }
+    }
+    resp.api = QR_API_PRODUCE;
+    resp.correlation_id = ctx->req->correlation_id;
+    resp.u.produce.topic_count = preq->topic_count;
+    resp.u.produce.topics = topics;
+    (void)qr_request_respond(ctx->reply, &resp);
+    qr_reply_ready(ctx->reply);
+    free(parts);
+    free(topics);
+}
+
 /* ---- the table: exactly what is served ---- */
 
 #define NOFLEX INT16_MAX
 
 static const qr_kapi_t apis[] = {
+    {QR_API_PRODUCE, "Produce", 3, 7, NOFLEX, qr_kwire_produce_decode,
+     produce_handler, qr_kwire_produce_encode},
+    {QR_API_FETCH, "Fetch", 4, 11, NOFLEX, qr_kwire_fetch_decode, qr_api_fetch,
+     qr_kwire_fetch_encode},
+    {QR_API_LIST_OFFSETS, "ListOffsets", 1, 5, NOFLEX,
+     qr_kwire_listoffsets_decode, qr_api_listoffsets,
+     qr_kwire_listoffsets_encode},
+    {QR_API_METADATA, "Metadata", 0, 8, NOFLEX, qr_kwire_metadata_decode,
+     qr_api_metadata, qr_kwire_metadata_encode},
     {QR_API_API_VERSIONS, "ApiVersions", 0, 3, 3, apiversions_decode,
      apiversions_handler, apiversions_encode},
     /* issue 13: the group APIs (api_kgroup.c, proto/kgwire.c) */

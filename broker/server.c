@@ -81,6 +81,7 @@ typedef struct autocreate_limit {
 struct qr_server {
     qr_brokerconf_t *bconf;
     char *port_file;
+    int kafka_port; /* advertised Kafka listener port, 0: none (issue 13) */
     struct ev_loop *loop;
     ev_signal sigterm, sigint;
     qr_netthread_t **nts;
@@ -493,20 +494,34 @@ static void shutdown_all(qr_server_t *server)
 
 /* The advertised address: advertised.listeners, else the listener's own
  * host, else the machine's name. */
-static void pick_advertised(qr_server_t *server, const qr_listener_addr_t *la)
+static void pick_advertised(qr_server_t *server, const qr_listener_addr_t *la,
+                            int quire_idx, int kafka_idx)
 {
     const qr_brokerconf_t *bconf = server->bconf;
     qr_listener_addr_t adv;
     char errstr[256];
+    int have_host = 0;
 
-    server->info.port = qr_listener_port(server->lsns[0]);
-    if (bconf->advertised_listeners.n > 0 &&
-        qr_listener_addr_parse(bconf->advertised_listeners.v[0], &adv, errstr,
-                               sizeof(errstr)) == QUIRE_ERR_NONE) {
+    server->info.port = qr_listener_port(server->lsns[quire_idx]);
+    server->kafka_port =
+        kafka_idx >= 0 ? qr_listener_port(server->lsns[kafka_idx]) : 0;
+    /* the first advertised entry of each protocol (issue 13) */
+    for (size_t i = 0; i < bconf->advertised_listeners.n; i++) {
+        if (qr_listener_addr_parse(bconf->advertised_listeners.v[i], &adv,
+                                   errstr, sizeof(errstr)) != QUIRE_ERR_NONE)
+            continue;
+        if (adv.proto == QR_WIREPROTO_KAFKA) {
+            if (adv.port > 0 && kafka_idx >= 0)
+                server->kafka_port = adv.port;
+            continue;
+        }
+        if (have_host++)
+            continue;
         snprintf(server->host, sizeof(server->host), "%s", adv.host);
         if (adv.port > 0)
             server->info.port = adv.port;
-    } else {
+    }
+    if (!have_host) {
         snprintf(server->host, sizeof(server->host), "%s", la->host);
     }
     /* A wildcard address is where to listen, not where to connect. */
@@ -522,6 +537,7 @@ static quire_err_t bind_network(qr_server_t *server)
     const qr_brokerconf_t *bconf = server->bconf;
     qr_listener_addr_t la, first;
     char errstr[512];
+    int quire_idx = -1, kafka_idx = -1;
 
     server->nt_cnt = qr_brokerconf_net_threads(bconf);
     server->nts = qr_calloc((size_t)server->nt_cnt, sizeof(*server->nts));
@@ -533,8 +549,12 @@ static quire_err_t bind_network(qr_server_t *server)
             QR_LOG_ERR("SERVER", "listeners: %s", errstr);
             return QUIRE_ERR_CONF_INVALID;
         }
-        if (i == 0)
+        if (la.proto == QR_WIREPROTO_KAFKA && kafka_idx < 0)
+            kafka_idx = server->lsn_cnt;
+        if (la.proto == QR_WIREPROTO_QUIRE && quire_idx < 0) {
+            quire_idx = server->lsn_cnt;
             first = la;
+        }
         server->lsns[server->lsn_cnt] =
             qr_listener_new(server->loop, &la, bconf, server->nts,
                             server->nt_cnt, errstr, sizeof(errstr));
@@ -544,7 +564,8 @@ static quire_err_t bind_network(qr_server_t *server)
         }
         server->lsn_cnt++;
     }
-    pick_advertised(server, &first);
+    /* qr_brokerconf_check() made sure there is a quire listener */
+    pick_advertised(server, &first, quire_idx, kafka_idx);
     return QUIRE_ERR_NONE;
 }
 
@@ -1060,6 +1081,7 @@ static quire_err_t start_cluster(qr_server_t *server)
     cconf.broker_id = bconf->broker_id;
     cconf.host = server->host;
     cconf.port = server->info.port;
+    cconf.kafka_port = server->kafka_port;
     cconf.controller_eligible = 1;
     cconf.auto_create_topics = bconf->auto_create_topics_enable;
     cconf.num_partitions = bconf->num_partitions;

@@ -138,6 +138,7 @@ static void publish(qr_cluster_t *cl)
         meta->brokers[n].id = view->brokers[i].id;
         meta->brokers[n].host = qr_strdup(view->brokers[i].host);
         meta->brokers[n].port = view->brokers[i].port;
+        meta->brokers[n].kafka_port = view->brokers[i].kafka_port;
         n++;
     }
     meta->broker_cnt = n;
@@ -825,8 +826,9 @@ quire_err_t qr_cluster_start(qr_cluster_t *cl, char *errstr, size_t errstr_size)
         return QUIRE_ERR_STATE;
     }
     qr_zk_listen(cl->zk, on_session, cl);
-    cl->reg = qr_registry_new(cl->zk, cl->conf.broker_id, cl->conf.host,
-                              cl->conf.port, on_registered, cl);
+    cl->reg =
+        qr_registry_new(cl->zk, cl->conf.broker_id, cl->conf.host,
+                        cl->conf.port, cl->conf.kafka_port, on_registered, cl);
     cl->view = qr_view_new(cl->zk, on_view, cl);
     if (cl->conf.controller_eligible) {
         qr_controller_conf_t ccf = {cl->conf.unclean_leader_election};

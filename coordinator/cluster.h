@@ -56,9 +56,10 @@ typedef struct qr_cluster_conf {
     int32_t broker_id;            /* broker.id, >= 0 */
     const char *host;             /* advertised host (never empty) */
     int port;                     /* advertised port, 1..65535 */
-    int controller_eligible;      /* 1: run for controller (the default) */
-    int auto_create_topics;       /* auto.create.topics.enable */
-    int32_t num_partitions;       /* num.partitions, for auto-creation */
+    int kafka_port; /* advertised Kafka listener port (issue 13), 0: none */
+    int controller_eligible; /* 1: run for controller (the default) */
+    int auto_create_topics;  /* auto.create.topics.enable */
+    int32_t num_partitions;  /* num.partitions, for auto-creation */
     int32_t default_replication_factor; /* default.replication.factor */
     int unclean_leader_election;        /* unclean.leader.election.enable, as
                                            the controller's default */

@@ -21,6 +21,7 @@ typedef struct qr_meta_broker {
     int32_t id;
     char *host; /* owned by the snapshot */
     int port;
+    int kafka_port; /* its Kafka listener (issue 13), 0: none */
 } qr_meta_broker_t;
 
 typedef struct qr_meta_part {

@@ -19,6 +19,7 @@ struct qr_registry {
     int32_t id;
     char *host;
     int port;
+    int kafka_port; /* 0: no Kafka listener */
     char *path;
     qr_registry_cb_t *cb;
     void *opaque;
@@ -168,7 +169,8 @@ static void on_roots(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         }
         return;
     }
-    data = qr_znode_broker_encode(reg->host, reg->port, now_ms());
+    data = qr_znode_broker_encode_ep(reg->host, reg->port, reg->kafka_port,
+                                     now_ms());
     if (qr_zk_create(zk, reg->path, data, (int)strlen(data), ZOO_EPHEMERAL,
                      on_created, reg, NULL) != QUIRE_ERR_NONE)
         reg->busy = 0;
@@ -217,7 +219,8 @@ static void on_session(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
 }
 
 qr_registry_t *qr_registry_new(qr_zk_t *zk, int32_t id, const char *host,
-                               int port, qr_registry_cb_t *cb, void *opaque)
+                               int port, int kafka_port, qr_registry_cb_t *cb,
+                               void *opaque)
 {
     qr_registry_t *reg = qr_calloc(1, sizeof(*reg));
 
@@ -225,6 +228,7 @@ qr_registry_t *qr_registry_new(qr_zk_t *zk, int32_t id, const char *host,
     reg->id = id;
     reg->host = qr_strdup(host);
     reg->port = port;
+    reg->kafka_port = kafka_port;
     reg->path = qr_znode_broker_path(id);
     reg->cb = cb;
     reg->opaque = opaque;

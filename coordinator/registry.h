@@ -30,14 +30,16 @@ typedef void(qr_registry_cb_t)(qr_registry_t *reg, quire_err_t err,
 
 /**
  * @brief Starts registering broker @p id at @p host:@p port on @p zk's
- * sessions (at once if connected).
+ * sessions (at once if connected), and at @p host:@p kafka_port for Kafka's
+ * protocol when it is not 0 (issue 13).
  * @param zk borrowed; must outlive the registry.  @param host copied.
  * @param opaque borrowed, passed to @p cb.
  * @returns owned: qr_registry_destroy().
  * @locality main loop  @locks none
  */
 qr_registry_t *qr_registry_new(qr_zk_t *zk, int32_t id, const char *host,
-                               int port, qr_registry_cb_t *cb, void *opaque);
+                               int port, int kafka_port, qr_registry_cb_t *cb,
+                               void *opaque);
 
 /** @brief Whether the registration currently exists and is ours.
  * @locality main loop @locks none */

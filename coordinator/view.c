@@ -355,6 +355,7 @@ static void on_broker(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
             free(b->host);
             b->host = reg.host;
             b->port = reg.port;
+            b->kafka_port = reg.kafka_port;
         }
     }
     done(view, res->rc);

@@ -33,6 +33,7 @@ typedef struct qr_view_broker {
     int32_t id;
     char *host; /* owned; NULL until its registration was read */
     int port;
+    int kafka_port; /* its KAFKA:// endpoint, 0: none (issue 13) */
 } qr_view_broker_t;
 
 typedef struct qr_view_part {

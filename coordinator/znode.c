@@ -255,14 +255,69 @@ static json_t *ts_json(int64_t ts_ms)
 
 char *qr_znode_broker_encode(const char *host, int port, int64_t ts_ms)
 {
-    json_t *root = json_object();
+    return qr_znode_broker_encode_ep(host, port, 0, ts_ms);
+}
 
+/* "NAME://host:port"; an IPv6 address in brackets */
+static json_t *endpoint_json(const char *name, const char *host, int port)
+{
+    char buf[320];
+
+    snprintf(buf, sizeof(buf),
+             strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", name, host,
+             port);
+    return json_string(buf);
+}
+
+char *qr_znode_broker_encode_ep(const char *host, int port, int kafka_port,
+                                int64_t ts_ms)
+{
+    json_t *root = json_object(), *eps, *map;
+
+    /* version stays 1: every quire reader (an older broker in a rolling
+     * upgrade too) refuses others; Kafka's own readers take host and port
+     * from a version-1 node, and the endpoints are there for tools */
     json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "host", json_string(host));
     json_object_set_new(root, "port", json_integer(port));
     json_object_set_new(root, "jmx_port", json_integer(-1));
     json_object_set_new(root, "timestamp", ts_json(ts_ms));
+    if (kafka_port) {
+        eps = json_array();
+        map = json_object();
+        json_array_append_new(eps, endpoint_json("PLAINTEXT", host, port));
+        json_array_append_new(eps, endpoint_json("KAFKA", host, kafka_port));
+        json_object_set_new(map, "PLAINTEXT", json_string("PLAINTEXT"));
+        json_object_set_new(map, "KAFKA", json_string("PLAINTEXT"));
+        json_object_set_new(root, "endpoints", eps);
+        json_object_set_new(root, "listener_security_protocol_map", map);
+    }
     return dump(root);
+}
+
+/* The port of the KAFKA:// entry of "endpoints", 0 when none (or bad). */
+static int kafka_endpoint_port(json_t *root)
+{
+    json_t *eps = json_object_get(root, "endpoints"), *ep;
+    size_t i;
+
+    if (!json_is_array(eps))
+        return 0;
+    json_array_foreach(eps, i, ep)
+    {
+        const char *s = json_string_value(ep), *colon;
+        char *end;
+        long port;
+        if (!s || strncmp(s, "KAFKA://", 8) != 0)
+            continue;
+        colon = strrchr(s + 8, ':');
+        if (!colon)
+            continue;
+        port = strtol(colon + 1, &end, 10);
+        if (colon[1] && !*end && port >= 1 && port <= 65535)
+            return (int)port;
+    }
+    return 0;
 }
 
 quire_err_t qr_znode_broker_decode(const char *data, int len,
@@ -292,6 +347,7 @@ quire_err_t qr_znode_broker_decode(const char *data, int len,
     }
     out->host = qr_strdup(json_string_value(host));
     out->port = (int)port;
+    out->kafka_port = kafka_endpoint_port(root);
     out->timestamp = get_timestamp(root);
     json_decref(root);
     return QUIRE_ERR_NONE;

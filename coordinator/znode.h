@@ -86,11 +86,25 @@ int qr_znode_parse_id(const char *s, int32_t *out);
 typedef struct qr_znode_broker {
     char *host; /* owned: free() */
     int port;
+    /* The port of a "KAFKA://host:port" entry of Kafka's "endpoints" array
+     * (issue 13), 0 when there is none. */
+    int kafka_port;
     int64_t timestamp; /* ms since the epoch, 0 if absent */
 } qr_znode_broker_t;
 
 /** @brief The registration JSON. @returns owned string. @locality any */
 char *qr_znode_broker_encode(const char *host, int port, int64_t ts_ms);
+
+/**
+ * @brief The registration JSON with Kafka's endpoints (still "version":
+ * 1, which every quire reader accepts):
+ * "endpoints": ["PLAINTEXT://host:port"] plus "KAFKA://host:kafka_port"
+ * when @p kafka_port is not 0, and "listener_security_protocol_map" naming
+ * both PLAINTEXT; "host" and "port" stay quire's listener, as before.
+ * @returns owned string. @locality any
+ */
+char *qr_znode_broker_encode_ep(const char *host, int port, int kafka_port,
+                                int64_t ts_ms);
 
 /** @brief Parses a registration (@p data of @p len bytes, borrowed).
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_BAD_JSON (@p errstr). On success

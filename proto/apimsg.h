@@ -83,15 +83,21 @@ typedef struct qr_api_versions_resp {
 /* ---- Metadata ---- */
 
 typedef struct qr_metadata_req {
-    size_t topic_count; /**< 0: every topic */
+    size_t topic_count; /**< 0: every topic (unless no_topics) */
     const char *const *topics;
+    /** Kafka v1+: an empty list asks for no topic at all (brokers only). */
+    bool no_topics;
     bool allow_auto_topic_creation;
 } qr_metadata_req_t;
 
 typedef struct qr_metadata_broker {
     int32_t node_id;
-    const char *host;
+    const char *host; /**< quire's listener */
     int32_t port;
+    /** The broker's Kafka listener (issue 13); kafka_port 0: it has none,
+     * and Kafka's codec leaves the broker out. kafka_host NULL: host. */
+    const char *kafka_host;
+    int32_t kafka_port;
 } qr_metadata_broker_t;
 
 typedef struct qr_metadata_part {

@@ -231,7 +231,7 @@ void qr_kr_tags(qr_kr_t *r)
 
 /* ---- writing ---- */
 
-static uint8_t *put(qr_kw_t *w, size_t n)
+uint8_t *qr_kw_put(qr_kw_t *w, size_t n)
 {
     uint8_t *p;
 
@@ -265,22 +265,22 @@ uint8_t *qr_kw_take(qr_kw_t *w, size_t *len)
 
 void qr_kw_i8(qr_kw_t *w, int8_t v)
 {
-    *put(w, 1) = (uint8_t)v;
+    *qr_kw_put(w, 1) = (uint8_t)v;
 }
 
 void qr_kw_i16(qr_kw_t *w, int16_t v)
 {
-    qr_be16_put(put(w, 2), (uint16_t)v);
+    qr_be16_put(qr_kw_put(w, 2), (uint16_t)v);
 }
 
 void qr_kw_i32(qr_kw_t *w, int32_t v)
 {
-    qr_be32_put(put(w, 4), (uint32_t)v);
+    qr_be32_put(qr_kw_put(w, 4), (uint32_t)v);
 }
 
 void qr_kw_i64(qr_kw_t *w, int64_t v)
 {
-    qr_be64_put(put(w, 8), (uint64_t)v);
+    qr_be64_put(qr_kw_put(w, 8), (uint64_t)v);
 }
 
 void qr_kw_uvarint(qr_kw_t *w, uint32_t v)
@@ -314,7 +314,7 @@ void qr_kw_str(qr_kw_t *w, const char *s)
     if (n > INT16_MAX)
         n = INT16_MAX; /* names are far shorter; never a broken frame */
     put_len(w, (int64_t)n, 0);
-    memcpy(put(w, n), s, n);
+    memcpy(qr_kw_put(w, n), s, n);
 }
 
 void qr_kw_array(qr_kw_t *w, size_t n)
@@ -330,7 +330,7 @@ void qr_kw_bytes(qr_kw_t *w, const void *p, size_t n)
     }
     put_len(w, (int64_t)n, 1);
     if (n)
-        memcpy(put(w, n), p, n);
+        memcpy(qr_kw_put(w, n), p, n);
 }
 
 void qr_kw_tags(qr_kw_t *w)

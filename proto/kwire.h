@@ -102,6 +102,8 @@ typedef struct qr_kw {
 void qr_kw_free(qr_kw_t *w);
 /** @brief Takes the bytes (owned, free()); @p w is empty afterwards. */
 uint8_t *qr_kw_take(qr_kw_t *w, size_t *len);
+/** @brief Room for @p n more bytes, counted as written. @returns where. */
+uint8_t *qr_kw_put(qr_kw_t *w, size_t n);
 void qr_kw_i8(qr_kw_t *w, int8_t v);
 void qr_kw_i16(qr_kw_t *w, int16_t v);
 void qr_kw_i32(qr_kw_t *w, int32_t v);
@@ -182,5 +184,22 @@ typedef struct qr_kout {
 void qr_kwire_apiversions_encode(qr_kw_t *w, int16_t version,
                                  int16_t error_code,
                                  const qr_kapi_range_t *apis, size_t n);
+
+quire_err_t qr_kwire_metadata_decode(qr_kr_t *r, int16_t version,
+                                     qr_req_t *req);
+void qr_kwire_metadata_encode(qr_kout_t *o, int16_t version,
+                              const qr_resp_t *resp);
+quire_err_t qr_kwire_produce_decode(qr_kr_t *r, int16_t version, qr_req_t *req);
+void qr_kwire_produce_encode(qr_kout_t *o, int16_t version,
+                             const qr_resp_t *resp);
+/** Fetch: each partition's records go through o->cut when its `file` is
+ * set (the broker), else are copied from `records` (tests). */
+quire_err_t qr_kwire_fetch_decode(qr_kr_t *r, int16_t version, qr_req_t *req);
+void qr_kwire_fetch_encode(qr_kout_t *o, int16_t version,
+                           const qr_resp_t *resp);
+quire_err_t qr_kwire_listoffsets_decode(qr_kr_t *r, int16_t version,
+                                        qr_req_t *req);
+void qr_kwire_listoffsets_encode(qr_kout_t *o, int16_t version,
+                                 const qr_resp_t *resp);
 
 #endif /* QR_KWIRE_H */

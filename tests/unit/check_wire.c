@@ -480,7 +480,8 @@ END_TEST
 START_TEST(test_resp_metadata)
 {
     static const int32_t reps[] = {1, 2, 3}, isr[] = {1, 3};
-    qr_metadata_broker_t brokers[] = {{1, "127.0.0.1", 9092}, {2, "::1", 9093}};
+    qr_metadata_broker_t brokers[] = {{1, "127.0.0.1", 9092, NULL, 0},
+                                      {2, "::1", 9093, NULL, 0}};
     qr_metadata_part_t parts[] = {
         {QUIRE_ERR_NONE, 0, 1, 4, 3, reps, 2, isr},
         {QUIRE_ERR_LEADER_NOT_AVAILABLE, 1, -1, -1, 0, NULL, 0, NULL},
