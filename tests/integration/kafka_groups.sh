@@ -186,6 +186,16 @@ echo "JoinGroup of zkgrp: broker 1 says $r1, broker 2 says $r2"
 check "a group with ZooKeeper members: INCONSISTENT_GROUP_PROTOCOL" \
     '[ "$r1" = 23 ] || [ "$r2" = 23 ]'
 
+# the brokers stop cleanly, and sanitizers (tests/run) found nothing
+for i in 0 1; do kill "${pids[$i]}"; done
+for i in 0 1; do
+    wait "${pids[$i]}"
+    rc=$?
+    check "broker $((i + 1)) exits 0 on SIGTERM" "[ $rc -eq 0 ]"
+done
+check "no sanitizer report in the brokers' logs" \
+    '! grep -lE "runtime error|Sanitizer" "$state"/b*.log'
+
 if [ "$fail" -ne 0 ]; then
     for f in "$state"/*.err "$state"/b*.log; do
         echo "==== $f"
