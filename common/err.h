@@ -82,7 +82,6 @@ extern "C" {
     X(INVALID_SESSION_TIMEOUT, 26,                                            \
       "Session timeout outside group.min/max.session.timeout.ms")             \
     X(MEMBER_ID_REQUIRED, 79, "Rejoin with the member id given")              \
-    X(FENCED_INSTANCE_ID, 82, "Static group membership is not supported")     \
     /* ---- local codes (never on the wire) ---- */                           \
     X(NEED_MORE, -100, "More input needed")                                   \
     X(BAD_ARG, -101, "Invalid argument")                                      \
