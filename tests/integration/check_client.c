@@ -1195,6 +1195,56 @@ START_TEST(delivery_timeout_checked)
 }
 END_TEST
 
+/* quire-perf consume --group: two members in one process read a topic's
+ * records together, each member's count and rate printed (issue 14). */
+START_TEST(perf_group_members)
+{
+    char *prod[] = {
+        QT_PERF_BIN, "produce",       "--topic", "pgroup", "--bootstrap-server",
+        bootstrap,   "--num-records", "20000",   NULL};
+    char *cons[] = {QT_PERF_BIN,
+                    "consume",
+                    "--topic",
+                    "pgroup",
+                    "--zookeeper",
+                    NULL,
+                    "--group",
+                    "pg",
+                    "--members",
+                    "2",
+                    "--num-records",
+                    "20000",
+                    "--timeout-ms",
+                    "60000",
+                    NULL};
+    qt_run_result_t res;
+    long long a = 0, b = 0;
+    const char *m;
+
+    cluster_start(1);
+    topic_create("pgroup", 4);
+    ck_assert_int_eq(qt_run(prod, NULL, 60000, &res), 0);
+    ck_assert_msg(res.status == 0, "quire-perf produce: %s", res.err);
+    qt_run_free(&res);
+    cons[5] = zk_connect;
+    ck_assert_int_eq(qt_run(cons, NULL, 90000, &res), 0);
+    ck_assert_msg(res.status == 0, "quire-perf consume --group exited %d:\n%s",
+                  res.status, res.err);
+    m = strstr(res.out, "member 0: ");
+    ck_assert_msg(m && sscanf(m, "member 0: %lld records", &a) == 1, "%s",
+                  res.out);
+    m = strstr(res.out, "member 1: ");
+    ck_assert_msg(m && sscanf(m, "member 1: %lld records", &b) == 1, "%s",
+                  res.out);
+    /* every record once at least (a rebalance may hand a few over twice) */
+    ck_assert_msg(a + b >= 20000, "%lld + %lld:\n%s", a, b, res.out);
+    ck_assert_msg(strstr(res.out, " records received in ") != NULL, "%s",
+                  res.out);
+    qt_run_free(&res);
+    cluster_stop();
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -1210,6 +1260,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, broker_killed_mid_run);
     tcase_add_test(tc, buffer_memory_and_request_timeout);
     tcase_add_test(tc, zookeeper_connect);
+    tcase_add_test(tc, perf_group_members);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("no broker");

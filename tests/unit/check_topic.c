@@ -47,6 +47,22 @@ START_TEST(test_lengths)
 }
 END_TEST
 
+/* Every byte value, one at a time, against Kafka's class [A-Za-z0-9._-]
+ * written out as ranges (the check itself uses a table). */
+START_TEST(test_every_byte)
+{
+    for (int c = 1; c < 256; c++) {
+        char name[2] = {(char)c, 'x'};
+        int legal = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        ck_assert_msg(
+            qr_topic_name_check(name, 2, NULL) ==
+                (legal ? QUIRE_ERR_NONE : QUIRE_ERR_INVALID_TOPIC_EXCEPTION),
+            "byte 0x%02x", c);
+    }
+}
+END_TEST
+
 static Suite *topic_suite(void)
 {
     Suite *s = suite_create("topic");
@@ -55,6 +71,7 @@ static Suite *topic_suite(void)
                         (int)(sizeof(bad_names) / sizeof(bad_names[0])));
     tcase_add_test(tc, test_good_names);
     tcase_add_test(tc, test_lengths);
+    tcase_add_test(tc, test_every_byte);
     suite_add_tcase(s, tc);
     return s;
 }
