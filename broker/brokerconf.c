@@ -232,6 +232,21 @@ static const qr_conf_prop_t props[] = {
      OFF(producer_id_expiration_check_interval_ms), "600000", 1, I64MAX, NULL,
      QR_CONF_F_RESTART,
      "How often a partition looks for expired producer ids (on append)"},
+    /* ---- Kafka-protocol consumer groups (issue 13) ---- */
+    {"group.min.session.timeout.ms", QR_CONF_INT,
+     OFF(group_min_session_timeout_ms), "6000", 1, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "Shortest session.timeout.ms a Kafka-protocol group member may ask "
+     "for; shorter gets INVALID_SESSION_TIMEOUT"},
+    {"group.max.session.timeout.ms", QR_CONF_INT,
+     OFF(group_max_session_timeout_ms), "1800000", 1, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "Longest session.timeout.ms a Kafka-protocol group member may ask for"},
+    {"group.initial.rebalance.delay.ms", QR_CONF_INT,
+     OFF(group_initial_rebalance_delay_ms), "3000", 0, I32MAX, NULL,
+     QR_CONF_F_RESTART,
+     "How long the coordinator waits for more members before a group's "
+     "first generation (members that start together share it)"},
     /* ---- replication, leader side (issue 16) ---- */
     {"min.insync.replicas", QR_CONF_INT, OFF(min_insync_replicas), "1", 1,
      I32MAX, NULL, QR_CONF_F_RESTART,

@@ -79,6 +79,10 @@ typedef struct qr_brokerconf {
     /* ---- idempotent producers (issue 22) ---- */
     int64_t producer_id_expiration_ms;
     int64_t producer_id_expiration_check_interval_ms;
+    /* ---- Kafka-protocol consumer groups (issue 13) ---- */
+    int group_min_session_timeout_ms;
+    int group_max_session_timeout_ms;
+    int group_initial_rebalance_delay_ms;
     /* ---- replication, leader side (issue 16) ---- */
     int min_insync_replicas;
     int64_t replica_lag_time_max_ms;

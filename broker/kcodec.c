@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "api_fetch.h"
+#include "api_kgroup.h"
 #include "api_listoffsets.h"
 #include "api_metadata.h"
 #include "api_produce.h"
@@ -15,6 +16,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "kcodec.h"
+#include "kgwire.h"
 #include "logging.h"
 
 /* ---- ApiVersions: answered here, from the table itself ---- */
@@ -101,6 +103,27 @@ static const qr_kapi_t apis[] = {
      qr_api_metadata, qr_kwire_metadata_encode},
     {QR_API_API_VERSIONS, "ApiVersions", 0, 3, 3, apiversions_decode,
      apiversions_handler, apiversions_encode},
+    /* issue 13: the group APIs (api_kgroup.c, proto/kgwire.c) */
+    {QR_API_OFFSET_COMMIT, "OffsetCommit", 0, 7, 8, qr_kgwire_commit_decode,
+     qr_api_offset_commit, qr_kgwire_commit_encode},
+    {QR_API_OFFSET_FETCH, "OffsetFetch", 0, 5, 6, qr_kgwire_fetch_decode,
+     qr_api_offset_fetch, qr_kgwire_fetch_encode},
+    {QR_API_FIND_COORDINATOR, "FindCoordinator", 0, 2, 3,
+     qr_kgwire_find_coord_decode, qr_api_find_coordinator,
+     qr_kgwire_find_coord_encode},
+    {QR_API_JOIN_GROUP, "JoinGroup", 0, 5, 6, qr_kgwire_join_decode,
+     qr_api_join_group, qr_kgwire_join_encode},
+    {QR_API_HEARTBEAT, "Heartbeat", 0, 3, 4, qr_kgwire_heartbeat_decode,
+     qr_api_heartbeat, qr_kgwire_heartbeat_encode},
+    {QR_API_LEAVE_GROUP, "LeaveGroup", 0, 3, 4, qr_kgwire_leave_decode,
+     qr_api_leave_group, qr_kgwire_leave_encode},
+    {QR_API_SYNC_GROUP, "SyncGroup", 0, 3, 4, qr_kgwire_sync_decode,
+     qr_api_sync_group, qr_kgwire_sync_encode},
+    {QR_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 5,
+     qr_kgwire_describe_decode, qr_api_describe_groups,
+     qr_kgwire_describe_encode},
+    {QR_API_LIST_GROUPS, "ListGroups", 0, 2, 3, qr_kgwire_list_decode,
+     qr_api_list_groups, qr_kgwire_list_encode},
 };
 
 #define API_CNT (sizeof(apis) / sizeof(apis[0]))

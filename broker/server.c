@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "pidblock.h"
+#include "api_kgroup.h" /* issue 13: Kafka-protocol groups */
 #include "fetcher.h"
 #include "frame.h"
 #include "httpd.h"
@@ -97,6 +98,7 @@ struct qr_server {
     qr_partmap_t *partmap;
     qr_cluster_t *cluster;
     qr_pidblock_t *pidblock;       /* issue 22: InitProducerId's ids */
+    qr_kgsvc_t *kgroup;            /* issue 13: the group coordinator */
     qr_fetcher_t *fetcher;         /* the follower side (main loop) */
     acted_t *acted[ACTED_BUCKETS]; /* main loop only */
     int announced;
@@ -174,6 +176,11 @@ const qr_server_info_t *qr_server_info(const qr_server_t *server)
 qr_pidblock_t *qr_server_pidblock(qr_server_t *server)
 {
     return server->pidblock;
+}
+
+qr_kgsvc_t *qr_server_kgroup(qr_server_t *server)
+{
+    return server->kgroup;
 }
 
 qr_partmap_t *qr_server_partmap(qr_server_t *server)
@@ -574,6 +581,8 @@ static void shutdown_all(qr_server_t *server)
 
     stop_metrics(server); /* first: it reads what the rest tears down */
     stop_isr_checks(server);
+    if (server->kgroup) /* issue 13: waiting joins answered, not drained */
+        qr_kgsvc_close(server->kgroup);
     drain_threads(server);
     if (server->fetcher)
         qr_fetcher_stop(server->fetcher); /* releases the followed logs */
@@ -597,6 +606,8 @@ static void shutdown_all(qr_server_t *server)
     }
     if (server->pidblock) /* issue 22: before the session goes */
         qr_pidblock_detach(server->pidblock);
+    if (server->kgroup) /* issue 13: likewise */
+        qr_kgsvc_detach(server->kgroup);
     if (server->cluster)
         qr_cluster_close(server->cluster);
 }
@@ -1169,6 +1180,8 @@ static void cb_status(void *opaque, qr_cluster_status_t status, quire_err_t err,
         qr_pidblock_attach(server->pidblock, qr_cluster_zk(server->cluster));
         atomic_store(&server->mstate.registered, 1);
         mstate_refresh(server);
+        /* issue 13: the group coordinator's offsets and checks */
+        qr_kgsvc_attach(server->kgroup, qr_cluster_zk(server->cluster));
         if (!server->announced) {
             server->announced = 1;
             announce(server);
@@ -1222,6 +1235,15 @@ static quire_err_t start_cluster(qr_server_t *server)
     cbs.partition_state = cb_partition_state;
     cbs.status = cb_status;
     server->pidblock = qr_pidblock_new(server->loop, bconf->broker_id);
+    {
+        qr_kgsvc_conf_t kconf = {
+            .broker_id = bconf->broker_id,
+            .min_session_timeout_ms = bconf->group_min_session_timeout_ms,
+            .max_session_timeout_ms = bconf->group_max_session_timeout_ms,
+            .initial_rebalance_delay_ms =
+                bconf->group_initial_rebalance_delay_ms};
+        server->kgroup = qr_kgsvc_new(server->loop, server, &kconf);
+    }
     server->cluster =
         qr_cluster_new(server->loop, &cconf, &cbs, errstr, sizeof(errstr));
     if (!server->cluster) {
@@ -1441,6 +1463,7 @@ void qr_server_destroy(qr_server_t *server)
         qr_netthread_destroy(server->nts[i]);
     free(server->nts);
     qr_pidblock_destroy(server->pidblock); /* issue 22 */
+    qr_kgsvc_destroy(server->kgroup);      /* issue 13 */
     qr_cluster_destroy(server->cluster);
     qr_fetcher_destroy(server->fetcher);
     for (int i = 0; i < ACTED_BUCKETS; i++)

@@ -74,6 +74,16 @@ extern "C" {
     X(UNKNOWN_LEADER_EPOCH, 75, "Leader epoch is newer than the broker's")    \
     X(OFFSET_NOT_AVAILABLE, 78,                                               \
       "New leader's high watermark not caught up yet; retry")                 \
+    /* issue 13: Kafka's group coordinator */                                 \
+    X(COORDINATOR_NOT_AVAILABLE, 15, "Group coordinator not available")       \
+    X(NOT_COORDINATOR, 16, "This broker is not the group's coordinator")      \
+    X(ILLEGAL_GENERATION, 22, "Stale consumer group generation")              \
+    X(INCONSISTENT_GROUP_PROTOCOL, 23,                                        \
+      "Group protocol or type differs from the group's")                      \
+    X(UNKNOWN_MEMBER_ID, 25, "Unknown consumer group member id")              \
+    X(INVALID_SESSION_TIMEOUT, 26,                                            \
+      "Session timeout outside group.min/max.session.timeout.ms")             \
+    X(MEMBER_ID_REQUIRED, 79, "Rejoin with the member id given")              \
     /* ---- local codes (never on the wire) ---- */                           \
     X(NEED_MORE, -100, "More input needed")                                   \
     X(BAD_ARG, -101, "Invalid argument")                                      \

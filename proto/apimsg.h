@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "kgroupmsg.h" /* issue 13: the group APIs' bodies */
 
 /* ---- limits on what a peer may send ---- */
 
@@ -46,6 +47,16 @@ typedef enum qr_api {
     QR_API_FETCH = 1,
     QR_API_LIST_OFFSETS = 2,
     QR_API_METADATA = 3,
+    /* issue 13: Kafka's group APIs (kgroupmsg.h), Kafka listener only */
+    QR_API_OFFSET_COMMIT = 8,
+    QR_API_OFFSET_FETCH = 9,
+    QR_API_FIND_COORDINATOR = 10,
+    QR_API_JOIN_GROUP = 11,
+    QR_API_HEARTBEAT = 12,
+    QR_API_LEAVE_GROUP = 13,
+    QR_API_SYNC_GROUP = 14,
+    QR_API_DESCRIBE_GROUPS = 15,
+    QR_API_LIST_GROUPS = 16,
     QR_API_API_VERSIONS = 18,
     QR_API_CREATE_TOPICS = 19,    /**< Kafka listener only (issue 13) */
     QR_API_DELETE_TOPICS = 20,    /**< Kafka listener only (issue 13) */
@@ -338,6 +349,7 @@ typedef struct qr_req {
         qr_list_offsets_req_t list_offsets;
         qr_init_pid_req_t init_pid; /* issue 22 */
         qr_epoch_req_t offset_for_leader_epoch;
+        qr_kgroup_req_t kgroup; /* issue 13: the group APIs */
     } u;
     qr_wire_mem_t *mem; /**< owned by a decoded struct; NULL otherwise */
 } qr_req_t;
@@ -359,6 +371,7 @@ typedef struct qr_resp {
         qr_list_offsets_resp_t list_offsets;
         qr_init_pid_resp_t init_pid; /* issue 22 */
         qr_epoch_resp_t offset_for_leader_epoch;
+        qr_kgroup_resp_t kgroup; /* issue 13: the group APIs */
     } u;
     qr_wire_mem_t *mem; /**< owned by a decoded struct; NULL otherwise */
 } qr_resp_t;

@@ -1,0 +1,102 @@
+/*
+ * api_kgroup: the group APIs of Kafka's protocol on the broker (issue 13,
+ * item 4): FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+ * OffsetCommit, OffsetFetch, DescribeGroups, ListGroups. Their bodies are
+ * kgroupmsg.h's; proto/kgwire.c has the bytes.
+ *
+ * Which broker coordinates a group: qr_kgc_pick() over the ids of the live
+ * brokers with a Kafka listener in the current cluster snapshot
+ * (/brokers/ids and their endpoints), so every broker gives
+ * the same answer, and when the coordinator dies its groups move to the
+ * broker that scores next. A broker asked about a group it does not
+ * coordinate answers NOT_COORDINATOR (the client asks FindCoordinator
+ * again); one that lost a group (a broker joined and scores higher)
+ * unloads it within a second, answering its waiting JoinGroup/SyncGroup
+ * with NOT_COORDINATOR.
+ *
+ * Membership lives in memory on the coordinator (kgroupcoord.h: the state
+ * machine, behind one mutex, called from the network threads; its timer
+ * runs on the main loop). Nothing of it is in ZooKeeper: when the
+ * coordinator moves, members find the new one, get UNKNOWN_MEMBER_ID and
+ * join again. Committed offsets are in ZooKeeper in Kafka 0.8's layout,
+ * /consumers/<group>/offsets/<topic>/<partition> holding the next offset
+ * to read in decimal (what quire's own groups and Kafka 0.8.1's
+ * OffsetCommit v0 wrote), so quire-consumer-groups --describe shows these
+ * groups' lag and a restarted member resumes where the group committed,
+ * whichever broker coordinates it then. Commit metadata strings are not
+ * kept (the layout has no room for them): OffsetFetch answers "".
+ *
+ * A group's first JoinGroup (the group unknown here) reads
+ * /consumers/<group>/ids: when ZooKeeper-coordinated members (libquire's
+ * groups) are registered there, the join is refused with
+ * INCONSISTENT_GROUP_PROTOCOL and a log line naming the group, never
+ * silently split; otherwise /consumers/<group> is created so
+ * quire-consumer-groups --list shows the group.
+ *
+ * Group ids end up in ZooKeeper paths: an id containing '/', or "." or
+ * "..", gets INVALID_GROUP_ID.
+ */
+#ifndef QR_API_KGROUP_H
+#define QR_API_KGROUP_H
+
+#include <stdint.h>
+
+#include "request.h"
+
+struct ev_loop;
+struct qr_zk;
+
+typedef struct qr_kgsvc qr_kgsvc_t;
+
+/** Settings: Kafka's broker keys of the same names. */
+typedef struct qr_kgsvc_conf {
+    int32_t broker_id; /**< for the member id seed only; the broker's id is
+                          read from qr_server_info() (it may be generated) */
+    int32_t min_session_timeout_ms;
+    int32_t max_session_timeout_ms;
+    int32_t initial_rebalance_delay_ms;
+} qr_kgsvc_conf_t;
+
+/**
+ * @brief The broker's group service (no groups; ZooKeeper not attached).
+ * @param server borrowed; outlives the service.
+ * @returns owned (qr_kgsvc_destroy()).
+ * @locality main loop  @locks none
+ */
+qr_kgsvc_t *qr_kgsvc_new(struct ev_loop *loop, qr_server_t *server,
+                         const qr_kgsvc_conf_t *conf);
+
+/** @brief Starts using @p zk (a registered session; idempotent).
+ * @locality main loop @locks none */
+void qr_kgsvc_attach(qr_kgsvc_t *svc, struct qr_zk *zk);
+
+/**
+ * @brief Shutting down: every group is unloaded (waiting JoinGroup and
+ * SyncGroup answered NOT_COORDINATOR, so members move on at once) and the
+ * timer stops. Requests still in ZooKeeper complete as usual.
+ * @locality main loop  @locks takes the service's mutex
+ */
+void qr_kgsvc_close(qr_kgsvc_t *svc);
+
+/** @brief Stops using ZooKeeper (before the session is destroyed):
+ * later requests that need it answer COORDINATOR_NOT_AVAILABLE.
+ * @locality main loop @locks none */
+void qr_kgsvc_detach(qr_kgsvc_t *svc);
+
+/** @brief Frees it; every request must have completed. NULL is fine.
+ * @locality main loop */
+void qr_kgsvc_destroy(qr_kgsvc_t *svc);
+
+/** @brief The handlers, one per API (kcodec.c's table rows).
+ * @locality net thread  @locks the service's mutex, briefly */
+void qr_api_find_coordinator(qr_reqctx_t *ctx);
+void qr_api_join_group(qr_reqctx_t *ctx);
+void qr_api_sync_group(qr_reqctx_t *ctx);
+void qr_api_heartbeat(qr_reqctx_t *ctx);
+void qr_api_leave_group(qr_reqctx_t *ctx);
+void qr_api_offset_commit(qr_reqctx_t *ctx);
+void qr_api_offset_fetch(qr_reqctx_t *ctx);
+void qr_api_describe_groups(qr_reqctx_t *ctx);
+void qr_api_list_groups(qr_reqctx_t *ctx);
+
+#endif /* QR_API_KGROUP_H */

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Kafka-protocol consumer groups for kafka_groups.sh (issue 13), with
+Debian's python3-confluent-kafka (librdkafka 2.0.2) and python3-kafka.
+
+  member BOOTSTRAP TOPIC GROUP DIR
+      a confluent-kafka Consumer in GROUP; for each record: a synchronous
+      commit of the next offset, and only once it succeeded a line
+      "partition offset value" in DIR/records (so every record is in some
+      member's file exactly once); each assignment as a line of partitions
+      in DIR/assign. Runs until DIR/stop exists, then close() (LeaveGroup).
+  kp-consume BOOTSTRAP TOPIC GROUP COUNT
+      a kafka-python KafkaConsumer in GROUP reads COUNT records, commits,
+      prints them "partition offset value", one a line.
+  committed BOOTSTRAP TOPIC GROUP PARTITIONS
+      prints kafka-python's committed offset (OffsetFetch) of each partition.
+  admin BOOTSTRAP GROUP
+      kafka-python's KafkaAdminClient: ListGroups and DescribeGroups; prints
+      "listed" when GROUP is listed, then "state members".
+  raw HOST PORT GROUP
+      JoinGroup v0 sent to this broker by hand: prints its error code.
+Every wait is bounded; a timeout exits 1 with a message.
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+
+def member(bootstrap, topic, group, d):
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    def on_assign(c, parts):
+        with open(os.path.join(d, "assign"), "a") as f:
+            f.write(" ".join(str(p.partition) for p in parts) + "\n")
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest",
+                  "session.timeout.ms": 6000,
+                  "heartbeat.interval.ms": 500})
+    c.subscribe([topic], on_assign=on_assign)
+    out = open(os.path.join(d, "records"), "a")
+    deadline = time.time() + 300
+    while not os.path.exists(os.path.join(d, "stop")):
+        if time.time() > deadline:
+            print("member: never told to stop", file=sys.stderr)
+            return 1
+        m = c.poll(0.2)
+        if m is None or m.error():
+            continue
+        try:
+            c.commit(offsets=[TopicPartition(topic, m.partition(),
+                                             m.offset() + 1)],
+                     asynchronous=False)
+        except KafkaException as e:
+            print("commit refused (redelivered later): %s" % e,
+                  file=sys.stderr)
+            continue
+        out.write("%d %d %s\n" % (m.partition(), m.offset(),
+                                  m.value().decode()))
+        out.flush()
+    c.close()
+    return 0
+
+
+def kp_consume(bootstrap, topic, group, count):
+    from kafka import KafkaConsumer
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      consumer_timeout_ms=60000)
+    got = []
+    for m in c:
+        got.append("%d %d %s" % (m.partition, m.offset, m.value.decode()))
+        if len(got) == count:
+            break
+    c.commit()
+    c.close()
+    print("\n".join(got))
+    return 0 if len(got) == count else 1
+
+
+def committed(bootstrap, topic, group, parts):
+    from kafka import KafkaConsumer, TopicPartition
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                      enable_auto_commit=False)
+    for p in range(parts):
+        print(p, c.committed(TopicPartition(topic, p)))
+    c.close()
+    return 0
+
+
+def admin(bootstrap, group):
+    from kafka import KafkaAdminClient
+    a = KafkaAdminClient(bootstrap_servers=bootstrap)
+    listed = [g for g, _ in a.list_consumer_groups()]
+    if group in listed:
+        print("listed")
+    for d in a.describe_consumer_groups([group]):
+        print(d.state, len(d.members))
+    a.close()
+    return 0
+
+
+def raw(host, port, group):
+    from kafka.protocol.group import JoinGroupRequest
+    req = JoinGroupRequest[0](group, 10000, "", "consumer", [("range", b"")])
+    body = req.encode()
+    hdr = struct.pack(">hhih", 11, 0, 7, 4) + b"test"
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.sendall(struct.pack(">i", len(hdr) + len(body)) + hdr + body)
+    buf = b""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            print("closed")
+            return 1
+        buf += chunk
+    corr, err = struct.unpack(">ih", buf[4:10])
+    print(err)
+    return 0 if corr == 7 else 1
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "member":
+        return member(*argv[2:6])
+    if cmd == "kp-consume":
+        return kp_consume(argv[2], argv[3], argv[4], int(argv[5]))
+    if cmd == "committed":
+        return committed(argv[2], argv[3], argv[4], int(argv[5]))
+    if cmd == "admin":
+        return admin(argv[2], argv[3])
+    if cmd == "raw":
+        return raw(argv[2], argv[3], argv[4])
+    print("unknown command", cmd, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# kafka_groups.sh: Kafka-protocol consumer groups against quire (issue 13,
+# item 4), with the harness's real ZooKeeper and two real brokers (each
+# with a quire and a Kafka listener), stopped by PID.
+#   1. two python3-confluent-kafka members of one group split a 6-partition
+#      topic; every record is committed and read exactly once; the group is
+#      in quire-consumer-groups --list, --describe shows lag 0, and
+#      kafka-python's admin client lists and describes it (Stable, 2);
+#   2. one member leaves (close: LeaveGroup): the other takes all six;
+#      records produced then are read once, by it;
+#   3. it stops; a restarted member starts from the committed offsets
+#      (reads only what came after), as kafka-python's OffsetFetch says;
+#   4. a python3-kafka KafkaConsumer with group_id reads the topic and
+#      commits (lag 0), kcat -G reads it, the broker that does not
+#      coordinate a group answers NOT_COORDINATOR, and a group id that
+#      ZooKeeper-coordinated members use is refused.
+# Every wait is a bounded poll; no assertion is about time.
+set -u
+srcdir=${srcdir:-.}
+top_src=$(cd "$srcdir/../.." && pwd)
+top_build=$(cd "${top_builddir:-../..}" && pwd)
+zksh=$top_src/tests/harness/zk.sh
+py="/usr/bin/python3 $srcdir/kafka_groups.py"
+topics=$top_build/tools/quire-topics
+groups=$top_build/tools/quire-consumer-groups
+ccons=$top_build/tools/quire-console-consumer
+
+[ -n "${QUIRE_TEST_ZK:-}" ] || { echo "QUIRE_TEST_ZK is not set"; exit 99; }
+command -v kcat >/dev/null || { echo "kcat missing"; exit 99; }
+/usr/bin/python3 -c 'import kafka, confluent_kafka' || exit 99
+
+fail=0
+check() { # description, condition (eval'd)
+    if eval "$2"; then echo "ok - $1"; else echo "FAIL - $1"; fail=1; fi
+}
+# waits up to $1 tenths of a second for a condition (eval'd)
+wait_for() {
+    local n=$1
+    shift
+    for _ in $(seq 1 "$n"); do
+        eval "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+state=$(mktemp -d)
+zk="$QUIRE_TEST_ZK/kafka_groups$$"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$state"
+}
+trap cleanup EXIT
+
+declare -A qport kport
+for id in 1 2; do
+    qport[$id]=$("$zksh" free-port) || exit 99
+    kport[$id]=$("$zksh" free-port) || exit 99
+    cat >"$state/b$id.properties" <<EOF
+broker.id=$id
+listeners=PLAINTEXT://127.0.0.1:${qport[$id]},KAFKA://127.0.0.1:${kport[$id]}
+log.dirs=$state/logs$id
+zookeeper.connect=$zk
+num.network.threads=2
+group.initial.rebalance.delay.ms=500
+EOF
+    "$top_build/broker/quire-broker" -p "$state/b$id.port" \
+        "$state/b$id.properties" >"$state/b$id.log" 2>&1 &
+    pids+=($!)
+done
+for id in 1 2; do
+    wait_for 300 '[ -s "$state/b$id.port" ]' ||
+        { cat "$state/b$id.log"; exit 99; }
+done
+kafka=127.0.0.1:${kport[1]},127.0.0.1:${kport[2]}
+"$topics" --zookeeper "$zk" --create --topic gt --partitions 6 \
+    --replication-factor 1 >/dev/null || exit 99
+wait_for 200 'timeout 20 kcat -b "$kafka" -L -t gt 2>/dev/null |
+    grep -q "partition 5, leader [12],"' || exit 99
+
+# produce N records per partition: values "<tag>-<p>-<i>"
+produce() { # tag count
+    for p in 0 1 2 3 4 5; do
+        seq 1 "$2" | sed "s/^/$1-$p-/" |
+            timeout 30 kcat -b "$kafka" -P -t gt -p "$p" || exit 99
+    done
+}
+records() { cat "$state"/m*/records 2>/dev/null | awk '{print $3}' | sort; }
+start_member() { # name
+    mkdir -p "$state/$1"
+    $py member "$kafka" gt grp "$state/$1" 2>"$state/$1.err" &
+    pids+=($!)
+    eval "pid_$1=$!"
+}
+last_assign() { tail -n 1 "$state/$1/assign" 2>/dev/null; }
+
+# ---- 1. two members split the partitions ----
+produce a 10
+start_member m1
+start_member m2
+split() {
+    local a b
+    a=$(last_assign m1)
+    b=$(last_assign m2)
+    [ -n "$a" ] && [ -n "$b" ] &&
+        [ "$(echo "$a $b" | tr ' ' '\n' | sort -n | tr '\n' ' ')" = \
+            "0 1 2 3 4 5 " ]
+}
+wait_for 600 split
+check "two members split the six partitions ($(last_assign m1) | $(last_assign m2))" split
+wait_for 600 '[ "$(records | wc -l)" -ge 60 ]'
+check "the 60 records read once each by the group" \
+    '[ "$(records | uniq | wc -l)" -eq 60 ] && [ "$(records | wc -l)" -eq 60 ]'
+check "both members read some" \
+    '[ -s "$state/m1/records" ] && [ -s "$state/m2/records" ]'
+check "quire-consumer-groups --list shows the group" \
+    '"$groups" --zookeeper "$zk" --list | grep -qx grp'
+lag0() { # group: six partitions of gt, each with lag 0
+    "$groups" --zookeeper "$zk" --describe --group "$1" >"$state/desc" 2>&1
+    [ "$(awk '$1 == "gt" && $5 == 0' "$state/desc" | wc -l)" -eq 6 ]
+}
+wait_for 100 'lag0 grp'
+cat "$state/desc"
+check "quire-consumer-groups --describe: committed, lag 0" 'lag0 grp'
+$py admin "$kafka" grp >"$state/admin" 2>&1
+cat "$state/admin"
+check "kafka-python ListGroups lists it, DescribeGroups: Stable, 2 members" \
+    'grep -qx listed "$state/admin" && grep -qx "Stable 2" "$state/admin"'
+
+# ---- 2. one leaves: the other takes all six ----
+touch "$state/m2/stop"
+wait "$pid_m2"; rc=$?
+check "the leaving member closed cleanly" "[ $rc -eq 0 ]"
+wait_for 600 '[ "$(last_assign m1)" = "0 1 2 3 4 5" ]'
+check "after the leave one member holds all six" \
+    '[ "$(last_assign m1)" = "0 1 2 3 4 5" ]'
+produce b 10
+wait_for 600 '[ "$(records | wc -l)" -ge 120 ]'
+check "120 records read once each" \
+    '[ "$(records | uniq | wc -l)" -eq 120 ] && [ "$(records | wc -l)" -eq 120 ]'
+check "the b records all by the remaining member" \
+    '[ "$(grep -c " b-" "$state/m1/records")" -eq 60 ]'
+
+# ---- 3. restart from the committed offsets ----
+touch "$state/m1/stop"
+wait "$pid_m1"
+$py committed "$kafka" gt grp 6 >"$state/committed" 2>&1
+cat "$state/committed"
+check "OffsetFetch: 20 committed on each partition" \
+    '[ "$(grep -c " 20$" "$state/committed")" -eq 6 ]'
+produce c 1
+start_member m3
+wait_for 600 '[ "$(records | wc -l)" -ge 126 ]'
+touch "$state/m3/stop"
+wait "$pid_m3"
+check "the restarted member read only the 6 new records" \
+    '[ "$(wc -l <"$state/m3/records")" -eq 6 ] &&
+     [ "$(grep -c " c-" "$state/m3/records")" -eq 6 ] &&
+     [ "$(records | uniq | wc -l)" -eq 126 ]'
+
+# ---- 4. kafka-python, kcat -G, NOT_COORDINATOR, mixed groups ----
+timeout 120 $py kp-consume "$kafka" gt kp 126 >"$state/kp" 2>"$state/kp.err"
+check "kafka-python KafkaConsumer with group_id read all 126" \
+    '[ "$(awk "{print \$3}" "$state/kp" | sort -u | wc -l)" -eq 126 ]'
+wait_for 100 'lag0 kp'
+check "its commits show lag 0" 'lag0 kp'
+timeout 120 kcat -b "$kafka" -G kc -o beginning -e -f '%s\n' gt \
+    >"$state/kc" 2>"$state/kc.err"
+check "kcat -G read the topic" '[ "$(sort -u "$state/kc" | wc -l)" -eq 126 ]'
+r1=$($py raw 127.0.0.1 "${kport[1]}" probe)
+r2=$($py raw 127.0.0.1 "${kport[2]}" probe)
+echo "JoinGroup of probe: broker 1 says $r1, broker 2 says $r2"
+check "exactly one broker coordinates a group; the other says NOT_COORDINATOR" \
+    '{ [ "$r1" = 0 ] && [ "$r2" = 16 ]; } || { [ "$r1" = 16 ] && [ "$r2" = 0 ]; }'
+"$ccons" --zookeeper "$zk" --topic gt --group zkgrp --from-beginning \
+    >/dev/null 2>"$state/zkc.err" &
+pids+=($!)
+wait_for 300 '"$groups" --zookeeper "$zk" --describe --group zkgrp 2>/dev/null |
+    grep -q "^MEMBER" && [ -n "$("$groups" --zookeeper "$zk" --describe \
+    --group zkgrp 2>/dev/null | sed -n "/^MEMBER/,\$p" | sed 1d)" ]'
+r1=$($py raw 127.0.0.1 "${kport[1]}" zkgrp)
+r2=$($py raw 127.0.0.1 "${kport[2]}" zkgrp)
+echo "JoinGroup of zkgrp: broker 1 says $r1, broker 2 says $r2"
+check "a group with ZooKeeper members: INCONSISTENT_GROUP_PROTOCOL" \
+    '[ "$r1" = 23 ] || [ "$r2" = 23 ]'
+
+# the brokers stop cleanly, and sanitizers (tests/run) found nothing
+for i in 0 1; do kill "${pids[$i]}"; done
+for i in 0 1; do
+    wait "${pids[$i]}"
+    rc=$?
+    check "broker $((i + 1)) exits 0 on SIGTERM" "[ $rc -eq 0 ]"
+done
+check "no sanitizer report in the brokers' logs" \
+    '! grep -lE "runtime error|Sanitizer" "$state"/b*.log'
+
+if [ "$fail" -ne 0 ]; then
+    for f in "$state"/*.err "$state"/b*.log; do
+        echo "==== $f"
+        tail -n 30 "$f"
+    done
+fi
+exit "$fail"
