@@ -7,15 +7,25 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "logging.h"
+#include "logsink.h"
 
 const char *qr_cli_zookeeper_default(void)
 {
     const char *env = getenv("QUIRE_ZOOKEEPER");
 
     return env && *env ? env : QR_CLI_ZOOKEEPER_DEFAULT;
+}
+
+void qr_cli_no_brokers(const char *prog, const char *zookeeper)
+{
+    qr_cli_error(prog,
+                 "no brokers registered under %s%s: is the chroot missing? "
+                 "(--zookeeper host:port/chroot, or export QUIRE_ZOOKEEPER)",
+                 zookeeper, strchr(zookeeper, '/') ? "" : "/");
 }
 
 void qr_cli_print_version(const char *prog)
@@ -60,10 +70,33 @@ void qr_cli_error(const char *prog, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* issue 18: a tool's lines go through one sink on its main thread:
+ * repeats summarised, and the ZooKeeper client's own lines ("ZKC") only
+ * with --verbose (the tool's one-line error says what went wrong). */
+static qr_logsink_t cli_logs;
+static int cli_verbose;
+
+void qr_cli_log_line(void *opaque, int level, const char *fac, const char *msg)
+{
+    (void)opaque;
+    if (!cli_verbose && !strcmp(fac, "ZKC"))
+        return;
+    qr_log_stderr(level, fac, msg);
+}
+
+int qr_cli_log_verbose(void)
+{
+    return cli_verbose;
+}
+
 void qr_cli_log_setup(int verbose)
 {
+    cli_verbose = verbose;
     if (verbose)
         qr_log_setup(QR_LOG_LVL_DEBUG, QR_DBG_ZK, -1);
     else
         qr_log_setup(QR_LOG_LVL_WARNING, 0, -1);
+    qr_logsink_init(&cli_logs, qr_log_level, qr_log_debug, qr_cli_log_line,
+                    NULL, QR_CLI_LOG_REPEAT_MS);
+    qr_logsink_enter(&cli_logs);
 }

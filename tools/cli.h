@@ -60,4 +60,25 @@ void qr_cli_error(const char *prog, const char *fmt, ...)
  */
 void qr_cli_log_setup(int verbose);
 
+/* How often a repeated line is summarised (issue 15 item 4). */
+#define QR_CLI_LOG_REPEAT_MS 5000
+
+/**
+ * @brief The tools' log destination (a libquire log_cb's shape without
+ * the last argument): stderr, minus the ZooKeeper client's lines unless
+ * --verbose. For tools that hand it to libquire (clientcli.c).
+ * @locality any  @locks none
+ */
+void qr_cli_log_line(void *opaque, int level, const char *fac, const char *msg);
+
+/** @brief Whether qr_cli_log_setup() was given verbose. @locality any */
+int qr_cli_log_verbose(void);
+
+/**
+ * @brief Prints the error for a ZooKeeper path without /brokers/ids
+ * children, suggesting the chroot (issue 18 item 11).
+ * @locality any  @locks none
+ */
+void qr_cli_no_brokers(const char *prog, const char *zookeeper);
+
 #endif /* QR_CLI_H */

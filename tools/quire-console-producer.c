@@ -155,7 +155,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
             qr_cli_print_version(PROG);
             return -1;
         default:
-            fprintf(stderr, "Try '%s --help'.\n", PROG);
+            /* getopt named the option in one line (issue 18) */
             return QR_CLI_EXIT_USAGE;
         }
     }

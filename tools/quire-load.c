@@ -279,7 +279,7 @@ static int parse_one(opts_t *o, int c, const char *arg)
         qr_cli_print_version(PROG);
         return 1;
     default:
-        qr_cli_usage_error(PROG, "unknown option");
+        /* getopt named the option in one line (issue 18) */
         return -1;
     }
 }

@@ -190,7 +190,7 @@ static int parse_one(opts_t *o, int c)
         qr_cli_print_version(PROG);
         return 1;
     default:
-        fprintf(stderr, "Try '%s --help'.\n", PROG);
+        /* getopt named the option in one line (issue 18) */
         return -1;
     }
 }
