@@ -20,12 +20,20 @@ const char *qr_cli_zookeeper_default(void)
     return env && *env ? env : QR_CLI_ZOOKEEPER_DEFAULT;
 }
 
+void qr_cli_no_brokers_msg(char *buf, size_t size, const char *zookeeper)
+{
+    snprintf(buf, size,
+             "no brokers registered under %s%s: is the chroot missing? "
+             "(--zookeeper host:port/chroot, or export QUIRE_ZOOKEEPER)",
+             zookeeper, strchr(zookeeper, '/') ? "" : "/");
+}
+
 void qr_cli_no_brokers(const char *prog, const char *zookeeper)
 {
-    qr_cli_error(prog,
-                 "no brokers registered under %s%s: is the chroot missing? "
-                 "(--zookeeper host:port/chroot, or export QUIRE_ZOOKEEPER)",
-                 zookeeper, strchr(zookeeper, '/') ? "" : "/");
+    char msg[512];
+
+    qr_cli_no_brokers_msg(msg, sizeof(msg), zookeeper);
+    qr_cli_error(prog, "%s", msg);
 }
 
 void qr_cli_print_version(const char *prog)

@@ -7,6 +7,7 @@
 #ifndef QR_CLI_H
 #define QR_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes (STYLE.md §3). */
@@ -80,5 +81,8 @@ int qr_cli_log_verbose(void);
  * @locality any  @locks none
  */
 void qr_cli_no_brokers(const char *prog, const char *zookeeper);
+
+/** @brief The same message into @p buf. @locality any  @locks none */
+void qr_cli_no_brokers_msg(char *buf, size_t size, const char *zookeeper);
 
 #endif /* QR_CLI_H */

@@ -310,18 +310,21 @@ static int assign(quire_consumer_t *c, const opts_t *o)
 {
     int64_t start =
         o->from_beginning ? QUIRE_OFFSET_BEGINNING : QUIRE_OFFSET_END;
+    /* the user's --timeout-ms bounds the topic lookup too (issue 18) */
+    int wait = o->timeout_ms >= 0 && o->timeout_ms < 30000 ? (int)o->timeout_ms
+                                                           : 30000;
     int32_t cnt = 0;
     quire_err_t err;
 
     if (o->partition >= 0) {
-        err = quire_consumer_partition_count(c, o->topic, 30000, &cnt);
+        err = quire_consumer_partition_count(c, o->topic, wait, &cnt);
         if (err == QUIRE_ERR_NONE && o->partition >= cnt)
             err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         if (err == QUIRE_ERR_NONE)
             err = quire_consumer_assign(c, o->topic, o->partition,
                                         o->has_offset ? o->offset : start);
     } else {
-        err = quire_consumer_partition_count(c, o->topic, 30000, &cnt);
+        err = quire_consumer_partition_count(c, o->topic, wait, &cnt);
         for (int32_t p = 0; err == QUIRE_ERR_NONE && p < cnt; p++)
             err = quire_consumer_assign(c, o->topic, p, start);
     }

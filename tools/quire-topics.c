@@ -43,6 +43,7 @@ typedef struct opts {
     size_t unset_cnt;
     const char *zookeeper;
     int json, verbose;
+    int if_not_exists, if_exists; /* issue 18: Kafka's options */
 } opts_t;
 
 static const char usage_text[] =
@@ -66,6 +67,8 @@ static const char usage_text[] =
     "  --delete-config K     remove an override (alter; repeatable)\n"
     "  --zookeeper CONNECT   host:port[,host:port...][/chroot]\n"
     "                        (default $QUIRE_ZOOKEEPER, else localhost:2181)\n"
+    "  --if-not-exists       create: succeed when the topic exists\n"
+    "  --if-exists           alter, delete: succeed when it does not\n"
     "  --json                machine-readable output (describe, list)\n"
     "  --verbose             log ZooKeeper client activity on stderr\n"
     "  --help                show this help and exit\n"
@@ -86,6 +89,8 @@ static const struct option long_opts[] = {
     {"delete-config", required_argument, NULL, 'u'},
     {"zookeeper", required_argument, NULL, 'z'},
     {"json", no_argument, NULL, 'j'},
+    {"if-not-exists", no_argument, NULL, 'N'},
+    {"if-exists", no_argument, NULL, 'E'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -180,6 +185,12 @@ static int parse_one(opts_t *o, int c)
     case 'j':
         o->json = 1;
         return 0;
+    case 'N':
+        o->if_not_exists = 1;
+        return 0;
+    case 'E':
+        o->if_exists = 1;
+        return 0;
     case 'v':
         o->verbose = 1;
         return 0;
@@ -225,6 +236,12 @@ static int check_opts(opts_t *o)
         !o->unset_cnt) {
         qr_cli_usage_error(PROG, "--alter needs --partitions, --config or "
                                  "--delete-config");
+        return -1;
+    }
+    if ((o->if_not_exists && o->action != ACT_CREATE) ||
+        (o->if_exists && o->action != ACT_ALTER && o->action != ACT_DELETE)) {
+        qr_cli_usage_error(PROG, "--if-not-exists is for --create, "
+                                 "--if-exists for --alter and --delete");
         return -1;
     }
     if (o->action != ACT_CREATE && o->rf > 0) {
@@ -341,6 +358,20 @@ static void print_json(const qr_admin_desc_t *d, int full)
 
 /* ---- actions ---- */
 
+/* Whether /brokers/ids has children. */
+static int brokers_registered(qr_zk_t *zk)
+{
+    qr_zk_sres_t ids;
+    int n;
+
+    memset(&ids, 0, sizeof(ids));
+    n = qr_zk_sync_children(zk, "/brokers/ids", TIMEOUT_MS, &ids) ==
+            QUIRE_ERR_NONE &&
+        ids.child_cnt > 0;
+    qr_zk_sres_free(&ids);
+    return n;
+}
+
 static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
 {
     qr_admin_desc_t d;
@@ -354,12 +385,16 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
                             &o->config, TIMEOUT_MS, errstr, errstr_size);
         if (!err)
             printf("Created topic \"%s\".\n", o->topic);
+        if (err == QUIRE_ERR_TOPIC_ALREADY_EXISTS && o->if_not_exists)
+            return QUIRE_ERR_NONE; /* as Kafka's tool: nothing said */
         return err;
     case ACT_ALTER:
         err = qr_admin_alter(zk, o->topic, o->partitions, &o->config, o->unset,
                              o->unset_cnt, TIMEOUT_MS, errstr, errstr_size);
         if (!err)
             printf("Altered topic \"%s\".\n", o->topic);
+        if (err == QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION && o->if_exists)
+            return QUIRE_ERR_NONE;
         return err;
     case ACT_DELETE:
         err = qr_admin_delete(zk, o->topic, &already, TIMEOUT_MS, errstr,
@@ -367,6 +402,8 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
         if (!err)
             printf("Topic %s is %smarked for deletion.\n", o->topic,
                    already ? "already " : "");
+        if (err == QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION && o->if_exists)
+            return QUIRE_ERR_NONE;
         return err;
     case ACT_LIST:
     case ACT_DESCRIBE:
@@ -374,6 +411,12 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
                                 TIMEOUT_MS, errstr, errstr_size);
         if (err)
             return err;
+        if (d.topic_cnt == 0 && !o->topic && !brokers_registered(zk)) {
+            /* issue 18 item 11: nothing here, most likely the wrong path */
+            qr_admin_desc_free(&d);
+            qr_cli_no_brokers_msg(errstr, errstr_size, o->zookeeper);
+            return QUIRE_ERR_NOT_FOUND;
+        }
         if (o->json)
             print_json(&d, o->action == ACT_DESCRIBE);
         else if (o->action == ACT_DESCRIBE)
