@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,24 @@ int qr_cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int qr_cli_bad_option(const char *prog, char *const *argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+    /* getopt's own message is turned off (opterr = 0): one line, with the
+     * way to help in it (issue 18) */
+    if (optopt && strncmp(arg, "--", 2) && (arg[0] != '-' || arg[1] != optopt))
+        fprintf(stderr, "%s: invalid option '-%c'; try '%s --help'\n", prog,
+                optopt, prog);
+    else if (optopt)
+        fprintf(stderr, "%s: option '%s' needs an argument; try '%s --help'\n",
+                prog, arg, prog);
+    else
+        fprintf(stderr, "%s: unrecognized option '%s'; try '%s --help'\n", prog,
+                arg, prog);
+    return -1;
 }
 
 void qr_cli_usage_error(const char *prog, const char *fmt, ...)

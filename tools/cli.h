@@ -55,6 +55,14 @@ void qr_cli_error(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /**
+ * @brief After getopt_long() returned '?' with opterr = 0: says in one
+ * line which option was wrong and that --help helps.
+ * @returns -1 (a usage error).
+ * @locality main thread  @locks none
+ */
+int qr_cli_bad_option(const char *prog, char *const *argv);
+
+/**
  * @brief Sets up quire's logging for a tool: warnings and errors only, or
  * everything (with the `zk` debug context) when @p verbose.
  * @locality main thread, at start-up  @locks none

@@ -183,6 +183,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
     int64_t v;
     int c;
 
+    opterr = 0; /* qr_cli_bad_option() says it in one line */
     while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
         switch (c) {
         case 't':
@@ -245,7 +246,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
             qr_cli_print_version(PROG);
             return -1;
         default:
-            /* getopt named the option in one line (issue 18) */
+            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
             return QR_CLI_EXIT_USAGE;
         }
     }

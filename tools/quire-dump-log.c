@@ -497,7 +497,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             qr_cli_print_version(PROG);
             return 1;
         default:
-            /* getopt named the option in one line (issue 18) */
+            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
             return -1;
         }
     }

@@ -441,8 +441,9 @@ int main(int argc, char **argv)
     int c, rc = QR_CLI_EXIT_OK, r = 0;
 
     o.zookeeper = qr_cli_zookeeper_default();
+    opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
     while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
-        r = parse_one(&o, c);
+        r = c == '?' ? qr_cli_bad_option(PROG, argv) : parse_one(&o, c);
     if (r == 0 && optind < argc) {
         qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
         r = -1;
