@@ -722,7 +722,9 @@ START_TEST(zookeeper_connect)
     conf_set(conf, "zookeeper.connect", empty);
     ck_assert_int_eq(quire_producer_new(conf, &p2, errstr, sizeof(errstr)),
                      QUIRE_ERR_ALL_BROKERS_DOWN);
-    ck_assert_msg(strstr(errstr, "/brokers/ids") != NULL, "%s", errstr);
+    /* issue 18 item 11: the likely cause named */
+    ck_assert_msg(strstr(errstr, "is the chroot missing?") != NULL, "%s",
+                  errstr);
     quire_conf_destroy(conf);
     free(empty);
 
