@@ -28,6 +28,8 @@ static void one(qr_reqctx_t *ctx, const char *topic,
     if (in->timestamp < 0 && in->timestamp != QR_OFFSET_LATEST &&
         in->timestamp != QR_OFFSET_EARLIEST)
         err = QUIRE_ERR_INVALID_REQUEST;
+    else if (entry->replica && !qr_replica_hw_caught_up(entry->replica))
+        err = QUIRE_ERR_OFFSET_NOT_AVAILABLE; /* issue 16: KAFKA-2334 */
     else
         err = qr_plog_offset_for_time(entry->part, in->timestamp, &offset);
     out->error_code = err;

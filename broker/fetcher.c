@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "fetcher.h"
 #include "frame.h"
+#include "idemp.h"
 #include "logging.h"
 #include "wire.h"
 
@@ -46,7 +47,9 @@ typedef struct fpart {
     struct fpart *next; /* f->parts */
     char *topic;        /* owned */
     int32_t partition;
-    qr_plog_t *part; /* one reference; NULL once unfollowed */
+    qr_plog_t *part;   /* one reference; NULL once unfollowed */
+    qr_idemp_t *idemp; /* issue 22: the producer state of the batches we
+                          copy (owned; NULL once unfollowed) */
     int32_t leader, epoch;
     char *host; /* owned; NULL: no leader to fetch from */
     int port;
@@ -171,6 +174,7 @@ void qr_fetcher_follow(qr_fetcher_t *f, qr_plog_t *part, int32_t leader,
         fp->partition = partition;
         qr_plog_keep(part);
         fp->part = part;
+        fp->idemp = qr_idemp_new();
         fp->epoch = -1;
         fp->next = f->parts;
         f->parts = fp;
@@ -199,6 +203,7 @@ void qr_fetcher_follow(qr_fetcher_t *f, qr_plog_t *part, int32_t leader,
 int qr_fetcher_unfollow(qr_fetcher_t *f, const char *topic, int32_t partition)
 {
     qr_plog_t *part = NULL;
+    qr_idemp_t *idemp = NULL;
     fpart_t *fp;
 
     pthread_mutex_lock(&f->mu);
@@ -207,12 +212,17 @@ int qr_fetcher_unfollow(qr_fetcher_t *f, const char *topic, int32_t partition)
         /* the thread frees the entry once no request names it */
         part = fp->part;
         fp->part = NULL;
+        idemp = fp->idemp;
+        fp->idemp = NULL;
         fp->gen++;
     }
     pthread_mutex_unlock(&f->mu);
     if (!fp)
         return 0;
     QR_LOG_INFO("REPL", "%s-%d: no longer fetched", topic, (int)partition);
+    /* nothing appends any more: a snapshot at the log end, where a new
+     * leader's producer state loads from (issue 22) */
+    qr_idemp_destroy(idemp, part);
     qr_plog_release(part);
     if (f->started)
         ev_async_send(f->loop, &f->wake);
@@ -493,8 +503,8 @@ static void truncate_part(source_t *src, fpart_t *fp, int64_t offset, int fully)
 
     if (!fully && offset >= end)
         return;
-    err = fully ? qr_plog_truncate_fully(fp->part, offset)
-                : qr_plog_truncate_to(fp->part, offset);
+    /* the producer state is cut with the log (issue 22) */
+    err = qr_idemp_truncate(fp->idemp, fp->part, offset, fully);
     fp->truncations++;
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("REPL", "%s: cannot truncate to %" PRId64 ": %s",
@@ -596,8 +606,8 @@ static void apply_records(source_t *src, fpart_t *fp,
         return;
     }
     if (span > 0) {
-        err = qr_plog_append_replica(fp->part, (uint8_t *)r->records + skip,
-                                     span, &last);
+        err = qr_idemp_append_replica(
+            fp->idemp, fp->part, (uint8_t *)r->records + skip, span, &last);
         if (err != QUIRE_ERR_NONE) {
             QR_LOG_ERR("REPL", "%s: append of %zu bytes from %s: %s",
                        qr_plog_name(fp->part), span, src->name,
@@ -608,13 +618,19 @@ static void apply_records(source_t *src, fpart_t *fp,
                 delay_part(src, fp, err);
             return;
         }
-        /* At the leader's end (the answer was not cut by
-         * replica.fetch.max.bytes, which leaves less than a batch unused)
-         * with write caching off: the next Fetch waits for the sync, to
-         * report it to acks=all. While catching up it does not wait. */
-        if ((size_t)r->records_length + largest <=
-                (size_t)src->f->conf.fetch_max_bytes &&
-            !write_caching(fp->part))
+        /* With write caching off, the next Fetch waits for the sync, to
+         * report it to acks=all, when we are at the leader's end (the
+         * answer was not cut by replica.fetch.max.bytes, which leaves less
+         * than a batch unused) or when the leader's HW is below what we
+         * just appended (we are in its ISR and its acks=all wait for us:
+         * a Fetch sent before the sync would report an old synced end and
+         * then be held at the leader for replica.fetch.wait.max.ms, since
+         * the producers, waiting for their acks, send nothing new). While
+         * catching up from below the HW it does not wait. */
+        if (!write_caching(fp->part) &&
+            ((size_t)r->records_length + largest <=
+                 (size_t)src->f->conf.fetch_max_bytes ||
+             r->high_watermark <= last))
             fp->synced_want = last + 1;
     }
     end = qr_plog_log_end(fp->part);
@@ -1170,6 +1186,7 @@ void qr_fetcher_stop(qr_fetcher_t *f)
     while (f->parts) {
         fpart_t *fp = f->parts;
         f->parts = fp->next;
+        qr_idemp_destroy(fp->idemp, fp->part);
         qr_plog_release(fp->part);
         free(fp->topic);
         free(fp->host);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,7 +20,9 @@
 #define REBUILD_CHUNK (1024 * 1024)
 
 struct qr_idemp {
+    atomic_int refcnt;
     pthread_mutex_t lock;
+    int closed;             /* qr_idemp_close(): appends refused */
     qr_prodstate_t *ps;     /* NULL until loaded */
     int64_t since_snapshot; /* bytes appended since the last snapshot */
     int64_t next_expiry_ms; /* wall clock of the next expiry pass */
@@ -29,7 +32,14 @@ qr_idemp_t *qr_idemp_new(void)
 {
     qr_idemp_t *id = qr_calloc(1, sizeof(*id));
 
+    atomic_init(&id->refcnt, 1);
     pthread_mutex_init(&id->lock, NULL);
+    return id;
+}
+
+qr_idemp_t *qr_idemp_keep(qr_idemp_t *id)
+{
+    atomic_fetch_add(&id->refcnt, 1);
     return id;
 }
 
@@ -47,7 +57,7 @@ static void snapshot(qr_idemp_t *id, qr_plog_t *part)
 
 void qr_idemp_destroy(qr_idemp_t *id, qr_plog_t *part)
 {
-    if (!id)
+    if (!id || atomic_fetch_sub(&id->refcnt, 1) != 1)
         return;
     pthread_mutex_lock(&id->lock);
     if (id->ps && part && !qr_plog_offline(part))
@@ -235,9 +245,18 @@ static quire_err_t check_all(const qr_prodstate_t *ps, const uint8_t *data,
     return QUIRE_ERR_NONE;
 }
 
-static void record_all(qr_prodstate_t *ps, const uint8_t *data, size_t len)
+/* With id->lock held and the state loaded: batches written, recorded; a
+ * snapshot each segment's worth of bytes. */
+static void record_all(qr_idemp_t *id, qr_plog_t *part, const uint8_t *data,
+                       size_t len)
 {
-    (void)qr_prodstate_apply(ps, data, len, NULL);
+    qr_plog_conf_t pconf;
+
+    (void)qr_prodstate_apply(id->ps, data, len, NULL);
+    id->since_snapshot += (int64_t)len;
+    qr_plog_get_conf(part, &pconf);
+    if (id->since_snapshot >= pconf.segment_bytes)
+        snapshot(id, part);
 }
 
 static void maybe_expire(qr_idemp_t *id, qr_plog_t *part,
@@ -262,16 +281,24 @@ quire_err_t qr_idemp_append(qr_idemp_t *id, qr_plog_t *part,
                             size_t len, int64_t *base, int64_t *last,
                             int *duplicate)
 {
-    qr_plog_conf_t pconf;
     int idem = 0;
     quire_err_t err = classify(data, len, &idem);
 
     *duplicate = 0;
     if (err != QUIRE_ERR_NONE)
         return err;
-    if (!idem)
-        return qr_plog_append(part, data, len, base, last);
     pthread_mutex_lock(&id->lock);
+    if (id->closed) {
+        /* the leadership this state served has ended (the replica manager
+         * closed it): nothing more may reach a log that now follows */
+        pthread_mutex_unlock(&id->lock);
+        return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
+    }
+    if (!idem) {
+        err = qr_plog_append(part, data, len, base, last);
+        pthread_mutex_unlock(&id->lock);
+        return err;
+    }
     err = do_load(id, part);
     if (err == QUIRE_ERR_NONE) {
         maybe_expire(id, part, conf);
@@ -279,13 +306,8 @@ quire_err_t qr_idemp_append(qr_idemp_t *id, qr_plog_t *part,
     }
     if (err == QUIRE_ERR_NONE && !*duplicate) {
         err = qr_plog_append(part, data, len, base, last);
-        if (err == QUIRE_ERR_NONE) {
-            record_all(id->ps, data, len);
-            id->since_snapshot += (int64_t)len;
-            qr_plog_get_conf(part, &pconf);
-            if (id->since_snapshot >= pconf.segment_bytes)
-                snapshot(id, part);
-        }
+        if (err == QUIRE_ERR_NONE)
+            record_all(id, part, data, len);
     }
     pthread_mutex_unlock(&id->lock);
     return err;
@@ -305,6 +327,78 @@ quire_err_t qr_idemp_apply(qr_idemp_t *id, qr_plog_t *part, const uint8_t *data,
         if (id->since_snapshot >= pconf.segment_bytes)
             snapshot(id, part);
     }
+    pthread_mutex_unlock(&id->lock);
+    return err;
+}
+
+void qr_idemp_close(qr_idemp_t *id, qr_plog_t *part)
+{
+    pthread_mutex_lock(&id->lock);
+    if (id->ps && !qr_plog_offline(part))
+        snapshot(id, part);
+    qr_prodstate_destroy(id->ps);
+    id->ps = NULL;
+    id->closed = 1;
+    pthread_mutex_unlock(&id->lock);
+}
+
+/* Whether any batch of @p data carries a producer id. */
+static int any_idempotent(const uint8_t *data, size_t len)
+{
+    qr_batch_hdr_t hdr;
+
+    for (size_t off = 0; off < len; off += qr_batch_size(&hdr)) {
+        if (qr_batch_hdr_read(data + off, len - off, &hdr) != QUIRE_ERR_NONE)
+            return 0;
+        if (qr_prodstate_is_idempotent(&hdr))
+            return 1;
+    }
+    return 0;
+}
+
+quire_err_t qr_idemp_append_replica(qr_idemp_t *id, qr_plog_t *part,
+                                    uint8_t *data, size_t len, int64_t *last)
+{
+    quire_err_t err = QUIRE_ERR_NONE;
+
+    pthread_mutex_lock(&id->lock);
+    /* the state up to the log end, before these batches go in */
+    if (!id->ps && any_idempotent(data, len))
+        err = do_load(id, part);
+    if (err == QUIRE_ERR_NONE)
+        err = qr_plog_append_replica(part, data, len, last);
+    if (err == QUIRE_ERR_NONE && id->ps)
+        record_all(id, part, data, len);
+    pthread_mutex_unlock(&id->lock);
+    return err;
+}
+
+quire_err_t qr_idemp_truncate(qr_idemp_t *id, qr_plog_t *part, int64_t offset,
+                              int fully)
+{
+    int loaded;
+    size_t n;
+    quire_err_t err;
+
+    pthread_mutex_lock(&id->lock);
+    loaded = id->ps != NULL;
+    qr_prodstate_destroy(id->ps);
+    id->ps = NULL;
+    err = fully ? qr_plog_truncate_fully(part, offset)
+                : qr_plog_truncate_to(part, offset);
+    /* a snapshot past the cut holds batches that are gone (a deposed
+     * leader's, written when its leadership ended): the log may grow past
+     * it again with other batches, so it goes now, whatever the cut did */
+    n = qr_prodstate_snapshot_delete_above(qr_plog_dir(part),
+                                           fully ? -1 : offset);
+    if (n)
+        QR_LOG_INFO("IDEMP",
+                    "%s: %zu producer state snapshot(s) past offset %" PRId64
+                    " removed",
+                    qr_plog_name(part), n, offset);
+    if (err == QUIRE_ERR_NONE && loaded)
+        (void)do_load(id, part); /* up to the new end */
+    id->since_snapshot = 0;
     pthread_mutex_unlock(&id->lock);
     return err;
 }

@@ -22,10 +22,18 @@
  * producer.id.expiration.ms are forgotten, checked every
  * producer.id.expiration.check.interval.ms.
  *
- * Replication: the state is in the batches, so a follower needs nothing
- * to keep it: the new leader rebuilds it from its copy of the log. A
- * follower that wants snapshots of its own (a shorter rebuild at
- * takeover) feeds the batches it appends to qr_prodstate_apply().
+ * Replication: the state is in the batches. A follower's fetcher keeps a
+ * qr_idemp_t of its own and appends through qr_idemp_append_replica(),
+ * which applies the batches it copies (loading the state at the first
+ * idempotent one) and snapshots as a leader does; when it stops following
+ * (becoming leader) it destroys it, which leaves a snapshot at the log
+ * end, so the new leader's state loads from there. A truncation goes
+ * through qr_idemp_truncate(): snapshots past the cut are removed and the
+ * state rebuilt up to the new end. A leader's entry that leaves the
+ * partition table is closed (qr_idemp_close()) before the log may be
+ * followed and cut: it snapshots and refuses every later append, so a
+ * request still in flight on a deposed leader cannot write into a
+ * follower's log.
  *
  * Locks: id->lock, then the partition log's locks (qr_plog_append).
  */
@@ -51,9 +59,13 @@ typedef struct qr_idemp qr_idemp_t;
  * @returns owned. @locality any @locks none */
 qr_idemp_t *qr_idemp_new(void);
 
+/** @brief One more reference (an entry replaced by another of the same
+ * log shares it). @returns @p id. @locality any @locks none */
+qr_idemp_t *qr_idemp_keep(qr_idemp_t *id);
+
 /**
- * @brief Writes a snapshot of the state at the log end when it was
- * loaded, then frees it. NULL is fine.
+ * @brief Drops a reference; the last one writes a snapshot of the state
+ * at the log end when it was loaded, then frees it. NULL is fine.
  * @param part borrowed: the log @p id was used with (still referenced).
  * @locality any (main loop at leadership changes and shutdown)
  * @locks takes id->lock
@@ -69,6 +81,7 @@ void qr_idemp_destroy(qr_idemp_t *id, qr_plog_t *part);
  * new and in sequence (written and recorded).
  * @param data  borrowed, modified in place (baseOffset fields).
  * @returns QUIRE_ERR_NONE; qr_plog_append()'s errors;
+ *   QUIRE_ERR_NOT_LEADER_FOR_PARTITION once closed;
  *   QUIRE_ERR_INVALID_PRODUCER_EPOCH (fenced);
  *   QUIRE_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER (a gap);
  *   QUIRE_ERR_INVALID_RECORD (idempotent and plain batches mixed, two
@@ -122,5 +135,36 @@ int qr_idemp_get(qr_idemp_t *id, int64_t producer_id,
  */
 quire_err_t qr_idemp_rebuild(qr_prodstate_t *ps, qr_plog_t *part,
                              int use_snapshot, int64_t *end);
+
+/**
+ * @brief The leadership this state served ended (the partition left the
+ * partition table): snapshots the state at the log end when loaded,
+ * forgets it, and makes every later qr_idemp_append() fail with
+ * NOT_LEADER_FOR_PARTITION. An append under way finishes first.
+ * @locality main loop (the replica manager)  @locks takes id->lock
+ */
+void qr_idemp_close(qr_idemp_t *id, qr_plog_t *part);
+
+/**
+ * @brief A follower's append (qr_plog_append_replica()) of the leader's
+ * @p data, applied to the state: loaded first (snapshot, then the log)
+ * when these batches are the first idempotent ones it meets.
+ * @returns qr_plog_append_replica()'s codes;
+ *   QUIRE_ERR_KAFKA_STORAGE_ERROR when the state cannot be read back.
+ * @locality the fetcher's thread  @locks takes id->lock, then the log's
+ */
+quire_err_t qr_idemp_append_replica(qr_idemp_t *id, qr_plog_t *part,
+                                    uint8_t *data, size_t len, int64_t *last);
+
+/**
+ * @brief Cuts the log (qr_plog_truncate_to(), or qr_plog_truncate_fully()
+ * when @p fully) and the state with it: snapshots past @p offset (all
+ * when @p fully) are removed, and a loaded state is rebuilt up to the new
+ * end (KIP-101 truncation; Kafka's truncateAndReload).
+ * @returns the log's truncation code.
+ * @locality the fetcher's thread  @locks takes id->lock, then the log's
+ */
+quire_err_t qr_idemp_truncate(qr_idemp_t *id, qr_plog_t *part, int64_t offset,
+                              int fully);
 
 #endif /* QR_IDEMP_H */

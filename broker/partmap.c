@@ -84,13 +84,16 @@ void qr_partmap_put_replica(qr_partmap_t *map, const char *topic,
     atomic_init(&e->trust_compressed, prod->trust_compressed);
     atomic_init(&e->min_insync, prod->min_insync_replicas);
     e->part = part;
-    e->idemp = qr_idemp_new(); /* issue 22 */
     e->replica = replica;
     pthread_mutex_init(&e->wmu, NULL);
     pthread_rwlock_wrlock(&map->lock);
     i = search(map, topic, partition, &found);
     if (found) {
         old = map->v[i];
+        /* issue 22: the same log keeps one producer state (requests still
+         * appending through the old entry record into it too) */
+        e->idemp =
+            old->part == part ? qr_idemp_keep(old->idemp) : qr_idemp_new();
         map->v[i] = e;
     } else {
         if (map->n == map->cap) {
@@ -98,6 +101,7 @@ void qr_partmap_put_replica(qr_partmap_t *map, const char *topic,
             map->v = qr_realloc(map->v, map->cap * sizeof(*map->v));
         }
         memmove(&map->v[i + 1], &map->v[i], (map->n - i) * sizeof(*map->v));
+        e->idemp = qr_idemp_new(); /* issue 22 */
         map->v[i] = e;
         map->n++;
     }

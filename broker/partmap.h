@@ -80,8 +80,10 @@ typedef struct qr_pentry {
                                      is false: Produce does not decompress */
     atomic_int min_insync;        /* the topic's min.insync.replicas */
     qr_plog_t *part;              /* one reference, owned by the entry */
-    struct qr_idemp *idemp;       /* issue 22: owned; idempotent appends
-                                     (idemp.h), snapshot when freed */
+    struct qr_idemp *idemp;       /* issue 22: one reference; idempotent
+                                     appends (idemp.h), shared with the
+                                     entry it replaced for the same log;
+                                     snapshot when the last goes */
     qr_replica_t *replica; /* the leader's replica set (replica.h); owned,
                               freed with the entry; NULL for entries made
                               by qr_partmap_put() (tests) */

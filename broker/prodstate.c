@@ -478,6 +478,23 @@ quire_err_t qr_prodstate_snapshot_write(const qr_prodstate_t *ps,
     return QUIRE_ERR_NONE;
 }
 
+size_t qr_prodstate_snapshot_delete_above(const char *dir, int64_t offset)
+{
+    char path[4096];
+    size_t n, removed = 0;
+    int64_t *offs = list_snaps(dir, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        if (offs[i] <= offset)
+            continue;
+        snap_path(path, sizeof(path), dir, offs[i]);
+        if (unlink(path) == 0)
+            removed++;
+    }
+    free(offs);
+    return removed;
+}
+
 static quire_err_t read_file(const char *path, uint8_t **out, size_t *len)
 {
     FILE *fp = fopen(path, "rb");

@@ -178,6 +178,14 @@ quire_err_t qr_prodstate_snapshot_load(qr_prodstate_t *ps, const char *dir,
                                        int64_t log_end, int64_t *offset);
 
 /**
+ * @brief Removes the snapshots of @p dir whose offset is above @p offset
+ * (all of them for -1): the log was cut there.
+ * @returns how many were removed.
+ * @locality any  @locks the owner's
+ */
+size_t qr_prodstate_snapshot_delete_above(const char *dir, int64_t offset);
+
+/**
  * @brief Serialises the state into a snapshot image (what the file holds).
  * @returns owned buffer (free()) of *@p len bytes.
  * @locality any  @locks the owner's

@@ -496,6 +496,16 @@ int64_t qr_replica_hw(qr_replica_t *rs)
     return v;
 }
 
+int qr_replica_hw_caught_up(qr_replica_t *rs)
+{
+    int v;
+
+    pthread_mutex_lock(&rs->mu);
+    v = rs->hw >= rs->epoch_start;
+    pthread_mutex_unlock(&rs->mu);
+    return v;
+}
+
 size_t qr_replica_isr(qr_replica_t *rs, int32_t *isr, size_t cap)
 {
     size_t n = 0;

@@ -235,6 +235,16 @@ int qr_replica_deposed(qr_replica_t *rs);
 /** @brief The high watermark. @locality any @locks takes the mutex */
 int64_t qr_replica_hw(qr_replica_t *rs);
 
+/**
+ * @brief Whether the high watermark has reached this leader's epoch start
+ * (its log end when it became leader). Until then it may be below the one
+ * the previous leader showed, and ListOffsets answers
+ * OFFSET_NOT_AVAILABLE, as Kafka does since KAFKA-2334, so a consumer
+ * never sees the HW go backwards.
+ * @locality any  @locks takes the mutex
+ */
+int qr_replica_hw_caught_up(qr_replica_t *rs);
+
 /** @brief ISR members now (@p isr may be NULL). @returns the count.
  * @locality any  @locks takes the mutex */
 size_t qr_replica_isr(qr_replica_t *rs, int32_t *isr, size_t cap);

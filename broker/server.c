@@ -28,6 +28,7 @@
 #include "pidblock.h"
 #include "fetcher.h"
 #include "frame.h"
+#include "idemp.h"
 #include "listener.h"
 #include "logging.h"
 #include "logmgr.h"
@@ -460,6 +461,9 @@ static void shutdown_all(qr_server_t *server)
     while ((entry = qr_partmap_take_any(server->partmap)) != NULL) {
         if (entry->replica)
             qr_replica_depose(entry->replica);
+        /* issue 22: snapshot the producer state now and take no more
+         * appends, before the log may be followed and cut */
+        qr_idemp_close(entry->idemp, entry->part);
         qr_pentry_notify(entry);
         qr_pentry_release(entry);
     }
@@ -960,6 +964,9 @@ static void drop_entry(qr_server_t *server, const char *topic,
          * last reference goes */
         if (entry->replica)
             qr_replica_depose(entry->replica);
+        /* issue 22: snapshot the producer state now and take no more
+         * appends, before the log may be followed and cut */
+        qr_idemp_close(entry->idemp, entry->part);
         qr_pentry_notify(entry);
         qr_pentry_release(entry);
     }

@@ -136,6 +136,7 @@ static int retriable(quire_err_t err)
     case QUIRE_ERR_KAFKA_STORAGE_ERROR:
     case QUIRE_ERR_FENCED_LEADER_EPOCH:
     case QUIRE_ERR_UNKNOWN_LEADER_EPOCH:
+    case QUIRE_ERR_OFFSET_NOT_AVAILABLE: /* a new leader's HW catching up */
     case QUIRE_ERR_UNKNOWN_SERVER_ERROR:
         return 1;
     default:

@@ -72,6 +72,8 @@ extern "C" {
     X(NOT_ENOUGH_REPLICAS_AFTER_APPEND, 20,                                   \
       "Appended, but fewer in-sync replicas than min.insync.replicas")        \
     X(UNKNOWN_LEADER_EPOCH, 75, "Leader epoch is newer than the broker's")    \
+    X(OFFSET_NOT_AVAILABLE, 78,                                               \
+      "New leader's high watermark not caught up yet; retry")                 \
     /* ---- local codes (never on the wire) ---- */                           \
     X(NEED_MORE, -100, "More input needed")                                   \
     X(BAD_ARG, -101, "Invalid argument")                                      \
