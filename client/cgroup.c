@@ -66,6 +66,7 @@ struct qr_cgroup {
     cmd_t *cmds, **cmds_tail; /* to run on the loop */
     int subscribed;
     int leaving, left;
+    int ids_checked; /* issue 18: /brokers/ids looked at once */
     /* ---- loop only ---- */
     qr_zk_t *zk;     /* owned */
     qr_group_t *g;   /* owned */
@@ -409,11 +410,53 @@ static void on_closed(void *opaque, qr_group_t *g)
 
 static void run_committed(qr_cgroup_t *cg, cmd_t *cmd);
 
+/* issue 18 item 11: a group under a ZooKeeper path without brokers (the
+ * chroot left out) would rebalance to nothing, silently: say so. */
+static void on_ids_checked(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                           void *arg)
+{
+    qr_cgroup_t *cg = owner;
+    const char *connect = cg->conf->zookeeper_connect;
+
+    (void)zk;
+    (void)arg;
+    if (res->rc == ZNONODE ||
+        (res->rc == ZOK && (!res->children || res->children->count == 0))) {
+        char msg[512];
+
+        snprintf(msg, sizeof(msg),
+                 "no brokers registered under %s%s: is the chroot missing?",
+                 connect, strchr(connect, '/') ? "" : "/");
+        qr_client_error(cg->c->cl, QUIRE_ERR_NOT_FOUND, "%s", msg);
+        on_error(cg, cg->g, QUIRE_ERR_NOT_FOUND, msg);
+    }
+}
+
 static void on_zk_event(qr_zk_t *zk, qr_zk_event_t ev, void *owner)
 {
     qr_cgroup_t *cg = owner;
 
-    (void)zk;
+    if (ev == QR_ZK_EV_SESSION && !cg->ids_checked) {
+        cg->ids_checked = 1;
+        qr_zk_children(zk, "/brokers/ids", NULL, on_ids_checked, cg, NULL);
+    }
+    /* issue 18 item 7: the application hears of ZooKeeper going away */
+    if (ev == QR_ZK_EV_DISCONNECTED)
+        qr_client_error(cg->c->cl, QUIRE_ERR_ZK_CONNECTION_LOSS,
+                        "lost the connection to ZooKeeper (%s); the group's "
+                        "session may survive if it comes back within "
+                        "zookeeper.session.timeout.ms",
+                        cg->conf->zookeeper_connect);
+    else if (ev == QR_ZK_EV_EXPIRED)
+        qr_client_error(cg->c->cl, QUIRE_ERR_ZK_SESSION_EXPIRED,
+                        "the ZooKeeper session expired (%s): the group "
+                        "rebalances when a new one is up",
+                        cg->conf->zookeeper_connect);
+    else if (ev == QR_ZK_EV_FATAL)
+        qr_client_error(cg->c->cl, QUIRE_ERR_ZK_CONNECTION_LOSS,
+                        "no ZooKeeper session with %s within "
+                        "zookeeper.connection.timeout.ms",
+                        cg->conf->zookeeper_connect);
     if (ev == QR_ZK_EV_SESSION || ev == QR_ZK_EV_RECONNECTED) {
         cmd_t *list = cg->await;
 

@@ -173,15 +173,56 @@ static const prop_t props[] = {
     {"metadata.max.age.ms", T_INT, OFF(metadata_max_age_ms), "300000", 0, IMAX,
      "metadata older than this is refreshed", NULL},
     {"reconnect.backoff.ms", T_INT, OFF(reconnect_backoff_ms), "50", 0, IMAX,
-     "wait before reconnecting to a broker", NULL},
+     "wait before reconnecting to a broker after a connection failed or "
+     "closed; doubled after each failure in a row up to "
+     "reconnect.backoff.max.ms, with 20% random jitter",
+     NULL},
+    /* issue 18 */
+    {"reconnect.backoff.max.ms", T_INT, OFF(reconnect_backoff_max_ms), "1000",
+     0, IMAX,
+     "the longest wait between reconnection attempts to a broker that keeps "
+     "failing",
+     NULL},
+    {"log_level", T_INT, OFF(log_level), "6", 0, 7,
+     "the most verbose syslog level logged (3 errors, 4 warnings, 6 info, "
+     "7 debug); debug= contexts log at 7 regardless. A repeated line is "
+     "logged once, then summarised with a count every 5 s",
+     NULL},
     {"zookeeper.session.timeout.ms", T_INT, OFF(zookeeper_session_timeout_ms),
      "6000", 1, IMAX, "ZooKeeper session timeout", NULL},
     {"zookeeper.connection.timeout.ms", T_INT,
      OFF(zookeeper_connection_timeout_ms), "6000", 1, IMAX,
-     "how long a group consumer waits for its first ZooKeeper session", NULL},
+     "how long the first ZooKeeper session may take: broker discovery at "
+     "creation (zookeeper.connect without bootstrap.servers) and a group "
+     "consumer's",
+     NULL},
     {"socket.connection.setup.timeout.ms", T_INT,
      OFF(socket_connection_setup_timeout_ms), "10000", 1, IMAX,
      "how long a TCP connect may take", NULL},
+};
+
+/* librdkafka's names (and Kafka's old Scala clients') for keys quire
+ * spells as Kafka's Java clients do (issue 18 item 12): refused, naming
+ * the key to use. */
+static const struct alias {
+    const char *name, *use;
+} aliases[] = {
+    {"queue.buffering.max.ms", "linger.ms"},
+    {"queue.buffering.max.kbytes", "buffer.memory (in bytes)"},
+    {"queue.buffering.max.messages", "buffer.memory (in bytes)"},
+    {"batch.num.messages", "batch.size (in bytes)"},
+    {"message.send.max.retries", "retries"},
+    {"compression.codec", "compression.type"},
+    {"metadata.broker.list", "bootstrap.servers"},
+    {"request.required.acks", "acks"},
+    {"message.timeout.ms", "delivery.timeout.ms"},
+    {"socket.timeout.ms", "request.timeout.ms"},
+    {"message.max.bytes", "max.request.size"},
+    {"topic.metadata.refresh.interval.ms", "metadata.max.age.ms"},
+    {"fetch.wait.max.ms", "fetch.max.wait.ms"},
+    {"fetch.message.max.bytes", "max.partition.fetch.bytes"},
+    {"auto.commit.enable", "enable.auto.commit"},
+    {"log.level", "log_level"},
 };
 
 static const char *const codec_words[] = {"none", "gzip", NULL, "lz4", "zstd"};
@@ -421,6 +462,14 @@ quire_err_t quire_conf_set(quire_conf_t *conf, const char *key,
     }
     p = find(key);
     if (!p) {
+        for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+            if (!strcmp(aliases[i].name, key)) {
+                seterr(errstr, errstr_size,
+                       "%s: unknown configuration key (librdkafka's name); "
+                       "use %s",
+                       key, aliases[i].use);
+                return QUIRE_ERR_CONF_UNKNOWN;
+            }
         seterr(errstr, errstr_size, "%s: unknown configuration key", key);
         return QUIRE_ERR_CONF_UNKNOWN;
     }
@@ -504,6 +553,24 @@ void quire_conf_set_rebalance_cb(quire_conf_t *conf, quire_rebalance_cb_t *cb,
         return;
     conf->rebalance_cb = cb;
     conf->rebalance_opaque = cb_opaque;
+}
+
+void quire_conf_set_log_cb(quire_conf_t *conf, quire_log_cb_t *cb,
+                           void *cb_opaque)
+{
+    if (!conf)
+        return;
+    conf->log_cb = cb;
+    conf->log_opaque = cb_opaque;
+}
+
+void quire_conf_set_error_cb(quire_conf_t *conf, quire_error_cb_t *cb,
+                             void *cb_opaque)
+{
+    if (!conf)
+        return;
+    conf->error_cb = cb;
+    conf->error_opaque = cb_opaque;
 }
 
 void quire_conf_destroy(quire_conf_t *conf)

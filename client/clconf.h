@@ -60,6 +60,8 @@ struct quire_conf {
     /* ---- both ---- */
     int metadata_max_age_ms;
     int reconnect_backoff_ms;
+    int reconnect_backoff_max_ms; /* issue 18: exponential up to this */
+    int log_level;                /* issue 18: syslog level, 0..7 */
     int zookeeper_session_timeout_ms;
     int socket_connection_setup_timeout_ms;
     /* ---- callbacks (not keys) ---- */
@@ -67,6 +69,11 @@ struct quire_conf {
     void *dr_opaque;
     quire_rebalance_cb_t *rebalance_cb;
     void *rebalance_opaque;
+    /* issue 18: where the handle's lines and client-wide errors go */
+    quire_log_cb_t *log_cb;
+    void *log_opaque;
+    quire_error_cb_t *error_cb;
+    void *error_opaque;
 };
 
 /**

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,10 @@ typedef struct cbroker {
     int down;
     char down_why[96]; /* the failed connection's reason */
     int64_t probe_at;
+    /* issue 18: connections that failed in a row (reconnect backoff), and
+     * whether the last one did (all brokers down) */
+    int fails;
+    int failing;
 } cbroker_t;
 
 /* Housekeeping period: expiry, metadata age, reconnects. */
@@ -158,6 +163,96 @@ static quire_err_t parse_bootstrap(qr_client_t *cl, const char *list,
     return QUIRE_ERR_NONE;
 }
 
+/* ---- issue 18: reconnect backoff, all brokers down ---- */
+
+/* reconnect.backoff.ms doubled per failure in a row, up to
+ * reconnect.backoff.max.ms, with -20%..+20% jitter (Kafka's
+ * ExponentialBackoff) so that clients do not reconnect in step. */
+static int64_t reconnect_backoff(const qr_client_t *cl, const cbroker_t *b)
+{
+    int64_t base = cl->conf->reconnect_backoff_ms;
+    int64_t max = cl->conf->reconnect_backoff_max_ms;
+    int64_t ms = base;
+
+    if (max < base)
+        max = base;
+    for (int i = 1; i < b->fails && ms < max; i++)
+        ms *= 2;
+    if (ms > max)
+        ms = max;
+    if (ms > 0) {
+        unsigned seed = (unsigned)(qr_clock_mono_ms() ^ (uintptr_t)b);
+        int64_t span = ms / 5;
+        if (span > 0)
+            ms += (int64_t)(rand_r(&seed) % (2 * span + 1)) - span;
+    }
+    return ms;
+}
+
+/* A connection to @p b closed: counts a failure when it never came up,
+ * and tells the application once when no broker is left (librdkafka's
+ * ALL_BROKERS_DOWN). */
+static void broker_failed(qr_client_t *cl, cbroker_t *b, qr_bconn_t *conn)
+{
+    char list[512];
+    size_t off = 0;
+
+    if (b->conn_up) {
+        b->fails = 0; /* it was up: the next attempt comes soon */
+        b->failing = 0;
+    } else {
+        b->fails++;
+        b->failing = 1;
+    }
+    for (size_t i = 0; i < cl->broker_cnt; i++)
+        if (!cl->brokers[i].failing ||
+            (cl->brokers[i].conn && cl->brokers[i].conn != conn))
+            return;
+    if (cl->all_down)
+        return;
+    cl->all_down = 1;
+    list[0] = '\0';
+    for (size_t i = 0; i < cl->broker_cnt && off < sizeof(list) - 1; i++) {
+        const cbroker_t *x = &cl->brokers[i];
+        const char *why =
+            x == b && *qr_bconn_why(conn) ? qr_bconn_why(conn) : x->down_why;
+        int n = snprintf(list + off, sizeof(list) - off, "%s%s:%d%s%s%s",
+                         off ? ", " : "", x->host, x->port, *why ? " (" : "",
+                         why, *why ? ")" : "");
+        if (n > 0)
+            off += (size_t)n;
+    }
+    if (off >= sizeof(list))
+        off = sizeof(list) - 1;
+    qr_client_error(cl, QUIRE_ERR_ALL_BROKERS_DOWN,
+                    "all %zu broker(s) down: %s", cl->broker_cnt, list);
+}
+
+qr_log_ctx_t *qr_client_log_enter(qr_client_t *cl)
+{
+    return qr_logsink_enter(&cl->logs);
+}
+
+void qr_client_log_leave(qr_log_ctx_t *prev)
+{
+    qr_log_ctx_swap(prev);
+}
+
+void qr_client_error(qr_client_t *cl, quire_err_t err, const char *fmt, ...)
+{
+    qr_log_ctx_t *prev = qr_client_log_enter(cl);
+    char reason[640];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    QR_LOG_WARN("ERROR", "%s: %s", quire_err2name(err), reason);
+    if (cl->conf && cl->conf->error_cb)
+        cl->conf->error_cb(err, reason, cl->conf->error_opaque);
+    qr_client_log_leave(prev);
+}
+
 static void on_conn_close(qr_bconn_t *conn, quire_err_t why, void *owner)
 {
     qr_client_t *cl = owner;
@@ -165,6 +260,8 @@ static void on_conn_close(qr_bconn_t *conn, quire_err_t why, void *owner)
 
     QR_DBG(QR_DBG_NET, "NET", "connection to %s closed: %s",
            qr_bconn_name(conn), quire_err2str(why));
+    if (b && b->conn == conn && why != QUIRE_ERR_DESTROYED)
+        broker_failed(cl, b, conn); /* issue 18: backoff, all down */
     if (b && b->conn == conn && why != QUIRE_ERR_DESTROYED && !b->conn_up &&
         b->id >= 0) {
         snprintf(b->down_why, sizeof(b->down_why), "%s",
@@ -175,14 +272,14 @@ static void on_conn_close(qr_bconn_t *conn, quire_err_t why, void *owner)
                         "a key go to other partitions meanwhile",
                         (int)b->id, qr_bconn_name(conn), b->down_why);
         b->down = 1;
-        b->probe_at = qr_clock_mono_ms() + PROBE_MS;
+        b->probe_at = qr_clock_mono_ms() + reconnect_backoff(cl, b);
         cl->avail_gen++;
     }
     if (b && b->conn == conn) {
         b->conn = NULL;
         b->conn_up = 0;
         b->dead = conn; /* freed by on_prepare, outside its callbacks */
-        b->reconnect_at = qr_clock_mono_ms() + cl->conf->reconnect_backoff_ms;
+        b->reconnect_at = qr_clock_mono_ms() + reconnect_backoff(cl, b);
     }
     if (why != QUIRE_ERR_DESTROYED) {
         cl->meta_needed = 1;
@@ -199,6 +296,9 @@ static void on_conn_up(qr_bconn_t *conn, void *owner)
 
     if (b && b->conn == conn) {
         b->conn_up = 1;
+        b->fails = 0;
+        b->failing = 0;
+        cl->all_down = 0;
         if (b->down) {
             QR_LOG_INFO("NET", "broker %d (%s) is reachable again", (int)b->id,
                         qr_bconn_name(conn));
@@ -238,7 +338,8 @@ static qr_bconn_t *broker_conn(qr_client_t *cl, cbroker_t *b)
     }
     if (qr_bconn_new(cl->loop, b->id, b->host, b->port, &bc, &conn) !=
         QUIRE_ERR_NONE) {
-        b->reconnect_at = qr_clock_mono_ms() + cl->conf->reconnect_backoff_ms;
+        b->fails++;
+        b->reconnect_at = qr_clock_mono_ms() + reconnect_backoff(cl, b);
         qr_client_run_at(cl, b->reconnect_at);
         return NULL;
     }
@@ -427,9 +528,13 @@ static void on_metadata(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
         err = resp->error_code;
     if (err == QUIRE_ERR_NONE && resp->api != QR_API_METADATA)
         err = QUIRE_ERR_INVALID_REQUEST;
-    if (err != QUIRE_ERR_NONE) {
+    if (err == QUIRE_ERR_DESTROYED) /* a clean close says nothing */
+        QR_DBG(QR_DBG_NET, "META", "metadata request to %s: %s",
+               qr_bconn_name(conn), quire_err2str(err));
+    else if (err != QUIRE_ERR_NONE)
         QR_LOG_WARN("META", "metadata request to %s failed: %s",
                     qr_bconn_name(conn), quire_err2str(err));
+    if (err != QUIRE_ERR_NONE) {
         cl->meta_retry_at_ms = now + cl->conf->retry_backoff_ms;
         cl->meta_needed = 1;
         qr_client_run_at(cl, cl->meta_retry_at_ms);
@@ -636,6 +741,7 @@ static void run_all(qr_client_t *cl)
     int64_t now;
 
     cl->next_run_ms = INT64_MAX;
+    qr_logsink_flush(&cl->logs, qr_clock_mono_ms(), 0); /* issue 15 item 4 */
     meta_maybe_request(cl);
     probe_down(cl, qr_clock_mono_ms());
     if (cl->ops->run)
@@ -700,17 +806,49 @@ static void *loop_main(void *arg)
 {
     qr_client_t *cl = arg;
 
+    qr_logsink_enter(&cl->logs); /* this thread logs as the handle */
     ev_run(cl->loop, 0);
     return NULL;
 }
 
 #define WANTED_MAX 4096
 
+/* issue 18: log_level, debug (per handle) and log_cb; repeated lines are
+ * summarised every LOG_REPEAT_MS (issue 15 item 4). */
+#define LOG_REPEAT_MS 5000
+
+static void log_to_cb(void *opaque, int level, const char *fac, const char *msg)
+{
+    const quire_conf_t *conf = opaque;
+
+    conf->log_cb(level, fac, msg, conf->log_opaque);
+}
+
+static quire_err_t logs_init(qr_client_t *cl, quire_conf_t *conf, char *errstr,
+                             size_t errstr_size)
+{
+    const char *bad = NULL;
+    uint32_t mask = 0;
+
+    if (qr_log_debug_parse(conf->debug, &mask, &bad) != 0) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size,
+                     "debug: unknown context at '%s' (zk, proto, fetch, "
+                     "produce, log, group, conf, net or all)",
+                     bad);
+        mask = 0;
+    }
+    qr_logsink_init(&cl->logs, conf->log_level, mask,
+                    conf->log_cb ? log_to_cb : NULL, conf, LOG_REPEAT_MS);
+    return bad ? QUIRE_ERR_CONF_INVALID : QUIRE_ERR_NONE;
+}
+
 quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
                           void *ctx, qr_client_t **clp, char *errstr,
                           size_t errstr_size)
 {
     pthread_condattr_t ca;
+    qr_log_ctx_t *prev;
     qr_client_t *cl;
     quire_err_t err;
 
@@ -731,16 +869,19 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
     cl->ops = ops;
     cl->ctx = ctx;
     cl->meta_needed = 1;
-    if (*conf->bootstrap_servers)
+    err = logs_init(cl, conf, errstr, errstr_size);
+    prev = qr_client_log_enter(cl);
+    if (err != QUIRE_ERR_NONE)
+        ;
+    else if (*conf->bootstrap_servers)
         err = parse_bootstrap(cl, conf->bootstrap_servers, errstr, errstr_size);
     else {
         /* the brokers registered in ZooKeeper seed the list */
         char *list = NULL;
 
-        err = qr_zkboot_brokers(conf->zookeeper_connect,
-                                conf->zookeeper_session_timeout_ms,
-                                conf->socket_connection_setup_timeout_ms, &list,
-                                errstr, errstr_size);
+        err = qr_zkboot_brokers(
+            conf->zookeeper_connect, conf->zookeeper_session_timeout_ms,
+            conf->zookeeper_connection_timeout_ms, &list, errstr, errstr_size);
         if (err == QUIRE_ERR_NONE)
             err = parse_bootstrap(cl, list, errstr, errstr_size);
         free(list);
@@ -754,7 +895,9 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
         if (!cl->loop)
             err = QUIRE_ERR_NO_MEMORY;
     }
+    qr_client_log_leave(prev);
     if (err != QUIRE_ERR_NONE) {
+        qr_logsink_fini(&cl->logs);
         for (size_t i = 0; i < cl->broker_cnt; i++)
             free(cl->brokers[i].host);
         free(cl->brokers);
@@ -840,6 +983,7 @@ void qr_client_destroy(qr_client_t *cl)
         free(cl->wanted[i]);
     free(cl->wanted);
     topics_free(cl->topics, cl->topic_cnt);
+    qr_logsink_fini(&cl->logs);
     pthread_cond_destroy(&cl->cv);
     pthread_mutex_destroy(&cl->lock);
     quire_conf_destroy(cl->conf);

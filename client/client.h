@@ -24,6 +24,7 @@
 #include "bconn.h"
 #include "clconf.h"
 #include "err.h"
+#include "logsink.h"
 
 typedef struct qr_client qr_client_t;
 
@@ -91,6 +92,9 @@ struct qr_client {
      * unreachable or reachable: the producer recomputes which partitions
      * records without a key may go to when it changes */
     uint64_t avail_gen;
+    /* ---- issue 18: the handle's log and error callbacks ---- */
+    qr_logsink_t logs; /* log_level, debug, log_cb; summarises repeats */
+    int all_down;      /* loop: the error callback was told */
 };
 
 /**
@@ -206,5 +210,26 @@ void qr_client_meta_stale(qr_client_t *cl, const char *topic);
 /** @brief Asks ops->run to run again at @p at_ms (monotonic) at the
  * latest. @locality loop  @locks none */
 void qr_client_run_at(qr_client_t *cl, int64_t at_ms);
+
+/**
+ * @brief Makes this thread log through the handle's settings (log_level,
+ * debug, log_cb) until qr_client_log_leave(): every public entry point
+ * that may log brackets itself with the pair.
+ * @returns the thread's previous context, for qr_client_log_leave().
+ * @locality application  @locks none
+ */
+qr_log_ctx_t *qr_client_log_enter(qr_client_t *cl);
+
+/** @brief Restores the context qr_client_log_enter() returned.
+ * @locality application  @locks none */
+void qr_client_log_leave(qr_log_ctx_t *prev);
+
+/**
+ * @brief Tells the application of a client-wide error (the error
+ * callback, issue 18 item 7) and logs it as a warning.
+ * @locality any thread of the handle  @locks none
+ */
+void qr_client_error(qr_client_t *cl, quire_err_t err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* QR_CLIENT_H */

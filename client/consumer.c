@@ -561,9 +561,12 @@ quire_err_t quire_consumer_new(quire_conf_t *conf, quire_consumer_t **consumerp,
     pthread_condattr_destroy(&ca);
     err = qr_client_new(conf, &consumer_ops, c, &c->cl, errstr, errstr_size);
     if (err == QUIRE_ERR_NONE) {
+        qr_log_ctx_t *prev = qr_client_log_enter(c->cl);
+
         c->conf = conf;
         if (*conf->group_id)
             err = qr_cgroup_new(c, &c->grp, errstr, errstr_size);
+        qr_client_log_leave(prev);
         if (err == QUIRE_ERR_NONE)
             err = qr_client_start(c->cl);
         if (err != QUIRE_ERR_NONE) {
@@ -999,8 +1002,25 @@ static int next_chunk(quire_consumer_t *c, int64_t deadline_ms)
     return c->cur != NULL;
 }
 
+static quire_err_t consumer_poll(quire_consumer_t *c, int timeout_ms,
+                                 const quire_record_t **recp);
+
 quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
                                 const quire_record_t **recp)
+{
+    qr_log_ctx_t *prev;
+    quire_err_t err;
+
+    if (!c || !recp || timeout_ms < 0)
+        return QUIRE_ERR_BAD_ARG;
+    prev = qr_client_log_enter(c->cl); /* the callbacks it serves log */
+    err = consumer_poll(c, timeout_ms, recp);
+    qr_client_log_leave(prev);
+    return err;
+}
+
+static quire_err_t consumer_poll(quire_consumer_t *c, int timeout_ms,
+                                 const quire_record_t **recp)
 {
     int64_t deadline;
     qr_batch_rec_t r;
@@ -1113,12 +1133,21 @@ quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
 
 /* close: leaves the group, serving the revocation and the commit
  * callbacks on this thread, within request.timeout.ms. */
-static void leave_group(quire_consumer_t *c)
+static quire_err_t leave_group(quire_consumer_t *c)
 {
+    quire_err_t err = QUIRE_ERR_NONE;
     int64_t deadline;
 
+    /* issue 18 item 10: the final commit is made here, synchronously, so
+     * that close can say when it failed (Kafka's close() commits and
+     * throws); the group's own store on leaving then has nothing new */
+    if (c->conf->enable_auto_commit && qr_cgroup_subscribed(c->grp))
+        err = quire_consumer_commit(c, NULL, 0, c->conf->request_timeout_ms);
+    if (err != QUIRE_ERR_NONE)
+        QR_LOG_WARN("GROUP", "close: the final commit failed: %s",
+                    quire_err2str(err));
     if (!qr_cgroup_leave(c->grp))
-        return;
+        return err;
     deadline = qr_clock_mono_ms() + c->conf->request_timeout_ms;
     drop_current(c);
     while (!qr_cgroup_left(c->grp)) {
@@ -1129,6 +1158,8 @@ static void leave_group(quire_consumer_t *c)
             QR_LOG_WARN("GROUP", "close: the group was not left within "
                                  "request.timeout.ms; its nodes go with the "
                                  "session");
+            if (err == QUIRE_ERR_NONE)
+                err = QUIRE_ERR_TIMED_OUT;
             break;
         }
         if (!next_chunk(c, now + 50 < deadline ? now + 50 : deadline))
@@ -1143,16 +1174,20 @@ static void leave_group(quire_consumer_t *c)
             qr_cgroup_serve(c->grp, c->cur->ev, NULL);
         drop_current(c);
     }
+    return err;
 }
 
-void quire_consumer_close(quire_consumer_t *c)
+quire_err_t quire_consumer_close(quire_consumer_t *c)
 {
+    quire_err_t err = QUIRE_ERR_NONE;
+    qr_log_ctx_t *prev;
     chunk_t *ch, *next;
 
     if (!c)
-        return;
+        return QUIRE_ERR_NONE;
+    prev = qr_client_log_enter(c->cl);
     if (c->grp)
-        leave_group(c);
+        err = leave_group(c);
     qr_client_stop(c->cl);
     drop_current(c);
     for (ch = c->q_head; ch; ch = next) {
@@ -1178,6 +1213,8 @@ void quire_consumer_close(quire_consumer_t *c)
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->lock);
     free(c);
+    qr_client_log_leave(prev);
+    return err;
 }
 
 /* ---- consumer groups ---- */

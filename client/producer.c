@@ -70,23 +70,59 @@ typedef struct round {
 
 /* ---- delivery ---- */
 
+/* An iterator over @p b's records in its buffer, which keeps the
+ * uncompressed records section after the batch is finished (a codec
+ * compresses into b->out). @returns 1, or 0 when there is none. */
+static int dr_records(const qr_pbatch_t *b, qr_batch_iter_t *it)
+{
+    qr_batch_hdr_t hdr;
+
+    if (!b->buf || b->b.len < QR_BATCH_HEADER_SIZE || b->count <= 0)
+        return 0;
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.record_count = b->count;
+    hdr.last_offset_delta = b->count - 1;
+    hdr.magic = 2;
+    return qr_batch_iter_init_records(it, &hdr, b->buf + QR_BATCH_HEADER_SIZE,
+                                      b->b.len - QR_BATCH_HEADER_SIZE) ==
+           QUIRE_ERR_NONE;
+}
+
 static void deliver_why(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
                         int64_t append_time, quire_err_t err, const char *why)
 {
     quire_delivery_t dr;
+    qr_batch_iter_t it;
+    int have_recs;
 
     if (p->idem && err != QUIRE_ERR_NONE) /* issue 22: a hole in the seqs */
         qr_idemprod_failed(p->idem, b, err);
     if (p->conf->dr_cb) {
+        memset(&dr, 0, sizeof(dr));
         dr.topic = b->topic;
         dr.partition = b->partition;
         dr.err = err;
         dr.errstr = err == QUIRE_ERR_NONE ? NULL : why;
+        have_recs = dr_records(b, &it);
         for (int32_t i = 0; i < b->count; i++) {
+            qr_batch_rec_t rec;
+
             dr.offset = err == QUIRE_ERR_NONE && base >= 0 ? base + i : -1;
             dr.timestamp =
                 append_time >= 0 ? append_time : b->recs[i].timestamp;
             dr.opaque = b->recs[i].opaque;
+            /* issue 18 item 9: the record's key and value, read back from
+             * the batch buffer that still holds them uncompressed */
+            if (have_recs && qr_batch_iter_next(&it, &rec) == QUIRE_ERR_NONE) {
+                dr.key = rec.key;
+                dr.key_len = rec.key_len < 0 ? 0 : (size_t)rec.key_len;
+                dr.value = rec.value;
+                dr.value_len = rec.value_len < 0 ? 0 : (size_t)rec.value_len;
+            } else {
+                have_recs = 0;
+                dr.key = dr.value = NULL;
+                dr.key_len = dr.value_len = 0;
+            }
             p->conf->dr_cb(&dr, p->conf->dr_opaque);
         }
     }
@@ -180,7 +216,7 @@ static void fail_list(quire_producer_t *p, qr_pbatch_t *list, quire_err_t err)
 
         next = b->next;
         stuck_reason(p, b, reason, sizeof(reason));
-        if (err == QUIRE_ERR_REQUEST_TIMED_OUT)
+        if (err == QUIRE_ERR_MSG_TIMED_OUT)
             snprintf(why, sizeof(why),
                      "Expiring %d record(s) for %s-%d: %lld ms has passed "
                      "since batch creation (delivery.timeout.ms %d); %s",
@@ -257,7 +293,7 @@ static void complete_group(quire_producer_t *p, qr_pbatch_t *first,
         for (b = first; b->next != end; b = b->next)
             ;
         b->next = NULL;
-        fail_list(p, first, QUIRE_ERR_REQUEST_TIMED_OUT);
+        fail_list(p, first, QUIRE_ERR_MSG_TIMED_OUT);
         return;
     }
     for (b = first; b != end; b = next) {
@@ -533,7 +569,7 @@ static void producer_run(qr_client_t *cl, void *arg)
         update_available(p);
     if (qr_accum_expire(p->acc, NULL, now, p->conf->delivery_timeout_ms,
                         &expired))
-        fail_list(p, expired, QUIRE_ERR_REQUEST_TIMED_OUT);
+        fail_list(p, expired, QUIRE_ERR_MSG_TIMED_OUT);
     /* issue 22: nothing is numbered before the producer id is known, nor
      * while an epoch bump waits for the batches in flight */
     if (p->idem) {
@@ -686,13 +722,7 @@ quire_err_t quire_producer_new(quire_conf_t *conf, quire_producer_t **producerp,
         producer_free(p);
         return err;
     }
-    p->conf = conf;
-    if (*conf->debug) {
-        uint32_t mask;
-
-        if (qr_log_debug_parse(conf->debug, &mask, NULL) == 0)
-            qr_log_setup(qr_log_level, mask | qr_log_debug, -1);
-    }
+    p->conf = conf; /* debug= is the client's, per handle (issue 18) */
     err = qr_client_start(p->cl);
     if (err != QUIRE_ERR_NONE) {
         p->cl->conf = NULL; /* the caller keeps the conf on error */
@@ -809,9 +839,12 @@ quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
     atomic_fetch_add(&p->senders, 1);
     if (atomic_load(&p->closing))
         err = QUIRE_ERR_DESTROYED;
-    else
+    else {
+        qr_log_ctx_t *prev = qr_client_log_enter(p->cl);
         err = do_send(p, topic, partition, key, key_len, value, value_len,
                       headers, header_cnt, timestamp, opaque);
+        qr_client_log_leave(prev);
+    }
     /* the last touch of @p p: close may free it as soon as this lands */
     atomic_fetch_sub(&p->senders, 1);
     return err;
@@ -823,6 +856,10 @@ quire_err_t quire_producer_flush(quire_producer_t *p, int timeout_ms)
 
     if (!p || timeout_ms < 0)
         return QUIRE_ERR_BAD_ARG;
+    /* issue 18 item 10: from the delivery callback the wait could only
+     * end by timing out, the loop being the caller */
+    if (pthread_equal(pthread_self(), p->cl->thread))
+        return QUIRE_ERR_STATE;
     qr_accum_flushing(p->acc, 1);
     qr_client_wake(p->cl);
     err = qr_accum_wait_empty(p->acc, qr_clock_mono_ms() + timeout_ms);
@@ -832,10 +869,14 @@ quire_err_t quire_producer_flush(quire_producer_t *p, int timeout_ms)
 
 quire_err_t quire_producer_close(quire_producer_t *p, int timeout_ms)
 {
+    qr_log_ctx_t *prev;
     quire_err_t err;
 
     if (!p)
         return QUIRE_ERR_NONE;
+    if (pthread_equal(pthread_self(), p->cl->thread))
+        return QUIRE_ERR_STATE; /* from the delivery callback */
+    prev = qr_client_log_enter(p->cl);
     /* senders that arrive from now on return DESTROYED; those already in
      * send() are woken (memory: the accumulator; metadata: the client)
      * and waited for before anything is freed */
@@ -848,6 +889,7 @@ quire_err_t quire_producer_close(quire_producer_t *p, int timeout_ms)
     qr_client_stop(p->cl);
     qr_client_destroy(p->cl);
     producer_free(p);
+    qr_client_log_leave(prev);
     return err;
 }
 

@@ -102,6 +102,51 @@ void quire_conf_print_help(FILE *fp);
  */
 void quire_conf_destroy(quire_conf_t *conf);
 
+/* ---- logging and client-wide errors (issue 18) ---- */
+
+/**
+ * Receives every line the handle logs (its own, and the ZooKeeper
+ * client's), instead of stderr: @p level is syslog's (3 error, 4
+ * warning, 6 info, 7 debug), @p fac a short facility ("NET", "META",
+ * "GROUP", "ZKC" for the ZooKeeper client), @p msg the line without
+ * timestamp or newline, borrowed for the call. Called on the handle's
+ * background thread or inside the application's calls into the handle,
+ * possibly from several threads at once; it must not call the handle.
+ * Lines above log_level are not passed; a repeated line is passed once,
+ * then summarised with a count at most every 5 s.
+ */
+typedef void(quire_log_cb_t)(int level, const char *fac, const char *msg,
+                             void *cb_opaque);
+
+/**
+ * @brief Sets the log callback (NULL: lines go to stderr, the default)
+ * and its opaque pointer.
+ * @locality any  @locks none
+ */
+void quire_conf_set_log_cb(quire_conf_t *conf, quire_log_cb_t *cb,
+                           void *cb_opaque);
+
+/**
+ * Told of what concerns the whole client rather than one record:
+ * QUIRE_ERR_ALL_BROKERS_DOWN when no broker it knows can be reached (again
+ * after they came back and went away), QUIRE_ERR_ZK_CONNECTION_LOSS when
+ * a group consumer loses ZooKeeper (and QUIRE_ERR_ZK_SESSION_EXPIRED),
+ * QUIRE_ERR_NOT_FOUND when ZooKeeper holds no broker under the
+ * zookeeper.connect path (a missing chroot). @p reason is one line for
+ * people, borrowed for the call. Called on the background thread; it must
+ * not call the handle. The client keeps retrying meanwhile.
+ */
+typedef void(quire_error_cb_t)(quire_err_t err, const char *reason,
+                               void *cb_opaque);
+
+/**
+ * @brief Sets the error callback (NULL: such errors are only logged) and
+ * its opaque pointer.
+ * @locality any  @locks none
+ */
+void quire_conf_set_error_cb(quire_conf_t *conf, quire_error_cb_t *cb,
+                             void *cb_opaque);
+
 /* ---- partitioning ---- */
 
 /**
@@ -153,13 +198,23 @@ typedef struct quire_delivery {
      * 120000); the partition has no leader (...)". Borrowed for the
      * callback. */
     const char *errstr;
+    /* issue 18 item 9: what was sent, borrowed for the callback (NULL for
+     * a null key or value), so a failure can be logged as it was */
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
 } quire_delivery_t;
 
 /**
  * Called exactly once per record accepted by quire_producer_send, with its
  * partition and offset, or its error, on the producer's background thread.
+ * A record that waited delivery.timeout.ms without being acknowledged
+ * fails with QUIRE_ERR_MSG_TIMED_OUT (librdkafka's _MSG_TIMED_OUT; a
+ * broker's own timeout is QUIRE_ERR_REQUEST_TIMED_OUT).
  * Keep it short; it may call quire_producer_send (which then never blocks:
- * it fails with QUIRE_ERR_QUEUE_FULL instead) but not flush or close.
+ * it fails with QUIRE_ERR_QUEUE_FULL instead); flush and close return
+ * QUIRE_ERR_STATE at once from it.
  */
 typedef void(quire_delivery_cb_t)(const quire_delivery_t *dr, void *cb_opaque);
 
@@ -218,7 +273,8 @@ quire_err_t quire_producer_send(quire_producer_t *producer, const char *topic,
 /**
  * @brief Sends everything queued at once (ignoring linger.ms) and waits
  * until every record has had its delivery report, or @p timeout_ms.
- * @returns QUIRE_ERR_NONE, QUIRE_ERR_TIMED_OUT, QUIRE_ERR_BAD_ARG.
+ * @returns QUIRE_ERR_NONE, QUIRE_ERR_TIMED_OUT, QUIRE_ERR_BAD_ARG;
+ *          QUIRE_ERR_STATE at once when called from the delivery callback.
  * @locality any thread but the delivery callback  @locks none
  */
 quire_err_t quire_producer_flush(quire_producer_t *producer, int timeout_ms);
@@ -230,7 +286,8 @@ quire_err_t quire_producer_flush(quire_producer_t *producer, int timeout_ms);
  * returns. Other threads may be inside quire_producer_send() meanwhile:
  * they return QUIRE_ERR_DESTROYED and close waits for them. Accepts NULL.
  * @returns QUIRE_ERR_NONE when everything was delivered in time, else
- *          QUIRE_ERR_TIMED_OUT.
+ *          QUIRE_ERR_TIMED_OUT; QUIRE_ERR_STATE (nothing done) when called
+ *          from the delivery callback.
  * @locality any thread but the delivery callback  @locks none
  */
 quire_err_t quire_producer_close(quire_producer_t *producer, int timeout_ms);
@@ -356,9 +413,14 @@ quire_err_t quire_consumer_partition_count(quire_consumer_t *consumer,
  * nodes are deleted so the others rebalance at once; all of this within
  * request.timeout.ms. Then it stops the background thread and frees the
  * consumer. Accepts NULL.
+ * @returns QUIRE_ERR_NONE; the final commit's error (e.g.
+ *          QUIRE_ERR_ZK_CONNECTION_LOSS, QUIRE_ERR_TIMED_OUT) when the
+ *          positions could not be committed, or QUIRE_ERR_TIMED_OUT when
+ *          the group was not left within request.timeout.ms; the consumer
+ *          is freed all the same.
  * @locality the polling thread  @locks none
  */
-void quire_consumer_close(quire_consumer_t *consumer);
+quire_err_t quire_consumer_close(quire_consumer_t *consumer);
 
 /* ---- consumer groups ----
  *

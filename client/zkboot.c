@@ -221,8 +221,17 @@ quire_err_t qr_zkboot_brokers(const char *connect, int session_ms,
         err = QUIRE_ERR_ZK_CONNECTION_LOSS;
         goto out;
     }
-    if (zoo_aget_children(zh, "/brokers/ids", 0, on_children, &ids) != ZOK ||
-        drive(zh, is_done, &ids, deadline) != 0 || ids.rc != ZOK) {
+    if (zoo_aget_children(zh, "/brokers/ids", 0, on_children, &ids) == ZOK &&
+        drive(zh, is_done, &ids, deadline) == 0 &&
+        (ids.rc == ZNONODE || (ids.rc == ZOK && ids.child_cnt == 0))) {
+        /* issue 18 item 11: most likely the chroot was left out */
+        seterr(errstr, errstr_size,
+               "zookeeper.connect: no brokers registered under %s%s: is the "
+               "chroot missing?",
+               connect, strchr(connect, '/') ? "" : "/");
+        goto out; /* ALL_BROKERS_DOWN, as before */
+    }
+    if (ids.rc != ZOK) {
         seterr(errstr, errstr_size,
                "zookeeper.connect: cannot list "
                "/brokers/ids in %s",

@@ -111,7 +111,9 @@ extern "C" {
     X(QUEUE_FULL, -123, "Queue full")                                         \
     X(ALL_BROKERS_DOWN, -124, "No broker reachable")                          \
     X(UNSUPPORTED, -125, "Not supported yet")                                 \
-    X(NO_OFFSET, -126, "No committed offset and auto.offset.reset is none")
+    X(NO_OFFSET, -126, "No committed offset and auto.offset.reset is none")   \
+    X(MSG_TIMED_OUT, -127,                                                    \
+      "Record expired in the producer (delivery.timeout.ms)")
 
 typedef enum quire_err {
 #define QUIRE_ERR_ENUM(name, code, text) QUIRE_ERR_##name = (code),

@@ -109,31 +109,64 @@ static void scrub(char *p, size_t n)
             p[i] = '?';
 }
 
-void qr_log_write(int level, const char *fac, const char *file, int line,
-                  const char *fmt, ...)
-{
-    int saved = errno; /* callers may log errno text after us: keep it */
-    char out[2048];
-    size_t len, msg;
-    va_list ap;
+_Thread_local qr_log_ctx_t *qr_log_tls;
 
-    if (level < 0 || level > QR_LOG_LVL_DEBUG)
-        level = QR_LOG_LVL_ERR;
-    msg = len = format_prefix(out, sizeof(out), level, fac);
-    va_start(ap, fmt);
-    len = advance(len, vsnprintf(out + len, sizeof(out) - len, fmt, ap),
-                  sizeof(out));
-    va_end(ap);
-    /* Debug lines say where they come from; the others stay short. */
-    if (level == QR_LOG_LVL_DEBUG)
-        len = advance(
-            len, snprintf(out + len, sizeof(out) - len, " (%s:%d)", file, line),
-            sizeof(out));
-    scrub(out + msg, len - msg);
+qr_log_ctx_t *qr_log_ctx_swap(qr_log_ctx_t *ctx)
+{
+    qr_log_ctx_t *prev = qr_log_tls;
+
+    qr_log_tls = ctx;
+    return prev;
+}
+
+/* Writes prefix + the @p len bytes at @p msg + newline in one write(2). */
+static void write_line(int level, const char *fac, const char *msg,
+                       size_t msg_len)
+{
+    char out[2048];
+    size_t len = format_prefix(out, sizeof(out), level, fac);
+
+    if (msg_len > sizeof(out) - 2 - len)
+        msg_len = sizeof(out) - 2 - len;
+    memcpy(out + len, msg, msg_len);
+    len += msg_len;
     out[len++] = '\n';
 
     ssize_t w = write(STDERR_FILENO, out, len);
     (void)w;
+}
+
+void qr_log_stderr(int level, const char *fac, const char *msg)
+{
+    if (level < 0 || level > QR_LOG_LVL_DEBUG)
+        level = QR_LOG_LVL_ERR;
+    write_line(level, fac, msg, strlen(msg));
+}
+
+void qr_log_write(int level, const char *fac, const char *file, int line,
+                  const char *fmt, ...)
+{
+    int saved = errno; /* callers may log errno text after us: keep it */
+    char msg[2048];
+    size_t len;
+    va_list ap;
+
+    if (level < 0 || level > QR_LOG_LVL_DEBUG)
+        level = QR_LOG_LVL_ERR;
+    va_start(ap, fmt);
+    len = advance(0, vsnprintf(msg, sizeof(msg), fmt, ap), sizeof(msg));
+    va_end(ap);
+    /* Debug lines say where they come from; the others stay short. */
+    if (level == QR_LOG_LVL_DEBUG)
+        len = advance(
+            len, snprintf(msg + len, sizeof(msg) - len, " (%s:%d)", file, line),
+            sizeof(msg));
+    msg[len] = '\0';
+    scrub(msg, len);
+    if (qr_log_tls && qr_log_tls->sink)
+        qr_log_tls->sink(qr_log_tls, level, fac, msg);
+    else
+        write_line(level, fac, msg, len);
     errno = saved;
 }
 

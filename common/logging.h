@@ -60,6 +60,45 @@ extern int qr_log_level;
 extern uint32_t qr_log_debug;
 
 /**
+ * A thread's own logging context (issue 18): its level and debug contexts
+ * replace the process-wide ones, and @c sink, when set, receives each line
+ * instead of stderr. libquire installs one per handle on the handle's
+ * threads (its loop thread, and application threads inside its calls), so
+ * two handles in one process log as each was configured. Embed it at the
+ * start of the owner's structure (logsink.h does).
+ */
+typedef struct qr_log_ctx qr_log_ctx_t;
+struct qr_log_ctx {
+    int level;
+    uint32_t debug;
+    /** @p msg is the scrubbed message without the prefix; borrowed. */
+    void (*sink)(qr_log_ctx_t *ctx, int level, const char *fac,
+                 const char *msg);
+};
+
+/* The current thread's context, NULL for the process-wide settings. */
+extern _Thread_local qr_log_ctx_t *qr_log_tls;
+
+/** The level and debug contexts in force on this thread. */
+#define QR_LOG_LEVEL_NOW() (qr_log_tls ? qr_log_tls->level : qr_log_level)
+#define QR_LOG_DEBUG_NOW() (qr_log_tls ? qr_log_tls->debug : qr_log_debug)
+
+/**
+ * @brief Installs @p ctx (may be NULL) as this thread's context.
+ * @returns the one it replaces, to give back to qr_log_ctx_swap() when
+ *          the scope ends.
+ * @locality any  @locks none
+ */
+qr_log_ctx_t *qr_log_ctx_swap(qr_log_ctx_t *ctx);
+
+/**
+ * @brief Writes one line as qr_log_write() formats it (prefix, @p msg,
+ * newline) to stderr, bypassing any context: for sinks that print.
+ * @locality any  @locks none
+ */
+void qr_log_stderr(int level, const char *fac, const char *msg);
+
+/**
  * @brief Sets the level, debug contexts and broker id (-1: none) for the
  * process. Call from main() before threads start.
  * @locality main, at start-up  @locks none
@@ -85,7 +124,7 @@ void qr_log_write(int level, const char *fac, const char *file, int line,
 
 #define QR_LOG(level, fac, ...)                                            \
     do {                                                                   \
-        if ((level) <= qr_log_level)                                       \
+        if ((level) <= QR_LOG_LEVEL_NOW())                                 \
             qr_log_write((level), (fac), __FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
 
@@ -97,7 +136,7 @@ void qr_log_write(int level, const char *fac, const char *file, int line,
 /* Debug lines appear only when their context is enabled by `debug=`. */
 #define QR_DBG(ctx, fac, ...)                                         \
     do {                                                              \
-        if (qr_log_debug & (ctx))                                     \
+        if (QR_LOG_DEBUG_NOW() & (ctx))                               \
             qr_log_write(QR_LOG_LVL_DEBUG, (fac), __FILE__, __LINE__, \
                          __VA_ARGS__);                                \
     } while (0)

@@ -158,7 +158,7 @@ void qr_zk_loop_log(const char *message)
     }
     /* The client is chatty at INFO (every connect); quire shows its lines
      * at INFO only with debug=zk, and its warnings and errors always. */
-    if (level >= QR_LOG_LVL_INFO && !(qr_log_debug & QR_DBG_ZK))
+    if (level >= QR_LOG_LVL_INFO && !(QR_LOG_DEBUG_NOW() & QR_DBG_ZK))
         return;
     if (qr_log_debug & QR_DBG_ZK) { /* debugging: every line */
         QR_LOG(level, "ZKC", "%s", text);
@@ -176,9 +176,9 @@ void qr_zk_loop_set_log_level(void)
 {
     ZooLogLevel zlevel = ZOO_LOG_LEVEL_WARN;
 
-    if (qr_log_debug & QR_DBG_ZK)
+    if (QR_LOG_DEBUG_NOW() & QR_DBG_ZK)
         zlevel = ZOO_LOG_LEVEL_DEBUG;
-    else if (qr_log_level < QR_LOG_LVL_WARNING)
+    else if (QR_LOG_LEVEL_NOW() < QR_LOG_LVL_WARNING)
         zlevel = ZOO_LOG_LEVEL_ERROR;
     zoo_set_debug_level(zlevel);
 }

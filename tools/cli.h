@@ -7,6 +7,7 @@
 #ifndef QR_CLI_H
 #define QR_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes (STYLE.md §3). */
@@ -54,10 +55,42 @@ void qr_cli_error(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /**
+ * @brief After getopt_long() returned '?' with opterr = 0: says in one
+ * line which option was wrong and that --help helps.
+ * @returns -1 (a usage error).
+ * @locality main thread  @locks none
+ */
+int qr_cli_bad_option(const char *prog, char *const *argv);
+
+/**
  * @brief Sets up quire's logging for a tool: warnings and errors only, or
  * everything (with the `zk` debug context) when @p verbose.
  * @locality main thread, at start-up  @locks none
  */
 void qr_cli_log_setup(int verbose);
+
+/* How often a repeated line is summarised (issue 15 item 4). */
+#define QR_CLI_LOG_REPEAT_MS 5000
+
+/**
+ * @brief The tools' log destination (a libquire log_cb's shape without
+ * the last argument): stderr, minus the ZooKeeper client's lines unless
+ * --verbose. For tools that hand it to libquire (clientcli.c).
+ * @locality any  @locks none
+ */
+void qr_cli_log_line(void *opaque, int level, const char *fac, const char *msg);
+
+/** @brief Whether qr_cli_log_setup() was given verbose. @locality any */
+int qr_cli_log_verbose(void);
+
+/**
+ * @brief Prints the error for a ZooKeeper path without /brokers/ids
+ * children, suggesting the chroot (issue 18 item 11).
+ * @locality any  @locks none
+ */
+void qr_cli_no_brokers(const char *prog, const char *zookeeper);
+
+/** @brief The same message into @p buf. @locality any  @locks none */
+void qr_cli_no_brokers_msg(char *buf, size_t size, const char *zookeeper);
 
 #endif /* QR_CLI_H */

@@ -42,8 +42,7 @@ static char *brokers_from_zk(const char *prog, const char *zookeeper,
     if (qr_zk_sync_children(zk, "/brokers/ids", QR_CCLI_ZK_TIMEOUT_MS, &ids) !=
             QUIRE_ERR_NONE ||
         ids.child_cnt == 0) {
-        qr_cli_error(prog, "no broker is registered under %s/brokers/ids",
-                     zookeeper);
+        qr_cli_no_brokers(prog, zookeeper);
         goto out;
     }
     for (size_t i = 0; i < ids.child_cnt; i++) {
@@ -80,6 +79,26 @@ out:
     return list;
 }
 
+/* issue 18: the library's lines go where the tool's go, at its level */
+static void tool_log_cb(int level, const char *fac, const char *msg,
+                        void *opaque)
+{
+    qr_cli_log_line(opaque, level, fac, msg);
+}
+
+static void conf_logging(quire_conf_t *conf)
+{
+    char dbg[64];
+    size_t len = sizeof(dbg);
+
+    quire_conf_set_log_cb(conf, tool_log_cb, NULL);
+    quire_conf_set(conf, "log_level", qr_cli_log_verbose() ? "7" : "4", NULL,
+                   0);
+    if (qr_cli_log_verbose() &&
+        quire_conf_get(conf, "debug", dbg, &len) == QUIRE_ERR_NONE && !*dbg)
+        quire_conf_set(conf, "debug", "zk", NULL, 0);
+}
+
 int qr_ccli_set_brokers(quire_conf_t *conf, const char *prog,
                         const char *bootstrap, const char *zookeeper,
                         int *exit_code)
@@ -89,6 +108,7 @@ int qr_ccli_set_brokers(quire_conf_t *conf, const char *prog,
     int rc = 0;
 
     *exit_code = QR_CLI_EXIT_OK;
+    conf_logging(conf);
     if (!bootstrap) {
         list = brokers_from_zk(
             prog, zookeeper ? zookeeper : qr_cli_zookeeper_default(),

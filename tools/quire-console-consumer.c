@@ -183,6 +183,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
     int64_t v;
     int c;
 
+    opterr = 0; /* qr_cli_bad_option() says it in one line */
     while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
         switch (c) {
         case 't':
@@ -245,7 +246,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
             qr_cli_print_version(PROG);
             return -1;
         default:
-            fprintf(stderr, "Try '%s --help'.\n", PROG);
+            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
             return QR_CLI_EXIT_USAGE;
         }
     }
@@ -310,18 +311,21 @@ static int assign(quire_consumer_t *c, const opts_t *o)
 {
     int64_t start =
         o->from_beginning ? QUIRE_OFFSET_BEGINNING : QUIRE_OFFSET_END;
+    /* the user's --timeout-ms bounds the topic lookup too (issue 18) */
+    int wait = o->timeout_ms >= 0 && o->timeout_ms < 30000 ? (int)o->timeout_ms
+                                                           : 30000;
     int32_t cnt = 0;
     quire_err_t err;
 
     if (o->partition >= 0) {
-        err = quire_consumer_partition_count(c, o->topic, 30000, &cnt);
+        err = quire_consumer_partition_count(c, o->topic, wait, &cnt);
         if (err == QUIRE_ERR_NONE && o->partition >= cnt)
             err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         if (err == QUIRE_ERR_NONE)
             err = quire_consumer_assign(c, o->topic, o->partition,
                                         o->has_offset ? o->offset : start);
     } else {
-        err = quire_consumer_partition_count(c, o->topic, 30000, &cnt);
+        err = quire_consumer_partition_count(c, o->topic, wait, &cnt);
         for (int32_t p = 0; err == QUIRE_ERR_NONE && p < cnt; p++)
             err = quire_consumer_assign(c, o->topic, p, start);
     }

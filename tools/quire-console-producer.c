@@ -111,6 +111,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
     int64_t v;
     int c;
 
+    opterr = 0; /* qr_cli_bad_option() says it in one line */
     while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
         switch (c) {
         case 't':
@@ -155,7 +156,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
             qr_cli_print_version(PROG);
             return -1;
         default:
-            fprintf(stderr, "Try '%s --help'.\n", PROG);
+            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
             return QR_CLI_EXIT_USAGE;
         }
     }

@@ -273,7 +273,7 @@ static int parse_one(opts_t *o, int c)
         qr_cli_print_version(PROG);
         return 1;
     default:
-        qr_cli_usage_error(PROG, "unknown option");
+        /* getopt named the option in one line (issue 18) */
         return -1;
     }
 }
@@ -622,6 +622,24 @@ static quire_err_t reset_rows(qr_zk_t *zk, const opts_t *o, rows_t *rows,
     }
     memcpy(topic, o->topic, tlen);
     topic[tlen] = '\0';
+    /* the topic's partitions, from its assignment: every one when none is
+     * named, else the bound a named one is checked against at once (issue
+     * 18: asking a leader about a partition that does not exist waited
+     * for nothing) */
+    char tpath[sizeof("/brokers/topics/") + QR_TOPIC_NAME_MAX];
+    snprintf(tpath, sizeof(tpath), "/brokers/topics/%s", topic);
+    char *json = get_str(zk, tpath);
+    if (!json) {
+        snprintf(errstr, errstr_size, "topic %s does not exist", topic);
+        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    json_t *root = json_loads(json, 0, NULL);
+    json_t *parts = root ? json_object_get(root, "partitions") : NULL;
+    size_t n = json_is_object(parts) ? json_object_size(parts) : 0;
+    json_decref(root);
+    free(json);
+    if (n > MAX_PARTS)
+        n = MAX_PARTS;
     if (colon) {
         char *list = qr_strdup(colon + 1), *save = NULL;
         for (char *p = strtok_r(list, ",", &save); p;
@@ -633,25 +651,18 @@ static quire_err_t reset_rows(qr_zk_t *zk, const opts_t *o, rows_t *rows,
                 free(list);
                 return QUIRE_ERR_BAD_ARG;
             }
+            if ((size_t)v >= n) {
+                snprintf(errstr, errstr_size,
+                         "partition %.100s:%d does not exist (the topic "
+                         "has %zu partition(s))",
+                         topic, (int)v, n);
+                free(list);
+                return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            }
             rows_add(rows, topic, (int32_t)v);
         }
         free(list);
     } else {
-        /* the topic's partitions, from its assignment */
-        char path[300];
-        snprintf(path, sizeof(path), "/brokers/topics/%s", topic);
-        char *json = get_str(zk, path);
-        if (!json) {
-            snprintf(errstr, errstr_size, "topic %s does not exist", topic);
-            return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-        }
-        json_t *root = json_loads(json, 0, NULL);
-        json_t *parts = root ? json_object_get(root, "partitions") : NULL;
-        size_t n = json_is_object(parts) ? json_object_size(parts) : 0;
-        json_decref(root);
-        free(json);
-        if (n > MAX_PARTS)
-            n = MAX_PARTS;
         for (size_t p = 0; p < n; p++)
             rows_add(rows, topic, (int32_t)p);
     }
@@ -734,6 +745,13 @@ static quire_err_t do_reset(qr_zk_t *zk, const opts_t *o, char *errstr,
         r->target = t < r->earliest ? r->earliest
                     : t > r->latest ? r->latest
                                     : t;
+        if (o->to == TO_OFFSET && r->target != t) /* issue 18: say so */
+            fprintf(stderr,
+                    "%s: %s:%d: --to-offset %" PRId64
+                    " is outside the log [%" PRId64 ", %" PRId64
+                    "]: clamped to %" PRId64 "\n",
+                    PROG, r->topic, (int)r->partition, t, r->earliest,
+                    r->latest, r->target);
     }
     if (err == QUIRE_ERR_NONE) {
         printf("%-24s %9s %14s %14s\n", "TOPIC", "PARTITION", "CURRENT-OFFSET",
@@ -835,8 +853,9 @@ int main(int argc, char **argv)
     int c, r = 0, rc = QR_CLI_EXIT_OK;
 
     o.zookeeper = qr_cli_zookeeper_default();
+    opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
     while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
-        r = parse_one(&o, c);
+        r = c == '?' ? qr_cli_bad_option(PROG, argv) : parse_one(&o, c);
     if (r == 0 && optind < argc) {
         qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
         r = -1;

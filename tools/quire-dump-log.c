@@ -497,7 +497,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             qr_cli_print_version(PROG);
             return 1;
         default:
-            qr_cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
+            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
             return -1;
         }
     }

@@ -279,7 +279,7 @@ static int parse_one(opts_t *o, int c, const char *arg)
         qr_cli_print_version(PROG);
         return 1;
     default:
-        qr_cli_usage_error(PROG, "unknown option");
+        /* getopt named the option in one line (issue 18) */
         return -1;
     }
 }
@@ -1223,8 +1223,9 @@ static int parse_args(opts_t *o, int argc, char **argv)
     if (parse_cmd(o, argv[1]) != 0)
         return -1;
     optind = 2;
+    opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
     while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
-        r = parse_one(o, c, optarg);
+        r = c == '?' ? qr_cli_bad_option(PROG, argv) : parse_one(o, c, optarg);
     if (r == 0 && optind < argc) {
         qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
         r = -1;

@@ -638,6 +638,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
     int64_t v;
     int c;
 
+    opterr = 0; /* qr_cli_bad_option() says it in one line */
     while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
         switch (c) {
         case 't':
@@ -719,7 +720,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
             qr_cli_print_version(PROG);
             return -1;
         default:
-            fprintf(stderr, "Try '%s --help'.\n", PROG);
+            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
             return QR_CLI_EXIT_USAGE;
         }
     }

@@ -45,6 +45,7 @@ typedef struct opts {
     const char *assignment; /* --replica-assignment */
     int json, verbose;
     int under_replicated, unavailable; /* describe filters */
+    int if_not_exists, if_exists; /* issue 18: Kafka's options */
 } opts_t;
 
 static const char usage_text[] =
@@ -78,6 +79,8 @@ static const char usage_text[] =
     "  --delete-config K     remove an override (alter; repeatable)\n"
     "  --zookeeper CONNECT   host:port[,host:port...][/chroot]\n"
     "                        (default $QUIRE_ZOOKEEPER, else localhost:2181)\n"
+    "  --if-not-exists       create: succeed when the topic exists\n"
+    "  --if-exists           alter, delete: succeed when it does not\n"
     "  --json                machine-readable output (describe, list)\n"
     "  --verbose             log ZooKeeper client activity on stderr\n"
     "  --help                show this help and exit\n"
@@ -101,6 +104,8 @@ static const struct option long_opts[] = {
     {"delete-config", required_argument, NULL, 'u'},
     {"zookeeper", required_argument, NULL, 'z'},
     {"json", no_argument, NULL, 'j'},
+    {"if-not-exists", no_argument, NULL, 'I'},
+    {"if-exists", no_argument, NULL, 'E'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -204,6 +209,12 @@ static int parse_one(opts_t *o, int c)
     case 'j':
         o->json = 1;
         return 0;
+    case 'I':
+        o->if_not_exists = 1;
+        return 0;
+    case 'E':
+        o->if_exists = 1;
+        return 0;
     case 'v':
         o->verbose = 1;
         return 0;
@@ -214,7 +225,7 @@ static int parse_one(opts_t *o, int c)
         qr_cli_print_version(PROG);
         return 1;
     default:
-        fprintf(stderr, "Try '%s --help'.\n", PROG);
+        /* getopt named the option in one line (issue 18) */
         return -1;
     }
 }
@@ -262,6 +273,12 @@ static int check_opts(opts_t *o)
         !o->unset_cnt) {
         qr_cli_usage_error(PROG, "--alter needs --partitions, --config or "
                                  "--delete-config");
+        return -1;
+    }
+    if ((o->if_not_exists && o->action != ACT_CREATE) ||
+        (o->if_exists && o->action != ACT_ALTER && o->action != ACT_DELETE)) {
+        qr_cli_usage_error(PROG, "--if-not-exists is for --create, "
+                                 "--if-exists for --alter and --delete");
         return -1;
     }
     if (o->action != ACT_CREATE && o->rf > 0) {
@@ -412,6 +429,20 @@ static void print_json(const opts_t *o, const qr_admin_desc_t *d, int full)
 
 /* ---- actions ---- */
 
+/* Whether /brokers/ids has children. */
+static int brokers_registered(qr_zk_t *zk)
+{
+    qr_zk_sres_t ids;
+    int n;
+
+    memset(&ids, 0, sizeof(ids));
+    n = qr_zk_sync_children(zk, "/brokers/ids", TIMEOUT_MS, &ids) ==
+            QUIRE_ERR_NONE &&
+        ids.child_cnt > 0;
+    qr_zk_sres_free(&ids);
+    return n;
+}
+
 static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
 {
     qr_admin_desc_t d;
@@ -430,12 +461,16 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
                                   errstr, errstr_size);
         if (!err)
             printf("Created topic \"%s\".\n", o->topic);
+        if (err == QUIRE_ERR_TOPIC_ALREADY_EXISTS && o->if_not_exists)
+            return QUIRE_ERR_NONE; /* as Kafka's tool: nothing said */
         return err;
     case ACT_ALTER:
         err = qr_admin_alter(zk, o->topic, o->partitions, &o->config, o->unset,
                              o->unset_cnt, TIMEOUT_MS, errstr, errstr_size);
         if (!err)
             printf("Altered topic \"%s\".\n", o->topic);
+        if (err == QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION && o->if_exists)
+            return QUIRE_ERR_NONE;
         return err;
     case ACT_DELETE:
         err = qr_admin_delete(zk, o->topic, &already, TIMEOUT_MS, errstr,
@@ -443,6 +478,8 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
         if (!err)
             printf("Topic %s is %smarked for deletion.\n", o->topic,
                    already ? "already " : "");
+        if (err == QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION && o->if_exists)
+            return QUIRE_ERR_NONE;
         return err;
     case ACT_LIST:
     case ACT_DESCRIBE:
@@ -450,6 +487,12 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
                                 TIMEOUT_MS, errstr, errstr_size);
         if (err)
             return err;
+        if (d.topic_cnt == 0 && !o->topic && !brokers_registered(zk)) {
+            /* issue 18 item 11: nothing here, most likely the wrong path */
+            qr_admin_desc_free(&d);
+            qr_cli_no_brokers_msg(errstr, errstr_size, o->zookeeper);
+            return QUIRE_ERR_NOT_FOUND;
+        }
         if (o->json)
             print_json(o, &d, o->action == ACT_DESCRIBE);
         else if (o->action == ACT_DESCRIBE)
@@ -474,8 +517,9 @@ int main(int argc, char **argv)
     int c, rc = QR_CLI_EXIT_OK, r = 0;
 
     o.zookeeper = qr_cli_zookeeper_default();
+    opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
     while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
-        r = parse_one(&o, c);
+        r = c == '?' ? qr_cli_bad_option(PROG, argv) : parse_one(&o, c);
     if (r == 0 && optind < argc) {
         qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
         r = -1;

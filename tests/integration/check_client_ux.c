@@ -22,6 +22,12 @@
 #ifndef QT_PRODUCER_BIN
 #error "QT_PRODUCER_BIN must name tools/quire-console-producer"
 #endif
+#ifndef QT_CONSUMER_BIN
+#error "QT_CONSUMER_BIN must name tools/quire-console-consumer"
+#endif
+#ifndef QT_GROUPS_BIN
+#error "QT_GROUPS_BIN must name tools/quire-consumer-groups"
+#endif
 
 #define START_MS 20000
 
@@ -154,6 +160,102 @@ START_TEST(broker_setting_decides)
 }
 END_TEST
 
+/* runs @p argv (NULL-terminated) with a 20 s bound, which a tool that
+ * honours the test's smaller timeouts never reaches */
+static void run_tool(char **argv, qt_run_result_t *res)
+{
+    ck_assert_int_eq(qt_run(argv, NULL, 20000, res), 0);
+    ck_assert_msg(!res->timed_out, "%s hung: %s", argv[0], res->err);
+}
+
+static int line_count(const char *s)
+{
+    int n = 0;
+
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* item 3: --timeout-ms bounds the topic lookup (it waited 30 s) */
+START_TEST(console_consumer_timeout)
+{
+    char addr[64];
+    qt_run_result_t res;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", qt_free_port());
+    char *argv[] = {QT_CONSUMER_BIN, "--bootstrap-server", addr,   "--topic",
+                    "nosuch",        "--timeout-ms",       "2000", NULL};
+    run_tool(argv, &res);
+    ck_assert_int_eq(res.status, 1);
+    qt_run_free(&res);
+}
+END_TEST
+
+/* items 4, 11, 14: quire-consumer-groups and quire-topics */
+START_TEST(admin_tools)
+{
+    qt_run_result_t res;
+    char *create[] = {QT_TOPICS_BIN, "--zookeeper", NULL,           "--create",
+                      "--topic",     "ux",          "--partitions", "6",
+                      NULL,          NULL};
+    char *reset[] = {QT_GROUPS_BIN,     "--zookeeper", NULL,
+                     "--reset-offsets", "--group",     "g",
+                     "--topic",         "ux:7",        "--to-earliest",
+                     "--execute",       NULL,          NULL};
+    char *clamp[] = {
+        QT_GROUPS_BIN, "--zookeeper", NULL,        "--reset-offsets",
+        "--group",     "g",           "--topic",   "ux:0",
+        "--to-offset", "100",         "--execute", NULL};
+    char *del[] = {QT_TOPICS_BIN, "--zookeeper", NULL,          "--delete",
+                   "--topic",     "none",        "--if-exists", NULL};
+    char *root[] = {QT_TOPICS_BIN, "--zookeeper", (char *)qt_zk_env(), "--list",
+                    NULL};
+    char *bogus[] = {QT_TOPICS_BIN, "--bogus", NULL};
+
+    cluster_start(NULL);
+    create[2] = reset[2] = clamp[2] = del[2] = zk_connect;
+    run_tool(create, &res);
+    ck_assert_msg(res.status == 0, "%s", res.err);
+    qt_run_free(&res);
+    /* again: an error, unless --if-not-exists */
+    run_tool(create, &res);
+    ck_assert_int_eq(res.status, 1);
+    qt_run_free(&res);
+    create[8] = "--if-not-exists";
+    run_tool(create, &res);
+    ck_assert_msg(res.status == 0 && res.err_len == 0, "%s", res.err);
+    qt_run_free(&res);
+    run_tool(del, &res);
+    ck_assert_msg(res.status == 0 && res.err_len == 0, "%s", res.err);
+    qt_run_free(&res);
+
+    /* a partition the topic does not have: refused by name, at once */
+    run_tool(reset, &res);
+    ck_assert_int_eq(res.status, 1);
+    ck_assert_msg(strstr(res.err, "ux:7 does not exist"), "%s", res.err);
+    qt_run_free(&res);
+    /* past the log end: clamped, and said */
+    run_tool(clamp, &res);
+    ck_assert_msg(res.status == 0, "%s", res.err);
+    ck_assert_msg(strstr(res.err, "clamped to 0"), "%s", res.err);
+    qt_run_free(&res);
+
+    /* the root instead of the cluster's chroot */
+    run_tool(root, &res);
+    ck_assert_int_eq(res.status, 1);
+    ck_assert_msg(strstr(res.err, "is the chroot missing?"), "%s", res.err);
+    qt_run_free(&res);
+
+    /* an unknown option: one line */
+    run_tool(bogus, &res);
+    ck_assert_int_eq(res.status, 2);
+    ck_assert_msg(line_count(res.err) == 1, "%s", res.err);
+    qt_run_free(&res);
+    cluster_stop();
+}
+END_TEST
+
 static Suite *ux_suite(void)
 {
     Suite *s = suite_create("client_ux");
@@ -163,6 +265,8 @@ static Suite *ux_suite(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, auto_create_from_producer_only);
     tcase_add_test(tc, broker_setting_decides);
+    tcase_add_test(tc, console_consumer_timeout);
+    tcase_add_test(tc, admin_tools);
     suite_add_tcase(s, tc);
     return s;
 }

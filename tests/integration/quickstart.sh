@@ -52,6 +52,10 @@ for run in 1 2; do
         'grep -q "^TOPIC  *PARTITION  *CURRENT-OFFSET  *LOG-END-OFFSET  *LAG  *OWNER" "$state/out"'
     check "run $run: it says how to stop" \
         'grep -q "local-cluster stop" "$state/out"'
+    # issue 18 item 11: the line it prints makes the tools' default right
+    check "run $run: its export QUIRE_ZOOKEEPER line points the tools at it" \
+        '( eval "$(grep "^  export QUIRE_ZOOKEEPER=" "$state/out")" &&
+           "$top_build/tools/quire-topics" --list | grep -qx quickstart )'
     echo "# run $run took $((SECONDS - start)) s"
 done
 check "the second run reused the topic" \

@@ -251,6 +251,40 @@ START_TEST(help_lists_every_key)
 }
 END_TEST
 
+/* issue 18 item 12: librdkafka's names are refused with the key to use;
+ * log_level and reconnect.backoff.max.ms are keys */
+START_TEST(librdkafka_names_refused)
+{
+    static const char *const pairs[][2] = {
+        {"queue.buffering.max.ms", "linger.ms"},
+        {"batch.num.messages", "batch.size"},
+        {"message.timeout.ms", "delivery.timeout.ms"},
+        {"compression.codec", "compression.type"},
+        {"metadata.broker.list", "bootstrap.servers"},
+        {"request.required.acks", "acks"},
+    };
+    quire_conf_t *conf = quire_conf_new();
+    char why[256];
+
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        why[0] = '\0';
+        ck_assert_int_eq(
+            quire_conf_set(conf, pairs[i][0], "1", why, sizeof(why)),
+            QUIRE_ERR_CONF_UNKNOWN);
+        ck_assert_msg(strstr(why, pairs[i][0]) && strstr(why, pairs[i][1]),
+                      "%s", why);
+    }
+    ck_assert_int_eq(quire_conf_set(conf, "log_level", "3", NULL, 0),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_conf_set(conf, "log_level", "8", NULL, 0),
+                     QUIRE_ERR_CONF_INVALID);
+    ck_assert_int_eq(
+        quire_conf_set(conf, "reconnect.backoff.max.ms", "2000", NULL, 0),
+        QUIRE_ERR_NONE);
+    quire_conf_destroy(conf);
+}
+END_TEST
+
 START_TEST(version)
 {
     ck_assert_str_eq(quire_version(), PACKAGE_VERSION);
@@ -274,6 +308,7 @@ static Suite *clconf_suite(void)
     tcase_add_test(tc, null_args);
     tcase_add_test(tc, help_lists_every_key);
     tcase_add_test(tc, version);
+    tcase_add_test(tc, librdkafka_names_refused);
     suite_add_tcase(s, tc);
     return s;
 }

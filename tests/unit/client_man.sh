@@ -38,6 +38,23 @@ awk '/^\.SH CONFIGURATION/{on=1; next} /^\.SH /{on=0} on && !/^\.\\"/' \
 check "quire.3 CONFIGURATION matches the conf table" \
     'cmp -s "$tmp/keys" "$tmp/section"'
 
+# SYNOPSIS: every public function of quire.h, and no other but err.h's
+# quire_err2str/quire_err2name (issue 18 item 13)
+grep -o '^[a-z][a-z0-9_ ]*[ *]quire_[a-z0-9_]*(' "$CLIENT_SRC/quire.h" |
+    grep -o 'quire_[a-z0-9_]*(' | tr -d '(' >"$tmp/hfuncs"
+printf 'quire_err2name\nquire_err2str\n' >>"$tmp/hfuncs"
+sort -u -o "$tmp/hfuncs" "$tmp/hfuncs"
+sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$MAN/quire.3" | grep '^\.BI' |
+    grep -o 'quire_[a-z0-9_]*(' | tr -d '(' | sort -u >"$tmp/sfuncs"
+check "quire.3 SYNOPSIS lists every public function of quire.h" \
+    'cmp -s "$tmp/hfuncs" "$tmp/sfuncs" || diff "$tmp/hfuncs" "$tmp/sfuncs"'
+# SEE ALSO: every other page of man/
+sed -n '/^\.SH SEE ALSO/,$p' "$MAN/quire.3" | sed 's/\\-/-/g' >"$tmp/seealso"
+for page in "$MAN"/*.[158]; do
+    ref=$(basename "$page" | sed 's/^\(.*\)\.\([158]\)$/.BR \1 (\2)/')
+    check "quire.3 SEE ALSO: $ref" 'grep -qF "$ref" "$tmp/seealso"'
+done
+
 # EXAMPLE: extract, unescape roff, compile, link, run (usage: exit 2)
 sed -n '/example-begin/,/example-end/p' "$MAN/quire.3" |
     sed -e '1,2d' -e '$d' | sed -e '$d' \
