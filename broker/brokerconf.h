@@ -19,7 +19,7 @@
 #include "partlog.h"
 
 /* Upper bound on the keys of the table (bitmap size of .set). */
-#define QR_BROKERCONF_NKEYS 64
+#define QR_BROKERCONF_NKEYS 96
 
 typedef struct qr_brokerconf {
     /* ---- server ---- */
