@@ -45,7 +45,7 @@ typedef struct opts {
     const char *assignment; /* --replica-assignment */
     int json, verbose;
     int under_replicated, unavailable; /* describe filters */
-    int if_not_exists, if_exists; /* issue 18: Kafka's options */
+    int if_not_exists, if_exists;      /* issue 18: Kafka's options */
 } opts_t;
 
 static const char usage_text[] =
