@@ -60,8 +60,9 @@ static const char usage_text[] =
     "                             holds and go on after it (default: stop\n"
     "                             there with exit status 1)\n"
     "  --property KEY=VALUE       print.key, print.timestamp,\n"
-    "                             print.partition, print.offset (=true),\n"
-    "                             key.separator (default TAB)\n"
+    "                             print.partition, print.offset,\n"
+    "                             print.headers (=true), key.separator\n"
+    "                             (default TAB)\n"
     "  --consumer-property KEY=VALUE  any libquire consumer setting,\n"
     "                             e.g. fetch.max.wait.ms=100 (see "
     "quire(3))\n"
@@ -77,7 +78,7 @@ typedef struct opts {
     int has_offset;
     int64_t max_messages; /* -1: unlimited */
     int64_t timeout_ms;   /* -1: none */
-    int print_key, print_ts, print_part, print_off;
+    int print_key, print_ts, print_part, print_off, print_hdrs;
     char *sep;
     int verbose;
     int64_t commit_interval_ms; /* --group: auto.commit.interval.ms */
@@ -116,6 +117,7 @@ static int console_property(opts_t *o, const char *kv)
         {"print.timestamp=", offsetof(opts_t, print_ts)},
         {"print.partition=", offsetof(opts_t, print_part)},
         {"print.offset=", offsetof(opts_t, print_off)},
+        {"print.headers=", offsetof(opts_t, print_hdrs)},
     };
 
     for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
@@ -137,7 +139,7 @@ static int console_property(opts_t *o, const char *kv)
     qr_cli_usage_error(PROG,
                        "--property: unknown '%s' (known: print.key, "
                        "print.timestamp, print.partition, print.offset, "
-                       "key.separator)",
+                       "print.headers, key.separator)",
                        kv);
     return -1;
 }
@@ -293,6 +295,21 @@ static void print_record(const opts_t *o, const quire_record_t *r)
         printf("Partition:%d%s", r->partition, o->sep);
     if (o->print_off)
         printf("Offset:%lld%s", (long long)r->offset, o->sep);
+    if (o->print_hdrs) {
+        /* Kafka's: key:value,key2:value2, or NO_HEADERS */
+        for (size_t i = 0; i < r->header_cnt; i++) {
+            const quire_header_t *h = &r->headers[i];
+
+            printf("%s%s:", i ? "," : "", h->key);
+            if (h->value)
+                fwrite(h->value, 1, h->value_len, stdout);
+            else
+                fputs("null", stdout);
+        }
+        if (r->header_cnt == 0)
+            fputs("NO_HEADERS", stdout);
+        fputs(o->sep, stdout);
+    }
     if (o->print_key) {
         if (r->key)
             fwrite(r->key, 1, r->key_len, stdout);

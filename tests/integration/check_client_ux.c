@@ -83,16 +83,25 @@ static void produce_hi(const char *topic, const char *prop,
     ck_assert_int_eq(qt_run(argv, "hi\n", 60000, res), 0);
 }
 
-static quire_consumer_t *consumer_new(void)
+/* a configuration with bootstrap.servers set to the broker */
+static quire_conf_t *broker_conf(void)
 {
     quire_conf_t *conf = quire_conf_new();
-    quire_consumer_t *c = NULL;
     char errstr[256];
 
     ck_assert_ptr_nonnull(conf);
     ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", broker->addr,
                                     errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
+    return conf;
+}
+
+static quire_consumer_t *consumer_new(void)
+{
+    quire_conf_t *conf = broker_conf();
+    quire_consumer_t *c = NULL;
+    char errstr[256];
+
     ck_assert_msg(quire_consumer_new(conf, &c, errstr, sizeof(errstr)) ==
                       QUIRE_ERR_NONE,
                   "%s", errstr);
@@ -256,6 +265,54 @@ START_TEST(admin_tools)
 }
 END_TEST
 
+/* item 14: --property print.headers=true prints Kafka's key:value,... or
+ * NO_HEADERS before the key */
+START_TEST(console_consumer_headers)
+{
+    quire_conf_t *conf;
+    quire_producer_t *p = NULL;
+    qt_run_result_t res;
+    char errstr[256];
+    const quire_header_t hdrs[] = {{"a", "1", 1}, {"b", NULL, 0}};
+    char *argv[] = {QT_CONSUMER_BIN,
+                    "--bootstrap-server",
+                    NULL,
+                    "--topic",
+                    "hdrs",
+                    "--from-beginning",
+                    "--max-messages",
+                    "2",
+                    "--timeout-ms",
+                    "15000",
+                    "--property",
+                    "print.headers=true",
+                    "--property",
+                    "print.key=true",
+                    NULL};
+
+    cluster_start(NULL);
+    argv[2] = broker->addr;
+    conf = broker_conf();
+    ck_assert_msg(quire_producer_new(conf, &p, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+    ck_assert_int_eq(
+        quire_producer_send(p, "hdrs", 0, "k", 1, "v1", 2, hdrs, 2, 0, NULL),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(
+        quire_producer_send(p, "hdrs", 0, "k", 1, "v2", 2, NULL, 0, 0, NULL),
+        QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_flush(p, 15000), QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_close(p, 5000), QUIRE_ERR_NONE);
+
+    run_tool(argv, &res);
+    ck_assert_msg(res.status == 0, "%s", res.err);
+    ck_assert_str_eq(res.out, "a:1,b:null\tk\tv1\nNO_HEADERS\tk\tv2\n");
+    qt_run_free(&res);
+    cluster_stop();
+}
+END_TEST
+
 static Suite *ux_suite(void)
 {
     Suite *s = suite_create("client_ux");
@@ -267,6 +324,7 @@ static Suite *ux_suite(void)
     tcase_add_test(tc, broker_setting_decides);
     tcase_add_test(tc, console_consumer_timeout);
     tcase_add_test(tc, admin_tools);
+    tcase_add_test(tc, console_consumer_headers);
     suite_add_tcase(s, tc);
     return s;
 }
