@@ -59,6 +59,7 @@ typedef struct opts {
     int64_t value; /* --to-offset N, --shift-by N, --to-datetime (ms) */
     int execute;
     int verbose;
+    int all_groups; /* --all-groups: --describe or --reset-offsets each */
 } opts_t;
 
 /* One partition of the group's view. */
@@ -83,6 +84,7 @@ static const struct option long_opts[] = {
     {"reset-offsets", no_argument, NULL, 'R'},
     {"delete", no_argument, NULL, 'X'},
     {"group", required_argument, NULL, 'g'},
+    {"all-groups", no_argument, NULL, 'a'},
     {"topic", required_argument, NULL, 't'},
     {"to-earliest", no_argument, NULL, 'e'},
     {"to-latest", no_argument, NULL, 'l'},
@@ -111,6 +113,9 @@ static void usage(void)
            "      --to-datetime YYYY-MM-DDTHH:MM:SS[.sss][Z|+HH:MM]) "
            "[--dry-run | --execute]\n"
            "  --delete --group G            remove a group without members\n"
+           "  --all-groups                  instead of --group G, with "
+           "--describe or\n"
+           "                                --reset-offsets: every group\n"
            "Options:\n"
            "  --zookeeper H:P[/chroot]      default $QUIRE_ZOOKEEPER or %s\n"
            "  --bootstrap-server H:P[,...]  brokers for log-end offsets "
@@ -238,6 +243,9 @@ static int parse_one(opts_t *o, int c)
     case 'g':
         o->group = optarg;
         return 0;
+    case 'a':
+        o->all_groups = 1;
+        return 0;
     case 't':
         o->topic = optarg;
         return 0;
@@ -285,7 +293,13 @@ static int check_opts(const opts_t *o)
                                  "--reset-offsets, --delete");
         return -1;
     }
-    if (o->action != ACT_LIST && !o->group) {
+    if (o->all_groups &&
+        (o->group || (o->action != ACT_DESCRIBE && o->action != ACT_RESET))) {
+        qr_cli_usage_error(PROG, "--all-groups is for --describe and "
+                                 "--reset-offsets, instead of --group");
+        return -1;
+    }
+    if (o->action != ACT_LIST && !o->group && !o->all_groups) {
         qr_cli_usage_error(PROG, "--group is required here");
         return -1;
     }
@@ -523,15 +537,23 @@ out:
 
 /* ---- actions ---- */
 
-static quire_err_t do_list(qr_zk_t *zk, char *errstr, size_t errstr_size)
+/* the groups' names into @p res (none when /consumers is missing) */
+static quire_err_t list_groups(qr_zk_t *zk, qr_zk_sres_t *res, char *errstr,
+                               size_t errstr_size)
 {
-    qr_zk_sres_t res;
-    quire_err_t err = qr_zk_sync_children(zk, "/consumers", TIMEOUT_MS, &res);
-    if (res.rc == ZNONODE)
+    quire_err_t err = qr_zk_sync_children(zk, "/consumers", TIMEOUT_MS, res);
+    if (res->rc == ZNONODE)
         err = QUIRE_ERR_NONE;
     else if (err != QUIRE_ERR_NONE)
         snprintf(errstr, errstr_size, "listing /consumers: %s",
                  quire_err2str(err));
+    return err;
+}
+
+static quire_err_t do_list(qr_zk_t *zk, char *errstr, size_t errstr_size)
+{
+    qr_zk_sres_t res;
+    quire_err_t err = list_groups(zk, &res, errstr, errstr_size);
     for (size_t i = 0; err == QUIRE_ERR_NONE && i < res.child_cnt; i++)
         printf("%s\n", res.children[i]);
     qr_zk_sres_free(&res);
@@ -828,8 +850,8 @@ static quire_err_t do_delete(qr_zk_t *zk, const opts_t *o, char *errstr,
     return err;
 }
 
-static quire_err_t run(qr_zk_t *zk, const opts_t *o, char *errstr,
-                       size_t errstr_size)
+static quire_err_t run_one(qr_zk_t *zk, const opts_t *o, char *errstr,
+                           size_t errstr_size)
 {
     switch (o->action) {
     case ACT_LIST:
@@ -844,6 +866,34 @@ static quire_err_t run(qr_zk_t *zk, const opts_t *o, char *errstr,
         break;
     }
     return QUIRE_ERR_BAD_ARG;
+}
+
+/* --all-groups (Kafka's): the action for every group, each under a GROUP
+ * line; a group's error is said and the others still done. */
+static quire_err_t run(qr_zk_t *zk, const opts_t *o, char *errstr,
+                       size_t errstr_size)
+{
+    if (!o->all_groups)
+        return run_one(zk, o, errstr, errstr_size);
+    qr_zk_sres_t res;
+    quire_err_t err = list_groups(zk, &res, errstr, errstr_size);
+    quire_err_t last = err;
+    size_t failed = 0;
+    for (size_t i = 0; err == QUIRE_ERR_NONE && i < res.child_cnt; i++) {
+        opts_t one = *o;
+        char why[512] = "";
+        one.group = res.children[i];
+        printf("%sGROUP %s\n", i ? "\n" : "", one.group);
+        quire_err_t e = run_one(zk, &one, why, sizeof(why));
+        if (e != QUIRE_ERR_NONE) {
+            qr_cli_error(PROG, "%s", why);
+            snprintf(errstr, errstr_size, "%zu group(s) had an error",
+                     ++failed);
+            last = e;
+        }
+    }
+    qr_zk_sres_free(&res);
+    return last;
 }
 
 int main(int argc, char **argv)
