@@ -60,6 +60,7 @@ typedef struct opts {
     int execute;
     int verbose;
     int all_groups; /* --all-groups: --describe or --reset-offsets each */
+    int all_topics; /* --all-topics: every topic the group has offsets for */
 } opts_t;
 
 /* One partition of the group's view. */
@@ -85,6 +86,7 @@ static const struct option long_opts[] = {
     {"delete", no_argument, NULL, 'X'},
     {"group", required_argument, NULL, 'g'},
     {"all-groups", no_argument, NULL, 'a'},
+    {"all-topics", no_argument, NULL, 'A'},
     {"topic", required_argument, NULL, 't'},
     {"to-earliest", no_argument, NULL, 'e'},
     {"to-latest", no_argument, NULL, 'l'},
@@ -116,6 +118,10 @@ static void usage(void)
            "  --all-groups                  instead of --group G, with "
            "--describe or\n"
            "                                --reset-offsets: every group\n"
+           "  --all-topics                  instead of --topic, with "
+           "--reset-offsets:\n"
+           "                                every topic the group has "
+           "offsets for\n"
            "Options:\n"
            "  --zookeeper H:P[/chroot]      default $QUIRE_ZOOKEEPER or %s\n"
            "  --bootstrap-server H:P[,...]  brokers for log-end offsets "
@@ -246,6 +252,9 @@ static int parse_one(opts_t *o, int c)
     case 'a':
         o->all_groups = 1;
         return 0;
+    case 'A':
+        o->all_topics = 1;
+        return 0;
     case 't':
         o->topic = optarg;
         return 0;
@@ -307,7 +316,13 @@ static int check_opts(const opts_t *o)
         qr_cli_usage_error(PROG, "invalid group id \"%.64s\"", o->group);
         return -1;
     }
-    if (o->action == ACT_RESET && (!o->topic || o->to == TO_NONE)) {
+    if (o->all_topics && (o->topic || o->action != ACT_RESET)) {
+        qr_cli_usage_error(PROG, "--all-topics is for --reset-offsets, "
+                                 "instead of --topic");
+        return -1;
+    }
+    if (o->action == ACT_RESET &&
+        (!(o->topic || o->all_topics) || o->to == TO_NONE)) {
         qr_cli_usage_error(PROG, "--reset-offsets needs --topic and one of "
                                  "--to-earliest, --to-latest, --to-offset, "
                                  "--to-datetime, --shift-by");
@@ -695,7 +710,7 @@ static quire_err_t reset_rows(qr_zk_t *zk, const opts_t *o, rows_t *rows,
     for (size_t i = 0; i < rows->n; i++) {
         char part[16];
         snprintf(part, sizeof(part), "%d", (int)rows->v[i].partition);
-        char *path = gpath(o->group, "offsets", topic, part);
+        char *path = gpath(o->group, "offsets", rows->v[i].topic, part);
         char *s = get_str(zk, path);
         free(path);
         if (s)
@@ -730,6 +745,32 @@ static quire_err_t write_offset(qr_zk_t *zk, const char *group, const row_t *r)
     return err;
 }
 
+/* --all-topics: reset_rows() for every topic the group has offsets for */
+static quire_err_t reset_rows_all(qr_zk_t *zk, const opts_t *o, rows_t *rows,
+                                  char *errstr, size_t errstr_size)
+{
+    if (!o->all_topics)
+        return reset_rows(zk, o, rows, errstr, errstr_size);
+    char *path = gpath(o->group, "offsets", NULL, NULL);
+    qr_zk_sres_t res;
+    quire_err_t err = qr_zk_sync_children(zk, path, TIMEOUT_MS, &res);
+    free(path);
+    if (res.rc == ZNONODE || (err == QUIRE_ERR_NONE && !res.child_cnt)) {
+        snprintf(errstr, errstr_size, "group %s has no committed offsets",
+                 o->group);
+        err = QUIRE_ERR_BAD_ARG;
+    } else if (err != QUIRE_ERR_NONE)
+        snprintf(errstr, errstr_size, "listing the group's topics: %s",
+                 quire_err2str(err));
+    for (size_t i = 0; err == QUIRE_ERR_NONE && i < res.child_cnt; i++) {
+        opts_t one = *o;
+        one.topic = res.children[i];
+        err = reset_rows(zk, &one, rows, errstr, errstr_size);
+    }
+    qr_zk_sres_free(&res);
+    return err;
+}
+
 static quire_err_t do_reset(qr_zk_t *zk, const opts_t *o, char *errstr,
                             size_t errstr_size)
 {
@@ -743,7 +784,7 @@ static quire_err_t do_reset(qr_zk_t *zk, const opts_t *o, char *errstr,
         return QUIRE_ERR_NON_EMPTY_GROUP;
     }
     rows_t rows = {0};
-    quire_err_t err = reset_rows(zk, o, &rows, errstr, errstr_size);
+    quire_err_t err = reset_rows_all(zk, o, &rows, errstr, errstr_size);
     char why[256] = "";
     if (err == QUIRE_ERR_NONE && fetch_bounds(o, &rows, 1, why, sizeof(why))) {
         snprintf(errstr, errstr_size, "cannot read the partitions' offsets: %s",

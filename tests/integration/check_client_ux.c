@@ -221,11 +221,19 @@ START_TEST(admin_tools)
     char *root[] = {QT_TOPICS_BIN, "--zookeeper", (char *)qt_zk_env(), "--list",
                     NULL};
     char *bogus[] = {QT_TOPICS_BIN, "--bogus", NULL};
+    char *alltop[] = {QT_GROUPS_BIN,
+                      "--zookeeper",
+                      NULL,
+                      "--reset-offsets",
+                      "--all-groups",
+                      "--all-topics",
+                      "--to-earliest",
+                      NULL};
     char *all[] = {QT_GROUPS_BIN, "--zookeeper",  NULL,
                    "--describe",  "--all-groups", NULL};
 
     cluster_start(NULL);
-    create[2] = reset[2] = clamp[2] = del[2] = all[2] = zk_connect;
+    create[2] = reset[2] = clamp[2] = del[2] = all[2] = alltop[2] = zk_connect;
     run_tool(create, &res);
     ck_assert_msg(res.status == 0, "%s", res.err);
     qt_run_free(&res);
@@ -250,6 +258,12 @@ START_TEST(admin_tools)
     run_tool(clamp, &res);
     ck_assert_msg(res.status == 0, "%s", res.err);
     ck_assert_msg(strstr(res.err, "clamped to 0"), "%s", res.err);
+    qt_run_free(&res);
+    /* --all-topics: every partition of the topics g has offsets for */
+    run_tool(alltop, &res);
+    ck_assert_msg(res.status == 0, "%s", res.err);
+    ck_assert_msg(strstr(res.out, "\nux ") && strstr(res.out, " 5 "), "%s",
+                  res.out);
     qt_run_free(&res);
     /* --all-groups: every group, each under its name */
     run_tool(all, &res);
