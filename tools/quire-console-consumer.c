@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "clientcli.h"
@@ -39,9 +41,11 @@ static const char usage_text[] =
     "                             GROUP (through ZooKeeper), sharing the\n"
     "                             partitions with its other members and\n"
     "                             committing its offsets\n"
-    "  --whitelist REGEX          with --group: every topic whose name\n"
+    "  --whitelist REGEX          in a group: every topic whose name\n"
     "                             matches REGEX, also topics created "
-    "later\n"
+    "later;\n"
+    "                             without --group, in a new group\n"
+    "                             console-consumer-NNNNN\n"
     "  --bootstrap-server LIST    host:port[,host:port...] of brokers\n"
     "  --zookeeper CONNECT        find the brokers in ZooKeeper (default:\n"
     "                             $QUIRE_ZOOKEEPER, else localhost:2181)\n"
@@ -257,8 +261,14 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
         return QR_CLI_EXIT_USAGE;
     }
     if (o->whitelist && !o->group) {
-        qr_cli_usage_error(PROG, "--whitelist needs --group");
-        return QR_CLI_EXIT_USAGE;
+        /* Kafka's old console consumer: a group of its own */
+        static char gen[32];
+
+        srand((unsigned)time(NULL) ^ (unsigned)getpid());
+        snprintf(gen, sizeof(gen), "console-consumer-%05d", rand() % 100000);
+        o->group = gen;
+        fprintf(stderr, "%s: --whitelist without --group: using group %s\n",
+                PROG, gen);
     }
     if (o->whitelist && o->topic) {
         qr_cli_usage_error(PROG, "--topic and --whitelist are exclusive");

@@ -335,6 +335,30 @@ START_TEST(console_consumer_headers)
 }
 END_TEST
 
+/* item 14: --whitelist without --group joins a generated group */
+START_TEST(console_consumer_whitelist_no_group)
+{
+    qt_run_result_t res;
+    char *argv[] = {QT_CONSUMER_BIN,  "--zookeeper", NULL,
+                    "--whitelist",    "wl.*",        "--from-beginning",
+                    "--max-messages", "1",           "--timeout-ms",
+                    "15000",          NULL};
+
+    cluster_start(NULL);
+    argv[2] = zk_connect;
+    produce_hi("wl1", NULL, &res);
+    ck_assert_msg(res.status == 0, "console producer: %s", res.err);
+    qt_run_free(&res);
+    run_tool(argv, &res);
+    ck_assert_msg(res.status == 0, "%s", res.err);
+    ck_assert_str_eq(res.out, "hi\n");
+    ck_assert_msg(strstr(res.err, "using group console-consumer-"), "%s",
+                  res.err);
+    qt_run_free(&res);
+    cluster_stop();
+}
+END_TEST
+
 static Suite *ux_suite(void)
 {
     Suite *s = suite_create("client_ux");
@@ -347,6 +371,7 @@ static Suite *ux_suite(void)
     tcase_add_test(tc, console_consumer_timeout);
     tcase_add_test(tc, admin_tools);
     tcase_add_test(tc, console_consumer_headers);
+    tcase_add_test(tc, console_consumer_whitelist_no_group);
     suite_add_tcase(s, tc);
     return s;
 }
