@@ -32,9 +32,11 @@ cleanup() {
 }
 trap cleanup EXIT
 now_ms() { date +%s%3N; }
-# bytes of the partition's segment files on broker $1
+# bytes of the partition's segment files on broker $1 (their sizes: reading
+# them would copy up to the whole log every poll, beside the follower)
 log_bytes() {
-    cat "$tmp/logs$1"/catchup-0/*.log 2>/dev/null | wc -c
+    find "$tmp/logs$1/catchup-0" -name '*.log' -printf '%s\n' 2>/dev/null |
+        awk '{ s += $1 } END { print s + 0 }'
 }
 start_broker() {
     rm -f "$tmp/port$1"

@@ -76,9 +76,22 @@ static uint64_t sum_nt(qr_server_t *server, size_t field_off)
 
 #define SUM_NT(server, field) sum_nt((server), offsetof(qr_nt_stats_t, field))
 
+/* The api label of request slot @p a: its name, or its key when this
+ * build has none (one series per slot: two "Unknown" would collide). */
+static const char *api_label(int a, char *buf, size_t size)
+{
+    const char *name = qr_wire_api_name(a);
+
+    if (a == QR_NT_API_SLOTS - 1 || strcmp(name, "Unknown") != 0)
+        return a == QR_NT_API_SLOTS - 1 ? "Unknown" : name;
+    snprintf(buf, size, "%d", a);
+    return buf;
+}
+
 static void render_requests(FILE *f, qr_server_t *server)
 {
     int nts = qr_server_netthread_count(server);
+    char name[16];
 
     head(f, "quire_requests_total", "counter",
          "Requests answered, by API and error code (the request's, else its "
@@ -94,7 +107,7 @@ static void render_requests(FILE *f, qr_server_t *server)
             fprintf(
                 f,
                 "quire_requests_total{api=\"%s\",error=\"%s\"} %" PRIu64 "\n",
-                a == QR_NT_API_SLOTS - 1 ? "Unknown" : qr_wire_api_name(a),
+                api_label(a, name, sizeof(name)),
                 e == QR_NT_ERR_SLOTS - 1 ? "OTHER"
                                          : quire_err2name((quire_err_t)(e - 1)),
                 v);
@@ -113,7 +126,7 @@ static void render_requests(FILE *f, qr_server_t *server)
         if (s.cum[s.nbounds] == 0)
             continue;
         snprintf(labels, sizeof(labels), "api=\"%s\",",
-                 a == QR_NT_API_SLOTS - 1 ? "Unknown" : qr_wire_api_name(a));
+                 api_label(a, name, sizeof(name)));
         hist_series(f, "quire_request_duration_seconds", labels,
                     qr_hist_latency_ns, &s, 1e9);
     }

@@ -191,6 +191,19 @@ static const struct {
     {QR_API_API_VERSIONS, "ApiVersions"},
     {QR_API_INIT_PRODUCER_ID, "InitProducerId"},
     {QR_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch"},
+    /* Kafka's listener only (issue 13): named for logs and metrics */
+    {QR_API_OFFSET_COMMIT, "OffsetCommit"},
+    {QR_API_OFFSET_FETCH, "OffsetFetch"},
+    {QR_API_FIND_COORDINATOR, "FindCoordinator"},
+    {QR_API_JOIN_GROUP, "JoinGroup"},
+    {QR_API_HEARTBEAT, "Heartbeat"},
+    {QR_API_LEAVE_GROUP, "LeaveGroup"},
+    {QR_API_SYNC_GROUP, "SyncGroup"},
+    {QR_API_DESCRIBE_GROUPS, "DescribeGroups"},
+    {QR_API_LIST_GROUPS, "ListGroups"},
+    {QR_API_CREATE_TOPICS, "CreateTopics"},
+    {QR_API_DELETE_TOPICS, "DeleteTopics"},
+    {QR_API_DESCRIBE_CONFIGS, "DescribeConfigs"},
 };
 
 _Static_assert(
