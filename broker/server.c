@@ -1039,6 +1039,17 @@ static quire_err_t cb_follow_partition(void *opaque, const char *topic,
         return QUIRE_ERR_FENCED_LEADER_EPOCH;
     /* clients now get NOT_LEADER_FOR_PARTITION; the log stays open */
     drop_entry(server, topic, partition);
+    if (server->ctl_shutdown) {
+        /* leadership moved away because we are stopping: fetching again
+         * would put us back into the new leader's ISR just before we go,
+         * and the controller would then shrink it again at a new epoch
+         * (Kafka sends the stopping broker StopReplica instead) */
+        qr_fetcher_unfollow(server->fetcher, topic, partition);
+        QR_LOG_INFO("SERVER",
+                    "%s-%d: not following broker %d (controlled shutdown)",
+                    topic, (int)partition, (int)leader);
+        return QUIRE_ERR_NONE;
+    }
     err = open_log(server, topic, partition, config, "follow", &part, &pconf,
                    &prod);
     if (err != QUIRE_ERR_NONE)

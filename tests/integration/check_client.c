@@ -732,7 +732,7 @@ START_TEST(zookeeper_connect)
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", qt_free_port());
     conf = quire_conf_new();
     conf_set(conf, "zookeeper.connect", addr);
-    conf_set(conf, "socket.connection.setup.timeout.ms", "1000");
+    conf_set(conf, "zookeeper.connection.timeout.ms", "1000");
     t0 = qt_now_ms();
     ck_assert_int_eq(quire_producer_new(conf, &p2, errstr, sizeof(errstr)),
                      QUIRE_ERR_ZK_CONNECTION_LOSS);
