@@ -265,8 +265,11 @@ START_TEST(test_reassign_during_produce)
     ck_assert_msg(status == 0, "the move did not complete in %d ms (%d)",
                   WAIT_MS, status);
     at_done = atomic_load(&ld.acked);
-    /* the move happened while records were being acknowledged */
-    ck_assert_int_gt(at_done, at_start);
+    /* The load sends throughout: records acknowledged before the move and
+     * after it (below). Acknowledgements may pause while the leadership
+     * moves (the producer retries on NOT_LEADER_FOR_PARTITION), so none
+     * need land inside the move itself: under ASan in CI the move once
+     * finished within one such pause. */
     wait_acked(at_done + AFTER);
     atomic_store(&ld.stop, 1);
     pthread_join(ld.thread, NULL);
