@@ -82,8 +82,10 @@ static const char *api_label(int a, char *buf, size_t size)
 {
     const char *name = qr_wire_api_name(a);
 
-    if (a == QR_NT_API_SLOTS - 1 || strcmp(name, "Unknown") != 0)
-        return a == QR_NT_API_SLOTS - 1 ? "Unknown" : name;
+    if (a == QR_NT_API_SLOTS - 1)
+        return "Unknown";
+    if (strcmp(name, "Unknown") != 0)
+        return name;
     snprintf(buf, size, "%d", a);
     return buf;
 }
