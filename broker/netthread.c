@@ -45,6 +45,7 @@ struct qr_netthread {
     int64_t drain_deadline_ms;
     /* thread-only */
     int draining;
+    int past_deadline; /* the drain deadline fired: leave, counted or not */
     unsigned conns_open;
     unsigned ops; /* asynchronous operations outstanding */
     qr_conn_t *conns;
@@ -77,7 +78,8 @@ static void take_sockets(qr_netthread_t *nt, qr_nt_sock_t *fds, unsigned *n)
 
 static void maybe_leave(qr_netthread_t *nt)
 {
-    if (nt->draining && nt->conns_open == 0 && nt->ops == 0)
+    if (nt->draining &&
+        (nt->past_deadline || (nt->conns_open == 0 && nt->ops == 0)))
         ev_break(nt->loop, EVBREAK_ALL);
 }
 
@@ -94,8 +96,12 @@ static void on_drain_deadline(struct ev_loop *loop, ev_timer *w, int revents)
                     nt->idx, nt->conns_open);
     qr_conn_close_all(nt, NULL);
     /* Operations still out (a flush that never came back) cannot be
-     * waited for longer; destroy() runs their completions. */
+     * waited for longer; destroy() runs their completions. The loop
+     * leaves now whatever the counters say: a broker once sat in
+     * epoll_wait here for ever after the deadline (conns_open never
+     * reached 0), and thread_main() runs the frees closing posted. */
     nt->ops = 0;
+    nt->past_deadline = 1;
     maybe_leave(nt);
 }
 

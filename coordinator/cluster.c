@@ -31,7 +31,7 @@ typedef struct led {
     int32_t leader_epoch;
     int64_t config_mzxid;  /* the topic config the broker was given */
     int32_t state_version; /* the state the broker was given (-1 none) */
-    size_t replica_cnt;    /* and its replica count then */
+    uint64_t replica_sig;  /* and its replica list then (replica_sig()) */
 } led_t;
 
 /* A partition this broker follows: a replica led by another broker (or by
@@ -226,6 +226,23 @@ static void open_one(qr_cluster_t *cl, const qr_view_topic_t *t, int32_t p,
         (led_t){qr_strdup(topic), p, epoch, t->config_mzxid, -1, 0};
 }
 
+/* A replica list in one word (FNV-1a over the ids in order), so that a
+ * reassignment that swaps a replica for another (same length) is noticed
+ * as well as one that grows or shrinks the list. */
+static uint64_t replica_sig(const qr_replicas_t *r)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (size_t i = 0; i < r->n; i++) {
+        uint32_t id = (uint32_t)r->ids[i];
+        for (int b = 0; b < 4; b++) {
+            h ^= (id >> (8 * b)) & 0xff;
+            h *= 1099511628211ULL;
+        }
+    }
+    return h ^ r->n;
+}
+
 /* Hands the state of each led partition to the broker when its version
  * or replica list changed (and first after the open). */
 static void report_states(qr_cluster_t *cl)
@@ -239,11 +256,11 @@ static void report_states(qr_cluster_t *cl)
             continue;
         vp = &t->parts[led->partition];
         r = &t->assign.parts[led->partition];
-        if (!vp->has_state ||
-            (vp->version == led->state_version && r->n == led->replica_cnt))
+        if (!vp->has_state || (vp->version == led->state_version &&
+                               replica_sig(r) == led->replica_sig))
             continue;
         led->state_version = vp->version;
-        led->replica_cnt = r->n;
+        led->replica_sig = replica_sig(r);
         cl->cbs.partition_state(cl->cbs.opaque, led->topic, led->partition, r,
                                 &vp->st, vp->version);
     }

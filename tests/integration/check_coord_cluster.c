@@ -20,6 +20,9 @@ typedef struct obs {
     qr_cluster_t *cl;
     int registered, fatal, opened, closed, deleted;
     int order_ok; /* no snapshot showed a partition led before its open */
+    int states;   /* partition_state calls */
+    int32_t replicas[8]; /* the replica list the last one carried */
+    size_t replica_cnt;
     char fatal_msg[512];
 } obs_t;
 
@@ -60,6 +63,21 @@ static quire_err_t on_delete(void *opaque, const char *topic, int32_t p)
     (void)p;
     ((obs_t *)opaque)->deleted++;
     return QUIRE_ERR_NONE;
+}
+
+static void on_pstate(void *opaque, const char *topic, int32_t p,
+                      const qr_replicas_t *replicas, const qr_pstate_t *st,
+                      int32_t version)
+{
+    obs_t *o = opaque;
+
+    (void)topic;
+    (void)p;
+    (void)st;
+    (void)version;
+    o->states++;
+    o->replica_cnt = replicas->n < 8 ? replicas->n : 8;
+    memcpy(o->replicas, replicas->ids, o->replica_cnt * sizeof(int32_t));
 }
 
 static void on_status(void *opaque, qr_cluster_status_t st, quire_err_t err,
@@ -116,6 +134,7 @@ static qr_cluster_t *start(const char *connect, int id, int autocreate,
     qr_cluster_cbs_t cbs = {&obs, on_open, on_close, on_delete, on_status,
                             NULL, NULL,    NULL,     NULL};
     char errstr[256];
+    cbs.partition_state = on_pstate;
     qr_cluster_t *cl =
         qr_cluster_new(loop, &conf, &cbs, errstr, sizeof(errstr));
 
@@ -245,6 +264,44 @@ START_TEST(test_autocreate_off)
 }
 END_TEST
 
+static int swapped(void)
+{
+    return obs.replica_cnt == 2 && obs.replicas[0] == 7 && obs.replicas[1] == 9;
+}
+
+/* A replica list rewritten to another of the same length (one follower
+ * swapped for another) reaches the leader: it once noticed only a change
+ * of length, and went on expecting fetches from the replica gone. */
+START_TEST(test_replica_swap_reported)
+{
+    static const char a78[] = "{\"version\":1,\"partitions\":{\"0\":[7,8]}}";
+    static const char a79[] = "{\"version\":1,\"partitions\":{\"0\":[7,9]}}";
+    qr_cluster_t *cl = start(connect_str, 7, 0, 10000);
+    zhandle_t *zh = qt_zk_connect(connect_str, 10000);
+
+    ck_assert_ptr_nonnull(zh);
+    ck_assert(run_until(is_registered, 10000));
+    ck_assert_int_eq(qt_zk_create_all(zh, "/brokers/topics/swap", a78,
+                                      (int)strlen(a78), 10000),
+                     ZOK);
+    want_topic = "swap";
+    want_parts = 1;
+    ck_assert(run_until(topic_led, 15000));
+    ck_assert_int_ge(obs.states, 1);
+    ck_assert_uint_eq(obs.replica_cnt, 2);
+    ck_assert_int_eq(obs.replicas[1], 8);
+    ck_assert_int_eq(qt_zk_set(zh, "/brokers/topics/swap", a79,
+                               (int)strlen(a79), -1, NULL, 10000),
+                     ZOK);
+    ck_assert_msg(run_until(swapped, 10000),
+                  "the leader still has replicas [%d,%d]", obs.replicas[0],
+                  obs.replicas[1]);
+    qt_zk_close(zh);
+    qr_cluster_close(cl);
+    qr_cluster_destroy(cl);
+}
+END_TEST
+
 START_TEST(test_fatal_no_zookeeper)
 {
     int port = qt_free_port();
@@ -300,6 +357,7 @@ static Suite *cluster_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_snapshot_and_autocreate);
     tcase_add_test(tc, test_autocreate_off);
+    tcase_add_test(tc, test_replica_swap_reported);
     tcase_add_test(tc, test_fatal_no_zookeeper);
     tcase_add_test(tc, test_bad_conf);
     suite_add_tcase(s, tc);
