@@ -85,11 +85,12 @@ static const char *const mode_names[] = {"produce", "consume", "e2e"};
 
 typedef struct opts {
     int mode;
-    const char *topic, *bootstrap, *zookeeper, *group;
+    const char *topic, *group;
     int64_t num, size, rate, timeout_ms, members;
     int32_t partitions;
     int partitioner; /* PART_* */
-    int csv, verbose;
+    int csv;
+    qr_cli_common_t cli; /* --bootstrap-server, --zookeeper, --verbose */
 } opts_t;
 
 /* --partitioner */
@@ -614,8 +615,6 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
 {
     static const struct option longopts[] = {
         {"topic", required_argument, NULL, 't'},
-        {"bootstrap-server", required_argument, NULL, 'b'},
-        {"zookeeper", required_argument, NULL, 'z'},
         {"num-records", required_argument, NULL, 'n'},
         {"record-size", required_argument, NULL, 's'},
         {"throughput", required_argument, NULL, 'r'},
@@ -629,26 +628,17 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
         {"consumer-property", required_argument, NULL, 'C'},
         {"timeout-ms", required_argument, NULL, 'T'},
         {"csv", no_argument, NULL, 'x'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        QR_CLI_BROKER_LONG_OPTS_END,
     };
-    char kv[300];
     int64_t v;
     int c;
 
-    opterr = 0; /* qr_cli_bad_option() says it in one line */
-    while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+    static const qr_cli_tool_t tool = {PROG, usage_text, "vhV", longopts, NULL};
+
+    while ((c = qr_cli_next(&tool, argc, argv, &o->cli)) > QR_CLI_OPTS_DONE) {
         switch (c) {
         case 't':
             o->topic = optarg;
-            break;
-        case 'b':
-            o->bootstrap = optarg;
-            break;
-        case 'z':
-            o->zookeeper = optarg;
             break;
         case 'n':
             if (parse_num("num-records", optarg, 1, &o->num))
@@ -697,9 +687,9 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
             break;
         case 'a':
         case 'c':
-            snprintf(kv, sizeof(kv), "%s=%s",
-                     c == 'a' ? "acks" : "compression.type", optarg);
-            if (qr_ccli_conf_kv(pconf, PROG, kv) != 0)
+            if (qr_ccli_conf_set(pconf, PROG,
+                                 c == 'a' ? "acks" : "compression.type",
+                                 optarg) != 0)
                 return QR_CLI_EXIT_USAGE;
             break;
         case 'P':
@@ -710,20 +700,10 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
         case 'x':
             o->csv = 1;
             break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return -1;
-        case 'V':
-            qr_cli_print_version(PROG);
-            return -1;
-        default:
-            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
-            return QR_CLI_EXIT_USAGE;
         }
     }
+    if (c != QR_CLI_OPTS_END) /* -1 here: nothing more to do */
+        return c == QR_CLI_OPTS_DONE ? -1 : QR_CLI_EXIT_USAGE;
     if (optind != argc - 1) {
         qr_cli_usage_error(PROG, "expected one mode: produce, consume or "
                                  "e2e");
@@ -800,19 +780,19 @@ int main(int argc, char **argv)
     quire_conf_set(cconf, "auto.offset.reset", "earliest", NULL, 0);
     rc = parse_args(argc, argv, &pf.o, pconf, cconf);
     if (rc == 0) {
-        qr_cli_log_setup(pf.o.verbose);
-        if (qr_ccli_set_brokers(pconf, PROG, pf.o.bootstrap, pf.o.zookeeper,
-                                &exit_code) != 0 ||
-            qr_ccli_set_brokers(cconf, PROG, pf.o.bootstrap, pf.o.zookeeper,
-                                &exit_code) != 0)
+        qr_cli_log_setup(pf.o.cli.verbose);
+        if (qr_ccli_set_brokers(pconf, PROG, pf.o.cli.bootstrap,
+                                pf.o.cli.zookeeper, &exit_code) != 0 ||
+            qr_ccli_set_brokers(cconf, PROG, pf.o.cli.bootstrap,
+                                pf.o.cli.zookeeper, &exit_code) != 0)
             rc = exit_code;
     }
     if (rc == 0 && pf.o.group &&
         (quire_conf_set(cconf, "group.id", pf.o.group, errstr,
                         sizeof(errstr)) != QUIRE_ERR_NONE ||
          quire_conf_set(cconf, "zookeeper.connect",
-                        pf.o.zookeeper ? pf.o.zookeeper
-                                       : qr_cli_zookeeper_default(),
+                        pf.o.cli.zookeeper ? pf.o.cli.zookeeper
+                                           : qr_cli_zookeeper_default(),
                         errstr, sizeof(errstr)) != QUIRE_ERR_NONE)) {
         qr_cli_usage_error(PROG, "--group: %s", errstr);
         rc = QR_CLI_EXIT_USAGE;
