@@ -688,13 +688,24 @@ static void apply_records(source_t *src, fpart_t *fp,
          * just appended (we are in its ISR and its acks=all wait for us:
          * a Fetch sent before the sync would report an old synced end and
          * then be held at the leader for replica.fetch.wait.max.ms, since
-         * the producers, waiting for their acks, send nothing new). While
-         * catching up from below the HW it does not wait. */
+         * the producers, waiting for their acks, send nothing new) unless
+         * the answer was plainly cut by the limit (whole batches within
+         * it, and the largest would not have fitted: there is more, and a
+         * Fetch for it is answered at once; an answer of one batch larger
+         * than the limit, KIP-74, says nothing). Waiting for a sync per
+         * answer would bound a catch-up in the ISR by fdatasync's latency.
+         * While catching up from below the HW it does not wait. */
+        size_t max = (size_t)src->f->conf.fetch_max_bytes;
+        int cut = (size_t)r->records_length + largest > max;
         if (!write_caching(fp->part) &&
-            ((size_t)r->records_length + largest <=
-                 (size_t)src->f->conf.fetch_max_bytes ||
-             r->high_watermark <= last))
+            (!cut ||
+             (r->high_watermark <= last && (size_t)r->records_length > max)))
             fp->synced_want = last + 1;
+    } else if (!write_caching(fp->part) &&
+               qr_plog_synced_end(fp->part) < qr_plog_log_end(fp->part)) {
+        /* nothing more (a pipelined Fetch found the leader's end after
+         * all): report the sync before the next Fetch waits there */
+        fp->synced_want = qr_plog_log_end(fp->part);
     }
     end = qr_plog_log_end(fp->part);
     hw = r->high_watermark < end ? r->high_watermark : end;
