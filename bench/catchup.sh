@@ -117,8 +117,11 @@ consume=$(awk -F, 'NR == 2 { printf "%.1f", $6 * 1e6 / 1048576 }' "$tmp/consume.
 attach=${CATCHUP_ATTACH:-}
 : >"$tmp/broker2.log"
 start_broker 2
-while ! grep -q 'catchup-0: following broker 1' "$tmp/broker2.log"; do
+i=0
+until grep -q 'catchup-0: following broker 1' "$tmp/broker2.log"; do
     sleep 0.01
+    i=$((i + 1))
+    [ $i -lt 6000 ] || { echo "broker 2 did not follow broker 1" >&2; exit 1; }
 done
 t0=$(line_ms "$tmp/broker2.log" 'catchup-0: following broker 1')
 echo "broker 2 follows broker 1 from $t0 (epoch ms, its log)"
