@@ -701,11 +701,6 @@ static void apply_records(source_t *src, fpart_t *fp,
             (!cut ||
              (r->high_watermark <= last && (size_t)r->records_length > max)))
             fp->synced_want = last + 1;
-    } else if (!write_caching(fp->part) &&
-               qr_plog_synced_end(fp->part) < qr_plog_log_end(fp->part)) {
-        /* nothing more (a pipelined Fetch found the leader's end after
-         * all): report the sync before the next Fetch waits there */
-        fp->synced_want = qr_plog_log_end(fp->part);
     }
     end = qr_plog_log_end(fp->part);
     hw = r->high_watermark < end ? r->high_watermark : end;
@@ -770,16 +765,13 @@ static const req_part_t *match(const source_t *src, const char *topic,
 /* Where the log of @p rp's partition ends once answer @p r is appended,
  * read from the batch headers alone (appending checks the CRCs, and a
  * failure there drops the pipelined answer: apply_fetch_part); -1 when
- * the answer appends nothing or does not plainly go on from our end.
- * *largest: the largest batch in it. */
-static int64_t answer_end(const req_part_t *rp, const qr_fetch_part_resp_t *r,
-                          size_t *largest)
+ * the answer appends nothing or does not plainly go on from our end. */
+static int64_t answer_end(const req_part_t *rp, const qr_fetch_part_resp_t *r)
 {
     const uint8_t *p = r->records;
     size_t len = r->records_length, off = 0;
     int64_t end = rp->fetch_offset, next = -1;
 
-    *largest = 0;
     if (r->error_code != QUIRE_ERR_NONE ||
         end != qr_plog_log_end(rp->fp->part))
         return -1;
@@ -789,8 +781,6 @@ static int64_t answer_end(const req_part_t *rp, const qr_fetch_part_resp_t *r,
             hdr.length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD ||
             qr_batch_size(&hdr) > len - off)
             break; /* a torn last batch is fetched again */
-        if (qr_batch_size(&hdr) > *largest)
-            *largest = qr_batch_size(&hdr);
         if (next < 0 && qr_batch_last_offset(&hdr) < end) {
             off += qr_batch_size(&hdr);
             continue;
@@ -806,30 +796,31 @@ static int64_t answer_end(const req_part_t *rp, const qr_fetch_part_resp_t *r,
 }
 
 /* Pipelining (a follower far behind): before the answer @p fr is
- * appended, asks for what follows it for every partition whose answer was
- * full (the leader has more: it is below the leader's high watermark, or
- * the answer was cut by replica.fetch.max.bytes), so the leader reads and
- * sends the next answer while this one is checked and written; with one
- * Fetch in flight the connection and the leader idled meanwhile. The
- * Fetch names the offset the log will end at once this answer is
- * appended (answer_end) and does not wait at the leader (max_wait_ms 0:
- * should the leader have nothing more after all, the partitions left out
- * of it are not held up for replica.fetch.wait.max.ms).
+ * appended, asks for what follows it for every partition this answer
+ * leaves below the leader's high watermark (the leader has more), so the
+ * leader reads and sends the next answer while this one is checked and
+ * written; with one Fetch in flight the connection and the leader idled
+ * meanwhile. The Fetch names the offset the log will end at once this
+ * answer is appended (answer_end) and does not wait at the leader
+ * (max_wait_ms 0: should the leader have nothing after all, the
+ * partitions left out of it are not held up for
+ * replica.fetch.wait.max.ms).
  *
  * Claiming an offset before it is written must not let the leader count
- * it. The leader moves its HW and takes a follower back into the ISR by
- * min(fetch offset, replica_synced_offset) without write caching, and the
- * synced offset sent is the real one; with write caching it uses the
- * fetch offset alone, so there only offsets below the HW are claimed
- * (below it they move nothing: the HW only rises, a follower joins at the
- * HW). Batches stay appended in offset order: this answer is appended
- * before the next one is read, and an answer whose fetch offset is not
- * the log end when it comes is dropped (apply_fetch_part). */
+ * it, and below its HW it counts for nothing: the HW only rises, and a
+ * follower rejoins the ISR at the HW (replica.c may_join), whether the
+ * leader counts fetch offsets (write caching) or synced offsets (the
+ * replica_synced_offset sent is the real one). Above the HW (a follower
+ * in the ISR holding the HW back) nothing is pipelined, whatever this
+ * broker's log.write.caching: the leader's may differ. Batches stay
+ * appended in offset order: this answer is appended before the next one
+ * is read, and an answer whose fetch offset is not the log end when it
+ * comes is dropped (apply_fetch_part). */
 static void send_next(source_t *src, const qr_fetch_resp_t *fr)
 {
     inflight_t *q = &src->piped;
     int64_t now = qr_clock_mono_ms();
-    size_t n = 0, largest;
+    size_t n = 0;
 
     if (src->wbuf || src->piped.kind != REQ_NONE || src->f->stopping)
         return;
@@ -840,17 +831,11 @@ static void send_next(source_t *src, const qr_fetch_resp_t *fr)
             const req_part_t *rp =
                 match(src, fr->topics[t].topic, r->partition);
             int64_t end;
-            int below_hw, full;
             if (!rp || rp->fp->state != P_FETCHING ||
                 rp->fp->delay_until > now || n >= src->nparts)
                 continue;
-            end = answer_end(rp, r, &largest);
-            if (end <= rp->fetch_offset)
-                continue;
-            below_hw = end < r->high_watermark;
-            full = below_hw || (size_t)r->records_length + largest >
-                                   (size_t)src->f->conf.fetch_max_bytes;
-            if (full && (below_hw || !write_caching(rp->fp->part)))
+            end = answer_end(rp, r);
+            if (end > rp->fetch_offset && end < r->high_watermark)
                 q->req[n++] = (req_part_t){rp->fp, rp->fp->gen, end};
         }
     if (n == 0)

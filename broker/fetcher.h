@@ -17,11 +17,12 @@
  * delay; a request unanswered for replica.fetch.wait.max.ms +
  * replica.socket.timeout.ms drops the connection.
  *
- * A follower far behind gets full answers back to back; it sends the
- * next Fetch for those partitions as soon as an answer is read, before
- * appending it (fetch_offset = where the log will end then, read from the
- * batch headers), so the leader reads and sends while the follower checks
- * CRCs and writes. At most two requests are in flight; the answers are
+ * A follower far behind gets full answers back to back; for the
+ * partitions an answer leaves below the leader's high watermark it sends
+ * the next Fetch as soon as the answer is read, before appending it
+ * (fetch_offset = where the log will end then, read from the batch
+ * headers), so the leader reads and sends while the follower checks CRCs
+ * and writes. At most two requests are in flight; the answers are
  * appended in order, and one whose fetch offset is not the log end when
  * it comes (the append before it failed) is dropped. fetcher.c (send_next)
  * says why claiming an offset early cannot move the leader's HW or ISR.
