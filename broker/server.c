@@ -1264,7 +1264,8 @@ static quire_err_t start_cluster(qr_server_t *server)
             .min_session_timeout_ms = bconf->group_min_session_timeout_ms,
             .max_session_timeout_ms = bconf->group_max_session_timeout_ms,
             .initial_rebalance_delay_ms =
-                bconf->group_initial_rebalance_delay_ms};
+                bconf->group_initial_rebalance_delay_ms,
+            .offset_metadata_max_bytes = bconf->offset_metadata_max_bytes};
         server->kgroup = qr_kgsvc_new(server->loop, server, &kconf);
     }
     server->kadmin = qr_kasvc_new(server->loop, server); /* issue 13 */

@@ -412,6 +412,12 @@ static int consume(quire_consumer_t *c, const opts_t *o)
             fflush(stdout);
             return QR_CLI_EXIT_ERROR;
         }
+        if (err != QUIRE_ERR_NONE && r && !r->topic) {
+            /* the group's own error: the record's value says it all */
+            qr_cli_error(PROG, "%.*s", (int)r->value_len,
+                         (const char *)r->value);
+            return QR_CLI_EXIT_ERROR;
+        }
         if (err != QUIRE_ERR_NONE) {
             qr_cli_error(PROG, "%s-%d at offset %lld: %s", r->topic,
                          r->partition, (long long)r->offset,
