@@ -104,17 +104,25 @@ static void join(qr_kgc_t *kgc, const char *member_id, int64_t now, jrec_t *j)
     qr_kgc_join(kgc, &r, now, on_join, j);
 }
 
-static void sync_(qr_kgc_t *kgc, const char *member_id, int32_t gen,
-                  const qr_kgc_assignment_t *as, size_t n, int64_t now,
-                  srec_t *s)
+static void sync_inst(qr_kgc_t *kgc, const char *member_id, const char *inst,
+                      int32_t gen, const qr_kgc_assignment_t *as, size_t n,
+                      int64_t now, srec_t *s)
 {
     memset(s, 0, sizeof(*s));
     qr_kgc_sync_req_t r = {.group_id = "g",
                            .generation_id = gen,
                            .member_id = member_id,
+                           .group_instance_id = inst,
                            .assignment_count = n,
                            .assignments = as};
     qr_kgc_sync(kgc, &r, now, on_sync, s);
+}
+
+static void sync_(qr_kgc_t *kgc, const char *member_id, int32_t gen,
+                  const qr_kgc_assignment_t *as, size_t n, int64_t now,
+                  srec_t *s)
+{
+    sync_inst(kgc, member_id, NULL, gen, as, n, now, s);
 }
 
 /* A group of two stable members a (leader) and b at generation 2, at
@@ -534,19 +542,6 @@ static void join_inst(qr_kgc_t *kgc, const char *member_id, const char *inst,
     qr_kgc_join(kgc, &r, now, on_join, j);
 }
 
-static void sync_inst(qr_kgc_t *kgc, const char *member_id, const char *inst,
-                      int32_t gen, const qr_kgc_assignment_t *as, size_t n,
-                      int64_t now, srec_t *s)
-{
-    memset(s, 0, sizeof(*s));
-    qr_kgc_sync_req_t r = {.group_id = "g",
-                           .generation_id = gen,
-                           .member_id = member_id,
-                           .group_instance_id = inst,
-                           .assignment_count = n,
-                           .assignments = as};
-    qr_kgc_sync(kgc, &r, now, on_sync, s);
-}
 
 /* Two static members a (instance ia, leader) and b (ib), Stable at
  * generation 2 with shares "pa" and "pb", at time 2. */
