@@ -98,7 +98,7 @@ struct qr_kgsvc {
     kgop_t *qhead, **qtail;
     ev_async wake;
     ev_timer timer;
-    qr_zk_t *zk; /* main loop only */
+    qr_zk_t *zk;   /* main loop only */
     mark_t *marks; /* main loop only: our /consumers/<g>/kafka nodes */
     atomic_int attached;
     atomic_int closed;

@@ -620,7 +620,8 @@ static void join_known(qr_kgc_t *kgc, group_t *g, const qr_kgc_join_req_t *req,
         return;
     }
     member_t *m = member_find(g, req->member_id);
-    if (!m || (req->group_instance_id && !static_find(g, req->group_instance_id))) {
+    if (!m ||
+        (req->group_instance_id && !static_find(g, req->group_instance_id))) {
         join_fail(cb, arg, QUIRE_ERR_UNKNOWN_MEMBER_ID, req->member_id);
         return;
     }
@@ -714,8 +715,8 @@ void qr_kgc_sync(qr_kgc_t *kgc, const qr_kgc_sync_req_t *req, int64_t now,
     group_t *g;
     member_t *m;
     quire_err_t err =
-        member_check(kgc, req->group_id, req->member_id,
-                     req->group_instance_id, req->generation_id, &g, &m);
+        member_check(kgc, req->group_id, req->member_id, req->group_instance_id,
+                     req->generation_id, &g, &m);
     if (err == QUIRE_ERR_NONE && g->state == ST_PREPARING)
         err = QUIRE_ERR_REBALANCE_IN_PROGRESS;
     if (err != QUIRE_ERR_NONE) {
@@ -764,16 +765,13 @@ quire_err_t qr_kgc_heartbeat(qr_kgc_t *kgc, const char *group_id,
                                    generation_id, &g, &m);
     if (err != QUIRE_ERR_NONE)
         return err;
-    switch (g->state) {
-    case ST_STABLE:
-        m->heard = now;
-        return QUIRE_ERR_NONE;
-    case ST_PREPARING:
-        m->heard = now;
-        return QUIRE_ERR_REBALANCE_IN_PROGRESS;
-    default: /* CompletingRebalance: Kafka 2.x answers so too */
-        return QUIRE_ERR_REBALANCE_IN_PROGRESS;
-    }
+    m->heard = now;
+    /* CompletingRebalance: the member has its JoinGroup answer and syncs
+     * next; Kafka 2.5+ keeps its session and answers NONE there (older
+     * brokers said REBALANCE_IN_PROGRESS, which made a member that
+     * heartbeats before syncing join all over again) */
+    return g->state == ST_PREPARING ? QUIRE_ERR_REBALANCE_IN_PROGRESS
+                                    : QUIRE_ERR_NONE;
 }
 
 quire_err_t qr_kgc_leave(qr_kgc_t *kgc, const char *group_id,

@@ -130,7 +130,7 @@ typedef struct qr_kgc_sync_req {
     int32_t generation_id;
     const char *member_id;
     const char *group_instance_id; /**< NULL when none */
-    size_t assignment_count; /**< 0 unless from the leader */
+    size_t assignment_count;       /**< 0 unless from the leader */
     const qr_kgc_assignment_t *assignments;
 } qr_kgc_sync_req_t;
 
@@ -195,7 +195,8 @@ void qr_kgc_sync(qr_kgc_t *kgc, const qr_kgc_sync_req_t *req, int64_t now,
 /**
  * @brief Heartbeat: keeps the member's session.
  * @param instance_id the member's group.instance.id, NULL when none.
- * @returns NONE (Stable), REBALANCE_IN_PROGRESS (rejoin), FENCED_INSTANCE_ID,
+ * @returns NONE (Stable, CompletingRebalance), REBALANCE_IN_PROGRESS
+ *          (PreparingRebalance: rejoin), FENCED_INSTANCE_ID,
  *          UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION.
  */
 quire_err_t qr_kgc_heartbeat(qr_kgc_t *kgc, const char *group_id,

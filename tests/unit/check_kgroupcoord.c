@@ -217,7 +217,8 @@ START_TEST(test_leave)
     char a[128], b[128];
     qr_kgc_t *kgc = two_stable(a, b);
     ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, NULL, 5), QUIRE_ERR_NONE);
-    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, NULL, 5), QUIRE_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, NULL, 5),
+                     QUIRE_ERR_UNKNOWN_MEMBER_ID);
     ck_assert_int_eq(qr_kgc_leave(kgc, "other", b, NULL, 5),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
     ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 2, 5),
@@ -396,7 +397,8 @@ START_TEST(test_errors)
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
     ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", "", NULL, -1, 1),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 2, 1), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 2, 1),
+                     QUIRE_ERR_NONE);
 
     /* protocols: another type, or none in common */
     qr_kgc_join_req_t r = jreq("");
@@ -436,7 +438,8 @@ START_TEST(test_errors)
      * rejoin */
     sync_(kgc, b, 2, NULL, 0, 2, &s);
     ck_assert_int_eq(s.err, QUIRE_ERR_REBALANCE_IN_PROGRESS);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 2, 2), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 2, 2),
+                     QUIRE_ERR_NONE);
     join(kgc, a, 3, &ja);
     join(kgc, b, 3, &jb);
     ck_assert_int_eq(jc.called, 1);
@@ -446,7 +449,7 @@ START_TEST(test_errors)
     ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 3, 3),
                      QUIRE_ERR_REBALANCE_IN_PROGRESS);
     ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 3, 3),
-                     QUIRE_ERR_REBALANCE_IN_PROGRESS);
+                     QUIRE_ERR_NONE); /* Kafka 2.5+ */
     /* a join with new protocols while b waits in sync: b's sync is void */
     sync_(kgc, b, 3, NULL, 0, 3, &s);
     ck_assert_int_eq(s.called, 0);
@@ -542,7 +545,6 @@ static void join_inst(qr_kgc_t *kgc, const char *member_id, const char *inst,
     qr_kgc_join(kgc, &r, now, on_join, j);
 }
 
-
 /* Two static members a (instance ia, leader) and b (ib), Stable at
  * generation 2 with shares "pa" and "pb", at time 2. */
 static qr_kgc_t *two_static(char *a, char *b)
@@ -592,8 +594,7 @@ START_TEST(test_static_restart)
     strcpy(b2, jb.member_id);
     ck_assert_str_ne(b2, b);
     /* the other member sees no rebalance */
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, "ia", 2, 3),
-                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, "ia", 2, 3), QUIRE_ERR_NONE);
     sync_inst(kgc, b2, "ib", 2, NULL, 0, 3, &sb);
     ck_assert_int_eq(sb.err, QUIRE_ERR_NONE);
     ck_assert_str_eq(sb.assignment, "pb");
