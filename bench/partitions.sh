@@ -27,6 +27,9 @@ COUNTS=${COUNTS:-4 1000 10000}
 OUT=${OUT:-${TMPDIR:-/tmp}/quire-partitions-$(id -u)}
 PPROPS=${QUIRE_PRODUCER_PROPS:-batch.size=16384 linger.ms=5 buffer.memory=268435456}
 zksh=$top/tests/harness/zk.sh
+# 10,000 partitions: 20,000 znodes and their watches outgrow the harness's
+# default 256 MiB
+export QT_ZK_HEAP=${QT_ZK_HEAP:-1g}
 WAIT_S=${WAIT_S:-300} # longest wait for leadership / start-up
 
 die() { printf 'partitions: %s\n' "$*" >&2; exit 1; }
