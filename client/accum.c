@@ -309,15 +309,7 @@ static int32_t sticky_next(qr_accum_t *acc, atopic_t *topic, int32_t part_cnt)
 
 /* ---- append ---- */
 
-/* One record to append, as given to qr_accum_append*. */
-typedef struct arec {
-    int64_t timestamp;
-    const void *key, *value;
-    size_t key_len, value_len;
-    const qr_batch_rec_header_t *headers;
-    size_t header_cnt;
-    void *opaque;
-} arec_t;
+typedef qr_accum_rec_t arec_t;
 
 /* Frees pooled batches until @p need more bytes fit buffer.memory beside
  * the alive and pooled ones. @returns 1 when they fit. Lock held. */
@@ -656,22 +648,17 @@ quire_err_t qr_accum_set_parts(qr_accum_t *acc, const char *topic_name,
 
 quire_err_t qr_accum_append_cached(qr_accum_t *acc, const char *topic_name,
                                    int32_t partition, uint64_t version,
-                                   int64_t timestamp, const void *key,
-                                   size_t key_len, const void *value,
-                                   size_t value_len,
-                                   const qr_batch_rec_header_t *headers,
-                                   size_t header_cnt, void *opaque,
-                                   int64_t block_ms, int32_t *partp,
-                                   int *wakeup)
+                                   const qr_accum_rec_t *r, int64_t block_ms,
+                                   int32_t *partp, int *wakeup)
 {
-    arec_t r = {timestamp, key, value, key_len, value_len, headers, header_cnt,
-                opaque};
-    atopic_t *topic;
+    int sticky = partition == QR_ACCUM_STICKY;
+    qr_accum_part_t *part;
     quire_err_t err = QUIRE_ERR_NEED_MORE;
+    atopic_t *topic;
     int32_t cnt;
 
     *wakeup = 0;
-    if (timestamp < 0)
+    if (r->timestamp < 0)
         return QUIRE_ERR_BAD_ARG;
     pthread_mutex_lock(&acc->lock);
     topic = topic_find(acc, topic_name);
@@ -679,11 +666,28 @@ quire_err_t qr_accum_append_cached(qr_accum_t *acc, const char *topic_name,
         goto out;
     cnt = topic->meta_cnt;
     if (partition == QR_ACCUM_KEYED)
-        partition = quire_partition_for_key(key, key_len, cnt);
-    else if (partition >= cnt ||
-             (partition < 0 && partition != QR_ACCUM_STICKY))
+        partition = quire_partition_for_key(r->key, r->key_len, cnt);
+    else if (partition >= cnt || (partition < 0 && !sticky))
         goto out;
-    err = append_locked(acc, topic, partition, cnt, &r, -1, DEADLINE_UNSET,
+    /* the common case first: the partition (or the sticky one) has an
+     * open batch that takes the record */
+    if (sticky) {
+        int32_t s = topic->sticky;
+
+        part = s >= 0 && s < cnt && s < topic->nparts && part_up(topic, s)
+                   ? topic->parts[s]
+                   : NULL;
+    } else
+        part = partition < topic->nparts ? topic->parts[partition] : NULL;
+    if (part && part->open && !acc->closed &&
+        batch_add(acc, part->open, r) == QUIRE_ERR_NONE) {
+        if (!sticky)
+            part->open->movable = 0; /* a chosen partition: stays */
+        *partp = part->partition;
+        err = QUIRE_ERR_NONE;
+        goto out;
+    }
+    err = append_locked(acc, topic, partition, cnt, r, -1, DEADLINE_UNSET,
                         block_ms, partp, wakeup);
 out:
     pthread_mutex_unlock(&acc->lock);

@@ -695,8 +695,14 @@ START_TEST(append_cached_by_version)
     int wake = 0, n = 0;
 
 #define CACHED(P, V, K)                                                        \
-    qr_accum_append_cached(acc, "t", (P), (V), 1700000000000LL, (K),         \
-                           key_len(K), "v", 1, NULL, 0, NULL, 0, &part, &wake)
+    qr_accum_append_cached(                                                    \
+        acc, "t", (P), (V),                                                    \
+        &(qr_accum_rec_t){.timestamp = 1700000000000LL,                        \
+                          .key = (K),                                          \
+                          .key_len = key_len(K),                               \
+                          .value = "v",                                        \
+                          .value_len = 1},                                     \
+        0, &part, &wake)
     ck_assert_int_eq(CACHED(0, 1, NULL), QUIRE_ERR_NEED_MORE);
     ck_assert_int_eq(qr_accum_set_parts(acc, "t", 0, 1), QUIRE_ERR_BAD_ARG);
     ck_assert_int_eq(qr_accum_set_parts(acc, "t", 8, 1), QUIRE_ERR_NONE);
