@@ -167,6 +167,16 @@ static inline int qr_varint_dec_core(const uint8_t *p, size_t len, uint64_t *v,
 {
     uint64_t r = 0;
 
+    /* one and two bytes (record lengths, deltas, small fields) without
+     * the loop; maxlen is at least 5, so its last-byte rule cannot apply */
+    if (len >= 1 && p[0] < 0x80) {
+        *v = p[0];
+        return 1;
+    }
+    if (len >= 2 && p[1] < 0x80) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        return 2;
+    }
     for (size_t i = 0; i < maxlen; i++) {
         uint8_t b;
         if (i == len)
