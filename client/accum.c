@@ -85,6 +85,13 @@ struct qr_accum {
  * partitions' batches in flight and open, a few MiB at the default size. */
 #define POOL_MAX 16
 
+/* A new batch is not allocated while this many batches are alive, some
+ * SOFT_IN_FLIGHT of them in flight, and none pooled: the append first
+ * waits up to SOFT_WAIT_MS for one to be given back and reuses it (see
+ * reuse_wait). */
+#define SOFT_IN_FLIGHT 4
+#define SOFT_WAIT_MS   5
+
 /* deadline_ms of an append that has not had to wait yet: read the clock
  * and add block_ms when it first does (see wait_memory) */
 #define DEADLINE_UNSET INT64_MIN
@@ -493,6 +500,33 @@ static quire_err_t wait_memory(qr_accum_t *acc, int64_t *deadline_ms,
     return QUIRE_ERR_NONE;
 }
 
+/* Fresh memory costs more than waiting for a batch in flight to come
+ * back: a sender that outpaces the broker would otherwise fill all of
+ * buffer.memory with new buffers, whose pages the kernel faults in and
+ * zeroes one by one (on a VM, tens of microseconds each: as long as
+ * sending the records). So when POOL_MAX batches are alive, SOFT_IN_FLIGHT
+ * of them in flight (they will be given back) and none is pooled, a new
+ * batch of batch.size first waits up to SOFT_WAIT_MS, or its deadline,
+ * for one; then it is allocated as before, so buffer.memory stays the
+ * bound. Not counted as a memory waiter: lingering batches are not made
+ * ready for it. @returns 1 when it waited (the caller re-evaluates). Lock
+ * held (dropped inside). */
+static int reuse_wait(qr_accum_t *acc, int64_t *deadline_ms, int64_t block_ms)
+{
+    int64_t now = qr_clock_mono_ms(), until;
+    struct timespec ts;
+
+    if (*deadline_ms == DEADLINE_UNSET)
+        *deadline_ms = now + block_ms;
+    until = now + SOFT_WAIT_MS < *deadline_ms ? now + SOFT_WAIT_MS
+                                              : *deadline_ms;
+    if (until <= now)
+        return 0;
+    deadline_ts(until, &ts);
+    pthread_cond_timedwait(&acc->cv, &acc->lock, &ts);
+    return 1;
+}
+
 /* What a new batch for @p r needs: its capacity and the memory it counts.
  * @returns NONE, or MESSAGE_TOO_LARGE when the record can never fit. */
 static quire_err_t batch_need(const qr_accum_t *acc, const arec_t *r,
@@ -528,7 +562,7 @@ static quire_err_t append_locked(qr_accum_t *acc, atopic_t *topic,
                                  int64_t deadline_ms, int64_t block_ms,
                                  int32_t *partp, int *wakeup)
 {
-    int sticky = partition == QR_ACCUM_STICKY, switched = 0;
+    int sticky = partition == QR_ACCUM_STICKY, switched = 0, reused = 0;
     size_t cap = 0, mem = 0;
     qr_accum_part_t *part;
     quire_err_t err;
@@ -570,6 +604,12 @@ static quire_err_t append_locked(qr_accum_t *acc, atopic_t *topic,
             switched = 1;
             partition = sticky_next(acc, topic, part_cnt);
             continue;
+        }
+        if (cap == acc->conf.batch_size && !acc->pool && !reused &&
+            acc->batches >= POOL_MAX && acc->in_flight >= SOFT_IN_FLIGHT) {
+            reused = 1;
+            if (reuse_wait(acc, &deadline_ms, block_ms))
+                continue;
         }
         if (!(cap == acc->conf.batch_size && acc->pool) &&
             !mem_room(acc, (int64_t)mem)) {
