@@ -858,6 +858,7 @@ static quire_err_t do_send(quire_producer_t *p, const char *topic,
 {
     qr_batch_rec_header_t hstack[HEADERS_ON_STACK], *hv = NULL;
     int on_loop = pthread_equal(pthread_self(), p->cl->thread);
+    qr_accum_rec_t rec;
     int32_t part;
     quire_err_t err = QUIRE_ERR_NONE;
     int wake = 0;
@@ -868,13 +869,21 @@ static quire_err_t do_send(quire_producer_t *p, const char *topic,
         goto out;
     if (!timestamp)
         timestamp = coarse_real_ms();
+    rec.timestamp = timestamp;
+    rec.key = key;
+    rec.key_len = key_len;
+    rec.value = value;
+    rec.value_len = value_len;
+    rec.headers = hv;
+    rec.header_cnt = header_cnt;
+    rec.opaque = opaque;
     part = partition != QUIRE_PARTITION_ANY ? partition
            : key                            ? QR_ACCUM_KEYED
                                             : QR_ACCUM_STICKY;
-    err = qr_accum_append_cached(
-        p->acc, topic, part, qr_client_meta_version(p->cl), timestamp, key,
-        key_len, value, value_len, hv, header_cnt, opaque,
-        on_loop ? 0 : p->conf->max_block_ms, &part, &wake);
+    err = qr_accum_append_cached(p->acc, topic, part,
+                                 qr_client_meta_version(p->cl), &rec,
+                                 on_loop ? 0 : p->conf->max_block_ms, &part,
+                                 &wake);
     if (err == QUIRE_ERR_NEED_MORE) {
         qr_log_ctx_t *prev = qr_client_log_enter(p->cl);
 
