@@ -98,8 +98,9 @@ struct qr_kgsvc {
     kgop_t *qhead, **qtail;
     ev_async wake;
     ev_timer timer;
-    qr_zk_t *zk;   /* main loop only */
-    mark_t *marks; /* main loop only: our /consumers/<g>/kafka nodes */
+    qr_zk_t *zk;            /* main loop only */
+    mark_t *marks;          /* main loop only: our /consumers/<g>/kafka nodes */
+    atomic_int marks_stale; /* a group went: sync the marks at once */
     atomic_int attached;
     atomic_int closed;
 };
@@ -622,6 +623,9 @@ void qr_api_leave_group(qr_reqctx_t *ctx)
         ms[i].error_code =
             qr_kgc_leave(svc->kgc, in->group_id, ms[i].member_id,
                          ms[i].group_instance_id, qr_clock_mono_ms());
+        /* the last member gone: ZooKeeper members may join at once */
+        if (!qr_kgc_has_group(svc->kgc, in->group_id))
+            atomic_store(&svc->marks_stale, 1);
         pthread_mutex_unlock(&svc->lock);
         poke(svc);
     }
@@ -1118,6 +1122,8 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
         op->main_fn(op);
         op = next;
     }
+    if (atomic_exchange(&svc->marks_stale, 0))
+        marks_sync(svc);
     rearm(svc);
 }
 

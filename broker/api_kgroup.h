@@ -36,10 +36,10 @@
  * there, the join is refused with INCONSISTENT_GROUP_PROTOCOL and a log
  * line naming the group, never silently split. libquire's members check
  * the kafka node after creating theirs and back out (group.c). The node
- * stays while the state machine holds the group (the timer recreates it
- * in a new session and deletes it within a second of the group going),
- * and /consumers/<group> exists so quire-consumer-groups --list shows the
- * group.
+ * stays while the state machine holds the group: recreated by the timer
+ * in a new ZooKeeper session, deleted as the last member leaves (or within
+ * a second of the group going otherwise). /consumers/<group> exists so
+ * quire-consumer-groups --list shows the group.
  *
  * Group ids end up in ZooKeeper paths: an id containing '/', or "." or
  * "..", gets INVALID_GROUP_ID.

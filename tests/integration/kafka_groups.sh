@@ -218,7 +218,13 @@ check "quire-consumer-groups --reset-offsets refuses a group with Kafka members"
 touch "$state/kmix/stop"
 wait "$pid_kmix"
 echo "d-0-1" | timeout 30 kcat -b "$kafka" -P -t gt -p 0 || exit 99
-# the coordinator drops its node within a second of the group going
+# the coordinator drops its node once the last member left (LeaveGroup)
+kafka_held() {
+    "$groups" --zookeeper "$zk" --reset-offsets --group kmix --topic gt \
+        --to-earliest 2>&1 | grep -q "has Kafka-protocol members"
+}
+wait_for 100 '! kafka_held'
+check "the group's Kafka node goes with its last member" '! kafka_held'
 timeout 60 "$ccons" --zookeeper "$zk" --topic gt --group kmix \
     --max-messages 1 >"$state/zkmix.out" 2>"$state/zkmix.err"
 rc=$?
