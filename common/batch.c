@@ -281,6 +281,9 @@ static size_t headers_size(const qr_batch_rec_header_t *headers,
  * SIZE_MAX when a length is out of Kafka's int32 range. Inline: the
  * builder runs it once per record, and records without headers take no
  * loop. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline size_t body_size(int64_t ts_delta, int32_t off_delta,
                                const void *key, size_t key_len,
                                const void *value, size_t value_len,
