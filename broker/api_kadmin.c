@@ -221,6 +221,7 @@ static void check_waiting(qr_kasvc_t *svc, int all)
 {
     qr_meta_t *meta = qr_server_meta(svc->server);
     int64_t now = qr_clock_mono_ms();
+    all = all || atomic_load(&svc->closed); /* nothing may wait once closed */
     kaop_t **pp = &svc->waiting;
     while (*pp) {
         kaop_t *op = *pp;
@@ -311,7 +312,7 @@ static void on_written(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         it->waiting = 1;
         QR_LOG_INFO("KADMIN", "%s topic %s",
                     op->api == QR_API_CREATE_TOPICS ? "created"
-                    : already ? "deleting (already marked) "
+                    : already ? "marked for deletion (already)"
                               : "marked for deletion",
                     it->topic);
     } else {
