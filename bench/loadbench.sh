@@ -15,31 +15,12 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build-dev}" && pwd)
 N=${N:-10000000} SIZE=${SIZE:-100} PARTS=${PARTS:-8}
-zksh=$top/tests/harness/zk.sh
-dir=$(mktemp -d)
-bpid=
-cleanup() {
-    [ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
-    "$zksh" stop "$dir/zk" >/dev/null 2>&1 || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-port=$("$zksh" free-port)
-"$zksh" start "$dir/zk" "$port" >/dev/null
-zk=127.0.0.1:$port/bench
-mkdir -p "$dir/broker"
-cat >"$dir/broker/server.properties" <<PROPS
-broker.id=1
-listeners=PLAINTEXT://127.0.0.1:0
-zookeeper.connect=$zk
-log.dirs=$dir/broker/data
-log.retention.ms=-1
-PROPS
-"$build/broker/quire-broker" -c "$dir/broker/server.properties" \
-    -p "$dir/broker/port" >"$dir/broker/log" 2>&1 &
-bpid=$!
-for _ in $(seq 1 100); do [ -s "$dir/broker/port" ] && break; sleep 0.1; done
-bs=$(cat "$dir/broker/port")
+here=$top/bench
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qr-load-XXXXXX")
+chroot=/bench
+props=log.retention.ms=-1
+. "$here/onebroker.sh"
+dir=$tmp zk=$connect bs=$addr
 "$build/tools/quire-topics" --zookeeper "$zk" --create --topic bench \
     --partitions "$PARTS" --replication-factor 1 >/dev/null
 "$build/tools/quire-perf" produce --topic bench --bootstrap-server "$bs" \

@@ -11,32 +11,10 @@ build=$(cd "${1:?usage: writecaching.sh BUILD_DIR [RECORDS] [RATE]}" && pwd)
 n=${2:-20000}
 rate=${3:-2000}
 here=$(cd "$(dirname "$0")" && pwd)
-zk=$here/../tests/harness/zk.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qr-wc-XXXXXX")
-bpid=
-cleanup() {
-    [ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
-    "$zk" stop "$tmp/zk" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-port=$("$zk" free-port)
-"$zk" start "$tmp/zk" "$port" >/dev/null
-connect=127.0.0.1:$port/wc
-cat >"$tmp/server.properties" <<PROPS
-broker.id=0
-listeners=PLAINTEXT://127.0.0.1:0
-log.dirs=$tmp/logs
-zookeeper.connect=$connect
-num.partitions=1
-PROPS
-"$build/broker/quire-broker" -c "$tmp/server.properties" \
-    -p "$tmp/port" 2>"$tmp/broker.log" &
-bpid=$!
-i=0
-while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$tmp/port" ] || { echo "broker did not start" >&2; exit 1; }
-addr=$(cat "$tmp/port")
+chroot=/wc
+props=num.partitions=1
+. "$here/onebroker.sh"
 "$build/tools/quire-topics" --zookeeper "$connect" --create --topic wc-off \
     --partitions 1 >/dev/null
 "$build/tools/quire-topics" --zookeeper "$connect" --create --topic wc-on \

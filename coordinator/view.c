@@ -137,16 +137,20 @@ qr_view_marker_t *qr_view_marker(const qr_view_t *view, const char *name)
     return NULL;
 }
 
-static void free_topic(qr_view_topic_t *t)
+static void free_topic(void *entry)
 {
+    qr_view_topic_t *t = entry;
+
     qr_topic_config_free(&t->config);
     qr_assign_free(&t->assign);
     free(t->parts);
     free(t->name);
 }
 
-static void free_marker(qr_view_marker_t *m)
+static void free_marker(void *entry)
 {
+    qr_view_marker_t *m = entry;
+
     free(m->name);
     free(m->acks);
 }
@@ -260,10 +264,12 @@ static void on_watch(qr_zk_t *zk, int type, const char *path, void *owner)
     }
 }
 
-/* A children read of a root that does not exist yet leaves no watch:
- * watch its creation instead. */
-static void on_root_exists(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
-                           void *arg)
+/* An exists that follows a read of a node that was not there (a children
+ * read of a missing root leaves no watch; a get of a missing state or
+ * config node leaves an exists watch): if the node was created in
+ * between, read it now. */
+static void on_exists(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                      void *arg)
 {
     qr_view_t *view = gen_view(owner);
 
@@ -278,9 +284,50 @@ static int root_missing(qr_view_t *view, const qr_zk_res_t *res)
 {
     if (res->rc != ZNONODE)
         return 0;
-    issued(view, qr_zk_exists(view->zk, res->path, on_watch, on_root_exists,
+    issued(view, qr_zk_exists(view->zk, res->path, on_watch, on_exists,
                               view->gen, NULL));
     return 1;
+}
+
+/* What the topics (/brokers/topics) and the deletion markers
+ * (/admin/delete_topics) share: a list that follows a root's children.
+ * Each entry of @p base (@p *cnt of @p size bytes) begins with its owned
+ * name. Entries whose child is gone are freed with @p free_entry; @p add
+ * is called for every child that is a topic name (the others are logged
+ * when @p warn), and adds it unless it is listed already. */
+static void follow_children(qr_view_t *view, const qr_zk_res_t *res, void *base,
+                            size_t *cnt, size_t size,
+                            void (*free_entry)(void *entry),
+                            void (*add)(qr_view_t *view, const char *name),
+                            int warn)
+{
+    const struct String_vector *sv = res->children;
+    char *entries = base;
+    size_t keep = 0;
+
+    if (res->rc != ZOK) {
+        root_missing(view, res);
+        done(view, res->rc);
+        return;
+    }
+    for (size_t i = 0; i < *cnt; i++) {
+        char *entry = entries + i * size;
+
+        if (!in_children(sv, *(char **)entry))
+            free_entry(entry);
+        else if (keep++ < i)
+            memcpy(entries + (keep - 1) * size, entry, size);
+    }
+    *cnt = keep;
+    for (int i = 0; i < sv->count; i++) {
+        const char *why, *name = sv->data[i];
+
+        if (qr_topic_name_check(name, strlen(name), &why) == QUIRE_ERR_NONE)
+            add(view, name);
+        else if (warn)
+            QR_LOG_WARN("ZK", "ignoring %s/%.64s: %s", res->path, name, why);
+    }
+    done(view, res->rc);
 }
 
 /* ---- /brokers/ids ---- */
@@ -372,48 +419,30 @@ static void read_broker(qr_view_t *view, int32_t id)
 
 /* ---- /brokers/topics ---- */
 
+static void add_topic(qr_view_t *view, const char *name)
+{
+    if (qr_view_topic(view, name))
+        return;
+    view->topics =
+        qr_realloc(view->topics, (view->topic_cnt + 1) * sizeof(*view->topics));
+    view->topics[view->topic_cnt++] =
+        (qr_view_topic_t){.name = qr_strdup(name)};
+    qsort(view->topics, view->topic_cnt, sizeof(*view->topics), cmp_topic);
+    /* the config first: the leader opens its logs once the view has
+     * settled, so both are read by then */
+    read_config(view, name);
+    read_topic(view, name);
+}
+
 static void on_topics(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                       void *arg)
 {
     qr_view_t *view = gen_view(owner);
-    const struct String_vector *sv = res->children;
-    size_t keep = 0;
 
     (void)zk;
     (void)arg;
-    if (res->rc != ZOK) {
-        root_missing(view, res);
-        done(view, res->rc);
-        return;
-    }
-    for (size_t i = 0; i < view->topic_cnt; i++) {
-        if (in_children(sv, view->topics[i].name))
-            view->topics[keep++] = view->topics[i];
-        else
-            free_topic(&view->topics[i]);
-    }
-    view->topic_cnt = keep;
-    for (int i = 0; i < sv->count; i++) {
-        const char *why;
-        const char *name = sv->data[i];
-        if (qr_topic_name_check(name, strlen(name), &why) != QUIRE_ERR_NONE) {
-            QR_LOG_WARN("ZK", "ignoring %s/%.64s: %s", QR_ZNODE_TOPICS, name,
-                        why);
-            continue;
-        }
-        if (qr_view_topic(view, name))
-            continue;
-        view->topics = qr_realloc(view->topics, (view->topic_cnt + 1) *
-                                                    sizeof(*view->topics));
-        view->topics[view->topic_cnt++] =
-            (qr_view_topic_t){.name = qr_strdup(name)};
-        qsort(view->topics, view->topic_cnt, sizeof(*view->topics), cmp_topic);
-        /* the config first: the leader opens its logs once the view has
-         * settled, so both are read by then */
-        read_config(view, name);
-        read_topic(view, name);
-    }
-    done(view, res->rc);
+    follow_children(view, res, view->topics, &view->topic_cnt,
+                    sizeof(*view->topics), free_topic, add_topic, 1);
 }
 
 static void read_topics(qr_view_t *view)
@@ -497,18 +526,6 @@ static qr_view_part_t *part_of(qr_view_t *view, const char *path)
     return &t->parts[p];
 }
 
-static void on_state_exists(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
-                            void *arg)
-{
-    qr_view_t *view = gen_view(owner);
-
-    (void)arg;
-    /* created between the get and this exists: read it */
-    if (res->rc == ZOK)
-        on_watch(zk, ZOO_CREATED_EVENT, res->path, owner);
-    done(view, res->rc);
-}
-
 static void on_state(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                      void *arg)
 {
@@ -530,8 +547,8 @@ static void on_state(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
     } else if (part && res->rc == ZNONODE) {
         part->has_state = 0;
         part->version = -1;
-        issued(view, qr_zk_exists(view->zk, res->path, on_watch,
-                                  on_state_exists, view->gen, NULL));
+        issued(view, qr_zk_exists(view->zk, res->path, on_watch, on_exists,
+                                  view->gen, NULL));
     }
     done(view, res->rc);
 }
@@ -594,18 +611,6 @@ static qr_view_topic_t *config_topic(qr_view_t *view, const char *path)
     return qr_view_topic(view, path + sizeof(pre) - 1);
 }
 
-static void on_config_exists(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
-                             void *arg)
-{
-    qr_view_t *view = gen_view(owner);
-
-    (void)arg;
-    /* created between the get and this exists: read it */
-    if (res->rc == ZOK)
-        on_watch(zk, ZOO_CREATED_EVENT, res->path, owner);
-    done(view, res->rc);
-}
-
 static void on_config(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                       void *arg)
 {
@@ -629,8 +634,8 @@ static void on_config(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
     } else if (t && res->rc == ZNONODE) {
         qr_topic_config_free(&t->config);
         t->config_mzxid = 0;
-        issued(view, qr_zk_exists(view->zk, res->path, on_watch,
-                                  on_config_exists, view->gen, NULL));
+        issued(view, qr_zk_exists(view->zk, res->path, on_watch, on_exists,
+                                  view->gen, NULL));
     }
     done(view, res->rc);
 }
@@ -646,39 +651,26 @@ static void read_config(qr_view_t *view, const char *name)
 
 /* ---- deletion markers ---- */
 
+static void add_marker(qr_view_t *view, const char *name)
+{
+    if (qr_view_marker(view, name))
+        return;
+    view->markers = qr_realloc(view->markers,
+                               (view->marker_cnt + 1) * sizeof(*view->markers));
+    view->markers[view->marker_cnt++] =
+        (qr_view_marker_t){.name = qr_strdup(name)};
+    read_acks(view, name);
+}
+
 static void on_markers(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                        void *arg)
 {
     qr_view_t *view = gen_view(owner);
-    const struct String_vector *sv = res->children;
-    size_t keep = 0;
 
     (void)zk;
     (void)arg;
-    if (res->rc != ZOK) {
-        root_missing(view, res);
-        done(view, res->rc);
-        return;
-    }
-    for (size_t i = 0; i < view->marker_cnt; i++) {
-        if (in_children(sv, view->markers[i].name))
-            view->markers[keep++] = view->markers[i];
-        else
-            free_marker(&view->markers[i]);
-    }
-    view->marker_cnt = keep;
-    for (int i = 0; i < sv->count; i++) {
-        const char *name = sv->data[i], *why;
-        if (qr_topic_name_check(name, strlen(name), &why) != QUIRE_ERR_NONE ||
-            qr_view_marker(view, name))
-            continue;
-        view->markers = qr_realloc(view->markers, (view->marker_cnt + 1) *
-                                                      sizeof(*view->markers));
-        view->markers[view->marker_cnt++] =
-            (qr_view_marker_t){.name = qr_strdup(name)};
-        read_acks(view, name);
-    }
-    done(view, res->rc);
+    follow_children(view, res, view->markers, &view->marker_cnt,
+                    sizeof(*view->markers), free_marker, add_marker, 0);
 }
 
 static void read_markers(qr_view_t *view)

@@ -75,6 +75,67 @@ int qr_cli_bad_option(const char *prog, char *const *argv)
     return -1;
 }
 
+int qr_cli_next(const qr_cli_tool_t *tool, int argc, char **argv,
+                qr_cli_common_t *common)
+{
+    opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
+    for (;;) {
+        int c = getopt_long(argc, argv, tool->shortopts, tool->longopts, NULL);
+
+        switch (c) {
+        case -1:
+            return QR_CLI_OPTS_END;
+        case 'z':
+            common->zookeeper = optarg;
+            break;
+        case 'b':
+            common->bootstrap = optarg;
+            break;
+        case 'v':
+            common->verbose = 1;
+            break;
+        case 'h':
+            fputs(tool->usage, stdout);
+            return QR_CLI_OPTS_DONE;
+        case 'V':
+            qr_cli_print_version(tool->prog);
+            return QR_CLI_OPTS_DONE;
+        case '?':
+            return qr_cli_bad_option(tool->prog, argv);
+        default:
+            return c;
+        }
+    }
+}
+
+int qr_cli_parse(const qr_cli_tool_t *tool, int argc, char **argv, void *opts,
+                 qr_cli_common_t *common)
+{
+    int c, r;
+
+    common->zookeeper = qr_cli_zookeeper_default();
+    while ((c = qr_cli_next(tool, argc, argv, common)) > QR_CLI_OPTS_DONE)
+        if ((r = tool->one(opts, c, optarg)) != 0)
+            return r;
+    if (c == QR_CLI_OPTS_END && optind < argc) {
+        qr_cli_usage_error(tool->prog, "unexpected argument \"%s\"",
+                           argv[optind]);
+        return -1;
+    }
+    return c;
+}
+
+int qr_cli_set_action(const char *prog, int *action, int none, int a,
+                      const char *choices)
+{
+    if (*action != none && *action != a) {
+        qr_cli_usage_error(prog, "give exactly one of %s", choices);
+        return -1;
+    }
+    *action = a;
+    return 0;
+}
+
 void qr_cli_usage_error(const char *prog, const char *fmt, ...)
 {
     va_list ap;
@@ -118,6 +179,12 @@ int qr_cli_log_verbose(void)
 
 void qr_cli_log_setup(int verbose)
 {
+    static int set_up;
+
+    /* a tool may set up early and again through qr_zkcli_open() */
+    if (set_up && cli_verbose == verbose)
+        return;
+    set_up = 1;
     cli_verbose = verbose;
     if (verbose)
         qr_log_setup(QR_LOG_LVL_DEBUG, QR_DBG_ZK, -1);

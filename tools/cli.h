@@ -7,6 +7,7 @@
 #ifndef QR_CLI_H
 #define QR_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,5 +93,93 @@ void qr_cli_no_brokers(const char *prog, const char *zookeeper);
 
 /** @brief The same message into @p buf. @locality any  @locks none */
 void qr_cli_no_brokers_msg(char *buf, size_t size, const char *zookeeper);
+
+/* ---- option parsing shared by the tools ---- */
+
+/* The end of every tool's long-option table: --verbose, --help,
+ * --version (getopt_long gives 'v', 'h', 'V'). */
+/* clang-format off */
+#define QR_CLI_LONG_OPTS_END                                                   \
+    {"verbose", no_argument, NULL, 'v'},                                       \
+    {"help", no_argument, NULL, 'h'},                                          \
+    {"version", no_argument, NULL, 'V'},                                       \
+    {NULL, 0, NULL, 0}
+
+/* The same after --zookeeper ('z'), for the tools that take one. */
+#define QR_CLI_ZK_LONG_OPTS_END                                                \
+    {"zookeeper", required_argument, NULL, 'z'},                               \
+    QR_CLI_LONG_OPTS_END
+
+/* The same after --bootstrap-server ('b') and --zookeeper, for the tools
+ * that find brokers. */
+#define QR_CLI_BROKER_LONG_OPTS_END                                            \
+    {"bootstrap-server", required_argument, NULL, 'b'},                        \
+    QR_CLI_ZK_LONG_OPTS_END
+/* clang-format on */
+
+/**
+ * @brief One option of a tool's own, as getopt_long() returned it.
+ * @param opts the tool's options (borrowed). @param arg its argument or NULL.
+ * @returns 0 go on, 1 done (nothing more to do), -1 usage error (said).
+ */
+typedef int(qr_cli_opt_fn)(void *opts, int c, const char *arg);
+
+/** A tool, as qr_cli_next() and qr_cli_parse() see it. */
+typedef struct qr_cli_tool {
+    const char *prog;
+    const char *usage;             /* --help's text */
+    const char *shortopts;         /* getopt's, "" for none */
+    const struct option *longopts; /* ending in QR_CLI_LONG_OPTS_END */
+    qr_cli_opt_fn *one;            /* qr_cli_parse(): the tool's options */
+} qr_cli_tool_t;
+
+/** What the options of most tools hold (NULL or 0 when not given). */
+typedef struct qr_cli_common {
+    const char *zookeeper; /* --zookeeper */
+    const char *bootstrap; /* --bootstrap-server */
+    int verbose;           /* --verbose */
+} qr_cli_common_t;
+
+/* What qr_cli_next() returns besides an option of the tool's own. */
+#define QR_CLI_OPTS_END                                                \
+    0                       /* no more options: optind is at the first \
+                               argument */
+#define QR_CLI_OPTS_DONE 1  /* --help or --version answered */
+#define QR_CLI_OPTS_BAD  -1 /* a usage error, said in one line */
+
+/**
+ * @brief The next option of @p argv (getopt_long() with opterr = 0):
+ *        --zookeeper, --bootstrap-server and --verbose are stored in
+ *        @p common, --help prints the usage, --version the version, and an
+ *        unknown option or a missing argument is said in one line
+ *        (qr_cli_bad_option()). A tool's own options therefore use other
+ *        values than 'z', 'b', 'v', 'h' and 'V'.
+ * @returns the tool's next option (optarg holds its argument), or
+ *          QR_CLI_OPTS_END, QR_CLI_OPTS_DONE, QR_CLI_OPTS_BAD.
+ * @locality main thread  @locks none
+ */
+int qr_cli_next(const qr_cli_tool_t *tool, int argc, char **argv,
+                qr_cli_common_t *common);
+
+/**
+ * @brief All of a ZooKeeper tool's options: qr_cli_next() and
+ *        @p tool->one for the tool's own; --zookeeper defaults to
+ *        qr_cli_zookeeper_default(); an argument after the options is a
+ *        usage error.
+ * @returns 0 go on, 1 done (--help, --version), -1 usage error (said).
+ * @locality main thread  @locks none
+ */
+int qr_cli_parse(const qr_cli_tool_t *tool, int argc, char **argv, void *opts,
+                 qr_cli_common_t *common);
+
+/**
+ * @brief The one action a tool is given: stores @p a in @p *action unless
+ *        another one (not @p none) is there already, which is a usage
+ *        error naming @p choices ("--create, --alter").
+ * @returns 0, or -1 (said).
+ * @locality main thread  @locks none
+ */
+int qr_cli_set_action(const char *prog, int *action, int none, int a,
+                      const char *choices);
 
 #endif /* QR_CLI_H */

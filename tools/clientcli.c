@@ -130,24 +130,33 @@ int qr_ccli_set_brokers(quire_conf_t *conf, const char *prog,
     return rc;
 }
 
+int qr_ccli_conf_set(quire_conf_t *conf, const char *prog, const char *key,
+                     const char *value)
+{
+    char errstr[256];
+
+    if (quire_conf_set(conf, key, value, errstr, sizeof(errstr)) !=
+        QUIRE_ERR_NONE) {
+        qr_cli_usage_error(prog, "%s", errstr);
+        return -1;
+    }
+    return 0;
+}
+
 int qr_ccli_conf_kv(quire_conf_t *conf, const char *prog, const char *kv)
 {
     const char *eq = strchr(kv, '=');
-    char errstr[256], *key;
-    quire_err_t err;
+    char *key;
+    int rc;
 
     if (!eq || eq == kv) {
         qr_cli_usage_error(prog, "expected key=value, got '%s'", kv);
         return -1;
     }
     key = qr_strndup(kv, (size_t)(eq - kv));
-    err = quire_conf_set(conf, key, eq + 1, errstr, sizeof(errstr));
+    rc = qr_ccli_conf_set(conf, prog, key, eq + 1);
     free(key);
-    if (err != QUIRE_ERR_NONE) {
-        qr_cli_usage_error(prog, "%s", errstr);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int qr_ccli_new_failed(const char *prog, quire_err_t err, const char *errstr)

@@ -29,6 +29,14 @@ int qr_ccli_set_brokers(quire_conf_t *conf, const char *prog,
                         int *exit_code);
 
 /**
+ * @brief Sets @p key to @p value in @p conf (--acks, --compression).
+ * @returns 0, or -1 after printing the usage error quire_conf_set() gave.
+ * @locality main thread  @locks none
+ */
+int qr_ccli_conf_set(quire_conf_t *conf, const char *prog, const char *key,
+                     const char *value);
+
+/**
  * @brief Applies "key=value" to @p conf.
  * @returns 0, or -1 after printing a usage error naming the key.
  * @locality main thread  @locks none

@@ -75,7 +75,7 @@ static const char usage_text[] =
     "  -V, --version              show the version and exit\n";
 
 typedef struct opts {
-    const char *topic, *bootstrap, *zookeeper, *group, *whitelist;
+    const char *topic, *group, *whitelist;
     int from_beginning;
     int32_t partition; /* -1: all */
     int64_t offset;    /* with --partition; QUIRE_OFFSET_* or >= 0 */
@@ -84,7 +84,7 @@ typedef struct opts {
     int64_t timeout_ms;   /* -1: none */
     int print_key, print_ts, print_part, print_off, print_hdrs;
     char *sep;
-    int verbose;
+    qr_cli_common_t cli;        /* --bootstrap-server, --zookeeper, --verbose */
     int64_t commit_interval_ms; /* --group: auto.commit.interval.ms */
     int skip_on_error;          /* --skip-message-on-error */
 } opts_t;
@@ -171,8 +171,6 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
         {"topic", required_argument, NULL, 't'},
         {"group", required_argument, NULL, 'g'},
         {"whitelist", required_argument, NULL, 'w'},
-        {"bootstrap-server", required_argument, NULL, 'b'},
-        {"zookeeper", required_argument, NULL, 'z'},
         {"from-beginning", no_argument, NULL, 'f'},
         {"partition", required_argument, NULL, 'p'},
         {"offset", required_argument, NULL, 'o'},
@@ -181,16 +179,14 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
         {"property", required_argument, NULL, 'r'},
         {"consumer-property", required_argument, NULL, 'C'},
         {"skip-message-on-error", no_argument, NULL, 'S'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        QR_CLI_BROKER_LONG_OPTS_END,
     };
     int64_t v;
     int c;
 
-    opterr = 0; /* qr_cli_bad_option() says it in one line */
-    while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+    static const qr_cli_tool_t tool = {PROG, usage_text, "vhV", longopts, NULL};
+
+    while ((c = qr_cli_next(&tool, argc, argv, &o->cli)) > QR_CLI_OPTS_DONE) {
         switch (c) {
         case 't':
             o->topic = optarg;
@@ -200,12 +196,6 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
             break;
         case 'w':
             o->whitelist = optarg;
-            break;
-        case 'b':
-            o->bootstrap = optarg;
-            break;
-        case 'z':
-            o->zookeeper = optarg;
             break;
         case 'f':
             o->from_beginning = 1;
@@ -242,20 +232,10 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
         case 'S':
             o->skip_on_error = 1;
             break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return -1;
-        case 'V':
-            qr_cli_print_version(PROG);
-            return -1;
-        default:
-            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
-            return QR_CLI_EXIT_USAGE;
         }
     }
+    if (c != QR_CLI_OPTS_END) /* -1 here: nothing more to do */
+        return c == QR_CLI_OPTS_DONE ? -1 : QR_CLI_EXIT_USAGE;
     if (optind < argc) {
         qr_cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
         return QR_CLI_EXIT_USAGE;
@@ -412,12 +392,6 @@ static int consume(quire_consumer_t *c, const opts_t *o)
             fflush(stdout);
             return QR_CLI_EXIT_ERROR;
         }
-        if (err != QUIRE_ERR_NONE && r && !r->topic) {
-            /* the group's own error: the record's value says it all */
-            qr_cli_error(PROG, "%.*s", (int)r->value_len,
-                         (const char *)r->value);
-            return QR_CLI_EXIT_ERROR;
-        }
         if (err != QUIRE_ERR_NONE) {
             qr_cli_error(PROG, "%s-%d at offset %lld: %s", r->topic,
                          r->partition, (long long)r->offset,
@@ -451,7 +425,7 @@ static void on_rebalance(quire_consumer_t *c, quire_rebalance_event_t ev,
         if (err != QUIRE_ERR_NONE)
             qr_cli_error(PROG, "commit on revocation: %s", quire_err2str(err));
     }
-    for (size_t i = 0; o->verbose && i < n; i++)
+    for (size_t i = 0; o->cli.verbose && i < n; i++)
         fprintf(stderr, "%s: %s %s-%d at offset %lld\n", PROG,
                 ev == QUIRE_REBALANCE_REVOKED ? "revoked" : "assigned",
                 tps[i].topic, tps[i].partition, (long long)tps[i].offset);
@@ -498,10 +472,17 @@ static int consume_group(quire_consumer_t *c, const opts_t *o)
                 return QR_CLI_EXIT_ERROR;
             }
         } else if (err != QUIRE_ERR_NONE && r && !r->topic) {
-            /* the group's trouble: it keeps trying by itself */
+            /* the group's trouble: it keeps trying by itself, except
+             * that a group id held by Kafka-protocol consumers ends the
+             * run, as Kafka's console consumer stops on
+             * InconsistentGroupProtocolException */
             qr_cli_error(PROG, "group %s: %s: %.*s", o->group,
                          quire_err2str(err), (int)r->value_len,
                          r->value ? (const char *)r->value : "");
+            if (err == QUIRE_ERR_INCONSISTENT_GROUP_PROTOCOL) {
+                fflush(stdout);
+                return QR_CLI_EXIT_ERROR;
+            }
         } else if (err != QUIRE_ERR_NONE) {
             if (r && r->topic)
                 qr_cli_error(PROG, "%s-%d at offset %lld: %s", r->topic,
@@ -540,10 +521,11 @@ static int group_conf(quire_conf_t *conf, opts_t *o)
     if (quire_conf_set(conf, "group.id", o->group, errstr, sizeof(errstr)) !=
             QUIRE_ERR_NONE ||
         quire_conf_set(conf, "zookeeper.connect",
-                       o->zookeeper ? o->zookeeper : qr_cli_zookeeper_default(),
+                       o->cli.zookeeper ? o->cli.zookeeper
+                                        : qr_cli_zookeeper_default(),
                        errstr, sizeof(errstr)) != QUIRE_ERR_NONE ||
-        (o->bootstrap &&
-         quire_conf_set(conf, "bootstrap.servers", o->bootstrap, errstr,
+        (o->cli.bootstrap &&
+         quire_conf_set(conf, "bootstrap.servers", o->cli.bootstrap, errstr,
                         sizeof(errstr)) != QUIRE_ERR_NONE) ||
         (o->from_beginning &&
          quire_conf_set(conf, "auto.offset.reset", "earliest", errstr,
@@ -577,12 +559,12 @@ int main(int argc, char **argv)
     quire_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
     rc = parse_args(argc, argv, &o, conf);
     if (rc == 0) {
-        qr_cli_log_setup(o.verbose);
+        qr_cli_log_setup(o.cli.verbose);
         if (o.group) {
             if (group_conf(conf, &o) != 0)
                 rc = QR_CLI_EXIT_USAGE;
-        } else if (qr_ccli_set_brokers(conf, PROG, o.bootstrap, o.zookeeper,
-                                       &exit_code) != 0)
+        } else if (qr_ccli_set_brokers(conf, PROG, o.cli.bootstrap,
+                                       o.cli.zookeeper, &exit_code) != 0)
             rc = exit_code;
     }
     if (rc != 0) {

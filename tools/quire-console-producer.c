@@ -40,11 +40,11 @@ static const char usage_text[] =
     "  -V, --version              show the version and exit\n";
 
 typedef struct opts {
-    const char *topic, *bootstrap, *zookeeper;
+    const char *topic;
     int parse_key;
     char *key_sep;
     int timeout_ms;
-    int verbose;
+    qr_cli_common_t cli; /* --bootstrap-server, --zookeeper, --verbose */
 } opts_t;
 
 static atomic_long failed, delivered;
@@ -95,39 +95,28 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
 {
     static const struct option longopts[] = {
         {"topic", required_argument, NULL, 't'},
-        {"bootstrap-server", required_argument, NULL, 'b'},
-        {"zookeeper", required_argument, NULL, 'z'},
         {"acks", required_argument, NULL, 'a'},
         {"compression", required_argument, NULL, 'c'},
         {"property", required_argument, NULL, 'p'},
         {"producer-property", required_argument, NULL, 'P'},
         {"timeout-ms", required_argument, NULL, 'T'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        QR_CLI_BROKER_LONG_OPTS_END,
     };
-    char kv[300];
     int64_t v;
     int c;
 
-    opterr = 0; /* qr_cli_bad_option() says it in one line */
-    while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+    static const qr_cli_tool_t tool = {PROG, usage_text, "vhV", longopts, NULL};
+
+    while ((c = qr_cli_next(&tool, argc, argv, &o->cli)) > QR_CLI_OPTS_DONE) {
         switch (c) {
         case 't':
             o->topic = optarg;
             break;
-        case 'b':
-            o->bootstrap = optarg;
-            break;
-        case 'z':
-            o->zookeeper = optarg;
-            break;
         case 'a':
         case 'c':
-            snprintf(kv, sizeof(kv), "%s=%s",
-                     c == 'a' ? "acks" : "compression.type", optarg);
-            if (qr_ccli_conf_kv(conf, PROG, kv) != 0)
+            if (qr_ccli_conf_set(conf, PROG,
+                                 c == 'a' ? "acks" : "compression.type",
+                                 optarg) != 0)
                 return QR_CLI_EXIT_USAGE;
             break;
         case 'p':
@@ -146,20 +135,10 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *conf)
             }
             o->timeout_ms = (int)v;
             break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return -1;
-        case 'V':
-            qr_cli_print_version(PROG);
-            return -1;
-        default:
-            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
-            return QR_CLI_EXIT_USAGE;
         }
     }
+    if (c != QR_CLI_OPTS_END) /* -1 here: nothing more to do */
+        return c == QR_CLI_OPTS_DONE ? -1 : QR_CLI_EXIT_USAGE;
     if (optind < argc) {
         qr_cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
         return QR_CLI_EXIT_USAGE;
@@ -226,9 +205,9 @@ int main(int argc, char **argv)
         free(o.key_sep);
         return rc < 0 ? QR_CLI_EXIT_OK : rc;
     }
-    qr_cli_log_setup(o.verbose);
-    if (qr_ccli_set_brokers(conf, PROG, o.bootstrap, o.zookeeper, &exit_code) !=
-        0) {
+    qr_cli_log_setup(o.cli.verbose);
+    if (qr_ccli_set_brokers(conf, PROG, o.cli.bootstrap, o.cli.zookeeper,
+                            &exit_code) != 0) {
         quire_conf_destroy(conf);
         free(o.key_sep);
         return exit_code;

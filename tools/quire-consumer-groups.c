@@ -22,11 +22,13 @@
 #include "cli.h"
 #include "clock.h"
 #include "clientcli.h"
+#include "zkcli.h"
 #include "group.h"
 #include "quire.h"
 #include "topic.h"
 #include "zk.h"
 #include "zk_sync.h"
+#include "znode.h"
 
 #define PROG       "quire-consumer-groups"
 #define TIMEOUT_MS 10000
@@ -53,12 +55,10 @@ typedef struct opts {
     action_t action;
     const char *group;
     const char *topic; /* T or T:P[,P...] */
-    const char *zookeeper;
-    const char *bootstrap;
     reset_to_t to;
     int64_t value; /* --to-offset N, --shift-by N, --to-datetime (ms) */
     int execute;
-    int verbose;
+    qr_cli_common_t cli;
     int all_groups; /* --all-groups: --describe or --reset-offsets each */
     int all_topics; /* --all-topics: every topic the group has offsets for */
 } opts_t;
@@ -95,42 +95,35 @@ static const struct option long_opts[] = {
     {"to-datetime", required_argument, NULL, 'd'},
     {"dry-run", no_argument, NULL, 'n'},
     {"execute", no_argument, NULL, 'x'},
-    {"zookeeper", required_argument, NULL, 'z'},
-    {"bootstrap-server", required_argument, NULL, 'b'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    QR_CLI_BROKER_LONG_OPTS_END,
 };
 
-static void usage(void)
-{
-    printf("Usage: %s ACTION [OPTIONS]\n"
-           "Actions:\n"
-           "  --list                        the groups\n"
-           "  --describe --group G          owners, committed and log-end "
-           "offsets, lag, members\n"
-           "  --reset-offsets --group G --topic T[:P[,P...]] (--to-earliest |"
-           "\n      --to-latest | --to-offset N | --shift-by N |\n"
-           "      --to-datetime YYYY-MM-DDTHH:MM:SS[.sss][Z|+HH:MM]) "
-           "[--dry-run | --execute]\n"
-           "  --delete --group G            remove a group without members\n"
-           "  --all-groups                  instead of --group G, with "
-           "--describe or\n"
-           "                                --reset-offsets: every group\n"
-           "  --all-topics                  instead of --topic, with "
-           "--reset-offsets:\n"
-           "                                every topic the group has "
-           "offsets for\n"
-           "Options:\n"
-           "  --zookeeper H:P[/chroot]      default $QUIRE_ZOOKEEPER or %s\n"
-           "  --bootstrap-server H:P[,...]  brokers for log-end offsets "
-           "(default:\n"
-           "                                the brokers registered in "
-           "ZooKeeper)\n"
-           "  --verbose, --help, --version\n",
-           PROG, QR_CLI_ZOOKEEPER_DEFAULT);
-}
+static const char usage_text[] =
+    "Usage: " PROG " ACTION [OPTIONS]\n"
+    "Actions:\n"
+    "  --list                        the groups\n"
+    "  --describe --group G          owners, committed and log-end "
+    "offsets, lag, members\n"
+    "  --reset-offsets --group G --topic T[:P[,P...]] (--to-earliest |"
+    "\n      --to-latest | --to-offset N | --shift-by N |\n"
+    "      --to-datetime YYYY-MM-DDTHH:MM:SS[.sss][Z|+HH:MM]) "
+    "[--dry-run | --execute]\n"
+    "  --delete --group G            remove a group without members\n"
+    "  --all-groups                  instead of --group G, with "
+    "--describe or\n"
+    "                                --reset-offsets: every group\n"
+    "  --all-topics                  instead of --topic, with "
+    "--reset-offsets:\n"
+    "                                every topic the group has "
+    "offsets for\n"
+    "Options:\n"
+    "  --zookeeper H:P[/chroot]      default $QUIRE_ZOOKEEPER "
+    "or " QR_CLI_ZOOKEEPER_DEFAULT "\n"
+    "  --bootstrap-server H:P[,...]  brokers for log-end offsets "
+    "(default:\n"
+    "                                the brokers registered in "
+    "ZooKeeper)\n"
+    "  --verbose, --help, --version\n";
 
 static int set_action(opts_t *o, action_t a)
 {
@@ -235,8 +228,10 @@ static int set_to(opts_t *o, reset_to_t to, const char *arg)
 }
 
 /* 0: go on; 1: done (help, version); -1: usage error */
-static int parse_one(opts_t *o, int c)
+static int parse_one(void *opts, int c, const char *arg)
 {
+    opts_t *o = opts;
+
     switch (c) {
     case 'L':
         return set_action(o, ACT_LIST);
@@ -247,7 +242,7 @@ static int parse_one(opts_t *o, int c)
     case 'X':
         return set_action(o, ACT_DELETE);
     case 'g':
-        o->group = optarg;
+        o->group = arg;
         return 0;
     case 'a':
         o->all_groups = 1;
@@ -256,44 +251,31 @@ static int parse_one(opts_t *o, int c)
         o->all_topics = 1;
         return 0;
     case 't':
-        o->topic = optarg;
+        o->topic = arg;
         return 0;
     case 'e':
         return set_to(o, TO_EARLIEST, NULL);
     case 'l':
         return set_to(o, TO_LATEST, NULL);
     case 'o':
-        return set_to(o, TO_OFFSET, optarg);
+        return set_to(o, TO_OFFSET, arg);
     case 's':
-        return set_to(o, TO_SHIFT, optarg);
+        return set_to(o, TO_SHIFT, arg);
     case 'd':
-        return set_to(o, TO_DATETIME, optarg);
+        return set_to(o, TO_DATETIME, arg);
     case 'n':
         o->execute = 0;
         return 0;
     case 'x':
         o->execute = 1;
         return 0;
-    case 'z':
-        o->zookeeper = optarg;
-        return 0;
-    case 'b':
-        o->bootstrap = optarg;
-        return 0;
-    case 'v':
-        o->verbose = 1;
-        return 0;
-    case 'h':
-        usage();
-        return 1;
-    case 'V':
-        qr_cli_print_version(PROG);
-        return 1;
     default:
         /* getopt named the option in one line (issue 18) */
         return -1;
     }
 }
+
+static const qr_cli_tool_t tool = {PROG, usage_text, "", long_opts, parse_one};
 
 static int check_opts(const opts_t *o)
 {
@@ -462,6 +444,36 @@ static size_t live_members(qr_zk_t *zk, const char *group, qr_zk_sres_t *ids)
     return ids->rc == ZOK ? ids->child_cnt : 0;
 }
 
+/* NON_EMPTY_GROUP (and why in @p errstr) while the group has members of
+ * either kind: ZooKeeper-coordinated (ids) or Kafka-protocol ones (their
+ * coordinator's node, znode.h), as Kafka's tool refuses an active group. */
+static quire_err_t check_idle(qr_zk_t *zk, const char *group, char *errstr,
+                              size_t errstr_size)
+{
+    qr_zk_sres_t res;
+    size_t live = live_members(zk, group, &res);
+    qr_zk_sres_free(&res);
+    if (live) {
+        snprintf(errstr, errstr_size,
+                 "group %s has %zu live member(s): stop them first", group,
+                 live);
+        return QUIRE_ERR_NON_EMPTY_GROUP;
+    }
+    char *path = gpath(group, QR_ZNODE_GROUP_KAFKA, NULL, NULL);
+    qr_zk_sync_children(zk, path, TIMEOUT_MS, &res);
+    free(path);
+    quire_err_t err = QUIRE_ERR_NONE;
+    if (res.rc == ZOK && res.child_cnt > 0) {
+        snprintf(errstr, errstr_size,
+                 "group %s has Kafka-protocol members (coordinated by broker "
+                 "%s): stop them first",
+                 group, res.children[0]);
+        err = QUIRE_ERR_NON_EMPTY_GROUP;
+    }
+    qr_zk_sres_free(&res);
+    return err;
+}
+
 static int group_exists(qr_zk_t *zk, const char *group)
 {
     qr_zk_sres_t res;
@@ -485,7 +497,7 @@ static int fetch_bounds(const opts_t *o, rows_t *rows, int earliest, char *why,
     quire_consumer_t *c = NULL;
     char errstr[256];
     int exit_code, rc = -1;
-    if (qr_ccli_set_brokers(conf, PROG, o->bootstrap, o->zookeeper,
+    if (qr_ccli_set_brokers(conf, PROG, o->cli.bootstrap, o->cli.zookeeper,
                             &exit_code) != 0) {
         snprintf(why, why_size, "no broker to ask");
         quire_conf_destroy(conf);
@@ -774,15 +786,9 @@ static quire_err_t reset_rows_all(qr_zk_t *zk, const opts_t *o, rows_t *rows,
 static quire_err_t do_reset(qr_zk_t *zk, const opts_t *o, char *errstr,
                             size_t errstr_size)
 {
-    qr_zk_sres_t ids;
-    size_t live = live_members(zk, o->group, &ids);
-    qr_zk_sres_free(&ids);
-    if (live) {
-        snprintf(errstr, errstr_size,
-                 "group %s has %zu live member(s): stop them first", o->group,
-                 live);
-        return QUIRE_ERR_NON_EMPTY_GROUP;
-    }
+    quire_err_t busy = check_idle(zk, o->group, errstr, errstr_size);
+    if (busy != QUIRE_ERR_NONE)
+        return busy;
     rows_t rows = {0};
     quire_err_t err = reset_rows_all(zk, o, &rows, errstr, errstr_size);
     char why[256] = "";
@@ -869,15 +875,9 @@ static quire_err_t do_delete(qr_zk_t *zk, const opts_t *o, char *errstr,
         snprintf(errstr, errstr_size, "group %s does not exist", o->group);
         return QUIRE_ERR_GROUP_ID_NOT_FOUND;
     }
-    qr_zk_sres_t ids;
-    size_t live = live_members(zk, o->group, &ids);
-    qr_zk_sres_free(&ids);
-    if (live) {
-        snprintf(errstr, errstr_size,
-                 "group %s has %zu live member(s): stop them first", o->group,
-                 live);
-        return QUIRE_ERR_NON_EMPTY_GROUP;
-    }
+    quire_err_t busy = check_idle(zk, o->group, errstr, errstr_size);
+    if (busy != QUIRE_ERR_NONE)
+        return busy;
     char *path = gpath(o->group, "", NULL, NULL);
     quire_err_t err = delete_tree(zk, path);
     free(path);
@@ -941,36 +941,19 @@ int main(int argc, char **argv)
 {
     opts_t o = {0};
     char errstr[512] = "";
-    int c, r = 0, rc = QR_CLI_EXIT_OK;
+    int r, rc = QR_CLI_EXIT_OK;
 
-    o.zookeeper = qr_cli_zookeeper_default();
-    opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
-    while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
-        r = c == '?' ? qr_cli_bad_option(PROG, argv) : parse_one(&o, c);
-    if (r == 0 && optind < argc) {
-        qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
-        r = -1;
-    }
+    r = qr_cli_parse(&tool, argc, argv, &o, &o.cli);
     if (r == 0)
         r = check_opts(&o);
     if (r != 0)
         return r > 0 ? QR_CLI_EXIT_OK : QR_CLI_EXIT_USAGE;
-    qr_cli_log_setup(o.verbose);
-    struct ev_loop *loop = ev_default_loop(0);
     qr_zk_t *zk =
-        qr_zk_new(loop, o.zookeeper, 10000, TIMEOUT_MS, errstr, sizeof(errstr));
-    if (!zk) {
-        qr_cli_usage_error(PROG, "--zookeeper: %s", errstr);
-        return QR_CLI_EXIT_USAGE;
-    }
-    if (qr_zk_sync_connect(zk, TIMEOUT_MS, errstr, sizeof(errstr))) {
-        qr_cli_error(PROG, "%s: %s", o.zookeeper, errstr);
-        rc = QR_CLI_EXIT_ERROR;
-    } else if (run(zk, &o, errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
+        qr_zkcli_open(PROG, o.cli.zookeeper, o.cli.verbose, TIMEOUT_MS, &rc);
+    if (zk && run(zk, &o, errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
         qr_cli_error(PROG, "%s", errstr);
         rc = QR_CLI_EXIT_ERROR;
     }
-    qr_zk_destroy(zk);
-    ev_loop_destroy(loop);
+    qr_zkcli_close(zk);
     return rc;
 }

@@ -480,27 +480,19 @@ static int parse_args(int argc, char **argv, opts_t *o)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    static const qr_cli_tool_t tool = {PROG, usage_text, "rihV", longopts,
+                                       NULL};
+    qr_cli_common_t none = {0}; /* no --verbose here */
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "rihV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
+
+    while ((c = qr_cli_next(&tool, argc, argv, &none)) > QR_CLI_OPTS_DONE) {
+        if (c == 'r')
             o->records = 1;
-            break;
-        case 'i':
+        else
             o->verify = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 1;
-        case 'V':
-            qr_cli_print_version(PROG);
-            return 1;
-        default:
-            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
-            return -1;
-        }
     }
+    if (c != QR_CLI_OPTS_END)
+        return c;
     if (optind >= argc) {
         qr_cli_usage_error(PROG, "no FILE given");
         return -1;

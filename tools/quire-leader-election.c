@@ -42,58 +42,44 @@ static const char usage_text[] =
 static const struct option long_opts[] = {
     {"all-topic-partitions", no_argument, NULL, 'a'},
     {"path-to-json-file", required_argument, NULL, 'f'},
-    {"zookeeper", required_argument, NULL, 'z'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    QR_CLI_ZK_LONG_OPTS_END,
 };
 
 typedef struct opts {
-    int all, verbose;
-    const char *file, *zookeeper;
+    int all;
+    const char *file;
+    qr_cli_common_t cli;
 } opts_t;
+
+static int parse_one(void *opts, int c, const char *arg)
+{
+    opts_t *o = opts;
+
+    switch (c) {
+    case 'a':
+        o->all = 1;
+        return 0;
+    case 'f':
+        o->file = arg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static const qr_cli_tool_t tool = {PROG, usage_text, "", long_opts, parse_one};
 
 /* @returns -1 usage error, 1 done (--help, --version), 0 go on. */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
-    int c;
+    int r = qr_cli_parse(&tool, argc, argv, o, &o->cli);
 
-    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            o->all = 1;
-            break;
-        case 'f':
-            o->file = optarg;
-            break;
-        case 'z':
-            o->zookeeper = optarg;
-            break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 1;
-        case 'V':
-            qr_cli_print_version(PROG);
-            return 1;
-        default:
-            fprintf(stderr, "Try '%s --help'.\n", PROG);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
-        return -1;
-    }
-    if (o->all == (o->file != NULL)) {
+    if (r == 0 && o->all == (o->file != NULL)) {
         qr_cli_usage_error(PROG, "give exactly one of --all-topic-partitions "
                                  "and --path-to-json-file");
         return -1;
     }
-    return 0;
+    return r;
 }
 
 int main(int argc, char **argv)
@@ -104,13 +90,13 @@ int main(int argc, char **argv)
     qr_zk_t *zk;
     int r, rc = QR_CLI_EXIT_OK;
 
-    o.zookeeper = qr_cli_zookeeper_default();
     if ((r = parse_args(argc, argv, &o)) != 0)
         return r > 0 ? QR_CLI_EXIT_OK : QR_CLI_EXIT_USAGE;
     if (o.file && qr_zkcli_load_partlist(PROG, "--path-to-json-file", o.file, 0,
                                          &req) != 0)
         return QR_CLI_EXIT_ERROR;
-    if (!(zk = qr_zkcli_open(PROG, o.zookeeper, o.verbose, TIMEOUT_MS, &rc))) {
+    if (!(zk = qr_zkcli_open(PROG, o.cli.zookeeper, o.cli.verbose, TIMEOUT_MS,
+                             &rc))) {
         qr_partlist_free(&req);
         return rc;
     }

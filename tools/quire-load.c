@@ -40,6 +40,7 @@
 #include "alloc.h"
 #include "cli.h"
 #include "clientcli.h"
+#include "zkcli.h"
 #include "clock.h"
 #include "group.h"
 #include "loadfmt.h"
@@ -72,11 +73,9 @@ typedef struct opts {
     int64_t timeout_ms;
     int allow_gaps;
     int dry_run;
-    const char *zookeeper;
-    const char *bootstrap;
     const char **props;
     size_t prop_cnt;
-    int verbose;
+    qr_cli_common_t cli;
 } opts_t;
 
 /* One partition of the plan. */
@@ -134,53 +133,45 @@ static const struct option long_opts[] = {
     {"timeout-ms", required_argument, NULL, 'T'},
     {"allow-gaps", no_argument, NULL, 'g'},
     {"dry-run", no_argument, NULL, 'n'},
-    {"zookeeper", required_argument, NULL, 'z'},
-    {"bootstrap-server", required_argument, NULL, 'b'},
     {"property", required_argument, NULL, 'P'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    QR_CLI_BROKER_LONG_OPTS_END,
 };
 
-static void usage(void)
-{
-    printf(
-        "Usage: %s COMMAND [OPTIONS]\n"
-        "Commands:\n"
-        "  run     load the topics' new records into --output and commit\n"
-        "  splits  print the tasks, one \"topic partition first last\" a line\n"
-        "  map     load the tasks read on stdin (a Hadoop Streaming mapper)\n"
-        "  commit  advance the job's offsets over the files in --output\n"
-        "Options:\n"
-        "  --job NAME              the job; its offsets are the consumer "
-        "group NAME\n"
-        "  --topic T               a topic to load (repeatable)\n"
-        "  --whitelist REGEX       every topic whose whole name matches\n"
-        "  --output DIR            where files go (map: stdout without it)\n"
-        "  --format avro|json|text records as Avro (default), JSON lines or\n"
-        "                          the value as a line\n"
-        "  --avro-codec null|deflate  Avro block compression (default null)\n"
-        "  --split-records N       cut a partition's range into tasks of at "
-        "most N\n"
-        "                          records (default 5000000; 0: one task a "
-        "partition)\n"
-        "  --parallelism N         tasks at once (default: the number of "
-        "cores)\n"
-        "  --timeout-ms N          fail a task that gets no record for N ms\n"
-        "                          (default 30000)\n"
-        "  --allow-gaps            go on from the log start when retention "
-        "deleted\n"
-        "                          offsets that were not loaded\n"
-        "  --dry-run               print the plan, load and commit nothing\n"
-        "  --zookeeper H:P[/chroot]  default $QUIRE_ZOOKEEPER or %s\n"
-        "  --bootstrap-server H:P[,...]  brokers (default: those registered "
-        "in\n"
-        "                          ZooKeeper)\n"
-        "  --property KEY=VALUE    a consumer setting (repeatable)\n"
-        "  --verbose, --help, --version\n",
-        PROG, QR_CLI_ZOOKEEPER_DEFAULT);
-}
+static const char usage_text[] =
+    "Usage: " PROG " COMMAND [OPTIONS]\n"
+    "Commands:\n"
+    "  run     load the topics' new records into --output and commit\n"
+    "  splits  print the tasks, one \"topic partition first last\" a line\n"
+    "  map     load the tasks read on stdin (a Hadoop Streaming mapper)\n"
+    "  commit  advance the job's offsets over the files in --output\n"
+    "Options:\n"
+    "  --job NAME              the job; its offsets are the consumer "
+    "group NAME\n"
+    "  --topic T               a topic to load (repeatable)\n"
+    "  --whitelist REGEX       every topic whose whole name matches\n"
+    "  --output DIR            where files go (map: stdout without it)\n"
+    "  --format avro|json|text records as Avro (default), JSON lines or\n"
+    "                          the value as a line\n"
+    "  --avro-codec null|deflate  Avro block compression (default null)\n"
+    "  --split-records N       cut a partition's range into tasks of at "
+    "most N\n"
+    "                          records (default 5000000; 0: one task a "
+    "partition)\n"
+    "  --parallelism N         tasks at once (default: the number of "
+    "cores)\n"
+    "  --timeout-ms N          fail a task that gets no record for N ms\n"
+    "                          (default 30000)\n"
+    "  --allow-gaps            go on from the log start when retention "
+    "deleted\n"
+    "                          offsets that were not loaded\n"
+    "  --dry-run               print the plan, load and commit nothing\n"
+    "  --zookeeper H:P[/chroot]  default $QUIRE_ZOOKEEPER "
+    "or " QR_CLI_ZOOKEEPER_DEFAULT "\n"
+    "  --bootstrap-server H:P[,...]  brokers (default: those registered "
+    "in\n"
+    "                          ZooKeeper)\n"
+    "  --property KEY=VALUE    a consumer setting (repeatable)\n"
+    "  --verbose, --help, --version\n";
 
 /* ---- options ---- */
 
@@ -211,8 +202,10 @@ static int parse_num(const char *opt, const char *s, int64_t min, int64_t max,
 }
 
 /* @returns 0, 1 after --help/--version, -1 on a usage error. */
-static int parse_one(opts_t *o, int c, const char *arg)
+static int parse_one(void *opts, int c, const char *arg)
 {
+    opts_t *o = opts;
+
     switch (c) {
     case 'j':
         o->job = arg;
@@ -259,30 +252,17 @@ static int parse_one(opts_t *o, int c, const char *arg)
     case 'n':
         o->dry_run = 1;
         return 0;
-    case 'z':
-        o->zookeeper = arg;
-        return 0;
-    case 'b':
-        o->bootstrap = arg;
-        return 0;
     case 'P':
         o->props = qr_realloc(o->props, (o->prop_cnt + 1) * sizeof(char *));
         o->props[o->prop_cnt++] = arg;
         return 0;
-    case 'v':
-        o->verbose = 1;
-        return 0;
-    case 'h':
-        usage();
-        return 1;
-    case 'V':
-        qr_cli_print_version(PROG);
-        return 1;
     default:
         /* getopt named the option in one line (issue 18) */
         return -1;
     }
 }
+
+static const qr_cli_tool_t tool = {PROG, usage_text, "", long_opts, parse_one};
 
 static int check_opts(opts_t *o)
 {
@@ -456,7 +436,7 @@ static quire_conf_t *consumer_conf(const opts_t *o, int *exit_code)
             quire_conf_destroy(conf);
             return NULL;
         }
-    if (qr_ccli_set_brokers(conf, PROG, o->bootstrap, o->zookeeper,
+    if (qr_ccli_set_brokers(conf, PROG, o->cli.bootstrap, o->cli.zookeeper,
                             exit_code) != 0) {
         quire_conf_destroy(conf);
         return NULL;
@@ -1200,20 +1180,19 @@ static void load_free(load_t *ld)
 
 static int parse_args(opts_t *o, int argc, char **argv)
 {
-    int c, r = 0;
+    int r;
     o->fmt = QR_LFMT_AVRO;
     o->ext = "avro";
     o->split_records = 5000000;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     o->parallelism = ncpu > 0 ? ncpu : 1;
     o->timeout_ms = 30000;
-    o->zookeeper = qr_cli_zookeeper_default();
     if (argc < 2) {
         qr_cli_usage_error(PROG, "give a command: run, splits, map or commit");
         return -1;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage();
+        fputs(usage_text, stdout);
         return 1;
     }
     if (!strcmp(argv[1], "--version")) {
@@ -1223,13 +1202,7 @@ static int parse_args(opts_t *o, int argc, char **argv)
     if (parse_cmd(o, argv[1]) != 0)
         return -1;
     optind = 2;
-    opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
-    while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
-        r = c == '?' ? qr_cli_bad_option(PROG, argv) : parse_one(o, c, optarg);
-    if (r == 0 && optind < argc) {
-        qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
-        r = -1;
-    }
+    r = qr_cli_parse(&tool, argc, argv, o, &o->cli);
     return r == 0 ? check_opts(o) : r;
 }
 
@@ -1301,14 +1274,13 @@ int main(int argc, char **argv)
 {
     opts_t o = {0};
     load_t ld = {0};
-    char errstr[512];
     int rc = parse_args(&o, argc, argv);
     if (rc != 0) {
         free(o.topics);
         free(o.props);
         return rc > 0 ? QR_CLI_EXIT_OK : QR_CLI_EXIT_USAGE;
     }
-    qr_cli_log_setup(o.verbose);
+    qr_cli_log_setup(o.cli.verbose);
     ld.o = &o;
     pthread_mutex_init(&ld.out_lock, NULL);
     ld.conf = consumer_conf(&o, &rc);
@@ -1319,21 +1291,11 @@ int main(int argc, char **argv)
     if (o.cmd == CMD_MAP) {
         rc = cmd_map(&ld);
     } else {
-        struct ev_loop *loop = ev_default_loop(0);
-        qr_zk_t *zk = qr_zk_new(loop, o.zookeeper, 10000, ZK_TIMEOUT_MS, errstr,
-                                sizeof(errstr));
-        if (!zk) {
-            qr_cli_usage_error(PROG, "--zookeeper: %s", errstr);
-            rc = QR_CLI_EXIT_USAGE;
-        } else if (qr_zk_sync_connect(zk, ZK_TIMEOUT_MS, errstr,
-                                      sizeof(errstr))) {
-            qr_cli_error(PROG, "%s: %s", o.zookeeper, errstr);
-            rc = QR_CLI_EXIT_ERROR;
-        } else {
+        qr_zk_t *zk = qr_zkcli_open(PROG, o.cli.zookeeper, o.cli.verbose,
+                                    ZK_TIMEOUT_MS, &rc);
+        if (zk)
             rc = cmd_plan(&ld, zk);
-        }
-        qr_zk_destroy(zk);
-        ev_loop_destroy(loop);
+        qr_zkcli_close(zk);
     }
     load_free(&ld);
     free(o.topics);

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,6 +75,9 @@ static const char usage_text[] =
     "  --consumer-property KEY=VALUE  any libquire consumer setting\n"
     "  --timeout-ms MS        give up when nothing moved for MS ms\n"
     "                         (default 30000)\n"
+    "  --stats FILE           append the client's statistics (JSON, one\n"
+    "                         document a line) to FILE ('-': stdout) every\n"
+    "                         statistics.interval.ms (default here 1000)\n"
     "  --csv                  print the result as CSV (header and one "
     "row)\n"
     "  -v, --verbose          log debugging information\n"
@@ -85,11 +89,13 @@ static const char *const mode_names[] = {"produce", "consume", "e2e"};
 
 typedef struct opts {
     int mode;
-    const char *topic, *bootstrap, *zookeeper, *group;
+    const char *topic, *group;
     int64_t num, size, rate, timeout_ms, members;
     int32_t partitions;
     int partitioner; /* PART_* */
-    int csv, verbose;
+    int csv;
+    qr_cli_common_t cli; /* --bootstrap-server, --zookeeper, --verbose */
+    const char *stats;   /* --stats FILE: statistics documents, one a line */
 } opts_t;
 
 /* --partitioner */
@@ -160,7 +166,49 @@ typedef struct perf {
     int64_t t0_ns;
     quire_err_t first_err;
     char first_errstr[512];
+    FILE *stats_fp;             /* --stats */
+    pthread_mutex_t stats_lock; /* handles write to it from their threads */
 } perf_t;
+
+/* --stats: each document on a line of its own (issue 15). */
+static void on_stats(const char *json, size_t json_len, void *opaque)
+{
+    perf_t *pf = opaque;
+
+    pthread_mutex_lock(&pf->stats_lock);
+    fwrite(json, 1, json_len, pf->stats_fp);
+    fputc('\n', pf->stats_fp);
+    fflush(pf->stats_fp);
+    pthread_mutex_unlock(&pf->stats_lock);
+}
+
+/* --stats: the callback on both configurations, every second unless
+ * statistics.interval.ms was set. @returns 0, or -1 when FILE cannot be
+ * opened (said). */
+static int stats_setup(perf_t *pf, quire_conf_t *pconf, quire_conf_t *cconf)
+{
+    quire_conf_t *confs[2] = {pconf, cconf};
+
+    if (!pf->o.stats)
+        return 0;
+    pf->stats_fp = strcmp(pf->o.stats, "-") ? fopen(pf->o.stats, "a") : stdout;
+    if (!pf->stats_fp) {
+        qr_cli_error(PROG, "--stats %s: %s", pf->o.stats, strerror(errno));
+        return -1;
+    }
+    pthread_mutex_init(&pf->stats_lock, NULL);
+    for (int i = 0; i < 2; i++) {
+        char v[32];
+        size_t n = sizeof(v);
+
+        if (quire_conf_get(confs[i], "statistics.interval.ms", v, &n) ==
+                QUIRE_ERR_NONE &&
+            !strcmp(v, "0"))
+            quire_conf_set(confs[i], "statistics.interval.ms", "1000", NULL, 0);
+        quire_conf_set_stats_cb(confs[i], on_stats, pf);
+    }
+    return 0;
+}
 
 static void on_delivery(const quire_delivery_t *dr, void *opaque)
 {
@@ -614,8 +662,6 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
 {
     static const struct option longopts[] = {
         {"topic", required_argument, NULL, 't'},
-        {"bootstrap-server", required_argument, NULL, 'b'},
-        {"zookeeper", required_argument, NULL, 'z'},
         {"num-records", required_argument, NULL, 'n'},
         {"record-size", required_argument, NULL, 's'},
         {"throughput", required_argument, NULL, 'r'},
@@ -629,26 +675,18 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
         {"consumer-property", required_argument, NULL, 'C'},
         {"timeout-ms", required_argument, NULL, 'T'},
         {"csv", no_argument, NULL, 'x'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"stats", required_argument, NULL, 'S'},
+        QR_CLI_BROKER_LONG_OPTS_END,
     };
-    char kv[300];
     int64_t v;
     int c;
 
-    opterr = 0; /* qr_cli_bad_option() says it in one line */
-    while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+    static const qr_cli_tool_t tool = {PROG, usage_text, "vhV", longopts, NULL};
+
+    while ((c = qr_cli_next(&tool, argc, argv, &o->cli)) > QR_CLI_OPTS_DONE) {
         switch (c) {
         case 't':
             o->topic = optarg;
-            break;
-        case 'b':
-            o->bootstrap = optarg;
-            break;
-        case 'z':
-            o->zookeeper = optarg;
             break;
         case 'n':
             if (parse_num("num-records", optarg, 1, &o->num))
@@ -697,9 +735,9 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
             break;
         case 'a':
         case 'c':
-            snprintf(kv, sizeof(kv), "%s=%s",
-                     c == 'a' ? "acks" : "compression.type", optarg);
-            if (qr_ccli_conf_kv(pconf, PROG, kv) != 0)
+            if (qr_ccli_conf_set(pconf, PROG,
+                                 c == 'a' ? "acks" : "compression.type",
+                                 optarg) != 0)
                 return QR_CLI_EXIT_USAGE;
             break;
         case 'P':
@@ -710,20 +748,13 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
         case 'x':
             o->csv = 1;
             break;
-        case 'v':
-            o->verbose = 1;
+        case 'S':
+            o->stats = optarg;
             break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return -1;
-        case 'V':
-            qr_cli_print_version(PROG);
-            return -1;
-        default:
-            (void)qr_cli_bad_option(PROG, argv); /* issue 18 */
-            return QR_CLI_EXIT_USAGE;
         }
     }
+    if (c != QR_CLI_OPTS_END) /* -1 here: nothing more to do */
+        return c == QR_CLI_OPTS_DONE ? -1 : QR_CLI_EXIT_USAGE;
     if (optind != argc - 1) {
         qr_cli_usage_error(PROG, "expected one mode: produce, consume or "
                                  "e2e");
@@ -800,23 +831,25 @@ int main(int argc, char **argv)
     quire_conf_set(cconf, "auto.offset.reset", "earliest", NULL, 0);
     rc = parse_args(argc, argv, &pf.o, pconf, cconf);
     if (rc == 0) {
-        qr_cli_log_setup(pf.o.verbose);
-        if (qr_ccli_set_brokers(pconf, PROG, pf.o.bootstrap, pf.o.zookeeper,
-                                &exit_code) != 0 ||
-            qr_ccli_set_brokers(cconf, PROG, pf.o.bootstrap, pf.o.zookeeper,
-                                &exit_code) != 0)
+        qr_cli_log_setup(pf.o.cli.verbose);
+        if (qr_ccli_set_brokers(pconf, PROG, pf.o.cli.bootstrap,
+                                pf.o.cli.zookeeper, &exit_code) != 0 ||
+            qr_ccli_set_brokers(cconf, PROG, pf.o.cli.bootstrap,
+                                pf.o.cli.zookeeper, &exit_code) != 0)
             rc = exit_code;
     }
     if (rc == 0 && pf.o.group &&
         (quire_conf_set(cconf, "group.id", pf.o.group, errstr,
                         sizeof(errstr)) != QUIRE_ERR_NONE ||
          quire_conf_set(cconf, "zookeeper.connect",
-                        pf.o.zookeeper ? pf.o.zookeeper
-                                       : qr_cli_zookeeper_default(),
+                        pf.o.cli.zookeeper ? pf.o.cli.zookeeper
+                                           : qr_cli_zookeeper_default(),
                         errstr, sizeof(errstr)) != QUIRE_ERR_NONE)) {
         qr_cli_usage_error(PROG, "--group: %s", errstr);
         rc = QR_CLI_EXIT_USAGE;
     }
+    if (rc == 0 && stats_setup(&pf, pconf, cconf) != 0)
+        rc = QR_CLI_EXIT_ERROR;
     if (rc != 0) {
         quire_conf_destroy(pconf);
         quire_conf_destroy(cconf);
@@ -838,5 +871,7 @@ int main(int argc, char **argv)
     }
     atomic_store(&pf.done, 1);
     pthread_join(rep, NULL);
+    if (pf.stats_fp && pf.stats_fp != stdout)
+        fclose(pf.stats_fp);
     return rc;
 }

@@ -35,11 +35,11 @@ typedef enum action {
 } action_t;
 
 typedef struct opts {
-    action_t action;
-    const char *topics_file, *reassign_file, *broker_list, *zookeeper;
+    int action; /* action_t */
+    const char *topics_file, *reassign_file, *broker_list;
     int32_t brokers[MAX_BROKERS];
     size_t broker_cnt;
-    int verbose;
+    qr_cli_common_t cli;
 } opts_t;
 
 static const char usage_text[] =
@@ -78,26 +78,17 @@ static const struct option long_opts[] = {
     {"execute", no_argument, NULL, 'e'},
     {"verify", no_argument, NULL, 'y'},
     {"topics-to-move-json-file", required_argument, NULL, 't'},
-    {"broker-list", required_argument, NULL, 'b'},
+    {"broker-list", required_argument, NULL, 'B'},
     {"reassignment-json-file", required_argument, NULL, 'r'},
-    {"zookeeper", required_argument, NULL, 'z'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    QR_CLI_ZK_LONG_OPTS_END,
 };
 
 /* ---- arguments ---- */
 
 static int set_action(opts_t *o, action_t a)
 {
-    if (o->action != ACT_NONE && o->action != a) {
-        qr_cli_usage_error(PROG, "give exactly one of --generate, --execute, "
-                                 "--verify");
-        return -1;
-    }
-    o->action = a;
-    return 0;
+    return qr_cli_set_action(PROG, &o->action, ACT_NONE, a,
+                             "--generate, --execute, --verify");
 }
 
 static int parse_brokers(opts_t *o, const char *s)
@@ -137,8 +128,10 @@ static int parse_brokers(opts_t *o, const char *s)
     return rc;
 }
 
-static int parse_one(opts_t *o, int c)
+static int parse_one(void *opts, int c, const char *arg)
 {
+    opts_t *o = opts;
+
     switch (c) {
     case 'g':
         return set_action(o, ACT_GENERATE);
@@ -147,31 +140,20 @@ static int parse_one(opts_t *o, int c)
     case 'y':
         return set_action(o, ACT_VERIFY);
     case 't':
-        o->topics_file = optarg;
+        o->topics_file = arg;
         return 0;
-    case 'b':
-        o->broker_list = optarg;
-        return parse_brokers(o, optarg);
+    case 'B':
+        o->broker_list = arg;
+        return parse_brokers(o, arg);
     case 'r':
-        o->reassign_file = optarg;
+        o->reassign_file = arg;
         return 0;
-    case 'z':
-        o->zookeeper = optarg;
-        return 0;
-    case 'v':
-        o->verbose = 1;
-        return 0;
-    case 'h':
-        fputs(usage_text, stdout);
-        return 1;
-    case 'V':
-        qr_cli_print_version(PROG);
-        return 1;
     default:
-        fprintf(stderr, "Try '%s --help'.\n", PROG);
         return -1;
     }
 }
+
+static const qr_cli_tool_t tool = {PROG, usage_text, "", long_opts, parse_one};
 
 static int check_opts(const opts_t *o)
 {
@@ -339,15 +321,9 @@ int main(int argc, char **argv)
     opts_t o = {0};
     qr_partlist_t in = {NULL, 0};
     qr_zk_t *zk;
-    int c, r = 0, rc = QR_CLI_EXIT_OK;
+    int r, rc = QR_CLI_EXIT_OK;
 
-    o.zookeeper = qr_cli_zookeeper_default();
-    while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
-        r = parse_one(&o, c);
-    if (r == 0 && optind < argc) {
-        qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
-        r = -1;
-    }
+    r = qr_cli_parse(&tool, argc, argv, &o, &o.cli);
     if (r == 0)
         r = check_opts(&o);
     if (r != 0)
@@ -357,7 +333,8 @@ int main(int argc, char **argv)
              : qr_zkcli_load_partlist(PROG, "--reassignment-json-file",
                                       o.reassign_file, 1, &in)) != 0)
         return QR_CLI_EXIT_ERROR;
-    if (!(zk = qr_zkcli_open(PROG, o.zookeeper, o.verbose, TIMEOUT_MS, &rc))) {
+    if (!(zk = qr_zkcli_open(PROG, o.cli.zookeeper, o.cli.verbose, TIMEOUT_MS,
+                             &rc))) {
         qr_partlist_free(&in);
         return rc;
     }

@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "alloc.h"
 #include "cli.h"
+#include "zkcli.h"
 #include "topic.h"
 #include "zk.h"
 #include "zk_sync.h"
@@ -34,16 +35,16 @@ typedef enum action {
 } action_t;
 
 typedef struct opts {
-    action_t action;
+    int action; /* action_t */
     const char *topic;
     int32_t partitions; /* -1: not given */
     int32_t rf;
     qr_topic_config_t config;
     const char *unset[MAX_CONFIGS];
     size_t unset_cnt;
-    const char *zookeeper;
     const char *assignment; /* --replica-assignment */
-    int json, verbose;
+    int json;
+    qr_cli_common_t cli;
     int under_replicated, unavailable; /* describe filters */
     int if_not_exists, if_exists;      /* issue 18: Kafka's options */
 } opts_t;
@@ -102,27 +103,22 @@ static const struct option long_opts[] = {
     {"unavailable-partitions", no_argument, NULL, 'N'},
     {"config", required_argument, NULL, 'c'},
     {"delete-config", required_argument, NULL, 'u'},
-    {"zookeeper", required_argument, NULL, 'z'},
     {"json", no_argument, NULL, 'j'},
     {"if-not-exists", no_argument, NULL, 'I'},
     {"if-exists", no_argument, NULL, 'E'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    QR_CLI_ZK_LONG_OPTS_END,
 };
 
 /* ---- arguments ---- */
 
+static int parse_one(void *opts, int c, const char *arg);
+
+static const qr_cli_tool_t tool = {PROG, usage_text, "", long_opts, parse_one};
+
 static int set_action(opts_t *o, action_t a)
 {
-    if (o->action != ACT_NONE && o->action != a) {
-        qr_cli_usage_error(PROG, "give exactly one of --create, --alter, "
-                                 "--describe, --list, --delete");
-        return -1;
-    }
-    o->action = a;
-    return 0;
+    return qr_cli_set_action(PROG, &o->action, ACT_NONE, a,
+                             "--create, --alter, --describe, --list, --delete");
 }
 
 static int add_config(opts_t *o, const char *kv)
@@ -163,8 +159,10 @@ static int parse_number(const char *opt, const char *s, int64_t max,
 }
 
 /* @returns -1 on a usage error, 1 after --help/--version, 0 to go on. */
-static int parse_one(opts_t *o, int c)
+static int parse_one(void *opts, int c, const char *arg)
 {
+    opts_t *o = opts;
+
     switch (c) {
     case 'C':
         return set_action(o, ACT_CREATE);
@@ -177,16 +175,16 @@ static int parse_one(opts_t *o, int c)
     case 'X':
         return set_action(o, ACT_DELETE);
     case 't':
-        o->topic = optarg;
+        o->topic = arg;
         return 0;
     case 'p':
-        return parse_number("--partitions", optarg, QR_ASSIGN_MAX_PARTITIONS,
+        return parse_number("--partitions", arg, QR_ASSIGN_MAX_PARTITIONS,
                             &o->partitions);
     case 'r':
-        return parse_number("--replication-factor", optarg,
-                            QR_ASSIGN_MAX_REPLICAS, &o->rf);
+        return parse_number("--replication-factor", arg, QR_ASSIGN_MAX_REPLICAS,
+                            &o->rf);
     case 'a':
-        o->assignment = optarg;
+        o->assignment = arg;
         return 0;
     case 'U':
         o->under_replicated = 1;
@@ -195,16 +193,13 @@ static int parse_one(opts_t *o, int c)
         o->unavailable = 1;
         return 0;
     case 'c':
-        return add_config(o, optarg);
+        return add_config(o, arg);
     case 'u':
         if (o->unset_cnt >= MAX_CONFIGS) {
             qr_cli_usage_error(PROG, "too many --delete-config options");
             return -1;
         }
-        o->unset[o->unset_cnt++] = optarg;
-        return 0;
-    case 'z':
-        o->zookeeper = optarg;
+        o->unset[o->unset_cnt++] = arg;
         return 0;
     case 'j':
         o->json = 1;
@@ -215,15 +210,6 @@ static int parse_one(opts_t *o, int c)
     case 'E':
         o->if_exists = 1;
         return 0;
-    case 'v':
-        o->verbose = 1;
-        return 0;
-    case 'h':
-        fputs(usage_text, stdout);
-        return 1;
-    case 'V':
-        qr_cli_print_version(PROG);
-        return 1;
     default:
         /* getopt named the option in one line (issue 18) */
         return -1;
@@ -490,7 +476,7 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
         if (d.topic_cnt == 0 && !o->topic && !brokers_registered(zk)) {
             /* issue 18 item 11: nothing here, most likely the wrong path */
             qr_admin_desc_free(&d);
-            qr_cli_no_brokers_msg(errstr, errstr_size, o->zookeeper);
+            qr_cli_no_brokers_msg(errstr, errstr_size, o->cli.zookeeper);
             return QUIRE_ERR_NOT_FOUND;
         }
         if (o->json)
@@ -511,43 +497,23 @@ static quire_err_t run(qr_zk_t *zk, opts_t *o, char *errstr, size_t errstr_size)
 int main(int argc, char **argv)
 {
     opts_t o = {.partitions = -1, .rf = -1};
-    struct ev_loop *loop;
     qr_zk_t *zk;
     char errstr[512];
-    int c, rc = QR_CLI_EXIT_OK, r = 0;
+    int rc = QR_CLI_EXIT_OK, r;
 
-    o.zookeeper = qr_cli_zookeeper_default();
-    opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
-    while (r == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
-        r = c == '?' ? qr_cli_bad_option(PROG, argv) : parse_one(&o, c);
-    if (r == 0 && optind < argc) {
-        qr_cli_usage_error(PROG, "unexpected argument \"%s\"", argv[optind]);
-        r = -1;
-    }
+    r = qr_cli_parse(&tool, argc, argv, &o, &o.cli);
     if (r == 0)
         r = check_opts(&o);
     if (r != 0) {
         qr_topic_config_free(&o.config);
         return r > 0 ? QR_CLI_EXIT_OK : QR_CLI_EXIT_USAGE;
     }
-    qr_cli_log_setup(o.verbose);
-    loop = ev_default_loop(0);
-    zk =
-        qr_zk_new(loop, o.zookeeper, 10000, TIMEOUT_MS, errstr, sizeof(errstr));
-    if (!zk) {
-        qr_cli_usage_error(PROG, "--zookeeper: %s", errstr);
-        qr_topic_config_free(&o.config);
-        return QR_CLI_EXIT_USAGE;
-    }
-    if (qr_zk_sync_connect(zk, TIMEOUT_MS, errstr, sizeof(errstr))) {
-        qr_cli_error(PROG, "%s: %s", o.zookeeper, errstr);
-        rc = QR_CLI_EXIT_ERROR;
-    } else if (run(zk, &o, errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
+    zk = qr_zkcli_open(PROG, o.cli.zookeeper, o.cli.verbose, TIMEOUT_MS, &rc);
+    if (zk && run(zk, &o, errstr, sizeof(errstr)) != QUIRE_ERR_NONE) {
         qr_cli_error(PROG, "%s", errstr);
         rc = QR_CLI_EXIT_ERROR;
     }
-    qr_zk_destroy(zk);
+    qr_zkcli_close(zk);
     qr_topic_config_free(&o.config);
-    ev_loop_destroy(loop);
     return rc;
 }

@@ -43,8 +43,11 @@ qr_zk_t *qr_zkcli_open(const char *prog, const char *connect, int verbose,
 
 void qr_zkcli_close(qr_zk_t *zk)
 {
-    struct ev_loop *loop = qr_zk_loop(zk);
+    struct ev_loop *loop;
 
+    if (!zk)
+        return;
+    loop = qr_zk_loop(zk);
     qr_zk_destroy(zk);
     ev_loop_destroy(loop);
 }

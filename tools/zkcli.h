@@ -1,5 +1,6 @@
 /*
- * zkcli: what the ZooKeeper admin tools (quire-leader-election,
+ * zkcli: what the ZooKeeper admin tools (quire-topics,
+ * quire-consumer-groups, quire-load, quire-leader-election,
  * quire-reassign-partitions) share: a connected session on a default loop,
  * and reading a JSON file argument.
  */
@@ -20,7 +21,8 @@
 qr_zk_t *qr_zkcli_open(const char *prog, const char *connect, int verbose,
                        int timeout_ms, int *rc);
 
-/** @brief Closes @p zk and its loop. @locality main thread @locks none */
+/** @brief Closes @p zk and its loop; NULL is ignored.
+ *  @locality main thread @locks none */
 void qr_zkcli_close(qr_zk_t *zk);
 
 /**

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "qt_broker.h"
+#include "qt_cluster.h"
 #include "qt_zk.h"
 #include "qt_zkproxy.h"
 #include "quire.h"
@@ -39,75 +40,8 @@
 #endif
 
 #define START_MS 20000
-#define MAXB     3
 
-static char *zk_connect;
-static qt_broker_t *brokers[MAXB];
-static int nbrokers;
-static char bootstrap[1024];
-
-/* ---- cluster helpers (run in the forked test) ---- */
-
-/* @p broker_zk: the brokers' zookeeper.connect (a proxy's), or NULL for
- * zk_connect itself. */
-static void cluster_start_via(int n, const qt_zkproxy_t *proxy)
-{
-    size_t len = 0;
-    char *broker_zk;
-
-    zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
-    ck_assert_ptr_nonnull(zk_connect);
-    broker_zk = proxy
-                    ? qt_zkproxy_connect_string(proxy, strchr(zk_connect, '/'))
-                    : strdup(zk_connect);
-    ck_assert_ptr_nonnull(broker_zk);
-    nbrokers = n;
-    for (int i = 0; i < n; i++) {
-        brokers[i] = qt_broker_new(i + 1, broker_zk, NULL);
-        ck_assert_ptr_nonnull(brokers[i]);
-        ck_assert_int_eq(qt_broker_start(brokers[i], START_MS), 0);
-        len += (size_t)snprintf(bootstrap + len, sizeof(bootstrap) - len,
-                                "%s%s", i ? "," : "", brokers[i]->addr);
-    }
-    free(broker_zk);
-}
-
-static void cluster_start(int n)
-{
-    cluster_start_via(n, NULL);
-}
-
-static void cluster_stop(void)
-{
-    for (int i = 0; i < nbrokers; i++) {
-        qt_broker_destroy(brokers[i]);
-        brokers[i] = NULL;
-    }
-    free(zk_connect);
-    zk_connect = NULL;
-}
-
-static void topic_create(const char *topic, int parts)
-{
-    char nparts[16];
-    char *argv[] = {QT_TOPICS_BIN,
-                    "--zookeeper",
-                    zk_connect,
-                    "--create",
-                    "--topic",
-                    (char *)topic,
-                    "--partitions",
-                    nparts,
-                    "--replication-factor",
-                    "1",
-                    NULL};
-    qt_run_result_t res;
-
-    snprintf(nparts, sizeof(nparts), "%d", parts);
-    ck_assert_int_eq(qt_run(argv, NULL, 20000, &res), 0);
-    ck_assert_msg(res.status == 0, "quire-topics: %s", res.err);
-    qt_run_free(&res);
-}
+static qt_cluster_t cl;
 
 static quire_conf_t *conf_new(const char *servers)
 {
@@ -196,7 +130,7 @@ static void send_keyed(quire_producer_t *p, const char *topic, int i)
  * many records the topic holds. */
 static int consume_check(const char *topic, int parts, int sent)
 {
-    quire_conf_t *conf = conf_new(bootstrap);
+    quire_conf_t *conf = conf_new(cl.bootstrap);
     quire_consumer_t *c = NULL;
     quire_topic_partition_t tps[64];
     char errstr[256];
@@ -312,9 +246,9 @@ START_TEST(produce_keyed_three_brokers)
     quire_conf_t *conf;
     quire_producer_t *p;
 
-    cluster_start(3);
-    topic_create("keyed", parts);
-    conf = conf_new(bootstrap);
+    ck_assert_int_eq(qt_cluster_start(&cl, 3, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "keyed", parts, 1, 20000), 0);
+    conf = conf_new(cl.bootstrap);
     conf_set(conf, "linger.ms", "5");
     p = producer_new(conf);
     for (int i = 0; i < n; i++)
@@ -334,7 +268,7 @@ START_TEST(produce_keyed_three_brokers)
     consume_check("keyed", parts, n);
     /* close() is idempotent-safe on NULL; reports came exactly once */
     ck_assert_int_eq(quire_producer_close(NULL, 0), QUIRE_ERR_NONE);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(ds);
 }
 END_TEST
@@ -348,10 +282,10 @@ START_TEST(compression_round_trip)
     quire_producer_t *p;
     char topic[32];
 
-    cluster_start(1);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
     snprintf(topic, sizeof(topic), "codec-%s", codecs[_i]);
-    topic_create(topic, 2);
-    conf = conf_new(bootstrap);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, topic, 2, 1, 20000), 0);
+    conf = conf_new(cl.bootstrap);
     conf_set(conf, "compression.type", codecs[_i]);
     conf_set(conf, "linger.ms", "20");
     conf_set(conf, "acks", "all");
@@ -362,7 +296,7 @@ START_TEST(compression_round_trip)
     ck_assert_int_eq(atomic_load(&ds->total), n);
     check_offsets_consecutive(n, 2);
     consume_check(topic, 2, n);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(ds);
 }
 END_TEST
@@ -377,9 +311,9 @@ START_TEST(headers_null_key_and_value)
     char errstr[256];
     int64_t pos;
 
-    cluster_start(1);
-    topic_create("hdr", 1);
-    conf = conf_new(bootstrap);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "hdr", 1, 1, 20000), 0);
+    conf = conf_new(cl.bootstrap);
     conf_set(conf, "max.block.ms", "10000");
     p = producer_new(conf);
     /* the first question about a topic comes after the client's loop has
@@ -405,7 +339,7 @@ START_TEST(headers_null_key_and_value)
     ck_assert_int_eq(quire_producer_close(p, 10000), QUIRE_ERR_NONE);
     ck_assert_int_eq(atomic_load(&ds->total), 2);
 
-    conf = conf_new(bootstrap);
+    conf = conf_new(cl.bootstrap);
     ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
     qt_sleep_ms(300);
@@ -439,7 +373,7 @@ START_TEST(headers_null_key_and_value)
     ck_assert_int_eq(quire_consumer_unassign(c, "hdr", 0), QUIRE_ERR_NONE);
     ck_assert_int_eq(quire_consumer_unassign(c, "hdr", 0), QUIRE_ERR_NOT_FOUND);
     quire_consumer_close(c);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(ds);
 }
 END_TEST
@@ -453,9 +387,10 @@ START_TEST(broker_killed_mid_run)
     int64_t next[6] = {0};
     zhandle_t *zh;
 
-    cluster_start(3);
-    topic_create("survive", parts);
-    conf = conf_new(bootstrap);
+    ck_assert_int_eq(qt_cluster_start(&cl, 3, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "survive", parts, 1, 20000),
+                     0);
+    conf = conf_new(cl.bootstrap);
     conf_set(conf, "linger.ms", "2");
     conf_set(conf, "retry.backoff.ms", "50");
     conf_set(conf, "request.timeout.ms", "3000");
@@ -465,16 +400,16 @@ START_TEST(broker_killed_mid_run)
         send_keyed(p, "survive", i);
         /* the broker holding some leaders dies mid-run */
         if (i == n / 3)
-            ck_assert_int_eq(qt_broker_kill(brokers[1]), 0);
+            ck_assert_int_eq(qt_broker_kill(cl.b[1]), 0);
     }
     /* and comes back once ZooKeeper has dropped its registration
      * (replication factor 1: its partitions wait for it meanwhile, their
      * records retried) */
-    zh = qt_zk_connect(zk_connect, 10000);
+    zh = qt_zk_connect(cl.zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
     ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/2", false, 20000));
     qt_zk_close(zh);
-    ck_assert_int_eq(qt_broker_start(brokers[1], START_MS), 0);
+    ck_assert_int_eq(qt_broker_start(cl.b[1], START_MS), 0);
     ck_assert_int_eq(quire_producer_close(p, 60000), QUIRE_ERR_NONE);
     /* every record reported exactly once: delivered or failed, and the
      * delivered ones of each partition in send order at increasing
@@ -498,7 +433,7 @@ START_TEST(broker_killed_mid_run)
             "broker killed mid-run: %d of %d delivered, %d failed; %d in "
             "the topic\n",
             delivered, n, failed, stored);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(ds);
 }
 END_TEST
@@ -554,9 +489,9 @@ START_TEST(buffer_memory_and_request_timeout)
     int64_t t0;
 
     memset(value, 'x', sizeof(value));
-    cluster_start(1);
-    topic_create("stall", 1);
-    conf = conf_new(bootstrap);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "stall", 1, 1, 20000), 0);
+    conf = conf_new(cl.bootstrap);
     conf_set(conf, "buffer.memory", "200000");
     conf_set(conf, "batch.size", "16384");
     conf_set(conf, "max.block.ms", "300");
@@ -576,7 +511,7 @@ START_TEST(buffer_memory_and_request_timeout)
     sent++;
     ck_assert_int_eq(quire_producer_flush(p, 10000), QUIRE_ERR_NONE);
     /* the broker stops answering (but keeps its sockets) */
-    stop_process(brokers[0]->pid);
+    stop_process(cl.b[0]->pid);
     t0 = qt_now_ms();
     while (sent < MAXREC && qt_now_ms() - t0 < 20000) {
         err = quire_producer_send(p, "stall", 0, NULL, 0, value, sizeof(value),
@@ -597,9 +532,9 @@ START_TEST(buffer_memory_and_request_timeout)
         /* expired in the producer: its own code (issue 18 item 9) */
         ck_assert_int_eq(ds->err[i], QUIRE_ERR_MSG_TIMED_OUT);
     }
-    kill(brokers[0]->pid, SIGCONT);
+    kill(cl.b[0]->pid, SIGCONT);
     ck_assert_int_eq(quire_producer_close(p, 10000), QUIRE_ERR_NONE);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(ds);
 }
 END_TEST
@@ -703,11 +638,11 @@ START_TEST(zookeeper_connect)
     char errstr[256], *empty, addr[64];
     int64_t t0;
 
-    cluster_start(2);
-    topic_create("viazk", parts);
+    ck_assert_int_eq(qt_cluster_start(&cl, 2, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "viazk", parts, 1, 20000), 0);
     /* no bootstrap.servers: the brokers come from /brokers/ids */
     conf = quire_conf_new();
-    conf_set(conf, "zookeeper.connect", zk_connect);
+    conf_set(conf, "zookeeper.connect", cl.zk_connect);
     p = producer_new(conf);
     for (int i = 0; i < n; i++)
         send_keyed(p, "viazk", i);
@@ -738,7 +673,7 @@ START_TEST(zookeeper_connect)
                      QUIRE_ERR_ZK_CONNECTION_LOSS);
     ck_assert_int_lt(qt_now_ms() - t0, 5000);
     quire_conf_destroy(conf);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -802,7 +737,7 @@ static void console_produce_all(const char *topic, int n)
                     "--topic",
                     (char *)topic,
                     "--bootstrap-server",
-                    bootstrap,
+                    cl.bootstrap,
                     "--producer-property",
                     "delivery.timeout.ms=20000",
                     "--producer-property",
@@ -832,7 +767,7 @@ static void keyed_fail_clearly(const char *topic, const int dead[FO_PARTS],
                                const char *reason)
 {
     const int n = 600;
-    quire_conf_t *conf = conf_new(bootstrap);
+    quire_conf_t *conf = conf_new(cl.bootstrap);
     quire_producer_t *p;
     int failed = 0;
 
@@ -884,7 +819,7 @@ static void perf_both_partitioners(const char *topic)
                     "--topic",
                     (char *)topic,
                     "--bootstrap-server",
-                    bootstrap,
+                    cl.bootstrap,
                     "--num-records",
                     "20000",
                     "--timeout-ms",
@@ -923,12 +858,13 @@ START_TEST(unkeyed_go_around_a_dead_broker)
     int dead[FO_PARTS];
     zhandle_t *zh;
 
-    cluster_start(3);
-    topic_create("avail", FO_PARTS);
-    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_int_eq(qt_cluster_start(&cl, 3, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "avail", FO_PARTS, 1, 20000),
+                     0);
+    zh = qt_zk_connect(cl.zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
     ck_assert_int_gt(partitions_of(zh, "avail", 2, dead), 0);
-    ck_assert_int_eq(qt_broker_kill(brokers[1]), 0);
+    ck_assert_int_eq(qt_broker_kill(cl.b[1]), 0);
     /* before ZooKeeper notices: the metadata still names broker 2, which
      * refuses connections */
     console_produce_all("avail", 20000);
@@ -938,13 +874,13 @@ START_TEST(unkeyed_go_around_a_dead_broker)
      * this one while the tools ran, and on a loaded machine its session
      * can expire meanwhile */
     qt_zk_close(zh);
-    zh = qt_zk_connect(zk_connect, 10000);
+    zh = qt_zk_connect(cl.zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
     ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/2", false, 20000));
     console_produce_all("avail", 20000);
     keyed_fail_clearly("avail", dead, "has no leader");
     qt_zk_close(zh);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -953,21 +889,28 @@ START_TEST(unkeyed_go_around_with_zookeeper_down)
     qt_zkproxy_t *proxy = qt_zkproxy_start(qt_zk_env(), 10000);
     int dead[FO_PARTS];
     zhandle_t *zh;
+    char *broker_zk;
 
     ck_assert_msg(proxy != NULL, "zkproxy did not start");
-    cluster_start_via(3, proxy);
-    topic_create("availzk", FO_PARTS);
-    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_int_eq(qt_cluster_init(&cl, 10000), 0);
+    broker_zk = qt_zkproxy_connect_string(proxy, strchr(cl.zk_connect, '/'));
+    ck_assert_ptr_nonnull(broker_zk);
+    ck_assert_int_eq(
+        qt_cluster_start_brokers(&cl, 3, broker_zk, NULL, START_MS), 0);
+    free(broker_zk);
+    ck_assert_int_eq(
+        qt_cluster_topic_create(&cl, "availzk", FO_PARTS, 1, 20000), 0);
+    zh = qt_zk_connect(cl.zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
     ck_assert_int_gt(partitions_of(zh, "availzk", 2, dead), 0);
     qt_zk_close(zh);
     /* the brokers lose ZooKeeper, then broker 2 dies: nobody can tell the
      * others, whose metadata keeps naming it */
     qt_zkproxy_stop(proxy);
-    ck_assert_int_eq(qt_broker_kill(brokers[1]), 0);
+    ck_assert_int_eq(qt_broker_kill(cl.b[1]), 0);
     console_produce_all("availzk", 5000);
     keyed_fail_clearly("availzk", dead, "is unreachable");
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -1025,7 +968,7 @@ static int poll_expect(quire_consumer_t *c, int64_t offset, int i)
 static void read_back_after_move(const char *topic, int part, int n, int parts,
                                  int64_t end)
 {
-    quire_conf_t *conf = conf_new(bootstrap);
+    quire_conf_t *conf = conf_new(cl.bootstrap);
     quire_consumer_t *c = NULL;
     char errstr[256];
     int *at = calloc((size_t)end, sizeof(int));
@@ -1055,9 +998,9 @@ START_TEST(leader_moved_while_producing)
     quire_producer_t *p;
     zhandle_t *zh;
 
-    cluster_start(3);
-    topic_create("moved", parts);
-    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_int_eq(qt_cluster_start(&cl, 3, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "moved", parts, 1, 20000), 0);
+    zh = qt_zk_connect(cl.zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
     for (int q = 0; q < parts; q++) {
         char path[256];
@@ -1070,7 +1013,7 @@ START_TEST(leader_moved_while_producing)
     victim = zk_leader(zh, "moved", moved_part, NULL, NULL);
     ck_assert(victim >= 1 && victim <= 3);
     target = victim % 3 + 1;
-    conf = conf_new(bootstrap);
+    conf = conf_new(cl.bootstrap);
     conf_set(conf, "linger.ms", "2");
     conf_set(conf, "acks", "all");
     conf_set(conf, "retry.backoff.ms", "50");
@@ -1089,7 +1032,7 @@ START_TEST(leader_moved_while_producing)
         if (i == n / 3) {
             /* its leader dies with records in flight; the operator moves
              * the partition to another broker */
-            ck_assert_int_eq(qt_broker_kill(brokers[victim - 1]), 0);
+            ck_assert_int_eq(qt_broker_kill(cl.b[victim - 1]), 0);
             move_leader(zh, "moved", moved_part, victim, target);
         }
         if (i % 500 == 0)
@@ -1118,7 +1061,7 @@ START_TEST(leader_moved_while_producing)
     read_back_after_move("moved", moved_part, n, parts, last[moved_part] + 1);
     qt_zk_close(zh);
     free(ds);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -1135,19 +1078,19 @@ START_TEST(consumer_follows_leader_restart)
     int64_t deadline;
     zhandle_t *zh;
 
-    cluster_start(2);
-    topic_create("follow", 1);
-    zh = qt_zk_connect(zk_connect, 10000);
+    ck_assert_int_eq(qt_cluster_start(&cl, 2, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "follow", 1, 1, 20000), 0);
+    zh = qt_zk_connect(cl.zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
     ck_assert(qt_zk_wait_exists(zh, "/brokers/topics/follow/partitions/0/state",
                                 true, 20000));
     leader = zk_leader(zh, "follow", 0, NULL, NULL);
-    conf = conf_new(bootstrap);
+    conf = conf_new(cl.bootstrap);
     p = producer_new(conf);
     for (int i = 0; i < n; i++)
         send_keyed(p, "follow", i);
     ck_assert_int_eq(quire_producer_flush(p, 20000), QUIRE_ERR_NONE);
-    conf = conf_new(bootstrap);
+    conf = conf_new(cl.bootstrap);
     conf_set(conf, "fetch.max.wait.ms", "100");
     conf_set(conf, "retry.backoff.ms", "50");
     ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
@@ -1163,9 +1106,9 @@ START_TEST(consumer_follows_leader_restart)
             char path[64];
 
             snprintf(path, sizeof(path), "/brokers/ids/%d", leader);
-            ck_assert_int_eq(qt_broker_kill(brokers[leader - 1]), 0);
+            ck_assert_int_eq(qt_broker_kill(cl.b[leader - 1]), 0);
             ck_assert(qt_zk_wait_exists(zh, path, false, 20000));
-            ck_assert_int_eq(qt_broker_start(brokers[leader - 1], START_MS), 0);
+            ck_assert_int_eq(qt_broker_start(cl.b[leader - 1], START_MS), 0);
             for (int i = n; i < 2 * n; i++)
                 send_keyed(p, "follow", i);
         }
@@ -1177,7 +1120,7 @@ START_TEST(consumer_follows_leader_restart)
         ck_assert_int_eq(ds->err[i], QUIRE_ERR_NONE);
     free(ds);
     qt_zk_close(zh);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -1207,9 +1150,15 @@ END_TEST
  * records together, each member's count and rate printed (issue 14). */
 START_TEST(perf_group_members)
 {
-    char *prod[] = {
-        QT_PERF_BIN, "produce",       "--topic", "pgroup", "--bootstrap-server",
-        bootstrap,   "--num-records", "20000",   NULL};
+    char *prod[] = {QT_PERF_BIN,
+                    "produce",
+                    "--topic",
+                    "pgroup",
+                    "--bootstrap-server",
+                    cl.bootstrap,
+                    "--num-records",
+                    "20000",
+                    NULL};
     char *cons[] = {QT_PERF_BIN,
                     "consume",
                     "--topic",
@@ -1229,12 +1178,12 @@ START_TEST(perf_group_members)
     long long a = 0, b = 0;
     const char *m;
 
-    cluster_start(1);
-    topic_create("pgroup", 4);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "pgroup", 4, 1, 20000), 0);
     ck_assert_int_eq(qt_run(prod, NULL, 60000, &res), 0);
     ck_assert_msg(res.status == 0, "quire-perf produce: %s", res.err);
     qt_run_free(&res);
-    cons[5] = zk_connect;
+    cons[5] = cl.zk_connect;
     ck_assert_int_eq(qt_run(cons, NULL, 90000, &res), 0);
     ck_assert_msg(res.status == 0, "quire-perf consume --group exited %d:\n%s",
                   res.status, res.err);
@@ -1249,7 +1198,7 @@ START_TEST(perf_group_members)
     ck_assert_msg(strstr(res.out, " records received in ") != NULL, "%s",
                   res.out);
     qt_run_free(&res);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 

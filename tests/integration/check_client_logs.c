@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "qt_broker.h"
+#include "qt_cluster.h"
 #include "qt_zk.h"
 #include "qt_zkproxy.h"
 #include "quire.h"
@@ -34,8 +35,7 @@
 #define START_MS  20000
 #define MAX_LINES 4096
 
-static char *zk_connect;
-static qt_broker_t *broker;
+static qt_cluster_t cl;
 
 static int64_t now_ms(void)
 {
@@ -43,23 +43,6 @@ static int64_t now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void cluster_start(void)
-{
-    zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
-    ck_assert_ptr_nonnull(zk_connect);
-    broker = qt_broker_new(1, zk_connect, NULL);
-    ck_assert_ptr_nonnull(broker);
-    ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
-}
-
-static void cluster_stop(void)
-{
-    qt_broker_destroy(broker);
-    broker = NULL;
-    free(zk_connect);
-    zk_connect = NULL;
 }
 
 /* ---- what the callbacks saw ---- */
@@ -190,7 +173,7 @@ static quire_consumer_t *consumer_new(quire_conf_t *conf)
 /* @p n records "k<i>"/"v<i>" into @p topic (auto-created), delivered */
 static void produce(const char *topic, int n)
 {
-    quire_producer_t *p = producer_new(conf_new(NULL, broker->addr));
+    quire_producer_t *p = producer_new(conf_new(NULL, cl.b[0]->addr));
 
     for (int i = 0; i < n; i++) {
         char k[16], v[16];
@@ -241,15 +224,15 @@ START_TEST(broker_down_quiet)
     int64_t end;
     long errbytes;
 
-    cluster_start();
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
     produce("down", 1);
     saved = stderr_to(errpath, sizeof(errpath));
-    p = producer_new(conf_new(s, broker->addr));
+    p = producer_new(conf_new(s, cl.b[0]->addr));
     ck_assert_int_eq(
         quire_producer_send(p, "down", 0, "a", 1, "b", 1, NULL, 0, 0, NULL),
         QUIRE_ERR_NONE);
     ck_assert_int_eq(quire_producer_flush(p, 30000), QUIRE_ERR_NONE);
-    ck_assert_int_eq(qt_broker_stop(broker, 20000), 0);
+    ck_assert_int_eq(qt_broker_stop(cl.b[0], 20000), 0);
     end = now_ms() + 10000;
     for (int i = 0; i < 200 && now_ms() < end; i++) {
         /* accepted (queued), the broker being known */
@@ -265,7 +248,7 @@ START_TEST(broker_down_quiet)
     ck_assert_msg(lines <= 12, "%d lines for a broker down 10 s", lines);
     ck_assert_int_eq(errbytes, 0);
     ck_assert_int_eq(errors_of(s, QUIRE_ERR_ALL_BROKERS_DOWN), 1);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(s);
 }
 END_TEST
@@ -282,10 +265,10 @@ START_TEST(reconnect_backoff_grows)
     int n = 0;
     int32_t cnt;
 
-    cluster_start();
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
     /* the broker's own address once it is gone: a real refusal */
-    snprintf(addr, sizeof(addr), "%s", broker->addr);
-    ck_assert_int_eq(qt_broker_stop(broker, 20000), 0);
+    snprintf(addr, sizeof(addr), "%s", cl.b[0]->addr);
+    ck_assert_int_eq(qt_broker_stop(cl.b[0], 20000), 0);
     conf = conf_new(s, addr);
     set(conf, "debug", "net");
     set(conf, "reconnect.backoff.ms", "50");
@@ -305,7 +288,7 @@ START_TEST(reconnect_backoff_grows)
     /* waits only ever come late: the 4th gap is at least 0.8 x 400 ms */
     ck_assert_msg(at[4] - at[3] >= 320, "4th backoff %lld ms",
                   (long long)(at[4] - at[3]));
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(s);
 }
 END_TEST
@@ -321,8 +304,8 @@ START_TEST(debug_per_handle)
     const quire_record_t *rec;
     int got = 0;
 
-    cluster_start();
-    conf = conf_new(pd, broker->addr);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    conf = conf_new(pd, cl.b[0]->addr);
     set(conf, "debug", "all");
     p = producer_new(conf);
     ck_assert_int_eq(
@@ -331,10 +314,10 @@ START_TEST(debug_per_handle)
     ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
     ck_assert_int_gt(pd->n - lines_upto(pd, 6), 0);
 
-    conf = conf_new(a, broker->addr);
+    conf = conf_new(a, cl.b[0]->addr);
     set(conf, "debug", "fetch");
     ca = consumer_new(conf);
-    cb = consumer_new(conf_new(b, broker->addr));
+    cb = consumer_new(conf_new(b, cl.b[0]->addr));
     ck_assert_int_eq(
         quire_consumer_assign(ca, "dbg", 0, QUIRE_OFFSET_BEGINNING),
         QUIRE_ERR_NONE);
@@ -354,7 +337,7 @@ START_TEST(debug_per_handle)
     if (b->n - lines_upto(b, 6) != 0)
         dump(b);
     ck_assert_int_eq(b->n - lines_upto(b, 6), 0);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(a);
     free(b);
     free(pd);
@@ -374,9 +357,9 @@ START_TEST(clean_close_quiet)
     char addr[64];
     int lfd;
 
-    cluster_start();
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
     produce("closeq", 1);
-    p = producer_new(conf_new(s, broker->addr));
+    p = producer_new(conf_new(s, cl.b[0]->addr));
     for (int i = 0; i < 100; i++)
         ck_assert_int_eq(quire_producer_send(p, "closeq", QUIRE_PARTITION_ANY,
                                              "k", 1, "v", 1, NULL, 0, 0, NULL),
@@ -399,7 +382,7 @@ START_TEST(clean_close_quiet)
         dump(s);
     ck_assert_int_eq(lines_upto(s, 5), 0);
     free(s);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -452,8 +435,8 @@ START_TEST(expired_record_report)
 
     memset(&drs, 0, sizeof(drs));
     pthread_mutex_init(&drs.lock, NULL);
-    cluster_start();
-    conf = conf_new(NULL, broker->addr);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    conf = conf_new(NULL, cl.b[0]->addr);
     set(conf, "request.timeout.ms", "1000");
     set(conf, "delivery.timeout.ms", "1500");
     quire_conf_set_delivery_cb(conf, on_dr, &drs);
@@ -462,7 +445,7 @@ START_TEST(expired_record_report)
                                          NULL, 0, 0, NULL),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(quire_producer_flush(p, 30000), QUIRE_ERR_NONE);
-    ck_assert_int_eq(qt_broker_stop(broker, 20000), 0);
+    ck_assert_int_eq(qt_broker_stop(cl.b[0], 20000), 0);
     ck_assert_int_eq(quire_producer_send(p, "exp", 0, "k-exp", 5, "v-exp", 5,
                                          NULL, 0, 0, NULL),
                      QUIRE_ERR_NONE);
@@ -477,7 +460,7 @@ START_TEST(expired_record_report)
     ck_assert_str_eq(drs.topic[1], "exp");
     ck_assert_int_eq(drs.partition[1], 0);
     quire_producer_close(p, 0);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -490,8 +473,8 @@ START_TEST(flush_from_callback)
     memset(&drs, 0, sizeof(drs));
     pthread_mutex_init(&drs.lock, NULL);
     drs.flush_in_cb = 1;
-    cluster_start();
-    conf = conf_new(NULL, broker->addr);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    conf = conf_new(NULL, cl.b[0]->addr);
     quire_conf_set_delivery_cb(conf, on_dr, &drs);
     drs.p = producer_new(conf);
     ck_assert_int_eq(
@@ -502,7 +485,7 @@ START_TEST(flush_from_callback)
     ck_assert_int_eq(drs.flush_err, QUIRE_ERR_STATE);
     ck_assert_int_eq(drs.close_err, QUIRE_ERR_STATE);
     ck_assert_int_eq(quire_producer_close(drs.p, 10000), QUIRE_ERR_NONE);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -520,13 +503,13 @@ START_TEST(close_reports_commit_failure)
     const char *chroot;
     int got = 0;
 
-    cluster_start();
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
     produce("grpclose", 5);
     px = qt_zkproxy_start(qt_zk_env(), 10000);
     ck_assert_ptr_nonnull(px);
-    chroot = strchr(zk_connect, '/');
+    chroot = strchr(cl.zk_connect, '/');
     snprintf(connect, sizeof(connect), "127.0.0.1:%d%s", px->port, chroot);
-    conf = conf_new(s, broker->addr);
+    conf = conf_new(s, cl.b[0]->addr);
     set(conf, "zookeeper.connect", connect);
     set(conf, "group.id", "g-close");
     set(conf, "auto.offset.reset", "earliest");
@@ -548,7 +531,7 @@ START_TEST(close_reports_commit_failure)
     ck_assert_int_ge(errors_of(s, QUIRE_ERR_ZK_CONNECTION_LOSS), 1);
     ck_assert_int_ne(quire_consumer_close(c), QUIRE_ERR_NONE);
     qt_zkproxy_stop(px);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(s);
 }
 END_TEST
@@ -566,7 +549,7 @@ START_TEST(wrong_chroot)
     char errstr[256];
     char *empty;
 
-    cluster_start();
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
     empty = qt_zk_chroot_new(qt_zk_env(), 10000); /* no broker there */
     ck_assert_ptr_nonnull(empty);
     conf = conf_new(NULL, NULL);
@@ -578,7 +561,7 @@ START_TEST(wrong_chroot)
                   "%s", errstr);
     quire_conf_destroy(conf);
 
-    conf = conf_new(s, broker->addr);
+    conf = conf_new(s, cl.b[0]->addr);
     set(conf, "zookeeper.connect", empty);
     set(conf, "group.id", "g-chroot");
     c = consumer_new(conf);
@@ -592,7 +575,7 @@ START_TEST(wrong_chroot)
                   s->reason[0]);
     quire_consumer_close(c);
     free(empty);
-    cluster_stop();
+    qt_cluster_stop(&cl);
     free(s);
 }
 END_TEST

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "qt_broker.h"
+#include "qt_cluster.h"
 #include "qt_zk.h"
 #include "quire.h"
 
@@ -31,30 +32,13 @@
 
 #define START_MS 20000
 
-static char *zk_connect;
-static qt_broker_t *broker;
-
-static void cluster_start(const char *extra)
-{
-    zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
-    ck_assert_ptr_nonnull(zk_connect);
-    broker = qt_broker_new(1, zk_connect, extra);
-    ck_assert_ptr_nonnull(broker);
-    ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
-}
-
-static void cluster_stop(void)
-{
-    qt_broker_destroy(broker);
-    broker = NULL;
-    free(zk_connect);
-    zk_connect = NULL;
-}
+static qt_cluster_t cl;
 
 /* quire-topics --list: does it name @p topic? */
 static int topic_listed(const char *topic)
 {
-    char *argv[] = {QT_TOPICS_BIN, "--zookeeper", zk_connect, "--list", NULL};
+    char *argv[] = {QT_TOPICS_BIN, "--zookeeper", cl.zk_connect, "--list",
+                    NULL};
     qt_run_result_t res;
     char *line, *save = NULL;
     int found = 0;
@@ -73,7 +57,7 @@ static int topic_listed(const char *topic)
 static void produce_hi(const char *topic, const char *prop,
                        qt_run_result_t *res)
 {
-    char *argv[] = {QT_PRODUCER_BIN, "--bootstrap-server", broker->addr,
+    char *argv[] = {QT_PRODUCER_BIN, "--bootstrap-server", cl.b[0]->addr,
                     "--topic", (char *)topic, "--producer-property",
                     /* longer than qt_run waits: an unknown topic must
                      * fail at once, not when this runs out (item 3) */
@@ -90,7 +74,7 @@ static quire_conf_t *broker_conf(void)
     char errstr[256];
 
     ck_assert_ptr_nonnull(conf);
-    ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", broker->addr,
+    ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", cl.b[0]->addr,
                                     errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
     return conf;
@@ -126,7 +110,7 @@ START_TEST(auto_create_from_producer_only)
     ck_assert_str_eq(val, "");
     quire_conf_destroy(conf);
 
-    cluster_start(NULL);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
     produce_hi("autoprod", NULL, &res);
     ck_assert_msg(res.status == 0, "console producer: %s", res.err);
     ck_assert_msg(res.err_len == 0, "stderr of a clean run: %s", res.err);
@@ -150,7 +134,7 @@ START_TEST(auto_create_from_producer_only)
         QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     quire_consumer_close(c);
     ck_assert(!topic_listed("consauto"));
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -159,13 +143,15 @@ START_TEST(broker_setting_decides)
 {
     qt_run_result_t res;
 
-    cluster_start("auto.create.topics.enable=false");
+    ck_assert_int_eq(
+        qt_cluster_start(&cl, 1, "auto.create.topics.enable=false", START_MS),
+        0);
     produce_hi("brokersays", NULL, &res);
     ck_assert_msg(res.status != 0, "sent to a topic that does not exist");
     ck_assert_msg(strstr(res.err, "Unknown topic") != NULL, "%s", res.err);
     qt_run_free(&res);
     ck_assert(!topic_listed("brokersays"));
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -232,8 +218,9 @@ START_TEST(admin_tools)
     char *all[] = {QT_GROUPS_BIN, "--zookeeper",  NULL,
                    "--describe",  "--all-groups", NULL};
 
-    cluster_start(NULL);
-    create[2] = reset[2] = clamp[2] = del[2] = all[2] = alltop[2] = zk_connect;
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    create[2] = reset[2] = clamp[2] = del[2] = all[2] = alltop[2] =
+        cl.zk_connect;
     run_tool(create, &res);
     ck_assert_msg(res.status == 0, "%s", res.err);
     qt_run_free(&res);
@@ -283,7 +270,7 @@ START_TEST(admin_tools)
     ck_assert_int_eq(res.status, 2);
     ck_assert_msg(line_count(res.err) == 1, "%s", res.err);
     qt_run_free(&res);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -312,8 +299,8 @@ START_TEST(console_consumer_headers)
                     "print.key=true",
                     NULL};
 
-    cluster_start(NULL);
-    argv[2] = broker->addr;
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    argv[2] = cl.b[0]->addr;
     conf = broker_conf();
     ck_assert_msg(quire_producer_new(conf, &p, errstr, sizeof(errstr)) ==
                       QUIRE_ERR_NONE,
@@ -331,7 +318,7 @@ START_TEST(console_consumer_headers)
     ck_assert_msg(res.status == 0, "%s", res.err);
     ck_assert_str_eq(res.out, "a:1,b:null\tk\tv1\nNO_HEADERS\tk\tv2\n");
     qt_run_free(&res);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -344,8 +331,8 @@ START_TEST(console_consumer_whitelist_no_group)
                     "--max-messages", "1",           "--timeout-ms",
                     "15000",          NULL};
 
-    cluster_start(NULL);
-    argv[2] = zk_connect;
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    argv[2] = cl.zk_connect;
     produce_hi("wl1", NULL, &res);
     ck_assert_msg(res.status == 0, "console producer: %s", res.err);
     qt_run_free(&res);
@@ -355,7 +342,7 @@ START_TEST(console_consumer_whitelist_no_group)
     ck_assert_msg(strstr(res.err, "using group console-consumer-"), "%s",
                   res.err);
     qt_run_free(&res);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 

@@ -21,13 +21,13 @@
 #include <unistd.h>
 
 #include "qt_broker.h"
+#include "qt_cluster.h"
 #include "qt_zk.h"
 #include "quire.h"
 
 #define T_MS 10000
 
-static char *zk_connect;
-static qt_broker_t *broker;
+static qt_cluster_t cl;
 static zhandle_t *zh;
 
 static void run_ok(char *const argv[], const char *input, int want_status,
@@ -40,39 +40,16 @@ static void run_ok(char *const argv[], const char *input, int want_status,
 
 static void cluster_start(void)
 {
-    zk_connect = qt_zk_chroot_new(qt_zk_env(), T_MS);
-    ck_assert_ptr_nonnull(zk_connect);
-    zh = qt_zk_connect(zk_connect, T_MS);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, 20000), 0);
+    zh = qt_zk_connect(cl.zk_connect, T_MS);
     ck_assert_ptr_nonnull(zh);
-    broker = qt_broker_new(1, zk_connect, NULL);
-    ck_assert_ptr_nonnull(broker);
-    ck_assert_int_eq(qt_broker_start(broker, 20000), 0);
-    qt_run_result_t res;
-    char *topics[] = {QT_TOPICS_BIN,
-                      "--zookeeper",
-                      zk_connect,
-                      "--create",
-                      "--topic",
-                      "cg",
-                      "--partitions",
-                      "3",
-                      "--replication-factor",
-                      "1",
-                      NULL};
-    run_ok(topics, NULL, 0, &res);
-    qt_run_free(&res);
     /* the controller elects the leaders first */
-    for (int p = 0; p < 3; p++) {
-        char path[96];
-        snprintf(path, sizeof(path), "/brokers/topics/cg/partitions/%d/state",
-                 p);
-        ck_assert(qt_zk_wait_exists(zh, path, true, 20000));
-    }
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "cg", 3, 1, 20000), 0);
     /* 10, 7 and 13 records to partitions 0, 1, 2 */
     static const int counts[3] = {10, 7, 13};
     quire_conf_t *conf = quire_conf_new();
     char errstr[256];
-    ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", broker->addr,
+    ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", cl.b[0]->addr,
                                     errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
     quire_producer_t *prod = NULL;
@@ -86,7 +63,6 @@ static void cluster_start(void)
                              QUIRE_ERR_NONE);
     ck_assert_int_eq(quire_producer_flush(prod, 30000), QUIRE_ERR_NONE);
     quire_producer_close(prod, 10000);
-    qt_run_free(&res);
 }
 
 /* @p n records ("v") to @p topic / @p partition, timestamped now. */
@@ -95,7 +71,7 @@ static void produce_to(const char *topic, int partition, int n)
     quire_conf_t *conf = quire_conf_new();
     quire_producer_t *prod = NULL;
     char errstr[256];
-    ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", broker->addr,
+    ck_assert_int_eq(quire_conf_set(conf, "bootstrap.servers", cl.b[0]->addr,
                                     errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
     ck_assert_msg(quire_producer_new(conf, &prod, errstr, sizeof(errstr)) ==
@@ -111,9 +87,8 @@ static void produce_to(const char *topic, int partition, int n)
 
 static void cluster_stop(void)
 {
-    qt_broker_destroy(broker);
+    qt_cluster_stop(&cl);
     qt_zk_close(zh);
-    free(zk_connect);
 }
 
 /* Runs the tool with @p args (NULL-terminated) after --zookeeper. */
@@ -123,7 +98,7 @@ static void cg(qt_run_result_t *res, int want_status, ...)
     int n = 0;
     argv[n++] = QT_CG_BIN;
     argv[n++] = "--zookeeper";
-    argv[n++] = zk_connect;
+    argv[n++] = cl.zk_connect;
     va_list ap;
     va_start(ap, want_status);
     for (char *a; (a = va_arg(ap, char *)) != NULL && n < 31;)
@@ -218,7 +193,7 @@ START_TEST(test_cli)
     if (pid == 0) {
         signal(SIGTERM, SIG_DFL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execl(QT_MEMBER_BIN, QT_MEMBER_BIN, "--zookeeper", zk_connect,
+        execl(QT_MEMBER_BIN, QT_MEMBER_BIN, "--zookeeper", cl.zk_connect,
               "--group", "g1", "--id", "g1_member", "--topics", "cg",
               "--tick-ms", "100000", (char *)NULL);
         _exit(127);

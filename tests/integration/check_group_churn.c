@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "qt_broker.h"
+#include "qt_cluster.h"
 #include "qt_zk.h"
 #include "quire.h"
 
@@ -80,8 +81,7 @@
 #define MAXREC   20000
 #define FETCH_MS 300
 
-static char *zk_connect;
-static qt_broker_t *broker;
+static qt_cluster_t cl;
 static char dir[64];
 
 static long long mono_ms(void)
@@ -99,40 +99,19 @@ static void msleep(int ms)
     nanosleep(&ts, NULL);
 }
 
-static void topic_create(const char *topic, int partitions)
-{
-    char parts[16];
-    char *argv[] = {QT_TOPICS_BIN,  "--zookeeper", zk_connect,
-                    "--create",     "--topic",     (char *)topic,
-                    "--partitions", parts,         NULL};
-    qt_run_result_t res;
-
-    snprintf(parts, sizeof(parts), "%d", partitions);
-    ck_assert_int_eq(qt_run(argv, NULL, 20000, &res), 0);
-    ck_assert_msg(res.status == 0, "quire-topics: %s", res.err);
-    qt_run_free(&res);
-}
-
 static void cluster_start(const char *topic)
 {
     snprintf(dir, sizeof(dir), "/tmp/gc-churn.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
-    ck_assert_ptr_nonnull(zk_connect);
-    broker = qt_broker_new(1, zk_connect, NULL);
-    ck_assert_ptr_nonnull(broker);
-    ck_assert_int_eq(qt_broker_start(broker, 20000), 0);
-    topic_create(topic, NPART);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, 20000), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, topic, NPART, 0, 20000), 0);
 }
 
 static void cluster_stop(void)
 {
     char cmd[128];
 
-    qt_broker_destroy(broker);
-    broker = NULL;
-    free(zk_connect);
-    zk_connect = NULL;
+    qt_cluster_stop(&cl);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (getenv("GC_KEEP")) /* the members' files, to look at */
         fprintf(stderr, "members' output kept in %s\n", dir);
@@ -172,7 +151,7 @@ static void *produce_main(void *arg)
     quire_producer_t *prod = NULL;
     char errstr[256];
 
-    quire_conf_set(conf, "bootstrap.servers", broker->addr, NULL, 0);
+    quire_conf_set(conf, "bootstrap.servers", cl.b[0]->addr, NULL, 0);
     quire_conf_set(conf, "acks", "all", NULL, 0);
     quire_conf_set(conf, "linger.ms", "5", NULL, 0);
     quire_conf_set_delivery_cb(conf, on_delivery, p);
@@ -244,7 +223,7 @@ static int member_start(const char *group, const char *topic,
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fd < 0 || dup2(fd, 1) < 0)
             _exit(126);
-        execl(GC_MEMBER_BIN, GC_MEMBER_BIN, "--zookeeper", zk_connect,
+        execl(GC_MEMBER_BIN, GC_MEMBER_BIN, "--zookeeper", cl.zk_connect,
               "--group", group, "--topic", topic, "--strategy", strategy,
               "--session-timeout-ms", "2000", "--fetch-wait-ms", fetch,
               "--commit-ms", "300", (char *)NULL);
@@ -791,7 +770,7 @@ static void produce_sync(const char *topic, int parts, int first, int n)
     quire_producer_t *p = NULL;
     char errstr[256];
 
-    quire_conf_set(conf, "bootstrap.servers", broker->addr, NULL, 0);
+    quire_conf_set(conf, "bootstrap.servers", cl.b[0]->addr, NULL, 0);
     quire_conf_set(conf, "acks", "all", NULL, 0);
     ck_assert_msg(quire_producer_new(conf, &p, errstr, sizeof(errstr)) ==
                       QUIRE_ERR_NONE,
@@ -822,7 +801,7 @@ static pid_t console_start(const char *out, const char *group,
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fd < 0 || dup2(fd, 1) < 0)
             _exit(126);
-        execl(QT_CONSOLE_BIN, QT_CONSOLE_BIN, "--zookeeper", zk_connect,
+        execl(QT_CONSOLE_BIN, QT_CONSOLE_BIN, "--zookeeper", cl.zk_connect,
               "--group", group, whitelist ? "--whitelist" : "--topic",
               whitelist ? whitelist : "cons", "--from-beginning",
               "--consumer-property", "fetch.max.wait.ms=100",
@@ -923,9 +902,9 @@ START_TEST(test_console)
 
     memset(got, 0, sizeof(got));
     cluster_start("cons");
-    zh = qt_zk_connect(zk_connect, 10000);
+    zh = qt_zk_connect(cl.zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
-    argv[2] = zk_connect;
+    argv[2] = cl.zk_connect;
     produce_sync("cons", NPART, 0, N1);
 
     /* --max-messages: prints 100, commits those 100, leaves */
@@ -982,11 +961,13 @@ START_TEST(test_console)
      * matches, one of them created after the subscription; no other.
      * Values name the topic: cons 0.., cots 1000.., coas 2000.. (created
      * later), conss 3000.. and xcons 3100.. (no match). */
-    topic_create("cots", 3);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "cots", 3, 0, 20000), 0);
     produce_sync("cots", 3, 1000, WL_N);
-    topic_create("conss", 3); /* co.s matches a prefix only */
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "conss", 3, 0, 20000),
+                     0); /* co.s matches a prefix only */
     produce_sync("conss", 3, 3000, WL_N);
-    topic_create("xcons", 3); /* and here a suffix only */
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "xcons", 3, 0, 20000),
+                     0); /* and here a suffix only */
     produce_sync("xcons", 3, 3100, WL_N);
     snprintf(outw, sizeof(outw), "%s/w.out", dir);
     w = console_start(outw, "cw", "co.s|nomatch", WL_TOTAL_S);
@@ -997,7 +978,7 @@ START_TEST(test_console)
                   "--whitelist printed %d records of the topics there "
                   "before it, not %d",
                   count_lines(outw), N + WL_N);
-    topic_create("coas", 3);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "coas", 3, 0, 20000), 0);
     produce_sync("coas", 3, 2000, WL_N);
     for (until = mono_ms() + 30000;
          waitpid(w, &status, WNOHANG) == 0 && mono_ms() < until;)

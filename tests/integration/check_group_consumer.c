@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "qt_broker.h"
+#include "qt_cluster.h"
 #include "qt_zk.h"
 #include "quire.h"
 
@@ -28,39 +29,7 @@
 #define MAXREC   4000
 #define MAXPART  16
 
-static char *zk_connect;
-static qt_broker_t *broker;
-
-static void cluster_start(void)
-{
-    zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
-    ck_assert_ptr_nonnull(zk_connect);
-    broker = qt_broker_new(1, zk_connect, NULL);
-    ck_assert_ptr_nonnull(broker);
-    ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
-}
-
-static void cluster_stop(void)
-{
-    qt_broker_destroy(broker);
-    broker = NULL;
-    free(zk_connect);
-    zk_connect = NULL;
-}
-
-static void topic_create(const char *topic, int parts)
-{
-    char nparts[16];
-    char *argv[] = {QT_TOPICS_BIN,  "--zookeeper", zk_connect,
-                    "--create",     "--topic",     (char *)topic,
-                    "--partitions", nparts,        NULL};
-    qt_run_result_t res;
-
-    snprintf(nparts, sizeof(nparts), "%d", parts);
-    ck_assert_int_eq(qt_run(argv, NULL, 20000, &res), 0);
-    ck_assert_msg(res.status == 0, "quire-topics: %s", res.err);
-    qt_run_free(&res);
-}
+static qt_cluster_t cl;
 
 static void conf_set(quire_conf_t *conf, const char *key, const char *value)
 {
@@ -79,7 +48,7 @@ static void produce(const char *topic, int first, int n)
     quire_producer_t *p = NULL;
     char errstr[256];
 
-    conf_set(conf, "bootstrap.servers", broker->addr);
+    conf_set(conf, "bootstrap.servers", cl.b[0]->addr);
     conf_set(conf, "acks", "all");
     ck_assert_msg(quire_producer_new(conf, &p, errstr, sizeof(errstr)) ==
                       QUIRE_ERR_NONE,
@@ -176,7 +145,7 @@ static member_t *member_new(const char *name, const char *group,
 
     ck_assert_ptr_nonnull(m);
     m->name = name;
-    conf_set(conf, "zookeeper.connect", zk_connect);
+    conf_set(conf, "zookeeper.connect", cl.zk_connect);
     conf_set(conf, "group.id", group);
     conf_set(conf, "partition.assignment.strategy", strategy);
     conf_set(conf, "auto.offset.reset", reset);
@@ -254,8 +223,8 @@ START_TEST(subscribe_commit_resume)
     int64_t deadline, sum = 0;
     char id[256];
 
-    cluster_start();
-    topic_create("gc1", 4);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "gc1", 4, 0, 20000), 0);
     produce("gc1", 0, 400);
     a = member_new("a", "g1", "range", "earliest", 0);
     ck_assert_int_eq(quire_consumer_member_id(a->c, id, sizeof(id)),
@@ -311,7 +280,7 @@ START_TEST(subscribe_commit_resume)
     for (int p = 0; p < 4; p++)
         ck_assert_int_ge(b->assigned_at[p], 0);
     member_close(b);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -323,8 +292,8 @@ START_TEST(join_revoke_commit_handover)
     member_t *a, *b;
     int64_t deadline;
 
-    cluster_start();
-    topic_create("gc2", 6);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "gc2", 6, 0, 20000), 0);
     produce("gc2", 0, 600);
     a = member_new("a", "g2", "range", "earliest", 0);
     a->commit_in_revoke = 1;
@@ -380,7 +349,7 @@ START_TEST(join_revoke_commit_handover)
     for (int v = 600; v < 660; v++)
         ck_assert_int_eq(b->seen[v], 1);
     member_close(b);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -391,8 +360,8 @@ START_TEST(sticky_is_incremental)
     member_t *a, *b;
     int64_t deadline;
 
-    cluster_start();
-    topic_create("gc3", 4);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "gc3", 4, 0, 20000), 0);
     produce("gc3", 0, 40);
     a = member_new("a", "g3", "sticky", "earliest", 1);
     member_subscribe(a, "gc3");
@@ -418,7 +387,7 @@ START_TEST(sticky_is_incremental)
             ck_assert_int_eq(b->assigned_at[p], a->revoked_at[p]);
     member_close(a);
     member_close(b);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -429,8 +398,8 @@ START_TEST(regex_picks_up_new_topic)
     char errstr[256];
     int64_t deadline;
 
-    cluster_start();
-    topic_create("rx.one", 2);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "rx.one", 2, 0, 20000), 0);
     a = member_new("a", "g4", "roundrobin", "earliest", 1);
     ck_assert_int_eq(
         quire_consumer_subscribe_regex(a->c, "rx\\.(", errstr, sizeof(errstr)),
@@ -442,8 +411,8 @@ START_TEST(regex_picks_up_new_topic)
     while (owned_count(a) != 2 && qt_now_ms() < deadline)
         member_poll(a, 100);
     ck_assert_int_eq(owned_count(a), 2);
-    topic_create("rx.two", 2);
-    topic_create("other", 2);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "rx.two", 2, 0, 20000), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "other", 2, 0, 20000), 0);
     produce("rx.two", 0, 20);
     produce("other", 20, 20);
     deadline = qt_now_ms() + 30000;
@@ -457,7 +426,7 @@ START_TEST(regex_picks_up_new_topic)
     for (int v = 20; v < 40; v++)
         ck_assert_int_eq(a->seen[v], 0);
     member_close(a);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -469,8 +438,8 @@ START_TEST(committed_offset_out_of_range)
     quire_topic_partition_t tps[2] = {{"gc6", 0, 100000}, {"gc6", 1, 3}};
     int64_t deadline;
 
-    cluster_start();
-    topic_create("gc6", 2);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "gc6", 2, 0, 20000), 0);
     produce("gc6", 0, 40);
     a = member_new("a", "g6", "range", "earliest", 0);
     member_subscribe(a, "gc6");
@@ -492,7 +461,7 @@ START_TEST(committed_offset_out_of_range)
     ck_assert_int_eq(b->first[0], 0); /* reset to the earliest */
     ck_assert_int_eq(b->first[1], 3);
     member_close(b);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -507,10 +476,10 @@ START_TEST(autocommit_on_close_without_callback)
     int got = 0;
     int64_t deadline, sum = 0;
 
-    cluster_start();
-    topic_create(topic, 3);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, topic, 3, 0, 20000), 0);
     produce(topic, 0, 90);
-    conf_set(conf, "zookeeper.connect", zk_connect);
+    conf_set(conf, "zookeeper.connect", cl.zk_connect);
     conf_set(conf, "group.id", "g7");
     conf_set(conf, "auto.offset.reset", "smallest");
     conf_set(conf, "auto.commit.interval.ms", "600000"); /* not by time */
@@ -535,7 +504,7 @@ START_TEST(autocommit_on_close_without_callback)
 
     /* what the group has: read by a consumer that does not join */
     conf = quire_conf_new();
-    conf_set(conf, "zookeeper.connect", zk_connect);
+    conf_set(conf, "zookeeper.connect", cl.zk_connect);
     conf_set(conf, "group.id", "g7");
     ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
@@ -549,7 +518,7 @@ START_TEST(autocommit_on_close_without_callback)
     }
     ck_assert_int_eq(sum, 90);
     quire_consumer_close(c);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 
@@ -567,19 +536,19 @@ START_TEST(bad_use)
     int64_t deadline;
     quire_err_t err;
 
-    cluster_start();
-    topic_create("gc5", 2);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, START_MS), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "gc5", 2, 0, 20000), 0);
     produce("gc5", 0, 10);
 
     /* group.id without zookeeper.connect */
     conf = quire_conf_new();
-    conf_set(conf, "bootstrap.servers", broker->addr);
+    conf_set(conf, "bootstrap.servers", cl.b[0]->addr);
     conf_set(conf, "group.id", "g5");
     ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
                      QUIRE_ERR_CONF_INVALID);
     ck_assert_ptr_nonnull(strstr(errstr, "zookeeper.connect"));
     /* an illegal group id */
-    conf_set(conf, "zookeeper.connect", zk_connect);
+    conf_set(conf, "zookeeper.connect", cl.zk_connect);
     conf_set(conf, "group.id", "a/b");
     ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
                      QUIRE_ERR_CONF_INVALID);
@@ -636,7 +605,7 @@ START_TEST(bad_use)
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(off, -1);
     member_close(m);
-    cluster_stop();
+    qt_cluster_stop(&cl);
 }
 END_TEST
 

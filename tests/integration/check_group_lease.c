@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "qt_broker.h"
+#include "qt_cluster.h"
 #include "qt_zk.h"
 #include "quire.h"
 
@@ -44,35 +45,22 @@
 #define WAIT_MS  30000
 #define MAX_RUNS 100
 
-static char *zk_connect;
-static qt_broker_t *broker;
+static qt_cluster_t cl;
 static char dir[64];
 
 static void cluster_start(void)
 {
-    char *argv[] = {QT_TOPICS_BIN, "--zookeeper",  NULL, "--create", "--topic",
-                    "t",           "--partitions", "2",  NULL};
-    qt_run_result_t res;
-
     snprintf(dir, sizeof(dir), "/tmp/gc-lease.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
-    ck_assert_ptr_nonnull(zk_connect);
-    argv[2] = zk_connect;
-    broker = qt_broker_new(1, zk_connect, NULL);
-    ck_assert_ptr_nonnull(broker);
-    ck_assert_int_eq(qt_broker_start(broker, 20000), 0);
-    ck_assert_int_eq(qt_run(argv, NULL, 20000, &res), 0);
-    ck_assert_msg(res.status == 0, "quire-topics: %s", res.err);
-    qt_run_free(&res);
+    ck_assert_int_eq(qt_cluster_start(&cl, 1, NULL, 20000), 0);
+    ck_assert_int_eq(qt_cluster_topic_create(&cl, "t", 2, 0, 20000), 0);
 }
 
 static void cluster_stop(void)
 {
     char cmd[128];
 
-    qt_broker_destroy(broker);
-    free(zk_connect);
+    qt_cluster_stop(&cl);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (getenv("GC_KEEP"))
         fprintf(stderr, "members' output kept in %s\n", dir);
@@ -87,7 +75,7 @@ static void produce_backlog(void)
     char errstr[256];
 
     ck_assert_ptr_nonnull(conf);
-    quire_conf_set(conf, "bootstrap.servers", broker->addr, NULL, 0);
+    quire_conf_set(conf, "bootstrap.servers", cl.b[0]->addr, NULL, 0);
     quire_conf_set(conf, "linger.ms", "5", NULL, 0);
     ck_assert_int_eq(quire_producer_new(conf, &prod, errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
@@ -113,7 +101,7 @@ static pid_t member_start(const char *group, const char *out)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fd < 0 || dup2(fd, 1) < 0)
             _exit(126);
-        execl(GC_MEMBER_BIN, GC_MEMBER_BIN, "--zookeeper", zk_connect,
+        execl(GC_MEMBER_BIN, GC_MEMBER_BIN, "--zookeeper", cl.zk_connect,
               "--group", group, "--topic", "t", "--session-timeout-ms", "2000",
               "--fetch-wait-ms", "100", "--commit-ms", "200", "--record-ms",
               "2", (char *)NULL);

@@ -30,6 +30,7 @@
 #include "batch.h"
 #include "producer_int.h"
 #include "qt_broker.h"
+#include "qt_cluster.h"
 #include "qt_client.h"
 #include "qt_zk.h"
 #include "qt_zkproxy.h"
@@ -46,8 +47,7 @@
 #define CUT_EVERY 3
 #define KILLS     3
 
-static char *zk_connect;
-static qt_broker_t *broker;
+static qt_cluster_t cluster;
 static qt_zkproxy_t *proxy;
 static char bootstrap[64];
 
@@ -58,8 +58,7 @@ static void setup_cluster(void)
     char extra[256], up[64];
     int bport = qt_free_port();
 
-    zk_connect = qt_zk_chroot_new(qt_zk_env(), 10000);
-    ck_assert_ptr_nonnull(zk_connect);
+    ck_assert_int_eq(qt_cluster_init(&cluster, 10000), 0);
     snprintf(up, sizeof(up), "127.0.0.1:%d", bport);
     proxy = qt_proxy_start(QT_HARNESS_DIR "/brokerproxy.py", up, 10000);
     ck_assert_ptr_nonnull(proxy);
@@ -70,41 +69,15 @@ static void setup_cluster(void)
              "advertised.listeners=PLAINTEXT://127.0.0.1:%d\n"
              "zookeeper.session.timeout.ms=2000\n",
              bport, proxy->port);
-    broker = qt_broker_new(1, zk_connect, extra);
-    ck_assert_ptr_nonnull(broker);
-    ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
+    ck_assert_int_eq(
+        qt_cluster_start_brokers(&cluster, 1, NULL, extra, START_MS), 0);
 }
 
 static void teardown_cluster(void)
 {
-    qt_broker_destroy(broker);
-    broker = NULL;
+    qt_cluster_stop(&cluster);
     qt_zkproxy_stop(proxy);
     proxy = NULL;
-    free(zk_connect);
-    zk_connect = NULL;
-}
-
-static void topic_create(const char *topic, int parts)
-{
-    char nparts[16];
-    char *argv[] = {QT_TOPICS_BIN,
-                    "--zookeeper",
-                    zk_connect,
-                    "--create",
-                    "--topic",
-                    (char *)topic,
-                    "--partitions",
-                    nparts,
-                    "--replication-factor",
-                    "1",
-                    NULL};
-    qt_run_result_t res;
-
-    snprintf(nparts, sizeof(nparts), "%d", parts);
-    ck_assert_int_eq(qt_run(argv, NULL, 20000, &res), 0);
-    ck_assert_msg(res.status == 0, "quire-topics: %s", res.err);
-    qt_run_free(&res);
 }
 
 static void conf_set(quire_conf_t *conf, const char *key, const char *value)
@@ -191,14 +164,14 @@ static void crash_while_sending(quire_producer_t *p, const char *topic,
 
     send_range(p, topic, from, mid);
     qt_sleep_ms(50);
-    ck_assert_int_eq(qt_broker_kill(broker), 0);
+    ck_assert_int_eq(qt_broker_kill(cluster.b[0]), 0);
     send_range(p, topic, mid, to);
     /* the dead broker's session must expire before it can register */
-    zh = qt_zk_connect(zk_connect, 10000);
+    zh = qt_zk_connect(cluster.zk_connect, 10000);
     ck_assert_ptr_nonnull(zh);
     ck_assert(qt_zk_wait_exists(zh, "/brokers/ids/1", false, 30000));
     qt_zk_close(zh);
-    ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
+    ck_assert_int_eq(qt_broker_start(cluster.b[0], START_MS), 0);
     wait_delivered(to);
 }
 
@@ -229,9 +202,9 @@ static void produce_through_faults(const char *topic, const char *idem)
     send_range(p, topic, 0, NREC / 3);
     wait_delivered(NREC / 3);
     /* a clean restart: the producer state goes through a snapshot */
-    ck_assert_int_eq(qt_broker_stop(broker, 20000), 0);
+    ck_assert_int_eq(qt_broker_stop(cluster.b[0], 20000), 0);
     send_range(p, topic, NREC / 3, NREC / 2);
-    ck_assert_int_eq(qt_broker_start(broker, START_MS), 0);
+    ck_assert_int_eq(qt_broker_start(cluster.b[0], START_MS), 0);
     wait_delivered(NREC / 2);
     /* crashes: rebuilt from the last snapshot and the log each time */
     for (int k = 0; k < KILLS; k++)
@@ -346,7 +319,8 @@ static int proxy_cuts(void)
 START_TEST(no_duplicates_no_gaps)
 {
     setup_cluster();
-    topic_create("idem", PARTS);
+    ck_assert_int_eq(qt_cluster_topic_create(&cluster, "idem", PARTS, 1, 20000),
+                     0);
     int reordered = -1;
 
     produce_through_faults("idem", "true");
@@ -362,7 +336,8 @@ END_TEST
 START_TEST(without_idempotence_duplicates)
 {
     setup_cluster();
-    topic_create("plain", PARTS);
+    ck_assert_int_eq(
+        qt_cluster_topic_create(&cluster, "plain", PARTS, 1, 20000), 0);
     produce_through_faults("plain", "false");
     ck_assert_int_gt(proxy_cuts(), 10);
     /* what quire(3) documents for enable.idempotence=false */
@@ -430,8 +405,8 @@ START_TEST(fencing_and_id_blocks)
     int64_t start = -1, end = -1;
 
     setup_cluster();
-    topic_create("t", 1);
-    cl = qt_client_connect(broker->addr, 10000);
+    ck_assert_int_eq(qt_cluster_topic_create(&cluster, "t", 1, 1, 20000), 0);
+    cl = qt_client_connect(cluster.b[0]->addr, 10000);
     ck_assert_ptr_nonnull(cl);
     ck_assert_int_eq(qt_wait_topic(cl, "t", 1, 20000), 0);
     a = init_pid(cl);
@@ -439,7 +414,7 @@ START_TEST(fencing_and_id_blocks)
     ck_assert_int_ne(a, b2);
     /* the block is Kafka's JSON in /latest_producer_id_block */
     {
-        zhandle_t *zh = qt_zk_connect(zk_connect, 10000);
+        zhandle_t *zh = qt_zk_connect(cluster.zk_connect, 10000);
         ck_assert_ptr_nonnull(zh);
         ck_assert_int_eq(qt_zk_get(zh, "/latest_producer_id_block", &data, &len,
                                    NULL, false, 10000),
