@@ -4,20 +4,18 @@
  *
  * Threads, as api_kgroup.c: a handler runs on the request's network
  * thread, checks and plans there (qr_admin_plan_* are pure), and queues
- * the op to the main loop (svc->queue + ev_async) when ZooKeeper is
- * needed; ZooKeeper is used from the main loop only (DESIGN.md §4, §5).
+ * the op to the main loop (mainq.h) when ZooKeeper is needed; ZooKeeper is used from the main loop only (DESIGN.md §4, §5).
  * An op that waits for the metadata (timeout_ms) is kept on svc->waiting
  * and looked at by a main-loop timer. When done the op is posted back to
  * its network thread (qr_netthread_post), which encodes, completes the
  * reply slot and frees the op. An op is touched by one thread at a time.
- * svc->qlock guards the queue only.
  */
 #include "config.h"
 
 #include <ev.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +28,7 @@
 #include "conn.h"
 #include "kwire.h"
 #include "logging.h"
+#include "mainq.h"
 #include "meta.h"
 #include "topic.h"
 #include "zk.h"
@@ -60,7 +59,8 @@ typedef struct kaitem {
 struct kaop {
     qr_nt_work_t work; /* back to the request's thread */
     uint32_t magic;
-    kaop_t *next; /* the main loop's queue, then svc->waiting */
+    qr_mainq_item_t mq; /* to the main loop */
+    kaop_t *next;       /* svc->waiting */
     qr_kasvc_t *svc;
     qr_netthread_t *nt;
     qr_reply_t *reply;
@@ -80,9 +80,7 @@ struct kaop {
 struct qr_kasvc {
     qr_server_t *server;
     struct ev_loop *loop;
-    pthread_mutex_t qlock; /* the queue */
-    kaop_t *qhead, **qtail;
-    ev_async wake;
+    qr_mainq_t *queue;
     ev_timer poll;
     kaop_t *waiting; /* main loop only */
     qr_zk_t *zk;     /* main loop only */
@@ -114,12 +112,7 @@ static kaop_t *op_new(qr_reqctx_t *ctx, size_t items)
 
 static char *op_strdup(kaop_t *op, const char *s)
 {
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *out = qr_karena_alloc(op->mem, n);
-    memcpy(out, s, n);
-    return out;
+    return qr_karena_strdup(op->mem, s);
 }
 
 /* @p s (owned, may be NULL) into the op's arena. */
@@ -163,15 +156,26 @@ static void finish(kaop_t *op)
     qr_netthread_post(op->nt, &op->work);
 }
 
+#define OP_OF(item) ((kaop_t *)((char *)(item)-offsetof(kaop_t, mq)))
+
+static void write_main(kaop_t *op);
+static void describe_main(kaop_t *op);
+
+/* On the main loop. */
+static void run_main(qr_mainq_item_t *item)
+{
+    kaop_t *op = OP_OF(item);
+    QR_ASSERT(op->magic == OP_MAGIC);
+    if (op->api == QR_API_DESCRIBE_CONFIGS)
+        describe_main(op);
+    else
+        write_main(op);
+}
+
 static void to_main(kaop_t *op)
 {
-    qr_kasvc_t *svc = op->svc;
-    op->next = NULL;
-    pthread_mutex_lock(&svc->qlock);
-    *svc->qtail = op;
-    svc->qtail = &op->next;
-    pthread_mutex_unlock(&svc->qlock);
-    ev_async_send(svc->loop, &svc->wake);
+    op->mq.fn = run_main;
+    qr_mainq_post(op->svc->queue, &op->mq);
 }
 
 static int usable(qr_kasvc_t *svc)
@@ -217,6 +221,7 @@ static void check_waiting(qr_kasvc_t *svc, int all)
 {
     qr_meta_t *meta = qr_server_meta(svc->server);
     int64_t now = qr_clock_mono_ms();
+    all = all || atomic_load(&svc->closed); /* nothing may wait once closed */
     kaop_t **pp = &svc->waiting;
     while (*pp) {
         kaop_t *op = *pp;
@@ -307,7 +312,7 @@ static void on_written(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
         it->waiting = 1;
         QR_LOG_INFO("KADMIN", "%s topic %s",
                     op->api == QR_API_CREATE_TOPICS ? "created"
-                    : already ? "deleting (already marked) "
+                    : already ? "marked for deletion (already)"
                               : "marked for deletion",
                     it->topic);
     } else {
@@ -853,36 +858,12 @@ void qr_api_describe_configs(qr_reqctx_t *ctx)
 
 /* ---- the main loop's side ---- */
 
-static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
-{
-    qr_kasvc_t *svc = w->data;
-    (void)loop;
-    (void)revents;
-    pthread_mutex_lock(&svc->qlock);
-    kaop_t *op = svc->qhead;
-    svc->qhead = NULL;
-    svc->qtail = &svc->qhead;
-    pthread_mutex_unlock(&svc->qlock);
-    while (op) {
-        kaop_t *next = op->next;
-        if (op->api == QR_API_DESCRIBE_CONFIGS)
-            describe_main(op);
-        else
-            write_main(op);
-        op = next;
-    }
-}
-
 qr_kasvc_t *qr_kasvc_new(struct ev_loop *loop, qr_server_t *server)
 {
     qr_kasvc_t *svc = qr_calloc(1, sizeof(*svc));
     svc->server = server;
     svc->loop = loop;
-    pthread_mutex_init(&svc->qlock, NULL);
-    svc->qtail = &svc->qhead;
-    ev_async_init(&svc->wake, on_wake);
-    svc->wake.data = svc;
-    ev_async_start(loop, &svc->wake);
+    svc->queue = qr_mainq_new(loop, NULL, NULL);
     ev_timer_init(&svc->poll, on_poll, POLL_MS / 1000.0, POLL_MS / 1000.0);
     svc->poll.data = svc;
     return svc;
@@ -912,14 +893,13 @@ void qr_kasvc_destroy(qr_kasvc_t *svc)
         return;
     /* after qr_kasvc_close() and the threads' drain: an op still queued
      * has no thread to answer on any more */
-    while (svc->qhead) {
-        kaop_t *op = svc->qhead;
-        svc->qhead = op->next;
+    for (qr_mainq_item_t *it = qr_mainq_take_all(svc->queue); it;) {
+        qr_mainq_item_t *next = it->next;
         QR_LOG_WARN("KADMIN", "request dropped at shutdown");
-        op_free(op);
+        op_free(OP_OF(it));
+        it = next;
     }
+    qr_mainq_destroy(svc->queue);
     ev_timer_stop(svc->loop, &svc->poll);
-    ev_async_stop(svc->loop, &svc->wake);
-    pthread_mutex_destroy(&svc->qlock);
     free(svc);
 }

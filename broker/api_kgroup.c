@@ -8,9 +8,9 @@
  * back to its own network thread (qr_netthread_post), which encodes and
  * completes the reply slot. ZooKeeper is used from the main loop only
  * (DESIGN.md §4, §5): an op that needs it is queued to the main loop
- * (svc->queue + ev_async) and posted back the same way when done. Lock
- * order: svc->lock, then a network thread's lock (posting); svc->qlock is
- * taken alone.
+ * (mainq.h) and posted back the same way when done. Lock
+ * order: svc->lock, then a network thread's lock (posting); the queue's
+ * lock is taken alone.
  *
  * An op is touched by one thread at a time: the handler's until it is
  * queued or handed to the state machine, then the main loop's or the
@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "kgroupcoord.h"
 #include "kwire.h"
 #include "logging.h"
+#include "mainq.h"
 #include "meta.h"
 #include "topic.h"
 #include "zk.h"
@@ -60,7 +62,7 @@ typedef struct zpart {
 struct kgop {
     qr_nt_work_t work; /* back to the request's thread */
     uint32_t magic;
-    kgop_t *next; /* the main loop's queue */
+    qr_mainq_item_t mq; /* to the main loop */
     void (*main_fn)(kgop_t *op);
     qr_kgsvc_t *svc;
     qr_netthread_t *nt;
@@ -94,9 +96,7 @@ struct qr_kgsvc {
     struct ev_loop *loop;
     pthread_mutex_t lock; /* kgc */
     qr_kgc_t *kgc;
-    pthread_mutex_t qlock; /* the queue */
-    kgop_t *qhead, **qtail;
-    ev_async wake;
+    qr_mainq_t *queue; /* to the main loop */
     ev_timer timer;
     qr_zk_t *zk;            /* main loop only */
     mark_t *marks;          /* main loop only: our /consumers/<g>/kafka nodes */
@@ -123,12 +123,7 @@ static kgop_t *op_new(qr_reqctx_t *ctx)
 
 static char *op_strdup(kgop_t *op, const char *s)
 {
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *out = qr_karena_alloc(op->mem, n);
-    memcpy(out, s, n);
-    return out;
+    return qr_karena_strdup(op->mem, s);
 }
 
 static uint8_t *op_memdup(kgop_t *op, const uint8_t *p, size_t n)
@@ -172,19 +167,24 @@ static void finish(kgop_t *op)
 /* Wakes the main loop: queued ops, and the timer to re-arm. */
 static void poke(qr_kgsvc_t *svc)
 {
-    ev_async_send(svc->loop, &svc->wake);
+    qr_mainq_wake(svc->queue);
+}
+
+#define OP_OF(item) ((kgop_t *)((char *)(item)-offsetof(kgop_t, mq)))
+
+/* On the main loop. */
+static void run_main(qr_mainq_item_t *item)
+{
+    kgop_t *op = OP_OF(item);
+    QR_ASSERT(op->magic == OP_MAGIC);
+    op->main_fn(op);
 }
 
 static void to_main(kgop_t *op, void (*fn)(kgop_t *op))
 {
-    qr_kgsvc_t *svc = op->svc;
     op->main_fn = fn;
-    op->next = NULL;
-    pthread_mutex_lock(&svc->qlock);
-    *svc->qtail = op;
-    svc->qtail = &op->next;
-    pthread_mutex_unlock(&svc->qlock);
-    poke(svc);
+    op->mq.fn = run_main;
+    qr_mainq_post(op->svc->queue, &op->mq);
 }
 
 /* ---- which broker coordinates ---- */
@@ -1107,21 +1107,11 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     rearm(svc);
 }
 
-static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+/* After each batch of queued ops: the timer to re-arm. */
+static void after_queue(void *arg)
 {
-    qr_kgsvc_t *svc = w->data;
-    (void)loop;
-    (void)revents;
-    pthread_mutex_lock(&svc->qlock);
-    kgop_t *op = svc->qhead;
-    svc->qhead = NULL;
-    svc->qtail = &svc->qhead;
-    pthread_mutex_unlock(&svc->qlock);
-    while (op) {
-        kgop_t *next = op->next;
-        op->main_fn(op);
-        op = next;
-    }
+    qr_kgsvc_t *svc = arg;
+
     if (atomic_exchange(&svc->marks_stale, 0))
         marks_sync(svc);
     rearm(svc);
@@ -1144,11 +1134,7 @@ qr_kgsvc_t *qr_kgsvc_new(struct ev_loop *loop, qr_server_t *server,
     svc->loop = loop;
     svc->kgc = qr_kgc_new(&kconf);
     pthread_mutex_init(&svc->lock, NULL);
-    pthread_mutex_init(&svc->qlock, NULL);
-    svc->qtail = &svc->qhead;
-    ev_async_init(&svc->wake, on_wake);
-    svc->wake.data = svc;
-    ev_async_start(loop, &svc->wake);
+    svc->queue = qr_mainq_new(loop, after_queue, svc);
     ev_timer_init(&svc->timer, on_timer, RECHECK_MS / 1000.0, 0.);
     svc->timer.data = svc;
     ev_timer_start(loop, &svc->timer);
@@ -1190,19 +1176,19 @@ void qr_kgsvc_destroy(qr_kgsvc_t *svc)
         return;
     /* after qr_kgsvc_close() and the threads' drain nothing should wait;
      * an op still queued has no thread to answer on any more */
-    while (svc->qhead) {
-        kgop_t *op = svc->qhead;
-        svc->qhead = op->next;
+    for (qr_mainq_item_t *it = qr_mainq_take_all(svc->queue); it;) {
+        qr_mainq_item_t *next = it->next;
+        kgop_t *op = OP_OF(it);
         QR_LOG_WARN("KGROUP", "group %s: request dropped at shutdown",
                     op->group ? op->group : "?");
         qr_karena_free(op->mem);
         free(op);
+        it = next;
     }
     ev_timer_stop(svc->loop, &svc->timer);
-    ev_async_stop(svc->loop, &svc->wake);
+    qr_mainq_destroy(svc->queue);
     qr_kgc_destroy(svc->kgc);
     marks_free(svc);
     pthread_mutex_destroy(&svc->lock);
-    pthread_mutex_destroy(&svc->qlock);
     free(svc);
 }

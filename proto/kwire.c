@@ -65,6 +65,19 @@ void *qr_karena_alloc(qr_karena_t *mem, size_t n)
     return p;
 }
 
+char *qr_karena_strdup(qr_karena_t *mem, const char *s)
+{
+    size_t n;
+    char *out;
+
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    out = qr_karena_alloc(mem, n);
+    memcpy(out, s, n);
+    return out;
+}
+
 /* ---- reading ---- */
 
 void qr_kr_init(qr_kr_t *r, const uint8_t *p, size_t len, qr_karena_t *mem)

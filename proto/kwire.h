@@ -50,6 +50,9 @@ void qr_karena_free(qr_karena_t *mem);
 /** @brief @p n zeroed bytes (n may be 0); aborts on OOM. @returns borrowed
  * from the arena. */
 void *qr_karena_alloc(qr_karena_t *mem, size_t n);
+/** @brief A copy of @p s in the arena (NULL gives NULL). @returns borrowed
+ * from the arena. */
+char *qr_karena_strdup(qr_karena_t *mem, const char *s);
 
 /* ---- reading ---- */
 
