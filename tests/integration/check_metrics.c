@@ -40,7 +40,10 @@
 
 #define START_MS 30000
 #define IO_MS    10000
-#define METRICS  "metrics.listeners=http://127.0.0.1:0\n"
+/* every scrape renders: the counts are checked right after traffic */
+#define METRICS                              \
+    "metrics.listeners=http://127.0.0.1:0\n" \
+    "metrics.cache.ms=0\n"
 
 /* ---- HTTP through curl ---- */
 
