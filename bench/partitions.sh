@@ -27,6 +27,9 @@ COUNTS=${COUNTS:-4 1000 10000}
 OUT=${OUT:-${TMPDIR:-/tmp}/quire-partitions-$(id -u)}
 PPROPS=${QUIRE_PRODUCER_PROPS:-batch.size=16384 linger.ms=5 buffer.memory=268435456}
 zksh=$top/tests/harness/zk.sh
+# 10,000 partitions: 20,000 znodes and their watches outgrow the harness's
+# default 256 MiB
+export QT_ZK_HEAP=${QT_ZK_HEAP:-1g}
 WAIT_S=${WAIT_S:-300} # longest wait for leadership / start-up
 
 die() { printf 'partitions: %s\n' "$*" >&2; exit 1; }
@@ -134,11 +137,27 @@ for P in $COUNTS; do
     res "p$P after produce and consume"
 done
 
+# zk_has PATH: ZooKeeper holds the ephemeral PATH (the "dump" command)
+zk_has() {
+    local out
+    out=$(exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf dump >&3 && cat <&3) ||
+        return 1
+    grep -q "$1\$" <<<"$out"
+}
+
 restart() { # label, signal
-    local label=$1 sig=$2
+    local label=$1 sig=$2 i
     kill "-$sig" "$bpid"
     wait "$bpid" 2>/dev/null
     bpid=
+    # after kill -9 the dead broker's registration lives until its session
+    # expires (zookeeper.session.timeout.ms, 18 s); a broker started before
+    # that refuses to run (its id is taken), as Kafka's does: wait for it
+    # (not counted in the start-up time)
+    for i in $(seq 1 60); do
+        zk_has /quire-partitions/brokers/ids/1 || break
+        sleep 1
+    done
     start_broker "$label"
     wait_leading "$OUT/broker/broker-$label.log" "$total" || die "leadership after $label"
     t_led=$(now_ms)

@@ -21,9 +21,15 @@ struct qr_epochcache {
     pthread_mutex_t lock;
     qr_epoch_entry_t *v; /* lock: epochs and start offsets increasing */
     size_t n, cap;       /* lock */
-    int dirty;           /* lock: changed since written or loaded */
-    char *path;          /* <dir>/leader-epoch-checkpoint */
-    char *name;          /* topic-partition, for logs */
+    /* lock: changes counted; written: the count the file holds (loaded or
+     * last written). Different: the file is behind the cache. */
+    uint64_t gen, written;
+    /* Serialises writers of the file; taken before lock, never under it,
+     * so that the write's fsyncs never hold the entries' lock (an
+     * appender asking for the latest epoch does not wait for a disk). */
+    pthread_mutex_t write_lock;
+    char *path; /* <dir>/leader-epoch-checkpoint */
+    char *name; /* topic-partition, for logs */
 };
 
 qr_epochcache_t *qr_epochcache_new(const char *dir, const char *name)
@@ -32,6 +38,7 @@ qr_epochcache_t *qr_epochcache_new(const char *dir, const char *name)
     size_t n = strlen(dir) + sizeof(QR_EPOCHCACHE_FILE) + 1;
 
     pthread_mutex_init(&ec->lock, NULL);
+    pthread_mutex_init(&ec->write_lock, NULL);
     ec->path = qr_malloc(n);
     snprintf(ec->path, n, "%s/%s", dir, QR_EPOCHCACHE_FILE);
     ec->name = qr_strdup(name);
@@ -43,6 +50,7 @@ void qr_epochcache_destroy(qr_epochcache_t *ec)
     if (!ec)
         return;
     pthread_mutex_destroy(&ec->lock);
+    pthread_mutex_destroy(&ec->write_lock);
     free(ec->v);
     free(ec->path);
     free(ec->name);
@@ -135,9 +143,10 @@ quire_err_t qr_epochcache_load(qr_epochcache_t *ec, char *errstr,
     size_t len = 0;
     quire_err_t err;
 
+    pthread_mutex_lock(&ec->write_lock);
     pthread_mutex_lock(&ec->lock);
     ec->n = 0;
-    ec->dirty = 0;
+    ec->written = ++ec->gen;
     err = qr_ckpt_read_file(ec->path, QR_EPOCHCACHE_MAX_BYTES, &buf, &len,
                             errstr, errstr_size);
     if (err == QUIRE_ERR_NONE) {
@@ -147,29 +156,51 @@ quire_err_t qr_epochcache_load(qr_epochcache_t *ec, char *errstr,
     }
     free(buf);
     pthread_mutex_unlock(&ec->lock);
+    pthread_mutex_unlock(&ec->write_lock);
     return err;
+}
+
+int qr_epochcache_dirty(qr_epochcache_t *ec)
+{
+    int dirty;
+
+    pthread_mutex_lock(&ec->lock);
+    dirty = ec->gen != ec->written;
+    pthread_mutex_unlock(&ec->lock);
+    return dirty;
 }
 
 quire_err_t qr_epochcache_persist(qr_epochcache_t *ec)
 {
     quire_err_t err = QUIRE_ERR_NONE;
+    char *text = NULL;
+    size_t len = 0;
+    uint64_t gen;
 
+    pthread_mutex_lock(&ec->write_lock);
+    /* the entries copied out as text under the lock, written without it */
     pthread_mutex_lock(&ec->lock);
-    if (ec->dirty) {
+    gen = ec->gen;
+    if (gen != ec->written) {
         /* "0\n" + count + n lines of at most 11 + 1 + 20 + 1 bytes */
-        size_t cap = 32 + ec->n * 40, len;
-        char *text = qr_malloc(cap);
+        size_t cap = 32 + ec->n * 40;
+        text = qr_malloc(cap);
         len = (size_t)snprintf(text, cap, "0\n%zu\n", ec->n);
         for (size_t i = 0; i < ec->n; i++)
             len += (size_t)snprintf(text + len, cap - len, "%d %lld\n",
                                     (int)ec->v[i].epoch,
                                     (long long)ec->v[i].start_offset);
-        err = qr_ckpt_write_file(ec->path, text, len);
-        free(text);
-        if (err == QUIRE_ERR_NONE)
-            ec->dirty = 0;
     }
     pthread_mutex_unlock(&ec->lock);
+    if (text) {
+        err = qr_ckpt_write_file(ec->path, text, len);
+        free(text);
+        pthread_mutex_lock(&ec->lock);
+        if (err == QUIRE_ERR_NONE)
+            ec->written = gen; /* changes made meanwhile stay to write */
+        pthread_mutex_unlock(&ec->lock);
+    }
+    pthread_mutex_unlock(&ec->write_lock);
     return err;
 }
 
@@ -198,7 +229,8 @@ int qr_epochcache_assign(qr_epochcache_t *ec, int32_t epoch,
                         (long long)ec->v[keep].start_offset);
         ec->n = keep;
         push(ec, epoch, start_offset);
-        ec->dirty = changed = 1;
+        changed = 1;
+        ec->gen++;
     }
     pthread_mutex_unlock(&ec->lock);
     return changed;
@@ -211,7 +243,8 @@ int qr_epochcache_truncate_from_end(qr_epochcache_t *ec, int64_t end_offset)
     pthread_mutex_lock(&ec->lock);
     while (ec->n > 0 && ec->v[ec->n - 1].start_offset >= end_offset) {
         ec->n--;
-        ec->dirty = changed = 1;
+        changed = 1;
+        ec->gen++;
     }
     pthread_mutex_unlock(&ec->lock);
     return changed;
@@ -235,7 +268,7 @@ int qr_epochcache_truncate_from_start(qr_epochcache_t *ec, int64_t start_offset)
         ec->v[0].start_offset = start_offset;
         changed = 1;
     }
-    ec->dirty |= changed;
+    ec->gen += (uint64_t)changed;
     pthread_mutex_unlock(&ec->lock);
     return changed;
 }
@@ -247,7 +280,7 @@ int qr_epochcache_clear(qr_epochcache_t *ec)
     pthread_mutex_lock(&ec->lock);
     changed = ec->n > 0;
     ec->n = 0;
-    ec->dirty |= changed;
+    ec->gen += (uint64_t)changed;
     pthread_mutex_unlock(&ec->lock);
     return changed;
 }

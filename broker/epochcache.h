@@ -11,16 +11,22 @@
  *       <epoch> <start offset>     N lines, epochs and offsets increasing
  *
  * The file is rewritten atomically (temp file, fsync, rename, fsync of the
- * directory: qr_ckpt_write_file()) by qr_epochcache_persist() after every
- * change; the partition log persists it before the batch that opened a
- * new epoch is appended, so the file is never behind the log. After a
- * crash it may be ahead: the log truncates it to its recovered end at
- * open (qr_epochcache_truncate_from_end()).
+ * directory: qr_ckpt_write_file()) by qr_epochcache_persist(). The
+ * partition log persists it in each sync of its data, before the recovery
+ * point moves (issue 14: not on the appending thread, where its three
+ * fsyncs cost 8-12 ms at every partition's first append), so the file is
+ * never behind the durable part of the log: every epoch starting below
+ * the recovery point is in it. After a crash it may be behind the log past
+ * the recovery point (the log re-learns those epochs from the batches
+ * recovery reads, as Kafka's LogSegment.recover does) or ahead of it (the
+ * log truncates it to its recovered end: qr_epochcache_truncate_from_end()).
  *
  * Ownership: the partition log (partlog.c) owns one cache per partition
  * (qr_epochcache_new() .. qr_epochcache_destroy()); nothing else holds it.
  * Locks: a mutex of its own, a leaf (taken under the partition lock, never
- * the other way round). Every function may be called from any thread.
+ * the other way round), and a write lock serialising writers of the file
+ * (taken before the mutex; under the partition lock or without it). Every
+ * function may be called from any thread.
  */
 #ifndef QR_EPOCHCACHE_H
 #define QR_EPOCHCACHE_H
@@ -103,11 +109,18 @@ int qr_epochcache_clear(qr_epochcache_t *ec);
 
 /**
  * @brief Writes the file when the entries changed since it was last
- * written or loaded (atomically, durably).
+ * written or loaded (atomically, durably). The entries are copied under
+ * the cache's lock and written without it: changes made during the write
+ * stay to be written by the next call.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
- * @locality any (it syncs)  @locks takes the cache's lock
+ * @locality any (it syncs)  @locks takes the cache's write lock, then
+ *           briefly its lock
  */
 quire_err_t qr_epochcache_persist(qr_epochcache_t *ec);
+
+/** @brief 1 when the entries changed since the file was written or loaded.
+ * @locality any @locks takes the cache's lock */
+int qr_epochcache_dirty(qr_epochcache_t *ec);
 
 /** @brief The latest epoch, QR_EPOCH_UNDEFINED when there is none.
  * @locality any @locks takes the cache's lock */

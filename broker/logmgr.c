@@ -575,13 +575,20 @@ quire_err_t qr_logmgr_open(const qr_logmgr_conf_t *conf, qr_logmgr_t **mgrp,
 quire_err_t qr_logmgr_checkpoint(qr_logmgr_t *mgr)
 {
     quire_err_t ret = QUIRE_ERR_NONE;
+    unsigned long *gens;
+    int *written;
     pthread_mutex_lock(&mgr->lock);
+    gens = qr_calloc(mgr->nparts + 1, sizeof(*gens));
+    written = qr_calloc(mgr->ndirs + 1, sizeof(*written));
     for (size_t i = 0; i < mgr->nparts; i++) {
         qr_plog_t *part = mgr->parts[i].part;
         /* After a failed sync nothing of it is checkpointed again: the
          * entry stays as it was until the log is truncated at reopen. */
         if (qr_plog_offline(part))
             continue;
+        /* the count before the recovery point: a truncation after it is
+         * not known to be covered */
+        gens[i] = qr_plog_truncations(part);
         note_part(&mgr->dirs[mgr->parts[i].dir], part);
     }
     for (size_t i = 0; i < mgr->ndirs; i++) {
@@ -589,10 +596,16 @@ quire_err_t qr_logmgr_checkpoint(qr_logmgr_t *mgr)
         if (!d->online)
             continue;
         quire_err_t err = write_ckpts(d);
+        written[i] = err == QUIRE_ERR_NONE;
         if (err != QUIRE_ERR_NONE && ret == QUIRE_ERR_NONE)
             ret = err;
     }
+    for (size_t i = 0; i < mgr->nparts; i++)
+        if (written[mgr->parts[i].dir] && !qr_plog_offline(mgr->parts[i].part))
+            qr_plog_checkpointed(mgr->parts[i].part, gens[i]);
     pthread_mutex_unlock(&mgr->lock);
+    free(gens);
+    free(written);
     return ret;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "alloc.h"
 #include "brokerconf.h"
@@ -134,6 +135,23 @@ static int load_conf(const args_t *a, qr_brokerconf_t *bconf)
     return -1;
 }
 
+/* Each partition holds three files open (its active segment's log, offset
+ * index and time index), so the soft limit on open files (often 1,024)
+ * is raised to the hard one before any is opened; past the hard one the
+ * administrator raises it (ulimit -Hn, LimitNOFILE=), as for Kafka. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        QR_LOG_INFO("MAIN", "open files limit raised from %llu to %llu",
+                    (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv)
 {
     args_t a = {0};
@@ -154,6 +172,7 @@ int main(int argc, char **argv)
     if (bconf->debug)
         (void)qr_log_debug_parse(bconf->debug, &debug, NULL);
     qr_log_setup(QR_LOG_LVL_INFO, debug, bconf->broker_id);
+    raise_nofile();
     server = qr_server_new(bconf, a.port_file, errstr, sizeof(errstr));
     if (!server) {
         fprintf(stderr, "quire-broker: %s\n", errstr);

@@ -825,11 +825,9 @@ static quire_err_t open_segments(qr_plog_t *part, const qr_plog_open_opts_t *o,
             return err;
         }
         segs_push(part, seg);
-        err = qr_ckpt_sync_dir(part->dir);
-        if (err != QUIRE_ERR_NONE)
-            snprintf(errstr, errsz, "%s: fsync of the directory failed",
-                     part->name);
-        return err;
+        /* its entry is synced by the first sync of data (do_sync) */
+        atomic_store(&part->dir_dirty, 1);
+        return QUIRE_ERR_NONE;
     }
     idx_ok = qr_calloc(n, sizeof(*idx_ok));
     for (size_t i = 0; i < n && err == QUIRE_ERR_NONE; i++) {
@@ -1019,17 +1017,19 @@ static void open_visible_end(qr_plog_t *part)
     }
 }
 
-/* The directory, durably: mkdir, then an fsync of the log dir. */
+/* The directory: mkdir; the fsync of the log dir that makes it durable is
+ * left to the first sync of the partition's data (do_sync), before
+ * anything in it is acknowledged as durable (issue 14: an fsync per
+ * partition at creation cost 10,000 partitions minutes; Kafka too syncs a
+ * new log's parent directory at its first flush). A power loss before
+ * that loses an empty partition, which the broker creates again. */
 static quire_err_t make_dir(qr_plog_t *part, char *errstr, size_t errsz)
 {
     if (mkdir(part->dir, 0755) != 0 && errno != EEXIST) {
         snprintf(errstr, errsz, "mkdir %s: %s", part->dir, strerror(errno));
         return QUIRE_ERR_KAFKA_STORAGE_ERROR;
     }
-    if (qr_ckpt_sync_dir(part->log_dir) != QUIRE_ERR_NONE) {
-        snprintf(errstr, errsz, "fsync %s failed", part->log_dir);
-        return QUIRE_ERR_KAFKA_STORAGE_ERROR;
-    }
+    atomic_store(&part->parent_dirty, 1);
     return QUIRE_ERR_NONE;
 }
 
@@ -1061,14 +1061,15 @@ static quire_err_t open_log(qr_plog_t *part, const qr_plog_open_opts_t *opts,
     return err;
 }
 
-/* Every batch header of the log, for its leader epoch (open time: the
- * partition is not shared yet). */
-static quire_err_t rebuild_epochs(qr_plog_t *part)
+/* The batch headers of segments @p first.. for their leader epochs (open
+ * time: the partition is not shared yet): every epoch when rebuilding
+ * (@p newer 0), else only those newer than the latest cached (the file
+ * holds the epochs below the recovery point; Kafka's LogSegment.recover). */
+static quire_err_t learn_epochs(qr_plog_t *part, size_t first, int newer)
 {
     quire_err_t err = QUIRE_ERR_NONE;
 
-    qr_epochcache_clear(part->epochs);
-    for (size_t i = 0; i < part->nsegs && err == QUIRE_ERR_NONE; i++) {
+    for (size_t i = first; i < part->nsegs && err == QUIRE_ERR_NONE; i++) {
         qr_seg_t *seg = part->segs[i];
         uint64_t pos = 0, size;
         qr_batch_hdr_t hdr;
@@ -1077,7 +1078,9 @@ static quire_err_t rebuild_epochs(qr_plog_t *part)
         size = qr_seg_size(seg);
         while (err == QUIRE_ERR_NONE && pos < size &&
                qr_seg_read_hdr(seg, pos, size, &hdr) == QUIRE_ERR_NONE) {
-            if (hdr.leader_epoch >= 0)
+            if (hdr.leader_epoch >= 0 &&
+                (!newer ||
+                 hdr.leader_epoch > qr_epochcache_latest(part->epochs)))
                 qr_epochcache_assign(part->epochs, hdr.leader_epoch,
                                      hdr.base_offset);
             pos += qr_batch_size(&hdr);
@@ -1089,8 +1092,10 @@ static quire_err_t rebuild_epochs(qr_plog_t *part)
 
 /* The epoch cache at open: loaded, and cut to the recovered log (after a
  * crash the file may hold an epoch whose first batch never reached the
- * disk, or recovery cut a torn tail). A corrupt file is rebuilt from the
- * batches' partitionLeaderEpoch fields. */
+ * disk, or recovery cut a torn tail); past the recovery point (after a
+ * crash) completed from the batches, since the file is written only by
+ * syncs. A corrupt file is rebuilt from the batches' partitionLeaderEpoch
+ * fields. */
 static quire_err_t open_epochs(qr_plog_t *part, char *errstr, size_t errsz)
 {
     char why[512] = "";
@@ -1099,9 +1104,15 @@ static quire_err_t open_epochs(qr_plog_t *part, char *errstr, size_t errsz)
     if (err == QUIRE_ERR_CORRUPT_MESSAGE) {
         QR_LOG_ERR("LOG", "%s: %s; rebuilding it from the log's batches",
                    part->name, why);
-        err = rebuild_epochs(part);
+        qr_epochcache_clear(part->epochs);
+        err = learn_epochs(part, 0, 0);
     } else if (err == QUIRE_ERR_NOT_FOUND) {
         err = QUIRE_ERR_NONE; /* a log from before replication: no epochs */
+    }
+    if (err == QUIRE_ERR_NONE &&
+        qr_plog_recovery_point(part) < qr_plog_log_end(part)) {
+        ssize_t i = seg_floor(part, qr_plog_recovery_point(part));
+        err = learn_epochs(part, i < 0 ? 0 : (size_t)i, 1);
     }
     if (err == QUIRE_ERR_NONE) {
         if (qr_epochcache_truncate_from_end(part->epochs,
@@ -1373,9 +1384,36 @@ static quire_err_t write_appended(qr_plog_t *part, uint8_t *data, size_t len,
     return QUIRE_ERR_NONE;
 }
 
+/* After a truncation not yet in the recovery-point checkpoint, a new
+ * epoch's file written at append (see trunc_gen). part->lock held. */
+static quire_err_t epochs_now(qr_plog_t *part)
+{
+    if (atomic_load(&part->trunc_gen) == atomic_load(&part->ckpt_gen) ||
+        qr_epochcache_persist(part->epochs) == QUIRE_ERR_NONE)
+        return QUIRE_ERR_NONE;
+    qr_plog_set_offline(part, "writing " QR_EPOCHCACHE_FILE " failed");
+    return QUIRE_ERR_KAFKA_STORAGE_ERROR;
+}
+
+unsigned long qr_plog_truncations(qr_plog_t *part)
+{
+    return atomic_load(&part->trunc_gen);
+}
+
+void qr_plog_checkpointed(qr_plog_t *part, unsigned long truncations)
+{
+    unsigned long was = atomic_load(&part->ckpt_gen);
+    while ((long)(truncations - was) > 0 &&
+           !atomic_compare_exchange_weak(&part->ckpt_gen, &was, truncations))
+        ;
+}
+
 /* A leader's append: every batch gets partitionLeaderEpoch = @p epoch
  * (outside the CRC, like baseOffset); a new epoch enters the cache at
- * @p base, durably before the batches are written. part->lock held. */
+ * @p base. In memory: the sync that makes the batches durable writes
+ * leader-epoch-checkpoint first (do_sync), and recovery re-learns the
+ * epochs of batches past the recovery point (open_epochs). part->lock
+ * held. */
 static quire_err_t stamp_epoch(qr_plog_t *part, uint8_t *data, size_t len,
                                int32_t epoch, int64_t base)
 {
@@ -1390,9 +1428,8 @@ static quire_err_t stamp_epoch(qr_plog_t *part, uint8_t *data, size_t len,
     qr_epochcache_assign(part->epochs, epoch, base);
     QR_LOG_INFO("LOG", "%s: leader epoch %d starts at offset %lld", part->name,
                 (int)epoch, (long long)base);
-    if (qr_epochcache_persist(part->epochs) != QUIRE_ERR_NONE) {
+    if (epochs_now(part) != QUIRE_ERR_NONE) {
         qr_epochcache_truncate_from_end(part->epochs, base);
-        qr_plog_set_offline(part, "writing " QR_EPOCHCACHE_FILE " failed");
         return QUIRE_ERR_KAFKA_STORAGE_ERROR;
     }
     return QUIRE_ERR_NONE;
@@ -1454,10 +1491,11 @@ quire_err_t qr_plog_append_replica(qr_plog_t *part, uint8_t *data, size_t len,
         prev_last = next - 1;
         off += qr_batch_size(&hdr);
     }
-    /* The cache is never behind the log: written before the batches. */
-    if (err == QUIRE_ERR_NONE &&
-        (err = qr_epochcache_persist(part->epochs)) != QUIRE_ERR_NONE)
-        qr_plog_set_offline(part, "writing " QR_EPOCHCACHE_FILE " failed");
+    /* The cache's file is written by the sync that makes these batches
+     * durable, before the recovery point passes them (do_sync); right
+     * away after a truncation (epochs_now). */
+    if (err == QUIRE_ERR_NONE)
+        err = epochs_now(part);
     if (err == QUIRE_ERR_NONE)
         err = write_appended(part, data, len, records, &end);
     if (err == QUIRE_ERR_NONE) {
@@ -1662,7 +1700,19 @@ static quire_err_t do_sync(qr_plog_t *part, vis_end_t *target, unsigned *fsyncs)
     pthread_mutex_unlock(&part->lock);
     if (!segs) /* closed: its segments are gone, nothing to sync */
         return QUIRE_ERR_NOT_LEADER_FOR_PARTITION;
-    if (atomic_exchange(&part->dir_dirty, 0)) {
+    /* The partition directory's entry in the log dir (a new partition's
+     * mkdir, deferred from open), then the epochs of the batches about to
+     * be synced (the cache holds every epoch up to the target: assigned
+     * under the partition lock before their batches were appended). */
+    if (atomic_exchange(&part->parent_dirty, 0)) {
+        err = qr_ckpt_sync_dir(part->log_dir);
+        (*fsyncs)++;
+    }
+    if (err == QUIRE_ERR_NONE && qr_epochcache_dirty(part->epochs)) {
+        err = qr_epochcache_persist(part->epochs);
+        (*fsyncs) += 2; /* the file and the directory */
+    }
+    if (err == QUIRE_ERR_NONE && atomic_exchange(&part->dir_dirty, 0)) {
         err = qr_ckpt_sync_dir(part->dir);
         (*fsyncs)++;
     }
@@ -2107,6 +2157,7 @@ static quire_err_t truncation_durable(qr_plog_t *part, int64_t end)
         return QUIRE_ERR_KAFKA_STORAGE_ERROR;
     }
     qr_epochcache_truncate_from_end(part->epochs, end);
+    atomic_fetch_add(&part->trunc_gen, 1);
     if (qr_epochcache_persist(part->epochs) != QUIRE_ERR_NONE) {
         qr_plog_set_offline(part, "writing " QR_EPOCHCACHE_FILE " failed");
         return QUIRE_ERR_KAFKA_STORAGE_ERROR;

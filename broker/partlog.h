@@ -53,9 +53,13 @@
  *
  * Every create, rename and unlink that acknowledged data or a deletion
  * depends on is followed by an fsync of its directory before it is relied
- * on: the partition directory's mkdir (the log dir is synced) and its first
- * segment at open; a roll's new files (the sync that acknowledges their
- * first records fsyncs the directory first); retention's renames (before
+ * on: a new partition directory's mkdir and its first segment (the first
+ * sync of its data fsyncs the log dir and the directory first: an empty
+ * partition lost to a power loss is created again); a roll's new files
+ * (the sync that acknowledges their first records fsyncs the directory
+ * first); leader-epoch-checkpoint (written by the sync that covers the
+ * batch starting a new epoch, before the recovery point passes it);
+ * retention's renames (before
  * the log start moves); recovery's cuts and deletions (before open
  * returns); a topic deletion's rename (before qr_plog_delete() returns).
  *
@@ -400,8 +404,10 @@ void qr_plog_set_leader_epoch(qr_plog_t *part, int32_t epoch);
  *   batch starts below the log end (nothing written: truncate first);
  *   QUIRE_ERR_CORRUPT_MESSAGE for headers that do not tile @p len or
  *   offsets that go back; otherwise as qr_plog_append(). The epoch cache
- *   learns every new epoch of the batches, durably before they are
- *   written. Flush policy and visible end as qr_plog_append().
+ *   learns every new epoch of the batches (in memory; its file is written
+ *   by the sync covering them, or at once while a truncation is not yet
+ *   checkpointed: qr_plog_checkpointed()). Flush policy and visible end as
+ *   qr_plog_append().
  * @locality any (the fetcher's thread)  @locks takes part->lock
  */
 quire_err_t qr_plog_append_replica(qr_plog_t *part, uint8_t *data, size_t len,
@@ -439,6 +445,25 @@ quire_err_t qr_plog_truncate_to(qr_plog_t *part, int64_t offset);
  * @locality never a network thread  @locks takes sync_lock, part->lock
  */
 quire_err_t qr_plog_truncate_fully(qr_plog_t *part, int64_t offset);
+
+/**
+ * @brief How many truncations the log has had (a counter), for
+ * qr_plog_checkpointed().
+ * @locality any  @locks none
+ */
+unsigned long qr_plog_truncations(qr_plog_t *part);
+
+/**
+ * @brief The log manager wrote a recovery-point checkpoint holding this
+ * partition's recovery point read after qr_plog_truncations() returned
+ * @p truncations. Until that covers the last truncation, the partition
+ * writes leader-epoch-checkpoint at the append of a new epoch (a crash
+ * could otherwise leave a checkpointed recovery point past the truncation
+ * and epochs after it unknown); after it, the sync covering the batch
+ * writes it.
+ * @locality any  @locks none
+ */
+void qr_plog_checkpointed(qr_plog_t *part, unsigned long truncations);
 
 /**
  * @brief The replicated high watermark, set by the leader's replica set or

@@ -71,7 +71,14 @@ struct qr_plog {
      * otherwise see success (fsyncgate). Taken with no partition lock
      * held, before part->lock (see partlog.h). */
     pthread_mutex_t sync_lock;
-    _Atomic int dir_dirty;       /* a create in dir not yet fsync'd */
+    _Atomic int dir_dirty;    /* a create in dir not yet fsync'd */
+    _Atomic int parent_dirty; /* dir's mkdir in log_dir not yet fsync'd */
+    /* Truncations counted, and the count the log manager's last written
+     * recovery-point checkpoint saw (qr_plog_checkpointed()). While they
+     * differ, the checkpoint's recovery point may lie past the truncation,
+     * so a crash would not re-learn epochs from the batches after it: new
+     * epochs are then written at append, not left to the sync. */
+    _Atomic unsigned long trunc_gen, ckpt_gen;
     _Atomic int test_fail_syncs; /* qr_plog_test_fail_syncs() */
 
     pthread_mutex_t flush_lock;

@@ -19,6 +19,7 @@
 
 #include <ev.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "bconn.h"
@@ -80,7 +81,9 @@ struct qr_client {
     size_t topic_cnt;
     char **wanted; /* topics asked about; lock */
     size_t wanted_cnt, wanted_cap;
-    uint64_t meta_version; /* bumped by every refresh; lock */
+    /* bumped by every refresh, under lock; read without it by the
+     * producer's fast path (qr_client_meta_version) */
+    _Atomic uint64_t meta_version;
     int stop;              /* lock */
     int closing;           /* lock: qr_client_partitions refuses */
     /* ---- loop thread only ---- */
@@ -165,6 +168,17 @@ void qr_client_kick(qr_client_t *cl);
  */
 quire_err_t qr_client_partitions(qr_client_t *cl, const char *topic,
                                  int64_t deadline_ms, int32_t *cntp);
+
+/**
+ * @brief The metadata version now: a partition count read with
+ * qr_client_partitions() after this call holds at least until the
+ * version moves on.
+ * @locality any  @locks none
+ */
+static inline uint64_t qr_client_meta_version(qr_client_t *cl)
+{
+    return atomic_load_explicit(&cl->meta_version, memory_order_acquire);
+}
 
 /**
  * @brief The topic in the current snapshot.

@@ -26,6 +26,8 @@
 #                        ensembles wait twice as long for their election)
 #   QT_ZK_OWNER_PID      a watchdog stops the server once this process is gone
 #                        (so a test killed by its timeout leaks no JVM)
+#   QT_ZK_HEAP           the JVM's -Xmx (default 256m; bench/partitions.sh
+#                        sets more: 10,000 partitions' znodes and watches)
 #   ZKSERVER             path of zkServer.sh
 #
 # Each server lives in its own session (setsid), so Check's killpg() of a
@@ -150,7 +152,7 @@ CFG
 # is the JVM whatever setsid decides about forking.
 launch() {
     local dir=$1 jvmflags cp
-    jvmflags="-Xmx256m -Xms16m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+    jvmflags="-Xmx${QT_ZK_HEAP:-256m} -Xms16m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
     jvmflags="$jvmflags -XX:-UsePerfData"
     # Debian's zookeeper.jar has no slf4j binding (NOP logger); put the
     # simple one on the class path so zk.out holds the server's log.

@@ -115,6 +115,34 @@ START_TEST(test_visible_end_waits_for_sync)
 }
 END_TEST
 
+/* Issue 14: a new partition's directory (its mkdir in the log dir, its
+ * first segment's files) is made durable by the first sync of its data,
+ * before anything in it is acknowledged, not by an fsync at open (10,000
+ * partitions created at once paid two fsyncs each). */
+START_TEST(test_new_dir_synced_by_first_sync)
+{
+    qr_plog_conf_t conf;
+    tl_conf(&conf, 1 << 20, 4096);
+    conf.write_caching = 0;
+    qr_plog_t *part = tl_open(dir, "nd", &conf, 1, -1, NULL);
+
+    ck_assert_int_eq(atomic_load(&part->parent_dirty), 1);
+    ck_assert_int_eq(atomic_load(&part->dir_dirty), 1);
+    int64_t last = put(part, 3);
+    ck_assert_int_eq(qr_plog_high_watermark(part), 0);
+    ck_assert_int_eq(qr_plog_flush(part), QUIRE_ERR_NONE);
+    ck_assert_int_eq(atomic_load(&part->parent_dirty), 0);
+    ck_assert_int_eq(atomic_load(&part->dir_dirty), 0);
+    ck_assert_int_eq(qr_plog_high_watermark(part), last + 1);
+    qr_plog_close(part);
+    /* an existing directory reopened owes nothing */
+    part = tl_open(dir, "nd", &conf, 1, -1, NULL);
+    ck_assert_int_eq(atomic_load(&part->parent_dirty), 0);
+    ck_assert_int_eq(atomic_load(&part->dir_dirty), 0);
+    qr_plog_close(part);
+}
+END_TEST
+
 START_TEST(test_write_caching_shows_at_append)
 {
     qr_plog_conf_t conf;
@@ -364,6 +392,7 @@ static Suite *durable_suite(void)
     tcase_add_test(tc, test_roll_syncs_in_background);
     tcase_add_test(tc, test_overlapping_segments_resolved);
     tcase_add_test(tc, test_failed_load_not_clean);
+    tcase_add_test(tc, test_new_dir_synced_by_first_sync);
     suite_add_tcase(s, tc);
     return s;
 }

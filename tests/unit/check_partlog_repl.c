@@ -184,8 +184,12 @@ START_TEST(test_append_replica_at_end)
     ck_assert_int_eq(pread(s.fd, back, n, (off_t)s.pos), (ssize_t)n);
     ck_assert_mem_eq(back, copy, n);
     qr_plog_slice_release(&s);
-    /* the cache learnt both epochs; the leader-epoch-checkpoint says so */
+    /* the cache learnt both epochs; the leader-epoch-checkpoint says so
+     * once the sync that makes them durable wrote it (issue 14: not on the
+     * appending thread) */
     ck_assert_int_eq(qr_plog_latest_epoch(part), 7);
+    ck_assert_int_ne(access(epoch_file(), F_OK), 0);
+    ck_assert_int_eq(qr_plog_flush(part), QUIRE_ERR_NONE);
     ck_assert_str_eq(slurp(epoch_file()), "0\n2\n4 0\n7 6\n");
     /* a gap (the leader's own, as after recovery) is kept */
     n = leader_batch(buf, 20, 1, 7, 1020, 1);
@@ -227,6 +231,7 @@ START_TEST(test_append_replica_not_at_end)
     ck_assert_int_eq(qr_plog_log_end(part), 4);
     ck_assert_uint_eq(qr_plog_size_bytes(part), size);
     ck_assert_int_eq(qr_plog_latest_epoch(part), 1);
+    ck_assert_int_eq(qr_plog_flush(part), QUIRE_ERR_NONE);
     ck_assert_str_eq(slurp(epoch_file()), "0\n1\n1 0\n");
     check_log(part);
     ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
@@ -278,6 +283,7 @@ START_TEST(test_leader_epoch_stamped)
                          QUIRE_ERR_NONE);
     free(all);
     qr_plog_slice_release(&s);
+    ck_assert_int_eq(qr_plog_flush(part), QUIRE_ERR_NONE);
     ck_assert_str_eq(slurp(epoch_file()), "0\n2\n3 2\n5 6\n");
 
     /* KIP-279 through the log: epoch 3 ends where 5 starts; the latest
@@ -491,6 +497,7 @@ START_TEST(test_retention_cuts_epochs)
     replicate(part, 4, 2, 1); /* 0..7 */
     replicate(part, 4, 2, 2); /* 8..15 */
     replicate(part, 1, 2, 3); /* 16..17 */
+    ck_assert_int_eq(qr_plog_flush(part), QUIRE_ERR_NONE);
     ck_assert_str_eq(slurp(epoch_file()), "0\n3\n1 0\n2 8\n3 16\n");
     ck_assert_int_eq(qr_retention_run(part, qr_plog_now_ms(), &deleted),
                      QUIRE_ERR_NONE);
@@ -524,6 +531,79 @@ START_TEST(test_corrupt_epoch_file_rebuilt)
     part = tl_open(dir, "r", &conf, 1, -1, NULL);
     ck_assert_int_eq(qr_plog_latest_epoch(part), 4);
     ck_assert_str_eq(slurp(epoch_file()), "0\n2\n1 0\n4 6\n");
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* Issue 14: a new epoch's leader-epoch-checkpoint is written by the sync
+ * that makes its first batch durable, not at append. A crash (no close)
+ * with batches of a new epoch past the recovery point: reopened, the log
+ * learns the epoch from the batches (the file lacks it), at its first
+ * offset; the file says so after open. */
+START_TEST(test_crash_epoch_past_recovery_point)
+{
+    qr_plog_conf_t conf;
+    tl_conf(&conf, 400, 150);
+    qr_plog_t *part = tl_open(dir, "r", &conf, 1, -1, NULL);
+    uint8_t buf[4096];
+    int64_t base, last;
+
+    qr_plog_set_leader_epoch(part, 3);
+    for (int i = 0; i < 4; i++) { /* 0..7, over several segments */
+        size_t n = tl_batch(buf, 2, 1000 + 2 * i, 10, 1);
+        ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                         QUIRE_ERR_NONE);
+    }
+    ck_assert_int_eq(qr_plog_flush(part), QUIRE_ERR_NONE);
+    int64_t rp = qr_plog_recovery_point(part);
+    ck_assert_int_eq(rp, 8);
+    ck_assert_str_eq(slurp(epoch_file()), "0\n1\n3 0\n");
+    qr_plog_set_leader_epoch(part, 6);
+    for (int i = 0; i < 3; i++) { /* 8..13, epoch 6 */
+        size_t n = tl_batch(buf, 2, 1008 + 2 * i, 10, 1);
+        ck_assert_int_eq(qr_plog_append(part, buf, n, &base, &last),
+                         QUIRE_ERR_NONE);
+    }
+    ck_assert_int_eq(qr_plog_latest_epoch(part), 6);
+    /* not synced: the file is as the last sync left it */
+    ck_assert_str_eq(slurp(epoch_file()), "0\n1\n3 0\n");
+    qr_plog_release(part); /* the process dies; the page cache survives */
+
+    part = tl_open(dir, "r", &conf, 0, rp, NULL);
+    ck_assert_int_eq(qr_plog_log_end(part), 14);
+    ck_assert_int_eq(qr_plog_latest_epoch(part), 6);
+    int32_t fe;
+    int64_t eo;
+    qr_plog_end_offset_for_epoch(part, 3, &fe, &eo);
+    ck_assert_int_eq(fe, 3);
+    ck_assert_int_eq(eo, 8);
+    ck_assert_str_eq(slurp(epoch_file()), "0\n2\n3 0\n6 8\n");
+    ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
+}
+END_TEST
+
+/* After a truncation the recovery-point checkpoint may still hold a point
+ * past it: until the log manager says it wrote one covering the
+ * truncation, a new epoch is written at append. */
+START_TEST(test_epoch_written_at_append_after_truncation)
+{
+    qr_plog_conf_t conf;
+    tl_conf(&conf, 1 << 20, 256);
+    qr_plog_t *part = tl_open(dir, "r", &conf, 1, -1, NULL);
+
+    replicate(part, 3, 2, 1); /* 0..5, epoch 1 */
+    ck_assert_int_eq(qr_plog_flush(part), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_plog_truncations(part), 0);
+    ck_assert_int_eq(qr_plog_truncate_to(part, 4), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_plog_truncations(part), 1);
+    replicate(part, 1, 2, 2); /* 4..5, epoch 2: written at once */
+    ck_assert_str_eq(slurp(epoch_file()), "0\n2\n1 0\n2 4\n");
+    /* checkpointed: the next epoch waits for the sync */
+    qr_plog_checkpointed(part, qr_plog_truncations(part));
+    replicate(part, 1, 2, 3); /* 6..7, epoch 3 */
+    ck_assert_str_eq(slurp(epoch_file()), "0\n2\n1 0\n2 4\n");
+    ck_assert_int_eq(qr_plog_flush(part), QUIRE_ERR_NONE);
+    ck_assert_str_eq(slurp(epoch_file()), "0\n3\n1 0\n2 4\n3 6\n");
     ck_assert_int_eq(qr_plog_close(part), QUIRE_ERR_NONE);
 }
 END_TEST
@@ -626,6 +706,8 @@ static Suite *partlog_repl_suite(void)
     tcase_add_test(tc, test_replicated_hw);
     tcase_add_test(tc, test_retention_cuts_epochs);
     tcase_add_test(tc, test_corrupt_epoch_file_rebuilt);
+    tcase_add_test(tc, test_crash_epoch_past_recovery_point);
+    tcase_add_test(tc, test_epoch_written_at_append_after_truncation);
     suite_add_tcase(s, tc);
     return s;
 }
