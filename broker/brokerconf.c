@@ -313,6 +313,12 @@ static const qr_conf_prop_t props[] = {
      "Where to serve /metrics (Prometheus text) and /health over HTTP: "
      "http://host:port, e.g. http://127.0.0.1:9404; port 0 = any free port "
      "(written to PORT_FILE.metrics); unset = off"},
+    {"metrics.cache.ms", QR_CONF_INT, OFF(metrics_cache_ms), "1000", 0, 60000,
+     NULL, QR_CONF_F_RESTART,
+     "How long a rendered /metrics is served again to other scrapes before "
+     "it is rendered anew (rendering reads every partition's log under its "
+     "lock, so a flood of scrapes would contend with produce); 0 = every "
+     "scrape renders"},
     /* ---- tests only ---- */
     {"quire.test.flush.delay.ms", QR_CONF_INT, OFF(test_flush_delay_ms), "0",
      0, 60000, NULL, QR_CONF_F_RESTART,

@@ -100,6 +100,7 @@ typedef struct qr_brokerconf {
     int64_t replica_socket_timeout_ms;
     /* ---- operations (issue 15) ---- */
     char *metrics_listeners; /* http://host:port of /metrics; NULL: off */
+    int metrics_cache_ms;    /* a rendered /metrics is reused this long */
     /* ---- tests only ---- */
     int test_flush_delay_ms;      /* flusher threads sleep before each job */
     int test_metadata_topics_max; /* RESPONSE_TOO_LARGE past this */

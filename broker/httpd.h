@@ -10,9 +10,14 @@
  * only what is safe from any thread: relaxed atomic counters, and the owners'
  * locks for the partition map and logs (metrics.c says which).
  *
- * Idle or slow connections are closed after QR_HTTPD_TIMEOUT_S, and at most
- * QR_HTTPD_MAX_CONNS are open at once (beyond that, new ones are refused by
- * the library); GET and HEAD only, other methods get 405, unknown paths 404.
+ * Idle connections are closed after QR_HTTPD_TIMEOUT_S of silence, and a
+ * request whose headers take longer than QR_HTTPD_HEADER_S (a slowloris
+ * trickling a byte at a time) is cut off whatever its pace; at most
+ * QR_HTTPD_MAX_CONNS are open at once, QR_HTTPD_MAX_CONNS_IP from one
+ * address (beyond that, new ones are refused by the library); GET and
+ * HEAD only, other methods get 405, unknown paths 404. One HTTP thread
+ * serves every connection, at a lower priority than the broker's own
+ * threads (nice + QR_HTTPD_NICE), plus a sweeper thread for late headers.
  */
 #ifndef QR_HTTPD_H
 #define QR_HTTPD_H
@@ -21,8 +26,12 @@
 
 #include "err.h"
 
-#define QR_HTTPD_TIMEOUT_S 10
-#define QR_HTTPD_MAX_CONNS 1024
+#define QR_HTTPD_TIMEOUT_S    10
+#define QR_HTTPD_MAX_CONNS    1024
+#define QR_HTTPD_MAX_CONNS_IP 512
+#define QR_HTTPD_HEADER_S     5
+#define QR_HTTPD_NICE         10
+#define QR_HTTPD_MEMORY       16384 /* per connection: request headers */
 
 typedef struct qr_httpd qr_httpd_t;
 

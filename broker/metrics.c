@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "err.h"
 #include "flusher.h"
 #include "meta.h"
@@ -354,6 +355,12 @@ void qr_metrics_render(qr_server_t *server, char **out, size_t *len)
     free(rows);
 }
 
+void qr_metrics_cache_free(qr_metrics_state_t *st)
+{
+    free(st->cache);
+    st->cache = NULL;
+}
+
 int qr_metrics_healthy(const qr_metrics_state_t *st, const char **why)
 {
     if (LOAD(st->stopping))
@@ -377,8 +384,25 @@ int qr_metrics_http(void *opaque, const char *path, char **body, size_t *len,
     char line[128];
 
     if (strcmp(path, "/metrics") == 0) {
-        qr_metrics_render(server, body, len);
+        qr_metrics_state_t *st = qr_server_mstate(server);
+        int cache_ms = qr_server_conf(server)->metrics_cache_ms;
+        int64_t now = qr_clock_mono_ms();
+
         *ctype = QR_METRICS_CTYPE;
+        if (cache_ms <= 0) {
+            qr_metrics_render(server, body, len);
+            return 200;
+        }
+        /* a flood of scrapes renders once per metrics.cache.ms: each
+         * render takes every partition log's lock, which produce needs */
+        if (!st->cache || now - st->cache_at_ms >= cache_ms) {
+            free(st->cache);
+            qr_metrics_render(server, &st->cache, &st->cache_len);
+            st->cache_at_ms = now;
+        }
+        *body = qr_malloc(st->cache_len + 1);
+        memcpy(*body, st->cache, st->cache_len + 1);
+        *len = st->cache_len;
         return 200;
     }
     if (strcmp(path, "/health") == 0) {

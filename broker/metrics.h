@@ -33,7 +33,18 @@ typedef struct qr_metrics_state {
     atomic_uint_fast64_t zk_disconnects; /* connection losses */
     atomic_uint_fast64_t zk_reconnects;  /* the same session came back */
     atomic_uint_fast64_t zk_expirations; /* sessions expired */
+    /* the last rendered /metrics (metrics.cache.ms); the HTTP thread's
+     * only, freed by qr_metrics_cache_free() once it has stopped */
+    char *cache;
+    size_t cache_len;
+    int64_t cache_at_ms; /* monotonic */
 } qr_metrics_state_t;
+
+/**
+ * @brief Frees the cached /metrics.
+ * @locality main loop, after the HTTP thread stopped  @locks none
+ */
+void qr_metrics_cache_free(qr_metrics_state_t *st);
 
 /** Content type of the exposition (Prometheus text format 0.0.4). */
 #define QR_METRICS_CTYPE "text/plain; version=0.0.4; charset=utf-8"

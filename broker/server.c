@@ -520,6 +520,7 @@ static void stop_metrics(qr_server_t *server)
 {
     qr_httpd_stop(server->httpd); /* no handler runs after this */
     server->httpd = NULL;
+    qr_metrics_cache_free(&server->mstate);
     if (server->loop)
         ev_timer_stop(server->loop, &server->mstate_timer);
 }

@@ -9,6 +9,9 @@
  *    `promtool check metrics` finds nothing wrong with the exposition;
  *  - unknown paths get 404, other methods 405; 200 scrapes at once and a
  *    slowloris connection get answers while produce keeps working;
+ *  - a slowloris trickling its request a byte a second is cut off within
+ *    the header bound (MHD's own timeout counts from the last byte and
+ *    never fires), and the HTTP threads run at nice +10 from the broker's;
  *  - /health is 503 while the broker is connected but not yet registered
  *    (a proxy holds the registration's reply), 200 once registered, and
  *    503 again when its ZooKeeper server is stopped.
@@ -24,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qt_broker.h"
@@ -35,7 +40,10 @@
 
 #define START_MS 30000
 #define IO_MS    10000
-#define METRICS  "metrics.listeners=http://127.0.0.1:0\n"
+/* every scrape renders: the counts are checked right after traffic */
+#define METRICS                              \
+    "metrics.listeners=http://127.0.0.1:0\n" \
+    "metrics.cache.ms=0\n"
 
 /* ---- HTTP through curl ---- */
 
@@ -398,6 +406,112 @@ START_TEST(test_bad_requests)
 }
 END_TEST
 
+/* ---- slowloris and priority ---- */
+
+/* Field 19 (nice) and the name (comm) of /proc/PID/task/TID/stat. */
+static int task_nice(int pid, const char *tid, char *comm, size_t comm_size)
+{
+    char path[128], line[1024], *close_paren;
+    int nice = 0;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", pid, tid);
+    fp = fopen(path, "r");
+    if (!fp)
+        return -100;
+    if (!fgets(line, sizeof(line), fp)) {
+        fclose(fp);
+        return -100;
+    }
+    fclose(fp);
+    close_paren = strrchr(line, ')');
+    ck_assert_ptr_nonnull(close_paren);
+    *close_paren = '\0';
+    snprintf(comm, comm_size, "%s", strchr(line, '(') + 1);
+    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt
+     * cminflt majflt cmajflt utime stime cutime cstime priority nice(19) */
+    ck_assert_int_eq(sscanf(close_paren + 2,
+                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                            "%*u %*u %*d %*d %*d %d",
+                            &nice),
+                     1);
+    return nice;
+}
+
+START_TEST(test_slowloris_and_priority)
+{
+    char *chroot = qt_zk_chroot_new(qt_zk_env(), 10000);
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    char comm[64], dummy[64];
+    int port, fd, base, http_threads = 0, closed = 0;
+    struct dirent *de;
+    qt_broker_t *b;
+    time_t t0;
+    DIR *dir;
+    char path[64];
+
+    ck_assert_ptr_nonnull(chroot);
+    b = broker_with_metrics(chroot, &port);
+
+    /* the HTTP threads (the sweeper qr-httpd and MHD's, which inherits
+     * its name unless MHD names it) are 10 nicer than the main thread */
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)b->pid);
+    dir = opendir(path);
+    ck_assert_ptr_nonnull(dir);
+    snprintf(path, sizeof(path), "%d", (int)b->pid);
+    base = task_nice((int)b->pid, path, dummy, sizeof(dummy));
+    while ((de = readdir(dir))) {
+        int nice;
+
+        if (de->d_name[0] == '.')
+            continue;
+        nice = task_nice((int)b->pid, de->d_name, comm, sizeof(comm));
+        if (strncmp(comm, "qr-httpd", 8) && strncmp(comm, "MHD", 3))
+            continue;
+        ck_assert_msg(nice == (base + 10 > 19 ? 19 : base + 10),
+                      "thread %s (%s) at nice %d, the broker at %d", de->d_name,
+                      comm, nice, base);
+        http_threads++;
+    }
+    closedir(dir);
+    ck_assert_int_ge(http_threads, 2);
+
+    /* one byte a second: never idle for MHD's timeout, yet cut off once
+     * its headers are QR_HTTPD_HEADER_S (5 s) late; the sweeper looks
+     * every second */
+    fd = connect_port(port);
+    t0 = time(NULL);
+    for (size_t i = 0; i < strlen(req) && time(NULL) - t0 < 15; i++) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        char c;
+
+        if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1 ||
+            (poll(&pfd, 1, 1000) == 1 && read(fd, &c, 1) <= 0)) {
+            closed = 1;
+            break;
+        }
+    }
+    ck_assert_msg(closed, "a slowloris lived %ld s", (long)(time(NULL) - t0));
+    ck_assert_int_le(time(NULL) - t0, 5 + 3);
+    ck_assert_int_ge(time(NULL) - t0, 4);
+    close(fd);
+    /* the server still answers */
+    {
+        http_res_t r;
+
+        http(port, "GET", "/health", &r);
+        ck_assert_int_eq(r.status, 200);
+        free(r.body);
+        http(port, "GET", "/nope", &r);
+        ck_assert_int_eq(r.status, 404);
+        free(r.body);
+    }
+    ck_assert_int_eq(qt_broker_stop(b, START_MS), 0);
+    qt_broker_destroy(b);
+    free(chroot);
+}
+END_TEST
+
 /* ---- /health follows registration and the ZooKeeper session ---- */
 
 /* Polls /health until its status is @p status and its body starts with
@@ -466,6 +580,7 @@ static Suite *metrics_suite(void)
     tcase_set_tags(tc, "integration zk");
     tcase_add_test(tc, test_counts_match_traffic);
     tcase_add_test(tc, test_bad_requests);
+    tcase_add_test(tc, test_slowloris_and_priority);
     suite_add_tcase(s, tc);
     tcase_set_timeout(th, 120);
     tcase_set_tags(th, "integration zk");
