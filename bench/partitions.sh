@@ -137,11 +137,27 @@ for P in $COUNTS; do
     res "p$P after produce and consume"
 done
 
+# zk_has PATH: ZooKeeper holds the ephemeral PATH (the "dump" command)
+zk_has() {
+    local out
+    out=$(exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf dump >&3 && cat <&3) ||
+        return 1
+    grep -q "$1\$" <<<"$out"
+}
+
 restart() { # label, signal
-    local label=$1 sig=$2
+    local label=$1 sig=$2 i
     kill "-$sig" "$bpid"
     wait "$bpid" 2>/dev/null
     bpid=
+    # after kill -9 the dead broker's registration lives until its session
+    # expires (zookeeper.session.timeout.ms, 18 s); a broker started before
+    # that refuses to run (its id is taken), as Kafka's does: wait for it
+    # (not counted in the start-up time)
+    for i in $(seq 1 60); do
+        zk_has /quire-partitions/brokers/ids/1 || break
+        sleep 1
+    done
     start_broker "$label"
     wait_leading "$OUT/broker/broker-$label.log" "$total" || die "leadership after $label"
     t_led=$(now_ms)

@@ -98,7 +98,7 @@ struct qr_kgsvc {
     kgop_t *qhead, **qtail;
     ev_async wake;
     ev_timer timer;
-    qr_zk_t *zk; /* main loop only */
+    qr_zk_t *zk;   /* main loop only */
     mark_t *marks; /* main loop only: our /consumers/<g>/kafka nodes */
     atomic_int attached;
     atomic_int closed;
@@ -576,6 +576,7 @@ void qr_api_sync_group(qr_reqctx_t *ctx)
     qr_kgc_sync_req_t req = {.group_id = in->group_id,
                              .generation_id = in->generation_id,
                              .member_id = in->member_id,
+                             .group_instance_id = in->group_instance_id,
                              .assignment_count = in->assignment_count,
                              .assignments = as};
     qr_kgsvc_t *svc = op->svc;
@@ -596,7 +597,8 @@ void qr_api_heartbeat(qr_reqctx_t *ctx)
     if (err == QUIRE_ERR_NONE) {
         pthread_mutex_lock(&svc->lock);
         err = qr_kgc_heartbeat(svc->kgc, in->group_id, in->member_id,
-                               in->generation_id, qr_clock_mono_ms());
+                               in->group_instance_id, in->generation_id,
+                               qr_clock_mono_ms());
         pthread_mutex_unlock(&svc->lock);
         poke(svc);
     }
@@ -617,8 +619,9 @@ void qr_api_leave_group(qr_reqctx_t *ctx)
         if (err != QUIRE_ERR_NONE)
             continue;
         pthread_mutex_lock(&svc->lock);
-        ms[i].error_code = qr_kgc_leave(svc->kgc, in->group_id, ms[i].member_id,
-                                        qr_clock_mono_ms());
+        ms[i].error_code =
+            qr_kgc_leave(svc->kgc, in->group_id, ms[i].member_id,
+                         ms[i].group_instance_id, qr_clock_mono_ms());
         pthread_mutex_unlock(&svc->lock);
         poke(svc);
     }
@@ -768,7 +771,8 @@ void qr_api_offset_commit(qr_reqctx_t *ctx)
     if (err == QUIRE_ERR_NONE) {
         pthread_mutex_lock(&svc->lock);
         err = qr_kgc_commit_check(svc->kgc, in->group_id, in->member_id,
-                                  in->generation_id, qr_clock_mono_ms());
+                                  in->group_instance_id, in->generation_id,
+                                  qr_clock_mono_ms());
         pthread_mutex_unlock(&svc->lock);
     }
     qr_meta_t *meta = qr_server_meta(ctx->server);

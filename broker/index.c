@@ -62,6 +62,23 @@ static quire_err_t prealloc(qr_idxfile_t *f, size_t bytes)
 /* Blocks are allocated this many bytes at a time, ahead of the entries. */
 #define RESERVE_STEP 4096
 
+/* A writable index holds no fd between uses (issue 14: 10,000 partitions
+ * held 30,000 descriptors, the log and both indexes of each active
+ * segment; now 10,000): the mapping is all a writer stores through, and
+ * the rare calls that need a descriptor (the allocation of the next 4 KiB
+ * of blocks, the trim at seal, the sync) open the file by name. -1 with
+ * errno when it cannot be opened. */
+static int use_fd(const qr_idxfile_t *f)
+{
+    return f->fd >= 0 ? f->fd : open(f->path, O_RDWR | O_CLOEXEC);
+}
+
+static void done_fd(const qr_idxfile_t *f, int fd)
+{
+    if (fd != f->fd && fd >= 0)
+        close(fd);
+}
+
 int qr_idxfile_reserve(qr_idxfile_t *f, size_t n)
 {
     size_t need = (n + 1) * f->entry_size, upto;
@@ -74,8 +91,11 @@ int qr_idxfile_reserve(qr_idxfile_t *f, size_t n)
         upto = f->map_size;
     /* Real blocks before the store: a full disk is an error here, never a
      * SIGBUS on a store into a hole of the mapping. */
-    err =
-        posix_fallocate(f->fd, (off_t)f->reserved, (off_t)(upto - f->reserved));
+    int fd = use_fd(f);
+    err = fd < 0 ? errno
+                 : posix_fallocate(fd, (off_t)f->reserved,
+                                   (off_t)(upto - f->reserved));
+    done_fd(f, fd);
     if (err == EOPNOTSUPP || err == EINVAL) {
         f->reserved = f->map_size; /* no fallocate here: sparse, as Kafka */
         return 0;
@@ -129,6 +149,8 @@ static quire_err_t open_existing(qr_idxfile_t *f, size_t max_bytes,
         n++;
     atomic_store(&f->entries, n);
     f->writable = 1;
+    close(f->fd); /* reopened by name when needed (use_fd) */
+    f->fd = -1;
     return QUIRE_ERR_NONE;
 }
 
@@ -153,6 +175,10 @@ quire_err_t qr_idxfile_open(qr_idxfile_t *f, const char *path,
             if (err == QUIRE_ERR_NONE)
                 err = map_file(f, want, PROT_READ | PROT_WRITE, 0);
             f->writable = 1;
+            if (err == QUIRE_ERR_NONE) {
+                close(f->fd); /* reopened by name when needed (use_fd) */
+                f->fd = -1;
+            }
         }
     }
     if (err != QUIRE_ERR_NONE)
@@ -165,8 +191,13 @@ quire_err_t qr_idxfile_trim(qr_idxfile_t *f)
     if (!f->writable)
         return QUIRE_ERR_NONE;
     size_t n = atomic_load(&f->entries);
-    if (ftruncate(f->fd, (off_t)(n * f->entry_size)) != 0)
-        return sys_fail("ftruncate", f->path, errno);
+    int fd = use_fd(f);
+    if (fd < 0 || ftruncate(fd, (off_t)(n * f->entry_size)) != 0) {
+        int e = errno;
+        done_fd(f, fd);
+        return sys_fail(fd < 0 ? "open" : "ftruncate", f->path, e);
+    }
+    done_fd(f, fd);
     /* The mapping keeps its size: readers only touch [0, n), which stays
      * inside the file. The fd goes: a sealed index holds none, so a
      * partition of 10,000 segments keeps 10,000 fds (its logs), not

@@ -43,10 +43,10 @@ typedef struct qr_idxfile {
     _Atomic size_t entries; /* published count */
     size_t max_entries;     /* capacity of the mapping */
     size_t map_size;        /* bytes mapped */
-    int fd;
-    int writable;    /* active segment: full length, mapped rw */
-    size_t reserved; /* writer: bytes from 0 with real blocks */
-    char *path;      /* owned, for log lines */
+    int fd;                 /* -1 between uses: opened by name when needed */
+    int writable;           /* active segment: full length, mapped rw */
+    size_t reserved;        /* writer: bytes from 0 with real blocks */
+    char *path;             /* owned, for log lines */
 } qr_idxfile_t;
 
 /** Tells whether entry @p i (at @p p) of a preallocated file is in use. */

@@ -85,6 +85,13 @@ struct qr_accum {
  * partitions' batches in flight and open, a few MiB at the default size. */
 #define POOL_MAX 16
 
+/* A new batch is not allocated while this many batches are alive, some
+ * SOFT_IN_FLIGHT of them in flight, and none pooled: the append first
+ * waits up to SOFT_WAIT_MS for one to be given back and reuses it (see
+ * reuse_wait). */
+#define SOFT_IN_FLIGHT 4
+#define SOFT_WAIT_MS   5
+
 /* deadline_ms of an append that has not had to wait yet: read the clock
  * and add block_ms when it first does (see wait_memory) */
 #define DEADLINE_UNSET INT64_MIN
@@ -309,15 +316,7 @@ static int32_t sticky_next(qr_accum_t *acc, atopic_t *topic, int32_t part_cnt)
 
 /* ---- append ---- */
 
-/* One record to append, as given to qr_accum_append*. */
-typedef struct arec {
-    int64_t timestamp;
-    const void *key, *value;
-    size_t key_len, value_len;
-    const qr_batch_rec_header_t *headers;
-    size_t header_cnt;
-    void *opaque;
-} arec_t;
+typedef qr_accum_rec_t arec_t;
 
 /* Frees pooled batches until @p need more bytes fit buffer.memory beside
  * the alive and pooled ones. @returns 1 when they fit. Lock held. */
@@ -501,6 +500,33 @@ static quire_err_t wait_memory(qr_accum_t *acc, int64_t *deadline_ms,
     return QUIRE_ERR_NONE;
 }
 
+/* Fresh memory costs more than waiting for a batch in flight to come
+ * back: a sender that outpaces the broker would otherwise fill all of
+ * buffer.memory with new buffers, whose pages the kernel faults in and
+ * zeroes one by one (on a VM, tens of microseconds each: as long as
+ * sending the records). So when POOL_MAX batches are alive, SOFT_IN_FLIGHT
+ * of them in flight (they will be given back) and none is pooled, a new
+ * batch of batch.size first waits up to SOFT_WAIT_MS, or its deadline,
+ * for one; then it is allocated as before, so buffer.memory stays the
+ * bound. Not counted as a memory waiter: lingering batches are not made
+ * ready for it. @returns 1 when it waited (the caller re-evaluates). Lock
+ * held (dropped inside). */
+static int reuse_wait(qr_accum_t *acc, int64_t *deadline_ms, int64_t block_ms)
+{
+    int64_t now = qr_clock_mono_ms(), until;
+    struct timespec ts;
+
+    if (*deadline_ms == DEADLINE_UNSET)
+        *deadline_ms = now + block_ms;
+    until = now + SOFT_WAIT_MS < *deadline_ms ? now + SOFT_WAIT_MS
+                                              : *deadline_ms;
+    if (until <= now)
+        return 0;
+    deadline_ts(until, &ts);
+    pthread_cond_timedwait(&acc->cv, &acc->lock, &ts);
+    return 1;
+}
+
 /* What a new batch for @p r needs: its capacity and the memory it counts.
  * @returns NONE, or MESSAGE_TOO_LARGE when the record can never fit. */
 static quire_err_t batch_need(const qr_accum_t *acc, const arec_t *r,
@@ -536,7 +562,7 @@ static quire_err_t append_locked(qr_accum_t *acc, atopic_t *topic,
                                  int64_t deadline_ms, int64_t block_ms,
                                  int32_t *partp, int *wakeup)
 {
-    int sticky = partition == QR_ACCUM_STICKY, switched = 0;
+    int sticky = partition == QR_ACCUM_STICKY, switched = 0, reused = 0;
     size_t cap = 0, mem = 0;
     qr_accum_part_t *part;
     quire_err_t err;
@@ -578,6 +604,12 @@ static quire_err_t append_locked(qr_accum_t *acc, atopic_t *topic,
             switched = 1;
             partition = sticky_next(acc, topic, part_cnt);
             continue;
+        }
+        if (cap == acc->conf.batch_size && !acc->pool && !reused &&
+            acc->batches >= POOL_MAX && acc->in_flight >= SOFT_IN_FLIGHT) {
+            reused = 1;
+            if (reuse_wait(acc, &deadline_ms, block_ms))
+                continue;
         }
         if (!(cap == acc->conf.batch_size && acc->pool) &&
             !mem_room(acc, (int64_t)mem)) {
@@ -656,22 +688,17 @@ quire_err_t qr_accum_set_parts(qr_accum_t *acc, const char *topic_name,
 
 quire_err_t qr_accum_append_cached(qr_accum_t *acc, const char *topic_name,
                                    int32_t partition, uint64_t version,
-                                   int64_t timestamp, const void *key,
-                                   size_t key_len, const void *value,
-                                   size_t value_len,
-                                   const qr_batch_rec_header_t *headers,
-                                   size_t header_cnt, void *opaque,
-                                   int64_t block_ms, int32_t *partp,
-                                   int *wakeup)
+                                   const qr_accum_rec_t *r, int64_t block_ms,
+                                   int32_t *partp, int *wakeup)
 {
-    arec_t r = {timestamp, key, value, key_len, value_len, headers, header_cnt,
-                opaque};
-    atopic_t *topic;
+    int sticky = partition == QR_ACCUM_STICKY;
+    qr_accum_part_t *part;
     quire_err_t err = QUIRE_ERR_NEED_MORE;
+    atopic_t *topic;
     int32_t cnt;
 
     *wakeup = 0;
-    if (timestamp < 0)
+    if (r->timestamp < 0)
         return QUIRE_ERR_BAD_ARG;
     pthread_mutex_lock(&acc->lock);
     topic = topic_find(acc, topic_name);
@@ -679,11 +706,28 @@ quire_err_t qr_accum_append_cached(qr_accum_t *acc, const char *topic_name,
         goto out;
     cnt = topic->meta_cnt;
     if (partition == QR_ACCUM_KEYED)
-        partition = quire_partition_for_key(key, key_len, cnt);
-    else if (partition >= cnt ||
-             (partition < 0 && partition != QR_ACCUM_STICKY))
+        partition = quire_partition_for_key(r->key, r->key_len, cnt);
+    else if (partition >= cnt || (partition < 0 && !sticky))
         goto out;
-    err = append_locked(acc, topic, partition, cnt, &r, -1, DEADLINE_UNSET,
+    /* the common case first: the partition (or the sticky one) has an
+     * open batch that takes the record */
+    if (sticky) {
+        int32_t s = topic->sticky;
+
+        part = s >= 0 && s < cnt && s < topic->nparts && part_up(topic, s)
+                   ? topic->parts[s]
+                   : NULL;
+    } else
+        part = partition < topic->nparts ? topic->parts[partition] : NULL;
+    if (part && part->open && !acc->closed &&
+        batch_add(acc, part->open, r) == QUIRE_ERR_NONE) {
+        if (!sticky)
+            part->open->movable = 0; /* a chosen partition: stays */
+        *partp = part->partition;
+        err = QUIRE_ERR_NONE;
+        goto out;
+    }
+    err = append_locked(acc, topic, partition, cnt, r, -1, DEADLINE_UNSET,
                         block_ms, partp, wakeup);
 out:
     pthread_mutex_unlock(&acc->lock);

@@ -90,6 +90,17 @@ typedef struct qr_rec_meta {
     int64_t timestamp; /* CreateTime, ms since the epoch */
 } qr_rec_meta_t;
 
+/** One record to append (qr_accum_append_cached); every pointer borrowed
+ * for the call and copied (see qr_batch_builder_append for NULLs). */
+typedef struct qr_accum_rec {
+    int64_t timestamp; /* CreateTime, ms since the epoch, >= 0 */
+    const void *key, *value;
+    size_t key_len, value_len;
+    const qr_batch_rec_header_t *headers;
+    size_t header_cnt;
+    void *opaque; /* stored for the delivery report */
+} qr_accum_rec_t;
+
 /** One batch of one partition. */
 typedef struct qr_pbatch {
     struct qr_pbatch *next; /* link in a queue or a drained list */
@@ -205,13 +216,8 @@ quire_err_t qr_accum_set_parts(qr_accum_t *acc, const char *topic,
  */
 quire_err_t qr_accum_append_cached(qr_accum_t *acc, const char *topic,
                                    int32_t partition, uint64_t version,
-                                   int64_t timestamp, const void *key,
-                                   size_t key_len, const void *value,
-                                   size_t value_len,
-                                   const qr_batch_rec_header_t *headers,
-                                   size_t header_cnt, void *opaque,
-                                   int64_t block_ms, int32_t *partp,
-                                   int *wakeup);
+                                   const qr_accum_rec_t *rec, int64_t block_ms,
+                                   int32_t *partp, int *wakeup);
 
 /**
  * @brief Takes the ready batches the selector accepts: for each partition

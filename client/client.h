@@ -24,6 +24,7 @@
 
 #include "bconn.h"
 #include "clconf.h"
+#include "cstats.h"
 #include "err.h"
 #include "logsink.h"
 
@@ -56,6 +57,11 @@ typedef struct qr_client_ops {
     /** allow.auto.create.topics when the application left it unset: 1
      * for a producer, 0 for a consumer (as Kafka's clients). */
     int auto_create_default;
+    /** issue 15: "producer" or "consumer", the statistics' type. */
+    const char *type;
+    /** issue 15: adds the producer's or consumer's part (topics,
+     * partitions, queues) to a statistics document (may be NULL). */
+    void (*stats)(qr_client_t *cl, void *ctx, json_t *doc);
 } qr_client_ops_t;
 
 struct qr_client {
@@ -98,6 +104,10 @@ struct qr_client {
     /* ---- issue 18: the handle's log and error callbacks ---- */
     qr_logsink_t logs; /* log_level, debug, log_cb; summarises repeats */
     int all_down;      /* loop: the error callback was told */
+    /* ---- issue 15: statistics (loop thread) ---- */
+    qr_cstats_t *stats;   /* owned */
+    ev_timer stats_timer; /* every statistics.interval.ms, when set */
+    char stats_name[96];  /* "<client.id>#<type>-<n>" */
 };
 
 /**

@@ -97,6 +97,9 @@ static void deliver_why(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
 
     if (p->idem && err != QUIRE_ERR_NONE) /* issue 22: a hole in the seqs */
         qr_idemprod_failed(p->idem, b, err);
+    if (err == QUIRE_ERR_NONE) /* issue 15: statistics, once per batch */
+        qr_cstats_produced(p->cl->stats, b->topic, b->partition, b->count,
+                           (int64_t)b->b.len, (int64_t)b->len);
     if (p->conf->dr_cb) {
         memset(&dr, 0, sizeof(dr));
         dr.topic = b->topic;
@@ -632,11 +635,28 @@ static void producer_stopping(qr_client_t *cl, void *arg)
         fail_list(p, list, QUIRE_ERR_DESTROYED);
 }
 
+/* issue 15: the producer's part of a statistics document. Loop thread. */
+static void producer_stats(qr_client_t *cl, void *arg, json_t *doc)
+{
+    quire_producer_t *p = arg;
+    qr_accum_stats_t st;
+
+    qr_accum_stats(p->acc, &st);
+    json_object_set_new(doc, "msg_cnt", json_integer(st.records));
+    json_object_set_new(doc, "msg_size", json_integer(st.mem_used));
+    json_object_set_new(doc, "msg_size_max",
+                        json_integer(p->conf->buffer_memory));
+    json_object_set_new(doc, "batches_inflight", json_integer(st.in_flight));
+    qr_cstats_doc_topics(doc, cl->stats, p->conf->batch_size);
+}
+
 static const qr_client_ops_t producer_ops = {
     .run = producer_run,
     .conn_closed = NULL,
     .stopping = producer_stopping,
     .auto_create_default = 1,
+    .type = "producer",
+    .stats = producer_stats,
 };
 
 /* ---- public API ---- */
@@ -838,6 +858,7 @@ static quire_err_t do_send(quire_producer_t *p, const char *topic,
 {
     qr_batch_rec_header_t hstack[HEADERS_ON_STACK], *hv = NULL;
     int on_loop = pthread_equal(pthread_self(), p->cl->thread);
+    qr_accum_rec_t rec;
     int32_t part;
     quire_err_t err = QUIRE_ERR_NONE;
     int wake = 0;
@@ -848,13 +869,21 @@ static quire_err_t do_send(quire_producer_t *p, const char *topic,
         goto out;
     if (!timestamp)
         timestamp = coarse_real_ms();
+    rec.timestamp = timestamp;
+    rec.key = key;
+    rec.key_len = key_len;
+    rec.value = value;
+    rec.value_len = value_len;
+    rec.headers = hv;
+    rec.header_cnt = header_cnt;
+    rec.opaque = opaque;
     part = partition != QUIRE_PARTITION_ANY ? partition
            : key                            ? QR_ACCUM_KEYED
                                             : QR_ACCUM_STICKY;
-    err = qr_accum_append_cached(
-        p->acc, topic, part, qr_client_meta_version(p->cl), timestamp, key,
-        key_len, value, value_len, hv, header_cnt, opaque,
-        on_loop ? 0 : p->conf->max_block_ms, &part, &wake);
+    err = qr_accum_append_cached(p->acc, topic, part,
+                                 qr_client_meta_version(p->cl), &rec,
+                                 on_loop ? 0 : p->conf->max_block_ms, &part,
+                                 &wake);
     if (err == QUIRE_ERR_NEED_MORE) {
         qr_log_ctx_t *prev = qr_client_log_enter(p->cl);
 

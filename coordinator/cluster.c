@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "alloc.h"
+#include "clock.h"
 #include "cluster.h"
 #include "controller.h"
 #include "ctlshutdown.h"
@@ -23,6 +24,11 @@
 #include "znode.h"
 
 #define CL_AUTOCREATE_MAX 256
+
+/* Longest the loop opens partitions at a stretch before it serves
+ * ZooKeeper and the rest again: opening 10,000 logs at once blocked it for
+ * seconds, and the session's connection timed out (issue 14). */
+#define CL_OPEN_PASS_NS (100 * 1000 * 1000)
 
 /* A partition this broker leads (its log is open). */
 typedef struct led {
@@ -61,8 +67,15 @@ struct qr_cluster {
     qr_isrchange_t *isrw; /* the leader's ISR writes (issue 16) */
     int closed;
 
-    led_t *led; /* sorted by (topic, partition) */
+    led_t *led; /* in the order opened */
     size_t led_cnt;
+    /* led by (topic, partition): open addressing, an index into led + 1
+     * per slot (0 empty), at most half full; rebuilt (led_reindex) each
+     * time led shrinks or moves, added to as a partition is opened. The
+     * checks "do we lead it" ran over the whole array: O(partitions^2)
+     * per view change, seconds at 10,000 partitions (issue 14). */
+    size_t *led_slots, led_slots_cap;
+    ev_timer more; /* leadership left to open after a pass's time ran out */
     followed_t *fol; /* replicas led elsewhere (follow_partition) */
     size_t fol_cnt;
     ev_timer retry; /* a failed open or delete is tried again */
@@ -79,15 +92,60 @@ struct qr_cluster {
     ev_async wake;
 };
 
-/* ---- metadata snapshot ---- */
+/* ---- the partitions led, indexed ---- */
+
+static uint64_t led_hash(const char *topic, int32_t p)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const unsigned char *c = (const unsigned char *)topic; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    h = (h ^ (uint32_t)p) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static void led_slot_put(qr_cluster_t *cl, size_t i)
+{
+    size_t mask = cl->led_slots_cap - 1;
+
+    for (size_t s = led_hash(cl->led[i].topic, cl->led[i].partition) & mask;;
+         s = (s + 1) & mask)
+        if (!cl->led_slots[s]) {
+            cl->led_slots[s] = i + 1;
+            return;
+        }
+}
+
+/* After led changed other than by an append. */
+static void led_reindex(qr_cluster_t *cl)
+{
+    size_t cap = 64;
+
+    while (cap < 2 * (cl->led_cnt + 1))
+        cap *= 2;
+    free(cl->led_slots);
+    cl->led_slots = qr_calloc(cap, sizeof(*cl->led_slots));
+    cl->led_slots_cap = cap;
+    for (size_t i = 0; i < cl->led_cnt; i++)
+        led_slot_put(cl, i);
+}
 
 static int is_led(const qr_cluster_t *cl, const char *topic, int32_t p)
 {
-    for (size_t i = 0; i < cl->led_cnt; i++)
-        if (cl->led[i].partition == p && strcmp(cl->led[i].topic, topic) == 0)
+    size_t mask = cl->led_slots_cap - 1;
+
+    if (!cl->led_slots)
+        return 0;
+    for (size_t s = led_hash(topic, p) & mask; cl->led_slots[s];
+         s = (s + 1) & mask) {
+        const led_t *l = &cl->led[cl->led_slots[s] - 1];
+        if (l->partition == p && strcmp(l->topic, topic) == 0)
             return 1;
+    }
     return 0;
 }
+
+/* ---- metadata snapshot ---- */
 
 static int32_t *copy_ids(const int32_t *ids, size_t n)
 {
@@ -224,6 +282,10 @@ static void open_one(qr_cluster_t *cl, const qr_view_topic_t *t, int32_t p,
     cl->led = qr_realloc(cl->led, (cl->led_cnt + 1) * sizeof(*cl->led));
     cl->led[cl->led_cnt++] =
         (led_t){qr_strdup(topic), p, epoch, t->config_mzxid, -1, 0};
+    if (2 * (cl->led_cnt + 1) > cl->led_slots_cap)
+        led_reindex(cl);
+    else
+        led_slot_put(cl, cl->led_cnt - 1);
 }
 
 /* A replica list in one word (FNV-1a over the ids in order), so that a
@@ -313,6 +375,7 @@ static void update_leadership(qr_cluster_t *cl)
                 keep[k++] = old[i];
         cl->led = keep;
         cl->led_cnt = k;
+        led_reindex(cl);
         publish(cl);
         for (size_t i = 0; i < old_cnt; i++)
             if (!desired_epoch(cl, old[i].topic, old[i].partition, &epoch) ||
@@ -337,15 +400,25 @@ static void update_leadership(qr_cluster_t *cl)
             }
         free(old);
     }
-    /* 2. open what we now lead, then publish */
-    for (size_t i = 0; i < view->topic_cnt; i++) {
+    /* 2. open what we now lead, for at most CL_OPEN_PASS_NS (the next
+     * pass opens the rest), then publish */
+    int64_t t0 = qr_clock_mono_ns();
+    int more = 0;
+    for (size_t i = 0; i < view->topic_cnt && !more; i++) {
         const qr_view_topic_t *t = &view->topics[i];
         if (!t->loaded)
             continue;
-        for (size_t p = 0; p < t->assign.part_cnt; p++)
+        for (size_t p = 0; p < t->assign.part_cnt && !more; p++)
             if (desired_epoch(cl, t->name, (int32_t)p, &epoch) &&
-                !is_led(cl, t->name, (int32_t)p))
+                !is_led(cl, t->name, (int32_t)p)) {
                 open_one(cl, t, (int32_t)p, epoch);
+                more = qr_clock_mono_ns() - t0 > CL_OPEN_PASS_NS;
+            }
+    }
+    if (more && !ev_is_active(&cl->more)) {
+        ev_now_update(cl->loop); /* the pass's time is not the timers' */
+        ev_timer_set(&cl->more, 0., 0.);
+        ev_timer_start(cl->loop, &cl->more);
     }
     update_configs(cl);
     report_states(cl);
@@ -572,6 +645,7 @@ static void handle_deletions(qr_cluster_t *cl)
                     closing[n++] = cl->led[k];
                     cl->led[k] = cl->led[--cl->led_cnt];
                 }
+            led_reindex(cl);
             publish(cl);
             for (size_t k = 0; k < n; k++) {
                 QR_LOG_INFO("CLUSTER", "no longer leader of %s-%d (deleted)",
@@ -629,6 +703,7 @@ static void on_view(qr_view_t *view, void *opaque)
         qr_ctlshutdown_update(cl->cs);
 }
 
+/* on_retry, and the next pass of update_leadership()'s opens (more) */
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
     qr_cluster_t *cl = w->data;
@@ -832,6 +907,8 @@ qr_cluster_t *qr_cluster_new(struct ev_loop *loop,
     cl->meta = qr_meta_new();
     ev_timer_init(&cl->retry, on_retry, 1., 0.);
     cl->retry.data = cl;
+    ev_timer_init(&cl->more, on_retry, 0., 0.);
+    cl->more.data = cl;
     ev_async_init(&cl->wake, on_wake);
     cl->wake.data = cl;
     return cl;
@@ -922,6 +999,7 @@ void qr_cluster_close(qr_cluster_t *cl)
         return;
     cl->closed = 1;
     ev_timer_stop(cl->loop, &cl->retry);
+    ev_timer_stop(cl->loop, &cl->more);
     if (ev_is_active(&cl->wake)) {
         ev_ref(cl->loop);
         ev_async_stop(cl->loop, &cl->wake);
@@ -931,6 +1009,7 @@ void qr_cluster_close(qr_cluster_t *cl)
     size_t n = cl->led_cnt;
     cl->led = NULL;
     cl->led_cnt = 0;
+    led_reindex(cl);
     if (cl->view)
         publish(cl);
     for (size_t i = 0; i < n; i++) {
@@ -969,6 +1048,7 @@ void qr_cluster_destroy(qr_cluster_t *cl)
     for (size_t i = 0; i < cl->autocreate_cnt; i++)
         free(cl->autocreate[i]);
     free(cl->led);
+    free(cl->led_slots);
     while (cl->fol_cnt > 0)
         followed_drop(cl, cl->fol_cnt - 1);
     free(cl->fol);

@@ -186,9 +186,8 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-quire_err_t qr_group_offset_decode_meta(const char *data, int len,
-                                        int64_t *out, const char **meta,
-                                        size_t *meta_len)
+quire_err_t qr_group_offset_decode_meta(const char *data, int len, int64_t *out,
+                                        const char **meta, size_t *meta_len)
 {
     if (!data || len <= 0)
         return QUIRE_ERR_BAD_ARG;
@@ -658,8 +657,7 @@ static void kafka_refused(qr_group_t *g, const qr_zk_res_t *res)
                g->group_id, res->children->data[0]);
     g->reg_failed = 1;
     gop_t *op = qr_group_op_new(&g->misc_ops, REG_BACKOUT);
-    if (qr_zk_delete(g->zk, g->my_path, -1, on_misc, g, op) !=
-        QUIRE_ERR_NONE) {
+    if (qr_zk_delete(g->zk, g->my_path, -1, on_misc, g, op) != QUIRE_ERR_NONE) {
         g->registering = 0;
         qr_group_op_unlink(&g->misc_ops, op);
         qr_group_ops_free(op);

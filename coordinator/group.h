@@ -336,9 +336,8 @@ quire_err_t qr_group_offset_decode(const char *data, int len, int64_t *out);
  * @param meta, meta_len set to a view into @p data (length 0 when none).
  * @locality any  @locks none
  */
-quire_err_t qr_group_offset_decode_meta(const char *data, int len,
-                                        int64_t *out, const char **meta,
-                                        size_t *meta_len);
+quire_err_t qr_group_offset_decode_meta(const char *data, int len, int64_t *out,
+                                        const char **meta, size_t *meta_len);
 
 /**
  * @brief An offsets/<t>/<p> node's data: the decimal offset, then, when

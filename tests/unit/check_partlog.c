@@ -356,6 +356,48 @@ START_TEST(test_open_files_bounded)
 }
 END_TEST
 
+/* Issue 14: a partition's active segment holds one descriptor, its log;
+ * its two indexes are reached through their mappings, opened by name for
+ * the rare call that needs a descriptor. 10,000 partitions fit a limit of
+ * 20,000 open files. Appends that allocate index blocks (3,000 entries:
+ * several 4 KiB blocks) and reopening keep it so. */
+START_TEST(test_one_fd_per_partition)
+{
+    enum { NPART = 20 };
+    qr_plog_conf_t conf;
+    qr_plog_t *parts[NPART];
+    long fds0;
+    char name[32];
+
+    tl_conf(&conf, 16 << 20, 64);        /* an index entry every batch */
+    conf.index_size_max_bytes = 1 << 20; /* no roll: one active segment */
+    fds0 = proc_count("fd");
+    for (int i = 0; i < NPART; i++) {
+        snprintf(name, sizeof(name), "fd%d", i);
+        parts[i] = tl_open(dir, name, &conf, 1, -1, NULL);
+    }
+    ck_assert_int_eq(proc_count("fd"), fds0 + NPART);
+    /* enough entries to allocate several 4 KiB blocks of each index */
+    for (int i = 0; i < NPART; i++)
+        append_many(parts[i], 3000, 1, 0);
+    ck_assert_int_eq(proc_count("fd"), fds0 + NPART);
+    for (int i = 0; i < NPART; i++) {
+        ck_assert_int_eq(qr_plog_flush(parts[i]), QUIRE_ERR_NONE);
+        ck_assert_int_eq(qr_plog_close(parts[i]), QUIRE_ERR_NONE);
+        snprintf(name, sizeof(name), "fd%d", i);
+        parts[i] = tl_open(dir, name, &conf, 1, -1, NULL);
+        ck_assert_int_eq(qr_plog_log_end(parts[i]), 3000);
+    }
+    ck_assert_int_eq(proc_count("fd"), fds0 + NPART);
+    for (int i = 0; i < NPART; i++) {
+        append_many(parts[i], 10, 1, 3000);
+        ck_assert_int_eq(qr_plog_log_end(parts[i]), 3010);
+        ck_assert_int_eq(qr_plog_close(parts[i]), QUIRE_ERR_NONE);
+    }
+    ck_assert_int_eq(proc_count("fd"), fds0);
+}
+END_TEST
+
 /* The slice a fetch must get, found by walking the segment file itself:
  * the batch holding `offset` (from the slice's position, checked by
  * tl_check_slice), then every following batch that still fits in
@@ -876,6 +918,7 @@ static Suite *partlog_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_open_files_bounded);
+    tcase_add_test(tc, test_one_fd_per_partition);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_checked_fixture(tc, setup, teardown);
