@@ -19,22 +19,10 @@
 #include "kawire.h"
 #include "kcodec.h"
 #include "kgwire.h"
+#include "kreq.h"
 #include "logging.h"
 
-/* ---- ApiVersions: answered here, from the table itself ---- */
-
-static quire_err_t apiversions_decode(qr_kr_t *r, int16_t version,
-                                      qr_req_t *req)
-{
-    (void)req;
-    if (version >= 3) {
-        /* client_software_name, client_software_version: for logs only */
-        (void)qr_kr_str(r);
-        (void)qr_kr_str(r);
-        qr_kr_tags(r);
-    }
-    return qr_kr_ok(r) ? QUIRE_ERR_NONE : QUIRE_ERR_INVALID_REQUEST;
-}
+/* ---- ApiVersions: answered here, from proto/kreq's table ---- */
 
 static void apiversions_handler(qr_reqctx_t *ctx)
 {
@@ -91,50 +79,27 @@ static void produce_handler(qr_reqctx_t *ctx)
 
 /* ---- the table: exactly what is served ---- */
 
-#define NOFLEX INT16_MAX
-
 static const qr_kapi_t apis[] = {
-    {QR_API_PRODUCE, "Produce", 3, 7, NOFLEX, qr_kwire_produce_decode,
-     produce_handler, qr_kwire_produce_encode},
-    {QR_API_FETCH, "Fetch", 4, 11, NOFLEX, qr_kwire_fetch_decode, qr_api_fetch,
-     qr_kwire_fetch_encode},
-    {QR_API_LIST_OFFSETS, "ListOffsets", 1, 5, NOFLEX,
-     qr_kwire_listoffsets_decode, qr_api_listoffsets,
-     qr_kwire_listoffsets_encode},
-    {QR_API_METADATA, "Metadata", 0, 8, NOFLEX, qr_kwire_metadata_decode,
-     qr_api_metadata, qr_kwire_metadata_encode},
-    {QR_API_API_VERSIONS, "ApiVersions", 0, 3, 3, apiversions_decode,
-     apiversions_handler, apiversions_encode},
-    /* issue 13: the group APIs (api_kgroup.c, proto/kgwire.c) */
-    {QR_API_OFFSET_COMMIT, "OffsetCommit", 0, 7, 8, qr_kgwire_commit_decode,
-     qr_api_offset_commit, qr_kgwire_commit_encode},
-    {QR_API_OFFSET_FETCH, "OffsetFetch", 0, 5, 6, qr_kgwire_fetch_decode,
-     qr_api_offset_fetch, qr_kgwire_fetch_encode},
-    {QR_API_FIND_COORDINATOR, "FindCoordinator", 0, 2, 3,
-     qr_kgwire_find_coord_decode, qr_api_find_coordinator,
+    {QR_API_PRODUCE, produce_handler, qr_kwire_produce_encode},
+    {QR_API_FETCH, qr_api_fetch, qr_kwire_fetch_encode},
+    {QR_API_LIST_OFFSETS, qr_api_listoffsets, qr_kwire_listoffsets_encode},
+    {QR_API_METADATA, qr_api_metadata, qr_kwire_metadata_encode},
+    {QR_API_API_VERSIONS, apiversions_handler, apiversions_encode},
+    {QR_API_OFFSET_COMMIT, qr_api_offset_commit, qr_kgwire_commit_encode},
+    {QR_API_OFFSET_FETCH, qr_api_offset_fetch, qr_kgwire_fetch_encode},
+    {QR_API_FIND_COORDINATOR, qr_api_find_coordinator,
      qr_kgwire_find_coord_encode},
-    {QR_API_JOIN_GROUP, "JoinGroup", 0, 5, 6, qr_kgwire_join_decode,
-     qr_api_join_group, qr_kgwire_join_encode},
-    {QR_API_HEARTBEAT, "Heartbeat", 0, 3, 4, qr_kgwire_heartbeat_decode,
-     qr_api_heartbeat, qr_kgwire_heartbeat_encode},
-    {QR_API_LEAVE_GROUP, "LeaveGroup", 0, 3, 4, qr_kgwire_leave_decode,
-     qr_api_leave_group, qr_kgwire_leave_encode},
-    {QR_API_SYNC_GROUP, "SyncGroup", 0, 3, 4, qr_kgwire_sync_decode,
-     qr_api_sync_group, qr_kgwire_sync_encode},
-    {QR_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 5,
-     qr_kgwire_describe_decode, qr_api_describe_groups,
-     qr_kgwire_describe_encode},
-    {QR_API_LIST_GROUPS, "ListGroups", 0, 2, 3, qr_kgwire_list_decode,
-     qr_api_list_groups, qr_kgwire_list_encode},
-    /* issue 13: topic administration (api_kadmin.c, proto/kawire.c) */
-    {QR_API_CREATE_TOPICS, "CreateTopics", 0, 4, 5,
-     qr_kawire_create_topics_decode, qr_api_create_topics,
+    {QR_API_JOIN_GROUP, qr_api_join_group, qr_kgwire_join_encode},
+    {QR_API_HEARTBEAT, qr_api_heartbeat, qr_kgwire_heartbeat_encode},
+    {QR_API_LEAVE_GROUP, qr_api_leave_group, qr_kgwire_leave_encode},
+    {QR_API_SYNC_GROUP, qr_api_sync_group, qr_kgwire_sync_encode},
+    {QR_API_DESCRIBE_GROUPS, qr_api_describe_groups, qr_kgwire_describe_encode},
+    {QR_API_LIST_GROUPS, qr_api_list_groups, qr_kgwire_list_encode},
+    {QR_API_CREATE_TOPICS, qr_api_create_topics,
      qr_kawire_create_topics_encode},
-    {QR_API_DELETE_TOPICS, "DeleteTopics", 0, 3, 4,
-     qr_kawire_delete_topics_decode, qr_api_delete_topics,
+    {QR_API_DELETE_TOPICS, qr_api_delete_topics,
      qr_kawire_delete_topics_encode},
-    {QR_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4,
-     qr_kawire_describe_configs_decode, qr_api_describe_configs,
+    {QR_API_DESCRIBE_CONFIGS, qr_api_describe_configs,
      qr_kawire_describe_configs_encode},
 };
 
@@ -150,23 +115,23 @@ const qr_kapi_t *qr_kcodec_api(int api_key)
 
 const char *qr_kcodec_api_name(int api_key)
 {
-    const qr_kapi_t *api = qr_kcodec_api(api_key);
-
-    return api ? api->name : "Unknown";
+    return qr_kreq_api_name(api_key);
 }
 
 static void apiversions_encode(qr_kout_t *o, int16_t version,
                                const qr_resp_t *resp)
 {
-    qr_kapi_range_t rows[API_CNT];
+    size_t n;
+    const qr_kreq_api_t *served = qr_kreq_apis(&n);
+    qr_kapi_range_t rows[QR_KREQ_API_MAX];
 
-    for (size_t i = 0; i < API_CNT; i++) {
-        rows[i].api_key = apis[i].api_key;
-        rows[i].min_version = apis[i].min_version;
-        rows[i].max_version = apis[i].max_version;
+    for (size_t i = 0; i < n; i++) {
+        rows[i].api_key = served[i].api_key;
+        rows[i].min_version = served[i].min_version;
+        rows[i].max_version = served[i].max_version;
     }
     qr_kwire_apiversions_encode(&o->w, version, qr_kwire_err(resp->error_code),
-                                rows, API_CNT);
+                                rows, n);
 }
 
 /* ---- the response path ---- */
@@ -251,12 +216,13 @@ static int top_level_error(int api, int version)
 quire_err_t qr_kcodec_respond(qr_reply_t *reply, const qr_resp_t *resp)
 {
     const qr_kapi_t *api = qr_kcodec_api(resp->api);
+    const qr_kreq_api_t *row = qr_kreq_api(resp->api);
     int hdr_flex;
     int16_t version = qr_reply_api_version(reply, &hdr_flex);
     pieces_t ps = {0};
     qr_kout_t o;
 
-    if (!api) {
+    if (!api || !row) {
         QR_LOG_ERR("PROTO", "Kafka: no encoder for api %d (a bug)",
                    (int)resp->api);
         release_files(resp);
@@ -269,7 +235,7 @@ quire_err_t qr_kcodec_respond(qr_reply_t *reply, const qr_resp_t *resp)
             qr_conn_log_peer(conn,
                              "Kafka %s v%d (correlation_id %d): %s, which its "
                              "response cannot carry; closing",
-                             api->name, version, resp->correlation_id,
+                             row->name, version, resp->correlation_id,
                              quire_err2str(resp->error_code));
             qr_conn_close(conn, NULL);
         }
@@ -280,12 +246,12 @@ quire_err_t qr_kcodec_respond(qr_reply_t *reply, const qr_resp_t *resp)
     o.cut = on_cut;
     o.arg = &ps;
     qr_kwire_resp_begin(&o.w, resp->correlation_id, hdr_flex);
-    o.w.flex = version >= api->flex_version;
+    o.w.flex = version >= row->flex_version;
     api->encode(&o, version, resp);
     cut_mem(&ps, &o.w);
     if (ps.total - 4 > INT32_MAX) {
         QR_LOG_ERR("PROTO", "Kafka %s response of %llu bytes: too large",
-                   api->name, (unsigned long long)ps.total);
+                   row->name, (unsigned long long)ps.total);
         pieces_drop(&ps);
         return QUIRE_ERR_FRAME_TOO_LARGE;
     }
@@ -306,7 +272,7 @@ quire_err_t qr_kcodec_respond(qr_reply_t *reply, const qr_resp_t *resp)
 
 /* An API we do not serve, or a version outside its row (Kafka's answer). */
 static void unsupported(qr_conn_t *conn, const qr_kreq_hdr_t *hdr,
-                        const qr_kapi_t *api)
+                        const qr_kreq_api_t *api)
 {
     qr_reply_t *reply = qr_reply_new(conn);
     qr_resp_t resp = {0};
@@ -340,45 +306,34 @@ void qr_kcodec_handle(qr_conn_t *conn, const qr_frame_t *frame)
 {
     qr_karena_t *mem = qr_karena_new();
     const qr_kapi_t *api;
-    qr_kreq_hdr_t hdr;
+    qr_kreq_info_t info;
     qr_req_t req;
-    qr_kr_t r;
-    int flex;
 
-    qr_kr_init(&r, frame->header, frame->header_len, mem);
-    if (qr_kwire_hdr_fixed(&r, &hdr) != 0) {
-        /* the frame parser guarantees the fixed part; be safe anyway */
-        qr_conn_log_peer(conn, "Kafka request header unreadable; closing");
-        qr_conn_close(conn, NULL);
+    switch (qr_kreq_decode(frame, mem, &req, &info)) {
+    case QUIRE_ERR_NONE:
+        break;
+    case QUIRE_ERR_UNSUPPORTED_VERSION:
+        unsupported(conn, &info.hdr, info.api);
         goto out;
-    }
-    api = qr_kcodec_api(hdr.api_key);
-    if (!api || hdr.api_version < api->min_version ||
-        hdr.api_version > api->max_version) {
-        unsupported(conn, &hdr, api);
-        goto out;
-    }
-    flex = hdr.api_version >= api->flex_version;
-    memset(&req, 0, sizeof(req));
-    req.api = (qr_api_t)hdr.api_key;
-    req.api_version = hdr.api_version;
-    req.correlation_id = hdr.correlation_id;
-    req.has_correlation_id = true;
-    if (qr_kwire_hdr_rest(&r, &hdr, flex) != 0 ||
-        api->decode(&r, hdr.api_version, &req) != QUIRE_ERR_NONE ||
-        !qr_kr_ok(&r)) {
+    default:
         qr_conn_log_peer(conn,
-                         "Kafka %s v%d (correlation_id %d): malformed body "
-                         "(%u bytes); closing",
-                         api->name, hdr.api_version, hdr.correlation_id,
+                         "Kafka %s v%d (correlation_id %d): malformed "
+                         "request (%u bytes); closing",
+                         qr_kreq_api_name(info.hdr.api_key),
+                         info.hdr.api_version, info.hdr.correlation_id,
                          frame->header_len);
         qr_conn_close(conn, NULL);
         goto out;
     }
-    req.client_id = hdr.client_id;
+    api = qr_kcodec_api(req.api);
+    if (!api) {
+        /* a row in proto/kreq.c without one here (a bug) */
+        unsupported(conn, &info.hdr, info.api);
+        goto out;
+    }
     /* ApiVersions answers with header v0 even in its flexible v3 */
     qr_request_run(conn, QR_WIREPROTO_KAFKA, &req,
-                   flex && hdr.api_key != QR_API_API_VERSIONS, api->handler);
+                   info.flex && req.api != QR_API_API_VERSIONS, api->handler);
 out:
     qr_karena_free(mem);
 }

@@ -1,13 +1,15 @@
 /*
  * kcodec: the Kafka listener's edge (issue 13). Cuts nothing itself (conn.c
- * cuts frames with qr_kwire_frame_parse()); it reads the request header,
- * finds the API in one table, decodes the body with proto/kwire into the
- * neutral qr_req_t, runs the same handler quire's protocol runs, and
+ * cuts frames with qr_kwire_frame_parse()); it decodes the request with
+ * qr_kreq_decode() (proto/kreq.c: header and body of every API and version
+ * served, the same entry the fuzz target drives) into the neutral
+ * qr_req_t, runs the same handler quire's protocol runs, and
  * encodes the handler's qr_resp_t back in Kafka's format
  * (qr_kcodec_respond(), reached through qr_request_respond()).
  *
- * The table is what ApiVersions answers: exactly the APIs and versions
- * implemented. A known API asked at another version, or an unknown API,
+ * proto/kreq.c's table is what ApiVersions answers: exactly the APIs and
+ * versions implemented; this module's table adds a handler and an encoder
+ * to each row. A known API asked at another version, or an unknown API,
  * gets UNSUPPORTED_VERSION (35): ApiVersions itself as Kafka answers it
  * (error 35 plus the table in a v0 body, so the client retries with a
  * version it finds there), any other API as its correlation_id and the
@@ -16,8 +18,8 @@
  * acknowledged, and every earlier request is still answered.
  *
  * Adding an API: apimsg.h its structs, proto/kwire a decode/encode pair,
- * and one row in kcodec.c's table (versions, first flexible version,
- * decode, handler, encode).
+ * one row in proto/kreq.c's table (versions, first flexible version,
+ * decode) and one in kcodec.c's (handler, encode).
  */
 #ifndef QR_KCODEC_H
 #define QR_KCODEC_H
@@ -27,15 +29,9 @@
 #include "kwire.h"
 #include "request.h"
 
-/** One API of the Kafka listener. */
+/** What the broker does with one API of proto/kreq.c's table. */
 typedef struct qr_kapi {
     int16_t api_key;
-    const char *name;
-    int16_t min_version, max_version;
-    /** First flexible (tagged-field) version; above max_version: none. */
-    int16_t flex_version;
-    /** Reads the body into req->u (r->flex set); NONE or INVALID_REQUEST. */
-    quire_err_t (*decode)(qr_kr_t *r, int16_t version, qr_req_t *req);
     /** Runs the request; answers through qr_request_respond(). */
     void (*handler)(qr_reqctx_t *ctx);
     /** Writes resp->u as the body (o->w.flex set). */

@@ -123,6 +123,10 @@ quire_err_t qr_kwire_produce_decode(qr_kr_t *r, int16_t version, qr_req_t *req)
             parts[p].partition = qr_kr_i32(r);
             parts[p].records = qr_kr_bytes(r, &len);
             parts[p].records_length = (uint32_t)len;
+            /* apimsg.h: NULL when empty (an empty, non-null bytes is a
+             * view of nothing; fuzz_kafka found it) */
+            if (len == 0)
+                parts[p].records = NULL;
         }
         topics[t].partitions = parts;
     }

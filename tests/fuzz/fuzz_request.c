@@ -30,36 +30,6 @@
 /* The most frames taken from one input (a bound on the work per input). */
 #define MAX_FRAMES 64
 
-/* Validates the concatenated batches of one partition as the broker does
- * before appending them: each one whole, CRC checked, or the partition is
- * refused at the first bad one. */
-static void check_records(const uint8_t *p, uint32_t len)
-{
-    size_t off = 0;
-
-    QR_FUZZ_CHECK((p == NULL) == (len == 0));
-    while (off < len) {
-        qr_batch_hdr_t hdr;
-        const char *why = NULL;
-        quire_err_t err;
-
-        err = qr_batch_validate(p + off, len - off, QR_BATCH_CHECK_CRC, &hdr,
-                                &why);
-        if (err != QUIRE_ERR_NONE) {
-            QR_FUZZ_CHECK(err == QUIRE_ERR_TRUNCATED ||
-                          err == QUIRE_ERR_CORRUPT_MESSAGE ||
-                          err == QUIRE_ERR_UNSUPPORTED_COMPRESSION_TYPE ||
-                          err == QUIRE_ERR_INVALID_RECORD);
-            QR_FUZZ_CHECK(why != NULL && why[0] != '\0');
-            return;
-        }
-        QR_FUZZ_CHECK(hdr.magic == QR_BATCH_MAGIC);
-        QR_FUZZ_CHECK(qr_batch_size(&hdr) >= QR_BATCH_HEADER_SIZE);
-        QR_FUZZ_CHECK(qr_batch_size(&hdr) <= len - off);
-        off += qr_batch_size(&hdr);
-    }
-}
-
 static void check_string(const char *s, size_t max)
 {
     QR_FUZZ_CHECK(s != NULL);
@@ -88,7 +58,7 @@ static void check_produce(const qr_produce_req_t *pr, const qr_frame_t *frame)
             QR_FUZZ_CHECK(sum <= frame->payload_len);
             next += part->records_length;
             qr_fuzz_touch(part->records, part->records_length);
-            check_records(part->records, part->records_length);
+            qr_fuzz_check_records(part->records, part->records_length);
         }
     }
     QR_FUZZ_CHECK(sum == frame->payload_len);
