@@ -30,6 +30,7 @@
 #include "api_kgroup.h"
 #include "clock.h"
 #include "conn.h"
+#include "group.h"
 #include "kgroupcoord.h"
 #include "kwire.h"
 #include "logging.h"
@@ -51,6 +52,7 @@ typedef struct zpart {
     const char *topic;
     int32_t partition;
     int64_t *offset;    /* commit: the value; fetch: where it goes */
+    const char **meta;  /* commit: the metadata; fetch: where it goes */
     quire_err_t *error; /* the partition's error code */
     int stage;          /* commit: set, create, set again */
 } zpart_t;
@@ -76,6 +78,16 @@ struct kgop {
     size_t ftopic_cnt;
 };
 
+/* A group whose /consumers/<g>/kafka/<our id> we hold (znode.h,
+ * QR_ZNODE_GROUP_KAFKA): from its first JoinGroup here until the timer
+ * finds it gone from the state machine with no join on the way. */
+typedef struct mark {
+    struct mark *next;
+    char *group;
+    int64_t session; /* the ZooKeeper session it was created in */
+    int joining;     /* first joins between the create and join_run */
+} mark_t;
+
 struct qr_kgsvc {
     qr_kgsvc_conf_t conf;
     qr_server_t *server;
@@ -86,7 +98,8 @@ struct qr_kgsvc {
     kgop_t *qhead, **qtail;
     ev_async wake;
     ev_timer timer;
-    qr_zk_t *zk; /* main loop only */
+    qr_zk_t *zk;   /* main loop only */
+    mark_t *marks; /* main loop only: our /consumers/<g>/kafka nodes */
     atomic_int attached;
     atomic_int closed;
 };
@@ -322,12 +335,126 @@ static char *group_path(const char *group, const char *a, const char *b,
     return p;
 }
 
-/* Main loop: the first join of a group checks for ZooKeeper members. */
+/* ---- the group's mark in ZooKeeper (mixed groups refused) ---- */
+
+static mark_t *mark_find(qr_kgsvc_t *svc, const char *group)
+{
+    for (mark_t *mk = svc->marks; mk; mk = mk->next)
+        if (!strcmp(mk->group, group))
+            return mk;
+    return NULL;
+}
+
+/* Creates our node under /consumers/<g>/kafka (and its parents); an
+ * existing one is fine. Main loop. */
+static void mark_create(qr_kgsvc_t *svc, mark_t *mk)
+{
+    char id[16];
+    snprintf(id, sizeof(id), "%d", (int)qr_server_info(svc->server)->broker_id);
+    char *p1 = group_path(mk->group, NULL, NULL, -1);
+    char *p2 = group_path(mk->group, QR_ZNODE_GROUP_KAFKA, NULL, -1);
+    char *p3 = group_path(mk->group, QR_ZNODE_GROUP_KAFKA, id, -1);
+    /* one session, processed in order: the parents exist by the last */
+    qr_zk_create(svc->zk, QR_ZNODE_CONSUMERS, NULL, -1, 0, NULL, svc, NULL);
+    qr_zk_create(svc->zk, p1, NULL, -1, 0, NULL, svc, NULL);
+    qr_zk_create(svc->zk, p2, NULL, -1, 0, NULL, svc, NULL);
+    qr_zk_create(svc->zk, p3, NULL, -1, ZOO_EPHEMERAL, NULL, svc, NULL);
+    mk->session = qr_zk_session_id(svc->zk);
+    free(p1);
+    free(p2);
+    free(p3);
+}
+
+static mark_t *mark_take(qr_kgsvc_t *svc, const char *group)
+{
+    mark_t *mk = mark_find(svc, group);
+    if (!mk) {
+        mk = qr_calloc(1, sizeof(*mk));
+        mk->group = qr_strdup(group);
+        mk->next = svc->marks;
+        svc->marks = mk;
+    }
+    if (mk->session != qr_zk_session_id(svc->zk))
+        mark_create(svc, mk);
+    return mk;
+}
+
+typedef struct group_list {
+    char **v;
+    size_t n, cap;
+} group_list_t;
+
+static void list_collect(void *arg, const char *group_id,
+                         const char *protocol_type, const char *state)
+{
+    group_list_t *l = arg;
+    (void)protocol_type;
+    (void)state;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = qr_realloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = qr_strdup(group_id);
+}
+
+/* Main loop, from the timer: every group the state machine holds has its
+ * node in the current session (a new session lost them all), and the
+ * nodes of groups gone from it are deleted. */
+static void marks_sync(qr_kgsvc_t *svc)
+{
+    if (!svc->zk || !atomic_load(&svc->attached))
+        return;
+    group_list_t l = {0};
+    pthread_mutex_lock(&svc->lock);
+    qr_kgc_list(svc->kgc, list_collect, &l);
+    pthread_mutex_unlock(&svc->lock);
+    for (size_t i = 0; i < l.n; i++)
+        mark_take(svc, l.v[i]);
+    for (mark_t **pp = &svc->marks; *pp;) {
+        mark_t *mk = *pp;
+        int held = mk->joining > 0;
+        for (size_t i = 0; i < l.n && !held; i++)
+            held = !strcmp(l.v[i], mk->group);
+        if (held) {
+            pp = &mk->next;
+            continue;
+        }
+        char id[16];
+        snprintf(id, sizeof(id), "%d",
+                 (int)qr_server_info(svc->server)->broker_id);
+        char *path = group_path(mk->group, QR_ZNODE_GROUP_KAFKA, id, -1);
+        qr_zk_delete(svc->zk, path, -1, NULL, svc, NULL);
+        free(path);
+        *pp = mk->next;
+        free(mk->group);
+        free(mk);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i]);
+    free(l.v);
+}
+
+static void marks_free(qr_kgsvc_t *svc)
+{
+    while (svc->marks) {
+        mark_t *mk = svc->marks;
+        svc->marks = mk->next;
+        free(mk->group);
+        free(mk);
+    }
+}
+
+/* Main loop: the first join of a group here, with our node created,
+ * checks for ZooKeeper members (checked after the create: see znode.h). */
 static void on_ids(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
 {
     kgop_t *op = arg;
-    (void)owner;
+    qr_kgsvc_t *svc = owner;
+    (void)zk;
     QR_ASSERT(op->magic == OP_MAGIC);
+    mark_t *mk = mark_find(svc, op->group);
+    if (mk)
+        mk->joining--;
     if (res->rc == ZOK && res->children && res->children->count > 0) {
         QR_LOG_WARN("KGROUP",
                     "group %s: JoinGroup refused: the group has "
@@ -335,30 +462,30 @@ static void on_ids(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
                     "a group id is used by one kind of consumer at a time",
                     op->group, (int)res->children->count, op->group);
         join_fail(op, QUIRE_ERR_INCONSISTENT_GROUP_PROTOCOL);
-        return;
+        return; /* the timer deletes our node if no member is left */
     }
     if (res->rc != ZOK && res->rc != ZNONODE) {
         join_fail(op, QUIRE_ERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
-    /* for quire-consumer-groups --list; an existing node is fine */
-    char *path = group_path(op->group, NULL, NULL, -1);
-    qr_zk_create(zk, QR_ZNODE_CONSUMERS, NULL, -1, 0, NULL, op->svc, NULL);
-    qr_zk_create(zk, path, NULL, -1, 0, NULL, op->svc, NULL);
-    free(path);
     join_run(op);
 }
 
 static void join_check(kgop_t *op)
 {
     qr_kgsvc_t *svc = op->svc;
+    if (!svc->zk) {
+        join_fail(op, QUIRE_ERR_COORDINATOR_NOT_AVAILABLE);
+        return;
+    }
+    mark_t *mk = mark_take(svc, op->group);
     char *path = group_path(op->group, "ids", NULL, -1);
-    quire_err_t err = svc->zk
-                          ? qr_zk_children(svc->zk, path, NULL, on_ids, svc, op)
-                          : QUIRE_ERR_ZK_CONNECTION_LOSS;
+    quire_err_t err = qr_zk_children(svc->zk, path, NULL, on_ids, svc, op);
     free(path);
     if (err != QUIRE_ERR_NONE)
         join_fail(op, QUIRE_ERR_COORDINATOR_NOT_AVAILABLE);
+    else
+        mk->joining++;
 }
 
 /* "/127.0.0.1" from "127.0.0.1:5555", as Kafka shows client hosts. */
@@ -449,6 +576,7 @@ void qr_api_sync_group(qr_reqctx_t *ctx)
     qr_kgc_sync_req_t req = {.group_id = in->group_id,
                              .generation_id = in->generation_id,
                              .member_id = in->member_id,
+                             .group_instance_id = in->group_instance_id,
                              .assignment_count = in->assignment_count,
                              .assignments = as};
     qr_kgsvc_t *svc = op->svc;
@@ -469,7 +597,8 @@ void qr_api_heartbeat(qr_reqctx_t *ctx)
     if (err == QUIRE_ERR_NONE) {
         pthread_mutex_lock(&svc->lock);
         err = qr_kgc_heartbeat(svc->kgc, in->group_id, in->member_id,
-                               in->generation_id, qr_clock_mono_ms());
+                               in->group_instance_id, in->generation_id,
+                               qr_clock_mono_ms());
         pthread_mutex_unlock(&svc->lock);
         poke(svc);
     }
@@ -490,8 +619,9 @@ void qr_api_leave_group(qr_reqctx_t *ctx)
         if (err != QUIRE_ERR_NONE)
             continue;
         pthread_mutex_lock(&svc->lock);
-        ms[i].error_code = qr_kgc_leave(svc->kgc, in->group_id, ms[i].member_id,
-                                        qr_clock_mono_ms());
+        ms[i].error_code =
+            qr_kgc_leave(svc->kgc, in->group_id, ms[i].member_id,
+                         ms[i].group_instance_id, qr_clock_mono_ms());
         pthread_mutex_unlock(&svc->lock);
         poke(svc);
     }
@@ -521,8 +651,8 @@ static void on_commit_write(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
 
 static quire_err_t commit_write(qr_zk_t *zk, zpart_t *zp)
 {
-    char data[32];
-    int len = snprintf(data, sizeof(data), "%" PRId64, *zp->offset);
+    int len;
+    char *data = qr_group_offset_encode(*zp->offset, *zp->meta, &len);
     const char *g = zp->op->group;
     char *path = group_path(g, "offsets", zp->topic, zp->partition);
     quire_err_t err;
@@ -545,6 +675,7 @@ static quire_err_t commit_write(qr_zk_t *zk, zpart_t *zp)
                         zp);
     }
     free(path);
+    free(data);
     return err;
 }
 
@@ -604,6 +735,7 @@ static zpart_t *zparts_commit(kgop_t *op, size_t *n)
                                .topic = c->topics[t].name,
                                .partition = ps[p].partition,
                                .offset = &ps[p].committed_offset,
+                               .meta = &ps[p].committed_metadata,
                                .error = &ps[p].error_code};
     }
     *n = cnt;
@@ -639,7 +771,8 @@ void qr_api_offset_commit(qr_reqctx_t *ctx)
     if (err == QUIRE_ERR_NONE) {
         pthread_mutex_lock(&svc->lock);
         err = qr_kgc_commit_check(svc->kgc, in->group_id, in->member_id,
-                                  in->generation_id, qr_clock_mono_ms());
+                                  in->group_instance_id, in->generation_id,
+                                  qr_clock_mono_ms());
         pthread_mutex_unlock(&svc->lock);
     }
     qr_meta_t *meta = qr_server_meta(ctx->server);
@@ -651,11 +784,16 @@ void qr_api_offset_commit(qr_reqctx_t *ctx)
         qr_commit_part_t *ps = qr_karena_alloc(op->mem, pn * sizeof(*ps) + 1);
         for (size_t p = 0; p < pn; p++) {
             ps[p] = it->partitions[p];
-            ps[p].committed_metadata = NULL;
+            ps[p].committed_metadata = op_strdup(op, ps[p].committed_metadata);
             ps[p].error_code =
                 err != QUIRE_ERR_NONE
                     ? err
                     : part_check(meta, it->name, ps[p].partition);
+            if (ps[p].error_code == QUIRE_ERR_NONE &&
+                ps[p].committed_metadata &&
+                strlen(ps[p].committed_metadata) >
+                    (size_t)svc->conf.offset_metadata_max_bytes)
+                ps[p].error_code = QUIRE_ERR_OFFSET_METADATA_TOO_LARGE;
         }
         ts[t].name = op_strdup(op, it->name);
         ts[t].partition_count = pn;
@@ -680,19 +818,23 @@ static void on_fetch_get(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
     (void)owner;
     QR_ASSERT(zp->magic == OP_MAGIC);
     if (res->rc == ZOK) {
-        char buf[32];
-        int n = res->len > 0 && res->len < (int)sizeof(buf) ? res->len : 0;
-        memcpy(buf, res->data, (size_t)n);
-        buf[n] = '\0';
-        char *end;
-        long long v = strtoll(buf, &end, 10);
-        if (n > 0 && *end == '\0' && v >= 0) {
+        int64_t v;
+        const char *m;
+        size_t mn;
+        if (qr_group_offset_decode_meta(res->data, res->len, &v, &m, &mn) ==
+            QUIRE_ERR_NONE) {
+            char *meta = qr_karena_alloc(zp->op->mem, mn + 1);
+            memcpy(meta, m, mn);
+            meta[mn] = '\0';
             *zp->offset = v;
+            *zp->meta = meta;
         } else {
             QR_LOG_WARN("KGROUP",
-                        "group %s: %s-%d: committed offset \"%s\" "
+                        "group %s: %s-%d: committed offset \"%.*s\" "
                         "is not a number; answering none",
-                        zp->op->group, zp->topic, (int)zp->partition, buf);
+                        zp->op->group, zp->topic, (int)zp->partition,
+                        res->len > 32 ? 32 : (res->len > 0 ? res->len : 0),
+                        res->data ? res->data : "");
         }
     } else if (res->rc != ZNONODE) {
         *zp->error = QUIRE_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -723,6 +865,7 @@ static void fetch_main(kgop_t *op)
                                .topic = f->topics[t].name,
                                .partition = ps[p].partition,
                                .offset = &ps[p].committed_offset,
+                               .meta = &ps[p].metadata,
                                .error = &ps[p].error_code};
     }
     issue_parts(op, zps, cnt, fetch_get);
@@ -956,6 +1099,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     qr_kgc_tick(svc->kgc, qr_clock_mono_ms());
     qr_kgc_unload_if(svc->kgc, still_ours, svc);
     pthread_mutex_unlock(&svc->lock);
+    marks_sync(svc);
     rearm(svc);
 }
 
@@ -1031,6 +1175,7 @@ void qr_kgsvc_detach(qr_kgsvc_t *svc)
 {
     atomic_store(&svc->attached, 0);
     svc->zk = NULL;
+    marks_free(svc); /* the nodes go with the session */
 }
 
 void qr_kgsvc_destroy(qr_kgsvc_t *svc)
@@ -1050,6 +1195,7 @@ void qr_kgsvc_destroy(qr_kgsvc_t *svc)
     ev_timer_stop(svc->loop, &svc->timer);
     ev_async_stop(svc->loop, &svc->wake);
     qr_kgc_destroy(svc->kgc);
+    marks_free(svc);
     pthread_mutex_destroy(&svc->lock);
     pthread_mutex_destroy(&svc->qlock);
     free(svc);

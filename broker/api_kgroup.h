@@ -23,15 +23,23 @@
  * to read in decimal (what quire's own groups and Kafka 0.8.1's
  * OffsetCommit v0 wrote), so quire-consumer-groups --describe shows these
  * groups' lag and a restarted member resumes where the group committed,
- * whichever broker coordinates it then. Commit metadata strings are not
- * kept (the layout has no room for them): OffsetFetch answers "".
+ * whichever broker coordinates it then. A commit's metadata string
+ * (at most offset.metadata.max.bytes, else OFFSET_METADATA_TOO_LARGE)
+ * follows the offset on a line of its own in the same node
+ * (qr_group_offset_encode(): without metadata the node is Kafka 0.8's
+ * format exactly), and OffsetFetch answers it.
  *
- * A group's first JoinGroup (the group unknown here) reads
- * /consumers/<group>/ids: when ZooKeeper-coordinated members (libquire's
- * groups) are registered there, the join is refused with
- * INCONSISTENT_GROUP_PROTOCOL and a log line naming the group, never
- * silently split; otherwise /consumers/<group> is created so
- * quire-consumer-groups --list shows the group.
+ * Mixed groups (znode.h, QR_ZNODE_GROUP_KAFKA): a group's first JoinGroup
+ * here (the group unknown to the state machine) creates the ephemeral
+ * /consumers/<group>/kafka/<broker id>, then reads /consumers/<group>/ids:
+ * when ZooKeeper-coordinated members (libquire's groups) are registered
+ * there, the join is refused with INCONSISTENT_GROUP_PROTOCOL and a log
+ * line naming the group, never silently split. libquire's members check
+ * the kafka node after creating theirs and back out (group.c). The node
+ * stays while the state machine holds the group (the timer recreates it
+ * in a new session and deletes it within a second of the group going),
+ * and /consumers/<group> exists so quire-consumer-groups --list shows the
+ * group.
  *
  * Group ids end up in ZooKeeper paths: an id containing '/', or "." or
  * "..", gets INVALID_GROUP_ID.
@@ -55,6 +63,7 @@ typedef struct qr_kgsvc_conf {
     int32_t min_session_timeout_ms;
     int32_t max_session_timeout_ms;
     int32_t initial_rebalance_delay_ms;
+    int32_t offset_metadata_max_bytes; /**< longer: OFFSET_METADATA_TOO_LARGE */
 } qr_kgsvc_conf_t;
 
 /**

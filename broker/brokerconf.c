@@ -247,6 +247,10 @@ static const qr_conf_prop_t props[] = {
      QR_CONF_F_RESTART,
      "How long the coordinator waits for more members before a group's "
      "first generation (members that start together share it)"},
+    {"offset.metadata.max.bytes", QR_CONF_INT, OFF(offset_metadata_max_bytes),
+     "4096", 0, I32MAX, NULL, QR_CONF_F_RESTART,
+     "Longest metadata string an OffsetCommit may carry with an offset; "
+     "longer gets OFFSET_METADATA_TOO_LARGE"},
     /* ---- replication, leader side (issue 16) ---- */
     {"min.insync.replicas", QR_CONF_INT, OFF(min_insync_replicas), "1", 1,
      I32MAX, NULL, QR_CONF_F_RESTART,

@@ -83,6 +83,7 @@ typedef struct qr_brokerconf {
     int group_min_session_timeout_ms;
     int group_max_session_timeout_ms;
     int group_initial_rebalance_delay_ms;
+    int offset_metadata_max_bytes;
     /* ---- replication, leader side (issue 16) ---- */
     int min_insync_replicas;
     int64_t replica_lag_time_max_ms;

@@ -62,12 +62,21 @@ typedef struct fpart {
     int64_t fetches, truncations;
 } fpart_t;
 
-/* One partition named in the request in flight. */
+/* One partition named in a request in flight. */
 typedef struct req_part {
     fpart_t *fp;
     unsigned gen;
     int64_t fetch_offset;
 } req_part_t;
+
+/* A request in flight. */
+typedef struct inflight {
+    int kind; /* REQ_*; REQ_NONE: no request */
+    int32_t corr;
+    int64_t sent_ms;
+    req_part_t *req; /* the partitions it names (owned; room for nparts) */
+    size_t cnt;
+} inflight_t;
 
 struct source {
     source_t *next; /* f->sources */
@@ -82,15 +91,16 @@ struct source {
     int state;   /* S_* */
     int failing; /* the last attempt failed: log the next at debug only */
     int64_t retry_at;
-    int inflight; /* REQ_* */
-    int32_t corr;
-    int64_t sent_ms;
-    uint8_t *wbuf; /* the request being written */
+    /* Requests in flight, answered in order: cur, then piped, a
+     * Fetch sent before cur's answer was appended (pipelined), only for
+     * partitions far below the leader's high watermark (send_next). */
+    inflight_t cur, piped;
+    int64_t conn_ms; /* when the connection attempt started */
+    uint8_t *wbuf;   /* the request being written */
     size_t wlen, woff;
-    uint8_t *rbuf; /* the response being read */
+    uint8_t *rbuf; /* the response being read: grow-only, at most
+                      conf.max_frame */
     size_t rlen, rcap;
-    req_part_t *req; /* the partitions of the request in flight */
-    size_t req_cnt;
     size_t nparts; /* partitions assigned to it */
 };
 
@@ -258,13 +268,32 @@ void qr_fetcher_notify(qr_fetcher_t *f)
 static void kick(source_t *src);
 static void src_fail(source_t *src, const char *what, int err);
 
-/* The request in flight is answered or lost: its partitions may go. */
+static void slot_done(inflight_t *q)
+{
+    for (size_t i = 0; i < q->cnt; i++)
+        q->req[i].fp->inflight--;
+    q->cnt = 0;
+    q->kind = REQ_NONE;
+}
+
+/* The oldest request in flight is answered: its partitions may go, and
+ * the pipelined one (if any) is the oldest now. */
 static void req_done(source_t *src)
 {
-    for (size_t i = 0; i < src->req_cnt; i++)
-        src->req[i].fp->inflight--;
-    src->req_cnt = 0;
-    src->inflight = REQ_NONE;
+    inflight_t t = src->cur;
+
+    slot_done(&src->cur);
+    src->cur = src->piped;
+    src->piped = t;
+    src->piped.cnt = 0;
+    src->piped.kind = REQ_NONE;
+}
+
+/* The connection is lost: no answer comes to anything in flight. */
+static void req_drop(source_t *src)
+{
+    slot_done(&src->piped);
+    slot_done(&src->cur);
 }
 
 static void src_close(source_t *src)
@@ -277,13 +306,13 @@ static void src_close(source_t *src)
         src->fd = -1;
     }
     ev_timer_stop(f->loop, &src->timer);
-    req_done(src);
+    req_drop(src);
     free(src->wbuf);
     src->wbuf = NULL;
     src->wlen = src->woff = 0;
     src->rlen = 0;
     if (src->rcap > RBUF_MIN) {
-        free(src->rbuf); /* a large answer's buffer is not kept */
+        free(src->rbuf); /* an idle source keeps no large buffer */
         src->rbuf = NULL;
         src->rcap = 0;
     }
@@ -353,27 +382,49 @@ static int src_connect(source_t *src)
     ev_io_init(&src->io, on_io, fd, EV_WRITE);
     src->io.data = src;
     ev_io_start(src->f->loop, &src->io);
-    src->sent_ms = qr_clock_mono_ms();
-    src_timer(src, src->sent_ms + src->f->conf.socket_timeout_ms);
+    src->conn_ms = qr_clock_mono_ms();
+    src_timer(src, src->conn_ms + src->f->conf.socket_timeout_ms);
     return 0;
 }
 
-/* Sends the encoded request in src->wbuf (owned) and waits for its
- * answer, or for the socket timeout. */
-static void src_send(source_t *src, uint8_t *buf, size_t len, int kind)
+/* Waits for the oldest request's answer, or for the socket timeout. */
+static void src_arm(source_t *src)
 {
     qr_fetcher_t *f = src->f;
 
-    src->wbuf = buf;
-    src->wlen = len;
-    src->woff = 0;
-    src->inflight = kind;
-    src->sent_ms = qr_clock_mono_ms();
-    ev_io_stop(f->loop, &src->io);
-    ev_io_set(&src->io, src->fd, EV_READ | EV_WRITE);
-    ev_io_start(f->loop, &src->io);
-    src_timer(src,
-              src->sent_ms + f->conf.wait_max_ms + f->conf.socket_timeout_ms);
+    src_timer(src, src->cur.sent_ms + f->conf.wait_max_ms +
+                       f->conf.socket_timeout_ms);
+}
+
+/* Sends @p buf (owned), the request of slot @p q, and waits for its
+ * answer. The previous request was written whole: its answer came, or
+ * nothing else is in flight. */
+static void src_send(source_t *src, inflight_t *q, uint8_t *buf, size_t len,
+                     int kind)
+{
+    qr_fetcher_t *f = src->f;
+
+    ssize_t n;
+
+    QR_ASSERT(src->wbuf == NULL);
+    q->kind = kind;
+    q->sent_ms = qr_clock_mono_ms();
+    /* A request is small: it mostly goes at once, without waiting for
+     * the loop to say the socket is writable. A failure is left to
+     * src_write, from the loop (the caller may be applying an answer). */
+    n = send(src->fd, buf, len, MSG_NOSIGNAL);
+    if (n == (ssize_t)len) {
+        free(buf);
+    } else {
+        src->wbuf = buf;
+        src->wlen = len;
+        src->woff = n > 0 ? (size_t)n : 0;
+        ev_io_stop(f->loop, &src->io);
+        ev_io_set(&src->io, src->fd, EV_READ | EV_WRITE);
+        ev_io_start(f->loop, &src->io);
+    }
+    if (q == &src->cur)
+        src_arm(src);
 }
 
 /* ---- Fetch ---- */
@@ -390,16 +441,22 @@ static int cmp_req_part(const void *a, const void *b)
                : x->fp->partition > y->fp->partition;
 }
 
+/* Room in @p q for every partition of @p src. */
+static void slot_room(source_t *src, inflight_t *q)
+{
+    q->req = qr_realloc(q->req, (src->nparts + 1) * sizeof(*q->req));
+}
+
 /* Picks the partitions of @p src in @p state that may go in a request
- * now; returns how many, and the earliest delay of the others in
- * *next_ms (INT64_MAX: none). */
+ * now, into src->cur; returns how many, and the earliest delay of the
+ * others in *next_ms (INT64_MAX: none). */
 static size_t pick_parts(source_t *src, int state, int64_t *next_ms)
 {
     qr_fetcher_t *f = src->f;
     int64_t now = qr_clock_mono_ms();
     size_t n = 0;
 
-    src->req = qr_realloc(src->req, (src->nparts + 1) * sizeof(*src->req));
+    slot_room(src, &src->cur);
     for (fpart_t *fp = f->parts; fp; fp = fp->next) {
         if (fp->src != src || !fp->part || fp->state != state)
             continue;
@@ -409,64 +466,70 @@ static size_t pick_parts(source_t *src, int state, int64_t *next_ms)
             continue;
         }
         if (n < src->nparts)
-            src->req[n++] = (req_part_t){fp, fp->gen, -1};
+            src->cur.req[n++] = (req_part_t){fp, fp->gen, -1};
     }
-    qsort(src->req, n, sizeof(*src->req), cmp_req_part);
+    qsort(src->cur.req, n, sizeof(*src->cur.req), cmp_req_part);
     return n;
 }
 
-/* Groups the picked partitions by topic for the wire. */
-static size_t group_topics(source_t *src, size_t n, const char **names,
+/* Groups the first @p n partitions of @p q (sorted) by topic for the
+ * wire. */
+static size_t group_topics(const inflight_t *q, size_t n, const char **names,
                            size_t *starts)
 {
     size_t t = 0;
 
     for (size_t i = 0; i < n; i++)
         if (i == 0 ||
-            strcmp(src->req[i].fp->topic, src->req[i - 1].fp->topic) != 0) {
-            names[t] = src->req[i].fp->topic;
+            strcmp(q->req[i].fp->topic, q->req[i - 1].fp->topic) != 0) {
+            names[t] = q->req[i].fp->topic;
             starts[t++] = i;
         }
     starts[t] = n;
     return t;
 }
 
-/* Encodes @p req, which names the first @p n entries of src->req, and
- * sends it. */
-static int send_req(source_t *src, qr_req_t *req, size_t n, int kind)
+/* Encodes @p req, which names the first @p n entries of @p q, and sends
+ * it. */
+static int send_req(source_t *src, inflight_t *q, qr_req_t *req, size_t n,
+                    int kind)
 {
     uint8_t *buf = NULL;
     size_t len;
     quire_err_t err;
 
-    req->correlation_id = src->corr = ++src->f->next_corr;
+    req->correlation_id = q->corr = ++src->f->next_corr;
     req->client_id = "quire-replica-fetcher";
     err = qr_wire_req_encode_alloc(req, &buf, &len);
-    src->req_cnt = n;
+    q->cnt = n;
     if (err != QUIRE_ERR_NONE) {
         QR_LOG_ERR("REPL", "%s: cannot encode a %s request: %s", src->name,
                    qr_wire_api_name(req->api), quire_err2str(err));
         src_fail(src, "request not sent", 0);
         return -1;
     }
-    src_send(src, buf, len, kind);
+    src_send(src, q, buf, len, kind);
     return 0;
 }
 
-static int send_fetch(source_t *src, size_t n)
+/* Sends a Fetch for the first @p n partitions of @p q, each from its
+ * fetch_offset, or from its log end when that is -1, held at the leader
+ * for at most @p wait_ms. */
+static int send_fetch(source_t *src, inflight_t *q, size_t n, int32_t wait_ms)
 {
     qr_fetcher_t *f = src->f;
     const char **names = qr_calloc(n + 1, sizeof(*names));
     size_t *starts = qr_calloc(n + 2, sizeof(*starts));
     qr_fetch_topic_t *topics = qr_calloc(n + 1, sizeof(*topics));
     qr_fetch_part_t *parts = qr_calloc(n + 1, sizeof(*parts));
-    size_t tcnt = group_topics(src, n, names, starts);
+    size_t tcnt = group_topics(q, n, names, starts);
     qr_req_t req = {0};
     int rc;
 
     for (size_t i = 0; i < n; i++) {
-        req_part_t *rp = &src->req[i];
-        rp->fetch_offset = qr_plog_log_end(rp->fp->part);
+        req_part_t *rp = &q->req[i];
+        if (rp->fetch_offset < 0)
+            rp->fetch_offset = qr_plog_log_end(rp->fp->part);
         parts[i].partition = rp->fp->partition;
         parts[i].fetch_offset = rp->fetch_offset;
         parts[i].partition_max_bytes = f->conf.fetch_max_bytes;
@@ -481,12 +544,12 @@ static int send_fetch(source_t *src, size_t n)
     }
     req.api = QR_API_FETCH;
     req.u.fetch.replica_id = f->conf.broker_id;
-    req.u.fetch.max_wait_ms = f->conf.wait_max_ms;
+    req.u.fetch.max_wait_ms = wait_ms;
     req.u.fetch.min_bytes = f->conf.min_bytes;
     req.u.fetch.max_bytes = f->conf.response_max_bytes;
     req.u.fetch.topic_count = tcnt;
     req.u.fetch.topics = topics;
-    rc = send_req(src, &req, n, REQ_FETCH);
+    rc = send_req(src, q, &req, n, REQ_FETCH);
     free(names);
     free(starts);
     free(topics);
@@ -625,12 +688,18 @@ static void apply_records(source_t *src, fpart_t *fp,
          * just appended (we are in its ISR and its acks=all wait for us:
          * a Fetch sent before the sync would report an old synced end and
          * then be held at the leader for replica.fetch.wait.max.ms, since
-         * the producers, waiting for their acks, send nothing new). While
-         * catching up from below the HW it does not wait. */
+         * the producers, waiting for their acks, send nothing new) unless
+         * the answer was plainly cut by the limit (whole batches within
+         * it, and the largest would not have fitted: there is more, and a
+         * Fetch for it is answered at once; an answer of one batch larger
+         * than the limit, KIP-74, says nothing). Waiting for a sync per
+         * answer would bound a catch-up in the ISR by fdatasync's latency.
+         * While catching up from below the HW it does not wait. */
+        size_t max = (size_t)src->f->conf.fetch_max_bytes;
+        int cut = (size_t)r->records_length + largest > max;
         if (!write_caching(fp->part) &&
-            ((size_t)r->records_length + largest <=
-                 (size_t)src->f->conf.fetch_max_bytes ||
-             r->high_watermark <= last))
+            (!cut ||
+             (r->high_watermark <= last && (size_t)r->records_length > max)))
             fp->synced_want = last + 1;
     }
     end = qr_plog_log_end(fp->part);
@@ -646,6 +715,16 @@ static void apply_fetch_part(source_t *src, const req_part_t *rp,
 {
     fpart_t *fp = rp->fp;
 
+    if (rp->fetch_offset != qr_plog_log_end(fp->part)) {
+        /* a pipelined Fetch (send_next) whose predecessor's answer did
+         * not end the log where it was expected (an append failed, or
+         * the log was truncated): the next Fetch asks from the log end */
+        QR_DBG(QR_DBG_FETCH, "REPL",
+               "%s: answer from %" PRId64 " dropped: the log ends at %" PRId64,
+               qr_plog_name(fp->part), rp->fetch_offset,
+               qr_plog_log_end(fp->part));
+        return;
+    }
     switch (r->error_code) {
     case QUIRE_ERR_NONE:
         apply_records(src, fp, r);
@@ -668,18 +747,101 @@ static void apply_fetch_part(source_t *src, const req_part_t *rp,
     }
 }
 
-/* Finds the request entry answering topic-partition, live and current. */
+/* Finds the entry of the oldest request in flight answering
+ * topic-partition, live and current. */
 static const req_part_t *match(const source_t *src, const char *topic,
                                int32_t partition)
 {
-    for (size_t i = 0; i < src->req_cnt; i++) {
-        const req_part_t *rp = &src->req[i];
+    for (size_t i = 0; i < src->cur.cnt; i++) {
+        const req_part_t *rp = &src->cur.req[i];
         if (rp->fp->partition == partition && strcmp(rp->fp->topic, topic) == 0)
             return rp->fp->part && rp->fp->gen == rp->gen && rp->fp->src == src
                        ? rp
                        : NULL;
     }
     return NULL;
+}
+
+/* Where the log of @p rp's partition ends once answer @p r is appended,
+ * read from the batch headers alone (appending checks the CRCs, and a
+ * failure there drops the pipelined answer: apply_fetch_part); -1 when
+ * the answer appends nothing or does not plainly go on from our end. */
+static int64_t answer_end(const req_part_t *rp, const qr_fetch_part_resp_t *r)
+{
+    const uint8_t *p = r->records;
+    size_t len = r->records_length, off = 0;
+    int64_t end = rp->fetch_offset, next = -1;
+
+    if (r->error_code != QUIRE_ERR_NONE ||
+        end != qr_plog_log_end(rp->fp->part))
+        return -1;
+    while (len - off >= QR_BATCH_HEADER_SIZE) {
+        qr_batch_hdr_t hdr;
+        if (qr_batch_hdr_read(p + off, len - off, &hdr) != QUIRE_ERR_NONE ||
+            hdr.length < QR_BATCH_HEADER_SIZE - QR_BATCH_LOG_OVERHEAD ||
+            qr_batch_size(&hdr) > len - off)
+            break; /* a torn last batch is fetched again */
+        if (next < 0 && qr_batch_last_offset(&hdr) < end) {
+            off += qr_batch_size(&hdr);
+            continue;
+        }
+        if (next < 0 && hdr.base_offset != end)
+            return -1;
+        if (qr_batch_last_offset(&hdr) < hdr.base_offset)
+            return -1;
+        next = qr_batch_last_offset(&hdr) + 1;
+        off += qr_batch_size(&hdr);
+    }
+    return next;
+}
+
+/* Pipelining (a follower far behind): before the answer @p fr is
+ * appended, asks for what follows it for every partition this answer
+ * leaves below the leader's high watermark (the leader has more), so the
+ * leader reads and sends the next answer while this one is checked and
+ * written; with one Fetch in flight the connection and the leader idled
+ * meanwhile. The Fetch names the offset the log will end at once this
+ * answer is appended (answer_end) and does not wait at the leader
+ * (max_wait_ms 0: should the leader have nothing after all, the
+ * partitions left out of it are not held up for
+ * replica.fetch.wait.max.ms).
+ *
+ * Claiming an offset before it is written must not let the leader count
+ * it, and below its HW it counts for nothing: the HW only rises, and a
+ * follower rejoins the ISR at the HW (replica.c may_join), whether the
+ * leader counts fetch offsets (write caching) or synced offsets (the
+ * replica_synced_offset sent is the real one). Above the HW (a follower
+ * in the ISR holding the HW back) nothing is pipelined, whatever this
+ * broker's log.write.caching: the leader's may differ. Batches stay
+ * appended in offset order: this answer is appended before the next one
+ * is read, and an answer whose fetch offset is not the log end when it
+ * comes is dropped (apply_fetch_part). */
+static void send_next(source_t *src, const qr_fetch_resp_t *fr)
+{
+    inflight_t *q = &src->piped;
+    int64_t now = qr_clock_mono_ms();
+    size_t n = 0;
+
+    if (src->wbuf || src->piped.kind != REQ_NONE || src->f->stopping)
+        return;
+    slot_room(src, q);
+    for (size_t t = 0; t < fr->topic_count; t++)
+        for (size_t p = 0; p < fr->topics[t].partition_count; p++) {
+            const qr_fetch_part_resp_t *r = &fr->topics[t].partitions[p];
+            const req_part_t *rp =
+                match(src, fr->topics[t].topic, r->partition);
+            int64_t end;
+            if (!rp || rp->fp->state != P_FETCHING ||
+                rp->fp->delay_until > now || n >= src->nparts)
+                continue;
+            end = answer_end(rp, r);
+            if (end > rp->fetch_offset && end < r->high_watermark)
+                q->req[n++] = (req_part_t){rp->fp, rp->fp->gen, end};
+        }
+    if (n == 0)
+        return;
+    qsort(q->req, n, sizeof(*q->req), cmp_req_part);
+    send_fetch(src, q, n, 0);
 }
 
 static void on_fetch_resp(source_t *src, const qr_resp_t *resp)
@@ -716,12 +878,12 @@ static int send_epochs(source_t *src, size_t n)
     size_t *starts = qr_calloc(n + 2, sizeof(*starts));
     qr_epoch_req_topic_t *topics = qr_calloc(n + 1, sizeof(*topics));
     qr_epoch_req_part_t *parts = qr_calloc(n + 1, sizeof(*parts));
-    size_t tcnt = group_topics(src, n, names, starts);
+    size_t tcnt = group_topics(&src->cur, n, names, starts);
     qr_req_t req = {0};
     int rc;
 
     for (size_t i = 0; i < n; i++) {
-        req_part_t *rp = &src->req[i];
+        req_part_t *rp = &src->cur.req[i];
         parts[i].partition = rp->fp->partition;
         parts[i].current_leader_epoch = rp->fp->epoch;
         parts[i].leader_epoch = qr_plog_latest_epoch(rp->fp->part);
@@ -736,7 +898,7 @@ static int send_epochs(source_t *src, size_t n)
     req.u.offset_for_leader_epoch.replica_id = f->conf.broker_id;
     req.u.offset_for_leader_epoch.topic_count = tcnt;
     req.u.offset_for_leader_epoch.topics = topics;
-    rc = send_req(src, &req, n, REQ_EPOCH);
+    rc = send_req(src, &src->cur, &req, n, REQ_EPOCH);
     free(names);
     free(starts);
     free(topics);
@@ -811,7 +973,7 @@ static void kick(source_t *src)
     int64_t next = INT64_MAX;
     size_t n;
 
-    if (src->inflight != REQ_NONE || src->state == S_CONNECTING ||
+    if (src->cur.kind != REQ_NONE || src->state == S_CONNECTING ||
         f->stopping || src->nparts == 0)
         return;
     if (src->state == S_IDLE) {
@@ -830,8 +992,8 @@ static void kick(source_t *src)
     if (n > 0) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (!truncate_without_epoch(src, src->req[i].fp))
-                src->req[k++] = src->req[i];
+            if (!truncate_without_epoch(src, src->cur.req[i].fp))
+                src->cur.req[k++] = src->cur.req[i];
         if (k > 0) {
             send_epochs(src, k);
             return;
@@ -839,7 +1001,7 @@ static void kick(source_t *src)
     }
     n = pick_parts(src, P_FETCHING, &next);
     if (n > 0) {
-        send_fetch(src, n);
+        send_fetch(src, &src->cur, n, f->conf.wait_max_ms);
         return;
     }
     ev_timer_stop(f->loop, &src->timer);
@@ -851,9 +1013,9 @@ static void on_response(source_t *src, const qr_frame_t *frame)
 {
     qr_resp_t resp;
     quire_err_t err = qr_wire_resp_decode(frame, &resp);
-    int kind = src->inflight;
+    int kind = src->cur.kind;
 
-    if (err != QUIRE_ERR_NONE || resp.correlation_id != src->corr) {
+    if (err != QUIRE_ERR_NONE || resp.correlation_id != src->cur.corr) {
         qr_wire_resp_free(&resp);
         src_fail(src,
                  err != QUIRE_ERR_NONE ? "malformed answer"
@@ -865,11 +1027,12 @@ static void on_response(source_t *src, const qr_frame_t *frame)
         /* the request as a whole failed (e.g. a leader without the API) */
         QR_LOG_WARN("REPL", "%s: request refused: %s", src->name,
                     quire_err2str(resp.error_code));
-        for (size_t i = 0; i < src->req_cnt; i++)
-            if (src->req[i].fp->part)
-                src->req[i].fp->delay_until =
+        for (size_t i = 0; i < src->cur.cnt; i++)
+            if (src->cur.req[i].fp->part)
+                src->cur.req[i].fp->delay_until =
                     qr_clock_mono_ms() + src->f->conf.backoff_ms;
     } else if (kind == REQ_FETCH && resp.api == QR_API_FETCH) {
+        send_next(src, &resp.u.fetch);
         on_fetch_resp(src, &resp);
     } else if (kind == REQ_EPOCH &&
                resp.api == QR_API_OFFSET_FOR_LEADER_EPOCH) {
@@ -878,8 +1041,6 @@ static void on_response(source_t *src, const qr_frame_t *frame)
     qr_wire_resp_free(&resp);
     req_done(src);
     src->failing = 0;
-    free(src->wbuf);
-    src->wbuf = NULL;
 }
 
 /* Reads what has arrived; handles a complete frame. */
@@ -899,6 +1060,9 @@ static void src_read(source_t *src)
             return;
         }
         if (src->rcap < frame.size || src->rcap < RBUF_MIN) {
+            /* grow-only while connected (frame.size was checked against
+             * conf.max_frame): a catching-up follower gets answers of
+             * replica.fetch.response.max.bytes back to back */
             size_t cap = frame.size > RBUF_MIN ? frame.size : RBUF_MIN;
             src->rbuf = qr_realloc(src->rbuf, cap);
             src->rcap = cap;
@@ -913,28 +1077,24 @@ static void src_read(source_t *src)
             return;
         src->rlen += (size_t)n;
     }
-    if (src->inflight == REQ_NONE) {
+    if (src->cur.kind == REQ_NONE) {
         src_fail(src, "answer without a request", 0);
+        return;
+    }
+    /* a pipelined request goes out only once the answer before it is
+     * read whole: nothing may follow an answer */
+    if (src->rlen != frame.size) {
+        src_fail(src, "unexpected bytes after an answer", 0);
         return;
     }
     on_response(src, &frame);
     if (src->fd < 0)
         return;
-    /* one request at a time: nothing may follow the answer */
-    if (src->rlen != frame.size) {
-        src_fail(src, "unexpected bytes after an answer", 0);
-        return;
-    }
     src->rlen = 0;
-    if (src->rcap > RBUF_MIN) {
-        free(src->rbuf);
-        src->rbuf = NULL;
-        src->rcap = 0;
-    }
-    ev_io_stop(src->f->loop, &src->io);
-    ev_io_set(&src->io, src->fd, EV_READ);
-    ev_io_start(src->f->loop, &src->io);
-    kick(src);
+    if (src->cur.kind != REQ_NONE)
+        src_arm(src); /* the pipelined Fetch is the oldest now */
+    else
+        kick(src);
 }
 
 static void src_write(source_t *src)
@@ -952,6 +1112,9 @@ static void src_write(source_t *src)
         }
         src->woff += (size_t)n;
     }
+    free(src->wbuf);
+    src->wbuf = NULL;
+    src->wlen = src->woff = 0;
     ev_io_stop(src->f->loop, &src->io);
     ev_io_set(&src->io, src->fd, EV_READ);
     ev_io_start(src->f->loop, &src->io);
@@ -1003,11 +1166,11 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     if (src->state == S_CONNECTING)
         src_fail(src, "connect timed out", 0);
-    else if (src->inflight != REQ_NONE && now >= src->sent_ms +
-                                                     f->conf.wait_max_ms +
-                                                     f->conf.socket_timeout_ms)
+    else if (src->cur.kind != REQ_NONE &&
+             now >= src->cur.sent_ms + f->conf.wait_max_ms +
+                        f->conf.socket_timeout_ms)
         src_fail(src, "no answer within replica.socket.timeout.ms", 0);
-    else if (src->inflight == REQ_NONE)
+    else if (src->cur.kind == REQ_NONE)
         kick(src);
 }
 
@@ -1040,7 +1203,8 @@ static void source_free(source_t *src)
 {
     src_close(src);
     free(src->rbuf);
-    free(src->req);
+    free(src->cur.req);
+    free(src->piped.req);
     free(src->host);
     free(src);
 }

@@ -6,7 +6,8 @@
  * ---- Connections ----
  * One TCP connection per source broker (the leader's registered host:port;
  * a leader that moves to another address is another source), carrying one
- * request at a time, as Kafka's ReplicaFetcherThread does: a Fetch naming
+ * request at a time, as Kafka's ReplicaFetcherThread does, but for one
+ * pipelined Fetch (below): a Fetch naming
  * every partition this broker follows on that leader (replica_id = this
  * broker's id, current_leader_epoch, fetch_offset = our log end,
  * replica_synced_offset = our fdatasync'd end), or, for partitions that just
@@ -15,6 +16,16 @@
  * (replica.fetch.backoff.ms); a lost connection is re-made after the same
  * delay; a request unanswered for replica.fetch.wait.max.ms +
  * replica.socket.timeout.ms drops the connection.
+ *
+ * A follower far behind gets full answers back to back; for the
+ * partitions an answer leaves below the leader's high watermark it sends
+ * the next Fetch as soon as the answer is read, before appending it
+ * (fetch_offset = where the log will end then, read from the batch
+ * headers), so the leader reads and sends while the follower checks CRCs
+ * and writes. At most two requests are in flight; the answers are
+ * appended in order, and one whose fetch offset is not the log end when
+ * it comes (the append before it failed) is dropped. fetcher.c (send_next)
+ * says why claiming an offset early cannot move the leader's HW or ISR.
  *
  * ---- Thread ----
  * Every source runs on ONE libev loop of the fetcher's own thread, not on
@@ -27,7 +38,8 @@
  * ---- Memory ----
  * Per source: the encoded request, and one response frame at a time, at
  * most conf.max_frame bytes (checked from the frame prefix before anything
- * is allocated). The leader sends at most replica.fetch.max.bytes per
+ * is allocated), in a buffer that only grows while connected (a follower
+ * catching up reuses it for every answer) and is freed on disconnect. The leader sends at most replica.fetch.max.bytes per
  * partition and replica.fetch.response.max.bytes in all, plus at most one
  * batch past them (KIP-74) so a large batch cannot stall a follower.
  *

@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "api_fetch.h"
+#include "api_kadmin.h"
 #include "api_kgroup.h"
 #include "api_listoffsets.h"
 #include "api_metadata.h"
@@ -15,6 +16,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "frame.h"
+#include "kawire.h"
 #include "kcodec.h"
 #include "kgwire.h"
 #include "logging.h"
@@ -124,6 +126,16 @@ static const qr_kapi_t apis[] = {
      qr_kgwire_describe_encode},
     {QR_API_LIST_GROUPS, "ListGroups", 0, 2, 3, qr_kgwire_list_decode,
      qr_api_list_groups, qr_kgwire_list_encode},
+    /* issue 13: topic administration (api_kadmin.c, proto/kawire.c) */
+    {QR_API_CREATE_TOPICS, "CreateTopics", 0, 4, 5,
+     qr_kawire_create_topics_decode, qr_api_create_topics,
+     qr_kawire_create_topics_encode},
+    {QR_API_DELETE_TOPICS, "DeleteTopics", 0, 3, 4,
+     qr_kawire_delete_topics_decode, qr_api_delete_topics,
+     qr_kawire_delete_topics_encode},
+    {QR_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4,
+     qr_kawire_describe_configs_decode, qr_api_describe_configs,
+     qr_kawire_describe_configs_encode},
 };
 
 #define API_CNT (sizeof(apis) / sizeof(apis[0]))

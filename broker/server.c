@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "pidblock.h"
+#include "api_kadmin.h" /* issue 13: Kafka-protocol topic admin */
 #include "api_kgroup.h" /* issue 13: Kafka-protocol groups */
 #include "fetcher.h"
 #include "frame.h"
@@ -99,6 +100,7 @@ struct qr_server {
     qr_cluster_t *cluster;
     qr_pidblock_t *pidblock;       /* issue 22: InitProducerId's ids */
     qr_kgsvc_t *kgroup;            /* issue 13: the group coordinator */
+    qr_kasvc_t *kadmin;            /* issue 13: CreateTopics, ... */
     qr_fetcher_t *fetcher;         /* the follower side (main loop) */
     acted_t *acted[ACTED_BUCKETS]; /* main loop only */
     int announced;
@@ -181,6 +183,11 @@ qr_pidblock_t *qr_server_pidblock(qr_server_t *server)
 qr_kgsvc_t *qr_server_kgroup(qr_server_t *server)
 {
     return server->kgroup;
+}
+
+qr_kasvc_t *qr_server_kadmin(qr_server_t *server)
+{
+    return server->kadmin;
 }
 
 qr_partmap_t *qr_server_partmap(qr_server_t *server)
@@ -583,6 +590,8 @@ static void shutdown_all(qr_server_t *server)
     stop_isr_checks(server);
     if (server->kgroup) /* issue 13: waiting joins answered, not drained */
         qr_kgsvc_close(server->kgroup);
+    if (server->kadmin) /* issue 13: waiting CreateTopics answered */
+        qr_kasvc_close(server->kadmin);
     drain_threads(server);
     if (server->fetcher)
         qr_fetcher_stop(server->fetcher); /* releases the followed logs */
@@ -608,6 +617,8 @@ static void shutdown_all(qr_server_t *server)
         qr_pidblock_detach(server->pidblock);
     if (server->kgroup) /* issue 13: likewise */
         qr_kgsvc_detach(server->kgroup);
+    if (server->kadmin)
+        qr_kasvc_detach(server->kadmin);
     if (server->cluster)
         qr_cluster_close(server->cluster);
 }
@@ -1193,6 +1204,7 @@ static void cb_status(void *opaque, qr_cluster_status_t status, quire_err_t err,
         mstate_refresh(server);
         /* issue 13: the group coordinator's offsets and checks */
         qr_kgsvc_attach(server->kgroup, qr_cluster_zk(server->cluster));
+        qr_kasvc_attach(server->kadmin, qr_cluster_zk(server->cluster));
         if (!server->announced) {
             server->announced = 1;
             announce(server);
@@ -1252,9 +1264,11 @@ static quire_err_t start_cluster(qr_server_t *server)
             .min_session_timeout_ms = bconf->group_min_session_timeout_ms,
             .max_session_timeout_ms = bconf->group_max_session_timeout_ms,
             .initial_rebalance_delay_ms =
-                bconf->group_initial_rebalance_delay_ms};
+                bconf->group_initial_rebalance_delay_ms,
+            .offset_metadata_max_bytes = bconf->offset_metadata_max_bytes};
         server->kgroup = qr_kgsvc_new(server->loop, server, &kconf);
     }
+    server->kadmin = qr_kasvc_new(server->loop, server); /* issue 13 */
     server->cluster =
         qr_cluster_new(server->loop, &cconf, &cbs, errstr, sizeof(errstr));
     if (!server->cluster) {
@@ -1475,6 +1489,7 @@ void qr_server_destroy(qr_server_t *server)
     free(server->nts);
     qr_pidblock_destroy(server->pidblock); /* issue 22 */
     qr_kgsvc_destroy(server->kgroup);      /* issue 13 */
+    qr_kasvc_destroy(server->kadmin);     /* issue 13 */
     qr_cluster_destroy(server->cluster);
     qr_fetcher_destroy(server->fetcher);
     for (int i = 0; i < ACTED_BUCKETS; i++)

@@ -78,6 +78,9 @@ struct qr_pidblock *qr_server_pidblock(qr_server_t *server);
 /** @brief The Kafka-protocol group coordinator (issue 13; api_kgroup.h).
  * @locality any @locks none */
 struct qr_kgsvc *qr_server_kgroup(qr_server_t *server);
+/** @brief The Kafka-protocol topic administration (issue 13;
+ * api_kadmin.h). @locality any @locks none */
+struct qr_kasvc *qr_server_kadmin(qr_server_t *server);
 /**
  * @brief Asks the main loop to run the ISR checks now (a follower may
  * join an ISR), instead of at the next replica.lag.time.max.ms / 2.

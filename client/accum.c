@@ -11,7 +11,8 @@
  *     in flight) is (order).
  *   - the retried batches of a queue (order != 0) are at its head, in
  *     ascending order.
- *   - acc->mem_used is the sum of every alive batch's mem.
+ *   - acc->mem_used is the sum of every alive batch's mem, acc->pool_mem
+ *     that of the pooled ones, and their sum stays within buffer.memory.
  * Topic and partition structs are never freed before the accumulator, so
  * pointers to them stay valid while the lock is dropped to wait.
  */
@@ -27,6 +28,7 @@
 #include "accum.h"
 #include "clock.h"
 #include "codec.h"
+#include "quire.h"
 
 typedef struct atopic {
     char *name;
@@ -38,6 +40,10 @@ typedef struct atopic {
      * every partition is a candidate */
     uint8_t *up;
     int32_t up_cnt, navail;
+    /* the partition count the producer read from metadata version
+     * meta_version (qr_accum_set_parts); 0: none */
+    int32_t meta_cnt;
+    uint64_t meta_version;
 } atopic_t;
 
 struct qr_accum_part {
@@ -65,10 +71,30 @@ struct qr_accum {
     int closed;
     int part_in_flight_max; /* high-water mark (stats) */
     uint64_t rng;           /* xorshift state for sticky partitions */
+    /* batches given back, kept for reuse (buffers of batch.size, their
+     * pages already faulted in and warm in cache): linked through next */
+    qr_pbatch_t *pool;
+    int pool_cnt;
+    int64_t pool_mem; /* their mem, counted against buffer.memory too */
 };
 
 /* Record metadata slots a new batch starts with. */
 #define RECS_INITIAL 64
+
+/* Batches of batch.size kept for reuse when given back: enough for a few
+ * partitions' batches in flight and open, a few MiB at the default size. */
+#define POOL_MAX 16
+
+/* A new batch is not allocated while this many batches are alive, some
+ * SOFT_IN_FLIGHT of them in flight, and none pooled: the append first
+ * waits up to SOFT_WAIT_MS for one to be given back and reuses it (see
+ * reuse_wait). */
+#define SOFT_IN_FLIGHT 4
+#define SOFT_WAIT_MS   5
+
+/* deadline_ms of an append that has not had to wait yet: read the clock
+ * and add block_ms when it first does (see wait_memory) */
+#define DEADLINE_UNSET INT64_MIN
 
 /* ---- helpers ---- */
 
@@ -160,6 +186,12 @@ void qr_accum_destroy(qr_accum_t *acc)
         free(topic);
     }
     free(acc->topics);
+    while (acc->pool) {
+        qr_pbatch_t *b = acc->pool;
+
+        acc->pool = b->next;
+        batch_free(b);
+    }
     pthread_cond_destroy(&acc->cv);
     pthread_mutex_destroy(&acc->lock);
     free(acc);
@@ -167,20 +199,25 @@ void qr_accum_destroy(qr_accum_t *acc)
 
 /* ---- topics and partitions ---- */
 
+/* The topic named @p name, or NULL. Lock held. */
+static atopic_t *topic_find(qr_accum_t *acc, const char *name)
+{
+    if (acc->last && !strcmp(acc->last->name, name))
+        return acc->last;
+    for (size_t t = 0; t < acc->ntopics; t++)
+        if (!strcmp(acc->topics[t]->name, name))
+            return acc->last = acc->topics[t];
+    return NULL;
+}
+
 static quire_err_t topic_get(qr_accum_t *acc, const char *name,
                              atopic_t **topicp)
 {
-    atopic_t *topic;
+    atopic_t *topic = topic_find(acc, name);
 
-    if (acc->last && !strcmp(acc->last->name, name)) {
-        *topicp = acc->last;
+    if (topic) {
+        *topicp = topic;
         return QUIRE_ERR_NONE;
-    }
-    for (size_t t = 0; t < acc->ntopics; t++) {
-        if (!strcmp(acc->topics[t]->name, name)) {
-            *topicp = acc->last = acc->topics[t];
-            return QUIRE_ERR_NONE;
-        }
     }
     if (acc->ntopics == acc->topics_cap) {
         size_t cap = acc->topics_cap ? acc->topics_cap * 2 : 8;
@@ -279,35 +316,101 @@ static int32_t sticky_next(qr_accum_t *acc, atopic_t *topic, int32_t part_cnt)
 
 /* ---- append ---- */
 
-/* Opens a batch of @p cap bytes on @p part. Lock held. */
-static quire_err_t batch_open(qr_accum_t *acc, qr_accum_part_t *part,
-                              size_t cap, size_t mem, int64_t now_ms)
-{
-    qr_pbatch_t *b = calloc(1, sizeof(*b));
-    quire_err_t err;
+typedef qr_accum_rec_t arec_t;
 
+/* Frees pooled batches until @p need more bytes fit buffer.memory beside
+ * the alive and pooled ones. @returns 1 when they fit. Lock held. */
+static int mem_room(qr_accum_t *acc, int64_t need)
+{
+    while (acc->mem_used + acc->pool_mem + need > acc->conf.buffer_memory &&
+           acc->pool) {
+        qr_pbatch_t *b = acc->pool;
+
+        acc->pool = b->next;
+        acc->pool_cnt--;
+        acc->pool_mem -= (int64_t)b->mem;
+        batch_free(b);
+    }
+    return acc->mem_used + acc->pool_mem + need <= acc->conf.buffer_memory;
+}
+
+/* A batch struct with its buffers: a pooled one when @p cap is batch.size
+ * and one is there (mem moves from the pool to the alive batches), else a
+ * new one of @p cap bytes, @p mem counted. NULL: out of memory. Lock
+ * held. */
+static qr_pbatch_t *batch_alloc(qr_accum_t *acc, size_t cap, size_t mem)
+{
+    qr_pbatch_t *b = acc->pool;
+
+    if (b && cap == acc->conf.batch_size) {
+        qr_pbatch_t keep = *b;
+
+        acc->pool = b->next;
+        acc->pool_cnt--;
+        acc->pool_mem -= (int64_t)b->mem;
+        memset(b, 0, sizeof(*b));
+        b->buf = keep.buf;
+        b->out = keep.out;
+        b->recs = keep.recs;
+        b->rec_cap = keep.rec_cap;
+        b->cap = keep.cap;
+        b->mem = keep.mem;
+        acc->mem_used += (int64_t)b->mem;
+        return b;
+    }
+    b = calloc(1, sizeof(*b));
     if (!b)
-        return QUIRE_ERR_NO_MEMORY;
+        return NULL;
     b->buf = malloc(cap);
     b->recs = malloc(RECS_INITIAL * sizeof(*b->recs));
     if (acc->conf.codec != QR_CODEC_NONE)
         b->out = malloc(cap);
     if (!b->buf || !b->recs || (acc->conf.codec != QR_CODEC_NONE && !b->out)) {
         batch_free(b);
-        return QUIRE_ERR_NO_MEMORY;
+        return NULL;
     }
-    err = qr_batch_builder_init(&b->b, b->buf, cap, acc->conf.codec);
+    b->cap = cap;
+    b->rec_cap = RECS_INITIAL;
+    b->mem = mem;
+    acc->mem_used += (int64_t)mem;
+    return b;
+}
+
+/* Gives a batch that is no longer alive (its mem already taken off
+ * mem_used) to the pool. @returns 0 when the pool does not take it: the
+ * caller frees it (outside the lock). Lock held. */
+static int batch_pool(qr_accum_t *acc, qr_pbatch_t *b)
+{
+    if (b->cap != acc->conf.batch_size || acc->pool_cnt >= POOL_MAX ||
+        acc->closed || !mem_room(acc, (int64_t)b->mem))
+        return 0;
+    b->next = acc->pool;
+    acc->pool = b;
+    acc->pool_cnt++;
+    acc->pool_mem += (int64_t)b->mem;
+    return 1;
+}
+
+/* Opens a batch of @p cap bytes on @p part, @p mem counted against
+ * buffer.memory (the caller checked the room). Lock held. */
+static quire_err_t batch_open(qr_accum_t *acc, qr_accum_part_t *part,
+                              size_t cap, size_t mem, int64_t now_ms)
+{
+    qr_pbatch_t *b = batch_alloc(acc, cap, mem);
+    quire_err_t err;
+
+    if (!b)
+        return QUIRE_ERR_NO_MEMORY;
+    err = qr_batch_builder_init(&b->b, b->buf, b->cap, acc->conf.codec);
     if (err != QUIRE_ERR_NONE) {
+        acc->mem_used -= (int64_t)b->mem;
         batch_free(b);
         return err;
     }
     b->part = part;
     b->topic = part->topic->name;
     b->partition = part->partition;
-    b->cap = cap;
-    b->rec_cap = RECS_INITIAL;
     b->created_ms = now_ms;
-    b->mem = mem;
     if (part->tail)
         part->tail->next = b;
     else
@@ -315,7 +418,6 @@ static quire_err_t batch_open(qr_accum_t *acc, qr_accum_part_t *part,
     part->tail = b;
     part->open = b;
     acc->batches++;
-    acc->mem_used += (int64_t)mem;
     return QUIRE_ERR_NONE;
 }
 
@@ -344,11 +446,7 @@ static void batch_drop_empty(qr_accum_t *acc, qr_accum_part_t *part)
 
 /* Appends to the open batch. BUF_FULL: it did not fit (batch unchanged).
  * Lock held. */
-static quire_err_t batch_add(qr_accum_t *acc, qr_pbatch_t *b, int64_t ts,
-                             const void *key, size_t key_len, const void *value,
-                             size_t value_len,
-                             const qr_batch_rec_header_t *headers,
-                             size_t header_cnt, void *opaque)
+static quire_err_t batch_add(qr_accum_t *acc, qr_pbatch_t *b, const arec_t *r)
 {
     quire_err_t err;
 
@@ -359,7 +457,7 @@ static quire_err_t batch_add(qr_accum_t *acc, qr_pbatch_t *b, int64_t ts,
 
         /* the metadata counts against buffer.memory like the rest: when
          * it does not fit, the batch is full (a new one waits for memory) */
-        if (acc->mem_used + (int64_t)grow > acc->conf.buffer_memory)
+        if (!mem_room(acc, (int64_t)grow))
             return QUIRE_ERR_BUF_FULL;
         v = realloc(b->recs, cap * sizeof(*v));
         if (!v)
@@ -369,68 +467,106 @@ static quire_err_t batch_add(qr_accum_t *acc, qr_pbatch_t *b, int64_t ts,
         b->recs = v;
         b->rec_cap = cap;
     }
-    err = qr_batch_builder_append(&b->b, ts, key, key_len, value, value_len,
-                                  headers, header_cnt);
+    err = qr_batch_builder_append(&b->b, r->timestamp, r->key, r->key_len,
+                                  r->value, r->value_len, r->headers,
+                                  r->header_cnt);
     if (err != QUIRE_ERR_NONE)
         return err;
-    b->recs[b->count].opaque = opaque;
-    b->recs[b->count].timestamp = ts;
+    b->recs[b->count].opaque = r->opaque;
+    b->recs[b->count].timestamp = r->timestamp;
     b->count++;
     acc->records++;
     return QUIRE_ERR_NONE;
 }
 
-/* Waits for memory until @p deadline_ms. Lock held (dropped inside).
+/* Waits for memory until *@p deadline_ms (DEADLINE_UNSET: @p block_ms
+ * from now, set here). Lock held (dropped inside).
  * @returns NONE when woken (the caller re-evaluates), QUEUE_FULL when the
  * deadline passed. */
-static quire_err_t wait_memory(qr_accum_t *acc, int64_t deadline_ms)
+static quire_err_t wait_memory(qr_accum_t *acc, int64_t *deadline_ms,
+                               int64_t block_ms)
 {
+    int64_t now = qr_clock_mono_ms();
     struct timespec ts;
 
-    if (qr_clock_mono_ms() >= deadline_ms)
+    if (*deadline_ms == DEADLINE_UNSET)
+        *deadline_ms = now + block_ms;
+    if (now >= *deadline_ms)
         return QUIRE_ERR_QUEUE_FULL;
-    deadline_ts(deadline_ms, &ts);
+    deadline_ts(*deadline_ms, &ts);
     acc->waiters++;
     pthread_cond_timedwait(&acc->cv, &acc->lock, &ts);
     acc->waiters--;
     return QUIRE_ERR_NONE;
 }
 
-quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
-                            int32_t partition, int32_t part_cnt,
-                            int64_t timestamp, const void *key, size_t key_len,
-                            const void *value, size_t value_len,
-                            const qr_batch_rec_header_t *headers,
-                            size_t header_cnt, void *opaque, int64_t now_ms,
-                            int64_t deadline_ms, int32_t *partp, int *wakeup)
+/* Fresh memory costs more than waiting for a batch in flight to come
+ * back: a sender that outpaces the broker would otherwise fill all of
+ * buffer.memory with new buffers, whose pages the kernel faults in and
+ * zeroes one by one (on a VM, tens of microseconds each: as long as
+ * sending the records). So when POOL_MAX batches are alive, SOFT_IN_FLIGHT
+ * of them in flight (they will be given back) and none is pooled, a new
+ * batch of batch.size first waits up to SOFT_WAIT_MS, or its deadline,
+ * for one; then it is allocated as before, so buffer.memory stays the
+ * bound. Not counted as a memory waiter: lingering batches are not made
+ * ready for it. @returns 1 when it waited (the caller re-evaluates). Lock
+ * held (dropped inside). */
+static int reuse_wait(qr_accum_t *acc, int64_t *deadline_ms, int64_t block_ms)
 {
-    size_t rsize, cap, mem;
-    int sticky = partition == QR_ACCUM_STICKY, switched = 0;
-    qr_accum_part_t *part;
-    atopic_t *topic;
-    quire_err_t err;
+    int64_t now = qr_clock_mono_ms(), until;
+    struct timespec ts;
 
-    *wakeup = 0;
-    if (part_cnt <= 0 || timestamp < 0 ||
-        (!sticky && (partition < 0 || partition >= part_cnt)))
-        return QUIRE_ERR_BAD_ARG;
-    rsize = qr_batch_record_size(0, 0, key, key_len, value, value_len, headers,
-                                 header_cnt);
+    if (*deadline_ms == DEADLINE_UNSET)
+        *deadline_ms = now + block_ms;
+    until = now + SOFT_WAIT_MS < *deadline_ms ? now + SOFT_WAIT_MS
+                                              : *deadline_ms;
+    if (until <= now)
+        return 0;
+    deadline_ts(until, &ts);
+    pthread_cond_timedwait(&acc->cv, &acc->lock, &ts);
+    return 1;
+}
+
+/* What a new batch for @p r needs: its capacity and the memory it counts.
+ * @returns NONE, or MESSAGE_TOO_LARGE when the record can never fit. */
+static quire_err_t batch_need(const qr_accum_t *acc, const arec_t *r,
+                              size_t *capp, size_t *memp)
+{
+    size_t rsize = qr_batch_record_size(0, 0, r->key, r->key_len, r->value,
+                                        r->value_len, r->headers,
+                                        r->header_cnt),
+           cap;
+
     if (rsize == SIZE_MAX || rsize > acc->conf.max_batch - QR_BATCH_HEADER_SIZE)
         return QUIRE_ERR_MESSAGE_TOO_LARGE;
     cap = rsize + QR_BATCH_HEADER_SIZE;
     if (cap < acc->conf.batch_size)
         cap = acc->conf.batch_size;
-    mem = sizeof(qr_pbatch_t) +
-          cap * (acc->conf.codec != QR_CODEC_NONE ? 2 : 1) +
-          RECS_INITIAL * sizeof(qr_rec_meta_t);
-    if ((int64_t)mem > acc->conf.buffer_memory)
+    *capp = cap;
+    *memp = sizeof(qr_pbatch_t) +
+            cap * (acc->conf.codec != QR_CODEC_NONE ? 2 : 1) +
+            RECS_INITIAL * sizeof(qr_rec_meta_t);
+    if ((int64_t)*memp > acc->conf.buffer_memory)
         return QUIRE_ERR_MESSAGE_TOO_LARGE;
+    return QUIRE_ERR_NONE;
+}
 
-    pthread_mutex_lock(&acc->lock);
-    err = topic_get(acc, topic_name, &topic);
-    if (err != QUIRE_ERR_NONE)
-        goto out;
+/* The append itself, on @p topic with @p part_cnt partitions (> 0) and
+ * @p partition in range or QR_ACCUM_STICKY. The record's size is worked
+ * out only when a batch has to be opened or the open one refuses it (the
+ * builder sizes it once per append). Lock held (dropped while waiting for
+ * memory). */
+static quire_err_t append_locked(qr_accum_t *acc, atopic_t *topic,
+                                 int32_t partition, int32_t part_cnt,
+                                 const arec_t *r, int64_t now_ms,
+                                 int64_t deadline_ms, int64_t block_ms,
+                                 int32_t *partp, int *wakeup)
+{
+    int sticky = partition == QR_ACCUM_STICKY, switched = 0, reused = 0;
+    size_t cap = 0, mem = 0;
+    qr_accum_part_t *part;
+    quire_err_t err;
+
     if (sticky) {
         partition = topic->sticky;
         if (partition < 0 || partition >= part_cnt ||
@@ -446,16 +582,22 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
         if (err != QUIRE_ERR_NONE)
             break;
         if (part->open) {
-            err = batch_add(acc, part->open, timestamp, key, key_len, value,
-                            value_len, headers, header_cnt, opaque);
+            err = batch_add(acc, part->open, r);
             if (err == QUIRE_ERR_NONE && !sticky)
                 part->open->movable = 0; /* a chosen partition: stays */
-            if (err != QUIRE_ERR_BUF_FULL)
+            if (err != QUIRE_ERR_BUF_FULL && err != QUIRE_ERR_BAD_ARG)
+                break;
+            /* refused: a record that can never fit any batch (or has a
+             * bad length) fails and leaves the open batch as it is */
+            if (!cap && (err = batch_need(acc, r, &cap, &mem)) !=
+                            QUIRE_ERR_NONE)
                 break;
             /* full: it is ready now, and a new one is needed */
             part->open = NULL;
             *wakeup = 1;
         }
+        if (!cap && (err = batch_need(acc, r, &cap, &mem)) != QUIRE_ERR_NONE)
+            break;
         if (sticky && !switched) {
             /* Kafka's sticky partitioner moves on when a new batch is
              * needed, so unkeyed records fill one batch at a time. */
@@ -463,8 +605,15 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
             partition = sticky_next(acc, topic, part_cnt);
             continue;
         }
-        if (acc->mem_used + (int64_t)mem > acc->conf.buffer_memory) {
-            err = wait_memory(acc, deadline_ms);
+        if (cap == acc->conf.batch_size && !acc->pool && !reused &&
+            acc->batches >= POOL_MAX && acc->in_flight >= SOFT_IN_FLIGHT) {
+            reused = 1;
+            if (reuse_wait(acc, &deadline_ms, block_ms))
+                continue;
+        }
+        if (!(cap == acc->conf.batch_size && acc->pool) &&
+            !mem_room(acc, (int64_t)mem)) {
+            err = wait_memory(acc, &deadline_ms, block_ms);
             if (err != QUIRE_ERR_NONE)
                 break;
             continue;
@@ -477,8 +626,7 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
             break;
         part->open->movable = sticky;
         *wakeup = 1;
-        err = batch_add(acc, part->open, timestamp, key, key_len, value,
-                        value_len, headers, header_cnt, opaque);
+        err = batch_add(acc, part->open, r);
         if (err != QUIRE_ERR_NONE) {
             /* an empty batch that cannot take the record: our sizes and
              * the builder's disagree, or the input is bad */
@@ -490,6 +638,97 @@ quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
     }
     if (err == QUIRE_ERR_NONE)
         *partp = partition;
+    return err;
+}
+
+quire_err_t qr_accum_append(qr_accum_t *acc, const char *topic_name,
+                            int32_t partition, int32_t part_cnt,
+                            int64_t timestamp, const void *key, size_t key_len,
+                            const void *value, size_t value_len,
+                            const qr_batch_rec_header_t *headers,
+                            size_t header_cnt, void *opaque, int64_t now_ms,
+                            int64_t deadline_ms, int32_t *partp, int *wakeup)
+{
+    arec_t r = {timestamp, key, value, key_len, value_len, headers, header_cnt,
+                opaque};
+    atopic_t *topic;
+    quire_err_t err;
+
+    *wakeup = 0;
+    if (part_cnt <= 0 || timestamp < 0 ||
+        (partition != QR_ACCUM_STICKY &&
+         (partition < 0 || partition >= part_cnt)))
+        return QUIRE_ERR_BAD_ARG;
+    pthread_mutex_lock(&acc->lock);
+    err = topic_get(acc, topic_name, &topic);
+    if (err == QUIRE_ERR_NONE)
+        err = append_locked(acc, topic, partition, part_cnt, &r, now_ms,
+                            deadline_ms, 0, partp, wakeup);
+    pthread_mutex_unlock(&acc->lock);
+    return err;
+}
+
+quire_err_t qr_accum_set_parts(qr_accum_t *acc, const char *topic_name,
+                               int32_t part_cnt, uint64_t version)
+{
+    atopic_t *topic;
+    quire_err_t err;
+
+    if (part_cnt <= 0)
+        return QUIRE_ERR_BAD_ARG;
+    pthread_mutex_lock(&acc->lock);
+    err = topic_get(acc, topic_name, &topic);
+    if (err == QUIRE_ERR_NONE) {
+        topic->meta_cnt = part_cnt;
+        topic->meta_version = version;
+    }
+    pthread_mutex_unlock(&acc->lock);
+    return err;
+}
+
+quire_err_t qr_accum_append_cached(qr_accum_t *acc, const char *topic_name,
+                                   int32_t partition, uint64_t version,
+                                   const qr_accum_rec_t *r, int64_t block_ms,
+                                   int32_t *partp, int *wakeup)
+{
+    int sticky = partition == QR_ACCUM_STICKY;
+    qr_accum_part_t *part;
+    quire_err_t err = QUIRE_ERR_NEED_MORE;
+    atopic_t *topic;
+    int32_t cnt;
+
+    *wakeup = 0;
+    if (r->timestamp < 0)
+        return QUIRE_ERR_BAD_ARG;
+    pthread_mutex_lock(&acc->lock);
+    topic = topic_find(acc, topic_name);
+    if (!topic || topic->meta_version != version || topic->meta_cnt <= 0)
+        goto out;
+    cnt = topic->meta_cnt;
+    if (partition == QR_ACCUM_KEYED)
+        partition = quire_partition_for_key(r->key, r->key_len, cnt);
+    else if (partition >= cnt || (partition < 0 && !sticky))
+        goto out;
+    /* the common case first: the partition (or the sticky one) has an
+     * open batch that takes the record */
+    if (sticky) {
+        int32_t s = topic->sticky;
+
+        part = s >= 0 && s < cnt && s < topic->nparts && part_up(topic, s)
+                   ? topic->parts[s]
+                   : NULL;
+    } else
+        part = partition < topic->nparts ? topic->parts[partition] : NULL;
+    if (part && part->open && !acc->closed &&
+        batch_add(acc, part->open, r) == QUIRE_ERR_NONE) {
+        if (!sticky)
+            part->open->movable = 0; /* a chosen partition: stays */
+        *partp = part->partition;
+        err = QUIRE_ERR_NONE;
+        goto out;
+    }
+    err = append_locked(acc, topic, partition, cnt, r, -1, DEADLINE_UNSET,
+                        block_ms, partp, wakeup);
 out:
     pthread_mutex_unlock(&acc->lock);
     return err;
@@ -707,6 +946,8 @@ quire_err_t qr_accum_finish(qr_pbatch_t *b)
 
 void qr_accum_done(qr_accum_t *acc, qr_pbatch_t *b)
 {
+    int pooled;
+
     pthread_mutex_lock(&acc->lock);
     retry_back(b);
     b->part->in_flight--;
@@ -714,9 +955,11 @@ void qr_accum_done(qr_accum_t *acc, qr_pbatch_t *b)
     acc->batches--;
     acc->records -= b->count;
     acc->mem_used -= (int64_t)b->mem;
+    pooled = batch_pool(acc, b);
     pthread_cond_broadcast(&acc->cv);
     pthread_mutex_unlock(&acc->lock);
-    batch_free(b);
+    if (!pooled)
+        batch_free(b);
 }
 
 void qr_accum_requeue(qr_accum_t *acc, qr_pbatch_t *b, int64_t retry_at_ms)
@@ -819,6 +1062,8 @@ void qr_accum_stats(qr_accum_t *acc, qr_accum_stats_t *st)
     st->batches = acc->batches;
     st->in_flight = acc->in_flight;
     st->mem_used = acc->mem_used;
+    st->pool_mem = acc->pool_mem;
+    st->pooled = acc->pool_cnt;
     st->records = acc->records;
     st->waiters = acc->waiters;
     st->part_in_flight_max = acc->part_in_flight_max;

@@ -23,6 +23,7 @@
 
 #include "bconn.h"
 #include "clock.h"
+#include "cstats.h"
 #include "logging.h"
 
 /* Reads land here first; frames larger than this get a buffer of their own
@@ -42,6 +43,7 @@ typedef struct preq {
     size_t written; /* bytes of total written so far */
     int expect;
     int64_t deadline_ms;
+    int64_t sent_ns; /* monotonic, when fully written: rtt */
     qr_api_t api;
     qr_bconn_cb *cb;
     void *arg;
@@ -65,6 +67,7 @@ struct qr_bconn {
     qr_bconn_close_cb *on_close;
     void (*on_up)(qr_bconn_t *conn, void *owner);
     void *owner;
+    qr_cstats_broker_t *stats; /* borrowed; may be NULL */
     /* read side */
     uint8_t *stage; /* owned, STAGE_SIZE */
     size_t stage_len;
@@ -141,6 +144,7 @@ quire_err_t qr_bconn_new(struct ev_loop *loop, int32_t node_id,
     conn->on_close = conf->on_close;
     conn->on_up = conf->on_up;
     conn->owner = conf->owner;
+    conn->stats = conf->stats;
     conn->lim.max_frame =
         conf->max_frame ? conf->max_frame : QR_FRAME_MAX_DEFAULT;
     conn->lim.max_header = QR_FRAME_RESP_HEADER_MAX;
@@ -196,6 +200,15 @@ const char *qr_bconn_name(const qr_bconn_t *conn)
     return conn->name;
 }
 
+int qr_bconn_waitresp(const qr_bconn_t *conn)
+{
+    int n = 0;
+
+    for (const preq_t *r = conn->aw_head; r; r = r->next)
+        n++;
+    return n;
+}
+
 /* ---- timeouts ---- */
 
 /* Arms the timer for the earliest deadline (connect or any request). */
@@ -240,6 +253,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     for (int q = 0; q < 2; q++) {
         for (r = q ? conn->aw_head : conn->wq_head; r; r = r->next) {
             if (now >= r->deadline_ms) {
+                if (conn->stats)
+                    conn->stats->req_timeouts++;
                 QR_LOG_WARN("NET",
                             "%s request (correlation_id %d) to %s timed "
                             "out; closing the connection",
@@ -281,6 +296,8 @@ void qr_bconn_close(qr_bconn_t *conn, quire_err_t why)
         return;
     if (why == QUIRE_ERR_NONE)
         why = QUIRE_ERR_NETWORK_EXCEPTION;
+    if (conn->stats && conn->state == QR_BCONN_UP)
+        conn->stats->disconnects++;
     conn->state = QR_BCONN_CLOSED;
     ev_io_stop(conn->loop, &conn->rio);
     ev_io_stop(conn->loop, &conn->wio);
@@ -414,6 +431,11 @@ static void account_written(qr_bconn_t *conn, size_t n)
         if (!conn->wq_head)
             conn->wq_tail = NULL;
         r->next = NULL;
+        if (conn->stats) {
+            conn->stats->tx++;
+            conn->stats->txbytes += (int64_t)r->total;
+            r->sent_ns = qr_clock_mono_ns();
+        }
         if (r->expect) {
             if (conn->aw_tail)
                 conn->aw_tail->next = r;
@@ -444,6 +466,8 @@ static void connected(qr_bconn_t *conn)
         return;
     }
     conn->state = QR_BCONN_UP;
+    if (conn->stats)
+        conn->stats->connects++;
     QR_DBG(QR_DBG_NET, "NET", "connected to %s", conn->name);
     ev_io_start(conn->loop, &conn->rio);
     timer_rearm(conn);
@@ -474,6 +498,8 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
             if (errno == EINTR)
                 continue;
             QR_LOG_WARN("NET", "write to %s: %s", conn->name, strerror(errno));
+            if (conn->stats)
+                conn->stats->txerrs++;
             qr_bconn_close(conn, QUIRE_ERR_NETWORK_EXCEPTION);
             return;
         }
@@ -515,6 +541,12 @@ static void dispatch(qr_bconn_t *conn, uint8_t *buf, size_t size)
     if (!conn->aw_head)
         conn->aw_tail = NULL;
     conn->pending--;
+    if (conn->stats) {
+        conn->stats->rx++;
+        conn->stats->rxbytes += (int64_t)size;
+        qr_cstats_window_add(&conn->stats->rtt,
+                             (qr_clock_mono_ns() - r->sent_ns) / 1000);
+    }
     r->cb(conn, QUIRE_ERR_NONE, &resp, &buf, r->arg);
     qr_wire_resp_free(&resp);
     free(buf);
@@ -594,6 +626,8 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             if (errno == EINTR)
                 continue;
             QR_LOG_WARN("NET", "read from %s: %s", conn->name, strerror(errno));
+            if (conn->stats)
+                conn->stats->rxerrs++;
             qr_bconn_close(conn, QUIRE_ERR_NETWORK_EXCEPTION);
             return;
         }

@@ -32,6 +32,7 @@
 #include <sys/uio.h>
 
 #include "buf.h"
+#include "cstats.h"
 #include "err.h"
 #include "frame.h"
 #include "wire.h"
@@ -69,6 +70,9 @@ typedef struct qr_bconn_conf {
     /** Called once when the TCP connection is established (may be NULL). */
     void (*on_up)(qr_bconn_t *conn, void *owner);
     void *owner;
+    /** Counters to bump (borrowed; must outlive the connection; may be
+     * NULL): requests, bytes, round trips, connects (cstats.h). */
+    qr_cstats_broker_t *stats;
 } qr_bconn_conf_t;
 
 /**
@@ -105,6 +109,10 @@ quire_err_t qr_bconn_send(qr_bconn_t *conn, qr_req_t *req,
 
 /** @brief Requests sent or queued and not yet answered. */
 int qr_bconn_pending(const qr_bconn_t *conn);
+
+/** @brief Requests written and not yet answered (of qr_bconn_pending;
+ * the rest are queued to be written). Walks them: for statistics. */
+int qr_bconn_waitresp(const qr_bconn_t *conn);
 
 /** @brief The connection's state. */
 qr_bconn_state_t qr_bconn_state(const qr_bconn_t *conn);

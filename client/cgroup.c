@@ -1045,6 +1045,18 @@ quire_err_t qr_cgroup_commit(qr_cgroup_t *cg,
     return err;
 }
 
+int64_t qr_cgroup_committed_known(qr_cgroup_t *cg, const char *topic,
+                                  int32_t partition)
+{
+    int64_t off = -1;
+
+    if (!cg->started ||
+        qr_group_committed(cg->g, topic, partition, &off) != QUIRE_ERR_NONE ||
+        off < 0)
+        return -1;
+    return off;
+}
+
 quire_err_t qr_cgroup_committed(qr_cgroup_t *cg, const char *topic,
                                 int32_t partition, int timeout_ms,
                                 int64_t *offsetp)

@@ -101,6 +101,15 @@ quire_err_t qr_cgroup_committed(qr_cgroup_t *cg, const char *topic,
                                 int32_t partition, int timeout_ms,
                                 int64_t *offsetp);
 
+/**
+ * @brief The committed offset of a partition this member owns as it
+ * knows it now, without asking ZooKeeper (for statistics).
+ * @returns the offset, or -1 when none is known.
+ * @locality loop  @locks none
+ */
+int64_t qr_cgroup_committed_known(qr_cgroup_t *cg, const char *topic,
+                                  int32_t partition);
+
 /** @brief See quire_consumer_member_id(). @locality any @locks none */
 quire_err_t qr_cgroup_member_id(qr_cgroup_t *cg, char *dest, size_t dest_size);
 

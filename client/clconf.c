@@ -199,6 +199,12 @@ static const prop_t props[] = {
     {"socket.connection.setup.timeout.ms", T_INT,
      OFF(socket_connection_setup_timeout_ms), "10000", 1, IMAX,
      "how long a TCP connect may take", NULL},
+    /* issue 15 */
+    {"statistics.interval.ms", T_INT, OFF(statistics_interval_ms), "0", 0,
+     86400000,
+     "how often the statistics callback (quire_conf_set_stats_cb) gets a "
+     "JSON document of the client's counters; 0 never (librdkafka's key)",
+     NULL},
 };
 
 /* librdkafka's names (and Kafka's old Scala clients') for keys quire
@@ -571,6 +577,15 @@ void quire_conf_set_error_cb(quire_conf_t *conf, quire_error_cb_t *cb,
         return;
     conf->error_cb = cb;
     conf->error_opaque = cb_opaque;
+}
+
+void quire_conf_set_stats_cb(quire_conf_t *conf, quire_stats_cb_t *cb,
+                             void *cb_opaque)
+{
+    if (!conf)
+        return;
+    conf->stats_cb = cb;
+    conf->stats_opaque = cb_opaque;
 }
 
 void quire_conf_destroy(quire_conf_t *conf)

@@ -64,6 +64,7 @@ struct quire_conf {
     int log_level;                /* issue 18: syslog level, 0..7 */
     int zookeeper_session_timeout_ms;
     int socket_connection_setup_timeout_ms;
+    int statistics_interval_ms; /* issue 15: 0 = no statistics */
     /* ---- callbacks (not keys) ---- */
     quire_delivery_cb_t *dr_cb;
     void *dr_opaque;
@@ -74,6 +75,9 @@ struct quire_conf {
     void *log_opaque;
     quire_error_cb_t *error_cb;
     void *error_opaque;
+    /* issue 15: the statistics document every statistics.interval.ms */
+    quire_stats_cb_t *stats_cb;
+    void *stats_opaque;
 };
 
 /**

@@ -42,6 +42,8 @@ typedef struct cbroker {
      * whether the last one did (all brokers down) */
     int fails;
     int failing;
+    qr_cstats_broker_t *stats; /* owned; its connections borrow it */
+    int ever_up;               /* statistics: INIT until a first connect */
 } cbroker_t;
 
 /* Housekeeping period: expiry, metadata age, reconnects. */
@@ -105,8 +107,12 @@ static quire_err_t broker_add(qr_client_t *cl, int32_t id, const char *host,
     b = &cl->brokers[cl->broker_cnt];
     memset(b, 0, sizeof(*b));
     b->host = strdup(host);
-    if (!b->host)
+    b->stats = calloc(1, sizeof(*b->stats));
+    if (!b->host || !b->stats) {
+        free(b->host);
+        free(b->stats);
         return QUIRE_ERR_NO_MEMORY;
+    }
     b->id = id;
     b->port = port;
     cl->broker_cnt++;
@@ -296,6 +302,7 @@ static void on_conn_up(qr_bconn_t *conn, void *owner)
 
     if (b && b->conn == conn) {
         b->conn_up = 1;
+        b->ever_up = 1;
         b->fails = 0;
         b->failing = 0;
         cl->all_down = 0;
@@ -318,6 +325,7 @@ static qr_bconn_t *broker_conn(qr_client_t *cl, cbroker_t *b)
         .on_close = on_conn_close,
         .on_up = on_conn_up,
         .owner = cl,
+        .stats = b->stats,
     };
     qr_bconn_t *conn;
 
@@ -728,6 +736,92 @@ quire_err_t qr_client_partitions(qr_client_t *cl, const char *topic,
     return err;
 }
 
+/* ---- issue 15: statistics ---- */
+
+static const char *broker_state(const cbroker_t *b)
+{
+    if (b->conn)
+        return qr_bconn_state(b->conn) == QR_BCONN_UP ? "UP" : "CONNECT";
+    return b->ever_up || b->fails ? "DOWN" : "INIT";
+}
+
+/* Each partition of the document gets its leader from the metadata
+ * snapshot (-1 when none is known). */
+static void stats_leaders(qr_client_t *cl, json_t *doc)
+{
+    const char *name;
+    json_t *t;
+
+    json_object_foreach(json_object_get(doc, "topics"), name, t)
+    {
+        const qr_cmeta_topic_t *mt = qr_client_topic(cl, name);
+        const char *key;
+        json_t *po;
+
+        json_object_foreach(json_object_get(t, "partitions"), key, po)
+        {
+            json_int_t p = json_integer_value(json_object_get(po, "partition"));
+            int32_t leader =
+                mt && p >= 0 && p < mt->part_cnt ? mt->parts[p].leader : -1;
+
+            json_object_set_new(po, "leader", json_integer(leader));
+        }
+    }
+}
+
+/* Builds the document and hands it to the statistics callback. */
+static void on_stats(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    qr_client_t *cl = w->data;
+    json_t *doc;
+    char *text;
+
+    (void)loop;
+    (void)revents;
+    doc = qr_cstats_doc_new(cl->stats, cl->stats_name, cl->conf->client_id,
+                            cl->ops->type ? cl->ops->type : "client");
+    if (!doc)
+        return;
+    for (size_t i = 0; i < cl->broker_cnt; i++) {
+        cbroker_t *b = &cl->brokers[i];
+        char name[320];
+        int pending = b->conn ? qr_bconn_pending(b->conn) : 0;
+        int waitresp = b->conn ? qr_bconn_waitresp(b->conn) : 0;
+
+        if (b->id >= 0)
+            snprintf(name, sizeof(name), "%s:%d/%d", b->host, b->port,
+                     (int)b->id);
+        else
+            snprintf(name, sizeof(name), "%s:%d/bootstrap", b->host, b->port);
+        qr_cstats_doc_broker(doc, b->stats, name, b->id,
+                             b->id >= 0 ? "learned" : "configured",
+                             broker_state(b), pending - waitresp, waitresp);
+    }
+    if (cl->ops->stats)
+        cl->ops->stats(cl, cl->ctx, doc);
+    stats_leaders(cl, doc);
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!text)
+        return;
+    cl->conf->stats_cb(text, strlen(text), cl->conf->stats_opaque);
+    free(text);
+}
+
+/* Starts the statistics timer when the application asked for documents. */
+static void stats_init(qr_client_t *cl)
+{
+    double every = cl->conf->statistics_interval_ms / 1e3;
+
+    snprintf(cl->stats_name, sizeof(cl->stats_name), "%s#%s-%llx",
+             cl->conf->client_id, cl->ops->type ? cl->ops->type : "client",
+             (unsigned long long)(qr_clock_mono_ns() / 1000));
+    ev_timer_init(&cl->stats_timer, on_stats, every, every);
+    cl->stats_timer.data = cl;
+    if (cl->conf->statistics_interval_ms > 0 && cl->conf->stats_cb)
+        ev_timer_start(cl->loop, &cl->stats_timer);
+}
+
 /* ---- the loop ---- */
 
 void qr_client_run_at(qr_client_t *cl, int64_t at_ms)
@@ -869,6 +963,12 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
     cl->ops = ops;
     cl->ctx = ctx;
     cl->meta_needed = 1;
+    cl->stats = qr_cstats_new();
+    if (!cl->stats) {
+        free(cl->wanted);
+        free(cl);
+        return QUIRE_ERR_NO_MEMORY;
+    }
     err = logs_init(cl, conf, errstr, errstr_size);
     prev = qr_client_log_enter(cl);
     if (err != QUIRE_ERR_NONE)
@@ -898,10 +998,13 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
     qr_client_log_leave(prev);
     if (err != QUIRE_ERR_NONE) {
         qr_logsink_fini(&cl->logs);
-        for (size_t i = 0; i < cl->broker_cnt; i++)
+        for (size_t i = 0; i < cl->broker_cnt; i++) {
             free(cl->brokers[i].host);
+            free(cl->brokers[i].stats);
+        }
         free(cl->brokers);
         free(cl->wanted);
+        qr_cstats_destroy(cl->stats);
         free(cl);
         return err;
     }
@@ -920,6 +1023,7 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
     cl->prep.data = cl;
     ev_prepare_start(cl->loop, &cl->prep);
     cl->conf = conf;
+    stats_init(cl);
     *clp = cl;
     return QUIRE_ERR_NONE;
 }
@@ -971,18 +1075,21 @@ void qr_client_destroy(qr_client_t *cl)
         qr_bconn_destroy(cl->brokers[i].dead);
         qr_bconn_destroy(cl->brokers[i].conn);
         free(cl->brokers[i].host);
+        free(cl->brokers[i].stats);
     }
     free(cl->brokers);
     if (cl->loop) {
         ev_async_stop(cl->loop, &cl->wake);
         ev_timer_stop(cl->loop, &cl->tick);
         ev_prepare_stop(cl->loop, &cl->prep);
+        ev_timer_stop(cl->loop, &cl->stats_timer);
         ev_loop_destroy(cl->loop);
     }
     for (size_t i = 0; i < cl->wanted_cnt; i++)
         free(cl->wanted[i]);
     free(cl->wanted);
     topics_free(cl->topics, cl->topic_cnt);
+    qr_cstats_destroy(cl->stats);
     qr_logsink_fini(&cl->logs);
     pthread_cond_destroy(&cl->cv);
     pthread_mutex_destroy(&cl->lock);

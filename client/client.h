@@ -19,10 +19,12 @@
 
 #include <ev.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "bconn.h"
 #include "clconf.h"
+#include "cstats.h"
 #include "err.h"
 #include "logsink.h"
 
@@ -55,6 +57,11 @@ typedef struct qr_client_ops {
     /** allow.auto.create.topics when the application left it unset: 1
      * for a producer, 0 for a consumer (as Kafka's clients). */
     int auto_create_default;
+    /** issue 15: "producer" or "consumer", the statistics' type. */
+    const char *type;
+    /** issue 15: adds the producer's or consumer's part (topics,
+     * partitions, queues) to a statistics document (may be NULL). */
+    void (*stats)(qr_client_t *cl, void *ctx, json_t *doc);
 } qr_client_ops_t;
 
 struct qr_client {
@@ -74,7 +81,9 @@ struct qr_client {
     size_t topic_cnt;
     char **wanted; /* topics asked about; lock */
     size_t wanted_cnt, wanted_cap;
-    uint64_t meta_version; /* bumped by every refresh; lock */
+    /* bumped by every refresh, under lock; read without it by the
+     * producer's fast path (qr_client_meta_version) */
+    _Atomic uint64_t meta_version;
     int stop;              /* lock */
     int closing;           /* lock: qr_client_partitions refuses */
     /* ---- loop thread only ---- */
@@ -95,6 +104,10 @@ struct qr_client {
     /* ---- issue 18: the handle's log and error callbacks ---- */
     qr_logsink_t logs; /* log_level, debug, log_cb; summarises repeats */
     int all_down;      /* loop: the error callback was told */
+    /* ---- issue 15: statistics (loop thread) ---- */
+    qr_cstats_t *stats;   /* owned */
+    ev_timer stats_timer; /* every statistics.interval.ms, when set */
+    char stats_name[96];  /* "<client.id>#<type>-<n>" */
 };
 
 /**
@@ -155,6 +168,17 @@ void qr_client_kick(qr_client_t *cl);
  */
 quire_err_t qr_client_partitions(qr_client_t *cl, const char *topic,
                                  int64_t deadline_ms, int32_t *cntp);
+
+/**
+ * @brief The metadata version now: a partition count read with
+ * qr_client_partitions() after this call holds at least until the
+ * version moves on.
+ * @locality any  @locks none
+ */
+static inline uint64_t qr_client_meta_version(qr_client_t *cl)
+{
+    return atomic_load_explicit(&cl->meta_version, memory_order_acquire);
+}
 
 /**
  * @brief The topic in the current snapshot.

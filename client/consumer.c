@@ -199,6 +199,7 @@ static void take_records(quire_consumer_t *c, cpart_t *cp, const fentry_t *e,
             break;
         off += qr_batch_size(&hdr);
         next = qr_batch_last_offset(&hdr) + 1;
+        cp->rxmsgs += hdr.record_count; /* issue 15: statistics */
     }
     if (off == 0) {
         if (len == 0)
@@ -225,6 +226,7 @@ static void take_records(quire_consumer_t *c, cpart_t *cp, const fentry_t *e,
     ch->len = off;
     fb->refs++;
     cp->queued += off;
+    cp->rxbytes += (int64_t)off;
     cp->fetch_offset = next;
     chunk_append(c, ch);
 }
@@ -284,10 +286,12 @@ static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
             backoff(c, cp, QUIRE_ERR_UNKNOWN_SERVER_ERROR);
             continue;
         }
-        if (pr->error_code == QUIRE_ERR_NONE)
+        if (pr->error_code == QUIRE_ERR_NONE) {
+            cp->hi_offset = pr->high_watermark; /* issue 15 */
+            cp->lo_offset = pr->log_start_offset;
             take_records(c, cp, e, pr, fb);
-        else if (pr->error_code == QUIRE_ERR_OFFSET_OUT_OF_RANGE && cp->grp &&
-                 c->conf->auto_offset_reset != QR_CCONF_RESET_NONE)
+        } else if (pr->error_code == QUIRE_ERR_OFFSET_OUT_OF_RANGE && cp->grp &&
+                   c->conf->auto_offset_reset != QR_CCONF_RESET_NONE)
             reset_offset(c, cp, e->offset);
         else if (retriable(pr->error_code)) {
             backoff(c, cp, pr->error_code);
@@ -533,11 +537,70 @@ static void consumer_stopping(qr_client_t *cl, void *arg)
     oft_stopping(c);
 }
 
+/* issue 15: the consumer's part of a statistics document: per assigned
+ * partition its positions and lag (librdkafka's names). Loop thread. */
+static void consumer_stats(qr_client_t *cl, void *arg, json_t *doc)
+{
+    static const char *const states[] = {
+        [CP_RESOLVE] = "offset-query",
+        [CP_FETCH] = "active",
+        [CP_ERROR] = "error",
+        [CP_PAUSED] = "stopped",
+    };
+    quire_consumer_t *c = arg;
+    int64_t rxmsgs = 0, rxbytes = 0;
+    size_t queued = 0;
+
+    (void)cl;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->part_cnt; i++) {
+        const cpart_t *cp = c->parts[i];
+        int64_t app, committed, lag = -1;
+        json_t *po;
+
+        rxmsgs += cp->rxmsgs;
+        rxbytes += cp->rxbytes;
+        if (cp->removed)
+            continue;
+        queued += cp->queued;
+        po = qr_cstats_doc_part(doc, cp->topic, cp->partition);
+        if (!po)
+            continue;
+        app = __atomic_load_n(&cp->pos, __ATOMIC_ACQUIRE);
+        committed =
+            c->grp ? qr_cgroup_committed_known(c->grp, cp->topic, cp->partition)
+                   : -1;
+        if (cp->hi_offset >= 0 && (app >= 0 || committed >= 0)) {
+            lag = cp->hi_offset - (app > committed ? app : committed);
+            if (lag < 0) /* polled past the last fetch's watermark */
+                lag = 0;
+        }
+        json_object_set_new(po, "fetch_state", json_string(states[cp->state]));
+        json_object_set_new(po, "fetchq_size", json_integer(cp->queued));
+        json_object_set_new(
+            po, "fetch_offset",
+            json_integer(cp->state == CP_RESOLVE ? -1 : cp->fetch_offset));
+        json_object_set_new(po, "app_offset", json_integer(app));
+        json_object_set_new(po, "committed_offset", json_integer(committed));
+        json_object_set_new(po, "lo_offset", json_integer(cp->lo_offset));
+        json_object_set_new(po, "hi_offset", json_integer(cp->hi_offset));
+        json_object_set_new(po, "consumer_lag", json_integer(lag));
+        json_object_set_new(po, "rxmsgs", json_integer(cp->rxmsgs));
+        json_object_set_new(po, "rxbytes", json_integer(cp->rxbytes));
+    }
+    pthread_mutex_unlock(&c->lock);
+    qr_cstats_doc_add(doc, "rxmsgs", rxmsgs);
+    qr_cstats_doc_add(doc, "rxmsg_bytes", rxbytes);
+    json_object_set_new(doc, "fetchq_size", json_integer((json_int_t)queued));
+}
+
 static const qr_client_ops_t consumer_ops = {
     .run = consumer_run,
     .conn_closed = NULL,
     .stopping = consumer_stopping,
     .auto_create_default = 0,
+    .type = "consumer",
+    .stats = consumer_stats,
 };
 
 /* ---- public API ---- */
@@ -635,6 +698,7 @@ static quire_err_t part_get(quire_consumer_t *c, const char *topic,
         }
         cp->partition = partition;
         cp->max_bytes = c->conf->max_partition_fetch_bytes;
+        cp->hi_offset = cp->lo_offset = -1;
         cp->removed = 1;
         c->parts[c->part_cnt++] = cp;
     }

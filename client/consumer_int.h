@@ -45,6 +45,11 @@ typedef struct cpart {
     int64_t backoff_until;
     size_t queued;     /* bytes of its chunks on the ready queue */
     int32_t max_bytes; /* its partition_max_bytes (grows for big batches) */
+    /* issue 15: statistics, loop thread under c->lock */
+    int64_t hi_offset; /* the last fetch's high watermark; -1 unknown */
+    int64_t lo_offset; /* the last fetch's log start offset; -1 unknown */
+    int64_t rxmsgs;    /* records fetched (whole batches queued) */
+    int64_t rxbytes;   /* their bytes */
 } cpart_t;
 
 /* An entry of the ready queue: records cut from a response, a partition's

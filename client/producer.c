@@ -97,6 +97,9 @@ static void deliver_why(quire_producer_t *p, qr_pbatch_t *b, int64_t base,
 
     if (p->idem && err != QUIRE_ERR_NONE) /* issue 22: a hole in the seqs */
         qr_idemprod_failed(p->idem, b, err);
+    if (err == QUIRE_ERR_NONE) /* issue 15: statistics, once per batch */
+        qr_cstats_produced(p->cl->stats, b->topic, b->partition, b->count,
+                           (int64_t)b->b.len, (int64_t)b->len);
     if (p->conf->dr_cb) {
         memset(&dr, 0, sizeof(dr));
         dr.topic = b->topic;
@@ -632,11 +635,28 @@ static void producer_stopping(qr_client_t *cl, void *arg)
         fail_list(p, list, QUIRE_ERR_DESTROYED);
 }
 
+/* issue 15: the producer's part of a statistics document. Loop thread. */
+static void producer_stats(qr_client_t *cl, void *arg, json_t *doc)
+{
+    quire_producer_t *p = arg;
+    qr_accum_stats_t st;
+
+    qr_accum_stats(p->acc, &st);
+    json_object_set_new(doc, "msg_cnt", json_integer(st.records));
+    json_object_set_new(doc, "msg_size", json_integer(st.mem_used));
+    json_object_set_new(doc, "msg_size_max",
+                        json_integer(p->conf->buffer_memory));
+    json_object_set_new(doc, "batches_inflight", json_integer(st.in_flight));
+    qr_cstats_doc_topics(doc, cl->stats, p->conf->batch_size);
+}
+
 static const qr_client_ops_t producer_ops = {
     .run = producer_run,
     .conn_closed = NULL,
     .stopping = producer_stopping,
     .auto_create_default = 1,
+    .type = "producer",
+    .stats = producer_stats,
 };
 
 /* ---- public API ---- */
@@ -758,59 +778,123 @@ static int64_t coarse_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* send() once counted in. */
+/* The record's headers as the builder takes them, in @p stack when they
+ * fit. @returns NONE, BAD_ARG (a NULL key) or NO_MEMORY; *@p hvp to free
+ * when it is not @p stack. */
+static quire_err_t headers_conv(const quire_header_t *headers,
+                                size_t header_cnt,
+                                qr_batch_rec_header_t *stack,
+                                qr_batch_rec_header_t **hvp)
+{
+    qr_batch_rec_header_t *hv = stack;
+
+    *hvp = stack;
+    if (header_cnt > HEADERS_ON_STACK) {
+        /* bounded above (send), so the product cannot wrap */
+        hv = malloc(header_cnt * sizeof(*hv));
+        if (!hv)
+            return QUIRE_ERR_NO_MEMORY;
+        *hvp = hv;
+    }
+    for (size_t i = 0; i < header_cnt; i++) {
+        if (!headers[i].key)
+            return QUIRE_ERR_BAD_ARG;
+        hv[i].key = (const uint8_t *)headers[i].key;
+        hv[i].key_len = strlen(headers[i].key);
+        hv[i].value = headers[i].value;
+        hv[i].value_len = (ssize_t)headers[i].value_len;
+    }
+    return QUIRE_ERR_NONE;
+}
+
+/* The slow path of send(): the topic's name checked and its partition
+ * count asked of the client (waiting for metadata up to max.block.ms),
+ * left with the accumulator for the fast path, then the append. */
+static quire_err_t send_slow(quire_producer_t *p, const char *topic,
+                             int32_t partition, const void *key,
+                             size_t key_len, const void *value,
+                             size_t value_len, const qr_batch_rec_header_t *hv,
+                             size_t header_cnt, int64_t timestamp, void *opaque,
+                             int on_loop, int *wake)
+{
+    uint64_t version = qr_client_meta_version(p->cl);
+    int64_t now, deadline;
+    quire_err_t err;
+    int32_t cnt;
+
+    if (qr_topic_name_check(topic, strlen(topic), NULL) != QUIRE_ERR_NONE)
+        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
+    /* deadlines only need max.block.ms precision: the coarse clock (a
+     * few ms resolution) is several times cheaper than the precise one */
+    now = coarse_mono_ms();
+    /* on the loop thread (a delivery callback) waiting would deadlock */
+    deadline = on_loop ? now : now + p->conf->max_block_ms;
+    err = qr_client_partitions(p->cl, topic, deadline, &cnt);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (partition >= cnt)
+        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    /* read after the version: it holds at least while that is current */
+    err = qr_accum_set_parts(p->acc, topic, cnt, version);
+    if (err != QUIRE_ERR_NONE)
+        return err;
+    if (partition == QUIRE_PARTITION_ANY)
+        partition =
+            key ? quire_partition_for_key(key, key_len, cnt) : QR_ACCUM_STICKY;
+    return qr_accum_append(p->acc, topic, partition, cnt, timestamp, key,
+                           key_len, value, value_len, hv, header_cnt, opaque,
+                           -1, deadline, &partition, wake);
+}
+
+/* send() once counted in: the fast path appends under the accumulator's
+ * lock alone, with the partition count it keeps per metadata version;
+ * anything else (a topic not seen yet or since the metadata changed, a
+ * partition out of range) takes send_slow. */
 static quire_err_t do_send(quire_producer_t *p, const char *topic,
                            int32_t partition, const void *key, size_t key_len,
                            const void *value, size_t value_len,
                            const quire_header_t *headers, size_t header_cnt,
                            int64_t timestamp, void *opaque)
 {
-    qr_batch_rec_header_t hstack[HEADERS_ON_STACK], *hv = hstack;
-    int64_t now, deadline;
-    int32_t cnt, part;
-    quire_err_t err;
+    qr_batch_rec_header_t hstack[HEADERS_ON_STACK], *hv = NULL;
+    int on_loop = pthread_equal(pthread_self(), p->cl->thread);
+    qr_accum_rec_t rec;
+    int32_t part;
+    quire_err_t err = QUIRE_ERR_NONE;
     int wake = 0;
 
-    /* deadlines only need max.block.ms precision: the coarse clock (a
-     * few ms resolution) is several times cheaper than the precise one */
-    now = coarse_mono_ms();
-    /* on the loop thread (a delivery callback) waiting would deadlock */
-    deadline = pthread_equal(pthread_self(), p->cl->thread)
-                   ? now
-                   : now + p->conf->max_block_ms;
-    err = qr_client_partitions(p->cl, topic, deadline, &cnt);
+    if (header_cnt)
+        err = headers_conv(headers, header_cnt, hstack, &hv);
     if (err != QUIRE_ERR_NONE)
-        return err;
-    if (partition >= cnt)
-        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    part = partition;
-    if (part == QUIRE_PARTITION_ANY)
-        part =
-            key ? quire_partition_for_key(key, key_len, cnt) : QR_ACCUM_STICKY;
-    if (header_cnt > HEADERS_ON_STACK) {
-        /* bounded above (send), so the product cannot wrap */
-        hv = malloc(header_cnt * sizeof(*hv));
-        if (!hv)
-            return QUIRE_ERR_NO_MEMORY;
+        goto out;
+    if (!timestamp)
+        timestamp = coarse_real_ms();
+    rec.timestamp = timestamp;
+    rec.key = key;
+    rec.key_len = key_len;
+    rec.value = value;
+    rec.value_len = value_len;
+    rec.headers = hv;
+    rec.header_cnt = header_cnt;
+    rec.opaque = opaque;
+    part = partition != QUIRE_PARTITION_ANY ? partition
+           : key                            ? QR_ACCUM_KEYED
+                                            : QR_ACCUM_STICKY;
+    err = qr_accum_append_cached(p->acc, topic, part,
+                                 qr_client_meta_version(p->cl), &rec,
+                                 on_loop ? 0 : p->conf->max_block_ms, &part,
+                                 &wake);
+    if (err == QUIRE_ERR_NEED_MORE) {
+        qr_log_ctx_t *prev = qr_client_log_enter(p->cl);
+
+        err = send_slow(p, topic, partition, key, key_len, value, value_len, hv,
+                        header_cnt, timestamp, opaque, on_loop, &wake);
+        qr_client_log_leave(prev);
     }
-    for (size_t i = 0; i < header_cnt; i++) {
-        if (!headers[i].key) {
-            err = QUIRE_ERR_BAD_ARG;
-            goto out;
-        }
-        hv[i].key = (const uint8_t *)headers[i].key;
-        hv[i].key_len = strlen(headers[i].key);
-        hv[i].value = headers[i].value;
-        hv[i].value_len = (ssize_t)headers[i].value_len;
-    }
-    err = qr_accum_append(p->acc, topic, part, cnt,
-                          timestamp ? timestamp : coarse_real_ms(), key,
-                          key_len, value, value_len, hv, header_cnt, opaque, -1,
-                          deadline, &part, &wake);
     if (wake)
         qr_client_wake(p->cl);
 out:
-    if (hv != hstack)
+    if (hv && hv != hstack)
         free(hv);
     return err;
 }
@@ -827,8 +911,6 @@ quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
     if (!p || !topic || partition < QUIRE_PARTITION_ANY || timestamp < 0 ||
         (header_cnt && !headers))
         return QUIRE_ERR_BAD_ARG;
-    if (qr_topic_name_check(topic, strlen(topic), NULL) != QUIRE_ERR_NONE)
-        return QUIRE_ERR_INVALID_TOPIC_EXCEPTION;
     /* each header takes at least 2 bytes of a record (two varint
      * lengths), so more than max.request.size / 2 cannot fit a batch; this
      * also bounds the header array's allocation before it multiplies */
@@ -839,12 +921,9 @@ quire_err_t quire_producer_send(quire_producer_t *p, const char *topic,
     atomic_fetch_add(&p->senders, 1);
     if (atomic_load(&p->closing))
         err = QUIRE_ERR_DESTROYED;
-    else {
-        qr_log_ctx_t *prev = qr_client_log_enter(p->cl);
+    else
         err = do_send(p, topic, partition, key, key_len, value, value_len,
                       headers, header_cnt, timestamp, opaque);
-        qr_client_log_leave(prev);
-    }
     /* the last touch of @p p: close may free it as soon as this lands */
     atomic_fetch_sub(&p->senders, 1);
     return err;

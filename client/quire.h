@@ -147,6 +147,28 @@ typedef void(quire_error_cb_t)(quire_err_t err, const char *reason,
 void quire_conf_set_error_cb(quire_conf_t *conf, quire_error_cb_t *cb,
                              void *cb_opaque);
 
+/**
+ * The statistics callback (librdkafka's stats_cb): every
+ * statistics.interval.ms (0, the default, never) the handle's background
+ * thread builds one JSON document of its counters (per broker requests,
+ * bytes and round-trip times, requests queued and in flight; per topic
+ * and partition records delivered or fetched, batch sizes, compression,
+ * positions and consumer lag; quire(3) STATISTICS lists every field) and
+ * passes it here. @p json (@p json_len bytes, NUL-terminated, one line) is
+ * borrowed for the call. Called on the background thread, as delivery
+ * reports are; it must not call the handle and should return quickly.
+ */
+typedef void(quire_stats_cb_t)(const char *json, size_t json_len,
+                               void *cb_opaque);
+
+/**
+ * @brief Sets the statistics callback (NULL: none; no document is built)
+ * and its opaque pointer. Documents come every statistics.interval.ms.
+ * @locality any  @locks none
+ */
+void quire_conf_set_stats_cb(quire_conf_t *conf, quire_stats_cb_t *cb,
+                             void *cb_opaque);
+
 /* ---- partitioning ---- */
 
 /**

@@ -254,21 +254,16 @@ static inline size_t field_size(const void *p, size_t len)
     return qr_varint_size_i32((int32_t)len) + len;
 }
 
-/* The record's body size (everything after its length varint), or
- * SIZE_MAX when a length is out of Kafka's int32 range. */
-static size_t body_size(int64_t ts_delta, int32_t off_delta, const void *key,
-                        size_t key_len, const void *value, size_t value_len,
-                        const qr_batch_rec_header_t *headers,
-                        size_t header_count)
+/* The headers' part of a record body (count varint included), or SIZE_MAX
+ * when a length is out of Kafka's int32 range or a header is malformed. */
+static size_t headers_size(const qr_batch_rec_header_t *headers,
+                           size_t header_count)
 {
     size_t n;
 
-    if ((key && key_len > INT32_MAX) || (value && value_len > INT32_MAX) ||
-        header_count > INT32_MAX)
+    if (header_count > INT32_MAX)
         return SIZE_MAX;
-    n = 1 + qr_varint_size_i64(ts_delta) + qr_varint_size_i32(off_delta) +
-        field_size(key, key_len) + field_size(value, value_len) +
-        qr_varint_size_i32((int32_t)header_count);
+    n = qr_varint_size_i32((int32_t)header_count);
     for (size_t i = 0; i < header_count; i++) {
         const qr_batch_rec_header_t *h = &headers[i];
         if (h->key_len > INT32_MAX || (!h->key && h->key_len) ||
@@ -279,6 +274,27 @@ static size_t body_size(int64_t ts_delta, int32_t off_delta, const void *key,
         if (n > INT32_MAX)
             return SIZE_MAX;
     }
+    return n;
+}
+
+/* The record's body size (everything after its length varint), or
+ * SIZE_MAX when a length is out of Kafka's int32 range. Inline: the
+ * builder runs it once per record, and records without headers take no
+ * loop. */
+static inline size_t body_size(int64_t ts_delta, int32_t off_delta,
+                               const void *key, size_t key_len,
+                               const void *value, size_t value_len,
+                               const qr_batch_rec_header_t *headers,
+                               size_t header_count)
+{
+    size_t n, h = 1; /* header count 0 */
+
+    if ((key && key_len > INT32_MAX) || (value && value_len > INT32_MAX))
+        return SIZE_MAX;
+    if (header_count && (h = headers_size(headers, header_count)) == SIZE_MAX)
+        return SIZE_MAX;
+    n = 1 + qr_varint_size_i64(ts_delta) + qr_varint_size_i32(off_delta) +
+        field_size(key, key_len) + field_size(value, value_len) + h;
     return n > INT32_MAX ? SIZE_MAX : n;
 }
 
@@ -363,7 +379,10 @@ quire_err_t qr_batch_builder_append(qr_batch_builder_t *b, int64_t timestamp,
     w += qr_varint_enc_i32(w, b->count);
     w = put_field(w, key, key_len);
     w = put_field(w, value, value_len);
-    w += qr_varint_enc_i32(w, (int32_t)header_count);
+    if (!header_count)
+        *w++ = 0; /* zig-zag 0 */
+    else
+        w += qr_varint_enc_i32(w, (int32_t)header_count);
     for (size_t i = 0; i < header_count; i++) {
         const qr_batch_rec_header_t *h = &headers[i];
         w += qr_varint_enc_i32(w, (int32_t)h->key_len);

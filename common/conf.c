@@ -527,3 +527,53 @@ void qr_conf_print_man(const qr_conf_table_t *table, FILE *fp)
         free(line);
     }
 }
+
+/* ---- a value as text (issue 13: DescribeConfigs) ---- */
+
+char *qr_conf_value_str(const qr_conf_prop_t *prop, const void *obj)
+{
+    const void *f = (const char *)obj + prop->offset;
+    char buf[32];
+
+    switch (prop->type) {
+    case QR_CONF_INT:
+        if (*(const int *)f < 0 && (prop->flags & QR_CONF_F_NULLABLE) &&
+            !prop->defval)
+            return NULL;
+        snprintf(buf, sizeof(buf), "%d", *(const int *)f);
+        return qr_strdup(buf);
+    case QR_CONF_BOOL:
+        return qr_strdup(*(const int *)f ? "true" : "false");
+    case QR_CONF_ENUM: {
+        int v = *(const int *)f;
+        return v >= 0 && prop->values ? qr_strdup(prop->values[v]) : NULL;
+    }
+    case QR_CONF_INT64:
+    case QR_CONF_SIZE:
+    case QR_CONF_DURATION_MS:
+        if (*(const int64_t *)f < 0 && (prop->flags & QR_CONF_F_NULLABLE) &&
+            !prop->defval)
+            return NULL;
+        snprintf(buf, sizeof(buf), "%lld", (long long)*(const int64_t *)f);
+        return qr_strdup(buf);
+    case QR_CONF_STRING:
+        return *(char *const *)f ? qr_strdup(*(char *const *)f) : NULL;
+    case QR_CONF_LIST: {
+        const qr_conf_list_t *l = f;
+        size_t n = 1;
+        for (size_t i = 0; i < l->n; i++)
+            n += strlen(l->v[i]) + 1;
+        char *s = qr_malloc(n);
+        s[0] = '\0';
+        for (size_t i = 0; i < l->n; i++) {
+            if (i)
+                strcat(s, ",");
+            strcat(s, l->v[i]);
+        }
+        return s;
+    }
+    case QR_CONF_TYPE_COUNT:
+        break;
+    }
+    return NULL;
+}

@@ -160,4 +160,11 @@ const qr_conf_prop_t *qr_conf_find(const qr_conf_table_t *table,
  * @locality any @locks none */
 const char *qr_conf_type2str(qr_conf_type_t type);
 
+/** @brief The current value of @p prop in @p obj as text, as a
+ * properties file would give it (BOOL true/false, ENUM its word, LIST
+ * comma-separated).
+ * @returns owned (free()); NULL for an unset NULLABLE key or string.
+ * @locality any @locks none */
+char *qr_conf_value_str(const qr_conf_prop_t *prop, const void *obj);
+
 #endif /* QR_CONF_H */

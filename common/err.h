@@ -79,11 +79,16 @@ extern "C" {
     X(NOT_COORDINATOR, 16, "This broker is not the group's coordinator")      \
     X(ILLEGAL_GENERATION, 22, "Stale consumer group generation")              \
     X(INCONSISTENT_GROUP_PROTOCOL, 23,                                        \
-      "Group protocol or type differs from the group's")                      \
+      "Group protocol differs from the group's (or its members are of the "   \
+      "other kind: ZooKeeper or Kafka-protocol)")                             \
     X(UNKNOWN_MEMBER_ID, 25, "Unknown consumer group member id")              \
     X(INVALID_SESSION_TIMEOUT, 26,                                            \
       "Session timeout outside group.min/max.session.timeout.ms")             \
     X(MEMBER_ID_REQUIRED, 79, "Rejoin with the member id given")              \
+    X(OFFSET_METADATA_TOO_LARGE, 12,                                          \
+      "Commit metadata longer than offset.metadata.max.bytes")                \
+    X(FENCED_INSTANCE_ID, 82,                                                 \
+      "A newer member with the same group.instance.id fenced this one")       \
     /* ---- local codes (never on the wire) ---- */                           \
     X(NEED_MORE, -100, "More input needed")                                   \
     X(BAD_ARG, -101, "Invalid argument")                                      \

@@ -63,16 +63,23 @@ static inline int64_t qr_unzigzag64(uint64_t u)
 
 /* ---- sizes ---- */
 
-/** @brief Bytes qr_varint_enc_u64 writes for @p v (1..10).
- * @locality any @locks none */
+/** @brief Bytes qr_varint_enc_u64 writes for @p v (1..10): ceil(bits / 7)
+ * of its significant bits, without a loop ((bits * 9 + 64) / 64 equals it
+ * for every bits in 1..64). @locality any @locks none */
 static inline size_t qr_varint_size_u64(uint64_t v)
 {
+#if defined(__GNUC__)
+    unsigned bits = 64u - (unsigned)__builtin_clzll(v | 1);
+
+    return (bits * 9u + 64u) / 64u;
+#else
     size_t n = 1;
     while (v >= 0x80) {
         v >>= 7;
         n++;
     }
     return n;
+#endif
 }
 
 /** @brief Bytes for an unsigned varint (1..5). @locality any @locks none */
@@ -104,6 +111,18 @@ static inline size_t qr_varint_size_i64(int64_t v)
 static inline size_t qr_varint_enc_u64(uint8_t *out, uint64_t v)
 {
     size_t n = 0;
+
+    /* one and two bytes (lengths and deltas of small records) without
+     * the loop */
+    if (v < 0x80) {
+        out[0] = (uint8_t)v;
+        return 1;
+    }
+    if (v < 0x4000) {
+        out[0] = (uint8_t)(v | 0x80);
+        out[1] = (uint8_t)(v >> 7);
+        return 2;
+    }
     while (v >= 0x80) {
         out[n++] = (uint8_t)(v | 0x80);
         v >>= 7;
@@ -148,6 +167,16 @@ static inline int qr_varint_dec_core(const uint8_t *p, size_t len, uint64_t *v,
 {
     uint64_t r = 0;
 
+    /* one and two bytes (record lengths, deltas, small fields) without
+     * the loop; maxlen is at least 5, so its last-byte rule cannot apply */
+    if (len >= 1 && p[0] < 0x80) {
+        *v = p[0];
+        return 1;
+    }
+    if (len >= 2 && p[1] < 0x80) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        return 2;
+    }
     for (size_t i = 0; i < maxlen; i++) {
         uint8_t b;
         if (i == len)

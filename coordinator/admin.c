@@ -311,6 +311,27 @@ static quire_err_t ensure_roots(qr_zk_t *zk, int timeout_ms, char *errstr,
 
 /* ---- create ---- */
 
+quire_err_t qr_admin_create_result(const char *topic, int rc,
+                                   const int *op_errs, int op_cnt,
+                                   char *errstr, size_t errstr_size)
+{
+    if (rc == ZOK)
+        return QUIRE_ERR_NONE;
+    if (rc == ZNODEEXISTS) {
+        if (op_cnt > 0 && op_errs[0] == ZNODEEXISTS)
+            snprintf(errstr, errstr_size, "topic \"%s\" already exists",
+                     topic);
+        else
+            snprintf(errstr, errstr_size,
+                     "topic \"%s\": a stale %s/%s exists; remove it first",
+                     topic, QR_ZNODE_CONFIG_TOPICS, topic);
+        return QUIRE_ERR_TOPIC_ALREADY_EXISTS;
+    }
+    snprintf(errstr, errstr_size, "creating topic %s: %s", topic,
+             rc == ZOPERATIONTIMEOUT ? "timed out" : zerror(rc));
+    return qr_zk_err(rc);
+}
+
 /* Submits a creation's multi @p m (consumed) and names what went wrong. */
 static quire_err_t submit_create(qr_zk_t *zk, const char *topic,
                                  qr_zk_multi_t *m, int timeout_ms, char *errstr,
@@ -324,18 +345,9 @@ static quire_err_t submit_create(qr_zk_t *zk, const char *topic,
         return err;
     }
     err = qr_zk_sync_multi(zk, m, timeout_ms, &res);
-    if (err == QUIRE_ERR_EXISTS) {
-        if (res.op_cnt > 0 && res.op_errs[0] == ZNODEEXISTS)
-            snprintf(errstr, errstr_size, "topic \"%s\" already exists", topic);
-        else
-            snprintf(errstr, errstr_size,
-                     "topic \"%s\": a stale %s/%s exists; remove it first",
-                     topic, QR_ZNODE_CONFIG_TOPICS, topic);
-        err = QUIRE_ERR_TOPIC_ALREADY_EXISTS;
-    } else if (err) {
-        qr_admin_zk_fail(err, &res, "creating topic", topic, errstr,
-                         errstr_size);
-    }
+    if (err)
+        err = qr_admin_create_result(topic, res.rc, res.op_errs, res.op_cnt,
+                                     errstr, errstr_size);
     qr_zk_sres_free(&res);
     return err;
 }
@@ -582,38 +594,65 @@ quire_err_t qr_admin_alter(qr_zk_t *zk, const char *topic, int32_t partitions,
 
 /* ---- delete ---- */
 
+quire_err_t qr_admin_plan_delete(const char *topic, qr_zk_multi_t **out,
+                                 char *errstr, size_t errstr_size)
+{
+    quire_err_t err;
+    char *path;
+
+    *out = NULL;
+    if ((err = check_name(topic, errstr, errstr_size)))
+        return err;
+    *out = qr_zk_multi_new();
+    path = qr_znode_topic_path(topic);
+    qr_zk_multi_check(*out, path, -1);
+    free(path);
+    path = qr_znode_delete_path(topic);
+    qr_zk_multi_create(*out, path, NULL, -1, 0);
+    free(path);
+    return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_admin_delete_result(const char *topic, int rc,
+                                   const int *op_errs, int op_cnt,
+                                   int *already, char *errstr,
+                                   size_t errstr_size)
+{
+    *already = 0;
+    if (rc == ZOK)
+        return QUIRE_ERR_NONE;
+    if (rc == ZNONODE && op_cnt > 0 && op_errs[0] == ZNONODE) {
+        snprintf(errstr, errstr_size, "topic \"%s\" does not exist", topic);
+        return QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (rc == ZNODEEXISTS) {
+        *already = 1;
+        return QUIRE_ERR_NONE;
+    }
+    snprintf(errstr, errstr_size, "marking topic %s for deletion: %s", topic,
+             rc == ZOPERATIONTIMEOUT ? "timed out" : zerror(rc));
+    return qr_zk_err(rc);
+}
+
 quire_err_t qr_admin_delete(qr_zk_t *zk, const char *topic, int *already,
                             int timeout_ms, char *errstr, size_t errstr_size)
 {
-    char *path;
+    qr_zk_multi_t *m;
     qr_zk_sres_t res;
     quire_err_t err;
 
     *already = 0;
-    if ((err = check_name(topic, errstr, errstr_size)))
+    if ((err = qr_admin_plan_delete(topic, &m, errstr, errstr_size)))
         return err;
-    path = qr_znode_topic_path(topic);
-    err = qr_zk_sync_exists(zk, path, timeout_ms, &res);
-    if (err == QUIRE_ERR_NOT_FOUND) {
-        snprintf(errstr, errstr_size, "topic \"%s\" does not exist", topic);
-        err = QUIRE_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    } else if (err) {
-        qr_admin_zk_fail(err, &res, "reading", path, errstr, errstr_size);
-    }
-    qr_zk_sres_free(&res);
-    free(path);
-    if (err || (err = ensure_roots(zk, timeout_ms, errstr, errstr_size)))
+    if ((err = ensure_roots(zk, timeout_ms, errstr, errstr_size))) {
+        qr_zk_multi_destroy(m);
         return err;
-    path = qr_znode_delete_path(topic);
-    err = qr_zk_sync_create(zk, path, NULL, 0, 0, timeout_ms, &res);
-    if (err == QUIRE_ERR_EXISTS) {
-        *already = 1;
-        err = QUIRE_ERR_NONE;
-    } else if (err) {
-        qr_admin_zk_fail(err, &res, "creating", path, errstr, errstr_size);
     }
+    err = qr_zk_sync_multi(zk, m, timeout_ms, &res);
+    if (err)
+        err = qr_admin_delete_result(topic, res.rc, res.op_errs, res.op_cnt,
+                                     already, errstr, errstr_size);
     qr_zk_sres_free(&res);
-    free(path);
     return err;
 }
 

@@ -85,6 +85,41 @@ quire_err_t qr_admin_plan_create_assigned(const char *topic,
                                           qr_zk_multi_t **out, char *errstr,
                                           size_t errstr_size);
 
+/**
+ * @brief What a creation multi's outcome means (the multi of
+ * qr_admin_plan_create*(), submitted by a tool or by the broker's
+ * CreateTopics): @p rc the multi's, @p op_errs its per-op codes.
+ * @returns QUIRE_ERR_NONE; TOPIC_ALREADY_EXISTS (the topic, or a stale
+ *          /config/topics/<t>, named in @p errstr); a ZooKeeper error.
+ * @locality any  @locks none
+ */
+quire_err_t qr_admin_create_result(const char *topic, int rc,
+                                   const int *op_errs, int op_cnt,
+                                   char *errstr, size_t errstr_size);
+
+/**
+ * @brief Checks a topic deletion and builds the multi that asks for it:
+ * check that /brokers/topics/<t> exists, create /admin/delete_topics/<t>
+ * (quire-topics --delete and the broker's DeleteTopics).
+ * @param out set to an owned multi on success.
+ * @returns QUIRE_ERR_NONE or INVALID_TOPIC_EXCEPTION (in @p errstr).
+ * @locality any  @locks none
+ */
+quire_err_t qr_admin_plan_delete(const char *topic, qr_zk_multi_t **out,
+                                 char *errstr, size_t errstr_size);
+
+/**
+ * @brief What a deletion multi's outcome means.
+ * @param already set to 1 when the topic was marked already (success).
+ * @returns QUIRE_ERR_NONE, UNKNOWN_TOPIC_OR_PARTITION, or a ZooKeeper
+ *          error (in @p errstr).
+ * @locality any  @locks none
+ */
+quire_err_t qr_admin_delete_result(const char *topic, int rc,
+                                   const int *op_errs, int op_cnt,
+                                   int *already, char *errstr,
+                                   size_t errstr_size);
+
 /** @brief Writes "@p action @p path: <ZooKeeper's reason>" to @p errstr.
  * @returns @p err. @locality any @locks none */
 quire_err_t qr_admin_zk_fail(quire_err_t err, const qr_zk_sres_t *res,

@@ -20,6 +20,7 @@
 #include "group_int.h"
 #include "logging.h"
 #include "topic.h"
+#include "znode.h"
 
 /* ---- ids and the registration JSON ---- */
 
@@ -180,30 +181,62 @@ void qr_group_member_free(qr_group_member_t *m)
     memset(m, 0, sizeof(*m));
 }
 
-quire_err_t qr_group_offset_decode(const char *data, int len, int64_t *out)
+static int is_space(char c)
 {
-    char buf[32];
-    if (!data || len <= 0 || len >= (int)sizeof(buf))
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+quire_err_t qr_group_offset_decode_meta(const char *data, int len, int64_t *out,
+                                        const char **meta, size_t *meta_len)
+{
+    if (!data || len <= 0)
         return QUIRE_ERR_BAD_ARG;
-    memcpy(buf, data, (size_t)len);
-    buf[len] = '\0';
-    const char *s = buf;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+    const char *s = data, *end = data + len;
+    while (s < end && is_space(*s))
         s++;
-    if (*s < '0' || *s > '9')
+    if (s == end || *s < '0' || *s > '9')
         return QUIRE_ERR_BAD_ARG;
     int64_t v = 0;
-    for (; *s >= '0' && *s <= '9'; s++) {
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
         if (v > (INT64_MAX - (*s - '0')) / 10)
             return QUIRE_ERR_BAD_ARG;
         v = v * 10 + (*s - '0');
     }
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+    *meta = s;
+    *meta_len = 0;
+    if (s < end && *s == '\n') { /* the metadata, verbatim */
+        *meta = s + 1;
+        *meta_len = (size_t)(end - s - 1);
+        s = end;
+    }
+    while (s < end && is_space(*s))
         s++;
-    if (*s)
+    if (s != end)
         return QUIRE_ERR_BAD_ARG;
     *out = v;
     return QUIRE_ERR_NONE;
+}
+
+quire_err_t qr_group_offset_decode(const char *data, int len, int64_t *out)
+{
+    const char *meta;
+    size_t meta_len;
+    return qr_group_offset_decode_meta(data, len, out, &meta, &meta_len);
+}
+
+char *qr_group_offset_encode(int64_t offset, const char *meta, int *len)
+{
+    size_t mn = meta ? strlen(meta) : 0, n = mn + 24;
+    char *s = qr_malloc(n);
+    int k = snprintf(s, n, "%" PRId64, offset);
+    if (mn) {
+        s[k++] = '\n';
+        memcpy(s + k, meta, mn);
+        k += (int)mn;
+        s[k] = '\0';
+    }
+    *len = k;
+    return s;
 }
 
 /* ---- paths ---- */
@@ -556,13 +589,23 @@ static void on_later(struct ev_loop *loop, ev_idle *w, int revents)
 
 /* ---- registration ---- */
 
-enum { REG_CREATE = 100, REG_CHECK, REG_WRITE, CLOSE_READ, CLOSE_DELETE };
+enum {
+    REG_CREATE = 100,
+    REG_CHECK,
+    REG_KAFKA,
+    REG_BACKOUT,
+    REG_WRITE,
+    CLOSE_READ,
+    CLOSE_DELETE
+};
 
 static void close_finish(qr_group_t *g);
 static void close_revoked(qr_group_t *g, void *arg);
 static void report(qr_group_t *g, quire_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void reg_write(qr_group_t *g);
+static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
+                    void *arg);
 static void close_read_done(qr_group_t *g, const qr_zk_res_t *res, gop_t *op);
 
 /* Whether @p rc only says the connection or session went (reported by
@@ -583,6 +626,42 @@ static void reg_failed(qr_group_t *g, int rc)
     report(g, qr_zk_err(rc),
            "registration as %s in group %s failed: %s; trying again",
            g->consumer_id, g->group_id, zerror(rc));
+}
+
+/* Our ids node exists: before counting as registered, make sure no
+ * Kafka-protocol members hold the group (znode.h, QR_ZNODE_GROUP_KAFKA).
+ * The check comes after the create, and the coordinator checks ids after
+ * creating its node, so one of two joining at once always sees the other. */
+static void check_kafka(qr_group_t *g)
+{
+    char *path = qr_group_path(g, QR_ZNODE_GROUP_KAFKA, NULL, -1);
+    gop_t *op = qr_group_op_new(&g->misc_ops, REG_KAFKA);
+    g->registering = 1;
+    if (qr_zk_children(g->zk, path, NULL, on_misc, g, op) != QUIRE_ERR_NONE) {
+        g->registering = 0;
+        qr_group_op_unlink(&g->misc_ops, op);
+        qr_group_ops_free(op);
+    }
+    free(path);
+}
+
+/* Kafka-protocol members hold the group: take our ids node back, say so
+ * (once per refusal streak), and try again at the next heartbeat. */
+static void kafka_refused(qr_group_t *g, const qr_zk_res_t *res)
+{
+    if (!g->reg_failed)
+        report(g, QUIRE_ERR_INCONSISTENT_GROUP_PROTOCOL,
+               "group %s is in use by Kafka-protocol consumers (coordinated "
+               "by broker %s): a group id serves one kind of consumer at a "
+               "time; not joining while they are there",
+               g->group_id, res->children->data[0]);
+    g->reg_failed = 1;
+    gop_t *op = qr_group_op_new(&g->misc_ops, REG_BACKOUT);
+    if (qr_zk_delete(g->zk, g->my_path, -1, on_misc, g, op) != QUIRE_ERR_NONE) {
+        g->registering = 0;
+        qr_group_op_unlink(&g->misc_ops, op);
+        qr_group_ops_free(op);
+    }
 }
 
 static void registered(qr_group_t *g)
@@ -623,7 +702,7 @@ static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
     case REG_CREATE:
         g->registering = 0;
         if (res->rc == ZOK) {
-            registered(g);
+            check_kafka(g);
         } else if (res->rc == ZNODEEXISTS) {
             /* ours from this session (a retried create), or left by an
              * older session of ours: tell them apart by ephemeralOwner */
@@ -643,7 +722,7 @@ static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
             /* ours: written by this session, maybe with an older
              * subscription */
             g->reg_dirty = 1;
-            registered(g);
+            check_kafka(g);
         } else if (res->rc == ZNONODE) {
             do_register(g);
         } else if (res->rc == ZOK) {
@@ -661,6 +740,23 @@ static void on_misc(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
         } else {
             reg_failed(g, res->rc);
         }
+        break;
+    case REG_KAFKA:
+        if (res->rc == ZOK && res->children && res->children->count > 0) {
+            kafka_refused(g, res);
+        } else if (res->rc == ZOK || res->rc == ZNONODE) {
+            g->registering = 0;
+            registered(g);
+        } else {
+            g->registering = 0; /* the node stays: RECONNECTED or the
+                                   heartbeat finds it ours and checks again */
+            reg_failed(g, res->rc);
+        }
+        break;
+    case REG_BACKOUT:
+        /* a lost answer leaves the node maybe there: the next attempt
+         * finds it ours (REG_CHECK) and checks again */
+        g->registering = 0;
         break;
     case REG_WRITE:
         if (res->rc == ZNONODE) {

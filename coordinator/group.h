@@ -322,11 +322,33 @@ void qr_group_member_free(qr_group_member_t *m);
 
 /**
  * @brief Parses an offsets/<t>/<p> node: a decimal int64 >= 0 (surrounding
- * whitespace allowed, as Kafka's tools write it).
+ * whitespace allowed, as Kafka's tools write it), optionally followed by a
+ * newline and the commit's metadata string (issue 13: a Kafka-protocol
+ * OffsetCommit's metadata; nodes without metadata are Kafka 0.8's format
+ * exactly, see qr_group_offset_encode()).
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_BAD_ARG.
  * @locality any  @locks none
  */
 quire_err_t qr_group_offset_decode(const char *data, int len, int64_t *out);
+
+/**
+ * @brief qr_group_offset_decode() that also gives the metadata.
+ * @param meta, meta_len set to a view into @p data (length 0 when none).
+ * @locality any  @locks none
+ */
+quire_err_t qr_group_offset_decode_meta(const char *data, int len, int64_t *out,
+                                        const char **meta, size_t *meta_len);
+
+/**
+ * @brief An offsets/<t>/<p> node's data: the decimal offset, then, when
+ * @p meta is non-empty, a newline and @p meta. One node keeps offset and
+ * metadata together (one write, never one without the other, as Kafka's
+ * single offset record).
+ * @param meta may be NULL (none).
+ * @returns owned (free()); its length in @p len.
+ * @locality any  @locks none
+ */
+char *qr_group_offset_encode(int64_t offset, const char *meta, int *len);
 
 /** @brief Whether @p id is a usable group or consumer id (the topic-name
  * character set, 1..249 bytes). @locality any @locks none */

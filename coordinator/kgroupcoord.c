@@ -110,6 +110,26 @@ static member_t *member_find(const group_t *g, const char *member_id)
     return NULL;
 }
 
+/* The static member of @p instance_id (KIP-345), NULL when none. */
+static member_t *static_find(const group_t *g, const char *instance_id)
+{
+    if (!instance_id)
+        return NULL;
+    for (member_t *m = g->members; m; m = m->next)
+        if (m->instance_id && !strcmp(m->instance_id, instance_id))
+            return m;
+    return NULL;
+}
+
+/* Kafka's isStaticMemberFenced: the instance id belongs to another member
+ * id now (a newer process with the same group.instance.id took over). */
+static int fenced(const group_t *g, const char *member_id,
+                  const char *instance_id)
+{
+    const member_t *sm = static_find(g, instance_id);
+    return sm && member_id[0] && strcmp(sm->member_id, member_id);
+}
+
 static size_t member_count(const group_t *g)
 {
     size_t n = 0;
@@ -471,10 +491,13 @@ static member_t *member_add(qr_kgc_t *kgc, group_t *g,
     return m;
 }
 
-static char *new_member_id(qr_kgc_t *kgc, const char *client_id)
+static char *new_member_id(qr_kgc_t *kgc, const qr_kgc_join_req_t *req)
 {
-    /* Kafka: client_id-UUID; ours: client_id-seed-counter, unique per run
-     * by the counter and across runs and brokers by the random seed */
+    /* Kafka: (group_instance_id or client_id)-UUID; ours: the same name,
+     * then seed-counter, unique per run by the counter and across runs
+     * and brokers by the random seed */
+    const char *client_id =
+        req->group_instance_id ? req->group_instance_id : req->client_id;
     size_t n = strlen(client_id) + 48;
     char *id = qr_malloc(n);
     snprintf(id, n, "%s-%016" PRIx64 "-%" PRIu64, client_id,
@@ -514,8 +537,8 @@ static pending_t *pending_take(group_t *g, const char *member_id)
 static void join_new(qr_kgc_t *kgc, group_t *g, const qr_kgc_join_req_t *req,
                      int64_t now, qr_kgc_join_cb_t *cb, void *arg)
 {
-    char *id = new_member_id(kgc, req->client_id);
-    if (req->require_known_member_id) {
+    char *id = new_member_id(kgc, req);
+    if (req->require_known_member_id && !req->group_instance_id) {
         pending_t *p = qr_calloc(1, sizeof(*p));
         p->member_id = id;
         p->expires = now + req->session_timeout_ms;
@@ -526,6 +549,58 @@ static void join_new(qr_kgc_t *kgc, group_t *g, const qr_kgc_join_req_t *req,
     }
     member_t *m = member_add(kgc, g, req, id, now);
     free(id);
+    join_rebalance(kgc, g, m, req, now, cb, arg);
+}
+
+/* Kafka's updateStaticMemberAndRebalance: a static member joins with no
+ * member id while its instance id is in the group (it restarted within
+ * its session timeout). It takes over the old member's place under a new
+ * id, with its assignment: the old id is fenced (FENCED_INSTANCE_ID).
+ * In Stable, when the group's protocol would stay the same, nothing
+ * rebalances: the answer is the current generation, naming the current
+ * leader (never this member, so it assigns nothing), and its SyncGroup
+ * gets its old share. Otherwise the group rebalances. */
+static void join_static(qr_kgc_t *kgc, group_t *g, member_t *m,
+                        const qr_kgc_join_req_t *req, int64_t now,
+                        qr_kgc_join_cb_t *cb, void *arg)
+{
+    char *old_id = m->member_id;
+    char *leader = g->leader_id ? qr_strdup(g->leader_id) : NULL;
+    join_fire(m, QUIRE_ERR_FENCED_INSTANCE_ID);
+    sync_fire(m, QUIRE_ERR_FENCED_INSTANCE_ID);
+    m->member_id = new_member_id(kgc, req);
+    if (g->leader_id == old_id)
+        g->leader_id = m->member_id;
+    QR_LOG_INFO("KGROUP",
+                "group %s: static member %s (instance %s) replaced by %s",
+                g->group_id, old_id, m->instance_id, m->member_id);
+    free(old_id);
+    free(m->client_id);
+    m->client_id = qr_strdup(req->client_id);
+    free(m->client_host);
+    m->client_host = qr_strdup(req->client_host);
+    m->heard = now;
+    if (g->state == ST_STABLE) {
+        int same = member_matches(m, req);
+        if (!same) {
+            protos_set(m, req);
+            const char *next = choose_protocol(g);
+            same = next && g->protocol && !strcmp(next, g->protocol);
+        }
+        if (same) {
+            m->session_timeout_ms = req->session_timeout_ms;
+            m->rebalance_timeout_ms = req->rebalance_timeout_ms;
+            qr_kgc_join_res_t res = {.error_code = QUIRE_ERR_NONE,
+                                     .generation_id = g->generation,
+                                     .protocol_name = g->protocol,
+                                     .leader_id = leader ? leader : "",
+                                     .member_id = m->member_id};
+            cb(arg, &res);
+            free(leader);
+            return;
+        }
+    }
+    free(leader);
     join_rebalance(kgc, g, m, req, now, cb, arg);
 }
 
@@ -540,8 +615,13 @@ static void join_known(qr_kgc_t *kgc, group_t *g, const qr_kgc_join_req_t *req,
         join_rebalance(kgc, g, m, req, now, cb, arg);
         return;
     }
+    if (fenced(g, req->member_id, req->group_instance_id)) {
+        join_fail(cb, arg, QUIRE_ERR_FENCED_INSTANCE_ID, req->member_id);
+        return;
+    }
     member_t *m = member_find(g, req->member_id);
-    if (!m) {
+    if (!m ||
+        (req->group_instance_id && !static_find(g, req->group_instance_id))) {
         join_fail(cb, arg, QUIRE_ERR_UNKNOWN_MEMBER_ID, req->member_id);
         return;
     }
@@ -594,9 +674,12 @@ void qr_kgc_join(qr_kgc_t *kgc, const qr_kgc_join_req_t *req, int64_t now,
         g->next = kgc->groups;
         kgc->groups = g;
     }
-    member_t *m = r.member_id[0] ? member_find(g, r.member_id) : NULL;
+    member_t *sm = r.member_id[0] ? NULL : static_find(g, r.group_instance_id);
+    member_t *m = r.member_id[0] ? member_find(g, r.member_id) : sm;
     if (!protocols_fit(g, &r, m)) {
         join_fail(cb, arg, QUIRE_ERR_INCONSISTENT_GROUP_PROTOCOL, r.member_id);
+    } else if (sm) {
+        join_static(kgc, g, sm, &r, now, cb, arg);
     } else if (r.member_id[0] == '\0') {
         join_new(kgc, g, &r, now, cb, arg);
     } else {
@@ -609,13 +692,16 @@ void qr_kgc_join(qr_kgc_t *kgc, const qr_kgc_join_req_t *req, int64_t now,
 
 /* Common checks of Sync/Heartbeat/Commit: group, member, generation. */
 static quire_err_t member_check(qr_kgc_t *kgc, const char *group_id,
-                                const char *member_id, int32_t generation_id,
-                                group_t **gp, member_t **mp)
+                                const char *member_id, const char *instance_id,
+                                int32_t generation_id, group_t **gp,
+                                member_t **mp)
 {
     group_t *g = group_find(kgc, group_id);
     member_t *m = g ? member_find(g, member_id) : NULL;
     *gp = g;
     *mp = m;
+    if (g && fenced(g, member_id, instance_id))
+        return QUIRE_ERR_FENCED_INSTANCE_ID;
     if (!m)
         return QUIRE_ERR_UNKNOWN_MEMBER_ID;
     if (generation_id != g->generation)
@@ -628,8 +714,9 @@ void qr_kgc_sync(qr_kgc_t *kgc, const qr_kgc_sync_req_t *req, int64_t now,
 {
     group_t *g;
     member_t *m;
-    quire_err_t err = member_check(kgc, req->group_id, req->member_id,
-                                   req->generation_id, &g, &m);
+    quire_err_t err =
+        member_check(kgc, req->group_id, req->member_id, req->group_instance_id,
+                     req->generation_id, &g, &m);
     if (err == QUIRE_ERR_NONE && g->state == ST_PREPARING)
         err = QUIRE_ERR_REBALANCE_IN_PROGRESS;
     if (err != QUIRE_ERR_NONE) {
@@ -669,34 +756,32 @@ void qr_kgc_sync(qr_kgc_t *kgc, const qr_kgc_sync_req_t *req, int64_t now,
 /* ---- Heartbeat, LeaveGroup, commits ---- */
 
 quire_err_t qr_kgc_heartbeat(qr_kgc_t *kgc, const char *group_id,
-                             const char *member_id, int32_t generation_id,
-                             int64_t now)
+                             const char *member_id, const char *instance_id,
+                             int32_t generation_id, int64_t now)
 {
     group_t *g;
     member_t *m;
-    quire_err_t err =
-        member_check(kgc, group_id, member_id, generation_id, &g, &m);
+    quire_err_t err = member_check(kgc, group_id, member_id, instance_id,
+                                   generation_id, &g, &m);
     if (err != QUIRE_ERR_NONE)
         return err;
-    switch (g->state) {
-    case ST_STABLE:
-        m->heard = now;
-        return QUIRE_ERR_NONE;
-    case ST_PREPARING:
-        m->heard = now;
-        return QUIRE_ERR_REBALANCE_IN_PROGRESS;
-    default: /* CompletingRebalance: Kafka 2.x answers so too */
-        return QUIRE_ERR_REBALANCE_IN_PROGRESS;
-    }
+    m->heard = now;
+    /* CompletingRebalance: the member has its JoinGroup answer and syncs
+     * next; Kafka 2.5+ keeps its session and answers NONE there (older
+     * brokers said REBALANCE_IN_PROGRESS, which made a member that
+     * heartbeats before syncing join all over again) */
+    return g->state == ST_PREPARING ? QUIRE_ERR_REBALANCE_IN_PROGRESS
+                                    : QUIRE_ERR_NONE;
 }
 
 quire_err_t qr_kgc_leave(qr_kgc_t *kgc, const char *group_id,
-                         const char *member_id, int64_t now)
+                         const char *member_id, const char *instance_id,
+                         int64_t now)
 {
     group_t *g = group_find(kgc, group_id);
     if (!g)
         return QUIRE_ERR_UNKNOWN_MEMBER_ID;
-    pending_t *p = pending_take(g, member_id);
+    pending_t *p = member_id[0] ? pending_take(g, member_id) : NULL;
     if (p) {
         free(p->member_id);
         free(p);
@@ -704,10 +789,16 @@ quire_err_t qr_kgc_leave(qr_kgc_t *kgc, const char *group_id,
         maybe_drop(kgc, g);
         return QUIRE_ERR_NONE;
     }
-    member_t *m = member_find(g, member_id);
+    if (fenced(g, member_id, instance_id))
+        return QUIRE_ERR_FENCED_INSTANCE_ID;
+    /* LeaveGroup v3+ may name a static member by its instance id alone */
+    member_t *m = static_find(g, instance_id);
+    if (!m)
+        m = member_find(g, member_id);
     if (!m)
         return QUIRE_ERR_UNKNOWN_MEMBER_ID;
-    QR_LOG_INFO("KGROUP", "group %s: member %s left", g->group_id, member_id);
+    QR_LOG_INFO("KGROUP", "group %s: member %s left", g->group_id,
+                m->member_id);
     member_remove(g, m);
     after_removal(kgc, g, now);
     maybe_drop(kgc, g);
@@ -715,8 +806,8 @@ quire_err_t qr_kgc_leave(qr_kgc_t *kgc, const char *group_id,
 }
 
 quire_err_t qr_kgc_commit_check(qr_kgc_t *kgc, const char *group_id,
-                                const char *member_id, int32_t generation_id,
-                                int64_t now)
+                                const char *member_id, const char *instance_id,
+                                int32_t generation_id, int64_t now)
 {
     if (group_id[0] == '\0')
         return QUIRE_ERR_INVALID_GROUP_ID;
@@ -724,6 +815,8 @@ quire_err_t qr_kgc_commit_check(qr_kgc_t *kgc, const char *group_id,
     if (!g)
         return generation_id < 0 ? QUIRE_ERR_NONE
                                  : QUIRE_ERR_ILLEGAL_GENERATION;
+    if (fenced(g, member_id, instance_id))
+        return QUIRE_ERR_FENCED_INSTANCE_ID;
     if (generation_id < 0 && g->state == ST_EMPTY)
         return QUIRE_ERR_NONE;
     if (g->state == ST_COMPLETING)

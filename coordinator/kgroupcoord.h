@@ -29,11 +29,19 @@
  * group.initial.rebalance.delay.ms before completing, so members starting
  * together land in one generation (Kafka's delayed initial join).
  *
+ * Static membership (KIP-345, group.instance.id): a member that joins
+ * with an instance id is static. When a process restarts with the same
+ * instance id within its session timeout, its JoinGroup (member id "")
+ * takes over the old member's place under a new member id, keeping its
+ * assignment; in Stable the group does not rebalance (unless the group's
+ * protocol would change). The old member id is fenced: its requests that
+ * carry the instance id get FENCED_INSTANCE_ID. A static member is removed
+ * by its session timeout or a LeaveGroup (v3+ may name it by instance id
+ * alone), as Kafka 2.4+ does; static members skip MEMBER_ID_REQUIRED.
+ *
  * Differences from Kafka, on purpose: a group with no members is dropped
  * from memory (its committed offsets live in ZooKeeper, not here), so a
- * later DescribeGroups says Dead and its generation restarts at 1;
- * group.instance.id (static membership) is accepted and echoed but gives
- * no static semantics (a member is always dynamic).
+ * later DescribeGroups says Dead and its generation restarts at 1.
  *
  * Callbacks: JoinGroup and SyncGroup complete through a callback that runs
  * exactly once, either inside the call (an answer that needs no waiting)
@@ -121,7 +129,8 @@ typedef struct qr_kgc_sync_req {
     const char *group_id;
     int32_t generation_id;
     const char *member_id;
-    size_t assignment_count; /**< 0 unless from the leader */
+    const char *group_instance_id; /**< NULL when none */
+    size_t assignment_count;       /**< 0 unless from the leader */
     const qr_kgc_assignment_t *assignments;
 } qr_kgc_sync_req_t;
 
@@ -164,6 +173,7 @@ void qr_kgc_destroy(qr_kgc_t *kgc);
  * @brief JoinGroup. @p cb runs exactly once (see the file comment) with
  * the answer: an error (INVALID_GROUP_ID, INVALID_SESSION_TIMEOUT,
  * INCONSISTENT_GROUP_PROTOCOL, UNKNOWN_MEMBER_ID, MEMBER_ID_REQUIRED,
+ * FENCED_INSTANCE_ID,
  * REBALANCE_IN_PROGRESS when the same member joins again before the first
  * join was answered: the first is answered so), or the generation joined.
  * @param req borrowed; copied as needed.
@@ -173,7 +183,8 @@ void qr_kgc_join(qr_kgc_t *kgc, const qr_kgc_join_req_t *req, int64_t now,
 
 /**
  * @brief SyncGroup. @p cb runs exactly once: at once with an error
- * (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS) or, in
+ * (FENCED_INSTANCE_ID, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+ * REBALANCE_IN_PROGRESS) or, in
  * Stable, the member's assignment; in CompletingRebalance once the
  * leader's SyncGroup arrives (REBALANCE_IN_PROGRESS if a rebalance starts
  * first).
@@ -183,30 +194,37 @@ void qr_kgc_sync(qr_kgc_t *kgc, const qr_kgc_sync_req_t *req, int64_t now,
 
 /**
  * @brief Heartbeat: keeps the member's session.
- * @returns NONE (Stable), REBALANCE_IN_PROGRESS (rejoin), UNKNOWN_MEMBER_ID,
- *          ILLEGAL_GENERATION.
+ * @param instance_id the member's group.instance.id, NULL when none.
+ * @returns NONE (Stable, CompletingRebalance), REBALANCE_IN_PROGRESS
+ *          (PreparingRebalance: rejoin), FENCED_INSTANCE_ID,
+ *          UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION.
  */
 quire_err_t qr_kgc_heartbeat(qr_kgc_t *kgc, const char *group_id,
-                             const char *member_id, int32_t generation_id,
-                             int64_t now);
+                             const char *member_id, const char *instance_id,
+                             int32_t generation_id, int64_t now);
 
 /**
  * @brief LeaveGroup of one member: removed at once; the others rebalance.
- * @returns NONE or UNKNOWN_MEMBER_ID.
+ * @param member_id "" to name a static member by @p instance_id alone.
+ * @param instance_id NULL when none.
+ * @returns NONE, FENCED_INSTANCE_ID or UNKNOWN_MEMBER_ID.
  */
 quire_err_t qr_kgc_leave(qr_kgc_t *kgc, const char *group_id,
-                         const char *member_id, int64_t now);
+                         const char *member_id, const char *instance_id,
+                         int64_t now);
 
 /**
  * @brief Whether an OffsetCommit may be stored: a member of the current
  * generation (which keeps its session), or generation -1 for a group
  * this coordinator has no members of (a consumer that assigns itself).
- * @returns NONE, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS
- *          (CompletingRebalance), INVALID_GROUP_ID (empty id).
+ * @param instance_id NULL when none.
+ * @returns NONE, FENCED_INSTANCE_ID, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+ *          REBALANCE_IN_PROGRESS (CompletingRebalance), INVALID_GROUP_ID
+ *          (empty id).
  */
 quire_err_t qr_kgc_commit_check(qr_kgc_t *kgc, const char *group_id,
-                                const char *member_id, int32_t generation_id,
-                                int64_t now);
+                                const char *member_id, const char *instance_id,
+                                int32_t generation_id, int64_t now);
 
 /**
  * @brief Describes @p group_id (Dead with no members when absent).

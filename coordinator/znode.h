@@ -56,6 +56,15 @@
 /* Brokers asking for a controlled shutdown (issue 16 item 9) */
 #define QR_ZNODE_CONTROLLED_SHUTDOWN "/admin/controlled_shutdown"
 
+/* issue 13: /consumers/<g>/<QR_ZNODE_GROUP_KAFKA>/<broker id>, ephemeral,
+ * held by the broker that coordinates <g> over Kafka's protocol while the
+ * group has Kafka-protocol members. ZooKeeper-coordinated members (group.c)
+ * refuse to join while it has children, and the coordinator refuses Kafka
+ * members while /consumers/<g>/ids has children: each side creates its own
+ * node first and checks the other's after, so two joining at once cannot
+ * both miss each other (ZooKeeper orders all writes). */
+#define QR_ZNODE_GROUP_KAFKA "kafka"
+
 /* issue 16 item 10: Kafka 0.8.2's admin requests (coordinator/partlist.h) */
 #define QR_ZNODE_PREFERRED_ELECTION "/admin/preferred_replica_election"
 #define QR_ZNODE_REASSIGN           "/admin/reassign_partitions"

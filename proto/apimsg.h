@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "kadminmsg.h" /* issue 13: the topic-admin APIs' bodies */
 #include "kgroupmsg.h" /* issue 13: the group APIs' bodies */
 
 /* ---- limits on what a peer may send ---- */
@@ -350,6 +351,7 @@ typedef struct qr_req {
         qr_init_pid_req_t init_pid; /* issue 22 */
         qr_epoch_req_t offset_for_leader_epoch;
         qr_kgroup_req_t kgroup; /* issue 13: the group APIs */
+        qr_kadmin_req_t kadmin; /* issue 13: topic administration */
     } u;
     qr_wire_mem_t *mem; /**< owned by a decoded struct; NULL otherwise */
 } qr_req_t;
@@ -372,6 +374,7 @@ typedef struct qr_resp {
         qr_init_pid_resp_t init_pid; /* issue 22 */
         qr_epoch_resp_t offset_for_leader_epoch;
         qr_kgroup_resp_t kgroup; /* issue 13: the group APIs */
+        qr_kadmin_resp_t kadmin; /* issue 13: topic administration */
     } u;
     qr_wire_mem_t *mem; /**< owned by a decoded struct; NULL otherwise */
 } qr_resp_t;

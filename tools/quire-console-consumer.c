@@ -492,10 +492,17 @@ static int consume_group(quire_consumer_t *c, const opts_t *o)
                 return QR_CLI_EXIT_ERROR;
             }
         } else if (err != QUIRE_ERR_NONE && r && !r->topic) {
-            /* the group's trouble: it keeps trying by itself */
+            /* the group's trouble: it keeps trying by itself, except
+             * that a group id held by Kafka-protocol consumers ends the
+             * run, as Kafka's console consumer stops on
+             * InconsistentGroupProtocolException */
             qr_cli_error(PROG, "group %s: %s: %.*s", o->group,
                          quire_err2str(err), (int)r->value_len,
                          r->value ? (const char *)r->value : "");
+            if (err == QUIRE_ERR_INCONSISTENT_GROUP_PROTOCOL) {
+                fflush(stdout);
+                return QR_CLI_EXIT_ERROR;
+            }
         } else if (err != QUIRE_ERR_NONE) {
             if (r && r->topic)
                 qr_cli_error(PROG, "%s-%d at offset %lld: %s", r->topic,

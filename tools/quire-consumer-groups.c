@@ -27,6 +27,7 @@
 #include "topic.h"
 #include "zk.h"
 #include "zk_sync.h"
+#include "znode.h"
 
 #define PROG       "quire-consumer-groups"
 #define TIMEOUT_MS 10000
@@ -462,6 +463,36 @@ static size_t live_members(qr_zk_t *zk, const char *group, qr_zk_sres_t *ids)
     return ids->rc == ZOK ? ids->child_cnt : 0;
 }
 
+/* NON_EMPTY_GROUP (and why in @p errstr) while the group has members of
+ * either kind: ZooKeeper-coordinated (ids) or Kafka-protocol ones (their
+ * coordinator's node, znode.h), as Kafka's tool refuses an active group. */
+static quire_err_t check_idle(qr_zk_t *zk, const char *group, char *errstr,
+                              size_t errstr_size)
+{
+    qr_zk_sres_t res;
+    size_t live = live_members(zk, group, &res);
+    qr_zk_sres_free(&res);
+    if (live) {
+        snprintf(errstr, errstr_size,
+                 "group %s has %zu live member(s): stop them first", group,
+                 live);
+        return QUIRE_ERR_NON_EMPTY_GROUP;
+    }
+    char *path = gpath(group, QR_ZNODE_GROUP_KAFKA, NULL, NULL);
+    qr_zk_sync_children(zk, path, TIMEOUT_MS, &res);
+    free(path);
+    quire_err_t err = QUIRE_ERR_NONE;
+    if (res.rc == ZOK && res.child_cnt > 0) {
+        snprintf(errstr, errstr_size,
+                 "group %s has Kafka-protocol members (coordinated by broker "
+                 "%s): stop them first",
+                 group, res.children[0]);
+        err = QUIRE_ERR_NON_EMPTY_GROUP;
+    }
+    qr_zk_sres_free(&res);
+    return err;
+}
+
 static int group_exists(qr_zk_t *zk, const char *group)
 {
     qr_zk_sres_t res;
@@ -774,15 +805,9 @@ static quire_err_t reset_rows_all(qr_zk_t *zk, const opts_t *o, rows_t *rows,
 static quire_err_t do_reset(qr_zk_t *zk, const opts_t *o, char *errstr,
                             size_t errstr_size)
 {
-    qr_zk_sres_t ids;
-    size_t live = live_members(zk, o->group, &ids);
-    qr_zk_sres_free(&ids);
-    if (live) {
-        snprintf(errstr, errstr_size,
-                 "group %s has %zu live member(s): stop them first", o->group,
-                 live);
-        return QUIRE_ERR_NON_EMPTY_GROUP;
-    }
+    quire_err_t busy = check_idle(zk, o->group, errstr, errstr_size);
+    if (busy != QUIRE_ERR_NONE)
+        return busy;
     rows_t rows = {0};
     quire_err_t err = reset_rows_all(zk, o, &rows, errstr, errstr_size);
     char why[256] = "";
@@ -869,15 +894,9 @@ static quire_err_t do_delete(qr_zk_t *zk, const opts_t *o, char *errstr,
         snprintf(errstr, errstr_size, "group %s does not exist", o->group);
         return QUIRE_ERR_GROUP_ID_NOT_FOUND;
     }
-    qr_zk_sres_t ids;
-    size_t live = live_members(zk, o->group, &ids);
-    qr_zk_sres_free(&ids);
-    if (live) {
-        snprintf(errstr, errstr_size,
-                 "group %s has %zu live member(s): stop them first", o->group,
-                 live);
-        return QUIRE_ERR_NON_EMPTY_GROUP;
-    }
+    quire_err_t busy = check_idle(zk, o->group, errstr, errstr_size);
+    if (busy != QUIRE_ERR_NONE)
+        return busy;
     char *path = gpath(o->group, "", NULL, NULL);
     quire_err_t err = delete_tree(zk, path);
     free(path);

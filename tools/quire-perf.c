@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,6 +75,9 @@ static const char usage_text[] =
     "  --consumer-property KEY=VALUE  any libquire consumer setting\n"
     "  --timeout-ms MS        give up when nothing moved for MS ms\n"
     "                         (default 30000)\n"
+    "  --stats FILE           append the client's statistics (JSON, one\n"
+    "                         document a line) to FILE ('-': stdout) every\n"
+    "                         statistics.interval.ms (default here 1000)\n"
     "  --csv                  print the result as CSV (header and one "
     "row)\n"
     "  -v, --verbose          log debugging information\n"
@@ -90,6 +94,7 @@ typedef struct opts {
     int32_t partitions;
     int partitioner; /* PART_* */
     int csv, verbose;
+    const char *stats; /* --stats FILE: statistics documents, one a line */
 } opts_t;
 
 /* --partitioner */
@@ -160,7 +165,49 @@ typedef struct perf {
     int64_t t0_ns;
     quire_err_t first_err;
     char first_errstr[512];
+    FILE *stats_fp;             /* --stats */
+    pthread_mutex_t stats_lock; /* handles write to it from their threads */
 } perf_t;
+
+/* --stats: each document on a line of its own (issue 15). */
+static void on_stats(const char *json, size_t json_len, void *opaque)
+{
+    perf_t *pf = opaque;
+
+    pthread_mutex_lock(&pf->stats_lock);
+    fwrite(json, 1, json_len, pf->stats_fp);
+    fputc('\n', pf->stats_fp);
+    fflush(pf->stats_fp);
+    pthread_mutex_unlock(&pf->stats_lock);
+}
+
+/* --stats: the callback on both configurations, every second unless
+ * statistics.interval.ms was set. @returns 0, or -1 when FILE cannot be
+ * opened (said). */
+static int stats_setup(perf_t *pf, quire_conf_t *pconf, quire_conf_t *cconf)
+{
+    quire_conf_t *confs[2] = {pconf, cconf};
+
+    if (!pf->o.stats)
+        return 0;
+    pf->stats_fp = strcmp(pf->o.stats, "-") ? fopen(pf->o.stats, "a") : stdout;
+    if (!pf->stats_fp) {
+        qr_cli_error(PROG, "--stats %s: %s", pf->o.stats, strerror(errno));
+        return -1;
+    }
+    pthread_mutex_init(&pf->stats_lock, NULL);
+    for (int i = 0; i < 2; i++) {
+        char v[32];
+        size_t n = sizeof(v);
+
+        if (quire_conf_get(confs[i], "statistics.interval.ms", v, &n) ==
+                QUIRE_ERR_NONE &&
+            !strcmp(v, "0"))
+            quire_conf_set(confs[i], "statistics.interval.ms", "1000", NULL, 0);
+        quire_conf_set_stats_cb(confs[i], on_stats, pf);
+    }
+    return 0;
+}
 
 static void on_delivery(const quire_delivery_t *dr, void *opaque)
 {
@@ -629,6 +676,7 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
         {"consumer-property", required_argument, NULL, 'C'},
         {"timeout-ms", required_argument, NULL, 'T'},
         {"csv", no_argument, NULL, 'x'},
+        {"stats", required_argument, NULL, 'S'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -709,6 +757,9 @@ static int parse_args(int argc, char **argv, opts_t *o, quire_conf_t *pconf,
             break;
         case 'x':
             o->csv = 1;
+            break;
+        case 'S':
+            o->stats = optarg;
             break;
         case 'v':
             o->verbose = 1;
@@ -817,6 +868,8 @@ int main(int argc, char **argv)
         qr_cli_usage_error(PROG, "--group: %s", errstr);
         rc = QR_CLI_EXIT_USAGE;
     }
+    if (rc == 0 && stats_setup(&pf, pconf, cconf) != 0)
+        rc = QR_CLI_EXIT_ERROR;
     if (rc != 0) {
         quire_conf_destroy(pconf);
         quire_conf_destroy(cconf);
@@ -838,5 +891,7 @@ int main(int argc, char **argv)
     }
     atomic_store(&pf.done, 1);
     pthread_join(rep, NULL);
+    if (pf.stats_fp && pf.stats_fp != stdout)
+        fclose(pf.stats_fp);
     return rc;
 }

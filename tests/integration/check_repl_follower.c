@@ -12,6 +12,8 @@
  * catches up the same way. A replica whose tail diverges from the new
  * leader's (it took writes as leader that its successor never had)
  * truncates them away, by the leader's OffsetsForLeaderEpoch answer.
+ * A follower hundreds of full Fetch answers behind (the fetcher pipelines
+ * its Fetches then) catches up byte for byte, over leader changes.
  *
  * Waits have deadlines for failure only; nothing asserts on speed.
  */
@@ -590,6 +592,83 @@ START_TEST(test_kip101_hw_truncation)
 }
 END_TEST
 
+/* Whether broker @p id is in the ISR of topic-p, per the partition's
+ * state znode (Kafka's layout: "isr":[1,2]). */
+static int in_isr(cluster_t *cl, const char *topic, int32_t p, int id)
+{
+    char path[256], *data = NULL, *s, *end;
+    int len = 0, found = 0;
+
+    snprintf(path, sizeof(path), "/brokers/topics/%s/partitions/%d/state",
+             topic, (int)p);
+    if (qt_zk_get(live_zh(cl), path, &data, &len, NULL, false, 10000) != ZOK)
+        return 0;
+    s = data ? strstr(data, "\"isr\"") : NULL;
+    s = s ? strchr(s, '[') : NULL;
+    while (s && *s && *s != ']') {
+        long v = strtol(s + 1, &end, 10);
+        if (end == s + 1)
+            break;
+        found |= v == id;
+        s = end;
+        while (*s == ' ')
+            s++;
+    }
+    free(data);
+    return found;
+}
+
+static void wait_in_isr(cluster_t *cl, const char *topic, int32_t p, int id)
+{
+    int64_t deadline = qt_now_ms() + WAIT_MS;
+
+    while (!in_isr(cl, topic, p, id) && qt_now_ms() < deadline)
+        qt_sleep_ms(100);
+    ck_assert_msg(in_isr(cl, topic, p, id), "%s-%d: broker %d not in the ISR",
+                  topic, (int)p, id);
+}
+
+/* A follower far behind: with replica.fetch.max.bytes at two batches,
+ * each of the 500 batches it lacks comes in one of hundreds of full Fetch
+ * answers, pipelined (the next Fetch goes out before an answer is
+ * appended). The log it copies spans two leader epochs, and leadership
+ * moves once more while it catches up (a controlled shutdown, so the
+ * pipelined Fetch in flight meets a new epoch). Its log must end byte
+ * for byte the leaders', as must that of the follower that caught up
+ * after the first leader change. */
+START_TEST(test_far_behind)
+{
+    cluster_t cl = {0};
+
+    cluster_start(&cl, "replica.fetch.max.bytes=2048\n");
+    create_topic(&cl, "far", "{\"version\":1,\"partitions\":{\"0\":[1,2,3]}}");
+    ck_assert_int_eq(wait_leader(&cl, "far", 0, -1), 1);
+    ck_assert_int_eq(qt_broker_stop(cl.b[3], 30000), 0);
+    ck_assert(
+        qt_zk_wait_exists(live_zh(&cl), "/brokers/ids/3", false, WAIT_MS));
+    produce(&cl, "far", 0, 250, 40, "a", 1);
+    /* (acks=1: what broker 2 has not fetched yet would go with leader 1) */
+    ck_assert_int_eq(assert_agree(&cl, "far", 0, B1 | B2, 10000), 10000);
+    /* leader 1 hands over to broker 2 (a new epoch), which takes more */
+    ck_assert_int_eq(qt_broker_stop(cl.b[1], 30000), 0);
+    ck_assert_int_eq(wait_leader(&cl, "far", 0, 1), 2);
+    produce(&cl, "far", 0, 250, 40, "b", 1);
+    /* broker 1 is 250 batches behind; it must be in sync to lead again */
+    ck_assert_int_eq(qt_broker_start(cl.b[1], START_MS), 0);
+    ck_assert_int_eq(assert_agree(&cl, "far", 0, B1 | B2, 20000), 20000);
+    wait_in_isr(&cl, "far", 0, 1);
+    /* broker 3 is 500 batches behind: while it fetches them, leadership
+     * moves back to broker 1 */
+    ck_assert_int_eq(qt_broker_start(cl.b[3], START_MS), 0);
+    ck_assert_int_eq(qt_broker_stop(cl.b[2], 30000), 0);
+    ck_assert_int_gt(wait_leader(&cl, "far", 0, 2), 0);
+    produce(&cl, "far", 0, 50, 40, "c", 1);
+    ck_assert_int_eq(qt_broker_start(cl.b[2], START_MS), 0);
+    ck_assert_int_eq(assert_agree(&cl, "far", 0, ALL3, 22000), 22000);
+    cluster_stop(&cl);
+}
+END_TEST
+
 static Suite *repl_suite(void)
 {
     Suite *s = suite_create("repl_follower");
@@ -600,6 +679,7 @@ static Suite *repl_suite(void)
     tcase_add_test(tc, test_followers_agree);
     tcase_add_test(tc, test_divergent_tail);
     tcase_add_test(tc, test_kip101_hw_truncation);
+    tcase_add_test(tc, test_far_behind);
     suite_add_tcase(s, tc);
     return s;
 }

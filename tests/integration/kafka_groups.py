@@ -8,6 +8,15 @@ Debian's python3-confluent-kafka (librdkafka 2.0.2) and python3-kafka.
       "partition offset value" in DIR/records (so every record is in some
       member's file exactly once); each assignment as a line of partitions
       in DIR/assign. Runs until DIR/stop exists, then close() (LeaveGroup).
+  static-member BOOTSTRAP TOPIC GROUP DIR INSTANCE
+      the same with group.instance.id INSTANCE (KIP-345), a 10 s session
+      timeout, and each revocation as a line in DIR/revoke; killed rather
+      than stopped to play a crash.
+  metadata BOOTSTRAP TOPIC GROUP
+      kafka-python, assigning itself partition 0 (OffsetCommit with
+      generation -1): commits offset 5 with metadata "meta-x", prints
+      "committed OFFSET METADATA" as OffsetFetch answers; then a commit
+      with 5000 bytes of metadata: prints its error's name.
   kp-consume BOOTSTRAP TOPIC GROUP COUNT
       a kafka-python KafkaConsumer in GROUP reads COUNT records, commits,
       prints them "partition offset value", one a line.
@@ -27,19 +36,24 @@ import sys
 import time
 
 
-def member(bootstrap, topic, group, d):
+def member(bootstrap, topic, group, d, instance=None):
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    def on_assign(c, parts):
-        with open(os.path.join(d, "assign"), "a") as f:
+    def log(name, parts):
+        with open(os.path.join(d, name), "a") as f:
             f.write(" ".join(str(p.partition) for p in parts) + "\n")
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                  "enable.auto.commit": False,
-                  "auto.offset.reset": "earliest",
-                  "session.timeout.ms": 6000,
-                  "heartbeat.interval.ms": 500})
-    c.subscribe([topic], on_assign=on_assign)
+    conf = {"bootstrap.servers": bootstrap, "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 500}
+    if instance:
+        conf["group.instance.id"] = instance
+        conf["session.timeout.ms"] = 10000
+    c = Consumer(conf)
+    c.subscribe([topic], on_assign=lambda c, p: log("assign", p),
+                on_revoke=lambda c, p: log("revoke", p))
     out = open(os.path.join(d, "records"), "a")
     deadline = time.time() + 300
     while not os.path.exists(os.path.join(d, "stop")):
@@ -60,6 +74,26 @@ def member(bootstrap, topic, group, d):
         out.write("%d %d %s\n" % (m.partition(), m.offset(),
                                   m.value().decode()))
         out.flush()
+    c.close()
+    return 0
+
+
+def metadata(bootstrap, topic, group):
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+    from kafka.structs import OffsetAndMetadata
+    tp = TopicPartition(topic, 0)
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                      enable_auto_commit=False)
+    c.assign([tp])
+    c.commit({tp: OffsetAndMetadata(5, "meta-x")})
+    got = c._coordinator.fetch_committed_offsets([tp])[tp]
+    print("committed", got.offset, got.metadata)
+    try:
+        c.commit({tp: OffsetAndMetadata(6, "y" * 5000)})
+        print("no error")
+    except KafkaError as e:
+        print(type(e).__name__)
     c.close()
     return 0
 
@@ -125,6 +159,10 @@ def main(argv):
     cmd = argv[1]
     if cmd == "member":
         return member(*argv[2:6])
+    if cmd == "static-member":
+        return member(*argv[2:7])
+    if cmd == "metadata":
+        return metadata(*argv[2:5])
     if cmd == "kp-consume":
         return kp_consume(argv[2], argv[3], argv[4], int(argv[5]))
     if cmd == "committed":

@@ -13,7 +13,15 @@
 #   4. a python3-kafka KafkaConsumer with group_id reads the topic and
 #      commits (lag 0), kcat -G reads it, the broker that does not
 #      coordinate a group answers NOT_COORDINATOR, and a group id that
-#      ZooKeeper-coordinated members use is refused.
+#      ZooKeeper-coordinated members use is refused;
+#   5. the reverse: a libquire ZooKeeper member (quire-console-consumer
+#      --group) is refused while a confluent-kafka member holds the group,
+#      and joins once it left;
+#   6. commit metadata round trip (kafka-python, generation -1), and
+#      OFFSET_METADATA_TOO_LARGE past offset.metadata.max.bytes;
+#   7. static membership: a member with group.instance.id killed and
+#      restarted within its session timeout gets its partitions back and
+#      the other member sees no rebalance.
 # Every wait is a bounded poll; no assertion is about time.
 set -u
 srcdir=${srcdir:-.}
@@ -100,10 +108,10 @@ last_assign() { tail -n 1 "$state/$1/assign" 2>/dev/null; }
 produce a 10
 start_member m1
 start_member m2
-split() {
+split() { # [member member]
     local a b
-    a=$(last_assign m1)
-    b=$(last_assign m2)
+    a=$(last_assign "${1:-m1}")
+    b=$(last_assign "${2:-m2}")
     [ -n "$a" ] && [ -n "$b" ] &&
         [ "$(echo "$a $b" | tr ' ' '\n' | sort -n | tr '\n' ' ')" = \
             "0 1 2 3 4 5 " ]
@@ -185,6 +193,79 @@ r2=$($py raw 127.0.0.1 "${kport[2]}" zkgrp)
 echo "JoinGroup of zkgrp: broker 1 says $r1, broker 2 says $r2"
 check "a group with ZooKeeper members: INCONSISTENT_GROUP_PROTOCOL" \
     '[ "$r1" = 23 ] || [ "$r2" = 23 ]'
+
+# ---- 5. a ZooKeeper member refused while Kafka members hold the group ----
+mkdir -p "$state/kmix"
+$py member "$kafka" gt kmix "$state/kmix" 2>"$state/kmix.err" &
+pids+=($!)
+pid_kmix=$!
+wait_for 600 '[ -s "$state/kmix/assign" ]'
+check "a confluent-kafka member holds group kmix" '[ -s "$state/kmix/assign" ]'
+timeout 60 "$ccons" --zookeeper "$zk" --topic gt --group kmix \
+    >"$state/zkmix.out" 2>"$state/zkmix.err"
+rc=$?
+cat "$state/zkmix.err"
+check "a libquire ZooKeeper member of kmix is refused: exit 1, a clear error" \
+    '[ $rc -eq 1 ] &&
+     grep -q "group kmix is in use by Kafka-protocol consumers" "$state/zkmix.err"'
+check "it printed no record" '[ ! -s "$state/zkmix.out" ]'
+"$groups" --zookeeper "$zk" --reset-offsets --group kmix --topic gt \
+    --to-earliest --execute >"$state/reset" 2>&1
+rc=$?
+cat "$state/reset"
+check "quire-consumer-groups --reset-offsets refuses a group with Kafka members" \
+    '[ $rc -ne 0 ] && grep -q "has Kafka-protocol members" "$state/reset"'
+touch "$state/kmix/stop"
+wait "$pid_kmix"
+echo "d-0-1" | timeout 30 kcat -b "$kafka" -P -t gt -p 0 || exit 99
+# the coordinator drops its node within a second of the group going
+timeout 60 "$ccons" --zookeeper "$zk" --topic gt --group kmix \
+    --max-messages 1 >"$state/zkmix.out" 2>"$state/zkmix.err"
+rc=$?
+check "once the Kafka member left, the ZooKeeper member joins and reads" \
+    '[ $rc -eq 0 ] && grep -qx "d-0-1" "$state/zkmix.out"'
+
+# ---- 6. commit metadata ----
+$py metadata "$kafka" gt mdg >"$state/md" 2>&1
+cat "$state/md"
+check "OffsetCommit's metadata comes back in OffsetFetch" \
+    'grep -qx "committed 5 meta-x" "$state/md"'
+check "metadata past offset.metadata.max.bytes: OFFSET_METADATA_TOO_LARGE" \
+    'grep -qx OffsetMetadataTooLargeError "$state/md"'
+"$groups" --zookeeper "$zk" --describe --group mdg >"$state/desc" 2>&1
+cat "$state/desc"
+check "quire-consumer-groups reads the offset of a commit with metadata" \
+    '[ "$(awk '"'"'$1 == "gt" && $2 == 0 {print $3}'"'"' "$state/desc")" = 5 ]'
+
+# ---- 7. static membership: a restart within the session, no rebalance ----
+start_static() { # dir instance
+    mkdir -p "$state/$1"
+    $py static-member "$kafka" gt stg "$state/$1" "$2" 2>"$state/$1.err" &
+    pids+=($!)
+    eval "pid_$1=$!"
+}
+lines() { cat "$1" 2>/dev/null | wc -l; }
+start_static s1 inst-1
+start_static s2 inst-2
+wait_for 600 'split s1 s2'
+check "two static members split the six partitions" 'split s1 s2'
+sleep 2 # any rebalance of the start is over
+s1_assigns=$(lines "$state/s1/assign")
+s1_revokes=$(lines "$state/s1/revoke")
+s2_had=$(last_assign s2)
+kill -9 "$pid_s2"
+wait "$pid_s2" 2>/dev/null
+start_static s2b inst-2
+wait_for 300 '[ -s "$state/s2b/assign" ]'
+sleep 3 # time for a rebalance, were there one
+echo "s2 had [$s2_had], its restart got [$(last_assign s2b)]"
+check "the restarted static member got its partitions back" \
+    '[ -n "$s2_had" ] && [ "$(last_assign s2b)" = "$s2_had" ]'
+check "the other member saw no revoke and no new assignment" \
+    '[ "$(lines "$state/s1/revoke")" = "$s1_revokes" ] &&
+     [ "$(lines "$state/s1/assign")" = "$s1_assigns" ]'
+touch "$state/s1/stop" "$state/s2b/stop"
+wait "$pid_s1" "$pid_s2b"
 
 # the brokers stop cleanly, and sanitizers (tests/run) found nothing
 for i in 0 1; do kill "${pids[$i]}"; done

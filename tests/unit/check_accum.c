@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "clock.h"
 #include "codec.h"
+#include "quire.h"
 
 static qr_accum_conf_t conf_of(size_t batch_size, int64_t linger,
                                int64_t memory)
@@ -613,6 +614,202 @@ START_TEST(buffer_memory_bounds_record_metadata)
 }
 END_TEST
 
+/*
+ * Batches of batch.size given back are reused (issue 14: a new buffer per
+ * batch cost the producer page faults on every batch): the next batch gets
+ * the same buffers, its records start afresh, and the pooled memory counts
+ * against buffer.memory, given up first when a larger batch needs room.
+ */
+START_TEST(batches_reused_from_pool)
+{
+    const int64_t budget = 3 * 2048;
+    qr_accum_t *acc = new_accum(conf_of(2048, 0, budget));
+    int64_t now = qr_clock_mono_ms(), next_ms;
+    qr_pbatch_t *list;
+    qr_accum_stats_t st;
+    uint8_t *buf;
+    int i = 0, first;
+
+    /* 15 records of about 110 bytes: one batch (linger 0: ready), then
+     * given back */
+    for (; i < 15; i++)
+        ck_assert_int_eq(put(acc, "t", 0, 1, i, 100, now, now, NULL, NULL),
+                         QUIRE_ERR_NONE);
+    ck_assert_uint_eq(qr_accum_drain(acc, now, take_all, NULL, &list, &next_ms),
+                      1);
+    ck_assert_int_eq(check_batch(list, 0), i);
+    buf = list->buf;
+    first = i;
+    qr_accum_done(acc, list);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.pooled, 1);
+    ck_assert_int_gt(st.pool_mem, 2048);
+    ck_assert_int_eq(st.mem_used, 0);
+    /* the next batch takes the pooled buffers, its records start afresh */
+    ck_assert_int_eq(put(acc, "t", 0, 1, i++, 100, now, now, NULL, NULL),
+                     QUIRE_ERR_NONE);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.pooled, 0);
+    ck_assert_int_eq(st.pool_mem, 0);
+    ck_assert_uint_eq(qr_accum_drain(acc, now, take_all, NULL, &list, &next_ms),
+                      1);
+    ck_assert_ptr_eq(list->buf, buf);
+    ck_assert_int_eq(list->count, 1);
+    ck_assert_int_eq(list->attempts, 0);
+    ck_assert_int_eq(list->order, 2);
+    ck_assert_int_eq(check_batch(list, first), first + 1);
+    qr_accum_done(acc, list);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.pooled, 1);
+    /* a record larger than batch.size needs a batch of its own size, which
+     * does not fit beside the pooled one: that is freed to make room */
+    ck_assert_int_eq(put(acc, "t", 0, 1, i++, 3000, now, now, NULL, NULL),
+                     QUIRE_ERR_NONE);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.pooled, 0);
+    ck_assert_int_eq(st.pool_mem, 0);
+    ck_assert_int_gt(st.mem_used, 3000);
+    ck_assert_int_le(st.mem_used, budget);
+    qr_accum_destroy(acc);
+}
+END_TEST
+
+/*
+ * The producer's fast path: no count cached, or one cached at another
+ * metadata version, or a partition not below it: NEED_MORE and nothing
+ * appended; at the cached version, records go to the chosen, the sticky
+ * or the key's partition (quire_partition_for_key over the count).
+ */
+static size_t key_len(const char *key)
+{
+    return key ? strlen(key) : 0;
+}
+
+START_TEST(append_cached_by_version)
+{
+    qr_accum_t *acc = new_accum(conf_of(1 << 16, 0, 1 << 20));
+    int64_t now = qr_clock_mono_ms(), next_ms;
+    qr_pbatch_t *list, *b, *next;
+    qr_accum_stats_t st;
+    int32_t part = -7;
+    int wake = 0, n = 0;
+
+#define CACHED(P, V, K)                                                        \
+    qr_accum_append_cached(                                                    \
+        acc, "t", (P), (V),                                                    \
+        &(qr_accum_rec_t){.timestamp = 1700000000000LL,                        \
+                          .key = (K),                                          \
+                          .key_len = key_len(K),                               \
+                          .value = "v",                                        \
+                          .value_len = 1},                                     \
+        0, &part, &wake)
+    ck_assert_int_eq(CACHED(0, 1, NULL), QUIRE_ERR_NEED_MORE);
+    ck_assert_int_eq(qr_accum_set_parts(acc, "t", 0, 1), QUIRE_ERR_BAD_ARG);
+    ck_assert_int_eq(qr_accum_set_parts(acc, "t", 8, 1), QUIRE_ERR_NONE);
+    ck_assert_int_eq(CACHED(0, 2, NULL), QUIRE_ERR_NEED_MORE);
+    ck_assert_int_eq(CACHED(8, 1, NULL), QUIRE_ERR_NEED_MORE);
+    ck_assert_int_eq(CACHED(-3, 1, NULL), QUIRE_ERR_NEED_MORE);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.records, 0);
+    ck_assert_int_eq(CACHED(5, 1, NULL), QUIRE_ERR_NONE);
+    ck_assert_int_eq(part, 5);
+    ck_assert_int_eq(wake, 1);
+    ck_assert_int_eq(CACHED(QR_ACCUM_STICKY, 1, NULL), QUIRE_ERR_NONE);
+    ck_assert(part >= 0 && part < 8);
+    ck_assert_int_eq(CACHED(QR_ACCUM_KEYED, 1, "some key"), QUIRE_ERR_NONE);
+    ck_assert_int_eq(part, quire_partition_for_key("some key", 8, 8));
+    /* the metadata moved on: refused until the count is left again */
+    ck_assert_int_eq(qr_accum_set_parts(acc, "t", 16, 2), QUIRE_ERR_NONE);
+    ck_assert_int_eq(CACHED(5, 1, NULL), QUIRE_ERR_NEED_MORE);
+    ck_assert_int_eq(CACHED(12, 2, NULL), QUIRE_ERR_NONE);
+    ck_assert_int_eq(part, 12);
+    qr_accum_close(acc);
+    ck_assert_int_eq(CACHED(12, 2, NULL), QUIRE_ERR_DESTROYED);
+#undef CACHED
+    qr_accum_drain(acc, now, take_all, NULL, &list, &next_ms);
+    for (b = list; b; b = next) {
+        next = b->next;
+        n += b->count;
+        qr_accum_done(acc, b);
+    }
+    ck_assert_int_eq(n, 4);
+    qr_accum_destroy(acc);
+}
+END_TEST
+
+typedef struct give_back {
+    qr_accum_t *acc;
+    qr_pbatch_t *b;
+} give_back_t;
+
+static void *give_back_later(void *arg)
+{
+    give_back_t *g = arg;
+
+    usleep(1000);
+    qr_accum_done(g->acc, g->b);
+    return NULL;
+}
+
+/*
+ * With 16 batches alive, 4 or more in flight and none pooled, a new batch
+ * waits a little for one to come back instead of taking fresh memory
+ * (issue 14): given back meanwhile, its buffer is reused; with nothing
+ * given back, the append goes on with a new batch after the short wait
+ * (buffer.memory stays the bound, never QUEUE_FULL for it); an append
+ * that may not wait does not.
+ */
+START_TEST(new_batch_waits_for_one_in_flight)
+{
+    qr_accum_t *acc = new_accum(conf_of(1024, 0, 1 << 20));
+    int64_t now = qr_clock_mono_ms(), next_ms, t0;
+    qr_pbatch_t *list, *b, *next;
+    qr_accum_stats_t st;
+    give_back_t g;
+    pthread_t th;
+    int i;
+
+    /* 16 one-record batches on 16 partitions, all drained: in flight */
+    for (i = 0; i < 16; i++)
+        ck_assert_int_eq(put(acc, "t", i, 32, i, 10, now, now, NULL, NULL),
+                         QUIRE_ERR_NONE);
+    ck_assert_uint_eq(qr_accum_drain(acc, now, take_all, NULL, &list, &next_ms),
+                      16);
+    /* may not wait: a new batch at once */
+    ck_assert_int_eq(put(acc, "t", 16, 32, 16, 10, now, now, NULL, NULL),
+                     QUIRE_ERR_NONE);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.batches, 17);
+    /* may wait: one given back meanwhile is reused */
+    g.acc = acc;
+    g.b = list;
+    list = list->next;
+    ck_assert_int_eq(pthread_create(&th, NULL, give_back_later, &g), 0);
+    ck_assert_int_eq(put(acc, "t", 17, 32, 17, 10, now,
+                         qr_clock_mono_ms() + 10000, NULL, NULL),
+                     QUIRE_ERR_NONE);
+    pthread_join(th, NULL);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.batches, 17);
+    /* 0 unless the helper thread ran later than the wait (a loaded
+     * machine): then the append took a new batch and the pool has it */
+    ck_assert_int_le(st.pooled, 1);
+    /* nothing given back: a new batch after the short wait */
+    t0 = qr_clock_mono_ms();
+    ck_assert_int_eq(put(acc, "t", 18, 32, 18, 10, now,
+                         qr_clock_mono_ms() + 10000, NULL, NULL),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_lt(qr_clock_mono_ms() - t0, 1000);
+    qr_accum_stats(acc, &st);
+    ck_assert_int_eq(st.batches, 18);
+    for (b = list; b; b = next) {
+        next = b->next;
+        qr_accum_done(acc, b);
+    }
+    qr_accum_destroy(acc);
+}
+END_TEST
+
 static void *close_later(void *arg)
 {
     usleep(100 * 1000);
@@ -791,6 +988,9 @@ static Suite *accum_suite(void)
     tcase_add_test(tc, buffer_memory_blocks_then_fails);
     tcase_add_test(tc, buffer_memory_bounds_record_metadata);
     tcase_add_test(tc, close_wakes_and_refuses);
+    tcase_add_test(tc, batches_reused_from_pool);
+    tcase_add_test(tc, append_cached_by_version);
+    tcase_add_test(tc, new_batch_waits_for_one_in_flight);
     tcase_add_test(tc, expire_and_wait_empty);
     tcase_add_loop_test(tc, compression_round_trip, 0,
                         sizeof(codecs) / sizeof(codecs[0]));

@@ -171,6 +171,48 @@ START_TEST(test_offsets)
 }
 END_TEST
 
+/* issue 13: a commit's metadata after the offset, on a line of its own */
+START_TEST(test_offset_metadata)
+{
+    int64_t v = -5;
+    const char *m;
+    size_t mn;
+    int len;
+    char *s = qr_group_offset_encode(12, NULL, &len);
+    ck_assert_str_eq(s, "12"); /* Kafka 0.8's format without metadata */
+    ck_assert_int_eq(len, 2);
+    free(s);
+    s = qr_group_offset_encode(12, "", &len);
+    ck_assert_str_eq(s, "12");
+    free(s);
+    s = qr_group_offset_encode(34, "a b\nc ", &len);
+    ck_assert_int_eq(len, 9);
+    ck_assert_int_eq(qr_group_offset_decode_meta(s, len, &v, &m, &mn),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(v, 34);
+    ck_assert_int_eq(mn, 6);
+    ck_assert(memcmp(m, "a b\nc ", 6) == 0);
+    /* every reader of the offset alone still reads it */
+    v = 0;
+    ck_assert_int_eq(qr_group_offset_decode(s, len, &v), QUIRE_ERR_NONE);
+    ck_assert_int_eq(v, 34);
+    free(s);
+    ck_assert_int_eq(qr_group_offset_decode_meta("7\n", 2, &v, &m, &mn),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(mn, 0);
+    /* no length limit of its own: the writer enforces
+     * offset.metadata.max.bytes */
+    char big[5000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    s = qr_group_offset_encode(1, big, &len);
+    ck_assert_int_eq(qr_group_offset_decode_meta(s, len, &v, &m, &mn),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(mn, sizeof(big) - 1);
+    free(s);
+}
+END_TEST
+
 START_TEST(test_conf)
 {
     qr_group_conf_t conf;
@@ -193,6 +235,7 @@ static Suite *group_suite(void)
     tcase_add_test(tc, test_decode_truncated);
     tcase_add_test(tc, test_consumer_id);
     tcase_add_test(tc, test_offsets);
+    tcase_add_test(tc, test_offset_metadata);
     tcase_add_test(tc, test_conf);
     suite_add_tcase(s, tc);
     return s;

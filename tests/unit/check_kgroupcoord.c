@@ -104,17 +104,25 @@ static void join(qr_kgc_t *kgc, const char *member_id, int64_t now, jrec_t *j)
     qr_kgc_join(kgc, &r, now, on_join, j);
 }
 
-static void sync_(qr_kgc_t *kgc, const char *member_id, int32_t gen,
-                  const qr_kgc_assignment_t *as, size_t n, int64_t now,
-                  srec_t *s)
+static void sync_inst(qr_kgc_t *kgc, const char *member_id, const char *inst,
+                      int32_t gen, const qr_kgc_assignment_t *as, size_t n,
+                      int64_t now, srec_t *s)
 {
     memset(s, 0, sizeof(*s));
     qr_kgc_sync_req_t r = {.group_id = "g",
                            .generation_id = gen,
                            .member_id = member_id,
+                           .group_instance_id = inst,
                            .assignment_count = n,
                            .assignments = as};
     qr_kgc_sync(kgc, &r, now, on_sync, s);
+}
+
+static void sync_(qr_kgc_t *kgc, const char *member_id, int32_t gen,
+                  const qr_kgc_assignment_t *as, size_t n, int64_t now,
+                  srec_t *s)
+{
+    sync_inst(kgc, member_id, NULL, gen, as, n, now, s);
 }
 
 /* A group of two stable members a (leader) and b at generation 2, at
@@ -135,11 +143,11 @@ static qr_kgc_t *two_stable(char *a, char *b)
     sync_(kgc, a, 1, as1, 1, 0, &sa);
     ck_assert_int_eq(sa.called, 1);
     ck_assert_str_eq(sa.assignment, "all");
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, 1, 0), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, NULL, 1, 0), QUIRE_ERR_NONE);
 
     join(kgc, "", 0, &jb); /* waits for a to rejoin */
     ck_assert_int_eq(jb.called, 0);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, 1, 0),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, NULL, 1, 0),
                      QUIRE_ERR_REBALANCE_IN_PROGRESS);
     join(kgc, a, 0, &ja2);
     ck_assert_int_eq(ja2.called, 1);
@@ -173,8 +181,8 @@ START_TEST(test_join_sync_stable)
 {
     char a[128], b[128];
     qr_kgc_t *kgc = two_stable(a, b);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, 2, 1), QUIRE_ERR_NONE);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, 2, 1), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, NULL, 2, 1), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 2, 1), QUIRE_ERR_NONE);
 
     /* Stable: a follower rejoining with the same protocols gets the
      * generation back without a rebalance; a sync gets its share again */
@@ -208,14 +216,15 @@ START_TEST(test_leave)
 {
     char a[128], b[128];
     qr_kgc_t *kgc = two_stable(a, b);
-    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, 5), QUIRE_ERR_NONE);
-    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, 5), QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_leave(kgc, "other", b, 5),
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, NULL, 5), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, NULL, 5),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, 2, 5),
+    ck_assert_int_eq(qr_kgc_leave(kgc, "other", b, NULL, 5),
+                     QUIRE_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 2, 5),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
     /* a rebalances alone: all partitions are its own */
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, 2, 5),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, NULL, 2, 5),
                      QUIRE_ERR_REBALANCE_IN_PROGRESS);
     jrec_t j;
     join(kgc, a, 6, &j);
@@ -223,7 +232,7 @@ START_TEST(test_leave)
     ck_assert_int_eq(j.gen, 3);
     ck_assert_uint_eq(j.nmembers, 1);
     /* the last one leaves: the group is gone */
-    ck_assert_int_eq(qr_kgc_leave(kgc, "g", a, 7), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", a, NULL, 7), QUIRE_ERR_NONE);
     ck_assert(!qr_kgc_has_group(kgc, "g"));
     qr_kgc_destroy(kgc);
 }
@@ -238,7 +247,7 @@ START_TEST(test_leave_while_joining)
     join(kgc, a, 10, &ja);
     ck_assert_int_eq(ja.called, 0);
     /* b leaves instead of rejoining: the join phase completes at once */
-    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, 11), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, NULL, 11), QUIRE_ERR_NONE);
     ck_assert_int_eq(ja.called, 1);
     ck_assert_int_eq(jc.called, 1);
     ck_assert_int_eq(ja.gen, 3);
@@ -252,7 +261,7 @@ START_TEST(test_leave_while_joining)
     ck_assert_str_eq(d.state, "PreparingRebalance");
     ck_assert_str_eq(d.protocol, "");
     ck_assert_str_eq(d.members[2].member_id, "c-0000000000000abc-4");
-    ck_assert_int_eq(qr_kgc_leave(kgc, "g", d.members[2].member_id, 13),
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", d.members[2].member_id, NULL, 13),
                      QUIRE_ERR_NONE);
     ck_assert_int_eq(jd.called, 1);
     ck_assert_int_eq(jd.err, QUIRE_ERR_UNKNOWN_MEMBER_ID);
@@ -266,14 +275,14 @@ START_TEST(test_session_expiry)
     qr_kgc_t *kgc = two_stable(a, b);
     ck_assert_int_eq(qr_kgc_next_deadline(kgc), SESSION);
     qr_kgc_tick(kgc, SESSION - 1);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, 2, SESSION - 1),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, NULL, 2, SESSION - 1),
                      QUIRE_ERR_NONE);
     /* b sent nothing for a session timeout: removed, a must rejoin */
     ck_assert_int_eq(qr_kgc_next_deadline(kgc), SESSION);
     qr_kgc_tick(kgc, SESSION);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, 2, SESSION),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 2, SESSION),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, 2, SESSION),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, NULL, 2, SESSION),
                      QUIRE_ERR_REBALANCE_IN_PROGRESS);
     jrec_t j;
     join(kgc, a, SESSION + 1, &j);
@@ -301,7 +310,7 @@ START_TEST(test_rebalance_timeout)
     ck_assert_int_eq(ja.called, 0);
     /* b heartbeats (so its session holds) but never rejoins */
     for (int64_t t = 5000; t < 100 + REBALANCE; t += 5000)
-        ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, 2, t),
+        ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 2, t),
                          QUIRE_ERR_REBALANCE_IN_PROGRESS);
     ck_assert_int_eq(qr_kgc_next_deadline(kgc), 100 + REBALANCE);
     qr_kgc_tick(kgc, 100 + REBALANCE - 1);
@@ -311,7 +320,7 @@ START_TEST(test_rebalance_timeout)
     ck_assert_int_eq(jc.called, 1);
     ck_assert_int_eq(ja.gen, 3);
     ck_assert_uint_eq(ja.nmembers, 2);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, 2, 100 + REBALANCE),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 2, 100 + REBALANCE),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
     qr_kgc_destroy(kgc);
 }
@@ -370,11 +379,11 @@ START_TEST(test_errors)
     jrec_t j;
     srec_t s;
     /* unknown member, illegal generation */
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", "who", 2, 1),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", "who", NULL, 2, 1),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "nogroup", a, 2, 1),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "nogroup", a, NULL, 2, 1),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, 1, 1),
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, NULL, 1, 1),
                      QUIRE_ERR_ILLEGAL_GENERATION);
     sync_(kgc, a, 1, NULL, 0, 1, &s);
     ck_assert_int_eq(s.err, QUIRE_ERR_ILLEGAL_GENERATION);
@@ -382,13 +391,14 @@ START_TEST(test_errors)
     ck_assert_int_eq(s.err, QUIRE_ERR_UNKNOWN_MEMBER_ID);
     join(kgc, "who", 1, &j);
     ck_assert_int_eq(j.err, QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, 1, 1),
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 1, 1),
                      QUIRE_ERR_ILLEGAL_GENERATION);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", "who", 2, 1),
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", "who", NULL, 2, 1),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", "", -1, 1),
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", "", NULL, -1, 1),
                      QUIRE_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, 2, 1), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 2, 1),
+                     QUIRE_ERR_NONE);
 
     /* protocols: another type, or none in common */
     qr_kgc_join_req_t r = jreq("");
@@ -414,7 +424,7 @@ START_TEST(test_errors)
     qr_kgc_join(kgc, &r, 1, on_join, &j);
     ck_assert_int_eq(j.err, QUIRE_ERR_UNKNOWN_MEMBER_ID);
     ck_assert(!qr_kgc_has_group(kgc, "absent"));
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "", "", -1, 1),
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "", "", NULL, -1, 1),
                      QUIRE_ERR_INVALID_GROUP_ID);
 
     /* a new member that speaks only roundrobin: the group moves to it */
@@ -428,17 +438,18 @@ START_TEST(test_errors)
      * rejoin */
     sync_(kgc, b, 2, NULL, 0, 2, &s);
     ck_assert_int_eq(s.err, QUIRE_ERR_REBALANCE_IN_PROGRESS);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, 2, 2), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 2, 2),
+                     QUIRE_ERR_NONE);
     join(kgc, a, 3, &ja);
     join(kgc, b, 3, &jb);
     ck_assert_int_eq(jc.called, 1);
     ck_assert_str_eq(ja.protocol, "roundrobin");
     ck_assert_int_eq(ja.gen, 3);
     /* CompletingRebalance: commits refused until the leader syncs */
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, 3, 3),
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", a, NULL, 3, 3),
                      QUIRE_ERR_REBALANCE_IN_PROGRESS);
-    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, 3, 3),
-                     QUIRE_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 3, 3),
+                     QUIRE_ERR_NONE); /* Kafka 2.5+ */
     /* a join with new protocols while b waits in sync: b's sync is void */
     sync_(kgc, b, 3, NULL, 0, 3, &s);
     ck_assert_int_eq(s.called, 0);
@@ -453,9 +464,9 @@ END_TEST
 START_TEST(test_standalone_commit)
 {
     qr_kgc_t *kgc = kgc_make(0);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "solo", "", -1, 0),
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "solo", "", NULL, -1, 0),
                      QUIRE_ERR_NONE);
-    ck_assert_int_eq(qr_kgc_commit_check(kgc, "solo", "m", 4, 0),
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "solo", "m", NULL, 4, 0),
                      QUIRE_ERR_ILLEGAL_GENERATION);
     qr_kgc_destroy(kgc);
 }
@@ -522,6 +533,170 @@ START_TEST(test_list_and_destroy)
 }
 END_TEST
 
+/* ---- static membership (KIP-345) ---- */
+
+static void join_inst(qr_kgc_t *kgc, const char *member_id, const char *inst,
+                      int64_t now, jrec_t *j)
+{
+    memset(j, 0, sizeof(*j));
+    qr_kgc_join_req_t r = jreq(member_id);
+    r.group_instance_id = inst;
+    r.require_known_member_id = 1; /* v5: static members skip it */
+    qr_kgc_join(kgc, &r, now, on_join, j);
+}
+
+/* Two static members a (instance ia, leader) and b (ib), Stable at
+ * generation 2 with shares "pa" and "pb", at time 2. */
+static qr_kgc_t *two_static(char *a, char *b)
+{
+    qr_kgc_t *kgc = kgc_make(0);
+    jrec_t ja, jb;
+    srec_t sa, sb;
+    join_inst(kgc, "", "ia", 0, &ja);
+    ck_assert_int_eq(ja.err, QUIRE_ERR_NONE); /* no MEMBER_ID_REQUIRED */
+    ck_assert_int_eq(ja.gen, 1);
+    strcpy(a, ja.member_id);
+    ck_assert(!strncmp(a, "ia-", 3)); /* named after the instance */
+    qr_kgc_assignment_t as1[] = {{a, (const uint8_t *)"all", 3}};
+    sync_inst(kgc, a, "ia", 1, as1, 1, 0, &sa);
+    ck_assert_str_eq(sa.assignment, "all");
+    join_inst(kgc, "", "ib", 1, &jb);
+    ck_assert_int_eq(jb.called, 0);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, "ia", 1, 1),
+                     QUIRE_ERR_REBALANCE_IN_PROGRESS);
+    join_inst(kgc, a, "ia", 1, &ja);
+    ck_assert_int_eq(ja.gen, 2);
+    ck_assert_int_eq(jb.gen, 2);
+    strcpy(b, jb.member_id);
+    qr_kgc_assignment_t as2[] = {{a, (const uint8_t *)"pa", 2},
+                                 {b, (const uint8_t *)"pb", 2}};
+    sync_inst(kgc, b, "ib", 2, NULL, 0, 2, &sb);
+    sync_inst(kgc, a, "ia", 2, as2, 2, 2, &sa);
+    ck_assert_str_eq(sb.assignment, "pb");
+    return kgc;
+}
+
+/* A static member that restarts (joins again with no member id) within
+ * its session timeout takes its old place: no rebalance, its old share,
+ * and the old id is fenced. */
+START_TEST(test_static_restart)
+{
+    char a[128], b[128], b2[128];
+    qr_kgc_t *kgc = two_static(a, b);
+    jrec_t jb;
+    srec_t sb, so;
+    join_inst(kgc, "", "ib", 3, &jb);
+    ck_assert_int_eq(jb.called, 1); /* answered at once */
+    ck_assert_int_eq(jb.err, QUIRE_ERR_NONE);
+    ck_assert_int_eq(jb.gen, 2); /* the same generation */
+    ck_assert_str_eq(jb.leader, a);
+    ck_assert_uint_eq(jb.nmembers, 0);
+    strcpy(b2, jb.member_id);
+    ck_assert_str_ne(b2, b);
+    /* the other member sees no rebalance */
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, "ia", 2, 3), QUIRE_ERR_NONE);
+    sync_inst(kgc, b2, "ib", 2, NULL, 0, 3, &sb);
+    ck_assert_int_eq(sb.err, QUIRE_ERR_NONE);
+    ck_assert_str_eq(sb.assignment, "pb");
+    /* the old process is fenced wherever it carries the instance id */
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, "ib", 2, 4),
+                     QUIRE_ERR_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", b, NULL, 2, 4),
+                     QUIRE_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", b, "ib", 2, 4),
+                     QUIRE_ERR_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(qr_kgc_commit_check(kgc, "g", b2, "ib", 2, 4),
+                     QUIRE_ERR_NONE);
+    sync_inst(kgc, b, "ib", 2, NULL, 0, 4, &so);
+    ck_assert_int_eq(so.err, QUIRE_ERR_FENCED_INSTANCE_ID);
+    jrec_t jo;
+    join_inst(kgc, b, "ib", 4, &jo);
+    ck_assert_int_eq(jo.err, QUIRE_ERR_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", b, "ib", 4),
+                     QUIRE_ERR_FENCED_INSTANCE_ID);
+    /* a known member id with an instance id the group lacks */
+    join_inst(kgc, a, "nope", 4, &jo);
+    ck_assert_int_eq(jo.err, QUIRE_ERR_UNKNOWN_MEMBER_ID);
+    qr_kgc_desc_t d;
+    qr_kgc_describe(kgc, "g", &d);
+    ck_assert_str_eq(d.state, "Stable");
+    ck_assert_uint_eq(d.member_count, 2);
+    ck_assert_str_eq(d.members[1].member_id, b2);
+    ck_assert_str_eq(d.members[1].group_instance_id, "ib");
+    /* LeaveGroup v3 by instance id alone: removed, the other rebalances */
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", "", "ib", 5), QUIRE_ERR_NONE);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a, "ia", 2, 5),
+                     QUIRE_ERR_REBALANCE_IN_PROGRESS);
+    qr_kgc_destroy(kgc);
+}
+END_TEST
+
+/* The leader restarts: the answer names the old leader id, so the new
+ * process assigns nothing; it becomes the leader of later generations.
+ * A static member is removed by its session timeout, like any. */
+START_TEST(test_static_leader_and_expiry)
+{
+    char a[128], b[128], a2[128];
+    qr_kgc_t *kgc = two_static(a, b);
+    jrec_t ja, jb;
+    srec_t sa;
+    join_inst(kgc, "", "ia", 3, &ja);
+    ck_assert_int_eq(ja.err, QUIRE_ERR_NONE);
+    strcpy(a2, ja.member_id);
+    ck_assert_str_eq(ja.leader, a); /* not a2: no assignment to make */
+    ck_assert_uint_eq(ja.nmembers, 0);
+    sync_inst(kgc, a2, "ia", 2, NULL, 0, 3, &sa);
+    ck_assert_str_eq(sa.assignment, "pa");
+    /* b stops heartbeating; a2 keeps on: b's session ends, a rebalance */
+    for (int64_t t = 3; t < SESSION + 2; t += 1000)
+        ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a2, "ia", 2, t),
+                         QUIRE_ERR_NONE);
+    qr_kgc_tick(kgc, SESSION + 2);
+    ck_assert_int_eq(qr_kgc_heartbeat(kgc, "g", a2, "ia", 2, SESSION + 2),
+                     QUIRE_ERR_REBALANCE_IN_PROGRESS);
+    join_inst(kgc, a2, "ia", SESSION + 3, &ja);
+    ck_assert_int_eq(ja.gen, 3);
+    ck_assert_str_eq(ja.leader, a2); /* the replaced leader leads now */
+    ck_assert_uint_eq(ja.nmembers, 1);
+    /* b's instance is free again: it joins as a new member */
+    join_inst(kgc, "", "ib", SESSION + 4, &jb);
+    ck_assert_int_eq(jb.err, QUIRE_ERR_NONE);
+    ck_assert_int_eq(jb.called, 0); /* waits for the rebalance */
+    qr_kgc_destroy(kgc);
+}
+END_TEST
+
+/* A static member restarting while the group rebalances: the old join
+ * is answered FENCED_INSTANCE_ID and the new one takes its place. */
+START_TEST(test_static_restart_while_joining)
+{
+    char a[128], b[128];
+    qr_kgc_t *kgc = two_static(a, b);
+    jrec_t ja, jb, jb2;
+    ck_assert_int_eq(qr_kgc_leave(kgc, "g", "", "nobody", 3),
+                     QUIRE_ERR_UNKNOWN_MEMBER_ID);
+    /* b rejoins with other metadata: a rebalance, b waits for a */
+    memset(&jb, 0, sizeof(jb));
+    qr_kgc_join_req_t r = jreq(b);
+    r.group_instance_id = "ib";
+    r.protocol_count = 1;
+    r.protocols = rr_only;
+    qr_kgc_join(kgc, &r, 3, on_join, &jb);
+    ck_assert_int_eq(jb.called, 0);
+    join_inst(kgc, "", "ib", 4, &jb2); /* b's process restarted */
+    ck_assert_int_eq(jb.called, 1);
+    ck_assert_int_eq(jb.err, QUIRE_ERR_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(jb2.called, 0);
+    join_inst(kgc, a, "ia", 5, &ja);
+    ck_assert_int_eq(ja.gen, 3);
+    ck_assert_int_eq(jb2.called, 1);
+    ck_assert_int_eq(jb2.gen, 3);
+    ck_assert_str_ne(jb2.member_id, b);
+    ck_assert_uint_eq(ja.nmembers, 2);
+    qr_kgc_destroy(kgc);
+}
+END_TEST
+
 START_TEST(test_pick)
 {
     /* the same answer whatever the order of the ids */
@@ -564,6 +739,9 @@ static Suite *kgc_suite(void)
     tcase_add_test(tc, test_standalone_commit);
     tcase_add_test(tc, test_rejoin_twice_and_unload);
     tcase_add_test(tc, test_list_and_destroy);
+    tcase_add_test(tc, test_static_restart);
+    tcase_add_test(tc, test_static_leader_and_expiry);
+    tcase_add_test(tc, test_static_restart_while_joining);
     tcase_add_test(tc, test_pick);
     suite_add_tcase(s, tc);
     return s;

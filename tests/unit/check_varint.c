@@ -319,6 +319,31 @@ START_TEST(test_cursor_and_buf)
 }
 END_TEST
 
+/* The loop-free size (issue 14) against the encoder and ceil(bits / 7),
+ * at both edges of every width: 2^k - 1 and 2^k for k in 0..63, and the
+ * one- and two-byte fast paths of the encoder at 0x7f/0x80 and
+ * 0x3fff/0x4000. */
+START_TEST(test_size_every_width)
+{
+    uint8_t out[QR_VARINT_MAX64];
+
+    for (int k = 0; k < 64; k++) {
+        uint64_t hi = (uint64_t)1 << k, lo = hi - 1, g = 0;
+        size_t want_hi = (size_t)(k + 1 + 6) / 7,
+               want_lo = k ? (size_t)(k + 6) / 7 : 1;
+
+        ck_assert_uint_eq(qr_varint_size_u64(hi), want_hi);
+        ck_assert_uint_eq(qr_varint_enc_u64(out, hi), want_hi);
+        ck_assert_int_eq(qr_varint_dec_u64(out, want_hi, &g), (int)want_hi);
+        ck_assert_uint_eq(g, hi);
+        ck_assert_uint_eq(qr_varint_size_u64(lo), want_lo);
+        ck_assert_uint_eq(qr_varint_enc_u64(out, lo), want_lo);
+        ck_assert_int_eq(qr_varint_dec_u64(out, want_lo, &g), (int)want_lo);
+        ck_assert_uint_eq(g, lo);
+    }
+}
+END_TEST
+
 START_TEST(test_sizes)
 {
     ck_assert_uint_eq(qr_varint_size_u32(0), 1);
@@ -348,6 +373,7 @@ static Suite *varint_suite(void)
                         (int)(sizeof(edges64) / sizeof(edges64[0])));
     tcase_add_test(tc, test_roundtrip_random);
     tcase_add_test(tc, test_sizes);
+    tcase_add_test(tc, test_size_every_width);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("malformed");
