@@ -17,7 +17,10 @@
 # N [2000000], COUNTS ["4 1000 10000"], OUT [/tmp/quire-partitions-<uid>],
 # QUIRE_PRODUCER_PROPS ["batch.size=16384 linger.ms=5
 # buffer.memory=268435456"]: the same for every P; 16 KiB batches (Kafka's
-# default) so that 10,000 open batches fit buffer.memory.
+# default) so that 10,000 open batches fit buffer.memory; QT_ZK_HEAP [1g]
+# (the harness ZooKeeper's heap); WAIT_S [300]. After kill -9 it waits for
+# the dead broker's ZooKeeper session to expire before starting it again
+# (18 s; not counted in the start-up time).
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,8 +43,9 @@ for bin in broker/quire-broker tools/quire-perf tools/quire-topics; do
     [ -x "$build/$bin" ] || die "no $build/$bin (set QUIRE_BUILD_DIR)"
 done
 rm -rf "$OUT" && mkdir -p "$OUT/broker" || die "cannot create $OUT"
-# 10,000 partitions hold 20,000+ files open (segment and index); the
-# broker inherits this limit
+# 10,000 partitions hold 10,000 files open (each active segment's log;
+# its indexes are mapped, without a descriptor); the broker raises its soft
+# limit to the hard one itself, and this raises the hard one where allowed
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 zk_port=$("$zksh" free-port) || die "no free port"

@@ -914,6 +914,11 @@ quire_err_t qr_zk_start(qr_zk_t *zk, char *errstr, size_t errstr_size)
     }
     if (open_handle(zk, errstr, errstr_size) != 0)
         return QUIRE_ERR_ZK;
+    /* The loop's clock as of now, not of its last iteration: a broker
+     * starts the session after loading its logs (after a crash, 10,000
+     * partitions took 54 s), and a timeout counted from before that load
+     * fired at once (issue 14). */
+    ev_now_update(zk->loop);
     ev_timer_start(zk->loop, &zk->conn_timeout);
     return QUIRE_ERR_NONE;
 }
