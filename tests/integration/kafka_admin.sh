@@ -16,61 +16,14 @@
 # Every wait is a bounded poll; no assertion is about time.
 set -u
 srcdir=${srcdir:-.}
-top_src=$(cd "$srcdir/../.." && pwd)
-top_build=$(cd "${top_builddir:-../..}" && pwd)
-zksh=$top_src/tests/harness/zk.sh
+# shellcheck source=kafka_harness.sh
+. "$srcdir/kafka_harness.sh"
+kafka_harness_init kafka_admin
 py="timeout 120 /usr/bin/python3 $srcdir/kafka_admin.py"
 topics=$top_build/tools/quire-topics
 
-[ -n "${QUIRE_TEST_ZK:-}" ] || { echo "QUIRE_TEST_ZK is not set"; exit 99; }
-command -v kcat >/dev/null || { echo "kcat missing"; exit 99; }
-/usr/bin/python3 -c 'import kafka, confluent_kafka' || exit 99
-
-fail=0
-check() { # description, condition (eval'd)
-    if eval "$2"; then echo "ok - $1"; else echo "FAIL - $1"; fail=1; fi
-}
-# waits up to $1 tenths of a second for a condition (eval'd)
-wait_for() {
-    local n=$1
-    shift
-    for _ in $(seq 1 "$n"); do
-        eval "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-state=$(mktemp -d)
-zk="$QUIRE_TEST_ZK/kafka_admin$$"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$state"
-}
-trap cleanup EXIT
-
-declare -A qport kport
-for id in 1 2; do
-    qport[$id]=$("$zksh" free-port) || exit 99
-    kport[$id]=$("$zksh" free-port) || exit 99
-    cat >"$state/b$id.properties" <<EOF2
-broker.id=$id
-listeners=PLAINTEXT://127.0.0.1:${qport[$id]},KAFKA://127.0.0.1:${kport[$id]}
-log.dirs=$state/logs$id
-zookeeper.connect=$zk
-num.network.threads=2
-log.retention.hours=100
-EOF2
-    "$top_build/broker/quire-broker" -p "$state/b$id.port" \
-        "$state/b$id.properties" >"$state/b$id.log" 2>&1 &
-    pids+=($!)
-done
-for id in 1 2; do
-    wait_for 300 '[ -s "$state/b$id.port" ]' ||
-        { cat "$state/b$id.log"; exit 99; }
-done
+kafka_brokers_start "num.network.threads=2
+log.retention.hours=100"
 kafka=127.0.0.1:${kport[1]},127.0.0.1:${kport[2]}
 wait_for 300 '[ "$(timeout 20 kcat -b "$kafka" -L 2>/dev/null |
     grep -c "^  broker [12] at")" -eq 2 ]' || exit 99

@@ -10,58 +10,16 @@
 # serving. Brokers are stopped by PID.
 set -u
 srcdir=${srcdir:-.}
-top_src=$(cd "$srcdir/../.." && pwd)
-top_build=$(cd "${top_builddir:-../..}" && pwd)
-zksh=$top_src/tests/harness/zk.sh
+# shellcheck source=kafka_harness.sh
+. "$srcdir/kafka_harness.sh"
+kafka_harness_init kafka_clients
 py=$srcdir/kafka_clients.py
 topics=$top_build/tools/quire-topics
 cprod=$top_build/tools/quire-console-producer
 ccons=$top_build/tools/quire-console-consumer
 
-[ -n "${QUIRE_TEST_ZK:-}" ] || { echo "QUIRE_TEST_ZK is not set"; exit 99; }
-for tool in kcat /usr/bin/python3; do
-    command -v "$tool" >/dev/null || { echo "$tool missing"; exit 99; }
-done
-/usr/bin/python3 -c 'import kafka, confluent_kafka' || exit 99
-
-fail=0
-check() { # description, condition (eval'd)
-    if eval "$2"; then echo "ok - $1"; else echo "FAIL - $1"; fail=1; fi
-}
-
-state=$(mktemp -d)
-zk="$QUIRE_TEST_ZK/kafka_clients$$"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$state"
-}
-trap cleanup EXIT
-
 # two brokers, each with a quire and a Kafka listener
-declare -A qport kport
-for id in 1 2; do
-    qport[$id]=$("$zksh" free-port) || exit 99
-    kport[$id]=$("$zksh" free-port) || exit 99
-    cat >"$state/b$id.properties" <<EOF
-broker.id=$id
-listeners=PLAINTEXT://127.0.0.1:${qport[$id]},KAFKA://127.0.0.1:${kport[$id]}
-log.dirs=$state/logs$id
-zookeeper.connect=$zk
-num.network.threads=1
-EOF
-    "$top_build/broker/quire-broker" -p "$state/b$id.port" \
-        "$state/b$id.properties" >"$state/b$id.log" 2>&1 &
-    pids+=($!)
-done
-for id in 1 2; do
-    for _ in $(seq 1 300); do
-        [ -s "$state/b$id.port" ] && break
-        sleep 0.1
-    done
-    [ -s "$state/b$id.port" ] || { cat "$state/b$id.log"; exit 99; }
-done
+kafka_brokers_start "num.network.threads=1"
 kafka=127.0.0.1:${kport[1]}
 "$topics" --zookeeper "$zk" --create --topic kt --partitions 3 \
     --replication-factor 1 >/dev/null || exit 99
