@@ -14,7 +14,7 @@
  * with RD_KAFKA_MSG_F_COPY to the unassigned partition (the sticky
  * partitioner's choice); every delivery report is counted, and a failed one
  * fails the run. The consumer assigns every partition at the beginning
- * (no group protocol) and reads with rd_kafka_consumer_poll() until N
+ * (no group protocol) and reads with rd_kafka_consume_batch_queue() until N
  * records arrived; librdkafka's fetch defaults are kept except
  * fetch.wait.max.ms=100. Both are bounded by RDKPERF_TIMEOUT seconds (120).
  */
@@ -108,12 +108,16 @@ static int produce(const char *brokers, const char *topic, long n, int size,
     return delivered == n && failed == 0 ? 0 : 1;
 }
 
+#define BATCH 10000 /* messages per rd_kafka_consume_batch_queue() */
+
 static int consume(const char *brokers, const char *topic, long n, double limit)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_partition_list_t *parts;
     rd_kafka_topic_t *rkt;
+    static rd_kafka_message_t *msgs[BATCH];
+    rd_kafka_queue_t *rkq;
     char err[256];
     rd_kafka_t *rk;
     double t0 = 0, dt;
@@ -145,18 +149,24 @@ static int consume(const char *brokers, const char *topic, long n, double limit)
     t0 = now();
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
+    /* in batches from the consumer queue, as rdkafka_performance -C does:
+     * one queue lock and wake-up per batch, not per message */
+    rkq = rd_kafka_queue_get_consumer(rk);
     while (got < n && now() - t0 < limit) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        ssize_t cnt = rd_kafka_consume_batch_queue(rkq, 100, msgs, BATCH);
 
-        if (!m)
-            continue;
-        if (!m->err)
-            got++;
-        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            fprintf(stderr, "rdkperf: consume: %s\n",
-                    rd_kafka_message_errstr(m));
-        rd_kafka_message_destroy(m);
+        for (ssize_t i = 0; i < cnt; i++) {
+            rd_kafka_message_t *m = msgs[i];
+
+            if (!m->err)
+                got++;
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                fprintf(stderr, "rdkperf: consume: %s\n",
+                        rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+        }
     }
+    rd_kafka_queue_destroy(rkq);
     dt = now() - t0;
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
