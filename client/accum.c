@@ -91,6 +91,11 @@ struct qr_accum {
  * reuse_wait). */
 #define SOFT_IN_FLIGHT 4
 #define SOFT_WAIT_MS   5
+/* ... but only while fewer than this many are alive: a sender spread over
+ * many partitions (issue 14: 1,000 of them) needs an open batch for each,
+ * which no pool of POOL_MAX can give back; there waiting only throttles
+ * it (1,000 partitions produced at 0.22x of 4 with the wait) */
+#define SOFT_MAX_ALIVE (4 * POOL_MAX)
 
 /* deadline_ms of an append that has not had to wait yet: read the clock
  * and add block_ms when it first does (see wait_memory) */
@@ -504,8 +509,9 @@ static quire_err_t wait_memory(qr_accum_t *acc, int64_t *deadline_ms,
  * back: a sender that outpaces the broker would otherwise fill all of
  * buffer.memory with new buffers, whose pages the kernel faults in and
  * zeroes one by one (on a VM, tens of microseconds each: as long as
- * sending the records). So when POOL_MAX batches are alive, SOFT_IN_FLIGHT
- * of them in flight (they will be given back) and none is pooled, a new
+ * sending the records). So when POOL_MAX (but fewer than SOFT_MAX_ALIVE)
+ * batches are alive, SOFT_IN_FLIGHT of them in flight (they will be given
+ * back) and none is pooled, a new
  * batch of batch.size first waits up to SOFT_WAIT_MS, or its deadline,
  * for one; then it is allocated as before, so buffer.memory stays the
  * bound. Not counted as a memory waiter: lingering batches are not made
@@ -606,7 +612,8 @@ static quire_err_t append_locked(qr_accum_t *acc, atopic_t *topic,
             continue;
         }
         if (cap == acc->conf.batch_size && !acc->pool && !reused &&
-            acc->batches >= POOL_MAX && acc->in_flight >= SOFT_IN_FLIGHT) {
+            acc->batches >= POOL_MAX && acc->batches < SOFT_MAX_ALIVE &&
+            acc->in_flight >= SOFT_IN_FLIGHT) {
             reused = 1;
             if (reuse_wait(acc, &deadline_ms, block_ms))
                 continue;
