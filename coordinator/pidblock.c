@@ -24,6 +24,10 @@ struct qr_pidblock {
     ev_async wake;  /* a network thread wants the next block */
     ev_timer retry; /* after a failed attempt */
     int fetching;   /* a ZooKeeper exchange is out (main loop) */
+    /* the block being written while fetching (main loop): kept here, not
+     * in the request's arg, so a request qr_zk_forget() drops at shutdown
+     * leaves nothing to free */
+    int64_t wstart, wend;
     pthread_mutex_t mu;
     /* guarded by mu: the current block [next, end] and the one after */
     int64_t next, end;
@@ -120,38 +124,34 @@ static void on_written(qr_zk_t *zk, const qr_zk_res_t *res, void *owner,
                        void *arg)
 {
     qr_pidblock_t *pb = owner;
-    int64_t *blk = arg;
 
     (void)zk;
+    (void)arg;
     if (res->rc == ZOK)
-        install(pb, blk[0], blk[1]);
+        install(pb, pb->wstart, pb->wend);
     else if (res->rc == ZBADVERSION || res->rc == ZNODEEXISTS) {
         pb->fetching = 0; /* another broker was first: read again */
         fetch(pb);
     } else
         failed(pb, "writing", res->rc);
-    free(blk);
 }
 
 static void write_block(qr_pidblock_t *pb, int64_t start, int version,
                         int create)
 {
-    int64_t *blk = qr_malloc(2 * sizeof(*blk));
     char *json;
     quire_err_t err;
 
-    blk[0] = start;
-    blk[1] = start + QR_PIDBLOCK_SIZE - 1;
-    json = qr_pidblock_json(pb->broker_id, blk[0], blk[1]);
+    pb->wstart = start;
+    pb->wend = start + QR_PIDBLOCK_SIZE - 1;
+    json = qr_pidblock_json(pb->broker_id, pb->wstart, pb->wend);
     err = create ? qr_zk_create(pb->zk, QR_PIDBLOCK_PATH, json,
-                                (int)strlen(json), 0, on_written, pb, blk)
+                                (int)strlen(json), 0, on_written, pb, NULL)
                  : qr_zk_set(pb->zk, QR_PIDBLOCK_PATH, json, (int)strlen(json),
-                             version, on_written, pb, blk);
+                             version, on_written, pb, NULL);
     free(json);
-    if (err != QUIRE_ERR_NONE) {
-        free(blk);
+    if (err != QUIRE_ERR_NONE)
         failed(pb, "writing", ZCONNECTIONLOSS);
-    }
 }
 
 static void on_read(qr_zk_t *zk, const qr_zk_res_t *res, void *owner, void *arg)
