@@ -51,6 +51,11 @@ static const qr_conf_prop_t props[] = {
      64, NULL, QR_CONF_F_RESTART,
      "Network threads, each with its own event loop; 0 = number of cores, "
      "at most 8"},
+    {"background.threads", QR_CONF_INT, OFF(background_threads), "10", 1,
+     64, NULL, QR_CONF_F_RESTART,
+     "Threads that fdatasync partitions (each sync runs on one; syncs of "
+     "different partitions run side by side and share the journal's "
+     "commit)"},
     {"num.partitions", QR_CONF_INT, OFF(num_partitions), "1", 1, 100000,
      NULL, QR_CONF_F_RESTART,
      "Partitions of an automatically created topic"},

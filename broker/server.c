@@ -1312,6 +1312,7 @@ static quire_err_t start_storage(qr_server_t *server)
     qr_logmgr_conf_defaults(&lconf);
     lconf.dirs = (const char *const *)bconf->log_dirs.v;
     lconf.ndirs = bconf->log_dirs.n;
+    lconf.flusher_threads = bconf->background_threads;
     qr_brokerconf_plog(bconf, &lconf.defaults);
     lconf.checkpoint_interval_ms =
         bconf->log_flush_offset_checkpoint_interval_ms;

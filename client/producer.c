@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "accum.h"
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "codec.h"
@@ -42,10 +43,16 @@ struct quire_producer {
      * in (senders) before it looks at closing, and out as its last touch
      * of the producer; close sets closing, wakes every blocked sender, and
      * polls until the count is 0 before it frees anything (a condition
-     * variable would need the sender to touch it after counting out). */
+     * variable would need the sender to touch it after counting out).
+     * They sit on a cache line of their own: senders is written twice per
+     * record by the application's threads, and the fields around it are
+     * read (avail_gen written) by the loop thread for every batch; sharing
+     * a line, each record moved it between the two cores. */
+    qr_idemprod_t *idem; /* issue 22: NULL when idempotence is off */
+    char pad0[QR_CACHE_LINE];
     atomic_int senders;
     atomic_int closing;
-    qr_idemprod_t *idem; /* issue 22: NULL when idempotence is off */
+    char pad1[QR_CACHE_LINE - 2 * sizeof(atomic_int)];
 };
 
 /* One Produce request in flight: its batches in payload order. */

@@ -35,6 +35,11 @@ char *qr_strdup(const char *s);
  * @locality any @locks none */
 char *qr_strndup(const char *s, size_t n);
 
+/** @brief Bytes of a cache line on the machines quire targets (x86-64,
+ * arm64): what keeps a field written by one thread off the line another
+ * thread reads. */
+#define QR_CACHE_LINE 64
+
 /** @brief Number of elements of a true array (not a pointer). */
 #define QR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
