@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ struct qr_logmgr {
     int64_t tick_ms;                         /* lock: the janitor's period */
     int64_t base_tick_ms;                    /* from the broker's settings */
     qr_flusher_t *flusher;
+    int pool_threads; /* flusher_threads: also the closers at shutdown */
     pthread_t janitor;
     int janitor_started;
     qr_plog_append_cb *on_append;
@@ -529,6 +531,7 @@ quire_err_t qr_logmgr_open(const qr_logmgr_conf_t *conf, qr_logmgr_t **mgrp,
     mgr->tick_ms = mgr->base_tick_ms = tick_of(&conf->defaults);
     mgr->on_append = conf->on_append;
     mgr->on_append_opaque = conf->on_append_opaque;
+    mgr->pool_threads = conf->flusher_threads;
     mgr->dirs = qr_calloc(conf->ndirs, sizeof(*mgr->dirs));
     mgr->ndirs = conf->ndirs;
     for (size_t i = 0; i < conf->ndirs; i++) {
@@ -609,10 +612,60 @@ quire_err_t qr_logmgr_checkpoint(qr_logmgr_t *mgr)
     return ret;
 }
 
+/* ---- closing every partition (shutdown) ---- */
+
+/* The partitions taken from the table, closed by a few threads at once:
+ * each close is an fdatasync or more, and 10,000 of them one after another
+ * took minutes (issue 14); the disk takes syncs of different files
+ * together (one journal commit covers many). Each entry is touched by the
+ * one thread that took its index. */
+typedef struct close_all {
+    mgr_part_t *parts;
+    size_t n;
+    atomic_size_t next;
+    quire_err_t *errs; /* qr_plog_close()'s result */
+    int *offline;      /* offline before the close began */
+} close_all_t;
+
+static void *closer_main(void *arg)
+{
+    close_all_t *ca = arg;
+    size_t i;
+
+    while ((i = atomic_fetch_add(&ca->next, 1)) < ca->n) {
+        qr_plog_t *part = ca->parts[i].part;
+        ca->offline[i] = qr_plog_offline(part);
+        qr_plog_keep(part); /* the close consumes it; the table's stays */
+        ca->errs[i] = qr_plog_close(part);
+    }
+    return NULL;
+}
+
+/* Closes @p ca's partitions on up to @p nthreads threads, this one among
+ * them, and returns when every close has returned. */
+static void close_parts(close_all_t *ca, int nthreads)
+{
+    size_t nextra = nthreads > 1 ? (size_t)nthreads - 1 : 0;
+    pthread_t *th;
+    size_t started = 0;
+
+    if (nextra > ca->n / 2) /* a thread is worth two closes at least */
+        nextra = ca->n / 2;
+    th = qr_calloc(nextra ? nextra : 1, sizeof(*th));
+    for (; started < nextra; started++)
+        if (pthread_create(&th[started], NULL, closer_main, ca) != 0)
+            break; /* fewer threads: the others (and this one) do it */
+    closer_main(ca);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+}
+
 quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
 {
     quire_err_t ret = QUIRE_ERR_NONE;
     int *dir_ok;
+    close_all_t ca;
 
     if (!mgr)
         return QUIRE_ERR_NONE;
@@ -626,21 +679,33 @@ quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
     for (size_t i = 0; i < mgr->ndirs; i++)
         dir_ok[i] = mgr->dirs[i].online && mgr->dirs[i].lock_fd >= 0 &&
                     !mgr->dirs[i].load_failed;
-    while (mgr->nparts > 0) {
-        mgr_part_t mp = take_part(mgr, mgr->nparts - 1);
-        qr_plog_t *part = mp.part;
-        int offline = qr_plog_offline(part);
-        qr_plog_keep(part);
-        quire_err_t err = qr_plog_close(part);
-        if (err != QUIRE_ERR_NONE || offline) {
-            dir_ok[mp.dir] = 0;
+    /* Every partition out of the table, then all closed; the checkpoints
+     * are written below, once every close returned: each names only
+     * partitions whose close synced them. */
+    pthread_mutex_lock(&mgr->lock);
+    ca.parts = mgr->parts;
+    ca.n = mgr->nparts;
+    mgr->parts = NULL;
+    mgr->nparts = mgr->cap = 0;
+    pthread_mutex_unlock(&mgr->lock);
+    atomic_init(&ca.next, 0);
+    ca.errs = qr_calloc(ca.n ? ca.n : 1, sizeof(*ca.errs));
+    ca.offline = qr_calloc(ca.n ? ca.n : 1, sizeof(*ca.offline));
+    close_parts(&ca, mgr->pool_threads);
+    for (size_t i = 0; i < ca.n; i++) {
+        mgr_part_t *mp = &ca.parts[i];
+        if (ca.errs[i] != QUIRE_ERR_NONE || ca.offline[i]) {
+            dir_ok[mp->dir] = 0;
             if (ret == QUIRE_ERR_NONE)
                 ret = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        } else {
+            note_part(&mgr->dirs[mp->dir], mp->part);
         }
-        if (!offline && err == QUIRE_ERR_NONE)
-            note_part(&mgr->dirs[mp.dir], part);
-        qr_plog_release(part);
+        qr_plog_release(mp->part);
     }
+    free(ca.errs);
+    free(ca.offline);
+    free(ca.parts);
     qr_flusher_destroy(mgr->flusher);
     mgr->flusher = NULL;
     for (size_t i = 0; i < mgr->ndirs; i++) {

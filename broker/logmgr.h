@@ -11,7 +11,9 @@
  * left offline; its partitions are unavailable (KAFKA_STORAGE_ERROR) and
  * the broker carries on with the others.
  *
- * Threads it owns: the flusher threads (flusher.h) and one janitor that, on
+ * Threads it owns: the flusher threads (flusher.h), at shutdown as many
+ * closer threads, which close the partitions side by side (each close
+ * syncs), and one janitor that, on
  * a timer, runs the periodic flush (log.flush.interval.ms), retention
  * (log.retention.check.interval.ms), the delayed unlink of deleted segments
  * (log.segment.delete.delay.ms) and the checkpoint write
@@ -36,7 +38,8 @@ typedef struct qr_logmgr_conf {
     const char *const *dirs; /* log.dirs; borrowed during open (copied) */
     size_t ndirs;
     qr_plog_conf_t defaults;        /* the broker-wide log settings */
-    int flusher_threads;            /* fdatasync threads; default 2 */
+    int flusher_threads;            /* fdatasync threads, and the closers
+                                       at shutdown; default 2 */
     int64_t checkpoint_interval_ms; /* log.flush.offset.checkpoint.interval
                                        .ms: 60000 */
     qr_plog_append_cb *on_append;   /* passed to every partition */
@@ -137,8 +140,10 @@ qr_flusher_t *qr_logmgr_flusher(qr_logmgr_t *mgr);
 
 /**
  * @brief Clean shutdown: stops the janitor, closes every partition
- * (fdatasync, indexes trimmed), stops the flushers, writes the checkpoints
- * and the clean-shutdown markers, unlocks the dirs, frees @p mgr. Accepts
+ * (fdatasync, indexes trimmed; on up to flusher_threads threads at once),
+ * then, once every close returned, stops the flushers, writes the
+ * checkpoints and the clean-shutdown markers, unlocks the dirs, frees
+ * @p mgr. Accepts
  * NULL. References still held elsewhere stay valid but their logs are
  * closed.
  * @returns QUIRE_ERR_NONE or the first error (a dir whose files could not
