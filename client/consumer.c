@@ -59,10 +59,12 @@ static void oft_stopping(quire_consumer_t *c);
 static void chunk_release(quire_consumer_t *c, chunk_t *ch)
 {
     pthread_mutex_lock(&c->lock);
-    if (ch->cp)
+    if (ch->cp) {
         ch->cp->queued -= ch->len;
+        c->queued -= ch->len;
+    }
     if (ch->fb && --ch->fb->refs == 0) {
-        free(ch->fb->data);
+        qr_rxpool_put(c->cl->rxpool, ch->fb->data);
         free(ch->fb);
     }
     pthread_mutex_unlock(&c->lock);
@@ -226,6 +228,7 @@ static void take_records(quire_consumer_t *c, cpart_t *cp, const fentry_t *e,
     ch->len = off;
     fb->refs++;
     cp->queued += off;
+    c->queued += off;
     cp->rxbytes += (int64_t)off;
     cp->fetch_offset = next;
     chunk_append(c, ch);
@@ -300,7 +303,7 @@ static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
             queue_error(c, cp, pr->error_code, e->offset);
     }
     if (fb && fb->refs == 0) {
-        free(fb->data);
+        qr_rxpool_put(c->cl->rxpool, fb->data);
         free(fb);
     }
     pthread_mutex_unlock(&c->lock);
@@ -362,7 +365,7 @@ static void on_list_offsets(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
 
 /* Sends one request for the partitions of @p list (all led by @p node). */
 static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
-                          size_t n, int fetch)
+                          size_t n, int fetch, int32_t max_bytes)
 {
     qr_bconn_t *conn = qr_client_conn(c->cl, node);
     fctx_t *ctx;
@@ -428,7 +431,7 @@ static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
         req.u.fetch.replica_id = -1;
         req.u.fetch.max_wait_ms = c->conf->fetch_max_wait_ms;
         req.u.fetch.min_bytes = c->conf->fetch_min_bytes;
-        req.u.fetch.max_bytes = c->conf->fetch_max_bytes;
+        req.u.fetch.max_bytes = max_bytes;
         req.u.fetch.topic_count = nt;
         req.u.fetch.topics = tops;
         timeout = c->conf->request_timeout_ms + c->conf->fetch_max_wait_ms;
@@ -465,6 +468,11 @@ static void consumer_run(qr_client_t *cl, void *arg)
     quire_consumer_t *c = arg;
     int64_t now = qr_clock_mono_ms();
     size_t queued_max = 2 * (size_t)c->conf->max_partition_fetch_bytes;
+    /* issue 14: what the queue over all partitions may still take.
+     * Unbounded, 1,000 partitions pulled whole 50 MiB responses one after
+     * another into fresh pages, faster than poll could read them */
+    size_t total_max = (size_t)c->conf->queued_max_kbytes * 1024;
+    int32_t max_bytes;
     cpart_t **todo;
     int32_t *lead;
     size_t n = 0;
@@ -482,8 +490,14 @@ static void consumer_run(qr_client_t *cl, void *arg)
         free(lead);
         return;
     }
+    max_bytes = c->queued >= total_max ? 0
+                : total_max - c->queued < (size_t)c->conf->fetch_max_bytes
+                    ? (int32_t)(total_max - c->queued)
+                    : c->conf->fetch_max_bytes;
     for (int fetch = 0; fetch < 2; fetch++) {
         n = 0;
+        if (fetch && max_bytes == 0)
+            break; /* the queue is full: poll makes room and kicks */
         for (size_t i = 0; i < c->part_cnt; i++) {
             cpart_t *cp = c->parts[i];
 
@@ -518,7 +532,7 @@ static void consumer_run(qr_client_t *cl, void *arg)
                     lead[j] = -1;
                 }
             }
-            send_for_node(c, node, mine, m, fetch);
+            send_for_node(c, node, mine, m, fetch, max_bytes);
             free(mine);
         }
     }
@@ -1257,7 +1271,7 @@ quire_err_t quire_consumer_close(quire_consumer_t *c)
     for (ch = c->q_head; ch; ch = next) {
         next = ch->next;
         if (ch->fb && --ch->fb->refs == 0) {
-            free(ch->fb->data);
+            qr_rxpool_put(c->cl->rxpool, ch->fb->data);
             free(ch->fb);
         }
         qr_cgev_free(ch->ev);
