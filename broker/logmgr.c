@@ -707,9 +707,10 @@ quire_err_t qr_logmgr_checkpoint(qr_logmgr_t *mgr)
 /* ---- closing every partition (shutdown) ---- */
 
 /* The partitions taken from the table, closed side by side (run_pool):
- * each close is an fdatasync or more, and 10,000 of them one after another
- * took minutes (issue 14); the disk takes syncs of different files
- * together (one journal commit covers many). */
+ * each close is three syncs (the .log, both trimmed indexes), and 10,000
+ * of them one after another took minutes (issue 14); syncs of different
+ * files wait on the device together (and share a journal commit where
+ * there is a journal). */
 typedef struct close_all {
     mgr_part_t *parts;
     quire_err_t *errs; /* qr_plog_close()'s result */
