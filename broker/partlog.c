@@ -1931,7 +1931,10 @@ quire_err_t qr_plog_close(qr_plog_t *part)
     if (!atomic_load(&part->offline)) {
         /* Everything durable (flush requests complete here), then the
          * active segment sealed, and its trimmed indexes synced; under the
-         * sync lock, so a flusher's failure is never overtaken. */
+         * sync lock, so a flusher's failure is never overtaken. The .log
+         * is not synced again: that flush covered every byte of it, and
+         * nothing is written to a closed log (appends and truncations
+         * check part->closed under part->lock, set by mark_gone()). */
         err = qr_plog_flush(part);
         pthread_mutex_lock(&part->sync_lock);
         pthread_mutex_lock(&part->lock);
@@ -1939,7 +1942,7 @@ quire_err_t qr_plog_close(qr_plog_t *part)
         if (err == QUIRE_ERR_NONE && seg && !atomic_load(&part->offline)) {
             err = qr_seg_seal(seg);
             if (err == QUIRE_ERR_NONE)
-                err = qr_seg_flush(seg);
+                err = qr_seg_sync_indexes(seg);
             if (err != QUIRE_ERR_NONE)
                 qr_plog_sync_failed(part, "sealing at close failed");
         }
