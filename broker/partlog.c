@@ -900,14 +900,22 @@ void qr_plog_sync_failed(qr_plog_t *part, const char *why)
 {
     char path[PATH_MAX + 64], line[32];
     int64_t rp = qr_plog_recovery_point(part);
-    int fd, ok = 0;
+    int fd, ok = 0, n;
 
-    qr_plog_set_offline(part, why);
-    /* Once per failure is enough: the first marker holds the point. */
+    /* The marker first, offline after: offline fails every produce at
+     * once, and a client that saw its records fail may have the broker
+     * killed (check_powerloss test_fsync_error did, 120 ms later, under
+     * ASan); a restart without the marker would trust the pages the
+     * failed sync left in the page cache and append after them. Records
+     * appended meanwhile wait for a sync that now fails: never
+     * acknowledged with acks=all. Once per failure is enough: the first
+     * marker holds the point. */
     snprintf(path, sizeof(path), "%s/%s", part->dir, QR_PLOG_FSYNC_FAILED_FILE);
-    if (access(path, F_OK) == 0)
+    if (access(path, F_OK) == 0) {
+        qr_plog_set_offline(part, why);
         return;
-    int n = snprintf(line, sizeof(line), "%lld\n", (long long)rp);
+    }
+    n = snprintf(line, sizeof(line), "%lld\n", (long long)rp);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
@@ -915,6 +923,7 @@ void qr_plog_sync_failed(qr_plog_t *part, const char *why)
     }
     if (ok)
         ok = qr_ckpt_sync_dir(part->dir) == QUIRE_ERR_NONE;
+    qr_plog_set_offline(part, why);
     if (ok)
         QR_LOG_ERR("LOG",
                    "%s: sync failed; the next open truncates the log back to "
