@@ -521,7 +521,11 @@ static void consumer_run(qr_client_t *cl, void *arg)
         free(lead);
         return;
     }
-    max_bytes = c->queued >= total_max ? 0
+    /* a quarter of it free at least: a queue kept just under full by a
+     * slow poll would otherwise be topped up one batch per Fetch, each
+     * naming every partition */
+    max_bytes = c->queued >= total_max || total_max - c->queued < total_max / 4
+                    ? 0
                 : total_max - c->queued < (size_t)c->conf->fetch_max_bytes
                     ? (int32_t)(total_max - c->queued)
                     : c->conf->fetch_max_bytes;
