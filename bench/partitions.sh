@@ -20,7 +20,8 @@
 # N [2000000], COUNTS ["4 1000 10000"], OUT [/tmp/quire-partitions-<uid>],
 # QUIRE_PRODUCER_PROPS ["batch.size=16384 linger.ms=5
 # buffer.memory=268435456"]: the same for every P; 16 KiB batches (Kafka's
-# default) so that 10,000 open batches fit buffer.memory; QT_ZK_HEAP [1g]
+# default) so that 10,000 open batches fit buffer.memory; BROKER_PROPS
+# [empty]: more server.properties lines (e.g. "background.threads=2"); QT_ZK_HEAP [1g]
 # (the harness ZooKeeper's heap); WAIT_S [300]. After kill -9 it waits for
 # the dead broker's ZooKeeper session to expire before starting it again
 # (18 s; not counted in the start-up time).
@@ -67,6 +68,7 @@ broker.id=1
 listeners=PLAINTEXT://127.0.0.1:0
 zookeeper.connect=$connect
 log.dirs=$OUT/broker/data
+${BROKER_PROPS:-}
 PROPS
 
 # start_broker LABEL: starts it, waits for the port; sets t_exec

@@ -44,9 +44,44 @@ typedef struct fentry {
 
 typedef struct fctx {
     quire_consumer_t *c;
+    int32_t node; /* the broker asked */
     size_t n;
     fentry_t e[];
 } fctx_t;
+
+/* Whether @p node has a Fetch in flight. Lock held. */
+static int fetching(const quire_consumer_t *c, int32_t node)
+{
+    for (size_t i = 0; i < c->fetching_cnt; i++)
+        if (c->fetching[i] == node)
+            return 1;
+    return 0;
+}
+
+/* Marks @p node as having a Fetch in flight (@p on) or not. Lock held.
+ * @returns 0, or -1 out of memory (nothing marked). */
+static int fetching_set(quire_consumer_t *c, int32_t node, int on)
+{
+    if (!on) {
+        for (size_t i = 0; i < c->fetching_cnt; i++)
+            if (c->fetching[i] == node) {
+                c->fetching[i] = c->fetching[--c->fetching_cnt];
+                break;
+            }
+        return 0;
+    }
+    if (c->fetching_cnt == c->fetching_cap) {
+        size_t cap = c->fetching_cap ? 2 * c->fetching_cap : 8;
+        int32_t *v = realloc(c->fetching, cap * sizeof(*v));
+
+        if (!v)
+            return -1;
+        c->fetching = v;
+        c->fetching_cap = cap;
+    }
+    c->fetching[c->fetching_cnt++] = node;
+    return 0;
+}
 
 #define SCRATCH_MAX (256u << 20)
 
@@ -291,6 +326,9 @@ static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
     (void)conn;
     if (err == QUIRE_ERR_NONE && resp->error_code != QUIRE_ERR_NONE)
         err = resp->error_code;
+    pthread_mutex_lock(&c->lock);
+    fetching_set(c, ctx->node, 0);
+    pthread_mutex_unlock(&c->lock);
     if (err == QUIRE_ERR_NONE) {
         fb = malloc(sizeof(*fb));
         if (fb) {
@@ -407,7 +445,8 @@ static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
     int timeout;
 
     if (!conn || qr_bconn_state(conn) != QR_BCONN_UP ||
-        qr_bconn_pending(conn) >= c->conf->max_in_flight)
+        qr_bconn_pending(conn) >= c->conf->max_in_flight ||
+        (fetch && fetching(c, node)))
         return;
     ctx = malloc(sizeof(*ctx) + n * sizeof(fentry_t));
     tops = calloc(n, fetch ? sizeof(qr_fetch_topic_t)
@@ -422,6 +461,7 @@ static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
     }
     memset(&req, 0, sizeof(req));
     ctx->c = c;
+    ctx->node = node;
     ctx->n = n;
     for (size_t i = 0; i < n; i++) {
         cpart_t *cp = list[i];
@@ -473,11 +513,19 @@ static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
         req.u.list_offsets.topics = tops;
         timeout = c->conf->request_timeout_ms;
     }
+    if (fetch && fetching_set(c, node, 1) != 0) {
+        free(ctx);
+        free(tops);
+        free(parts);
+        return;
+    }
     err = qr_bconn_send(conn, &req, NULL, 0, 1, timeout,
                         fetch ? on_fetch : on_list_offsets, ctx);
     free(tops);
     free(parts);
     if (err != QUIRE_ERR_NONE) {
+        if (fetch)
+            fetching_set(c, node, 0);
         free(ctx);
         return;
     }
@@ -1341,6 +1389,7 @@ quire_err_t quire_consumer_close(quire_consumer_t *c)
         free(c->parts[i]);
     }
     free(c->parts);
+    free(c->fetching);
     free(c->scratch);
     free(c->hdrs);
     free(c->hkeys);

@@ -78,6 +78,12 @@ struct quire_consumer {
     int manual;            /* assign() was used: no subscribe */
     struct qr_oft *oft;    /* offsets_for_times lookups waiting; lock */
     size_t queued;         /* bytes of every chunk on the ready queue; lock */
+    /* brokers with a Fetch in flight (loop thread, under lock): one at a
+     * time each, as Kafka's consumer does; a broker answers a connection's
+     * requests in order, so a second Fetch for other partitions waited
+     * behind one parked for fetch.max.wait.ms */
+    int32_t *fetching;
+    size_t fetching_cnt, fetching_cap;
     /* ---- the polling thread's ---- */
     chunk_t *cur;
     size_t cur_off;
