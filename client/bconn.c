@@ -68,6 +68,7 @@ struct qr_bconn {
     void (*on_up)(qr_bconn_t *conn, void *owner);
     void *owner;
     qr_cstats_broker_t *stats; /* borrowed; may be NULL */
+    qr_rxpool_t *rxpool;       /* borrowed; may be NULL (plain malloc) */
     /* read side */
     uint8_t *stage; /* owned, STAGE_SIZE */
     size_t stage_len;
@@ -82,6 +83,15 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ---- setup ---- */
+
+/* A response buffer back where it came from. */
+static void frame_put(qr_bconn_t *conn, uint8_t *buf)
+{
+    if (conn->rxpool)
+        qr_rxpool_put(conn->rxpool, buf);
+    else
+        free(buf);
+}
 
 static int open_socket(const char *host, int port, int *fdp)
 {
@@ -145,6 +155,7 @@ quire_err_t qr_bconn_new(struct ev_loop *loop, int32_t node_id,
     conn->on_up = conf->on_up;
     conn->owner = conf->owner;
     conn->stats = conf->stats;
+    conn->rxpool = conf->rxpool;
     conn->lim.max_frame =
         conf->max_frame ? conf->max_frame : QR_FRAME_MAX_DEFAULT;
     conn->lim.max_header = QR_FRAME_RESP_HEADER_MAX;
@@ -305,7 +316,7 @@ void qr_bconn_close(qr_bconn_t *conn, quire_err_t why)
     if (conn->fd >= 0)
         close(conn->fd);
     conn->fd = -1;
-    free(conn->frame);
+    frame_put(conn, conn->frame);
     conn->frame = NULL;
     /* oldest first: written requests, then the unwritten ones */
     aw = conn->aw_head;
@@ -533,7 +544,7 @@ static void dispatch(qr_bconn_t *conn, uint8_t *buf, size_t size)
                     conn->name, quire_err2str(err), resp.correlation_id,
                     r ? r->corr : -1);
         qr_wire_resp_free(&resp);
-        free(buf);
+        frame_put(conn, buf);
         qr_bconn_close(conn, QUIRE_ERR_NETWORK_EXCEPTION);
         return;
     }
@@ -549,7 +560,7 @@ static void dispatch(qr_bconn_t *conn, uint8_t *buf, size_t size)
     }
     r->cb(conn, QUIRE_ERR_NONE, &resp, &buf, r->arg);
     qr_wire_resp_free(&resp);
-    free(buf);
+    frame_put(conn, buf);
     preq_free(r);
 }
 
@@ -568,7 +579,9 @@ static void parse_stage(qr_bconn_t *conn)
         if (err == QUIRE_ERR_NEED_MORE) {
             if (frame.size > STAGE_SIZE) {
                 /* bounded by lim.max_frame in qr_frame_parse */
-                conn->frame = malloc(frame.size);
+                conn->frame = conn->rxpool
+                                  ? qr_rxpool_get(conn->rxpool, frame.size)
+                                  : malloc(frame.size);
                 if (!conn->frame) {
                     qr_bconn_close(conn, QUIRE_ERR_NO_MEMORY);
                     return;

@@ -9,9 +9,10 @@
  * batches), written with writev as the socket accepts them. Payload pieces
  * must stay valid until the request's callback runs.
  *
- * Reads: every response frame ends up in a malloc'd buffer of its own size
- * (bounded by the frame limits before any allocation), which the callback
- * may take (the consumer keeps fetched data without a copy).
+ * Reads: every response frame ends up in a buffer of its own (bounded by
+ * the frame limits before any allocation) from the connection's rxpool,
+ * which the callback may take (the consumer keeps fetched data without a
+ * copy) and gives back with qr_rxpool_put.
  *
  * Failure: a socket error, a malformed or unexpected frame, or a request
  * past its deadline closes the connection; every request still pending is
@@ -35,6 +36,7 @@
 #include "cstats.h"
 #include "err.h"
 #include "frame.h"
+#include "rxpool.h"
 #include "wire.h"
 
 typedef struct qr_bconn qr_bconn_t;
@@ -52,8 +54,9 @@ typedef enum qr_bconn_state {
  * @param resp  borrowed for the call; Fetch `records` point into
  *              *@p framebuf.
  * @param framebuf the frame's buffer (owned by the connection): the
- *              callback may take it by setting *framebuf = NULL, and free()
- *              it later. NULL when there is no response.
+ *              callback may take it by setting *framebuf = NULL, and give
+ *              it back later with qr_rxpool_put() on the pool in the
+ *              connection's conf. NULL when there is no response.
  * @param arg   the pointer given to qr_bconn_send.
  */
 typedef void(qr_bconn_cb)(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
@@ -73,6 +76,9 @@ typedef struct qr_bconn_conf {
     /** Counters to bump (borrowed; must outlive the connection; may be
      * NULL): requests, bytes, round trips, connects (cstats.h). */
     qr_cstats_broker_t *stats;
+    /** Where response buffers come from and go back to (borrowed; must
+     * outlive the connection and every buffer it handed out). */
+    qr_rxpool_t *rxpool;
 } qr_bconn_conf_t;
 
 /**

@@ -133,6 +133,13 @@ static const prop_t props[] = {
      "1048576", 1, IMAX, "most bytes of one partition per fetch", NULL},
     {"fetch.max.bytes", T_INT, OFF(fetch_max_bytes), "52428800", 1, IMAX,
      "most bytes per fetch response", NULL},
+    {"queued.max.messages.kbytes", T_INT, OFF(queued_max_kbytes), "65536", 1,
+     2097151,
+     "most kilobytes of fetched records waiting for poll, over all "
+     "partitions: no fetch is sent while they are more, and a fetch asks "
+     "for no more than what is left (fetch.max.bytes at most; one batch "
+     "larger than that still comes whole)",
+     NULL},
     {"allow.auto.create.topics", T_ENUM, OFF(allow_auto_create_topics), "", 0,
      0,
      "ask the broker to create a topic that does not exist when its "

@@ -46,6 +46,7 @@ struct quire_conf {
     int fetch_max_wait_ms;
     int max_partition_fetch_bytes;
     int fetch_max_bytes;
+    int queued_max_kbytes; /* queued.max.messages.kbytes */
     /* ---- consumer group ---- */
     char *group_id;
     int allow_auto_create_topics; /* 0, 1, or -1: the client's default */

@@ -326,6 +326,7 @@ static qr_bconn_t *broker_conn(qr_client_t *cl, cbroker_t *b)
         .on_up = on_conn_up,
         .owner = cl,
         .stats = b->stats,
+        .rxpool = cl->rxpool,
     };
     qr_bconn_t *conn;
 
@@ -964,7 +965,10 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
     cl->ctx = ctx;
     cl->meta_needed = 1;
     cl->stats = qr_cstats_new();
-    if (!cl->stats) {
+    cl->rxpool = qr_rxpool_new();
+    if (!cl->stats || !cl->rxpool) {
+        qr_cstats_destroy(cl->stats);
+        qr_rxpool_destroy(cl->rxpool);
         free(cl->wanted);
         free(cl);
         return QUIRE_ERR_NO_MEMORY;
@@ -1090,6 +1094,7 @@ void qr_client_destroy(qr_client_t *cl)
     free(cl->wanted);
     topics_free(cl->topics, cl->topic_cnt);
     qr_cstats_destroy(cl->stats);
+    qr_rxpool_destroy(cl->rxpool); /* after the connections' buffers */
     qr_logsink_fini(&cl->logs);
     pthread_cond_destroy(&cl->cv);
     pthread_mutex_destroy(&cl->lock);

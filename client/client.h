@@ -27,6 +27,7 @@
 #include "cstats.h"
 #include "err.h"
 #include "logsink.h"
+#include "rxpool.h"
 
 typedef struct qr_client qr_client_t;
 
@@ -106,6 +107,8 @@ struct qr_client {
     int all_down;      /* loop: the error callback was told */
     /* ---- issue 15: statistics (loop thread) ---- */
     qr_cstats_t *stats;   /* owned */
+    /* ---- issue 14: large response buffers (any thread) ---- */
+    qr_rxpool_t *rxpool; /* owned */
     ev_timer stats_timer; /* every statistics.interval.ms, when set */
     char stats_name[96];  /* "<client.id>#<type>-<n>" */
 };

@@ -59,10 +59,12 @@ static void oft_stopping(quire_consumer_t *c);
 static void chunk_release(quire_consumer_t *c, chunk_t *ch)
 {
     pthread_mutex_lock(&c->lock);
-    if (ch->cp)
+    if (ch->cp) {
         ch->cp->queued -= ch->len;
+        c->queued -= ch->len;
+    }
     if (ch->fb && --ch->fb->refs == 0) {
-        free(ch->fb->data);
+        qr_rxpool_put(c->cl->rxpool, ch->fb->data);
         free(ch->fb);
     }
     pthread_mutex_unlock(&c->lock);
@@ -156,21 +158,50 @@ static void backoff(quire_consumer_t *c, cpart_t *cp, quire_err_t err)
     qr_client_run_at(c->cl, at);
 }
 
+/* Where the next partition of a response is looked for first: brokers
+ * answer in the order asked, so a walk over the request finds each one
+ * there, and 1,000 partitions cost 1,000 steps, not 500,000. */
+typedef struct presp_cur {
+    size_t t, i;
+} presp_cur_t;
+
 static const void *find_presp(const qr_resp_t *resp, const char *topic,
-                              int32_t partition, int fetch)
+                              int32_t partition, int fetch, presp_cur_t *cur)
 {
     if (fetch) {
         const qr_fetch_resp_t *f = &resp->u.fetch;
 
+        if (cur->t < f->topic_count &&
+            cur->i < f->topics[cur->t].partition_count &&
+            f->topics[cur->t].partitions[cur->i].partition == partition &&
+            f->topics[cur->t].topic &&
+            !strcmp(f->topics[cur->t].topic, topic)) {
+            const qr_fetch_part_resp_t *pr =
+                &f->topics[cur->t].partitions[cur->i];
+
+            if (++cur->i == f->topics[cur->t].partition_count) {
+                cur->t++;
+                cur->i = 0;
+            }
+            return pr;
+        }
         for (size_t t = 0; t < f->topic_count; t++)
             if (f->topics[t].topic && !strcmp(f->topics[t].topic, topic))
                 for (size_t i = 0; i < f->topics[t].partition_count; i++)
-                    if (f->topics[t].partitions[i].partition == partition)
+                    if (f->topics[t].partitions[i].partition == partition) {
+                        cur->t = t;
+                        cur->i = i + 1;
+                        if (cur->i == f->topics[t].partition_count) {
+                            cur->t++;
+                            cur->i = 0;
+                        }
                         return &f->topics[t].partitions[i];
+                    }
         return NULL;
     }
     const qr_list_offsets_resp_t *l = &resp->u.list_offsets;
 
+    (void)cur; /* a few partitions at a time: the plain walk */
     for (size_t t = 0; t < l->topic_count; t++)
         if (l->topics[t].topic && !strcmp(l->topics[t].topic, topic))
             for (size_t i = 0; i < l->topics[t].partition_count; i++)
@@ -226,6 +257,7 @@ static void take_records(quire_consumer_t *c, cpart_t *cp, const fentry_t *e,
     ch->len = off;
     fb->refs++;
     cp->queued += off;
+    c->queued += off;
     cp->rxbytes += (int64_t)off;
     cp->fetch_offset = next;
     chunk_append(c, ch);
@@ -253,6 +285,7 @@ static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
     fctx_t *ctx = arg;
     quire_consumer_t *c = ctx->c;
     fbuf_t *fb = NULL;
+    presp_cur_t cur = {0, 0};
     int stale = 0;
 
     (void)conn;
@@ -281,7 +314,7 @@ static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
             stale = 1;
             continue;
         }
-        pr = find_presp(resp, cp->topic, cp->partition, 1);
+        pr = find_presp(resp, cp->topic, cp->partition, 1, &cur);
         if (!pr) {
             backoff(c, cp, QUIRE_ERR_UNKNOWN_SERVER_ERROR);
             continue;
@@ -300,7 +333,7 @@ static void on_fetch(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
             queue_error(c, cp, pr->error_code, e->offset);
     }
     if (fb && fb->refs == 0) {
-        free(fb->data);
+        qr_rxpool_put(c->cl->rxpool, fb->data);
         free(fb);
     }
     pthread_mutex_unlock(&c->lock);
@@ -315,6 +348,7 @@ static void on_list_offsets(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
 {
     fctx_t *ctx = arg;
     quire_consumer_t *c = ctx->c;
+    presp_cur_t cur = {0, 0};
     int stale = 0;
 
     (void)conn;
@@ -331,7 +365,7 @@ static void on_list_offsets(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
         if (cp->removed || e->gen != cp->gen || cp->state != CP_RESOLVE)
             continue;
         pr = err == QUIRE_ERR_NONE
-                 ? find_presp(resp, cp->topic, cp->partition, 0)
+                 ? find_presp(resp, cp->topic, cp->partition, 0, &cur)
                  : NULL;
         if (err != QUIRE_ERR_NONE || !pr || retriable(pr->error_code)) {
             backoff(c, cp,
@@ -362,7 +396,7 @@ static void on_list_offsets(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
 
 /* Sends one request for the partitions of @p list (all led by @p node). */
 static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
-                          size_t n, int fetch)
+                          size_t n, int fetch, int32_t max_bytes)
 {
     qr_bconn_t *conn = qr_client_conn(c->cl, node);
     fctx_t *ctx;
@@ -428,7 +462,7 @@ static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
         req.u.fetch.replica_id = -1;
         req.u.fetch.max_wait_ms = c->conf->fetch_max_wait_ms;
         req.u.fetch.min_bytes = c->conf->fetch_min_bytes;
-        req.u.fetch.max_bytes = c->conf->fetch_max_bytes;
+        req.u.fetch.max_bytes = max_bytes;
         req.u.fetch.topic_count = nt;
         req.u.fetch.topics = tops;
         timeout = c->conf->request_timeout_ms + c->conf->fetch_max_wait_ms;
@@ -465,6 +499,11 @@ static void consumer_run(qr_client_t *cl, void *arg)
     quire_consumer_t *c = arg;
     int64_t now = qr_clock_mono_ms();
     size_t queued_max = 2 * (size_t)c->conf->max_partition_fetch_bytes;
+    /* issue 14: what the queue over all partitions may still take.
+     * Unbounded, 1,000 partitions pulled whole 50 MiB responses one after
+     * another into fresh pages, faster than poll could read them */
+    size_t total_max = (size_t)c->conf->queued_max_kbytes * 1024;
+    int32_t max_bytes;
     cpart_t **todo;
     int32_t *lead;
     size_t n = 0;
@@ -482,8 +521,14 @@ static void consumer_run(qr_client_t *cl, void *arg)
         free(lead);
         return;
     }
+    max_bytes = c->queued >= total_max ? 0
+                : total_max - c->queued < (size_t)c->conf->fetch_max_bytes
+                    ? (int32_t)(total_max - c->queued)
+                    : c->conf->fetch_max_bytes;
     for (int fetch = 0; fetch < 2; fetch++) {
         n = 0;
+        if (fetch && max_bytes == 0)
+            break; /* the queue is full: poll makes room and kicks */
         for (size_t i = 0; i < c->part_cnt; i++) {
             cpart_t *cp = c->parts[i];
 
@@ -518,7 +563,7 @@ static void consumer_run(qr_client_t *cl, void *arg)
                     lead[j] = -1;
                 }
             }
-            send_for_node(c, node, mine, m, fetch);
+            send_for_node(c, node, mine, m, fetch, max_bytes);
             free(mine);
         }
     }
@@ -1257,7 +1302,7 @@ quire_err_t quire_consumer_close(quire_consumer_t *c)
     for (ch = c->q_head; ch; ch = next) {
         next = ch->next;
         if (ch->fb && --ch->fb->refs == 0) {
-            free(ch->fb->data);
+            qr_rxpool_put(c->cl->rxpool, ch->fb->data);
             free(ch->fb);
         }
         qr_cgev_free(ch->ev);
@@ -1533,6 +1578,7 @@ static void on_oft(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
     oft_ctx_t *ctx = arg;
     quire_consumer_t *c = ctx->c;
     struct qr_oft *o = ctx->o;
+    presp_cur_t cur = {0, 0};
     int stale = 0;
 
     (void)conn;
@@ -1543,7 +1589,8 @@ static void on_oft(qr_bconn_t *conn, quire_err_t err, qr_resp_t *resp,
     for (size_t i = 0; i < ctx->n; i++) {
         struct oft_part *p = &o->p[ctx->idx[i]];
         const qr_list_offsets_part_resp_t *pr =
-            err == QUIRE_ERR_NONE ? find_presp(resp, p->topic, p->partition, 0)
+            err == QUIRE_ERR_NONE ? find_presp(resp, p->topic, p->partition, 0,
+                                               &cur)
                                   : NULL;
 
         if (p->state != OFT_SENT)

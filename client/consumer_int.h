@@ -77,6 +77,7 @@ struct quire_consumer {
     struct qr_cgroup *grp; /* owned; NULL without group.id */
     int manual;            /* assign() was used: no subscribe */
     struct qr_oft *oft;    /* offsets_for_times lookups waiting; lock */
+    size_t queued;         /* bytes of every chunk on the ready queue; lock */
     /* ---- the polling thread's ---- */
     chunk_t *cur;
     size_t cur_off;

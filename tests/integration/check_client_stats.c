@@ -354,6 +354,82 @@ START_TEST(consumer_stats)
 }
 END_TEST
 
+/* queued.max.messages.kbytes bounds what waits for poll over all the
+ * partitions (issue 14): with 256 KiB, a consumer that stops polling holds
+ * about that much, not max.partition.fetch.bytes twice per partition (4
+ * MiB here), and still reads every record in order afterwards. */
+START_TEST(queue_bounded_over_partitions)
+{
+    docs_t *d = docs_new(), *pd = docs_new();
+    quire_producer_t *p;
+    quire_consumer_t *c;
+    quire_conf_t *cconf;
+    const quire_record_t *rec;
+    char errstr[256], value[1000];
+    int64_t next[2] = {0, 0}, deadline;
+    json_int_t most = 0;
+    int got = 0, n0;
+
+    memset(value, 'q', sizeof(value));
+    cluster_start();
+    ck_assert_int_eq(
+        quire_producer_new(conf_new(pd, "0"), &p, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    for (int i = 0; i < 8000; i++)
+        ck_assert_int_eq(quire_producer_send(p, "sq", i % 2, NULL, 0, value,
+                                             sizeof(value), NULL, 0, 0, NULL),
+                         QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
+    cconf = conf_new(d, "100");
+    ck_assert_int_eq(quire_conf_set(cconf, "queued.max.messages.kbytes", "256",
+                                    errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_consumer_new(cconf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    for (int32_t part = 0; part < 2; part++)
+        ck_assert_int_eq(
+            quire_consumer_assign(c, "sq", part, QUIRE_OFFSET_BEGINNING),
+            QUIRE_ERR_NONE);
+    deadline = now_ms() + 20000;
+    while (got < 1 && now_ms() < deadline)
+        if (quire_consumer_poll(c, 100, &rec) == QUIRE_ERR_NONE) {
+            ck_assert_int_eq(rec->offset, next[rec->partition]++);
+            got++;
+        }
+    ck_assert_int_eq(got, 1);
+    /* not polling: the fetcher fills the queue as far as it may */
+    n0 = docs_count(d);
+    sleep_ms(1500);
+    ck_assert_int_ge(docs_count(d), n0 + 5);
+    pthread_mutex_lock(&d->lock);
+    for (int i = n0; i < d->n && i < MAX_DOCS; i++) {
+        json_int_t q = jint(d->doc[i], "fetchq_size");
+
+        if (q > most)
+            most = q;
+    }
+    pthread_mutex_unlock(&d->lock);
+    /* a fetch asks for what is left; the broker may add one batch (16 KiB
+     * of records here) beyond it */
+    ck_assert_int_ge(most, 128 * 1024);
+    ck_assert_int_le(most, 256 * 1024 + 64 * 1024);
+    deadline = now_ms() + 30000;
+    while (got < 8000 && now_ms() < deadline)
+        if (quire_consumer_poll(c, 100, &rec) == QUIRE_ERR_NONE) {
+            ck_assert_int_eq(rec->offset, next[rec->partition]++);
+            ck_assert_uint_eq(rec->value_len, sizeof(value));
+            got++;
+        }
+    ck_assert_int_eq(got, 8000);
+    ck_assert_int_eq(next[0], 4000);
+    ck_assert_int_eq(next[1], 4000);
+    quire_consumer_close(c);
+    docs_free(d);
+    docs_free(pd);
+    cluster_stop();
+}
+END_TEST
+
 /* statistics.interval.ms=0 (the default) never calls, even with a
  * callback set and records flowing. */
 START_TEST(interval_zero_never)
@@ -395,6 +471,7 @@ static Suite *stats_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, producer_stats);
     tcase_add_test(tc, consumer_stats);
+    tcase_add_test(tc, queue_bounded_over_partitions);
     tcase_add_test(tc, interval_zero_never);
     suite_add_tcase(s, tc);
     return s;
