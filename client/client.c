@@ -1009,6 +1009,7 @@ quire_err_t qr_client_new(quire_conf_t *conf, const qr_client_ops_t *ops,
         free(cl->brokers);
         free(cl->wanted);
         qr_cstats_destroy(cl->stats);
+        qr_rxpool_destroy(cl->rxpool);
         free(cl);
         return err;
     }
