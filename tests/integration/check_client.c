@@ -888,41 +888,6 @@ START_TEST(unkeyed_go_around_a_dead_broker)
 }
 END_TEST
 
-/* Waits until broker @p b's Metadata names a leader for every one of
- * @p topic's @p parts partitions. The state znodes exist before the
- * brokers have read them: a broker cut from ZooKeeper in between never
- * learns the leaders, and its Metadata says "no leader" for all. */
-static void wait_broker_leaders(const qt_broker_t *b, const char *topic,
-                                int parts)
-{
-    int64_t deadline = qt_now_ms() + 20000;
-    qt_client_t *c = qt_client_connect(b->addr, 5000);
-    const char *topics[1] = {topic};
-    int ok = 0;
-
-    ck_assert_ptr_nonnull(c);
-    while (!ok && qt_now_ms() < deadline) {
-        qr_req_t req = {0};
-        qr_resp_t resp;
-
-        req.api = QR_API_METADATA;
-        req.u.metadata.topic_count = 1;
-        req.u.metadata.topics = topics;
-        ck_assert_int_eq(qt_client_call(c, &req, NULL, 0, &resp, 5000),
-                         QUIRE_ERR_NONE);
-        ok = resp.u.metadata.topic_count == 1 &&
-             resp.u.metadata.topics[0].partition_count == (size_t)parts;
-        for (int p = 0; ok && p < parts; p++)
-            ok = resp.u.metadata.topics[0].partitions[p].leader >= 0;
-        qr_wire_resp_free(&resp);
-        if (!ok)
-            qt_sleep_ms(50);
-    }
-    qt_client_close(c);
-    ck_assert_msg(ok, "broker at %s names no leader for some of %s", b->addr,
-                  topic);
-}
-
 START_TEST(unkeyed_go_around_with_zookeeper_down)
 {
     qt_zkproxy_t *proxy = qt_zkproxy_start(qt_zk_env(), 10000);
@@ -943,8 +908,16 @@ START_TEST(unkeyed_go_around_with_zookeeper_down)
     ck_assert_ptr_nonnull(zh);
     ck_assert_int_gt(partitions_of(zh, "availzk", 2, dead), 0);
     qt_zk_close(zh);
-    for (int i = 0; i < 3; i++)
-        wait_broker_leaders(cl.b[i], "availzk", FO_PARTS);
+    /* the state znodes exist before the brokers have read them: a broker
+     * cut from ZooKeeper in between never learns the leaders, and its
+     * Metadata says "no leader" for every partition */
+    for (int i = 0; i < 3; i++) {
+        qt_client_t *c = qt_client_connect(cl.b[i]->addr, 5000);
+
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(qt_wait_topic(c, "availzk", FO_PARTS, 20000), 0);
+        qt_client_close(c);
+    }
     /* the brokers lose ZooKeeper, then broker 2 dies: nobody can tell the
      * others, whose metadata keeps naming it */
     qt_zkproxy_stop(proxy);
