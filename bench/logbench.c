@@ -24,6 +24,14 @@
  *            file system with both logs' pages dropped from the page
  *            cache: median, [min..max] and the ratio, for the appends alone
  *            (per wall and per CPU second) and with the fdatasync.
+ *   stop     a clean stop and start of --stop-parts partitions (2,000)
+ *            through the log manager, as the broker's shutdown and start-up
+ *            do (issue 14): each round appends a batch to every partition,
+ *            waits until the background syncs covered them
+ *            (log.write.caching=false), then times qr_logmgr_close() and
+ *            the next qr_logmgr_open(); rounds alternate 1 closer thread
+ *            and --stop-threads (10, background.threads' default); the
+ *            ratio is the stop time with many over the stop time with one.
  *
  * bench/README.md has the recipe and the last figures.
  *
@@ -50,6 +58,7 @@
 #include "alloc.h"
 #include "batch.h"
 #include "logging.h"
+#include "logmgr.h"
 #include "partlog.h"
 #include "retention.h"
 
@@ -70,6 +79,9 @@ typedef struct opts {
     int evict_mb;         /* read before each cold lookup */
     int lookup_rounds;    /* interleaved passes over the lookup logs */
     int lk_segs, lk_per;  /* --lookup-one SEGS,PER: one configuration */
+    int stop_parts;       /* partitions of the stop bench */
+    int stop_threads;     /* its closers (and flushers) */
+    int stop_rounds;      /* rounds of each thread count */
 } opts_t;
 
 /* perf record -D -1 --control fifo:CTL,ACK: the lookup loops alone are
@@ -817,6 +829,118 @@ static void bench_big(const opts_t *o)
     free(batch);
 }
 
+/* ---- stop: a clean stop and start of many partitions ---- */
+
+static qr_logmgr_t *stop_open(const opts_t *o, const char *dir, int threads,
+                              double *secs)
+{
+    const char *dirs[1] = {dir};
+    qr_logmgr_conf_t conf;
+    qr_logmgr_t *mgr;
+    char errstr[256];
+    double t0 = now_s();
+
+    qr_logmgr_conf_defaults(&conf);
+    conf.dirs = dirs;
+    conf.ndirs = 1;
+    conf.flusher_threads = threads;
+    conf.defaults.write_caching = 0; /* the broker's log.write.caching */
+    quire_err_t err = qr_logmgr_open(&conf, &mgr, errstr, sizeof(errstr));
+    if (err != QUIRE_ERR_NONE) {
+        fprintf(stderr, "logbench: logmgr open: %s\n", errstr);
+        exit(1);
+    }
+    *secs = now_s() - t0;
+    if (qr_logmgr_count(mgr) != (size_t)o->stop_parts && qr_logmgr_count(mgr))
+        die("not every partition loaded", QUIRE_ERR_STATE);
+    return mgr;
+}
+
+/* A batch appended to every partition (created the first time), then
+ * the wait for the background syncs to cover them all. */
+static void stop_fill(const opts_t *o, qr_logmgr_t *mgr)
+{
+    uint8_t batch[4096];
+    size_t len = make_batch(batch, sizeof(batch), 2, 100);
+    char errstr[256];
+    double deadline = now_s() + 600;
+
+    for (int p = 0; p < o->stop_parts; p++) {
+        qr_plog_t *part;
+        uint8_t copy[4096];
+        int64_t base, last;
+        quire_err_t err = qr_logmgr_open_part(mgr, "stop", p, NULL, &part,
+                                              errstr, sizeof(errstr));
+        if (err != QUIRE_ERR_NONE)
+            die(errstr, err);
+        memcpy(copy, batch, len);
+        if ((err = qr_plog_append(part, copy, len, &base, &last)))
+            die("append", err);
+        qr_plog_release(part);
+    }
+    for (int p = 0; p < o->stop_parts; p++) {
+        qr_plog_t *part;
+        if (qr_logmgr_get(mgr, "stop", p, &part) != QUIRE_ERR_NONE)
+            die("get", QUIRE_ERR_STATE);
+        while (qr_plog_recovery_point(part) < qr_plog_log_end(part)) {
+            if (now_s() > deadline)
+                die("the background syncs did not finish", QUIRE_ERR_STATE);
+            usleep(10000);
+        }
+        qr_plog_release(part);
+    }
+}
+
+static void bench_stop(const opts_t *o)
+{
+    char dir[PATH_MAX];
+    double stop[2], start[2], secs;
+    int nth[2] = {1, o->stop_threads};
+    double *st[2], *sp[2];
+
+    snprintf(dir, sizeof(dir), "%s/stop", o->dir);
+    printf("stop: %d partitions, rounds of 1 and %d closer threads\n",
+           o->stop_parts, o->stop_threads);
+    print_load("stop, before");
+    for (int k = 0; k < 2; k++) {
+        st[k] = qr_calloc((size_t)o->stop_rounds, sizeof(double));
+        sp[k] = qr_calloc((size_t)o->stop_rounds, sizeof(double));
+    }
+    qr_logmgr_t *mgr = stop_open(o, dir, nth[0], &secs);
+    for (int r = 0; r < o->stop_rounds; r++) {
+        for (int k = 0; k < 2; k++) {
+            stop_fill(o, mgr);
+            double t0 = now_s();
+            quire_err_t err = qr_logmgr_close(mgr);
+            st[k][r] = now_s() - t0;
+            if (err != QUIRE_ERR_NONE)
+                die("close", err);
+            mgr = stop_open(o, dir, nth[1 - k], &sp[1 - k][r]);
+            printf("  round %d: stop with %2d threads %.2f s, then start "
+                   "with %2d %.2f s\n",
+                   r + 1, nth[k], st[k][r], nth[1 - k], sp[1 - k][r]);
+        }
+    }
+    if (qr_logmgr_close(mgr) != QUIRE_ERR_NONE)
+        die("close", QUIRE_ERR_STATE);
+    for (int k = 0; k < 2; k++) {
+        stop[k] = median(st[k], o->stop_rounds);
+        start[k] = median(sp[k], o->stop_rounds);
+        printf("stop with %2d threads: median %.2f s [%.2f..%.2f] (%.0f us "
+               "per partition); start %.2f s [%.2f..%.2f]\n",
+               nth[k], stop[k], vmin(st[k], o->stop_rounds),
+               vmax(st[k], o->stop_rounds), stop[k] * 1e6 / o->stop_parts,
+               start[k], vmin(sp[k], o->stop_rounds),
+               vmax(sp[k], o->stop_rounds));
+        free(st[k]);
+        free(sp[k]);
+    }
+    printf("stop: %d threads / 1 thread: %.2f of the time\n", nth[1],
+           stop[0] > 0 ? stop[1] / stop[0] : 0);
+    print_load("stop, after");
+    rm_rf(dir);
+}
+
 /* ---- main ---- */
 
 static const char usage_text[] =
@@ -835,7 +959,10 @@ static const char usage_text[] =
     "  --big-gb N       also the 1 GB vs N GB stored run (default: off)\n"
     "  --big-rounds N   windows on each of the two logs (default 9)\n"
     "  --big-window-mb N  MiB appended per window (default 1024)\n"
-    "  --only NAME      append, commit, lookup or big\n";
+    "  --stop-parts N   partitions of the stop bench (default 2000)\n"
+    "  --stop-threads N its closer threads against 1 (default 10)\n"
+    "  --stop-rounds N  rounds of each (default 3)\n"
+    "  --only NAME      append, commit, lookup, big or stop\n";
 
 static void parse(int argc, char **argv, opts_t *o)
 {
@@ -854,6 +981,9 @@ static void parse(int argc, char **argv, opts_t *o)
         {"cold-lookups", required_argument, NULL, 'C'},
         {"evict-mb", required_argument, NULL, 'E'},
         {"big-window-mb", required_argument, NULL, 'W'},
+        {"stop-parts", required_argument, NULL, 'P'},
+        {"stop-threads", required_argument, NULL, 'T'},
+        {"stop-rounds", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -906,6 +1036,15 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'W':
             o->big_window_mb = atoi(optarg);
             break;
+        case 'P':
+            o->stop_parts = atoi(optarg);
+            break;
+        case 'T':
+            o->stop_threads = atoi(optarg);
+            break;
+        case 'S':
+            o->stop_rounds = atoi(optarg);
+            break;
         case 'h':
             fputs(usage_text, stdout);
             exit(0);
@@ -917,7 +1056,8 @@ static void parse(int argc, char **argv, opts_t *o)
     if (o->append_mb < 1 || o->rounds < 1 || o->commit_secs < 1 ||
         o->lookups < 100 || o->lookup_rounds < 1 || o->big_gb < 0 ||
         o->big_rounds < 1 || o->big_window_mb < 1 || o->cold_lookups < 0 ||
-        o->evict_mb < 1) {
+        o->evict_mb < 1 || o->stop_parts < 1 || o->stop_threads < 1 ||
+        o->stop_threads > 64 || o->stop_rounds < 1) {
         fputs(usage_text, stderr);
         exit(2);
     }
@@ -938,7 +1078,10 @@ int main(int argc, char **argv)
                 .big_rounds = 9,
                 .big_window_mb = 1024,
                 .cold_lookups = 300,
-                .evict_mb = 64};
+                .evict_mb = 64,
+                .stop_parts = 2000,
+                .stop_threads = 10,
+                .stop_rounds = 3};
     char tmpl[] = "/tmp/logbench-XXXXXX";
     int made = 0;
 
@@ -964,6 +1107,8 @@ int main(int argc, char **argv)
         bench_lookup(&o);
     if (o.big_gb > 0 && want(&o, "big"))
         bench_big(&o);
+    if (want(&o, "stop"))
+        bench_stop(&o);
     if (made)
         rmdir(o.dir);
     return 0;

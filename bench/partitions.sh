@@ -7,6 +7,9 @@
 #   - the broker's resources after the topic is created and after the
 #     runs: RSS, open files, mmaps (/proc/<pid>/status, fd, maps);
 # then, with every topic still there (4 + 1,000 + 10,000 partitions):
+#   - the time a clean stop (SIGTERM) takes, from the signal to the
+#     broker's exit (every partition closed and synced, the checkpoints
+#     and clean-shutdown marker written);
 #   - restart after a clean stop (SIGTERM) and after kill -9: the time
 #     from exec to the log loaded, to listening, and to leading every
 #     partition again; RSS at rest after each.
@@ -150,9 +153,12 @@ zk_has() {
 }
 
 restart() { # label, signal
-    local label=$1 sig=$2 i
+    local label=$1 sig=$2 i t_kill
+    t_kill=$(now_ms)
     kill "-$sig" "$bpid"
     wait "$bpid" 2>/dev/null
+    printf 'stop by SIG%s (%d partitions): exited after %d ms (load %s)\n' \
+        "$sig" "$total" $(($(now_ms) - t_kill)) "$(load)"
     bpid=
     # after kill -9 the dead broker's registration lives until its session
     # expires (zookeeper.session.timeout.ms, 18 s); a broker started before

@@ -55,7 +55,8 @@ static const qr_conf_prop_t props[] = {
      64, NULL, QR_CONF_F_RESTART,
      "Threads that fdatasync partitions (each sync runs on one; syncs of "
      "different partitions run side by side and share the journal's "
-     "commit)"},
+     "commit); as many open the partitions at start-up and close them at "
+     "a clean stop"},
     {"num.partitions", QR_CONF_INT, OFF(num_partitions), "1", 1, 100000,
      NULL, QR_CONF_F_RESTART,
      "Partitions of an automatically created topic"},

@@ -101,9 +101,10 @@ static inline size_t qr_idxfile_count(const qr_idxfile_t *f)
 quire_err_t qr_idxfile_trim(qr_idxfile_t *f);
 
 /**
- * @brief msync + fsync of the file (sealed segments, before the recovery
- * point moves past them), reopening it by name when its fd was dropped
- * (a file renamed away by retention is skipped).
+ * @brief fsync of the file, which on Linux covers the entries written
+ * through the mapping (sealed segments, before the recovery point moves
+ * past them), reopening it by name when its fd was dropped (a file renamed
+ * away by retention is skipped).
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
  * @locality flusher  @locks none
  */

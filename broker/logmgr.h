@@ -11,7 +11,9 @@
  * left offline; its partitions are unavailable (KAFKA_STORAGE_ERROR) and
  * the broker carries on with the others.
  *
- * Threads it owns: the flusher threads (flusher.h) and one janitor that, on
+ * Threads it owns: the flusher threads (flusher.h); as many threads again
+ * for a moment at open and at close, which open (and recover) or close
+ * the partitions side by side (each close syncs); and one janitor that, on
  * a timer, runs the periodic flush (log.flush.interval.ms), retention
  * (log.retention.check.interval.ms), the delayed unlink of deleted segments
  * (log.segment.delete.delay.ms) and the checkpoint write
@@ -36,7 +38,9 @@ typedef struct qr_logmgr_conf {
     const char *const *dirs; /* log.dirs; borrowed during open (copied) */
     size_t ndirs;
     qr_plog_conf_t defaults;        /* the broker-wide log settings */
-    int flusher_threads;            /* fdatasync threads; default 2 */
+    int flusher_threads;            /* fdatasync threads, and those that
+                                       open and close the partitions at
+                                       start and stop; default 2 */
     int64_t checkpoint_interval_ms; /* log.flush.offset.checkpoint.interval
                                        .ms: 60000 */
     qr_plog_append_cb *on_append;   /* passed to every partition */
@@ -50,7 +54,8 @@ typedef struct qr_logmgr qr_logmgr_t;
 
 /**
  * @brief Opens the log dirs and every partition in them (recovering those
- * without a clean shutdown), and starts the flusher and janitor threads.
+ * without a clean shutdown; up to flusher_threads partitions at once), and
+ * starts the flusher and janitor threads.
  * @param mgrp set to the manager (owned; qr_logmgr_close()).
  * @returns QUIRE_ERR_NONE (some dirs may be offline: logged);
  *          QUIRE_ERR_INVALID_CONFIG (bad settings or no dir);
@@ -137,8 +142,10 @@ qr_flusher_t *qr_logmgr_flusher(qr_logmgr_t *mgr);
 
 /**
  * @brief Clean shutdown: stops the janitor, closes every partition
- * (fdatasync, indexes trimmed), stops the flushers, writes the checkpoints
- * and the clean-shutdown markers, unlocks the dirs, frees @p mgr. Accepts
+ * (fdatasync, indexes trimmed; on up to flusher_threads threads at once),
+ * then, once every close returned, stops the flushers, writes the
+ * checkpoints and the clean-shutdown markers, unlocks the dirs, frees
+ * @p mgr. Accepts
  * NULL. References still held elsewhere stay valid but their logs are
  * closed.
  * @returns QUIRE_ERR_NONE or the first error (a dir whose files could not

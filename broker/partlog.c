@@ -900,14 +900,22 @@ void qr_plog_sync_failed(qr_plog_t *part, const char *why)
 {
     char path[PATH_MAX + 64], line[32];
     int64_t rp = qr_plog_recovery_point(part);
-    int fd, ok = 0;
+    int fd, ok = 0, n;
 
-    qr_plog_set_offline(part, why);
-    /* Once per failure is enough: the first marker holds the point. */
+    /* The marker first, offline after: offline fails every produce at
+     * once, and a client that saw its records fail may have the broker
+     * killed (check_powerloss test_fsync_error did, 120 ms later, under
+     * ASan); a restart without the marker would trust the pages the
+     * failed sync left in the page cache and append after them. Records
+     * appended meanwhile wait for a sync that now fails: never
+     * acknowledged with acks=all. Once per failure is enough: the first
+     * marker holds the point. */
     snprintf(path, sizeof(path), "%s/%s", part->dir, QR_PLOG_FSYNC_FAILED_FILE);
-    if (access(path, F_OK) == 0)
+    if (access(path, F_OK) == 0) {
+        qr_plog_set_offline(part, why);
         return;
-    int n = snprintf(line, sizeof(line), "%lld\n", (long long)rp);
+    }
+    n = snprintf(line, sizeof(line), "%lld\n", (long long)rp);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
@@ -915,6 +923,7 @@ void qr_plog_sync_failed(qr_plog_t *part, const char *why)
     }
     if (ok)
         ok = qr_ckpt_sync_dir(part->dir) == QUIRE_ERR_NONE;
+    qr_plog_set_offline(part, why);
     if (ok)
         QR_LOG_ERR("LOG",
                    "%s: sync failed; the next open truncates the log back to "
@@ -1931,7 +1940,10 @@ quire_err_t qr_plog_close(qr_plog_t *part)
     if (!atomic_load(&part->offline)) {
         /* Everything durable (flush requests complete here), then the
          * active segment sealed, and its trimmed indexes synced; under the
-         * sync lock, so a flusher's failure is never overtaken. */
+         * sync lock, so a flusher's failure is never overtaken. The .log
+         * is not synced again: that flush covered every byte of it, and
+         * nothing is written to a closed log (appends and truncations
+         * check part->closed under part->lock, set by mark_gone()). */
         err = qr_plog_flush(part);
         pthread_mutex_lock(&part->sync_lock);
         pthread_mutex_lock(&part->lock);
@@ -1939,7 +1951,7 @@ quire_err_t qr_plog_close(qr_plog_t *part)
         if (err == QUIRE_ERR_NONE && seg && !atomic_load(&part->offline)) {
             err = qr_seg_seal(seg);
             if (err == QUIRE_ERR_NONE)
-                err = qr_seg_flush(seg);
+                err = qr_seg_sync_indexes(seg);
             if (err != QUIRE_ERR_NONE)
                 qr_plog_sync_failed(part, "sealing at close failed");
         }

@@ -214,7 +214,9 @@ void qr_plog_release(qr_plog_t *part);
  * fdatasync'd, the active segment sealed (indexes trimmed); outstanding
  * flush requests complete on this thread. Consumes the caller's reference.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR.
- * @locality main (never a network thread: it syncs)  @locks none
+ * @locality main, or one of logmgr's closer threads at shutdown (never a
+ * network thread: it syncs); partitions close concurrently with each
+ * other  @locks none
  */
 quire_err_t qr_plog_close(qr_plog_t *part);
 

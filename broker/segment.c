@@ -736,6 +736,11 @@ quire_err_t qr_seg_flush(qr_seg_t *seg)
         qr_seg_path(seg, QR_SEG_SUFFIX_LOG, path, sizeof(path));
         return seg_fail("fdatasync", path, err);
     }
+    return qr_seg_sync_indexes(seg);
+}
+
+quire_err_t qr_seg_sync_indexes(qr_seg_t *seg)
+{
     if (!atomic_load(&seg->sealed))
         return QUIRE_ERR_NONE;
     /* Once per sealed segment; a close and a flusher may both get here. */

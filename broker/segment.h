@@ -273,6 +273,15 @@ quire_err_t qr_seg_seal(qr_seg_t *seg);
 quire_err_t qr_seg_flush(qr_seg_t *seg);
 
 /**
+ * @brief qr_seg_flush() without the fdatasync() of the .log: for a sealed
+ * segment, the first time, the fsync of its indexes (nothing otherwise).
+ * For a caller that synced the .log after its last write (a close).
+ * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
+ * @locality flusher (or close/shutdown)  @locks none
+ */
+quire_err_t qr_seg_sync_indexes(qr_seg_t *seg);
+
+/**
  * @brief Cuts the .log at @p pos (recovery), and publishes the new size.
  * @returns QUIRE_ERR_NONE or QUIRE_ERR_KAFKA_STORAGE_ERROR (logged).
  * @locality any  @locks partition lock (open time)

@@ -136,9 +136,9 @@ static const prop_t props[] = {
     {"queued.max.messages.kbytes", T_INT, OFF(queued_max_kbytes), "65536", 1,
      2097151,
      "most kilobytes of fetched records waiting for poll, over all "
-     "partitions: no fetch is sent while they are more, and a fetch asks "
-     "for no more than what is left (fetch.max.bytes at most; one batch "
-     "larger than that still comes whole)",
+     "partitions: a fetch is sent only while a quarter of it is free, and "
+     "asks for no more than what is free (fetch.max.bytes at most; one "
+     "batch larger than that still comes whole)",
      NULL},
     {"allow.auto.create.topics", T_ENUM, OFF(allow_auto_create_topics), "", 0,
      0,

@@ -1,12 +1,14 @@
 /* check_logmgr: several log dirs, placement, checkpoints and the
  * clean-shutdown marker, recovery after a crash, dir locks, an offline
- * dir, close/reopen/delete of partitions, the janitor (logmgr.h). */
+ * dir, close/reopen/delete of partitions, the janitor, a clean stop of
+ * many partitions (closed side by side) (logmgr.h). */
 #include "config.h"
 
 #include <check.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "checkpoint.h"
 #include "logging.h"
 #include "logmgr.h"
@@ -40,7 +43,10 @@ static void teardown(void)
     free(root);
 }
 
-static qr_logmgr_t *mgr_open(const char *const *dirs, size_t n)
+/* @p threads: the flushers, and the threads that open and close the
+ * partitions (0: the default) */
+static qr_logmgr_t *mgr_open_threads(const char *const *dirs, size_t n,
+                                     int threads)
 {
     qr_logmgr_conf_t conf;
     qr_logmgr_t *mgr = NULL;
@@ -48,10 +54,17 @@ static qr_logmgr_t *mgr_open(const char *const *dirs, size_t n)
     qr_logmgr_conf_defaults(&conf);
     conf.dirs = dirs;
     conf.ndirs = n;
+    if (threads > 0)
+        conf.flusher_threads = threads;
     tl_conf(&conf.defaults, 8192, 512);
     quire_err_t err = qr_logmgr_open(&conf, &mgr, errstr, sizeof(errstr));
     ck_assert_msg(err == QUIRE_ERR_NONE, "%s: %s", quire_err2name(err), errstr);
     return mgr;
+}
+
+static qr_logmgr_t *mgr_open(const char *const *dirs, size_t n)
+{
+    return mgr_open_threads(dirs, n, 0);
 }
 
 static void put(qr_plog_t *part, int n)
@@ -370,6 +383,152 @@ START_TEST(test_janitor_thread)
 }
 END_TEST
 
+/* ---- a clean stop of many partitions (issue 14: closed side by side) ---- */
+
+#define MANY_PARTS   200
+#define MANY_BATCHES 4 /* per partition: 3 acknowledged, 1 not waited for */
+
+typedef struct many_ack {
+    atomic_int acked; /* flush callbacks that reported success */
+    atomic_int failed;
+} many_ack_t;
+
+static void on_many_ack(void *opaque, qr_plog_t *part, int64_t last,
+                        quire_err_t err)
+{
+    many_ack_t *a = opaque;
+    (void)part;
+    (void)last;
+    atomic_fetch_add(err == QUIRE_ERR_NONE ? &a->acked : &a->failed, 1);
+}
+
+/* Counts the lines of a recovery at open ("no clean shutdown"), logged on
+ * the thread that opens the logs. */
+typedef struct recov_sink {
+    qr_log_ctx_t ctx; /* first: the logger hands this back */
+    atomic_int recovered;
+} recov_sink_t;
+
+static void recov_sink(qr_log_ctx_t *ctx, int level, const char *fac,
+                       const char *msg)
+{
+    recov_sink_t *rs = (recov_sink_t *)ctx;
+    (void)level;
+    (void)fac;
+    if (strstr(msg, "no clean shutdown"))
+        atomic_fetch_add(&rs->recovered, 1);
+}
+
+/* The batches of a partition read back, byte for byte as appended (with
+ * the offsets the append wrote into them). */
+static void many_check(qr_plog_t *part, uint8_t *const *batch,
+                       const size_t *len)
+{
+    int64_t off = 0;
+    for (int b = 0; b < MANY_BATCHES; b++) {
+        qr_plog_slice_t sl;
+        ck_assert_int_eq(qr_plog_read(part, off, len[b], &sl), QUIRE_ERR_NONE);
+        ck_assert_uint_eq(sl.len, len[b]);
+        uint8_t *got = malloc(sl.len);
+        ck_assert_int_eq(pread(sl.fd, got, sl.len, (off_t)sl.pos),
+                         (ssize_t)sl.len);
+        ck_assert_msg(!memcmp(got, batch[b], len[b]), "%s: batch %d differs",
+                      qr_plog_name(part), b);
+        free(got);
+        qr_plog_slice_release(&sl);
+        off += 2;
+    }
+}
+
+/* A clean stop of 200 partitions over two dirs closes every one cleanly:
+ * both dirs get the clean-shutdown marker and a checkpoint naming every
+ * partition at its end, the restart recovers none of them, and every
+ * record (acknowledged or only appended) reads back as written. */
+START_TEST(test_clean_stop_many)
+{
+    const char *dirs[] = {d1, d2};
+    static uint8_t *batch[MANY_PARTS][MANY_BATCHES];
+    static size_t len[MANY_PARTS][MANY_BATCHES];
+    many_ack_t ack = {0};
+    char errstr[256];
+    qr_plog_t *part;
+    qr_logmgr_t *mgr = mgr_open_threads(dirs, 2, 8); /* 8 at once */
+    int want = 0;
+
+    for (int p = 0; p < MANY_PARTS; p++) {
+        ck_assert_int_eq(qr_logmgr_open_part(mgr, "many", p, NULL, &part,
+                                             errstr, sizeof(errstr)),
+                         QUIRE_ERR_NONE);
+        for (int b = 0; b < MANY_BATCHES; b++) {
+            int64_t base, last;
+            int durable;
+            batch[p][b] = malloc(1024);
+            len[p][b] = tl_batch(batch[p][b], 2, 1000 + b, 100 + p % 50,
+                                 (uint8_t)(p + b));
+            ck_assert_int_eq(
+                qr_plog_append(part, batch[p][b], len[p][b], &base, &last),
+                QUIRE_ERR_NONE);
+            if (b + 1 == MANY_BATCHES)
+                continue; /* the last is never waited for */
+            ck_assert_int_eq(
+                qr_plog_flush_request(part, last, on_many_ack, &ack, &durable),
+                QUIRE_ERR_NONE);
+            want += !durable;
+        }
+        qr_plog_release(part);
+    }
+    for (int i = 0; i < 3000 && atomic_load(&ack.acked) < want; i++)
+        usleep(10000);
+    ck_assert_int_eq(atomic_load(&ack.acked), want);
+    ck_assert_int_eq(atomic_load(&ack.failed), 0);
+
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+    ck_assert(exists(d1, QR_CKPT_CLEAN_FILE));
+    ck_assert(exists(d2, QR_CKPT_CLEAN_FILE));
+    /* every partition in its dir's checkpoint, at its end */
+    int found = 0;
+    for (int i = 0; i < 2; i++) {
+        qr_ckpt_t ck = {0};
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/%s", dirs[i], QR_CKPT_RECOVERY_FILE);
+        ck_assert_int_eq(qr_ckpt_read(path, &ck, errstr, sizeof(errstr)),
+                         QUIRE_ERR_NONE);
+        for (int p = 0; p < MANY_PARTS; p++) {
+            char pd[64];
+            int64_t off;
+            snprintf(pd, sizeof(pd), "many-%d", p);
+            if (!exists(dirs[i], pd))
+                continue;
+            ck_assert_msg(qr_ckpt_get(&ck, "many", p, &off),
+                          "many-%d not in %s", p, path);
+            ck_assert_int_eq(off, 2 * MANY_BATCHES);
+            found++;
+        }
+        qr_ckpt_clear(&ck);
+    }
+    ck_assert_int_eq(found, MANY_PARTS);
+
+    /* the restart: no partition recovered, every batch as written */
+    recov_sink_t rs = {.ctx = {.level = QR_LOG_LVL_INFO, .sink = recov_sink}};
+    qr_log_ctx_t *was = qr_log_ctx_swap(&rs.ctx);
+    mgr = mgr_open_threads(dirs, 2, 8);
+    qr_log_ctx_swap(was);
+    int recovered = atomic_load(&rs.recovered);
+    ck_assert_int_eq(recovered, 0);
+    ck_assert_uint_eq(qr_logmgr_count(mgr), MANY_PARTS);
+    for (int p = 0; p < MANY_PARTS; p++) {
+        ck_assert_int_eq(qr_logmgr_get(mgr, "many", p, &part), QUIRE_ERR_NONE);
+        ck_assert_int_eq(qr_plog_log_end(part), 2 * MANY_BATCHES);
+        ck_assert_int_eq(qr_plog_recovery_point(part), 2 * MANY_BATCHES);
+        many_check(part, batch[p], len[p]);
+        qr_plog_release(part);
+        for (int b = 0; b < MANY_BATCHES; b++)
+            free(batch[p][b]);
+    }
+    ck_assert_int_eq(qr_logmgr_close(mgr), QUIRE_ERR_NONE);
+}
+END_TEST
+
 static Suite *logmgr_suite(void)
 {
     Suite *s = suite_create("logmgr");
@@ -382,6 +541,7 @@ static Suite *logmgr_suite(void)
     tcase_add_test(tc, test_close_reopen_delete_janitor);
     tcase_add_test(tc, test_janitor_thread);
     tcase_add_test(tc, test_replication_checkpoint);
+    tcase_add_test(tc, test_clean_stop_many);
     suite_add_tcase(s, tc);
     return s;
 }
