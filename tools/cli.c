@@ -57,30 +57,85 @@ int qr_cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
-int qr_cli_bad_option(const char *prog, char *const *argv)
+/* The long option that @p arg ("--name[=value]") names, by its whole name
+ * or an unambiguous prefix, as getopt_long() finds it; NULL when none.
+ * @p matches receives how many options the name is a prefix of. */
+static const struct option *find_long(const struct option *longopts,
+                                      const char *arg, int *matches)
 {
-    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    const char *name = arg + 2;
+    size_t len = strcspn(name, "=");
+    const struct option *found = NULL;
 
-    /* getopt's own message is turned off (opterr = 0): one line, with the
-     * way to help in it (issue 18) */
-    if (optopt && strncmp(arg, "--", 2) && (arg[0] != '-' || arg[1] != optopt))
-        fprintf(stderr, "%s: invalid option '-%c'; try '%s --help'\n", prog,
-                optopt, prog);
+    *matches = 0;
+    for (const struct option *o = longopts; o->name; o++) {
+        if (strncmp(o->name, name, len))
+            continue;
+        if (strlen(o->name) == len) {
+            *matches = 1;
+            return o;
+        }
+        found = o;
+        ++*matches;
+    }
+    return *matches == 1 ? found : NULL;
+}
+
+int qr_cli_bad_option(const char *prog, const struct option *longopts, int c,
+                      char *const *argv)
+{
+    /* getopt_long() has stepped past a long option whatever went wrong,
+     * but not past a short one in the middle of a cluster ("-xh"): short
+     * options are named by optopt alone */
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    int is_long = !strncmp(arg, "--", 2) && arg[2], matches = 0;
+    const struct option *o =
+        is_long ? find_long(longopts, arg, &matches) : NULL;
+
+    /* getopt's own wording, on one line with the way to help (opterr = 0,
+     * issue 18) */
+    if (c == ':' && is_long && o)
+        fprintf(stderr, "%s: option '--%s' requires an argument", prog,
+                o->name);
+    else if (c == ':')
+        fprintf(stderr, "%s: option requires an argument -- '%c'", prog,
+                optopt);
+    else if (optopt && is_long && o && o->val == optopt &&
+             o->has_arg == no_argument && strchr(arg, '='))
+        fprintf(stderr, "%s: option '--%s' doesn't allow an argument", prog,
+                o->name);
     else if (optopt)
-        fprintf(stderr, "%s: option '%s' needs an argument; try '%s --help'\n",
-                prog, arg, prog);
+        fprintf(stderr, "%s: invalid option -- '%c'", prog, optopt);
+    else if (matches > 1)
+        fprintf(stderr, "%s: option '%.*s' is ambiguous", prog,
+                (int)strcspn(arg, "="), arg);
     else
-        fprintf(stderr, "%s: unrecognized option '%s'; try '%s --help'\n", prog,
-                arg, prog);
+        fprintf(stderr, "%s: unrecognized option '%s'", prog, arg);
+    fprintf(stderr, "; try '%s --help'\n", prog);
     return -1;
 }
+
+/* Room for a tool's short options after the ':' qr_cli_next() puts first. */
+#define CLI_SHORTOPTS_MAX 64
 
 int qr_cli_next(const qr_cli_tool_t *tool, int argc, char **argv,
                 qr_cli_common_t *common)
 {
+    char shortopts[CLI_SHORTOPTS_MAX];
+
+    /* A leading ':' makes getopt_long() return ':' for a missing argument
+     * and '?' only for an option it does not know (or a long one given an
+     * argument it does not take), so the two are told apart by getopt,
+     * not guessed from argv: a tool without -h was told "-h" needed an
+     * argument. None of the tools' short options starts with '+' or '-',
+     * which would have to stay first. */
+    QR_ASSERT(strlen(tool->shortopts) < sizeof(shortopts) - 1 &&
+              tool->shortopts[0] != '+' && tool->shortopts[0] != '-');
+    shortopts[0] = ':';
+    strcpy(shortopts + 1, tool->shortopts);
     opterr = 0; /* qr_cli_bad_option() says it in one line (issue 18) */
     for (;;) {
-        int c = getopt_long(argc, argv, tool->shortopts, tool->longopts, NULL);
+        int c = getopt_long(argc, argv, shortopts, tool->longopts, NULL);
 
         switch (c) {
         case -1:
@@ -100,8 +155,9 @@ int qr_cli_next(const qr_cli_tool_t *tool, int argc, char **argv,
         case 'V':
             qr_cli_print_version(tool->prog);
             return QR_CLI_OPTS_DONE;
+        case ':':
         case '?':
-            return qr_cli_bad_option(tool->prog, argv);
+            return qr_cli_bad_option(tool->prog, tool->longopts, c, argv);
         default:
             return c;
         }

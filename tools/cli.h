@@ -56,12 +56,16 @@ void qr_cli_error(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /**
- * @brief After getopt_long() returned '?' with opterr = 0: says in one
- * line which option was wrong and that --help helps.
+ * @brief After getopt_long() returned @p c, '?' or ':' (a missing
+ *        argument: the short options began with ':'), with opterr = 0:
+ *        says in getopt's words which option was wrong, on one line that
+ *        ends with the way to --help.
+ * @param longopts the table getopt_long() was given (borrowed).
  * @returns -1 (a usage error).
  * @locality main thread  @locks none
  */
-int qr_cli_bad_option(const char *prog, char *const *argv);
+int qr_cli_bad_option(const char *prog, const struct option *longopts, int c,
+                      char *const *argv);
 
 /**
  * @brief Sets up quire's logging for a tool: warnings and errors only, or
