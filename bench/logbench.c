@@ -30,8 +30,9 @@
  *            waits until the background syncs covered them
  *            (log.write.caching=false), then times qr_logmgr_close() and
  *            the next qr_logmgr_open(); rounds alternate 1 closer thread
- *            and --stop-threads (10, background.threads' default); the
- *            ratio is the stop time with many over the stop time with one.
+ *            and --stop-threads (10, the default of
+ *            num.recovery.threads.per.data.dir); the ratio is the stop
+ *            time with many over the stop time with one.
  *
  * bench/README.md has the recipe and the last figures.
  *

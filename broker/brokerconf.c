@@ -51,12 +51,17 @@ static const qr_conf_prop_t props[] = {
      64, NULL, QR_CONF_F_RESTART,
      "Network threads, each with its own event loop; 0 = number of cores, "
      "at most 8"},
-    {"background.threads", QR_CONF_INT, OFF(background_threads), "10", 1,
-     64, NULL, QR_CONF_F_RESTART,
+    {"background.threads", QR_CONF_INT, OFF(background_threads), "2", 1, 64,
+     NULL, QR_CONF_F_RESTART,
      "Threads that fdatasync partitions (each sync runs on one; syncs of "
-     "different partitions run side by side and share the journal's "
-     "commit); as many open the partitions at start-up and close them at "
-     "a clean stop"},
+     "different partitions run side by side); more make a partition's "
+     "records visible sooner when many partitions take writes (with "
+     "log.write.caching=false) and cost the CPU of the syncs they add"},
+    {"num.recovery.threads.per.data.dir", QR_CONF_INT,
+     OFF(num_recovery_threads_per_data_dir), "10", 1, 64, NULL,
+     QR_CONF_F_RESTART,
+     "Threads that open a log dir's partitions at start-up (recovering "
+     "them after a crash) and close them at a clean stop (a sync each)"},
     {"num.partitions", QR_CONF_INT, OFF(num_partitions), "1", 1, 100000,
      NULL, QR_CONF_F_RESTART,
      "Partitions of an automatically created topic"},

@@ -32,6 +32,7 @@ typedef struct qr_brokerconf {
     qr_conf_list_t advertised_listeners; /* unset: same as listeners */
     int num_network_threads;             /* 0: cores, at most 8 */
     int background_threads;              /* flusher threads */
+    int num_recovery_threads_per_data_dir; /* open at start, close at stop */
     int num_partitions;
     int auto_create_topics_enable;
     int default_replication_factor;

@@ -78,6 +78,7 @@ void qr_logmgr_conf_defaults(qr_logmgr_conf_t *conf)
     memset(conf, 0, sizeof(*conf));
     qr_plog_conf_defaults(&conf->defaults);
     conf->flusher_threads = 2;
+    conf->recovery_threads = 10;
     conf->checkpoint_interval_ms = 60000;
 }
 
@@ -623,7 +624,7 @@ quire_err_t qr_logmgr_open(const qr_logmgr_conf_t *conf, qr_logmgr_t **mgrp,
     mgr->tick_ms = mgr->base_tick_ms = tick_of(&conf->defaults);
     mgr->on_append = conf->on_append;
     mgr->on_append_opaque = conf->on_append_opaque;
-    mgr->pool_threads = conf->flusher_threads;
+    mgr->pool_threads = conf->recovery_threads;
     mgr->dirs = qr_calloc(conf->ndirs, sizeof(*mgr->dirs));
     mgr->ndirs = conf->ndirs;
     for (size_t i = 0; i < conf->ndirs; i++) {

@@ -38,9 +38,10 @@ typedef struct qr_logmgr_conf {
     const char *const *dirs; /* log.dirs; borrowed during open (copied) */
     size_t ndirs;
     qr_plog_conf_t defaults;        /* the broker-wide log settings */
-    int flusher_threads;            /* fdatasync threads, and those that
-                                       open and close the partitions at
-                                       start and stop; default 2 */
+    int flusher_threads;            /* fdatasync threads; default 2 */
+    int recovery_threads;           /* threads that open the partitions
+                                       of a log dir at start and close
+                                       them all at stop; default 10 */
     int64_t checkpoint_interval_ms; /* log.flush.offset.checkpoint.interval
                                        .ms: 60000 */
     qr_plog_append_cb *on_append;   /* passed to every partition */
@@ -54,7 +55,7 @@ typedef struct qr_logmgr qr_logmgr_t;
 
 /**
  * @brief Opens the log dirs and every partition in them (recovering those
- * without a clean shutdown; up to flusher_threads partitions at once), and
+ * without a clean shutdown; up to recovery_threads partitions at once), and
  * starts the flusher and janitor threads.
  * @param mgrp set to the manager (owned; qr_logmgr_close()).
  * @returns QUIRE_ERR_NONE (some dirs may be offline: logged);
@@ -142,7 +143,7 @@ qr_flusher_t *qr_logmgr_flusher(qr_logmgr_t *mgr);
 
 /**
  * @brief Clean shutdown: stops the janitor, closes every partition
- * (fdatasync, indexes trimmed; on up to flusher_threads threads at once),
+ * (fdatasync, indexes trimmed; on up to recovery_threads threads at once),
  * then, once every close returned, stops the flushers, writes the
  * checkpoints and the clean-shutdown markers, unlocks the dirs, frees
  * @p mgr. Accepts

@@ -1313,6 +1313,7 @@ static quire_err_t start_storage(qr_server_t *server)
     lconf.dirs = (const char *const *)bconf->log_dirs.v;
     lconf.ndirs = bconf->log_dirs.n;
     lconf.flusher_threads = bconf->background_threads;
+    lconf.recovery_threads = bconf->num_recovery_threads_per_data_dir;
     qr_brokerconf_plog(bconf, &lconf.defaults);
     lconf.checkpoint_interval_ms =
         bconf->log_flush_offset_checkpoint_interval_ms;

@@ -55,7 +55,7 @@ static qr_logmgr_t *mgr_open_threads(const char *const *dirs, size_t n,
     conf.dirs = dirs;
     conf.ndirs = n;
     if (threads > 0)
-        conf.flusher_threads = threads;
+        conf.recovery_threads = threads;
     tl_conf(&conf.defaults, 8192, 512);
     quire_err_t err = qr_logmgr_open(&conf, &mgr, errstr, sizeof(errstr));
     ck_assert_msg(err == QUIRE_ERR_NONE, "%s: %s", quire_err2name(err), errstr);
