@@ -1140,11 +1140,20 @@ static void drop_current(quire_consumer_t *c)
     c->it_active = 0;
 }
 
-/* Takes the next chunk of the ready queue, waiting until @p deadline_ms. */
-static int64_t poll_deadline(int64_t *deadline, int timeout_ms);
+/* The poll's deadline, read from the clock the first time it is needed: a
+ * poll that finds a record ready never reads it (issue 14: two clock
+ * reads a record were a fifth of quire-perf consume's CPU). */
+#define DEADLINE_UNSET INT64_MIN
 
-/* The next chunk, waiting for one until the poll's deadline (read from the
- * clock only when there is none yet). */
+static int64_t poll_deadline(int64_t *deadline, int timeout_ms)
+{
+    if (*deadline == DEADLINE_UNSET)
+        *deadline = qr_clock_mono_ms() + timeout_ms;
+    return *deadline;
+}
+
+/* Takes the next chunk of the ready queue, waiting for one until the
+ * poll's deadline (*@p deadline, read from the clock only when unset). */
 static int next_chunk(quire_consumer_t *c, int64_t *deadline, int timeout_ms)
 {
     struct timespec ts;
@@ -1186,18 +1195,6 @@ quire_err_t quire_consumer_poll(quire_consumer_t *c, int timeout_ms,
     err = consumer_poll(c, timeout_ms, recp);
     qr_client_log_leave(prev);
     return err;
-}
-
-/* The poll's deadline, read from the clock the first time it is needed: a
- * poll that finds a record ready never reads it (issue 14: two clock
- * reads a record were a fifth of quire-perf consume's CPU). */
-#define DEADLINE_UNSET INT64_MIN
-
-static int64_t poll_deadline(int64_t *deadline, int timeout_ms)
-{
-    if (*deadline == DEADLINE_UNSET)
-        *deadline = qr_clock_mono_ms() + timeout_ms;
-    return *deadline;
 }
 
 static quire_err_t consumer_poll(quire_consumer_t *c, int timeout_ms,
