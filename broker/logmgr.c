@@ -290,6 +290,13 @@ static int open_dir(mgr_dir_t *d, char *errstr, size_t errsz)
                     path, why);
         d->clean = 0;
     }
+    /* Kafka's "Skipping recovery ... since clean shutdown file was found":
+     * the one line that says a start trusted the last stop */
+    if (d->clean)
+        QR_LOG_INFO("LOG",
+                    "%s: clean shutdown (%s found): partitions open "
+                    "without recovery",
+                    d->path, QR_CKPT_CLEAN_FILE);
     snprintf(path, sizeof(path), "%s/%s", d->path, QR_CKPT_REPLICATION_FILE);
     err = qr_ckpt_read(path, &d->hw, why, sizeof(why));
     if (err != QUIRE_ERR_NONE && err != QUIRE_ERR_NOT_FOUND)
@@ -782,6 +789,11 @@ quire_err_t qr_logmgr_close(qr_logmgr_t *mgr)
         if (write_ckpts(d) != QUIRE_ERR_NONE ||
             qr_ckpt_mark_clean(d->path) != QUIRE_ERR_NONE)
             ret = QUIRE_ERR_KAFKA_STORAGE_ERROR;
+        else
+            QR_LOG_INFO("LOG",
+                        "%s: every partition closed and synced; "
+                        "clean-shutdown marker written",
+                        d->path);
     }
     free(dir_ok);
     free_mgr(mgr);

@@ -133,6 +133,13 @@ int qt_broker_spawn(qt_broker_t *b)
         return -1;
     }
     if (pid == 0) {
+        if (b->log_path[0]) {
+            int fd = open(b->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
         execl(QT_BROKER_BIN, "quire-broker", "--port-file", b->port_file,
               b->props, (char *)NULL);
         fprintf(stderr, "qt_broker: exec %s: %s\n", QT_BROKER_BIN,

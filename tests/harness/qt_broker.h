@@ -31,6 +31,10 @@ typedef struct qt_broker {
     char addr[300]; /* "host:port" from the port file */
     char host[300];
     int port;
+    /* "" (qt_broker_new): the broker's stderr is the test's; else the
+     * file its stderr is appended to, from the next spawn on (a test that
+     * reads the broker's own account of what it did) */
+    char log_path[320];
 } qt_broker_t;
 
 /**

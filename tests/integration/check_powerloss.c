@@ -23,6 +23,17 @@
  * acknowledge nothing of the failed write, and after a restart without a
  * power loss must not trust the page cache, so that records acknowledged
  * later survive the next power cut.
+ *
+ * The "cleanstop" case (CK_RUN_CASE=cleanstop runs it alone) cuts the
+ * power after and during clean stops (SIGTERM), on six partitions:
+ *   - after a clean stop, every record acknowledged with acks=1 before it
+ *     reads back at its offset, nothing else is there, and the restart
+ *     trusts the clean-shutdown marker (no recovery: the broker's log);
+ *   - a cut at a random moment of the stop (QT_POWERLOSS_STOP_CYCLES,
+ *     default 8): every acks=all record reads back, no offset holds two
+ *     values, a partition whose close had not finished is recovered, and
+ *     a restart that trusts the marker has every acks=1 record
+ *     acknowledged before the stop.
  */
 #include "config.h"
 
@@ -30,12 +41,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,7 +161,7 @@ static void teardown(void)
 
 /* After a kill -9 the old ZooKeeper session lives on until it expires
  * (2 s): the new broker refuses to start until then. */
-static void start_broker(void)
+static void start_broker_for(const char *topic, int parts)
 {
     qt_client_t *c;
     int rc = -1;
@@ -158,8 +171,13 @@ static void start_broker(void)
     ck_assert_msg(rc == 0, "broker did not start (see its log)");
     c = qt_client_connect(b->addr, IO_MS);
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(qt_wait_topic(c, TOPIC, 1, START_MS), 0);
+    ck_assert_int_eq(qt_wait_topic(c, topic, parts, START_MS), 0);
     qt_client_close(c);
+}
+
+static void start_broker(void)
+{
+    start_broker_for(TOPIC, 1);
 }
 
 static void powercut(void)
@@ -287,15 +305,20 @@ static int64_t consume_for(quire_consumer_t *c, int ms, int64_t next)
     return next;
 }
 
-static int64_t list_offset(int64_t ts)
+static int64_t list_offset_of(const char *topic, int32_t partition, int64_t ts)
 {
     qt_client_t *c = qt_client_connect(b->addr, IO_MS);
     int64_t off = -1;
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(qt_list_offset(c, TOPIC, 0, ts, &off, IO_MS),
+    ck_assert_int_eq(qt_list_offset(c, topic, partition, ts, &off, IO_MS),
                      QUIRE_ERR_NONE);
     qt_client_close(c);
     return off;
+}
+
+static int64_t list_offset(int64_t ts)
+{
+    return list_offset_of(TOPIC, 0, ts);
 }
 
 /* After a restart: the log start never went back; every acknowledged
@@ -515,6 +538,539 @@ START_TEST(test_fsync_error)
 }
 END_TEST
 
+/* ---- clean stops (issue 19 follow-up) ----
+ *
+ * A clean stop (SIGTERM, the broker exits 0) flushes every partition,
+ * writes the checkpoints and then the clean-shutdown marker: after it, a
+ * power cut loses nothing and the restart trusts the marker (no
+ * recovery). A power cut during the stop must leave a restart that trusts
+ * nothing whose data did not reach the disk. The broker's stderr goes to
+ * a file (qt_broker_t.log_path) so that the test reads its account of
+ * each stop and start: "clean-shutdown marker written", per partition
+ * "<topic>-<p>: closed" (debug=log) at the stop; at the next start
+ * "clean shutdown (.quire_cleanshutdown found)" or, per partition, "no
+ * clean shutdown: recovering". */
+
+#define CS_TOPIC  "cs"
+#define CS_PARTS  6
+#define CS_MAXOFF 4096
+
+/* [partition][offset] -> value, as in the single-partition tests; weak:
+ * acknowledged by acks=1 before the last stop began, which only a stop
+ * that completed (its marker trusted) must keep */
+static char (*cs_acked)[CS_MAXOFF][VALSZ], (*cs_seen)[CS_MAXOFF][VALSZ];
+static char (*cs_weak)[CS_MAXOFF][VALSZ];
+static int64_t cs_acked_end[CS_PARTS]; /* highest acknowledged offset + 1 */
+static long cs_n_acked, cs_n_failed, cs_n_read;
+
+static void cs_alloc(void)
+{
+    cs_acked = calloc(CS_PARTS, sizeof(*cs_acked));
+    cs_seen = calloc(CS_PARTS, sizeof(*cs_seen));
+    cs_weak = calloc(CS_PARTS, sizeof(*cs_weak));
+    ck_assert_ptr_nonnull(cs_acked);
+    ck_assert_ptr_nonnull(cs_seen);
+    ck_assert_ptr_nonnull(cs_weak);
+}
+
+static void cs_free(void)
+{
+    free(cs_acked);
+    free(cs_seen);
+    free(cs_weak);
+}
+
+/* @p opaque: non-NULL for the weak producer (cs_weak) */
+static void cs_on_dr(const quire_delivery_t *dr, void *opaque)
+{
+    char *value = dr->opaque;
+    pthread_mutex_lock(&acked_mu);
+    if (dr->err != QUIRE_ERR_NONE || dr->offset < 0) {
+        cs_n_failed++;
+    } else if (opaque) {
+        ck_assert_int_lt(dr->partition, CS_PARTS);
+        ck_assert_int_lt(dr->offset, CS_MAXOFF);
+        snprintf(cs_weak[dr->partition][dr->offset], VALSZ, "%s", value);
+    } else {
+        int32_t p = dr->partition;
+        ck_assert_int_lt(p, CS_PARTS);
+        ck_assert_int_lt(dr->offset, CS_MAXOFF);
+        char *slot = cs_acked[p][dr->offset];
+        ck_assert_msg(!slot[0] || !strcmp(slot, value),
+                      "%s-%d offset %lld acknowledged twice: %s and %s",
+                      CS_TOPIC, (int)p, (long long)dr->offset, slot, value);
+        snprintf(slot, VALSZ, "%s", value);
+        if (dr->offset + 1 > cs_acked_end[p])
+            cs_acked_end[p] = dr->offset + 1;
+        cs_n_acked++;
+    }
+    pthread_mutex_unlock(&acked_mu);
+    free(value);
+}
+
+static quire_producer_t *cs_producer_new(const char *acks, int weak)
+{
+    quire_conf_t *conf = conf_new();
+    quire_producer_t *p = NULL;
+    char errstr[256];
+    conf_set(conf, "acks", acks);
+    conf_set(conf, "linger.ms", "2");
+    conf_set(conf, "retries", "0");
+    /* a batch must fit in a segment (log.segment.bytes=1024) */
+    conf_set(conf, "batch.size", "512");
+    quire_conf_set_delivery_cb(conf, cs_on_dr, weak ? cs_weak : NULL);
+    ck_assert_msg(quire_producer_new(conf, &p, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+    return p;
+}
+
+/* @p n records to @p partition, values "<tag>-p<partition>-<i>"
+ * (partition < 100, n <= 10000). */
+static void cs_send(quire_producer_t *p, int32_t partition, const char *tag,
+                    int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *value = malloc(VALSZ);
+        snprintf(value, VALSZ, "%.6s-p%02u-%04u", tag,
+                 (unsigned)partition % 100, (unsigned)i % 10000);
+        if (quire_producer_send(p, CS_TOPIC, partition, NULL, 0, value,
+                                strlen(value), NULL, 0, 0,
+                                value) != QUIRE_ERR_NONE)
+            free(value);
+    }
+}
+
+static void cs_create_topic(int parts)
+{
+    char n[16];
+    snprintf(n, sizeof(n), "%d", parts);
+    const char *create[] = {"--create",     "--topic", CS_TOPIC,
+                            "--partitions", n,         NULL};
+    topics_cmd(create);
+    qt_client_t *c = qt_client_connect(b->addr, IO_MS);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(qt_wait_topic(c, CS_TOPIC, parts, START_MS), 0);
+    qt_client_close(c);
+}
+
+/* The broker's log as a file: its size now, and its text from @p off
+ * (owned by the caller). */
+static long blog_size(void)
+{
+    struct stat st;
+    return stat(b->log_path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+static char *blog_from(long off)
+{
+    FILE *fp = fopen(b->log_path, "r");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    char buf[4096];
+    size_t n;
+
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, off, SEEK_SET);
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+        fwrite(buf, 1, n, mem);
+    fclose(fp);
+    fclose(mem);
+    return text;
+}
+
+/* The first start attempt in @p text: up to the end of its "partitions
+ * loaded" line. A start that fails (the old ZooKeeper session still
+ * there) closes its logs cleanly, so the attempts after it start clean:
+ * only the first one says what the power cut left. Cut in place. */
+static void blog_first_start(char *text)
+{
+    char *loaded = strstr(text, " partitions loaded from ");
+    char *nl = loaded ? strchr(loaded, '\n') : NULL;
+    if (nl)
+        nl[1] = '\0';
+}
+
+static void cs_fail(const char *text, const char *what)
+{
+    fprintf(stderr, "---- the broker's log ----\n%s---- end ----\n", text);
+    ck_abort_msg("%s", what);
+}
+
+/* A start that trusted the marker: the marker line, and no partition
+ * recovered nor index rebuilt. */
+static int blog_clean_start(const char *text)
+{
+    return strstr(text, "clean shutdown (.quire_cleanshutdown found)") &&
+           !strstr(text, "no clean shutdown") && !strstr(text, "recovered ") &&
+           !strstr(text, "rebuilding it");
+}
+
+static int blog_has_part(const char *text, int32_t p, const char *what)
+{
+    char needle[128];
+    snprintf(needle, sizeof(needle), " %s-%d: %s", CS_TOPIC, (int)p, what);
+    return strstr(text, needle) != NULL;
+}
+
+/* Reads every partition from 0 to its end and checks each offset: what
+ * was acknowledged there, what was read there before; an offset read
+ * before never vanishes. @p exact: nothing but acknowledged records (each
+ * record sent was acknowledged, acks=1, nothing failed). @p weak: the
+ * weak acknowledgements hold too (the last stop completed). */
+static void cs_verify(int parts, int exact, int weak)
+{
+    int64_t end[CS_PARTS], next[CS_PARTS];
+    long long deadline = now_ms() + 30000;
+    quire_consumer_t *c;
+    quire_conf_t *conf = conf_new();
+    char errstr[256];
+    static char got[CS_PARTS][CS_MAXOFF];
+
+    memset(got, 0, sizeof(got));
+    for (int p = 0; p < parts; p++) {
+        ck_assert_int_eq(list_offset_of(CS_TOPIC, p, -2), 0);
+        /* after a recovery the visible end reaches the log end with the
+         * first flush */
+        while ((end[p] = list_offset_of(CS_TOPIC, p, -1)) < cs_acked_end[p] &&
+               now_ms() < deadline)
+            usleep(50000);
+        ck_assert_msg(end[p] >= cs_acked_end[p],
+                      "%s-%d: end %lld: acknowledged offset %lld is gone",
+                      CS_TOPIC, p, (long long)end[p],
+                      (long long)cs_acked_end[p] - 1);
+        if (exact)
+            ck_assert_msg(end[p] == cs_acked_end[p],
+                          "%s-%d: end %lld, but only offsets below %lld "
+                          "were acknowledged",
+                          CS_TOPIC, p, (long long)end[p],
+                          (long long)cs_acked_end[p]);
+        ck_assert_int_le(end[p], CS_MAXOFF);
+        next[p] = 0;
+    }
+    conf_set(conf, "fetch.max.wait.ms", "50");
+    ck_assert_msg(quire_consumer_new(conf, &c, errstr, sizeof(errstr)) ==
+                      QUIRE_ERR_NONE,
+                  "%s", errstr);
+    for (int p = 0; p < parts; p++)
+        ck_assert_int_eq(quire_consumer_assign(c, CS_TOPIC, p, 0),
+                         QUIRE_ERR_NONE);
+    int left = 0;
+    for (int p = 0; p < parts; p++)
+        left += end[p] > 0;
+    while (left > 0 && now_ms() < deadline) {
+        const quire_record_t *r;
+        if (quire_consumer_poll(c, 50, &r) != QUIRE_ERR_NONE)
+            continue;
+        int32_t p = r->partition;
+        char v[VALSZ];
+        ck_assert_int_lt(p, parts);
+        if (r->offset >= end[p])
+            continue; /* appended since: not this check's */
+        snprintf(v, sizeof(v), "%.*s", (int)r->value_len,
+                 (const char *)r->value);
+        ck_assert_msg(
+            !cs_acked[p][r->offset][0] || !strcmp(cs_acked[p][r->offset], v),
+            "%s-%d offset %lld holds %s, but %s was acknowledged "
+            "there",
+            CS_TOPIC, p, (long long)r->offset, v, cs_acked[p][r->offset]);
+        ck_assert_msg(
+            !cs_seen[p][r->offset][0] || !strcmp(cs_seen[p][r->offset], v),
+            "%s-%d offset %lld holds %s, but %s was read there "
+            "before",
+            CS_TOPIC, p, (long long)r->offset, v, cs_seen[p][r->offset]);
+        ck_assert_msg(!weak || !cs_weak[p][r->offset][0] ||
+                          !strcmp(cs_weak[p][r->offset], v),
+                      "%s-%d offset %lld holds %s, but %s was acknowledged "
+                      "there (acks=1) before a stop whose marker the "
+                      "restart trusted",
+                      CS_TOPIC, p, (long long)r->offset, v,
+                      cs_weak[p][r->offset]);
+        ck_assert_msg(!exact || cs_acked[p][r->offset][0],
+                      "%s-%d offset %lld holds %s, never acknowledged",
+                      CS_TOPIC, p, (long long)r->offset, v);
+        snprintf(cs_seen[p][r->offset], VALSZ, "%s", v);
+        got[p][r->offset] = 1;
+        cs_n_read++;
+        if (next[p] < end[p] && r->offset + 1 >= end[p])
+            left--;
+        next[p] = r->offset + 1;
+    }
+    quire_consumer_close(c);
+    for (int p = 0; p < parts; p++) {
+        for (int64_t o = 0; o < end[p]; o++)
+            ck_assert_msg(got[p][o],
+                          "%s-%d offset %lld (below the end %lld) "
+                          "not read back",
+                          CS_TOPIC, p, (long long)o, (long long)end[p]);
+        for (int64_t o = end[p]; weak && o < CS_MAXOFF; o++)
+            ck_assert_msg(!cs_weak[p][o][0],
+                          "%s-%d offset %lld (%s) acknowledged (acks=1) "
+                          "before a stop whose marker the restart trusted "
+                          "is past the end %lld",
+                          CS_TOPIC, p, (long long)o, cs_weak[p][o],
+                          (long long)end[p]);
+        for (int64_t o = end[p]; o < CS_MAXOFF; o++)
+            ck_assert_msg(!cs_seen[p][o][0],
+                          "%s-%d offset %lld was read before (%s) but is "
+                          "past the end %lld now",
+                          CS_TOPIC, p, (long long)o, cs_seen[p][o],
+                          (long long)end[p]);
+    }
+}
+
+/* Segment files (.log) in a partition's directory, as the broker sees
+ * them. */
+static int cs_segments(int32_t p)
+{
+    char path[512];
+    int n = 0;
+    struct dirent *de;
+    snprintf(path, sizeof(path), "%.300s/%s-%d", b->log_dir, CS_TOPIC, (int)p);
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && !strcmp(de->d_name + l - 4, ".log"))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The broker of the clean-stop tests: segments of about a dozen records,
+ * every sync held back 20 ms (so a stop always finds unsynced appends),
+ * no periodic checkpoint in the way, "<partition>: closed" logged. */
+static void cs_setup_broker(void)
+{
+    setup_broker("num.partitions=1\n"
+                 "log.segment.bytes=1024\n"
+                 "log.flush.offset.checkpoint.interval.ms=600000\n"
+                 "quire.test.flush.delay.ms=20\n"
+                 "debug=log\n");
+    snprintf(b->log_path, sizeof(b->log_path), "%.300s/broker.log", b->dir);
+    cs_alloc();
+}
+
+/* acks=1 records acknowledged, a clean stop, a power cut: nothing lost,
+ * nothing recovered, nothing else there. Partition 0 rolls several
+ * segments, 1 and 2 hold a few records in their first segment, 3 none. */
+START_TEST(test_cut_after_clean_stop)
+{
+    static const int counts[] = {150, 30, 4, 0};
+    const int parts = 4;
+    char *text;
+    long off;
+
+    cs_setup_broker();
+    ck_assert_int_eq(qt_broker_start(b, START_MS), 0);
+    cs_create_topic(parts);
+    quire_producer_t *p = cs_producer_new("1", 0);
+    for (int k = 0; k < 3; k++) /* several batches each */
+        for (int32_t q = 0; q < parts; q++)
+            cs_send(p, q, k == 0 ? "a" : k == 1 ? "b" : "c", counts[q] / 3);
+    ck_assert_int_eq(quire_producer_flush(p, 20000), QUIRE_ERR_NONE);
+    quire_producer_close(p, 5000);
+    ck_assert_int_eq(cs_n_failed, 0);
+    for (int32_t q = 0; q < parts; q++)
+        ck_assert_int_eq(cs_acked_end[q], counts[q] / 3 * 3);
+    ck_assert_int_ge(cs_segments(0), 3); /* rolled */
+    ck_assert_int_eq(cs_segments(1), 1);
+
+    off = blog_size();
+    ck_assert_int_eq(qt_broker_stop(b, 30000), 0); /* a clean exit */
+    text = blog_from(off);
+    if (!strstr(text, "clean-shutdown marker written"))
+        cs_fail(text, "the clean stop wrote no clean-shutdown marker");
+    free(text);
+    powercut();
+
+    off = blog_size();
+    start_broker_for(CS_TOPIC, parts);
+    text = blog_from(off);
+    blog_first_start(text);
+    if (!blog_clean_start(text))
+        cs_fail(text, "the start after a clean stop and a power cut did not "
+                      "trust the clean-shutdown marker, or recovered");
+    free(text);
+    cs_verify(parts, 1, 0);
+    ck_assert_int_ge(cs_segments(0), 3);
+    fprintf(stderr,
+            "check_powerloss: clean stop then power cut: %ld records "
+            "(acks=1) read back, %d segments in %s-0, no recovery\n",
+            cs_n_read, cs_segments(0), CS_TOPIC);
+    cs_free();
+}
+END_TEST
+
+static int stop_cycles(void)
+{
+    const char *e = getenv("QT_POWERLOSS_STOP_CYCLES");
+    int n = e ? atoi(e) : 8;
+    return n > 0 ? n : 8;
+}
+
+/* What the test saw of one stop cut short: the broker's account of the
+ * stop (@p stop) and of the first start after the cut (@p start). */
+static void cs_check_restart(const char *stop, const char *start, int exited,
+                             int parts)
+{
+    int clean = blog_clean_start(start);
+    char what[256];
+
+    if (exited && !clean)
+        cs_fail(start, "the broker had exited cleanly before the power cut, "
+                       "yet the next start did not trust its clean-shutdown "
+                       "marker");
+    /* "closed" is logged once the partition's last sync returned; the
+     * marker is written only after every close */
+    for (int32_t p = 0; p < parts; p++)
+        if (!blog_has_part(stop, p, "closed") &&
+            !blog_has_part(start, p, "no clean shutdown: recovering")) {
+            snprintf(what, sizeof(what),
+                     "%s-%d had not finished closing when the power went, "
+                     "yet the next start did not recover it",
+                     CS_TOPIC, (int)p);
+            cs_fail(start, what);
+        }
+}
+
+/* When the broker said @p needle (CLOCK_REALTIME ms; -1: it did not),
+ * from its log's "2026-12-04T18:39:24.615Z" timestamps. */
+static long long blog_when(const char *text, const char *needle)
+{
+    const char *at = strstr(text, needle), *line = at;
+    struct tm tm;
+    int ms;
+
+    if (!at)
+        return -1;
+    while (line > text && line[-1] != '\n')
+        line--;
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000 + ms;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* acks=all records acknowledged before the stop and in flight at it,
+ * acks=1 records acknowledged before it and not yet synced (so the closes
+ * have data to sync), SIGTERM, and the power cut a random moment later.
+ * The first stop runs to its end and says how long the broker takes from
+ * the signal to its clean-shutdown marker; three cuts in four land in
+ * that span (before the closes, between them, around the marker), the
+ * fourth anywhere up to the process's exit and a little after. */
+START_TEST(test_cut_during_clean_stop)
+{
+    const int parts = CS_PARTS, n = stop_cycles();
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    long long stop_ms = 0, marker_ms = 0;
+    int n_exited = 0, n_mid_close = 0, n_before_close = 0, n_clean = 0;
+
+    fprintf(stderr,
+            "check_powerloss: clean stops cut short: %d cycles, "
+            "seed %u\n",
+            n, seed);
+    cs_setup_broker();
+    ck_assert_int_eq(qt_broker_start(b, START_MS), 0);
+    cs_create_topic(parts);
+    for (int cycle = 0; cycle < n; cycle++) {
+        char tag[16], *stop, *start;
+        quire_producer_t *p = cs_producer_new("all", 0);
+        quire_producer_t *w = cs_producer_new("1", 1);
+        long long delay, t0, w0;
+        int exited = 0, closed = 0, clean;
+        long off;
+
+        snprintf(tag, sizeof(tag), "c%d", cycle);
+        for (int32_t q = 0; q < parts; q++)
+            cs_send(p, q, tag, 5 + (int)(rand_r(&seed) % 20));
+        ck_assert_int_eq(quire_producer_flush(p, 20000), QUIRE_ERR_NONE);
+        memset(cs_weak, 0, CS_PARTS * sizeof(*cs_weak));
+        snprintf(tag, sizeof(tag), "w%d", cycle);
+        for (int32_t q = 0; q < parts; q++)
+            cs_send(w, q, tag, 10 + (int)(rand_r(&seed) % 20));
+        ck_assert_int_eq(quire_producer_flush(w, 20000), QUIRE_ERR_NONE);
+        snprintf(tag, sizeof(tag), "d%d", cycle);
+        for (int32_t q = 0; q < parts; q++)
+            cs_send(p, q, tag, (int)(rand_r(&seed) % 20));
+        usleep((useconds_t)(rand_r(&seed) % 5000));
+
+        off = blog_size();
+        t0 = now_ms();
+        w0 = wall_ms();
+        kill(b->pid, SIGTERM);
+        if (cycle == 0)
+            delay = 30000; /* to its end */
+        else if (cycle % 4 != 0)
+            delay = rand_r(&seed) % (marker_ms * 6 / 5 + 1);
+        else
+            delay = rand_r(&seed) % (stop_ms * 5 / 4 + 1);
+        while (now_ms() - t0 < delay) {
+            int status;
+            if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
+                b->pid = 0;
+                exited = 1;
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                              "the broker's stop failed (wait status %#x)",
+                              status);
+                break;
+            }
+            usleep(500);
+        }
+        powercut();
+        quire_producer_close(p, 3000); /* the rest fail */
+        quire_producer_close(w, 3000);
+        stop = blog_from(off);
+        if (cycle == 0) {
+            ck_assert_msg(exited, "the broker did not stop within 30 s");
+            stop_ms = now_ms() - t0;
+            marker_ms = blog_when(stop, "clean-shutdown marker written") - w0;
+            if (marker_ms < 0 || marker_ms > stop_ms)
+                cs_fail(stop, "no clean-shutdown marker, or one after the "
+                              "exit");
+        }
+        for (int32_t q = 0; q < parts; q++)
+            closed += blog_has_part(stop, q, "closed");
+        n_exited += exited;
+        n_mid_close += !exited && closed > 0;
+        n_before_close += closed == 0;
+
+        off = blog_size();
+        start_broker_for(CS_TOPIC, parts);
+        start = blog_from(off);
+        blog_first_start(start);
+        cs_check_restart(stop, start, exited, parts);
+        clean = blog_clean_start(start);
+        n_clean += clean;
+        free(stop);
+        free(start);
+        cs_verify(parts, 0, clean);
+    }
+    fprintf(stderr,
+            "check_powerloss: clean stops cut short: %d cycles (from the "
+            "signal, the marker at %lld ms, the exit at %lld ms): %d cuts "
+            "after the exit, %d during or after the closes, %d before any "
+            "close; %d restarts trusted the marker; %ld records "
+            "acknowledged (acks=all), %ld failed, %ld reads checked\n",
+            n, marker_ms, stop_ms, n_exited, n_mid_close, n_before_close,
+            n_clean, cs_n_acked, cs_n_failed, cs_n_read);
+    ck_assert_int_gt(cs_n_acked, 0);
+    cs_free();
+}
+END_TEST
+
 static Suite *powerloss_suite(void)
 {
     Suite *s = suite_create("powerloss");
@@ -523,6 +1079,13 @@ static Suite *powerloss_suite(void)
     tcase_set_timeout(tc, 3600);
     tcase_add_test(tc, test_power_cuts);
     tcase_add_test(tc, test_fsync_error);
+    suite_add_tcase(s, tc);
+    /* CK_RUN_CASE=cleanstop runs these alone */
+    tc = tcase_create("cleanstop");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_cut_after_clean_stop);
+    tcase_add_test(tc, test_cut_during_clean_stop);
     suite_add_tcase(s, tc);
     return s;
 }
