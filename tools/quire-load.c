@@ -171,7 +171,10 @@ static const char usage_text[] =
     "in\n"
     "                          ZooKeeper)\n"
     "  --property KEY=VALUE    a consumer setting (repeatable)\n"
-    "  --verbose, --help, --version\n";
+    "  -v, --verbose           log debugging information\n"
+    "  -h, --help              show this help and exit (also after a\n"
+    "                          command: " PROG " run -h)\n"
+    "  -V, --version           show the version and exit\n";
 
 /* ---- options ---- */
 
@@ -262,7 +265,10 @@ static int parse_one(void *opts, int c, const char *arg)
     }
 }
 
-static const qr_cli_tool_t tool = {PROG, usage_text, "", long_opts, parse_one};
+/* -h, -V and -v as the other tools have them: after the command too
+ * ("quire-load run -h" said "invalid option"). */
+static const qr_cli_tool_t tool = {PROG, usage_text, "vhV", long_opts,
+                                   parse_one};
 
 static int check_opts(opts_t *o)
 {
@@ -1195,7 +1201,7 @@ static int parse_args(opts_t *o, int argc, char **argv)
         fputs(usage_text, stdout);
         return 1;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         qr_cli_print_version(PROG);
         return 1;
     }

@@ -63,4 +63,26 @@ quire-perf produce topic
 quire-reassign-partitions - broker-list
 quire-topics - topic
 TOOLS
+
+# The tools with commands: -h and --help after any command print the
+# tool's --help (quire-load run -h once said "invalid option -- 'h'"),
+# and so does -h before it; -V after any command prints the version.
+while read -r tool cmds; do
+    bin=$top/tools/$tool
+    "$bin" --help >"$tmp/help" 2>&1
+    for cmd in - $cmds; do
+        [ "$cmd" = - ] && set -- || set -- "$cmd"
+        for h in -h --help; do
+            "$bin" "$@" "$h" >"$tmp/h" 2>"$tmp/err"
+            check "$tool $* $h: the --help text, exit 0" \
+                '[ $? -eq 0 ] && [ ! -s "$tmp/err" ] && cmp -s "$tmp/help" "$tmp/h"'
+        done
+        "$bin" "$@" -V >"$tmp/v" 2>&1
+        check "$tool $* -V: the version" \
+            '[ $? -eq 0 ] && grep -q "^$tool (quire) " "$tmp/v"'
+    done
+done <<'CMDS'
+quire-load run splits map commit
+quire-perf produce consume e2e
+CMDS
 exit $fail
