@@ -84,10 +84,16 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ---- setup ---- */
 
-/* A response buffer back where it came from. */
-static void frame_put(qr_bconn_t *conn, uint8_t *buf)
+/* A response buffer of @p size bytes back where it came from. Only a
+ * frame of QR_RXPOOL_MIN bytes or more came from the pool's own buffers;
+ * a smaller one is a plain malloc (parse_stage's copy out of the stage,
+ * or what qr_rxpool_get() returns below QR_RXPOOL_MIN, rxpool.h) that the
+ * pool keeps no record of, so it is freed here: qr_rxpool_put() would take
+ * the pool's mutex and scan the buffers out only to free it, for every
+ * Produce, Metadata or small Fetch response. */
+static void frame_put(qr_bconn_t *conn, uint8_t *buf, size_t size)
 {
-    if (conn->rxpool)
+    if (buf && conn->rxpool && size >= QR_RXPOOL_MIN)
         qr_rxpool_put(conn->rxpool, buf);
     else
         free(buf);
@@ -316,7 +322,7 @@ void qr_bconn_close(qr_bconn_t *conn, quire_err_t why)
     if (conn->fd >= 0)
         close(conn->fd);
     conn->fd = -1;
-    frame_put(conn, conn->frame);
+    frame_put(conn, conn->frame, conn->frame_size);
     conn->frame = NULL;
     /* oldest first: written requests, then the unwritten ones */
     aw = conn->aw_head;
@@ -544,7 +550,7 @@ static void dispatch(qr_bconn_t *conn, uint8_t *buf, size_t size)
                     conn->name, quire_err2str(err), resp.correlation_id,
                     r ? r->corr : -1);
         qr_wire_resp_free(&resp);
-        frame_put(conn, buf);
+        frame_put(conn, buf, size);
         qr_bconn_close(conn, QUIRE_ERR_NETWORK_EXCEPTION);
         return;
     }
@@ -560,7 +566,7 @@ static void dispatch(qr_bconn_t *conn, uint8_t *buf, size_t size)
     }
     r->cb(conn, QUIRE_ERR_NONE, &resp, &buf, r->arg);
     qr_wire_resp_free(&resp);
-    frame_put(conn, buf);
+    frame_put(conn, buf, size); /* NULL when the callback took it */
     preq_free(r);
 }
 
