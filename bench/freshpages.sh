@@ -18,7 +18,9 @@
 #   2. one broker (bench/onebroker.sh), quire-perf produce of N records of
 #      100 B, acks=1, 4 partitions, the producer properties bench/compare
 #      uses: msg/s and the broker's CPU ns per message;
-#   3. ../shared/limits' produce floor, once: msg/s.
+#   3. ../shared/limits' produce floor, once: msg/s;
+# and the CPU each spent per record: the broker's and quire-perf's (all
+# threads, user and system), and the floor program's (client and server).
 # The official figures are bench/compare's (fresh pages, like a user's
 # first run). This script says where the difference comes from; its hot
 # state is not a way to measure a target.
@@ -114,22 +116,35 @@ while [ $round -lt "$ROUNDS" ]; do
             sleep 0.5
         }
         c0=$(cpu_ticks)
-        r=$("$build/tools/quire-perf" produce --topic "fp$topic" \
+        # quire-perf's own CPU (user + system, every thread) beside the
+        # broker's: the whole cost of a record on this machine
+        TIMEFORMAT='%U %S'
+        { time "$build/tools/quire-perf" produce --topic "fp$topic" \
             --bootstrap-server "$addr" --num-records "$N" --record-size 100 \
             --acks 1 --producer-property batch.size=262144 \
-            --producer-property linger.ms=5 --csv 2>/dev/null | sed -n 2p)
+            --producer-property linger.ms=5 --csv >"$tmp/q.csv" \
+            2>/dev/null; } 2>"$tmp/q.time"
         c1=$(cpu_ticks)
         [ "${PROFILE:-0}" = 1 ] && { kill -INT "$ppid"; wait "$ppid" || true; }
-        rate=$(echo "$r" | cut -d, -f5)
-        did=$(echo "$r" | cut -d, -f2)
+        rate=$(sed -n 2p "$tmp/q.csv" | cut -d, -f5)
+        did=$(sed -n 2p "$tmp/q.csv" | cut -d, -f2)
         bns=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v n="$did" \
             'BEGIN { printf "%.0f", (b - a) / hz * 1e9 / n }')
+        cns=$(awk -v n="$did" '{ printf "%.0f", ($1 + $2) * 1e9 / n }' \
+            "$tmp/q.time")
         state $s
-        f=$("$tmp/produce_floor" "$N" 1048576 2>/dev/null |
-            sed -n 's/.*msgs_s=\([0-9]*\).*/\1/p')
+        # the floor's client and server are one program (a fork): both
+        { time "$tmp/produce_floor" "$N" 1048576 >"$tmp/f.out" \
+            2>/dev/null; } 2>"$tmp/f.time"
+        f=$(sed -n 's/.*msgs_s=\([0-9]*\).*/\1/p' "$tmp/f.out")
+        fns=$(awk -v n="$N" '{ printf "%.0f", ($1 + $2) * 1e9 / n }' \
+            "$tmp/f.time")
         awk -v r=$round -v s=$s -v k="$k" -v q="$rate" -v b="$bns" -v f="$f" \
-            'BEGIN { printf "round %d %-5s kernel write %6.1f ns/100B  quire produce %9.0f msg/s  broker %4d ns/msg  floor %9.0f msg/s  quire/floor %.2f\n",
-                     r, s, k, q, b, f, q / f }'
+            -v c="$cns" -v fc="$fns" \
+            'BEGIN { printf "round %d %-5s kernel write %6.1f ns/100B  quire produce %9.0f msg/s  floor %9.0f msg/s  quire/floor %.2f\n",
+                     r, s, k, q, f, q / f
+                     printf "        CPU per record: quire %d ns (broker %d + quire-perf %d), floor %d ns (client and server)\n",
+                     b + c, b, c, fc }'
         [ "${PROFILE:-0}" = 1 ] && split "$bns"
     done
 done
