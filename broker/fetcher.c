@@ -33,6 +33,7 @@
 #include "frame.h"
 #include "idemp.h"
 #include "logging.h"
+#include "thread.h"
 #include "wire.h"
 
 #define RBUF_MIN (64 * 1024)
@@ -1326,6 +1327,7 @@ quire_err_t qr_fetcher_start(qr_fetcher_t *f)
                    strerror(rc));
         return QUIRE_ERR_STATE;
     }
+    qr_thread_name(f->tid, "qr-fetcher", -1);
     f->started = 1;
     return QUIRE_ERR_NONE;
 }

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "flusher.h"
 #include "logging.h"
+#include "thread.h"
 
 #define FLUSHER_MAX_THREADS 64
 
@@ -97,6 +98,7 @@ quire_err_t qr_flusher_new(int nthreads, qr_flusher_t **flp)
             qr_flusher_destroy(fl);
             return QUIRE_ERR_STATE;
         }
+        qr_thread_name(fl->threads[i], "qr-flusher", i);
         fl->nthreads++;
     }
     *flp = fl;

@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "httpd.h"
 #include "logging.h"
+#include "thread.h"
 
 /* One TCP connection of MHD's, for the sweeper (lock). */
 typedef struct hconn {
@@ -331,7 +332,7 @@ qr_httpd_t *qr_httpd_start(const char *url, qr_httpd_handler_t *handler,
         snprintf(errstr, errstr_size, "%s: cannot start a thread", url);
         goto fail;
     }
-    pthread_setname_np(hd->sweeper, "qr-httpd");
+    qr_thread_name(hd->sweeper, "qr-httpd", -1);
     pthread_mutex_lock(&hd->lock);
     while (!hd->started)
         pthread_cond_wait(&hd->cv, &hd->lock);

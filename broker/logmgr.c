@@ -23,6 +23,7 @@
 #include "logmgr.h"
 #include "partlog_int.h"
 #include "retention.h"
+#include "thread.h"
 #include "topic.h"
 
 #define LOGMGR_LOCK_FILE   ".lock"
@@ -170,9 +171,11 @@ static void run_pool(int nthreads, size_t n, void (*fn)(void *, size_t),
     if (nextra > n / 2) /* a thread is worth two items at least */
         nextra = n / 2;
     th = qr_calloc(nextra ? nextra : 1, sizeof(*th));
-    for (; started < nextra; started++)
+    for (; started < nextra; started++) {
         if (pthread_create(&th[started], NULL, pool_main, &pr) != 0)
             break;
+        qr_thread_name(th[started], "qr-recovery", (int)started);
+    }
     pool_main(&pr);
     for (size_t i = 0; i < started; i++)
         pthread_join(th[i], NULL);
@@ -668,6 +671,7 @@ quire_err_t qr_logmgr_open(const qr_logmgr_conf_t *conf, qr_logmgr_t **mgrp,
         qr_logmgr_close(mgr);
         return QUIRE_ERR_STATE;
     }
+    qr_thread_name(mgr->janitor, "qr-janitor", -1);
     mgr->janitor_started = 1;
     QR_LOG_INFO("LOG", "%zu partitions loaded from %zu log dirs (%zu online)",
                 mgr->nparts, mgr->ndirs, online);

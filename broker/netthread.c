@@ -18,6 +18,7 @@
 #include "logging.h"
 #include "netthread.h"
 #include "server.h"
+#include "thread.h"
 
 /* Accepted sockets waiting for the thread to pick them up. */
 #define RING_SIZE 256
@@ -273,6 +274,7 @@ quire_err_t qr_netthread_start(qr_netthread_t *nt)
                    strerror(rc));
         return QUIRE_ERR_STATE;
     }
+    qr_thread_name(nt->tid, "qr-net", nt->idx);
     nt->started = 1;
     return QUIRE_ERR_NONE;
 }

@@ -22,6 +22,7 @@
 #include "client.h"
 #include "clock.h"
 #include "logging.h"
+#include "thread.h"
 #include "zkboot.h"
 
 typedef struct cbroker {
@@ -1037,6 +1038,7 @@ quire_err_t qr_client_start(qr_client_t *cl)
 {
     if (pthread_create(&cl->thread, NULL, loop_main, cl) != 0)
         return QUIRE_ERR_NO_MEMORY;
+    qr_thread_name(cl->thread, "quire-client", -1);
     cl->thread_started = 1;
     return QUIRE_ERR_NONE;
 }

@@ -443,7 +443,8 @@ START_TEST(test_slowloris_and_priority)
     char *chroot = qt_zk_chroot_new(qt_zk_env(), 10000);
     const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
     char comm[64], dummy[64];
-    int port, fd, base, http_threads = 0, closed = 0;
+    int port, fd, base, http_threads = 0, closed = 0, net_threads = 0,
+        flushers = 0, janitors = 0;
     struct dirent *de;
     qt_broker_t *b;
     time_t t0;
@@ -454,7 +455,8 @@ START_TEST(test_slowloris_and_priority)
     b = broker_with_metrics(chroot, &port);
 
     /* the HTTP threads (the sweeper qr-httpd and MHD's, which inherits
-     * its name unless MHD names it) are 10 nicer than the main thread */
+     * its name unless MHD names it) are 10 nicer than the main thread;
+     * the network threads, flushers and janitor are named too */
     snprintf(path, sizeof(path), "/proc/%d/task", (int)b->pid);
     dir = opendir(path);
     ck_assert_ptr_nonnull(dir);
@@ -466,6 +468,10 @@ START_TEST(test_slowloris_and_priority)
         if (de->d_name[0] == '.')
             continue;
         nice = task_nice((int)b->pid, de->d_name, comm, sizeof(comm));
+        /* every thread the broker starts is named for its work */
+        net_threads += strncmp(comm, "qr-net-", 7) == 0;
+        flushers += strncmp(comm, "qr-flusher-", 11) == 0;
+        janitors += strcmp(comm, "qr-janitor") == 0;
         if (strncmp(comm, "qr-httpd", 8) && strncmp(comm, "MHD", 3))
             continue;
         ck_assert_msg(nice == (base + 10 > 19 ? 19 : base + 10),
@@ -475,6 +481,9 @@ START_TEST(test_slowloris_and_priority)
     }
     closedir(dir);
     ck_assert_int_ge(http_threads, 2);
+    ck_assert_int_ge(net_threads, 1);
+    ck_assert_int_ge(flushers, 1);
+    ck_assert_int_eq(janitors, 1);
 
     /* one byte a second: never idle for MHD's timeout, yet cut off once
      * its headers are QR_HTTPD_HEADER_S (5 s) late; the sweeper looks
