@@ -12,9 +12,13 @@
  * plain malloc. Only the pages a response touched count in the process's
  * memory.
  *
- * Every buffer qr_rxpool_get returns is malloc'd, but must be given back
- * with qr_rxpool_put (which frees it when it is not kept), never free():
- * the pool knows a buffer's size by its address.
+ * Every buffer qr_rxpool_get returns is malloc'd. One asked for with a
+ * size of QR_RXPOOL_MIN or more must be given back with qr_rxpool_put
+ * (which frees it when it is not kept), never free(): the pool knows a
+ * buffer's size by its address. One asked for with a smaller size is a
+ * plain malloc the pool never tracks: its holder may free() it (bconn
+ * does, and so skips the pool's lock for every small response), or give
+ * it back, which frees it.
  *
  * Thread safety: every function may be called from any thread (the loop
  * thread takes buffers, the application's poll gives them back): @locks
