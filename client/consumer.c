@@ -533,6 +533,30 @@ static void send_for_node(quire_consumer_t *c, int32_t node, cpart_t **list,
         list[i]->inflight = 1;
 }
 
+/* Whether a Fetch to @p node of the @p m partitions of @p mine should
+ * wait: each of them was read to its high watermark by the last response,
+ * while a partition of @p held (held back by its own full queue) has the
+ * same leader. The broker would park such a Fetch for fetch.max.wait.ms,
+ * and with one Fetch per broker in flight the held-back partition, once
+ * poll has made room in its queue, would wait behind it for data the
+ * broker has: at the end of a read of 4 equal partitions, a stall of
+ * 500 ms in one run of three (issue 14). Each chunk poll gives back
+ * wakes the loop, so the Fetch goes with all of them once there is room.
+ * Loop thread, c->lock held. */
+static int caught_up_only(quire_consumer_t *c, int32_t node, cpart_t **mine,
+                          size_t m, cpart_t **held, size_t nheld)
+{
+    int same = 0;
+
+    for (size_t i = 0; i < m; i++)
+        if (mine[i]->hi_offset < 0 ||
+            mine[i]->fetch_offset < mine[i]->hi_offset)
+            return 0;
+    for (size_t i = 0; i < nheld && !same; i++)
+        same = leader_of(c, held[i]) == node;
+    return same;
+}
+
 static int by_topic(const void *a, const void *b)
 {
     const cpart_t *x = *(cpart_t *const *)a, *y = *(cpart_t *const *)b;
@@ -552,9 +576,9 @@ static void consumer_run(qr_client_t *cl, void *arg)
      * another into fresh pages, faster than poll could read them */
     size_t total_max = (size_t)c->conf->queued_max_kbytes * 1024;
     int32_t max_bytes;
-    cpart_t **todo;
+    cpart_t **todo, **held;
     int32_t *lead;
-    size_t n = 0;
+    size_t n = 0, nheld = 0;
 
     (void)cl;
     if (c->grp)
@@ -562,10 +586,12 @@ static void consumer_run(qr_client_t *cl, void *arg)
     oft_run(c);
     pthread_mutex_lock(&c->lock);
     todo = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*todo));
+    held = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*held));
     lead = malloc((c->part_cnt ? c->part_cnt : 1) * sizeof(*lead));
-    if (!todo || !lead) {
+    if (!todo || !held || !lead) {
         pthread_mutex_unlock(&c->lock);
         free(todo);
+        free(held);
         free(lead);
         return;
     }
@@ -579,6 +605,7 @@ static void consumer_run(qr_client_t *cl, void *arg)
                     : c->conf->fetch_max_bytes;
     for (int fetch = 0; fetch < 2; fetch++) {
         n = 0;
+        nheld = 0;
         if (fetch && max_bytes == 0)
             break; /* the queue is full: poll makes room and kicks */
         for (size_t i = 0; i < c->part_cnt; i++) {
@@ -591,8 +618,11 @@ static void consumer_run(qr_client_t *cl, void *arg)
                 qr_client_run_at(c->cl, cp->backoff_until);
                 continue;
             }
-            if (fetch && cp->queued >= queued_max)
+            if (fetch && cp->queued >= queued_max) {
+                /* held back by its own full queue (see caught_up_only) */
+                held[nheld++] = cp;
                 continue;
+            }
             todo[n++] = cp;
         }
         qsort(todo, n, sizeof(*todo), by_topic);
@@ -615,12 +645,14 @@ static void consumer_run(qr_client_t *cl, void *arg)
                     lead[j] = -1;
                 }
             }
-            send_for_node(c, node, mine, m, fetch, max_bytes);
+            if (!fetch || !caught_up_only(c, node, mine, m, held, nheld))
+                send_for_node(c, node, mine, m, fetch, max_bytes);
             free(mine);
         }
     }
     pthread_mutex_unlock(&c->lock);
     free(todo);
+    free(held);
     free(lead);
 }
 

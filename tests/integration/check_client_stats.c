@@ -354,6 +354,61 @@ START_TEST(consumer_stats)
 }
 END_TEST
 
+/* Sends @p n records of 1,000 bytes to @p topic, the first @p n0 to
+ * partition 0 and the rest to partition 1, and waits until every one is
+ * delivered. */
+static void produce_split(docs_t *pd, const char *topic, int n, int n0)
+{
+    quire_producer_t *p;
+    char errstr[256], value[1000];
+
+    memset(value, 'v', sizeof(value));
+    ck_assert_int_eq(
+        quire_producer_new(conf_new(pd, "0"), &p, errstr, sizeof(errstr)),
+        QUIRE_ERR_NONE);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(quire_producer_send(p, topic, i < n0 ? 0 : 1, NULL, 0,
+                                             value, sizeof(value), NULL, 0, 0,
+                                             NULL),
+                         QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
+}
+
+/* A consumer of @p conf (taken) on partitions 0 and 1 of @p topic from
+ * the beginning. */
+static quire_consumer_t *consumer_both(quire_conf_t *conf, const char *topic)
+{
+    quire_consumer_t *c;
+    char errstr[256];
+
+    ck_assert_int_eq(quire_consumer_new(conf, &c, errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    for (int32_t part = 0; part < 2; part++)
+        ck_assert_int_eq(
+            quire_consumer_assign(c, topic, part, QUIRE_OFFSET_BEGINNING),
+            QUIRE_ERR_NONE);
+    return c;
+}
+
+/* Polls until @p *got is @p want or @p ms passed; every record in order
+ * of its partition (@p next: the next offset of partitions 0 and 1) and,
+ * when @p value_len is not 0, of that length. */
+static void poll_in_order(quire_consumer_t *c, int64_t next[2], int *got,
+                          int want, int ms, size_t value_len)
+{
+    int64_t deadline = now_ms() + ms;
+    const quire_record_t *rec;
+
+    while (*got < want && now_ms() < deadline)
+        if (quire_consumer_poll(c, 100, &rec) == QUIRE_ERR_NONE) {
+            ck_assert_int_eq(rec->offset, next[rec->partition]++);
+            if (value_len)
+                ck_assert_uint_eq(rec->value_len, value_len);
+            (*got)++;
+        }
+    ck_assert_int_eq(*got, want);
+}
+
 /* queued.max.messages.kbytes bounds what waits for poll over all the
  * partitions (issue 14): with 256 KiB, a consumer that stops polling holds
  * about that much, not max.partition.fetch.bytes twice per partition (4
@@ -361,42 +416,21 @@ END_TEST
 START_TEST(queue_bounded_over_partitions)
 {
     docs_t *d = docs_new(), *pd = docs_new();
-    quire_producer_t *p;
     quire_consumer_t *c;
     quire_conf_t *cconf;
-    const quire_record_t *rec;
-    char errstr[256], value[1000];
-    int64_t next[2] = {0, 0}, deadline;
+    char errstr[256];
+    int64_t next[2] = {0, 0};
     json_int_t most = 0;
     int got = 0, n0;
 
-    memset(value, 'q', sizeof(value));
     cluster_start();
-    ck_assert_int_eq(
-        quire_producer_new(conf_new(pd, "0"), &p, errstr, sizeof(errstr)),
-        QUIRE_ERR_NONE);
-    for (int i = 0; i < 8000; i++)
-        ck_assert_int_eq(quire_producer_send(p, "sq", i % 2, NULL, 0, value,
-                                             sizeof(value), NULL, 0, 0, NULL),
-                         QUIRE_ERR_NONE);
-    ck_assert_int_eq(quire_producer_close(p, 30000), QUIRE_ERR_NONE);
+    produce_split(pd, "sq", 8000, 4000);
     cconf = conf_new(d, "100");
     ck_assert_int_eq(quire_conf_set(cconf, "queued.max.messages.kbytes", "256",
                                     errstr, sizeof(errstr)),
                      QUIRE_ERR_NONE);
-    ck_assert_int_eq(quire_consumer_new(cconf, &c, errstr, sizeof(errstr)),
-                     QUIRE_ERR_NONE);
-    for (int32_t part = 0; part < 2; part++)
-        ck_assert_int_eq(
-            quire_consumer_assign(c, "sq", part, QUIRE_OFFSET_BEGINNING),
-            QUIRE_ERR_NONE);
-    deadline = now_ms() + 20000;
-    while (got < 1 && now_ms() < deadline)
-        if (quire_consumer_poll(c, 100, &rec) == QUIRE_ERR_NONE) {
-            ck_assert_int_eq(rec->offset, next[rec->partition]++);
-            got++;
-        }
-    ck_assert_int_eq(got, 1);
+    c = consumer_both(cconf, "sq");
+    poll_in_order(c, next, &got, 1, 20000, 0);
     /* not polling: the fetcher fills the queue as far as it may */
     n0 = docs_count(d);
     sleep_ms(1500);
@@ -413,16 +447,49 @@ START_TEST(queue_bounded_over_partitions)
      * of records here) beyond it */
     ck_assert_int_ge(most, 128 * 1024);
     ck_assert_int_le(most, 256 * 1024 + 64 * 1024);
-    deadline = now_ms() + 30000;
-    while (got < 8000 && now_ms() < deadline)
-        if (quire_consumer_poll(c, 100, &rec) == QUIRE_ERR_NONE) {
-            ck_assert_int_eq(rec->offset, next[rec->partition]++);
-            ck_assert_uint_eq(rec->value_len, sizeof(value));
-            got++;
-        }
-    ck_assert_int_eq(got, 8000);
+    poll_in_order(c, next, &got, 8000, 30000, 1000);
     ck_assert_int_eq(next[0], 4000);
     ck_assert_int_eq(next[1], 4000);
+    quire_consumer_close(c);
+    docs_free(d);
+    docs_free(pd);
+    cluster_stop();
+}
+END_TEST
+
+/* A partition held back by its own full queue must not wait behind a
+ * Fetch of caught-up partitions that the broker parks for
+ * fetch.max.wait.ms (issue 14: one read in three of 4 equal partitions
+ * stalled 500 ms at its end). p0 is read to its end at once; p1 fills its
+ * queue (2 x max.partition.fetch.bytes) while the application does not
+ * poll. With fetch.max.wait.ms at 30 s, a Fetch of p0 alone, had one been
+ * sent, would hold p1's next Fetch for 30 s; every record arrives well
+ * before. */
+START_TEST(held_back_not_behind_parked_fetch)
+{
+    docs_t *d = docs_new(), *pd = docs_new();
+    quire_consumer_t *c;
+    quire_conf_t *cconf;
+    char errstr[256];
+    int64_t next[2] = {0, 0};
+    int got = 0;
+
+    cluster_start();
+    produce_split(pd, "sh", 610, 10);
+    cconf = conf_new(d, "0");
+    ck_assert_int_eq(quire_conf_set(cconf, "max.partition.fetch.bytes", "65536",
+                                    errstr, sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    ck_assert_int_eq(quire_conf_set(cconf, "fetch.max.wait.ms", "30000", errstr,
+                                    sizeof(errstr)),
+                     QUIRE_ERR_NONE);
+    c = consumer_both(cconf, "sh");
+    poll_in_order(c, next, &got, 1, 20000, 0);
+    /* not polling: p0 is read to its end, p1's queue fills */
+    sleep_ms(1000);
+    poll_in_order(c, next, &got, 610, 10000, 1000);
+    ck_assert_int_eq(next[0], 10);
+    ck_assert_int_eq(next[1], 600);
     quire_consumer_close(c);
     docs_free(d);
     docs_free(pd);
@@ -472,6 +539,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, producer_stats);
     tcase_add_test(tc, consumer_stats);
     tcase_add_test(tc, queue_bounded_over_partitions);
+    tcase_add_test(tc, held_back_not_behind_parked_fetch);
     tcase_add_test(tc, interval_zero_never);
     suite_add_tcase(s, tc);
     return s;
