@@ -21,9 +21,10 @@
 #   3. ../shared/limits' produce floor, once: msg/s;
 # and the CPU each spent per record: the broker's and quire-perf's (all
 # threads, user and system), and the floor program's (client and server).
-# The official figures are bench/compare's (fresh pages, like a user's
-# first run). This script says where the difference comes from; its hot
-# state is not a way to measure a target.
+# The official figures are bench/compare's (quire on whatever pages the
+# machine gives it; the floor, which reruns on one file, mostly on pages
+# it has just freed). This script says where the difference comes from;
+# its hot state is not a way to measure a target.
 #
 # PROFILE=1 also records the broker with perf(1) during each produce and
 # prints its CPU per message split by system call (the kernel's work under
