@@ -580,6 +580,27 @@ static void drain_threads(qr_server_t *server)
 
 static void stop_isr_checks(qr_server_t *server);
 
+/* Stops every replica set acknowledging (NOT_LEADER_FOR_PARTITION, which a
+ * producer retries elsewhere): an acks=all produce waiting for followers
+ * that are gone would otherwise hold the network threads' drain to its
+ * deadline (DRAIN_DEADLINE_MS), and its completion, posted only when the
+ * partitions close below, would find its thread gone (CI saw both: a 10 s
+ * stop and a leaked request). The ISR checks are stopped by now, so
+ * nothing else would end such a wait. */
+static void depose_all(qr_server_t *server)
+{
+    qr_pentry_t **entries;
+    size_t n;
+
+    entries = qr_partmap_all(server->partmap, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i]->replica)
+            qr_replica_depose(entries[i]->replica);
+        qr_pentry_release(entries[i]);
+    }
+    free(entries);
+}
+
 /* The order of the issue: stop accepting, finish in-flight requests, flush
  * and write the clean-shutdown marker, then deregister. */
 static void shutdown_all(qr_server_t *server)
@@ -593,6 +614,7 @@ static void shutdown_all(qr_server_t *server)
         qr_kgsvc_close(server->kgroup);
     if (server->kadmin) /* issue 13: waiting CreateTopics answered */
         qr_kasvc_close(server->kadmin);
+    depose_all(server);
     drain_threads(server);
     if (server->fetcher)
         qr_fetcher_stop(server->fetcher); /* releases the followed logs */
