@@ -1036,6 +1036,34 @@ static quire_err_t make_record(quire_consumer_t *c, qr_batch_rec_t *r)
     return QUIRE_ERR_NONE;
 }
 
+/* Opens the compressed batch at @p p into the scratch buffer, growing it
+ * (up to SCRATCH_MAX) while the records do not fit. */
+static quire_err_t open_compressed(quire_consumer_t *c, const uint8_t *p,
+                                   size_t avail)
+{
+    quire_err_t err;
+
+    if (!c->scratch) {
+        c->scratch_cap = 4 * (size_t)c->conf->max_partition_fetch_bytes;
+        c->scratch = malloc(c->scratch_cap);
+        if (!c->scratch)
+            return QUIRE_ERR_NO_MEMORY;
+    }
+    for (;;) {
+        err = qr_batch_iter_open(&c->it, p, avail, c->scratch, c->scratch_cap);
+        if (err != QUIRE_ERR_COMPRESSION || c->scratch_cap >= SCRATCH_MAX)
+            return err;
+        /* the records are larger than the scratch: grow it */
+        free(c->scratch);
+        c->scratch_cap *= 2;
+        c->scratch = malloc(c->scratch_cap);
+        if (!c->scratch) {
+            c->scratch_cap = 0;
+            return QUIRE_ERR_NO_MEMORY;
+        }
+    }
+}
+
 /* Opens the next batch of the current chunk (CRC checked, decompressed
  * when needed). NOT_FOUND: the chunk is used up. */
 static quire_err_t open_batch(quire_consumer_t *c)
@@ -1057,36 +1085,16 @@ static quire_err_t open_batch(quire_consumer_t *c)
             c->cur_off += qr_batch_size(&hdr);
             continue;
         }
-        if (qr_batch_codec(&hdr) != 0 && !c->scratch) {
-            c->scratch_cap = 4 * (size_t)c->conf->max_partition_fetch_bytes;
-            c->scratch = malloc(c->scratch_cap);
-            if (!c->scratch)
-                return QUIRE_ERR_NO_MEMORY;
-        }
-        for (;;) {
-            /* validated above: an uncompressed batch's records are read
-             * in place, without parsing its header twice more (at 1,000
-             * partitions, batches of a few records, that was a tenth of
-             * the consumer's time: issue 14) */
-            if (qr_batch_codec(&hdr) == QR_CODEC_NONE)
-                err = qr_batch_iter_init_records(
-                    &c->it, &hdr, ch->p + c->cur_off + QR_BATCH_HEADER_SIZE,
-                    qr_batch_size(&hdr) - QR_BATCH_HEADER_SIZE);
-            else
-                err = qr_batch_iter_open(&c->it, ch->p + c->cur_off,
-                                         ch->len - c->cur_off, c->scratch,
-                                         c->scratch_cap);
-            if (err != QUIRE_ERR_COMPRESSION || c->scratch_cap >= SCRATCH_MAX)
-                break;
-            /* the records are larger than the scratch: grow it */
-            free(c->scratch);
-            c->scratch_cap *= 2;
-            c->scratch = malloc(c->scratch_cap);
-            if (!c->scratch) {
-                c->scratch_cap = 0;
-                return QUIRE_ERR_NO_MEMORY;
-            }
-        }
+        /* validated above: an uncompressed batch's records are read in
+         * place, without parsing its header twice more (at 1,000
+         * partitions, batches of a few records, that was a tenth of the
+         * consumer's time: issue 14) */
+        if (qr_batch_codec(&hdr) == QR_CODEC_NONE)
+            err = qr_batch_iter_init_records(
+                &c->it, &hdr, ch->p + c->cur_off + QR_BATCH_HEADER_SIZE,
+                qr_batch_size(&hdr) - QR_BATCH_HEADER_SIZE);
+        else
+            err = open_compressed(c, ch->p + c->cur_off, ch->len - c->cur_off);
         if (err != QUIRE_ERR_NONE) {
             c->bad_why = c->it.why;
             return err == QUIRE_ERR_NO_MEMORY ? err : QUIRE_ERR_CORRUPT_MESSAGE;
